@@ -1,0 +1,3 @@
+//! # sluice-bench
+//!
+//! Benchmarks for sluice, measured against same-run baselines (see `../shared/bench/README.md`).

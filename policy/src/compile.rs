@@ -1,0 +1,246 @@
+//! Compiling a route's field rules into the trie the engine walks.
+//!
+//! Each node is a position in the document: the root, a member of an object (by exact unescaped
+//! key) or "every element" of an array. A node either carries a rule, or has children (members
+//! *or* an element node, never both), or only marks the route's record boundary or subject. The
+//! engine looks up a member key among a node's children by comparing raw key bytes, so walking a
+//! body allocates nothing.
+//!
+//! Rules on nested paths never combine: a path may have a rule or rules below it, not both, and a
+//! position cannot be an object in one rule and an array in another. Both are load-time errors, so
+//! there is no precedence for a reader to get wrong.
+
+use std::sync::Arc;
+
+use crate::document::{Problems, quote};
+use crate::path::{FieldPath, Segment};
+use crate::rule::Action;
+
+/// Index of a node in a [`FieldProgram`].
+pub type NodeId = u32;
+
+/// One position of the trie.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    /// The structural path, for messages and counters.
+    pub path: String,
+    /// Canonical `"key":` bytes emitted before this member's value (empty for root and elements).
+    pub emit_key: Box<[u8]>,
+    /// Unescaped keys of member children, parallel to `children`.
+    pub keys: Vec<Box<[u8]>>,
+    /// Member children.
+    pub children: Vec<NodeId>,
+    /// The node for every array element.
+    pub any: Option<NodeId>,
+    /// The rule applied to this node's value.
+    pub rule: Option<u32>,
+    /// Values here are records (counted; subjects and consent apply per record).
+    pub record: bool,
+    /// Values here identify the record's data subject.
+    pub subject: bool,
+    /// A rule lies at or below this node, so its containers appear in the output. A node that is
+    /// only on the way to the subject is walked but not emitted.
+    pub emits: bool,
+}
+
+impl Node {
+    /// Looks a raw (already unescaped) key up among the member children.
+    #[inline]
+    pub fn child(&self, key: &[u8]) -> Option<(usize, NodeId)> {
+        self.keys
+            .iter()
+            .position(|k| &**k == key)
+            .map(|i| (i, self.children[i]))
+    }
+
+    /// True when the value at this node must be an object.
+    pub fn expects_object(&self) -> bool {
+        !self.children.is_empty()
+    }
+
+    /// True when the value at this node must be an array.
+    pub fn expects_array(&self) -> bool {
+        self.any.is_some()
+    }
+}
+
+/// A rule in a program.
+#[derive(Debug, Clone)]
+pub struct ProgramRule {
+    /// The rule's path, as displayed.
+    pub path: String,
+    /// What to do.
+    pub action: Action,
+}
+
+/// The compiled field rules of one route.
+#[derive(Debug, Clone, Default)]
+pub struct FieldProgram {
+    /// Nodes; index 0 is the root `$`.
+    pub nodes: Vec<Node>,
+    /// Rules, referenced by [`Node::rule`].
+    pub rules: Vec<ProgramRule>,
+    /// The node of the route's `records` path, if any.
+    pub record_node: Option<NodeId>,
+}
+
+impl FieldProgram {
+    /// The root node.
+    pub fn root(&self) -> NodeId {
+        0
+    }
+
+    /// Node `id`.
+    #[inline]
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    fn walk(&mut self, path: &FieldPath) -> Result<NodeId, String> {
+        if self.nodes.is_empty() {
+            self.nodes.push(Node {
+                path: "$".into(),
+                ..Node::default()
+            });
+        }
+        let mut at: NodeId = 0;
+        let mut so_far = FieldPath::root();
+        for seg in path.segments() {
+            let here = so_far.to_string();
+            so_far = so_far.child(seg.clone());
+            let node = &self.nodes[at as usize];
+            if let Some(r) = node.rule {
+                return Err(format!(
+                    "lies below the rule at {}; a path may have a rule or rules below it, not both",
+                    self.rules[r as usize].path
+                ));
+            }
+            at = match seg {
+                Segment::Key(k) => {
+                    if node.expects_array() {
+                        return Err(format!(
+                            "{here} is an array in another rule but an object here"
+                        ));
+                    }
+                    match node.child(k.as_bytes()) {
+                        Some((_, id)) => id,
+                        None => {
+                            let id = self.nodes.len() as NodeId;
+                            let mut emit = Vec::new();
+                            crate::escape::write_json_string(&mut emit, k);
+                            emit.push(b':');
+                            self.nodes.push(Node {
+                                path: so_far.to_string(),
+                                emit_key: emit.into(),
+                                ..Node::default()
+                            });
+                            let parent = &mut self.nodes[at as usize];
+                            parent.keys.push(k.as_bytes().into());
+                            parent.children.push(id);
+                            id
+                        }
+                    }
+                }
+                Segment::Any => {
+                    if node.expects_object() {
+                        return Err(format!(
+                            "{here} is an object in another rule but an array here"
+                        ));
+                    }
+                    match node.any {
+                        Some(id) => id,
+                        None => {
+                            let id = self.nodes.len() as NodeId;
+                            self.nodes.push(Node {
+                                path: so_far.to_string(),
+                                ..Node::default()
+                            });
+                            self.nodes[at as usize].any = Some(id);
+                            id
+                        }
+                    }
+                }
+            };
+        }
+        Ok(at)
+    }
+}
+
+/// Builds the program of a route from its contract's rules. Problems are reported against the
+/// rules' key paths.
+pub(crate) fn compile_route(
+    fields: &[crate::document::FieldRule],
+    field_key_paths: &[String],
+    records: Option<&FieldPath>,
+    subject: Option<&FieldPath>,
+    route_key_path: &str,
+    problems: &mut Problems,
+) -> Arc<FieldProgram> {
+    let mut program = FieldProgram::default();
+    program.nodes.push(Node {
+        path: "$".into(),
+        ..Node::default()
+    });
+    // Shorter paths first, so that "rule below a rule" is found from the deeper rule's side.
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    order.sort_by_key(|&i| fields[i].path.segments().len());
+    for i in order {
+        let rule = &fields[i];
+        match program.walk(&rule.path) {
+            Ok(id) => {
+                let node = &program.nodes[id as usize];
+                if !node.children.is_empty() || node.any.is_some() {
+                    problems.push(
+                        &field_key_paths[i],
+                        "has rules below it; a path may have a rule or rules below it, not both",
+                    );
+                    continue;
+                }
+                program.nodes[id as usize].rule = Some(program.rules.len() as u32);
+                program.rules.push(ProgramRule {
+                    path: rule.path.to_string(),
+                    action: rule.action.clone(),
+                });
+            }
+            Err(e) => problems.push(&field_key_paths[i], e),
+        }
+    }
+    for (key, path, is_record) in [("records", records, true), ("subject", subject, false)] {
+        let Some(path) = path else { continue };
+        match program.walk(path) {
+            Ok(id) => {
+                let node = &mut program.nodes[id as usize];
+                if is_record {
+                    node.record = true;
+                    program.record_node = Some(id);
+                } else if node.expects_object() || node.expects_array() {
+                    problems.push(
+                        format!("{route_key_path}.{key}"),
+                        format!(
+                            "got {}, expected a path to a scalar, but rules lie below it",
+                            quote(&path.to_string())
+                        ),
+                    );
+                } else {
+                    node.subject = true;
+                }
+            }
+            Err(e) => problems.push(
+                format!("{route_key_path}.{key}"),
+                format!("got {}, which {e}", quote(&path.to_string())),
+            ),
+        }
+    }
+    // A node emits when it or a descendant has a rule; children have higher ids than parents.
+    for id in (0..program.nodes.len()).rev() {
+        let node = &program.nodes[id];
+        let emits = node.rule.is_some()
+            || node
+                .children
+                .iter()
+                .chain(node.any.iter())
+                .any(|&c| program.nodes[c as usize].emits);
+        program.nodes[id].emits = emits;
+    }
+    Arc::new(program)
+}

@@ -1,0 +1,563 @@
+//! The policy document: who may receive what.
+//!
+//! [`load`](crate::CompiledPolicy::load) reads the TOML text, checks every key and value, runs the
+//! cross-cutting checks in [`validate`](crate::validate), and compiles each route's field rules
+//! into the trie the engine walks. Nothing past this module sees an unvalidated value.
+
+pub(crate) mod problems;
+pub(crate) mod read;
+
+pub use problems::{PolicyError, Problem};
+pub(crate) use problems::{Problems, describe, join, quote};
+
+use crate::date::Instant;
+use crate::path::FieldPath;
+use crate::rule::{Action, parse_rule};
+use crate::template::PathTemplate;
+use read::TableReader;
+
+/// How a partner is recognised from its verified client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A URI subject alternative name, e.g. `spiffe://partners.example/acme-loans`.
+    UriSan(String),
+    /// A DNS subject alternative name.
+    DnsSan(String),
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (a key pin).
+    SpkiSha256([u8; 32]),
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identity::UriSan(u) => write!(f, "uri_san {u}"),
+            Identity::DnsSan(d) => write!(f, "dns_san {d}"),
+            Identity::SpkiSha256(h) => {
+                f.write_str("spki_sha256 ")?;
+                h.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+    }
+}
+
+/// A partner organisation.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// Stable id, used in contracts, logs and the ledger.
+    pub id: String,
+    /// How its certificate identifies it.
+    pub identity: Identity,
+    /// Where it is (ISO 3166 code); anything but `CN` is offshore.
+    pub jurisdiction: String,
+}
+
+/// Which way the data flows through sluice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flow {
+    /// A partner calls; the institution's response body is filtered.
+    Pull,
+    /// An institution system calls; the request body to the partner is filtered.
+    Push,
+}
+
+impl Flow {
+    /// `pull` or `push`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::Pull => "pull",
+            Flow::Push => "push",
+        }
+    }
+}
+
+/// A contract's request rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Sustained requests per second (a per-minute rate is converted and may be fractional).
+    pub per_minute: u32,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+/// JR/T 0171-2020 sensitivity class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// Internal information.
+    C1,
+    /// Identifies a person or their financial status: masked or hashed unless justified.
+    C2,
+    /// Authentication data: never disclosed.
+    C3,
+}
+
+/// A field rule with the path it applies to.
+#[derive(Debug, Clone)]
+pub struct FieldRule {
+    /// The path, parsed.
+    pub path: FieldPath,
+    /// What to do.
+    pub action: Action,
+}
+
+/// A route of a contract.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Pull or push.
+    pub flow: Flow,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Request path template.
+    pub path: PathTemplate,
+    /// Name of the upstream in `sluice.toml`.
+    pub upstream: String,
+    /// Record boundary, if the body is a collection of records.
+    pub records: Option<FieldPath>,
+    /// Whose data a record is; its keyed hash goes to the ledger.
+    pub subject: Option<FieldPath>,
+    /// The compiled field rules for this route.
+    pub program: std::sync::Arc<crate::compile::FieldProgram>,
+}
+
+/// A data-sharing contract with one partner.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// Stable id.
+    pub id: String,
+    /// Index of the partner in [`CompiledPolicy::partners`](crate::CompiledPolicy::partners).
+    pub partner: usize,
+    /// Purpose of processing, as agreed.
+    pub purpose: String,
+    /// PIPL Art. 13 basis.
+    pub legal_basis: String,
+    /// First instant the contract applies (inclusive).
+    pub valid_from: Instant,
+    /// First instant it no longer applies (exclusive).
+    pub valid_until: Instant,
+    /// Rate limit, if any.
+    pub rate: Option<Rate>,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Field rules, in the order written.
+    pub fields: Vec<FieldRule>,
+}
+
+/// PIPL Art. 13 legal bases accepted in `legal_basis`.
+pub const LEGAL_BASES: &[&str] = &[
+    "consent",
+    "separate-consent",
+    "contract-necessity",
+    "hr-management",
+    "legal-duty",
+    "public-health-emergency",
+    "news-reporting",
+    "publicly-disclosed",
+    "other-law",
+];
+
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
+pub(crate) struct RawContract {
+    pub key_path: String,
+    pub contract: Contract,
+    /// Key path of each field rule, parallel to `contract.fields`.
+    pub field_key_paths: Vec<String>,
+}
+
+pub(crate) struct Document {
+    pub classes: Vec<(FieldPath, Class, String)>,
+    pub partners: Vec<(String, Partner)>,
+    pub contracts: Vec<RawContract>,
+}
+
+/// Reads the document, recording every problem. Routes come back with empty programs; compiling
+/// happens after validation.
+pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
+    let top = TableReader::new("", root, &["version", "classes", "partner", "contract"]);
+    top.check_unknown(problems);
+    match top.required("version", "1", problems) {
+        Some(toml::Value::Integer(1)) | None => {}
+        Some(v) => problems.push("version", format!("got {}, expected 1", describe(v))),
+    }
+
+    let mut classes = Vec::new();
+    if let Some(t) = top.opt_table("classes", problems) {
+        for (path_text, v) in t {
+            let key_path = join("classes", path_text);
+            let class = match v.as_str() {
+                Some("C1") => Some(Class::C1),
+                Some("C2") => Some(Class::C2),
+                Some("C3") => Some(Class::C3),
+                _ => {
+                    problems.push(
+                        &key_path,
+                        format!("got {}, expected \"C1\", \"C2\" or \"C3\"", describe(v)),
+                    );
+                    None
+                }
+            };
+            match FieldPath::parse(path_text) {
+                Ok(p) => {
+                    if let Some(c) = class {
+                        classes.push((p, c, key_path));
+                    }
+                }
+                Err(e) => problems.push(key_path, e.to_string()),
+            }
+        }
+    }
+
+    let mut partners: Vec<(String, Partner)> = Vec::new();
+    for (i, t) in top.tables("partner", problems) {
+        let id = t.get("id").and_then(|v| v.as_str());
+        let path = match id {
+            Some(id) => format!("partner {}", quote(id)),
+            None => format!("partner[{i}]"),
+        };
+        let r = TableReader::new(path, t, &["id", "identity", "jurisdiction"]);
+        r.check_unknown(problems);
+        let id = r.string("id", problems);
+        let identity = read_identity(&r, problems);
+        let jurisdiction = r.string("jurisdiction", problems);
+        if let Some(j) = jurisdiction
+            && !(j.len() == 2 && j.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            problems.push(
+                r.key_path("jurisdiction"),
+                format!(
+                    "got {}, expected a two-letter ISO 3166 code such as \"CN\"",
+                    quote(j)
+                ),
+            );
+        }
+        if let (Some(id), Some(identity), Some(jurisdiction)) = (id, identity, jurisdiction) {
+            if partners.iter().any(|(_, p)| p.id == id) {
+                problems.push(
+                    r.key_path("id"),
+                    format!(
+                        "got {}, expected a partner id not used by another [[partner]]",
+                        quote(id)
+                    ),
+                );
+            } else if let Some((_, other)) = partners.iter().find(|(_, p)| p.identity == identity) {
+                problems.push(r.key_path("identity"), format!("got {identity}, expected an identity not used by another partner (partner {} has it)", quote(&other.id)));
+            } else {
+                partners.push((
+                    r.path.clone(),
+                    Partner {
+                        id: id.into(),
+                        identity,
+                        jurisdiction: jurisdiction.into(),
+                    },
+                ));
+            }
+        }
+    }
+
+    let mut contracts: Vec<RawContract> = Vec::new();
+    for (i, t) in top.tables("contract", problems) {
+        if let Some(c) = read_contract(i, t, &partners, problems) {
+            if contracts.iter().any(|o| o.contract.id == c.contract.id) {
+                problems.push(
+                    join(&c.key_path, "id"),
+                    format!(
+                        "got {}, expected a contract id not used by another [[contract]]",
+                        quote(&c.contract.id)
+                    ),
+                );
+            } else {
+                contracts.push(c);
+            }
+        }
+    }
+    Document {
+        classes,
+        partners,
+        contracts,
+    }
+}
+
+fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identity> {
+    let v = r.required(
+        "identity",
+        "a table with exactly one of uri_san, dns_san, spki_sha256",
+        problems,
+    )?;
+    let key_path = r.key_path("identity");
+    let Some(t) = v.as_table() else {
+        problems.push(
+            key_path,
+            format!(
+                "got {}, expected a table with exactly one of uri_san, dns_san, spki_sha256",
+                describe(v)
+            ),
+        );
+        return None;
+    };
+    let ir = TableReader::new(key_path.clone(), t, &["uri_san", "dns_san", "spki_sha256"]);
+    ir.check_unknown(problems);
+    let known: Vec<_> = ["uri_san", "dns_san", "spki_sha256"]
+        .into_iter()
+        .filter(|k| t.contains_key(*k))
+        .collect();
+    if known.len() != 1 {
+        problems.push(
+            key_path,
+            format!(
+                "got {} of uri_san, dns_san, spki_sha256, expected exactly one",
+                known.len()
+            ),
+        );
+        return None;
+    }
+    let value = ir.string(known[0], problems)?;
+    match known[0] {
+        "uri_san" => Some(Identity::UriSan(value.into())),
+        "dns_san" => Some(Identity::DnsSan(value.to_ascii_lowercase())),
+        _ => match decode_hex32(value) {
+            Some(h) => Some(Identity::SpkiSha256(h)),
+            None => {
+                problems.push(
+                    ir.key_path("spki_sha256"),
+                    format!("got {}, expected 64 hexadecimal digits", quote(value)),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// Decodes 64 hex digits (colons allowed, as openssl prints them).
+pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
+    let digits: Vec<u8> = s.bytes().filter(|&b| b != b':').collect();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn read_contract(
+    i: usize,
+    t: &toml::Table,
+    partners: &[(String, Partner)],
+    problems: &mut Problems,
+) -> Option<RawContract> {
+    let path = match t.get("id").and_then(|v| v.as_str()) {
+        Some(id) => format!("contract {}", quote(id)),
+        None => format!("contract[{i}]"),
+    };
+    let before = problems.0.len();
+    let r = TableReader::new(
+        path.clone(),
+        t,
+        &[
+            "id",
+            "partner",
+            "purpose",
+            "legal_basis",
+            "valid_from",
+            "valid_until",
+            "rate",
+            "route",
+            "fields",
+        ],
+    );
+    r.check_unknown(problems);
+    let id = r.string("id", problems);
+    let partner = r.string("partner", problems).and_then(|p| {
+        let found = partners.iter().position(|(_, x)| x.id == p);
+        if found.is_none() {
+            let known: Vec<_> = partners.iter().map(|(_, x)| quote(&x.id)).collect();
+            problems.push(
+                r.key_path("partner"),
+                format!(
+                    "got {}, expected the id of a [[partner]] ({})",
+                    quote(p),
+                    if known.is_empty() {
+                        "none is defined".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        found
+    });
+    let purpose = r.string("purpose", problems);
+    let legal_basis = r.string("legal_basis", problems).filter(|b| {
+        let ok = LEGAL_BASES.contains(b);
+        if !ok {
+            problems.push(
+                r.key_path("legal_basis"),
+                format!(
+                    "got {}, expected one of: {}",
+                    quote(b),
+                    LEGAL_BASES.join(", ")
+                ),
+            );
+        }
+        ok
+    });
+    let date = |key: &str, problems: &mut Problems| -> Option<Instant> {
+        let v = r.required(key, "a date such as 2026-01-01", problems)?;
+        let res = v
+            .as_datetime()
+            .ok_or("expected a date such as 2026-01-01")
+            .and_then(Instant::from_toml);
+        res.map_err(|want| problems.push(r.key_path(key), format!("got {}, {want}", describe(v))))
+            .ok()
+    };
+    let valid_from = date("valid_from", problems);
+    let valid_until = date("valid_until", problems);
+    if let (Some(from), Some(until)) = (valid_from, valid_until)
+        && until <= from
+    {
+        problems.push(
+            r.key_path("valid_until"),
+            format!("got {until}, expected a time after valid_from ({from})"),
+        );
+    }
+    let rate = r.opt_table("rate", problems).and_then(|rt| {
+        let rr = TableReader::new(
+            r.key_path("rate"),
+            rt,
+            &["per_second", "per_minute", "burst"],
+        );
+        rr.check_unknown(problems);
+        let ps = rr.opt_u32("per_second", problems);
+        let pm = rr.opt_u32("per_minute", problems);
+        let burst = rr.opt_u32("burst", problems);
+        let per_minute = match (ps, pm) {
+            (Some(s), None) => Some(s.saturating_mul(60)),
+            (None, Some(m)) => Some(m),
+            _ => {
+                problems.push(
+                    rr.path.clone(),
+                    "expected exactly one of per_second, per_minute".to_string(),
+                );
+                None
+            }
+        };
+        Some(Rate {
+            per_minute: per_minute?,
+            burst: burst.unwrap_or(1),
+        })
+    });
+
+    let mut routes = Vec::new();
+    let route_tables = r.tables("route", problems);
+    if route_tables.is_empty() && t.get("route").is_none() {
+        problems.push(
+            r.key_path("route"),
+            "missing; expected at least one [[contract.route]]",
+        );
+    }
+    for (ri, rt) in route_tables {
+        if let Some(route) = read_route(&format!("{path}.route[{ri}]"), rt, problems) {
+            routes.push(route);
+        }
+    }
+
+    let mut fields = Vec::new();
+    let mut field_key_paths: Vec<String> = Vec::new();
+    let mut field_texts: Vec<&str> = Vec::new();
+    if let Some(ft) = r.opt_table("fields", problems) {
+        for (path_text, v) in ft {
+            let key_path = join(&r.key_path("fields"), path_text);
+            let parsed = FieldPath::parse(path_text)
+                .map_err(|e| problems.push(&key_path, e.to_string()))
+                .ok();
+            let action = parse_rule(&key_path, v, problems);
+            if let (Some(path), Some(action)) = (parsed, action) {
+                if let Some(j) = fields.iter().position(|f: &FieldRule| f.path == path) {
+                    problems.push(
+                        &key_path,
+                        format!(
+                            "same path as {}; write each path once",
+                            quote(field_texts[j])
+                        ),
+                    );
+                    continue;
+                }
+                fields.push(FieldRule { path, action });
+                field_key_paths.push(key_path);
+                field_texts.push(path_text);
+            }
+        }
+    }
+    if problems.0.len() != before {
+        return None;
+    }
+    Some(RawContract {
+        key_path: path,
+        contract: Contract {
+            id: id?.into(),
+            partner: partner?,
+            purpose: purpose?.into(),
+            legal_basis: legal_basis?.into(),
+            valid_from: valid_from?,
+            valid_until: valid_until?,
+            rate,
+            routes,
+            fields,
+        },
+        field_key_paths,
+    })
+}
+
+fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Route> {
+    let r = TableReader::new(
+        path,
+        t,
+        &["flow", "method", "path", "upstream", "records", "subject"],
+    );
+    r.check_unknown(problems);
+    let flow = r.string("flow", problems).and_then(|f| match f {
+        "pull" => Some(Flow::Pull),
+        "push" => Some(Flow::Push),
+        _ => {
+            problems.push(
+                r.key_path("flow"),
+                format!("got {}, expected \"pull\" or \"push\"", quote(f)),
+            );
+            None
+        }
+    });
+    let method = r.string("method", problems).filter(|m| {
+        let ok = METHODS.contains(m);
+        if !ok {
+            problems.push(
+                r.key_path("method"),
+                format!("got {}, expected one of: {}", quote(m), METHODS.join(", ")),
+            );
+        }
+        ok
+    });
+    let template = r.string("path", problems).and_then(|p| {
+        PathTemplate::parse(p)
+            .map_err(|e| problems.push(r.key_path("path"), format!("got {}, {e}", quote(p))))
+            .ok()
+    });
+    let upstream = r.string("upstream", problems);
+    let mut field_path = |key: &str| {
+        r.opt_string(key, problems).and_then(|p| {
+            FieldPath::parse(p)
+                .map_err(|e| problems.push(r.key_path(key), format!("got {}: {e}", quote(p))))
+                .ok()
+        })
+    };
+    let records = field_path("records");
+    let subject = field_path("subject");
+    Some(Route {
+        flow: flow?,
+        method: method?.into(),
+        path: template?,
+        upstream: upstream?.into(),
+        records,
+        subject,
+        program: Default::default(),
+    })
+}

@@ -1,0 +1,420 @@
+//! Loading policies: every validation message by exact text, and route resolution.
+
+use sluice_policy::{CompiledPolicy, Flow, Instant, ResolveError};
+
+const HEAD: &str = r#"
+version = 1
+[[partner]]
+id = "acme-loans"
+identity = { uri_san = "spiffe://partners.sluice.test/acme-loans" }
+jurisdiction = "CN"
+"#;
+
+fn contract(extra_contract_keys: &str, fields: &str) -> String {
+    format!(
+        r#"{HEAD}
+[[contract]]
+id = "c1"
+partner = "acme-loans"
+purpose = "testing"
+legal_basis = "consent"
+valid_from = 2026-01-01
+valid_until = 2027-01-01
+{extra_contract_keys}
+  [[contract.route]]
+  flow = "pull"
+  method = "GET"
+  path = "/v1/applicants/{{id}}"
+  upstream = "institution"
+  records = "$.applicants[*]"
+  subject = "$.applicants[*].id_no"
+  [contract.fields]
+{fields}
+"#
+    )
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match CompiledPolicy::load("policy.toml", text) {
+        Ok(_) => panic!("expected the policy to be refused"),
+        Err(e) => e.to_string().lines().map(str::to_string).collect(),
+    }
+}
+
+fn one_problem(text: &str) -> String {
+    let p = problems(text);
+    assert_eq!(p.len(), 1, "expected exactly one problem, got {p:#?}");
+    p.into_iter().next().unwrap()
+}
+
+#[test]
+fn example_policy_loads() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/examples/policy.toml"
+    ))
+    .unwrap();
+    let p = CompiledPolicy::load("policy.toml", &text).unwrap();
+    assert_eq!(
+        (p.partners.len(), p.contracts.len(), p.route_count()),
+        (2, 2, 3)
+    );
+}
+
+#[test]
+fn shared_bench_policies_load() {
+    for name in ["reference-policy.toml", "passthrough-policy.toml"] {
+        let path = format!("{}/../../shared/bench/{name}", env!("CARGO_MANIFEST_DIR"));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        CompiledPolicy::load(name, &text).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn misspelt_key_names_the_key_path_and_the_expected_keys() {
+    let text = contract("", r#""$.applicants[*].name" = "mask:name""#)
+        .replace("method = \"GET\"", "methd = \"GET\"");
+    assert_eq!(
+        problems(&text),
+        [
+            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject"#,
+            r#"policy.toml: contract "c1".route[0].method: missing; expected a non-empty string"#,
+        ]
+    );
+}
+
+#[test]
+fn c3_path_is_never_loadable() {
+    let text = contract("", r#""$.applicants[*].cvn" = "keep""#).replace(
+        "version = 1",
+        "version = 1\n[classes]\n\"$.applicants[*].cvn\" = \"C3\"",
+    );
+    assert_eq!(
+        one_problem(&text),
+        r#"policy.toml: contract "c1".fields."$.applicants[*].cvn": path is class C3 and can never be disclosed"#
+    );
+    // Masking does not make C3 disclosable either, nor does keeping a subtree that contains it.
+    let masked = contract("", r#""$.applicants[*].cvn" = "redact""#).replace(
+        "version = 1",
+        "version = 1\n[classes]\n\"$.applicants[*].cvn\" = \"C3\"",
+    );
+    assert_eq!(problems(&masked).len(), 1);
+    let subtree = contract("", r#""$.applicants[*]" = { keep = "subtree" }"#)
+        .replace(
+            "version = 1",
+            "version = 1\n[classes]\n\"$.applicants[*].cvn\" = \"C3\"",
+        )
+        .replace("  subject = \"$.applicants[*].id_no\"\n", "");
+    assert_eq!(
+        one_problem(&subtree),
+        r#"policy.toml: contract "c1".fields."$.applicants[*]": path is class C3 and can never be disclosed"#
+    );
+}
+
+#[test]
+fn c2_plaintext_needs_a_reason() {
+    let classes = "version = 1\n[classes]\n\"$.applicants[*].mobile\" = \"C2\"";
+    let text = contract("", r#""$.applicants[*].mobile" = "keep""#).replace("version = 1", classes);
+    assert_eq!(
+        one_problem(&text),
+        r#"policy.toml: contract "c1".fields."$.applicants[*].mobile": path is class C2 and kept in plaintext without plaintext_reason; mask or hash it, or write { keep = "...", plaintext_reason = "why the partner needs it" }"#
+    );
+    let ok = contract(
+        "",
+        r#""$.applicants[*].mobile" = { keep = "string", plaintext_reason = "callback" }"#,
+    )
+    .replace("version = 1", classes);
+    CompiledPolicy::load("policy.toml", &ok).unwrap();
+    let hashed =
+        contract("", r#""$.applicants[*].mobile" = "hash""#).replace("version = 1", classes);
+    CompiledPolicy::load("policy.toml", &hashed).unwrap();
+}
+
+#[test]
+fn unsupported_path_is_refused_with_the_supported_forms() {
+    let text = contract("", r#""$..name" = "keep""#);
+    assert_eq!(
+        one_problem(&text),
+        r#"policy.toml: contract "c1".fields."$..name": recursive descent `..` is not supported at character 1; supported forms are `$`, `.key`, `["any key"]` and `[*]`"#
+    );
+}
+
+#[test]
+fn every_problem_is_reported_not_only_the_first() {
+    let text = format!(
+        r#"{HEAD}
+[[contract]]
+id = "c1"
+partner = "nobody"
+purpose = "testing"
+legal_basis = "because"
+valid_from = 2027-01-01
+valid_until = 2026-01-01
+rate = {{ per_second = 0 }}
+  [[contract.route]]
+  flow = "pul"
+  method = "FETCH"
+  path = "v1/x"
+  upstream = "institution"
+  [contract.fields]
+  "$.a" = "mask:nmae"
+  "$.b" = {{ keep = "string", scan = ["phone"], pattern = "(" }}
+  "$.c" = {{ keep = "string", min = 1 }}
+  "$.d" = {{ keep = "numbr" }}
+  "$.e" = 42
+"#
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            r#"policy.toml: contract "c1".partner: got "nobody", expected the id of a [[partner]] ("acme-loans")"#,
+            r#"policy.toml: contract "c1".legal_basis: got "because", expected one of: consent, separate-consent, contract-necessity, hr-management, legal-duty, public-health-emergency, news-reporting, publicly-disclosed, other-law"#,
+            r#"policy.toml: contract "c1".valid_until: got 2026-01-01T00:00:00+08:00, expected a time after valid_from (2027-01-01T00:00:00+08:00)"#,
+            r#"policy.toml: contract "c1".rate.per_second: got integer 0, expected a positive integer"#,
+            r#"policy.toml: contract "c1".rate: expected exactly one of per_second, per_minute"#,
+            r#"policy.toml: contract "c1".route[0].flow: got "pul", expected "pull" or "push""#,
+            r#"policy.toml: contract "c1".route[0].method: got "FETCH", expected one of: GET, HEAD, POST, PUT, PATCH, DELETE"#,
+            r#"policy.toml: contract "c1".route[0].path: got "v1/x", a route path must start with `/`; expected a path like "/v1/applicants/{id}""#,
+            r#"policy.toml: contract "c1".fields."$.a": got "mask:nmae", expected "keep", "mask:KIND" (KIND one of name, id_card, mobile, bank_card, email, address, landline, passport, plate, partial(F,L)), "hash", "hash:sm3", "redact" or a table { keep = ... }"#,
+            r#"policy.toml: contract "c1".fields."$.b".pattern: got "(", expected a regular expression (error: unclosed group)"#,
+            r#"policy.toml: contract "c1".fields."$.b".scan[0]: got "phone", expected one of: id_card, mobile, bank_card, email"#,
+            r#"policy.toml: contract "c1".fields."$.c".min: applies to keep = "number" only, but the rule says keep = "string""#,
+            r#"policy.toml: contract "c1".fields."$.d".keep: got "numbr", expected one of "scalar", "string", "number", "boolean", "null", "subtree""#,
+            r#"policy.toml: contract "c1".fields."$.e": got integer 42, expected "keep", "mask:KIND" (KIND one of name, id_card, mobile, bank_card, email, address, landline, passport, plate, partial(F,L)), "hash", "hash:sm3", "redact" or a table { keep = ... }"#,
+        ]
+    );
+}
+
+#[test]
+fn duplicate_ids_and_identities() {
+    let text = format!(
+        r#"{HEAD}
+[[partner]]
+id = "acme-loans"
+identity = {{ dns_san = "other.example" }}
+jurisdiction = "CN"
+[[partner]]
+id = "acme-2"
+identity = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
+jurisdiction = "cn"
+"#
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            r#"policy.toml: partner "acme-loans".id: got "acme-loans", expected a partner id not used by another [[partner]]"#,
+            r#"policy.toml: partner "acme-2".jurisdiction: got "cn", expected a two-letter ISO 3166 code such as "CN""#,
+            r#"policy.toml: partner "acme-2".identity: got uri_san spiffe://partners.sluice.test/acme-loans, expected an identity not used by another partner (partner "acme-loans" has it)"#,
+        ]
+    );
+    let both = contract("", "").replace(
+        "[[contract]]\nid = \"c1\"",
+        "[[contract]]\nid = \"c1\"\nfoo = 1",
+    );
+    assert_eq!(
+        one_problem(&both),
+        r#"policy.toml: contract "c1".foo: unknown key; expected one of: id, partner, purpose, legal_basis, valid_from, valid_until, rate, route, fields"#
+    );
+    let dup_contract = format!(
+        "{}\n{}",
+        contract("", ""),
+        contract("", "")
+            .replace(HEAD, "")
+            .replace("path = \"/v1/applicants/{id}\"", "path = \"/v2/x\"")
+    );
+    assert_eq!(
+        one_problem(&dup_contract),
+        r#"policy.toml: contract "c1".id: got "c1", expected a contract id not used by another [[contract]]"#
+    );
+}
+
+#[test]
+fn overlapping_routes_of_one_partner_are_ambiguous() {
+    let second = contract("", "")
+        .replace(HEAD, "")
+        .replace("id = \"c1\"", "id = \"c2\"")
+        .replace(
+            "path = \"/v1/applicants/{id}\"",
+            "path = \"/v1/applicants/export\"",
+        );
+    let text = format!("{}\n{second}", contract("", ""));
+    assert_eq!(
+        one_problem(&text),
+        r#"policy.toml: contract "c2".route[0]: GET /v1/applicants/export overlaps contract "c1".route[0] (GET /v1/applicants/{id}) for partner "acme-loans" while both contracts are valid; the contract that applies would be ambiguous"#
+    );
+    // A renewal that starts when the old contract ends does not overlap.
+    let renewal = contract("", "")
+        .replace(HEAD, "")
+        .replace("id = \"c1\"", "id = \"c2\"")
+        .replace(
+            "valid_from = 2026-01-01\nvalid_until = 2027-01-01",
+            "valid_from = 2027-01-01\nvalid_until = 2028-01-01",
+        );
+    CompiledPolicy::load("policy.toml", &format!("{}\n{renewal}", contract("", ""))).unwrap();
+}
+
+#[test]
+fn rules_outside_records_and_subjects_outside_records() {
+    let text = contract("", r#""$.total" = "keep""#).replace(
+        "subject = \"$.applicants[*].id_no\"",
+        "subject = \"$.id_no\"",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            r#"policy.toml: contract "c1".fields."$.total": lies outside route[0]'s records path $.applicants[*]; a route with records applies rules to records only"#,
+            r#"policy.toml: contract "c1".route[0].subject: got "$.id_no", expected a path below records ($.applicants[*])"#,
+        ]
+    );
+}
+
+#[test]
+fn contradicting_nested_rules_are_refused() {
+    let text = contract(
+        "",
+        "\"$.applicants[*].loan\" = { keep = \"subtree\" }\n\"$.applicants[*].loan.amount\" = \"keep\"",
+    );
+    assert_eq!(
+        one_problem(&text),
+        r#"policy.toml: contract "c1".fields."$.applicants[*].loan.amount": lies below the rule at $.applicants[*].loan; a path may have a rule or rules below it, not both"#
+    );
+    let shape = contract(
+        "",
+        "\"$.applicants[*].a.b\" = \"keep\"\n\"$.applicants[*].a[*]\" = \"keep\"",
+    );
+    assert_eq!(
+        one_problem(&shape),
+        r#"policy.toml: contract "c1".fields."$.applicants[*].a[*]": $.applicants[*].a is an object in another rule but an array here"#
+    );
+    let same = contract(
+        "",
+        "\"$.applicants[*].a\" = \"keep\"\n\"$.applicants[*][\\\"a\\\"]\" = \"keep\"",
+    );
+    assert_eq!(
+        one_problem(&same),
+        r#"policy.toml: contract "c1".fields."$.applicants[*][\"a\"]": same path as "$.applicants[*].a"; write each path once"#
+    );
+}
+
+#[test]
+fn dates_and_toml_syntax() {
+    let local = contract("", "").replace(
+        "valid_from = 2026-01-01",
+        "valid_from = 2026-01-01T00:00:00",
+    );
+    assert_eq!(
+        one_problem(&local),
+        r#"policy.toml: contract "c1".valid_from: got date-time 2026-01-01T00:00:00, a date-time needs an explicit offset (2026-01-01T00:00:00+08:00) or must be a plain date"#
+    );
+    assert_eq!(
+        one_problem("version = 1\n[[partner]\n"),
+        "policy.toml: line 2, column 10: not valid TOML: invalid table header; expected `.`, `]]`"
+    );
+    assert_eq!(
+        one_problem("version = 2"),
+        "policy.toml: version: got integer 2, expected 1"
+    );
+}
+
+// ---- resolution ----
+
+fn resolution_policy() -> CompiledPolicy {
+    let text = format!(
+        "{}\n[[partner]]\nid = \"other\"\nidentity = {{ dns_san = \"other.example\" }}\njurisdiction = \"CN\"\n",
+        contract("", r#""$.applicants[*].name" = "mask:name""#)
+    );
+    CompiledPolicy::load("policy.toml", &text).unwrap()
+}
+
+// 2026-01-01T00:00:00+08:00 and 2027-01-01T00:00:00+08:00
+const FROM: i64 = 1_767_196_800;
+const UNTIL: i64 = 1_798_732_800;
+
+#[test]
+fn resolves_templates_for_the_right_partner() {
+    let p = resolution_policy();
+    let r = p
+        .resolve(
+            "acme-loans",
+            Flow::Pull,
+            "GET",
+            "/v1/applicants/42",
+            Instant(FROM + 10),
+        )
+        .unwrap();
+    assert_eq!((r.contract.id.as_str(), r.route_index), ("c1", 0));
+    assert_eq!(
+        p.resolve(
+            "acme-loans",
+            Flow::Pull,
+            "GET",
+            "/v1/applicants/42/x",
+            Instant(FROM)
+        )
+        .unwrap_err(),
+        ResolveError::NoRoute
+    );
+    assert_eq!(
+        p.resolve(
+            "acme-loans",
+            Flow::Pull,
+            "POST",
+            "/v1/applicants/42",
+            Instant(FROM)
+        )
+        .unwrap_err(),
+        ResolveError::NoRoute
+    );
+    assert_eq!(
+        p.resolve(
+            "acme-loans",
+            Flow::Push,
+            "GET",
+            "/v1/applicants/42",
+            Instant(FROM)
+        )
+        .unwrap_err(),
+        ResolveError::NoRoute
+    );
+    assert_eq!(
+        p.resolve(
+            "other",
+            Flow::Pull,
+            "GET",
+            "/v1/applicants/42",
+            Instant(FROM)
+        )
+        .unwrap_err(),
+        ResolveError::NoContract
+    );
+}
+
+#[test]
+fn validity_window_edges() {
+    let p = resolution_policy();
+    let at = |t| {
+        p.resolve(
+            "acme-loans",
+            Flow::Pull,
+            "GET",
+            "/v1/applicants/1",
+            Instant(t),
+        )
+        .map(|r| r.contract.id.clone())
+    };
+    assert_eq!(at(FROM - 1), Err(ResolveError::ContractNotYetValid));
+    assert_eq!(at(FROM).as_deref(), Ok("c1"));
+    assert_eq!(at(UNTIL - 1).as_deref(), Ok("c1"));
+    assert_eq!(at(UNTIL), Err(ResolveError::ContractExpired));
+}
+
+#[test]
+fn policy_version_is_sha256_of_the_bytes() {
+    let text = contract("", "");
+    let p = CompiledPolicy::load("policy.toml", &text).unwrap();
+    let q = CompiledPolicy::load("policy.toml", &format!("{text}\n# comment")).unwrap();
+    assert_ne!(p.version, q.version);
+    assert_eq!(p.version.to_string().len(), 64);
+}

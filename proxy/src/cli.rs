@@ -1,0 +1,69 @@
+//! The `sluice` command line: one subcommand per job, each in its own module.
+//!
+//! Exit codes: 0 success; 1 a runtime failure (I/O); 2 bad input (a policy or config that does not
+//! load, bad arguments); 3 a policy violation found in a body (`sluice filter`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod filter;
+mod policy;
+
+/// Sluice: a streaming DLP reverse proxy for third-party data feeds.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate and explain policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Filter a body from stdin to stdout through a contract (an offline dry run).
+    Filter(filter::FilterArgs),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Policy(cmd) => policy::run(cmd),
+        Command::Filter(args) => filter::run(args),
+    }
+}
+
+/// Reads and loads a policy file, printing every problem to stderr on failure.
+pub(crate) fn load_policy(
+    path: &std::path::Path,
+) -> Result<sluice_policy::CompiledPolicy, ExitCode> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", path.display());
+            return Err(ExitCode::from(2));
+        }
+    };
+    sluice_policy::CompiledPolicy::load(&path.display().to_string(), &text).map_err(|e| {
+        eprintln!("{e}");
+        eprintln!(
+            "{} problem{} found",
+            e.problems.len(),
+            if e.problems.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,3 @@
+//! # sluice-tests
+//!
+//! End-to-end and conformance tests for sluice, and the helpers they share.
