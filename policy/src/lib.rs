@@ -13,12 +13,16 @@
 //! - [`engine::Redactor`] filters one JSON or NDJSON body, chunk by chunk, in bounded memory.
 
 pub mod compile;
+pub mod consent;
 pub mod date;
 pub mod decimal;
+pub mod detect;
 pub mod document;
 pub mod escape;
 pub mod explain;
+pub mod mask;
 pub mod path;
+pub mod pseudonym;
 pub mod resolve;
 pub mod rule;
 pub mod template;

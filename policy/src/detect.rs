@@ -1,0 +1,249 @@
+//! Value detectors (`scan = [...]`): identifiers hidden inside kept free text.
+//!
+//! A remark such as `客户补充：身份证 310115 19751103 008X，备用卡 6222 0293 6536 8615 645` is
+//! kept, but the identifiers in it are masked in place. The scanner works on the decoded string
+//! (so `\u0031\u0033…` escapes are already gone) and reads through the spellings people and
+//! systems use: full-width and compatibility digits, separators between digit groups, zero-width
+//! characters, `×` for the check character. A run of digit groups is split into candidates at
+//! group boundaries, so two numbers separated by a space are two findings, not one 22-digit miss.
+//!
+//! Confidence rules: an 18-character ID needs its GB 11643 check character and a real birth date;
+//! a 15-digit legacy ID a real date; a bank card 13–19 digits with Luhn, or a `62` (UnionPay)
+//! number of 16–19 digits without it; a mobile `1[3-9]` + 9 digits, optionally after `+86`.
+
+use crate::mask::digits::{
+    digit_value, is_bank_card, is_check_x, is_invisible, is_mobile, is_separator, is_valid_id15,
+    is_valid_id18,
+};
+use crate::mask::mask;
+use crate::rule::{Detector, MaskKind};
+
+/// Most separators tolerated inside one candidate (keeps `1 2 3 4 …` prose from merging).
+const MAX_SEPARATORS: usize = 6;
+
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// Char index range in the text (end exclusive).
+    start: usize,
+    end: usize,
+    /// Range in the digit buffer.
+    d_start: usize,
+    d_end: usize,
+}
+
+/// Scans `text`; when something is found, writes the rewritten text to `out` and returns the
+/// number of findings. With no finding `out` is left empty and 0 is returned.
+pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
+    out.clear();
+    let chars: Vec<char> = text.chars().collect();
+    let mut replacements: Vec<(usize, usize, String)> = Vec::new();
+    let want = |d: Detector| detectors.contains(&d);
+
+    // Digit runs: groups of digits separated by at most one separator (or invisible chars).
+    let mut i = 0;
+    let mut digits = String::new();
+    while i < chars.len() {
+        if digit_value(chars[i]).is_none() {
+            i += 1;
+            continue;
+        }
+        // A run must not continue a word (`A123…`) or a decimal (`.5`).
+        let mut groups: Vec<Group> = Vec::new();
+        digits.clear();
+        let mut j = i;
+        let mut seps = 0;
+        loop {
+            let g_start = j;
+            let d_start = digits.len();
+            while j < chars.len() {
+                if let Some(d) = digit_value(chars[j]) {
+                    digits.push((b'0' + d) as char);
+                } else if is_invisible(chars[j]) {
+                } else {
+                    break;
+                }
+                j += 1;
+            }
+            // An ID check character closes its group.
+            if j < chars.len() && is_check_x(chars[j]) && digits.len() - d_start >= 3 {
+                digits.push('X');
+                j += 1;
+            }
+            groups.push(Group {
+                start: g_start,
+                end: j,
+                d_start,
+                d_end: digits.len(),
+            });
+            if digits.ends_with('X') {
+                break;
+            }
+            // One separator between groups, then another digit.
+            if j + 1 < chars.len()
+                && is_separator(chars[j])
+                && digit_value(chars[j + 1]).is_some()
+                && seps < MAX_SEPARATORS
+            {
+                seps += 1;
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        // Greedy, longest candidate first, at group boundaries.
+        let mut g = 0;
+        while g < groups.len() {
+            let mut matched = None;
+            for h in (g..groups.len()).rev() {
+                let cand = &digits[groups[g].d_start..groups[h].d_end];
+                if let Some(kind) = classify(cand, &want) {
+                    matched = Some((h, kind));
+                    break;
+                }
+            }
+            match matched {
+                Some((h, kind)) => {
+                    let cand = &digits[groups[g].d_start..groups[h].d_end];
+                    let mut masked = String::new();
+                    if mask(kind, cand, &mut masked) {
+                        // A country code's `+` belongs to the number.
+                        let mut start = groups[g].start;
+                        if kind == MaskKind::Mobile
+                            && cand.len() > 11
+                            && start > 0
+                            && matches!(chars[start - 1], '+' | '\u{FF0B}')
+                        {
+                            start -= 1;
+                        }
+                        replacements.push((start, groups[h].end, masked));
+                    }
+                    g = h + 1;
+                }
+                None => g += 1,
+            }
+        }
+        i = j.max(i + 1);
+    }
+
+    if want(Detector::Email) {
+        for (at, &c) in chars.iter().enumerate() {
+            if c != '@' && c != '＠' {
+                continue;
+            }
+            let local_ok = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+            let domain_ok = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+            let mut s = at;
+            while s > 0 && local_ok(chars[s - 1]) {
+                s -= 1;
+            }
+            let mut e = at + 1;
+            while e < chars.len() && domain_ok(chars[e]) {
+                e += 1;
+            }
+            while e > at + 1 && chars[e - 1] == '.' {
+                e -= 1;
+            }
+            if s == at || e == at + 1 || replacements.iter().any(|r| r.0 < e && s < r.1) {
+                continue;
+            }
+            let candidate: String = chars[s..e].iter().collect();
+            let mut masked = String::new();
+            if mask(MaskKind::Email, &candidate, &mut masked) {
+                replacements.push((s, e, masked));
+            }
+        }
+    }
+
+    if replacements.is_empty() {
+        return 0;
+    }
+    replacements.sort_by_key(|r| r.0);
+    let mut at = 0;
+    for (s, e, m) in &replacements {
+        out.extend(&chars[at..*s]);
+        out.push_str(m);
+        at = *e;
+    }
+    out.extend(&chars[at..]);
+    replacements.len()
+}
+
+fn classify(cand: &str, want: &impl Fn(Detector) -> bool) -> Option<MaskKind> {
+    let b = cand.as_bytes();
+    if want(Detector::IdCard) && (is_valid_id18(b) || is_valid_id15(b)) {
+        return Some(MaskKind::IdCard);
+    }
+    if cand.contains('X') {
+        return None;
+    }
+    // A mobile number with its country code (`86138…`) before cards: 13 digits can pass Luhn.
+    if want(Detector::Mobile) {
+        let m = crate::mask::digits::strip_country_code(cand);
+        if is_mobile(m.as_bytes()) {
+            return Some(MaskKind::Mobile);
+        }
+    }
+    if want(Detector::BankCard) && is_bank_card(b) {
+        return Some(MaskKind::BankCard);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[Detector] = &[
+        Detector::IdCard,
+        Detector::Mobile,
+        Detector::BankCard,
+        Detector::Email,
+    ];
+
+    fn s(text: &str) -> String {
+        let mut out = String::new();
+        if scan(ALL, text, &mut out) == 0 {
+            text.to_string()
+        } else {
+            out
+        }
+    }
+
+    #[test]
+    fn finds_identifiers_in_free_text() {
+        assert_eq!(
+            s("客户补充：身份证 310115 19751103 008X，备用卡 6222 0293 6536 8615 645"),
+            "客户补充：身份证 310115********008X，备用卡 622202*********5645"
+        );
+        assert_eq!(
+            s("call 13860642414 or 13926951426"),
+            "call 138****2414 or 139****1426"
+        );
+        assert_eq!(s("手机１３８６０６４２４１４"), "手机138****2414");
+        assert_eq!(s("138\u{200B}6064\u{200B}2414"), "138****2414");
+        assert_eq!(s("tel +86 138-6064-2414"), "tel 138****2414");
+        assert_eq!(s("mail ouyang.mx@163.com now"), "mail o***@163.com now");
+        assert_eq!(s("id 31011519751103008×."), "id 310115********008X.");
+    }
+
+    #[test]
+    fn leaves_ordinary_numbers_alone() {
+        for text in [
+            "reviewed by agent #42",
+            "amount 181134.18 on 2024-01-10",
+            "order 20250601123045",
+            "C:\\uploads\\2024\\id_front.jpg",
+            "310115197511030082 has a bad check",
+        ] {
+            assert_eq!(s(text), text);
+        }
+    }
+
+    #[test]
+    fn only_requested_detectors_run() {
+        let mut out = String::new();
+        assert_eq!(scan(&[Detector::Email], "13860642414", &mut out), 0);
+        assert_eq!(scan(&[Detector::Mobile], "13860642414", &mut out), 1);
+        assert_eq!(out, "138****2414");
+    }
+}

@@ -1,0 +1,245 @@
+//! Masks for textual values: names, addresses, e-mail, passports, plates, and `partial(F,L)`.
+
+use super::digits::digit_value;
+
+/// Compound surnames (复姓) kept whole when masking a name.
+const COMPOUND_SURNAMES: &[&str] = &[
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "令狐", "夏侯", "轩辕", "端木", "独孤", "南宫", "西门", "百里", "呼延", "闻人", "申屠", "澹台",
+    "公冶", "太史", "司空", "万俟", "钟离", "宗政", "濮阳", "淳于", "单于", "拓跋", "第五", "左丘",
+    "东郭", "南门", "羊舌", "微生", "梁丘", "闾丘", "亓官", "仲孙", "赫连",
+];
+
+const NAME_SEPARATORS: &[char] = &['·', '•', '．', '・'];
+
+fn stars(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n('*', n));
+}
+
+/// `张伟` → `张*`, `欧阳明轩` → `欧阳**`, `阿依古丽·买买提` → `阿***·买**`.
+pub(super) fn name(value: &str, out: &mut String) -> bool {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0
+        || n > 64
+        || v.chars()
+            .any(|c| digit_value(c).is_some() || c == '@' || c.is_control())
+    {
+        return false;
+    }
+    if v.contains(NAME_SEPARATORS) {
+        let mut first = true;
+        for seg in v.split(NAME_SEPARATORS) {
+            if !first {
+                out.push('·');
+            }
+            first = false;
+            let mut chars = seg.chars();
+            if let Some(c) = chars.next() {
+                out.push(c);
+            }
+            stars(out, chars.count());
+        }
+        return true;
+    }
+    let keep = COMPOUND_SURNAMES
+        .iter()
+        .find(|s| v.starts_with(**s) && n > 2)
+        .map_or(1, |_| 2);
+    out.extend(v.chars().take(keep));
+    stars(out, n.saturating_sub(keep).max(1));
+    true
+}
+
+const L1_SUFFIXES: &[&str] = &["特别行政区", "自治区", "省", "市"];
+const L2_SUFFIXES: &[&str] = &["自治州", "地区", "市", "州", "盟"];
+const L3_SUFFIXES: &[&str] = &["自治县", "新区", "区", "县", "市", "旗"];
+
+/// Takes one administrative unit of 2–9 Han characters ending in one of `suffixes` from the
+/// start of `s`; returns its byte length.
+fn admin_unit(s: &str, suffixes: &[&str]) -> Option<usize> {
+    let mut best = None;
+    for (count, (idx, c)) in s.char_indices().enumerate() {
+        if count >= 9 || !('\u{4E00}'..='\u{9FFF}').contains(&c) {
+            break;
+        }
+        let end = idx + c.len_utf8();
+        if count >= 1 && suffixes.iter().any(|suf| s[..end].ends_with(suf)) {
+            best = Some(end);
+            break;
+        }
+    }
+    best
+}
+
+/// Keeps province / city / district and replaces the rest with a fixed `****`:
+/// `上海市浦东新区张江路123弄5号1202室` → `上海市浦东新区****`.
+pub(super) fn address(value: &str, out: &mut String) -> bool {
+    let v = value.trim();
+    let mut at = 0;
+    let mut units = 0;
+    for suffixes in [L1_SUFFIXES, L2_SUFFIXES, L3_SUFFIXES] {
+        if let Some(len) = admin_unit(&v[at..], suffixes) {
+            at += len;
+            units += 1;
+        }
+    }
+    if units == 0 {
+        return false;
+    }
+    out.push_str(&v[..at]);
+    out.push_str("****");
+    true
+}
+
+/// `ouyang.mx@163.com` → `o***@163.com`.
+pub(super) fn email(value: &str, out: &mut String) -> bool {
+    let v = value.trim();
+    let Some((local, domain)) = v.split_once(['@', '＠']) else {
+        return false;
+    };
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    let Some(first) = local.chars().next() else {
+        return false;
+    };
+    if !domain_ok || local.chars().any(|c| c.is_whitespace() || c == '@') {
+        return false;
+    }
+    out.push(first);
+    out.push_str("***@");
+    out.push_str(domain);
+    true
+}
+
+/// Passports and permits: letters and digits, 8–10 characters, keep first 2 and last 2.
+pub(super) fn passport(value: &str, out: &mut String) -> bool {
+    let v = value.trim();
+    let n = v.chars().count();
+    if !(8..=10).contains(&n)
+        || !v.chars().all(|c| c.is_ascii_alphanumeric())
+        || !v.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return false;
+    }
+    out.push_str(&v[..2]);
+    stars(out, n - 4);
+    out.push_str(&v[n - 2..]);
+    true
+}
+
+/// Licence plates: `京A·12345` → `京A·1***5`, `粤BD12345` → `粤BD****5`.
+pub(super) fn plate(value: &str, out: &mut String) -> bool {
+    let v = value.trim();
+    let mut chars = v.chars();
+    let (Some(prov), Some(letter)) = (chars.next(), chars.next()) else {
+        return false;
+    };
+    if !('\u{4E00}'..='\u{9FFF}').contains(&prov) || !letter.is_ascii_uppercase() {
+        return false;
+    }
+    let rest: String = chars.collect();
+    let (dot, body) = match rest.strip_prefix(['·', '•', ' ']) {
+        Some(b) => (true, b.to_string()),
+        None => (false, rest),
+    };
+    let n = body.chars().count();
+    if !(5..=6).contains(&n)
+        || !body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+    {
+        return false;
+    }
+    out.push(prov);
+    out.push(letter);
+    if dot {
+        out.push('·');
+    }
+    let body: Vec<char> = body.chars().collect();
+    let keep_front = 1;
+    out.extend(&body[..keep_front]);
+    stars(out, n - keep_front - 1);
+    out.push(body[n - 1]);
+    true
+}
+
+/// Keeps the first `first` and last `last` characters; a value too short to keep anything is
+/// all stars.
+pub(super) fn partial(value: &str, first: usize, last: usize, out: &mut String) -> bool {
+    let chars: Vec<char> = value.chars().collect();
+    let n = chars.len();
+    if n == 0 {
+        return false;
+    }
+    if n <= first + last {
+        stars(out, n);
+        return true;
+    }
+    out.extend(&chars[..first]);
+    stars(out, n - first - last);
+    out.extend(&chars[n - last..]);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: fn(&str, &mut String) -> bool, v: &str) -> Option<String> {
+        let mut out = String::new();
+        f(v, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(run(name, "张三丰").as_deref(), Some("张**"));
+        assert_eq!(run(name, "司马懿").as_deref(), Some("司马*"));
+        assert_eq!(run(name, "阿依古丽·买买提").as_deref(), Some("阿***·买**"));
+        assert_eq!(
+            run(name, "OUYANG MINGXUAN").as_deref(),
+            Some("O**************")
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            run(address, "广东省深圳市南山区珞喻路419号802室").as_deref(),
+            Some("广东省深圳市南山区****")
+        );
+        assert_eq!(
+            run(address, "北京市朝阳区建国路88号").as_deref(),
+            Some("北京市朝阳区****")
+        );
+        assert_eq!(
+            run(address, "上海市徐汇区文一西路798号1318室").as_deref(),
+            Some("上海市徐汇区****")
+        );
+        assert_eq!(
+            run(address, "内蒙古自治区呼和浩特市新城区xx路").as_deref(),
+            Some("内蒙古自治区呼和浩特市新城区****")
+        );
+    }
+
+    #[test]
+    fn email_passport_plate_partial() {
+        assert_eq!(
+            run(email, "ouyang.mx@163.com").as_deref(),
+            Some("o***@163.com")
+        );
+        assert_eq!(run(passport, "E12345678").as_deref(), Some("E1*****78"));
+        assert_eq!(run(plate, "京A·12345").as_deref(), Some("京A·1***5"));
+        assert_eq!(run(plate, "粤BD12345").as_deref(), Some("粤BD****5"));
+        let mut out = String::new();
+        assert!(partial("abcdefgh", 2, 3, &mut out));
+        assert_eq!(out, "ab***fgh");
+        out.clear();
+        assert!(partial("ab", 2, 3, &mut out));
+        assert_eq!(out, "**");
+    }
+}

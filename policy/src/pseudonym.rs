@@ -1,0 +1,194 @@
+//! Keyed pseudonyms (`hash`, `hash:sm3`) and data-subject hashes.
+//!
+//! Never an unkeyed hash: the space of mobile and ID numbers is small enough to invert a plain
+//! SHA-256 in minutes. Each contract gets its own key, derived from one master key with
+//! HKDF-SHA256 (info = `sluice/pseudonym/v1/` + contract id), so the same person has the same
+//! pseudonym within a contract and unrelated pseudonyms across contracts (partners cannot join
+//! their datasets). Subject hashes for the ledger use a separate key that partners never see.
+//!
+//! Values are NFKC-normalised before hashing, so `１３８…` and `138…` give the same pseudonym.
+
+use hmac::{Mac, SimpleHmac};
+use unicode_normalization::UnicodeNormalization;
+
+/// Per-contract pseudonymisation keys.
+#[derive(Clone)]
+pub struct PseudonymKeys {
+    sha256: ring::hmac::Key,
+    sm3: [u8; 32],
+}
+
+impl std::fmt::Debug for PseudonymKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKeys(..)")
+    }
+}
+
+struct Len32;
+impl ring::hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+fn hkdf(master: &[u8], info: &[u8]) -> [u8; 32] {
+    let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"sluice").extract(master);
+    let mut out = [0u8; 32];
+    prk.expand(&[info], Len32)
+        .and_then(|okm| okm.fill(&mut out))
+        .expect("32 bytes is a valid HKDF-SHA256 length");
+    out
+}
+
+impl PseudonymKeys {
+    /// Derives the keys of `contract_id` from the master key.
+    pub fn derive(master: &[u8], contract_id: &str) -> Self {
+        let k = hkdf(
+            master,
+            format!("sluice/pseudonym/v1/{contract_id}").as_bytes(),
+        );
+        Self {
+            sha256: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k),
+            sm3: hkdf(
+                master,
+                format!("sluice/pseudonym-sm3/v1/{contract_id}").as_bytes(),
+            ),
+        }
+    }
+
+    /// Writes the lowercase hex pseudonym of `value` into `out`.
+    pub fn pseudonym(&self, alg: crate::rule::HashAlg, value: &str, out: &mut String) {
+        let normalised = nfkc(value);
+        match alg {
+            crate::rule::HashAlg::HmacSha256 => hex_into(
+                ring::hmac::sign(&self.sha256, normalised.as_bytes()).as_ref(),
+                out,
+            ),
+            crate::rule::HashAlg::HmacSm3 => {
+                hex_into(&hmac_sm3(&self.sm3, normalised.as_bytes()), out)
+            }
+        }
+    }
+}
+
+/// HMAC-SM3 (GB/T 15852.2 construction over GB/T 32905).
+pub fn hmac_sm3(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <SimpleHmac<sm3::Sm3> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// The key that turns data-subject identifiers into ledger subject hashes.
+#[derive(Clone)]
+pub struct SubjectKey(ring::hmac::Key);
+
+impl std::fmt::Debug for SubjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectKey(..)")
+    }
+}
+
+impl SubjectKey {
+    /// Derives the subject key from a master key.
+    pub fn derive(master: &[u8]) -> Self {
+        Self(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &hkdf(master, b"sluice/subject/v1"),
+        ))
+    }
+
+    /// The subject hash of an identifier: NFKC, separators and invisible characters removed,
+    /// ASCII upper case, then HMAC-SHA256.
+    pub fn subject_hash(&self, value: &str) -> [u8; 32] {
+        let canonical: String = nfkc(value)
+            .chars()
+            .filter(|&c| {
+                !(crate::mask::digits::is_separator(c)
+                    || crate::mask::digits::is_invisible(c)
+                    || c.is_whitespace())
+            })
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        ring::hmac::sign(&self.0, canonical.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("32-byte tag")
+    }
+}
+
+fn nfkc(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.is_ascii() {
+        value.into()
+    } else {
+        value.nfkc().collect::<String>().into()
+    }
+}
+
+/// Lowercase hex of `bytes` appended to `out`.
+pub fn hex_into(bytes: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+/// A fixed, public development key. `sluice filter` without `--key-file` uses it and says so.
+pub const DEVELOPMENT_KEY: &[u8] = b"sluice-development-key-NOT-SECRET";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::HashAlg;
+
+    #[test]
+    fn reference_vectors() {
+        // reference/pii-china.md §6.1, key "demo-key-NOT-FOR-PROD", message "11010519491231002X".
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"demo-key-NOT-FOR-PROD"),
+            b"11010519491231002X",
+        );
+        let mut hex = String::new();
+        hex_into(tag.as_ref(), &mut hex);
+        assert_eq!(
+            hex,
+            "7d7c4b0e382d7d0798c3c73b4670cf297ffde4103e403f863af78846802bbc4f"
+        );
+        hex.clear();
+        hex_into(
+            &hmac_sm3(b"demo-key-NOT-FOR-PROD", b"11010519491231002X"),
+            &mut hex,
+        );
+        assert_eq!(
+            hex,
+            "7ac6ff93edbe9ac786a49855b69e111e11b8e5cf28f4ca59b24b65845ab8f049"
+        );
+    }
+
+    #[test]
+    fn same_within_a_contract_different_across() {
+        let a = PseudonymKeys::derive(b"master", "contract-a");
+        let b = PseudonymKeys::derive(b"master", "contract-b");
+        let (mut x, mut y, mut z) = (String::new(), String::new(), String::new());
+        a.pseudonym(HashAlg::HmacSha256, "13860642414", &mut x);
+        a.pseudonym(HashAlg::HmacSha256, "１３８６０６４２４１４", &mut y);
+        b.pseudonym(HashAlg::HmacSha256, "13860642414", &mut z);
+        assert_eq!(x, y, "NFKC first");
+        assert_ne!(x, z);
+        assert_eq!(x.len(), 64);
+    }
+
+    #[test]
+    fn subject_hash_ignores_spelling() {
+        let k = SubjectKey::derive(b"ledger");
+        assert_eq!(
+            k.subject_hash("31011519751103008x"),
+            k.subject_hash("310115 19751103 008X")
+        );
+        assert_ne!(
+            k.subject_hash("31011519751103008X"),
+            k.subject_hash("11010519491231002X")
+        );
+    }
+}
