@@ -24,6 +24,8 @@ pub type NodeId = u32;
 pub struct Node {
     /// The structural path, for messages and counters.
     pub path: String,
+    /// The last step of the path as displayed (`.name`, `["a b"]`, `[*]`).
+    pub label: String,
     /// Canonical `"key":` bytes emitted before this member's value (empty for root and elements).
     pub emit_key: Box<[u8]>,
     /// Unescaped keys of member children, parallel to `children`.
@@ -131,6 +133,8 @@ impl FieldProgram {
                             emit.push(b':');
                             self.nodes.push(Node {
                                 path: so_far.to_string(),
+                                label: FieldPath::root().child(seg.clone()).to_string()[1..]
+                                    .to_string(),
                                 emit_key: emit.into(),
                                 ..Node::default()
                             });
@@ -153,6 +157,7 @@ impl FieldProgram {
                             let id = self.nodes.len() as NodeId;
                             self.nodes.push(Node {
                                 path: so_far.to_string(),
+                                label: "[*]".into(),
                                 ..Node::default()
                             });
                             self.nodes[at as usize].any = Some(id);

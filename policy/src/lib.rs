@@ -18,6 +18,7 @@ pub mod date;
 pub mod decimal;
 pub mod detect;
 pub mod document;
+pub mod engine;
 pub mod escape;
 pub mod explain;
 pub mod mask;

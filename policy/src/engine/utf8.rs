@@ -1,0 +1,133 @@
+//! Streaming UTF-8 validation, ahead of the grammar walker.
+//!
+//! In JSON, bytes ≥ 0x80 are legal only inside strings, so the whole body must be UTF-8. Each
+//! chunk is validated at once with a SIMD validator (runtime-dispatched); a sequence cut by the
+//! chunk boundary is carried (at most 3 bytes) and completed with the next chunk. The walker is
+//! told where the first invalid sequence starts and stops there, so the verdict does not depend
+//! on where the chunks were split.
+
+/// Validator state carried between chunks.
+#[derive(Debug, Default)]
+pub(super) struct Utf8Stream {
+    carry: [u8; 4],
+    carry_len: usize,
+    carry_offset: u64,
+}
+
+/// Where the first invalid sequence of a chunk is.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Utf8Error {
+    /// Starts at this index of the current chunk.
+    InChunk(usize),
+    /// Started in an earlier chunk, at this absolute offset.
+    Carried(u64),
+}
+
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 1,
+    }
+}
+
+impl Utf8Stream {
+    /// Validates `chunk`, which starts at absolute offset `offset`.
+    pub fn check(&mut self, chunk: &[u8], offset: u64) -> Result<(), Utf8Error> {
+        let mut start = 0;
+        if self.carry_len > 0 {
+            let need = sequence_len(self.carry[0]) - self.carry_len;
+            let take = need.min(chunk.len());
+            self.carry[self.carry_len..self.carry_len + take].copy_from_slice(&chunk[..take]);
+            self.carry_len += take;
+            // Continuation bytes must be 10xxxxxx; anything else ends the sequence early.
+            if chunk[..take].iter().any(|b| b & 0xC0 != 0x80) {
+                return Err(Utf8Error::Carried(self.carry_offset));
+            }
+            if take < need {
+                return Ok(());
+            }
+            if std::str::from_utf8(&self.carry[..self.carry_len]).is_err() {
+                return Err(Utf8Error::Carried(self.carry_offset));
+            }
+            self.carry_len = 0;
+            start = take;
+        }
+        match simdutf8::compat::from_utf8(&chunk[start..]) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let at = start + e.valid_up_to();
+                match e.error_len() {
+                    Some(_) => Err(Utf8Error::InChunk(at)),
+                    None => {
+                        // Incomplete at the end: possibly completed by the next chunk.
+                        let rest = &chunk[at..];
+                        self.carry[..rest.len()].copy_from_slice(rest);
+                        self.carry_len = rest.len();
+                        self.carry_offset = offset + at as u64;
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// At the end of the body: an unfinished sequence is an error at its start.
+    pub fn finish(&self) -> Result<(), u64> {
+        if self.carry_len > 0 {
+            Err(self.carry_offset)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]]) -> Result<(), u64> {
+        let mut s = Utf8Stream::default();
+        let mut off = 0u64;
+        for c in chunks {
+            match s.check(c, off) {
+                Ok(()) => {}
+                Err(Utf8Error::InChunk(i)) => return Err(off + i as u64),
+                Err(Utf8Error::Carried(o)) => return Err(o),
+            }
+            off += c.len() as u64;
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn split_sequences_are_carried() {
+        let text = "a客😀b".as_bytes();
+        for cut in 0..=text.len() {
+            assert_eq!(run(&[&text[..cut], &text[cut..]]), Ok(()), "cut {cut}");
+        }
+        for a in 0..text.len() {
+            for b in a..text.len() {
+                assert_eq!(run(&[&text[..a], &text[a..b], &text[b..]]), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_sequences_are_found_at_their_start_wherever_the_split() {
+        for bad in [
+            &b"ab\xE5\x22cd"[..],
+            b"ab\xC0\xA2cd",
+            b"ab\xED\xA0\x80cd",
+            b"ab\xFFcd",
+            b"ab\xE5\xAE",
+        ] {
+            let want = run(&[bad]);
+            assert_eq!(want, Err(2), "{bad:?}");
+            for cut in 0..=bad.len() {
+                assert_eq!(run(&[&bad[..cut], &bad[cut..]]), want, "{bad:?} cut {cut}");
+            }
+        }
+    }
+}

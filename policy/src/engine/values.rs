@@ -1,0 +1,185 @@
+//! What happens when a scalar ends: emitted values are closed, captured values go through their
+//! rule (constraints, scan, mask, hash), subjects are hashed, and counters move.
+
+use super::machine::{Lit, Redactor, Scalar, Sink, Target};
+use super::violation::ViolationKind as V;
+use crate::compile::FieldProgram;
+use crate::decimal::Decimal;
+use crate::mask::REDACTED;
+use crate::rule::Action;
+
+const KEPT: usize = 0;
+const MASKED: usize = 1;
+const HASHED: usize = 2;
+const REDACTED_COUNT: usize = 3;
+
+impl Redactor {
+    /// Called when a value's last byte has been read.
+    pub(super) fn end_scalar(
+        &mut self,
+        program: &FieldProgram,
+        kind: Scalar,
+    ) -> Result<(), super::Violation> {
+        match self.tok_sink {
+            Sink::Discard => {
+                if let Target::Node(n) = self.tok_target
+                    && let Some(r) = program.node(n).rule
+                {
+                    // A `redact` rule: the value was validated, the marker goes out.
+                    self.emit_prefix(program);
+                    self.emit_str(REDACTED);
+                    self.rule_counts[r as usize][REDACTED_COUNT] += 1;
+                }
+            }
+            Sink::Emit => {
+                match kind {
+                    Scalar::String => self.sink().push(b'"'),
+                    Scalar::Literal(lit) => self.sink().extend_from_slice(lit.bytes()),
+                    Scalar::Number => {}
+                }
+                if let Target::Node(n) = self.tok_target
+                    && let Some(r) = program.node(n).rule
+                {
+                    self.rule_counts[r as usize][KEPT] += 1;
+                }
+            }
+            Sink::Capture => {
+                if let Scalar::Literal(lit) = kind {
+                    self.capture.clear();
+                    self.capture.extend_from_slice(lit.bytes());
+                }
+                self.apply_rule(program, kind)?;
+            }
+        }
+        self.after_value(program);
+        Ok(())
+    }
+
+    fn emit_str(&mut self, s: &str) {
+        let out = self.sink();
+        out.push(b'"');
+        crate::escape::write_json_string_body(out, s.as_bytes());
+        out.push(b'"');
+    }
+
+    /// The decoded text of the captured value (strings unescaped; numbers and literals as written).
+    fn decode(&mut self, kind: Scalar) {
+        self.decoded.clear();
+        if kind == Scalar::String && self.tok_escape {
+            crate::escape::unescape_into(&mut self.decoded, &self.capture);
+        } else {
+            self.decoded.extend_from_slice(&self.capture);
+        }
+    }
+
+    fn apply_rule(&mut self, program: &FieldProgram, kind: Scalar) -> Result<(), super::Violation> {
+        let Target::Node(n) = self.tok_target else {
+            unreachable!("only rule nodes capture")
+        };
+        let node = program.node(n);
+        let at = self.tok_start;
+        self.decode(kind);
+        let decoded_buf = std::mem::take(&mut self.decoded);
+        let decoded = std::str::from_utf8(&decoded_buf).expect("validated UTF-8");
+        if node.subject && kind != Scalar::Literal(Lit::Null) {
+            let h = self.cfg.keys.subject.subject_hash(decoded);
+            self.record_subjects.push(h);
+        }
+        let Some(r) = node.rule else { return Ok(()) };
+        let r = r as usize;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = match &program.rules[r].action {
+            Action::Keep(k) => {
+                if !k.kind.accepts(kind) {
+                    return Err(self.violation(V::TypeMismatch, at));
+                }
+                if k.min.is_some() || k.max.is_some() {
+                    let value = Decimal::parse(&self.capture).expect("validated number");
+                    let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
+                    let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
+                    if low || high {
+                        return Err(self.violation(V::OutOfRange, at));
+                    }
+                }
+                if let Some(max) = k.max_len
+                    && decoded.chars().count() > max as usize
+                {
+                    return Err(self.violation(V::TooLong, at));
+                }
+                if let Some((re, _)) = &k.pattern
+                    && !re.is_match(decoded)
+                {
+                    return Err(self.violation(V::PatternMismatch, at));
+                }
+                let findings = if k.scan.is_empty() {
+                    0
+                } else {
+                    crate::detect::scan(&k.scan, decoded, &mut scratch)
+                };
+                self.emit_prefix(program);
+                if findings > 0 {
+                    self.emit_str(&scratch);
+                    self.rule_counts[r][MASKED] += findings as u64;
+                } else {
+                    let capture = std::mem::take(&mut self.capture);
+                    let out = self.sink();
+                    if kind == Scalar::String {
+                        out.push(b'"');
+                        out.extend_from_slice(&capture);
+                        out.push(b'"');
+                    } else {
+                        out.extend_from_slice(&capture);
+                    }
+                    self.capture = capture;
+                }
+                self.rule_counts[r][KEPT] += 1;
+                Ok(())
+            }
+            Action::Mask(_) | Action::Hash(_) if kind == Scalar::Literal(Lit::Null) => {
+                // null carries no data: it stays null.
+                self.emit_prefix(program);
+                self.sink().extend_from_slice(b"null");
+                self.rule_counts[r][KEPT] += 1;
+                Ok(())
+            }
+            Action::Mask(m) => {
+                let ok = matches!(kind, Scalar::String | Scalar::Number)
+                    && crate::mask::mask(*m, decoded, &mut scratch);
+                self.emit_prefix(program);
+                if ok {
+                    self.emit_str(&scratch);
+                    self.rule_counts[r][MASKED] += 1;
+                } else {
+                    self.emit_str(REDACTED);
+                    self.rule_counts[r][REDACTED_COUNT] += 1;
+                }
+                Ok(())
+            }
+            Action::Hash(alg) => {
+                self.emit_prefix(program);
+                if matches!(kind, Scalar::String | Scalar::Number) {
+                    scratch.clear();
+                    self.cfg
+                        .keys
+                        .pseudonym
+                        .pseudonym(*alg, decoded, &mut scratch);
+                    self.emit_str(&scratch);
+                    self.rule_counts[r][HASHED] += 1;
+                } else {
+                    self.emit_str(REDACTED);
+                    self.rule_counts[r][REDACTED_COUNT] += 1;
+                }
+                Ok(())
+            }
+            Action::Redact => {
+                self.emit_prefix(program);
+                self.emit_str(REDACTED);
+                self.rule_counts[r][REDACTED_COUNT] += 1;
+                Ok(())
+            }
+        };
+        self.scratch = scratch;
+        self.decoded = decoded_buf;
+        result
+    }
+}
