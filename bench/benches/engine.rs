@@ -14,11 +14,18 @@ fn engine(c: &mut Criterion) {
     let mut g = c.benchmark_group("reference-feed");
     g.throughput(Throughput::Bytes(feed.len() as u64));
     g.sample_size(10);
-    g.bench_function("memcpy", |b| b.iter(|| feed.chunks(65536).fold(Vec::with_capacity(feed.len()), |mut v, c| {
-        v.extend_from_slice(c);
-        v
-    })));
-    g.bench_function("naive", |b| b.iter(|| naive::filter(&cfg.program, &keys, &feed)));
+    g.bench_function("memcpy", |b| {
+        b.iter(|| {
+            feed.chunks(65536)
+                .fold(Vec::with_capacity(feed.len()), |mut v, c| {
+                    v.extend_from_slice(c);
+                    v
+                })
+        })
+    });
+    g.bench_function("naive", |b| {
+        b.iter(|| naive::filter(&cfg.program, &keys, &feed))
+    });
     g.bench_function("engine", |b| {
         let mut out = Vec::new();
         b.iter(|| {

@@ -21,10 +21,18 @@ fn apply(program: &FieldProgram, keys: &EngineKeys, id: NodeId, v: &Value) -> Op
         let mut s = String::new();
         return Some(match (&program.rules[r as usize].action, v) {
             (Action::Keep(k), Value::String(text)) if !k.scan.is_empty() => {
-                if sluice_policy::detect::scan(&k.scan, text, &mut s) > 0 { Value::String(s) } else { v.clone() }
+                if sluice_policy::detect::scan(&k.scan, text, &mut s) > 0 {
+                    Value::String(s)
+                } else {
+                    v.clone()
+                }
             }
             (Action::Keep(_), _) => v.clone(),
-            (Action::Mask(m), Value::String(text)) => Value::String(if mask(*m, text, &mut s) { s } else { REDACTED.into() }),
+            (Action::Mask(m), Value::String(text)) => Value::String(if mask(*m, text, &mut s) {
+                s
+            } else {
+                REDACTED.into()
+            }),
             (Action::Hash(alg), Value::String(text)) => {
                 keys.pseudonym.pseudonym(*alg, text, &mut s);
                 Value::String(s)
@@ -45,7 +53,12 @@ fn apply(program: &FieldProgram, keys: &EngineKeys, id: NodeId, v: &Value) -> Op
         }
         Value::Array(items) if node.expects_array() => {
             let any = node.any.expect("array node");
-            Some(Value::Array(items.iter().filter_map(|x| apply(program, keys, any, x)).collect()))
+            Some(Value::Array(
+                items
+                    .iter()
+                    .filter_map(|x| apply(program, keys, any, x))
+                    .collect(),
+            ))
         }
         _ => None,
     }

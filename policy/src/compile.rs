@@ -16,6 +16,21 @@ use crate::document::{Problems, quote};
 use crate::path::{FieldPath, Segment};
 use crate::rule::Action;
 
+/// Length and first, second and last bytes of a key, packed.
+#[inline]
+fn fingerprint(key: &[u8]) -> u64 {
+    match key {
+        [] => 0,
+        [first, .., last] => {
+            (key.len() as u64) << 32
+                | u64::from(*first) << 16
+                | u64::from(key[1]) << 8
+                | u64::from(*last)
+        }
+        [only] => 1 << 32 | u64::from(*only),
+    }
+}
+
 /// Index of a node in a [`FieldProgram`].
 pub type NodeId = u32;
 
@@ -30,6 +45,8 @@ pub struct Node {
     pub emit_key: Box<[u8]>,
     /// Unescaped keys of member children, parallel to `children`.
     pub keys: Vec<Box<[u8]>>,
+    /// A cheap fingerprint of each key (length, first and last bytes), compared before the bytes.
+    pub fingerprints: Vec<u64>,
     /// Member children.
     pub children: Vec<NodeId>,
     /// The node for every array element.
@@ -49,10 +66,12 @@ impl Node {
     /// Looks a raw (already unescaped) key up among the member children.
     #[inline]
     pub fn child(&self, key: &[u8]) -> Option<(usize, NodeId)> {
-        self.keys
+        let fp = fingerprint(key);
+        self.fingerprints
             .iter()
-            .position(|k| &**k == key)
-            .map(|i| (i, self.children[i]))
+            .enumerate()
+            .find(|&(i, &f)| f == fp && &*self.keys[i] == key)
+            .map(|(i, _)| (i, self.children[i]))
     }
 
     /// True when the value at this node must be an object.
@@ -140,6 +159,7 @@ impl FieldProgram {
                             });
                             let parent = &mut self.nodes[at as usize];
                             parent.keys.push(k.as_bytes().into());
+                            parent.fingerprints.push(fingerprint(k.as_bytes()));
                             parent.children.push(id);
                             id
                         }

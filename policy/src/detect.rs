@@ -35,6 +35,19 @@ struct Group {
 /// number of findings. With no finding `out` is left empty and 0 is returned.
 pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
     out.clear();
+    // Every finding needs at least 11 digits or an `@`: most free text is done here.
+    let mut digit_chars = 0;
+    let mut at_sign = false;
+    for c in text.chars() {
+        if digit_value(c).is_some() {
+            digit_chars += 1;
+        } else if c == '@' || c == '＠' {
+            at_sign = true;
+        }
+    }
+    if digit_chars < 11 && !(at_sign && detectors.contains(&Detector::Email)) {
+        return 0;
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut replacements: Vec<(usize, usize, String)> = Vec::new();
     let want = |d: Detector| detectors.contains(&d);

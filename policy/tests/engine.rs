@@ -215,7 +215,7 @@ fn strict_json_everywhere_including_inside_stripped_members() {
         (b"{\"x\":\"a\x01\"}", "control_character at $.? (byte 7)"),
         (br#"{"x":"\q"}"#, "invalid_escape at $.? (byte 6)"),
         (br#"{"x":1 /* c */}"#, "invalid_json at $.? (byte 7)"),
-        (br#"{"x":[1,],"a":1}"#, "invalid_json at $.?[0] (byte 8)"),
+        (br#"{"x":[1,],"a":1}"#, "invalid_json at $.? (byte 8)"),
         (br#"{"x":1,}"#, "invalid_json at $.? (byte 7)"),
         (br#"{'x':1}"#, "invalid_json at $ (byte 1)"),
         (br#"{"x":NaN}"#, "invalid_json at $.? (byte 5)"),
@@ -249,10 +249,7 @@ fn strict_json_everywhere_including_inside_stripped_members() {
 fn depth_and_token_limits() {
     let p = policy(None, None, r#""$.a" = "keep""#);
     let deep = format!("{{\"x\":{}{}}}", "[".repeat(64), "]".repeat(64));
-    assert_eq!(
-        fail(&p, &deep),
-        "depth_exceeded at $.?[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0] (byte 68)"
-    );
+    assert_eq!(fail(&p, &deep), "depth_exceeded at $.? (byte 68)");
     let ok = format!("{{\"x\":{}{}}}", "[".repeat(63), "]".repeat(63));
     assert_eq!(pass(&p, &ok), "{}");
     let mut cfg = config(&p, Format::Json);

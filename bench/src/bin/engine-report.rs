@@ -30,7 +30,12 @@ fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (f64, usize) {
     (best, out)
 }
 
-fn engine_run(cfg: &sluice_policy::engine::EngineConfig, feed: &[u8], out: &mut Vec<u8>, mut on_chunk: impl FnMut()) -> usize {
+fn engine_run(
+    cfg: &sluice_policy::engine::EngineConfig,
+    feed: &[u8],
+    out: &mut Vec<u8>,
+    mut on_chunk: impl FnMut(),
+) -> usize {
     let mut r = Redactor::new(cfg.clone());
     let mut total = 0;
     for chunk in feed.chunks(CHUNK) {
@@ -48,7 +53,13 @@ fn engine_run(cfg: &sluice_policy::engine::EngineConfig, feed: &[u8], out: &mut 
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string());
+    let arg = |name: &str, default: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    };
     let size = arg("--size", "64MiB");
     let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
     let path = std::env::temp_dir().join(format!("sluice-feed-{size}.json"));
@@ -62,10 +73,25 @@ fn main() {
     let pass_cfg = workload::config(&passthrough, Format::Json);
     let keys = workload::keys(&reference.contracts[0].id);
 
-    if args.iter().any(|a| a == "--profile-engine") {
+    if let Some(which) = args
+        .iter()
+        .position(|a| a == "--profile")
+        .and_then(|i| args.get(i + 1))
+    {
+        // One configuration only, for a profiler: reference, passthrough or strip-all.
+        let cfg = match which.as_str() {
+            "reference" => ref_cfg.clone(),
+            "passthrough" => pass_cfg.clone(),
+            _ => {
+                let text = "version = 1\n[[partner]]\nid = \"p\"\nidentity = { uri_san = \"x:p\" }\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"x\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\n[contract.fields]\n\"$.nothing\" = \"keep\"\n";
+                let p = sluice_policy::CompiledPolicy::load("strip-all", text)
+                    .expect("strip-all policy");
+                workload::config(&p, Format::Json)
+            }
+        };
         let mut out = Vec::with_capacity(2 * CHUNK);
-        let (t, _) = best(rounds, || engine_run(&ref_cfg, &feed, &mut out, || {}));
-        println!("engine, reference-policy: {:.0} MB/s", mb / t);
+        let (t, _) = best(rounds, || engine_run(&cfg, &feed, &mut out, || {}));
+        println!("engine, {which}: {:.0} MB/s", mb / t);
         return;
     }
     let mut sink = Vec::with_capacity(feed.len());
@@ -76,7 +102,9 @@ fn main() {
         }
         sink.len()
     });
-    let (t_naive, naive_len) = best(rounds.min(3), || naive::filter(&ref_cfg.program, &keys, &feed).len());
+    let (t_naive, naive_len) = best(rounds.min(3), || {
+        naive::filter(&ref_cfg.program, &keys, &feed).len()
+    });
     let mut out = Vec::with_capacity(2 * CHUNK);
     let (t_ref, ref_len) = best(rounds, || engine_run(&ref_cfg, &feed, &mut out, || {}));
     let (t_pass, _) = best(rounds, || engine_run(&pass_cfg, &feed, &mut out, || {}));
@@ -87,17 +115,36 @@ fn main() {
     let mut peak: isize = 0;
     engine_run(&ref_cfg, &feed, &mut out, || {
         let s = GLOBAL.stats();
-        let live = (s.bytes_allocated + s.bytes_reallocated.max(0) as usize) as isize - s.bytes_deallocated as isize
-            - ((base.bytes_allocated + base.bytes_reallocated.max(0) as usize) as isize - base.bytes_deallocated as isize);
+        let live = (s.bytes_allocated + s.bytes_reallocated.max(0) as usize) as isize
+            - s.bytes_deallocated as isize
+            - ((base.bytes_allocated + base.bytes_reallocated.max(0) as usize) as isize
+                - base.bytes_deallocated as isize);
         peak = peak.max(live);
     });
     let allocs = reg.change();
 
     let mbps = |t: f64| mb / t;
-    println!("reference workload: {:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}", mb);
-    println!("{:<34} {:>10} {:>12} {:>12}", "", "MB/s", "x memcpy", "x naive");
-    for (name, t) in [("memcpy", t_memcpy), ("naive serde_json DOM filter", t_naive), ("engine, reference-policy", t_ref), ("engine, passthrough-policy", t_pass)] {
-        println!("{:<34} {:>10.0} {:>12.3} {:>12.2}", name, mbps(t), t_memcpy / t, t_naive / t);
+    println!(
+        "reference workload: {:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}",
+        mb
+    );
+    println!(
+        "{:<34} {:>10} {:>12} {:>12}",
+        "", "MB/s", "x memcpy", "x naive"
+    );
+    for (name, t) in [
+        ("memcpy", t_memcpy),
+        ("naive serde_json DOM filter", t_naive),
+        ("engine, reference-policy", t_ref),
+        ("engine, passthrough-policy", t_pass),
+    ] {
+        println!(
+            "{:<34} {:>10.0} {:>12.3} {:>12.2}",
+            name,
+            mbps(t),
+            t_memcpy / t,
+            t_naive / t
+        );
     }
     println!("output bytes: engine {ref_len}, naive {naive_len}");
     println!(

@@ -12,7 +12,7 @@ use crate::compile::{FieldProgram, NodeId};
 use crate::rule::{Action, KeepKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Num {
+pub(crate) enum Num {
     Minus,
     Zero,
     Int,
@@ -24,7 +24,7 @@ pub(super) enum Num {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lit {
+pub(crate) enum Lit {
     True,
     False,
     Null,
@@ -41,7 +41,7 @@ impl Lit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     /// Expecting a value.
     Value,
     /// After `[`: a value or `]`.
@@ -105,14 +105,14 @@ pub(super) enum Scalar {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Member {
+pub(super) enum Member {
     None,
     Matched(NodeId),
     Unlisted,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Frame {
+pub(super) struct Frame {
     is_obj: bool,
     target: Target,
     emit: bool,
@@ -129,27 +129,27 @@ pub(super) type RuleCounts = [u64; 4];
 /// The streaming filter for one body. See [`engine`](super).
 pub struct Redactor {
     pub(super) cfg: EngineConfig,
-    state: State,
-    stack: Vec<Frame>,
+    pub(super) state: State,
+    pub(super) stack: Vec<Frame>,
     /// Absolute offset of the current chunk's first byte.
-    offset: u64,
+    pub(super) offset: u64,
     utf8: Utf8Stream,
-    failed: Option<Violation>,
-    root_seen: bool,
+    pub(super) failed: Option<Violation>,
+    pub(super) root_seen: bool,
 
     // The current token.
     pub(super) tok_target: Target,
     pub(super) tok_sink: Sink,
-    tok_in_key: bool,
+    pub(super) tok_in_key: bool,
     pub(super) tok_start: u64,
-    tok_limit: u64,
+    pub(super) tok_limit: u64,
     pub(super) tok_escape: bool,
-    span_start: usize,
+    pub(super) span_start: usize,
     pub(super) capture: Vec<u8>,
-    key: Vec<u8>,
-    key_unescaped: Vec<u8>,
-    key_escape: bool,
-    member_target: Target,
+    pub(super) key: Vec<u8>,
+    pub(super) key_unescaped: Vec<u8>,
+    pub(super) key_escape: bool,
+    pub(super) member_target: Target,
 
     // Output: the caller's buffer while `feed` runs, and the held record.
     pub(super) out: Vec<u8>,
@@ -157,25 +157,31 @@ pub struct Redactor {
     pub(super) holding: bool,
 
     // Records.
-    record_depth: Option<usize>,
-    record_limit: u64,
-    record_saved_has_items: bool,
+    pub(super) record_depth: Option<usize>,
+    pub(super) record_limit: u64,
+    pub(super) record_saved_has_items: bool,
     pub(super) record_subjects: Vec<[u8; 32]>,
 
     // Duplicate detection.
-    seen: Vec<u64>,
-    keysets: KeySets,
+    pub(super) seen: Vec<u64>,
+    pub(super) keysets: KeySets,
 
     // Evidence.
     pub(super) rule_counts: Vec<RuleCounts>,
-    node_stripped: Vec<u64>,
-    records: u64,
-    records_dropped: u64,
+    pub(super) node_stripped: Vec<u64>,
+    pub(super) records: u64,
+    pub(super) records_dropped: u64,
     pub(super) subjects: Vec<[u8; 32]>,
     pub(super) subject_count: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    digest: ring::digest::Context,
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
+    pub(super) digest: ring::digest::Context,
+
+    // The stripped-value skipper (skip.rs).
+    pub(super) skip_active: bool,
+    pub(super) skip_depth: u32,
+    pub(super) skip_bits: u128,
+    pub(super) skip_in_key: bool,
 
     // Scratch for values.
     pub(super) decoded: Vec<u8>,
@@ -300,6 +306,10 @@ impl Redactor {
             bytes_in: 0,
             bytes_out: 0,
             digest: ring::digest::Context::new(&ring::digest::SHA256),
+            skip_active: false,
+            skip_depth: 0,
+            skip_bits: 0,
+            skip_in_key: false,
             decoded: Vec::new(),
             scratch: String::new(),
         }
@@ -391,16 +401,17 @@ impl Redactor {
     }
 
     fn in_token(&self) -> bool {
-        matches!(
-            self.state,
-            State::Str
-                | State::Esc
-                | State::Hex { .. }
-                | State::LowBs
-                | State::LowU
-                | State::LowHex { .. }
-                | State::Num(_)
-        )
+        !self.skip_active
+            && matches!(
+                self.state,
+                State::Str
+                    | State::Esc
+                    | State::Hex { .. }
+                    | State::LowBs
+                    | State::LowU
+                    | State::LowHex { .. }
+                    | State::Num(_)
+            )
     }
 
     fn walk(&mut self, program: &FieldProgram, buf: &[u8], end: usize) -> Result<(), Violation> {
@@ -423,6 +434,12 @@ impl Redactor {
             if abs >= self.record_limit {
                 return Err(self.violation(V::RecordTooLarge, abs));
             }
+            if self.skip_active {
+                // Bounded by the record limit like everything else.
+                let stop = self.record_limit.saturating_sub(base).min(end as u64) as usize;
+                i = self.skip(buf, i, stop)?;
+                continue;
+            }
             let b = buf[i];
             match self.state {
                 State::Str => {
@@ -435,6 +452,20 @@ impl Redactor {
                     }
                     match buf[i] {
                         b'"' => {
+                            if self.tok_in_key
+                                && self.key.is_empty()
+                                && !self.tok_escape
+                                && self.tok_sink == Sink::Capture
+                            {
+                                // The whole key is in this chunk: look it up in place.
+                                let start = self.span_start;
+                                self.span_start = i;
+                                i += 1;
+                                self.tok_in_key = false;
+                                self.key_done(program, Some(&buf[start..i - 1]))?;
+                                self.state = State::Colon;
+                                continue;
+                            }
                             self.flush(buf, i);
                             i += 1;
                             self.end_string(program, base + i as u64)?;
@@ -574,8 +605,12 @@ impl Redactor {
                             if b != b':' {
                                 return Err(self.violation(V::InvalidJson, abs));
                             }
-                            self.state = State::Value;
                             i += 1;
+                            if self.member_target == Target::Strip {
+                                self.begin_skip();
+                            } else {
+                                self.state = State::Value;
+                            }
                         }
                         State::After => {
                             let top = self.stack.last().expect("After implies an open container");
@@ -601,7 +636,7 @@ impl Redactor {
         Ok(())
     }
 
-    fn escape_byte(&mut self, b: u8, abs: u64) -> Result<(), Violation> {
+    pub(super) fn escape_byte(&mut self, b: u8, abs: u64) -> Result<(), Violation> {
         self.state = match self.state {
             State::Esc => match b {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => State::Str,
@@ -645,7 +680,7 @@ impl Redactor {
     }
 
     /// Moves the current token's bytes `buf[span_start..to]` to where they go.
-    #[inline]
+    #[inline(always)]
     fn flush(&mut self, buf: &[u8], to: usize) {
         let bytes = &buf[self.span_start..to];
         self.span_start = to;
@@ -691,6 +726,7 @@ impl Redactor {
         Violation { kind, path, offset }
     }
 
+    #[inline]
     fn begin_key(&mut self, abs: u64) {
         let top = self.stack.last().expect("keys are inside objects");
         self.tok_in_key = true;
@@ -709,7 +745,7 @@ impl Redactor {
     fn end_string(&mut self, program: &FieldProgram, _abs_after: u64) -> Result<(), Violation> {
         if self.tok_in_key {
             self.tok_in_key = false;
-            self.key_done(program)?;
+            self.key_done(program, None)?;
             self.state = State::Colon;
             Ok(())
         } else {
@@ -717,10 +753,20 @@ impl Redactor {
         }
     }
 
-    fn key_done(&mut self, program: &FieldProgram) -> Result<(), Violation> {
+    /// A key ended. `direct` is the raw key when it lay whole in the current chunk without
+    /// escapes; otherwise it was captured into `self.key`.
+    fn key_done(&mut self, program: &FieldProgram, direct: Option<&[u8]>) -> Result<(), Violation> {
         let key_at = self.tok_start;
         self.key_escape = self.tok_escape;
-        let key: &[u8] = if self.tok_escape {
+        let top_target = self.stack.last().expect("keys are inside objects").target;
+        if let (Some(raw), Target::Subtree) = (direct, top_target) {
+            // Subtree keys are re-emitted, so they must be kept.
+            self.key.clear();
+            self.key.extend_from_slice(raw);
+        }
+        let key: &[u8] = if let (Some(raw), Target::Node(_)) = (direct, top_target) {
+            raw
+        } else if self.tok_escape {
             self.key_unescaped.clear();
             crate::escape::unescape_into(&mut self.key_unescaped, &self.key);
             &self.key_unescaped
@@ -767,6 +813,7 @@ impl Redactor {
     }
 
     /// The target of the value about to start.
+    #[inline]
     fn value_target(&mut self, program: &FieldProgram) -> Target {
         let root = match self.cfg.format {
             Format::Json => program.root(),
@@ -791,6 +838,7 @@ impl Redactor {
     }
 
     /// Writes `,` and the member key before a kept value.
+    #[inline]
     pub(super) fn emit_prefix(&mut self, program: &FieldProgram) {
         let Some(top) = self.stack.last_mut() else {
             return;
@@ -798,12 +846,11 @@ impl Redactor {
         let comma = top.has_items;
         top.has_items = true;
         let (is_obj, target, member) = (top.is_obj, top.target, top.member);
-        let key_escape = self.key_escape;
-        let (key, key_unescaped) = (
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.key_unescaped),
-        );
-        let out = self.sink();
+        let out = if self.holding {
+            &mut self.hold
+        } else {
+            &mut self.out
+        };
         if comma {
             out.push(b',');
         }
@@ -812,22 +859,21 @@ impl Redactor {
                 (Target::Node(_), Member::Matched(n)) => {
                     out.extend_from_slice(&program.node(n).emit_key)
                 }
-                _ if !key_escape => {
+                _ if !self.key_escape => {
                     out.push(b'"');
-                    out.extend_from_slice(&key);
+                    out.extend_from_slice(&self.key);
                     out.extend_from_slice(b"\":");
                 }
                 _ => {
                     out.push(b'"');
-                    crate::escape::write_json_string_body(out, &key_unescaped);
+                    crate::escape::write_json_string_body(out, &self.key_unescaped);
                     out.extend_from_slice(b"\":");
                 }
             }
         }
-        self.key = key;
-        self.key_unescaped = key_unescaped;
     }
 
+    #[inline]
     fn start_token(&mut self, target: Target, sink: Sink, abs: u64, string: bool) {
         self.tok_target = target;
         self.tok_sink = sink;
@@ -838,6 +884,7 @@ impl Redactor {
         self.capture.clear();
     }
 
+    #[inline]
     fn begin_value(
         &mut self,
         program: &FieldProgram,
@@ -1023,6 +1070,7 @@ impl Redactor {
         }
     }
 
+    #[inline]
     pub(super) fn after_value(&mut self, _program: &FieldProgram) {
         if self.record_depth == Some(self.stack.len()) {
             self.end_record();

@@ -20,6 +20,7 @@
 
 mod keyset;
 mod machine;
+mod skip;
 mod summary;
 mod utf8;
 mod values;

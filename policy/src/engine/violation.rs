@@ -82,7 +82,9 @@ pub struct Violation {
     /// What.
     pub kind: ViolationKind,
     /// Where, as a structural path with array indexes (`$.records[3].name`); keys the policy does
-    /// not list are shown as `?`, since a key can itself be personal data.
+    /// not list are shown as `?`, since a key can itself be personal data. Inside a stripped
+    /// member the path stops at the member (`$.records[3].?`): its inside is validated, not
+    /// tracked.
     pub path: String,
     /// Byte offset in the body where it was found.
     pub offset: u64,
