@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::keyset::KeySets;
+use super::number::{NumScan, NumStep};
 use super::summary::Summary;
 use super::utf8::{Utf8Error, Utf8Stream};
 use super::violation::{Violation, ViolationKind as V};
@@ -182,6 +183,7 @@ pub struct Redactor {
     pub(super) skip_depth: u32,
     pub(super) skip_bits: u128,
     pub(super) skip_in_key: bool,
+    pub(super) num: NumScan,
 
     // Scratch for values.
     pub(super) decoded: Vec<u8>,
@@ -310,6 +312,7 @@ impl Redactor {
             skip_depth: 0,
             skip_bits: 0,
             skip_in_key: false,
+            num: NumScan::default(),
             decoded: Vec::new(),
             scratch: String::new(),
         }
@@ -393,6 +396,7 @@ impl Redactor {
                 Err(self.violation(V::EmptyBody, end))
             }
             State::Num(Num::Zero | Num::Int | Num::Frac | Num::Exp) if self.stack.is_empty() => {
+                self.number_at_end()?;
                 let program = Arc::clone(&self.cfg.program);
                 self.end_scalar(&program, Scalar::Number)
             }
@@ -493,38 +497,14 @@ impl Redactor {
                     i += 1;
                 }
                 State::Num(n) => {
-                    let continues = matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
-                    if continues && abs >= self.tok_limit {
-                        return Err(self.violation(V::TokenTooLong, abs));
-                    }
-                    let next = match (n, b) {
-                        (Num::Minus, b'0') => Num::Zero,
-                        (Num::Minus, b'1'..=b'9') => Num::Int,
-                        (Num::Zero, b'0'..=b'9') => return Err(self.violation(V::InvalidJson, abs)),
-                        (Num::Zero | Num::Int, b'.') => Num::Dot,
-                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Num::E,
-                        (Num::Int | Num::Frac | Num::Exp, b'0'..=b'9') => {
-                            // Digits run: take them all at once (within the token limit).
-                            let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
-                            let mut j = i + 1;
-                            while j < lim && buf[j].is_ascii_digit() {
-                                j += 1;
-                            }
-                            i = j;
-                            continue;
-                        }
-                        (Num::Dot, b'0'..=b'9') => Num::Frac,
-                        (Num::E, b'+' | b'-') => Num::ESign,
-                        (Num::E | Num::ESign, b'0'..=b'9') => Num::Exp,
-                        (Num::Zero | Num::Int | Num::Frac | Num::Exp, _) => {
+                    let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
+                    match self.number_step(n, buf, i, lim.max(i), abs)? {
+                        NumStep::To(j) => i = j,
+                        NumStep::Ended => {
                             self.flush(buf, i);
                             self.end_scalar(program, Scalar::Number)?;
-                            continue;
                         }
-                        _ => return Err(self.violation(V::InvalidJson, abs)),
-                    };
-                    self.state = State::Num(next);
-                    i += 1;
+                    }
                 }
                 State::Lit { lit, pos } => {
                     let want = lit.bytes();
@@ -568,11 +548,7 @@ impl Redactor {
                                 b'-' | b'0'..=b'9' => {
                                     self.begin_value(program, Scalar::Number, abs)?;
                                     self.span_start = i - 1;
-                                    self.state = State::Num(match b {
-                                        b'-' => Num::Minus,
-                                        b'0' => Num::Zero,
-                                        _ => Num::Int,
-                                    });
+                                    self.state = self.begin_number(b);
                                 }
                                 b't' | b'f' | b'n' => {
                                     let lit = match b {

@@ -20,6 +20,7 @@
 
 mod keyset;
 mod machine;
+mod number;
 mod skip;
 mod summary;
 mod utf8;

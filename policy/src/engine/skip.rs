@@ -7,7 +7,8 @@
 //! at any byte like the rest of the engine. It hands back when the value is complete.
 
 use super::Format;
-use super::machine::{Lit, Num, Redactor, State, scan_plain};
+use super::machine::{Lit, Redactor, State, scan_plain};
+use super::number::NumStep;
 use super::violation::{Violation, ViolationKind as V};
 
 impl Redactor {
@@ -71,38 +72,15 @@ impl Redactor {
                     i += 1;
                 }
                 State::Num(n) => {
-                    let continues = matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
-                    if continues && abs >= self.tok_limit {
-                        return Err(self.violation(V::TokenTooLong, abs));
-                    }
-                    let next = match (n, b) {
-                        (Num::Minus, b'0') => Num::Zero,
-                        (Num::Minus, b'1'..=b'9') => Num::Int,
-                        (Num::Zero, b'0'..=b'9') => return Err(self.violation(V::InvalidJson, abs)),
-                        (Num::Zero | Num::Int, b'.') => Num::Dot,
-                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Num::E,
-                        (Num::Int | Num::Frac | Num::Exp, b'0'..=b'9') => {
-                            let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
-                            let mut j = i + 1;
-                            while j < lim && buf[j].is_ascii_digit() {
-                                j += 1;
-                            }
-                            i = j;
-                            continue;
-                        }
-                        (Num::Dot, b'0'..=b'9') => Num::Frac,
-                        (Num::E, b'+' | b'-') => Num::ESign,
-                        (Num::E | Num::ESign, b'0'..=b'9') => Num::Exp,
-                        (Num::Zero | Num::Int | Num::Frac | Num::Exp, _) => {
+                    let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
+                    match self.number_step(n, buf, i, lim.max(i), abs)? {
+                        NumStep::To(j) => i = j,
+                        NumStep::Ended => {
                             if self.skip_scalar_done() {
                                 return Ok(i);
                             }
-                            continue;
                         }
-                        _ => return Err(self.violation(V::InvalidJson, abs)),
-                    };
-                    self.state = State::Num(next);
-                    i += 1;
+                    }
                 }
                 State::Lit { lit, pos } => {
                     let want = lit.bytes();
@@ -146,14 +124,9 @@ impl Redactor {
                                 State::ArrFirst
                             };
                         }
-                        (State::Value | State::ArrFirst, b'-') => {
-                            self.skip_token(abs, State::Num(Num::Minus), 0)
-                        }
-                        (State::Value | State::ArrFirst, b'0') => {
-                            self.skip_token(abs, State::Num(Num::Zero), 0)
-                        }
-                        (State::Value | State::ArrFirst, b'1'..=b'9') => {
-                            self.skip_token(abs, State::Num(Num::Int), 0)
+                        (State::Value | State::ArrFirst, b'-' | b'0'..=b'9') => {
+                            let state = self.begin_number(b);
+                            self.skip_token(abs, state, 0);
                         }
                         (State::Value | State::ArrFirst, b't') => {
                             self.state = State::Lit {

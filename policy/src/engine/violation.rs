@@ -12,6 +12,9 @@ pub enum ViolationKind {
     /// Anything the RFC 8259 grammar does not allow (comments, trailing commas, NaN, leading
     /// zeros, single quotes, bare words, non-JSON whitespace, ...).
     InvalidJson,
+    /// A number no IEEE 754 double or 64-bit integer can hold (RFC 8259 §6): parsers would
+    /// disagree on its value.
+    NumberRange,
     /// A backslash escape JSON does not define, or a malformed `\u` escape.
     InvalidEscape,
     /// A `\u` escape of a lone or inverted UTF-16 surrogate.
@@ -55,6 +58,7 @@ impl ViolationKind {
         match self {
             Self::InvalidUtf8 => "invalid_utf8",
             Self::InvalidJson => "invalid_json",
+            Self::NumberRange => "number_range",
             Self::InvalidEscape => "invalid_escape",
             Self::LoneSurrogate => "lone_surrogate",
             Self::ControlCharacter => "control_character",

@@ -1,11 +1,199 @@
-//! `sluice filter`: stdin → stdout through the same engine the proxy uses.
+//! `sluice filter`: stdin → stdout through the same engine the proxy uses — an offline dry run
+//! of a contract on a saved body.
+//!
+//! Exit 0 when the body passes (`--summary` prints the engine's summary as JSON on stderr);
+//! exit 3 on a violation, with `violation: REASON at PATH (byte N)` on stderr. What was written
+//! to stdout before a violation is an incomplete prefix and must be discarded.
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use sluice_policy::consent::ConsentList;
+use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits, Redactor, Summary};
+use sluice_policy::pseudonym::DEVELOPMENT_KEY;
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct FilterArgs {}
+pub(crate) struct FilterArgs {
+    /// The policy file.
+    #[arg(long)]
+    policy: PathBuf,
+    /// The contract whose rules apply.
+    #[arg(long)]
+    contract: String,
+    /// Which of the contract's routes (0-based).
+    #[arg(long, default_value_t = 0)]
+    route: usize,
+    /// Master key for pseudonyms and subject hashes: 32 raw bytes or 64 hex digits.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Body format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    format: FormatArg,
+    /// Subject hashes whose consent was withdrawn (one hex hash per line).
+    #[arg(long)]
+    consent_file: Option<PathBuf>,
+    /// Print the summary as JSON on stderr.
+    #[arg(long)]
+    summary: bool,
+}
 
-pub(crate) fn run(_args: FilterArgs) -> ExitCode {
-    eprintln!("sluice filter: not available yet");
-    ExitCode::from(1)
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Json,
+    Ndjson,
+}
+
+/// Reads a key file: 32 raw bytes, or 64 hex digits (whitespace around them ignored).
+pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if bytes.len() == 32 {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let hex = text.trim();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok((0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits"))
+            .collect());
+    }
+    Err(format!(
+        "{}: expected 32 raw bytes or 64 hex digits, got {} bytes",
+        path.display(),
+        bytes.len()
+    ))
+}
+
+pub(crate) fn run(args: FilterArgs) -> ExitCode {
+    let policy = match super::load_policy(&args.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let Some(contract) = policy.contract(&args.contract) else {
+        let ids: Vec<_> = policy.contracts.iter().map(|c| c.id.as_str()).collect();
+        eprintln!(
+            "{}: no contract {:?}; contracts are: {}",
+            args.policy.display(),
+            args.contract,
+            ids.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let Some(route) = contract.routes.get(args.route) else {
+        eprintln!(
+            "{}: contract {:?} has {} route(s); --route {} does not exist",
+            args.policy.display(),
+            contract.id,
+            contract.routes.len(),
+            args.route
+        );
+        return ExitCode::from(2);
+    };
+    let master = match &args.key_file {
+        Some(path) => match read_key_file(path) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => {
+            eprintln!(
+                "sluice filter: no --key-file given; using the fixed development key (pseudonyms are NOT secret)"
+            );
+            DEVELOPMENT_KEY.to_vec()
+        }
+    };
+    let consent = match &args.consent_file {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ConsentList::parse(&t).map_err(|e| e.to_string()))
+        {
+            Ok(list) => Some(Arc::new(list)),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let cfg = EngineConfig {
+        program: route.program.clone(),
+        format: match args.format {
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+        },
+        limits: Limits::default(),
+        keys: Arc::new(EngineKeys::derive(&master, &master, &contract.id)),
+        consent,
+    };
+    match filter_stdio(cfg) {
+        Ok(Ok(summary)) => {
+            if args.summary {
+                eprintln!("{}", summary_json(&summary));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(v)) => {
+            eprintln!("violation: {v}");
+            ExitCode::from(3)
+        }
+        Err(e) => {
+            eprintln!("sluice filter: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn filter_stdio(
+    cfg: EngineConfig,
+) -> std::io::Result<Result<Summary, sluice_policy::engine::Violation>> {
+    let mut redactor = Redactor::new(cfg);
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut buf = vec![0u8; 1 << 16];
+    let mut out = Vec::with_capacity(1 << 17);
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        if let Err(v) = redactor.feed(&buf[..n], &mut out) {
+            stdout.flush()?;
+            return Ok(Err(v));
+        }
+        stdout.write_all(&out)?;
+        // Subject hashes are counted in the summary; do not let a long body accumulate them.
+        let _ = redactor.take_subjects();
+    }
+    out.clear();
+    let result = redactor.finish(&mut out);
+    if result.is_ok() {
+        stdout.write_all(&out)?;
+    }
+    stdout.flush()?;
+    Ok(result)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn summary_json(s: &Summary) -> serde_json::Value {
+    serde_json::json!({
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "records": s.records,
+        "records_dropped": s.records_dropped,
+        "subjects": s.subject_count,
+        "output_sha256": hex(&s.output_sha256),
+        "fields": s.fields.iter().map(|f| serde_json::json!({
+            "path": f.path, "kept": f.kept, "masked": f.masked, "hashed": f.hashed,
+            "redacted": f.redacted, "stripped": f.stripped,
+        })).collect::<Vec<_>>(),
+    })
 }

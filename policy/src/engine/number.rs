@@ -1,0 +1,169 @@
+//! The number grammar (RFC 8259 §6), shared by the walker and the skipper, with an
+//! interoperability check: a number must be one that IEEE 754 binary64 or a 64-bit integer can
+//! hold (RFC 8259 §6 "good interoperability"), so that sluice and the partner's parser agree on
+//! what was disclosed. Integers written without fraction or exponent must fit `i64`/`u64`;
+//! other numbers must be zero or have a decimal exponent in `-307..=308`. Precision is not
+//! checked: kept numbers are copied byte-exact, never re-encoded.
+
+use super::machine::{Num, Redactor, State};
+use super::violation::{Violation, ViolationKind as V};
+
+const CAP: u128 = 1 << 100;
+
+/// What the digits seen so far say about the number's magnitude.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NumScan {
+    negative: bool,
+    int: u128,
+    int_digits: u32,
+    frac_leading_zeros: u32,
+    frac_nonzero: bool,
+    fraction_or_exponent: bool,
+    exp: i64,
+    exp_negative: bool,
+}
+
+impl NumScan {
+    fn interoperable(&self) -> bool {
+        if !self.fraction_or_exponent {
+            return if self.negative {
+                self.int <= 1 << 63
+            } else {
+                self.int <= u128::from(u64::MAX)
+            };
+        }
+        let exp = if self.exp_negative {
+            -self.exp
+        } else {
+            self.exp
+        };
+        let e = if self.int != 0 {
+            i64::from(self.int_digits) - 1 + exp
+        } else if self.frac_nonzero {
+            -i64::from(self.frac_leading_zeros) - 1 + exp
+        } else {
+            return true;
+        };
+        (-307..=308).contains(&e)
+    }
+}
+
+/// What one step of the number grammar did.
+pub(super) enum NumStep {
+    /// Consumed input up to (not including) this index.
+    To(usize),
+    /// The number ended before the byte at the current index (which is not consumed).
+    Ended,
+}
+
+impl Redactor {
+    /// Starts a number at its first byte (`-` or a digit).
+    #[inline]
+    pub(super) fn begin_number(&mut self, first: u8) -> State {
+        self.num = NumScan {
+            negative: first == b'-',
+            ..NumScan::default()
+        };
+        match first {
+            b'-' => State::Num(Num::Minus),
+            b'0' => {
+                self.num.int_digits = 1;
+                State::Num(Num::Zero)
+            }
+            d => {
+                self.num.int = u128::from(d - b'0');
+                self.num.int_digits = 1;
+                State::Num(Num::Int)
+            }
+        }
+    }
+
+    /// One step of the number grammar at `buf[i]`; digit runs are taken whole up to `lim`.
+    #[inline]
+    pub(super) fn number_step(
+        &mut self,
+        n: Num,
+        buf: &[u8],
+        i: usize,
+        lim: usize,
+        abs: u64,
+    ) -> Result<NumStep, Violation> {
+        let b = buf[i];
+        let continues = matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
+        if continues && abs >= self.tok_limit {
+            return Err(self.violation(V::TokenTooLong, abs));
+        }
+        let next = match (n, b) {
+            (Num::Minus, b'0') => {
+                self.num.int_digits = 1;
+                Num::Zero
+            }
+            (Num::Minus, b'1'..=b'9') => {
+                self.num.int = u128::from(b - b'0');
+                self.num.int_digits = 1;
+                Num::Int
+            }
+            (Num::Zero, b'0'..=b'9') => return Err(self.violation(V::InvalidJson, abs)),
+            (Num::Zero | Num::Int, b'.') => {
+                self.num.fraction_or_exponent = true;
+                Num::Dot
+            }
+            (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => {
+                self.num.fraction_or_exponent = true;
+                Num::E
+            }
+            (Num::Int | Num::Frac | Num::Exp | Num::Dot | Num::E | Num::ESign, b'0'..=b'9') => {
+                let mut j = i;
+                while j < lim && buf[j].is_ascii_digit() {
+                    let d = buf[j] - b'0';
+                    match n {
+                        Num::Int => {
+                            self.num.int = (self.num.int * 10 + u128::from(d)).min(CAP);
+                            self.num.int_digits += 1;
+                        }
+                        Num::Frac | Num::Dot => {
+                            if !self.num.frac_nonzero {
+                                if d == 0 {
+                                    self.num.frac_leading_zeros += 1;
+                                } else {
+                                    self.num.frac_nonzero = true;
+                                }
+                            }
+                        }
+                        _ => self.num.exp = (self.num.exp * 10 + i64::from(d)).min(1_000_000_000),
+                    }
+                    j += 1;
+                }
+                self.state = State::Num(match n {
+                    Num::Dot => Num::Frac,
+                    Num::E | Num::ESign => Num::Exp,
+                    other => other,
+                });
+                return Ok(NumStep::To(j));
+            }
+            (Num::E, b'+' | b'-') => {
+                self.num.exp_negative = b == b'-';
+                Num::ESign
+            }
+            (Num::Zero | Num::Int | Num::Frac | Num::Exp, _) => {
+                return if self.num.interoperable() {
+                    Ok(NumStep::Ended)
+                } else {
+                    Err(self.violation(V::NumberRange, self.tok_start))
+                };
+            }
+            _ => return Err(self.violation(V::InvalidJson, abs)),
+        };
+        self.state = State::Num(next);
+        Ok(NumStep::To(i + 1))
+    }
+
+    /// The number ends with the body (a bare number as the whole document).
+    pub(super) fn number_at_end(&self) -> Result<(), Violation> {
+        if self.num.interoperable() {
+            Ok(())
+        } else {
+            Err(self.violation(V::NumberRange, self.tok_start))
+        }
+    }
+}
