@@ -78,3 +78,35 @@ pub fn filter(
     let s = r.finish(&mut out)?;
     Ok((out, s))
 }
+
+/// The engine configuration of a policy's first route.
+pub fn config(policy: &CompiledPolicy, format: Format) -> EngineConfig {
+    EngineConfig {
+        program: policy.contracts[0].routes[0].program.clone(),
+        format,
+        limits: Limits::default(),
+        keys: Arc::new(EngineKeys::derive(
+            b"conformance",
+            b"conformance",
+            &policy.contracts[0].id,
+        )),
+        consent: None,
+    }
+}
+
+/// Runs a body cut at `cuts`; the output and summary, or the violation.
+pub fn run_split(
+    cfg: &EngineConfig,
+    body: &[u8],
+    cuts: &[usize],
+) -> Result<(Vec<u8>, Summary), Violation> {
+    let mut r = Redactor::new(cfg.clone());
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &c in cuts.iter().chain([&body.len()]) {
+        r.feed(&body[at..c], &mut out)?;
+        at = c;
+    }
+    let s = r.finish(&mut out)?;
+    Ok((out, s))
+}

@@ -174,3 +174,25 @@ fn test_transform_corpus() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Split invariance over the whole corpus: every cut point of every file up to 512 bytes gives
+/// the verdict and output of the file in one piece.
+#[test]
+fn test_parsing_corpus_is_split_invariant() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("corpora/JSONTestSuite/test_parsing");
+    let policy = keep_everything();
+    let cfg = sluice_tests::config(&policy, Format::Json);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read(&path).unwrap();
+        if body.len() > 512 {
+            continue;
+        }
+        let whole = sluice_tests::run_split(&cfg, &body, &[]);
+        for cut in 0..=body.len() {
+            let split = sluice_tests::run_split(&cfg, &body, &[cut]);
+            assert_eq!(whole, split, "{} cut at {cut}", path.display());
+        }
+    }
+}
