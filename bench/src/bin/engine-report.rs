@@ -82,6 +82,12 @@ fn main() {
         let cfg = match which.as_str() {
             "reference" => ref_cfg.clone(),
             "passthrough" => pass_cfg.clone(),
+            file if file.ends_with(".toml") => {
+                let text = std::fs::read_to_string(file).expect("policy file");
+                let p = sluice_policy::CompiledPolicy::load(file, &text)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                workload::config(&p, Format::Json)
+            }
             _ => {
                 let text = "version = 1\n[[partner]]\nid = \"p\"\nidentity = { uri_san = \"x:p\" }\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"x\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\n[contract.fields]\n\"$.nothing\" = \"keep\"\n";
                 let p = sluice_policy::CompiledPolicy::load("strip-all", text)

@@ -21,7 +21,9 @@
 mod keyset;
 mod machine;
 mod number;
+mod records;
 mod skip;
+mod structure;
 mod summary;
 mod utf8;
 mod values;

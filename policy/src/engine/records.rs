@@ -1,0 +1,113 @@
+//! Records and evidence: where a record starts and ends, the consent check that may drop it
+//! whole, and the summary of what was disclosed.
+
+use super::Format;
+use super::machine::{Redactor, State};
+use super::summary::Summary;
+use crate::compile::FieldProgram;
+
+impl Redactor {
+    /// Starts a record when the value is at the records node (or an NDJSON line). Returns true
+    /// when it did.
+    pub(super) fn maybe_begin_record(&mut self, at_record_node: bool, abs: u64) -> bool {
+        let line = self.cfg.format == Format::Ndjson && self.stack.is_empty();
+        if !(at_record_node || line) || self.record_depth.is_some() {
+            return false;
+        }
+        self.records += 1;
+        self.record_depth = Some(self.stack.len());
+        self.record_subjects.clear();
+        if self.cfg.consent.is_some() {
+            self.holding = true;
+            self.hold.clear();
+            self.record_saved_has_items = self.stack.last().is_some_and(|f| f.has_items);
+            self.record_limit = abs.saturating_add(self.cfg.limits.record_cap);
+        }
+        true
+    }
+
+    pub(super) fn end_record(&mut self) {
+        self.record_depth = None;
+        self.subject_count += self.record_subjects.len() as u64;
+        let withdrawn = match &self.cfg.consent {
+            Some(list) => self.record_subjects.iter().any(|s| list.is_withdrawn(s)),
+            None => false,
+        };
+        self.subjects.extend_from_slice(&self.record_subjects);
+        let line = self.cfg.format == Format::Ndjson && self.stack.is_empty();
+        if self.holding {
+            self.holding = false;
+            self.record_limit = u64::MAX;
+            if withdrawn {
+                self.records_dropped += 1;
+                self.hold.clear();
+                if let Some(top) = self.stack.last_mut() {
+                    top.has_items = self.record_saved_has_items;
+                } else if self.cfg.format == Format::Json {
+                    self.out.extend_from_slice(b"null");
+                }
+                return;
+            }
+            let hold = std::mem::take(&mut self.hold);
+            self.out.extend_from_slice(&hold);
+            self.hold = hold;
+            self.hold.clear();
+        }
+        if line {
+            self.out.push(b'\n');
+        }
+    }
+
+    #[inline]
+    pub(super) fn after_value(&mut self, _program: &FieldProgram) {
+        if self.record_depth == Some(self.stack.len()) {
+            self.end_record();
+        }
+        self.state = if self.stack.is_empty() {
+            State::RootDone
+        } else {
+            State::After
+        };
+    }
+
+    pub(super) fn summary(&mut self) -> Summary {
+        let program = &self.cfg.program;
+        let mut fields: Vec<super::FieldCount> = Vec::new();
+        for (r, c) in self.rule_counts.iter().enumerate() {
+            if c.iter().any(|&x| x > 0) {
+                fields.push(super::FieldCount {
+                    path: program.rules[r].path.clone(),
+                    kept: c[0],
+                    masked: c[1],
+                    hashed: c[2],
+                    redacted: c[3],
+                    stripped: 0,
+                });
+            }
+        }
+        for (n, &s) in self.node_stripped.iter().enumerate() {
+            if s > 0 {
+                fields.push(super::FieldCount {
+                    path: program.nodes[n].path.clone(),
+                    stripped: s,
+                    ..Default::default()
+                });
+            }
+        }
+        let digest = std::mem::replace(
+            &mut self.digest,
+            ring::digest::Context::new(&ring::digest::SHA256),
+        )
+        .finish();
+        Summary {
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            records: self.records,
+            records_dropped: self.records_dropped,
+            fields,
+            subjects: std::mem::take(&mut self.subjects),
+            subject_count: self.subject_count,
+            output_sha256: digest.as_ref().try_into().expect("sha256 is 32 bytes"),
+        }
+    }
+}
