@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod certs;
 mod filter;
 mod policy;
 
@@ -25,6 +26,9 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Filter a body from stdin to stdout through a contract (an offline dry run).
     Filter(filter::FilterArgs),
+    /// Development certificates.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 /// Entry point of the binary.
@@ -43,6 +47,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Filter(args) => filter::run(args),
+        Command::Certs(cmd) => certs::run(cmd),
     }
 }
 
