@@ -11,7 +11,7 @@ feed=${TMPDIR:-/tmp}/sluice-feed-$size.ndjson
 cargo build --release -q -p sluice
 bytes=$(stat -c %s "$feed")
 for policy in reference-policy.toml passthrough-policy.toml; do
-  contract=$(grep -m1 '^id *= *"bench' "$shared/bench/$policy" | sed 's/.*"\(.*\)"/\1/')
+  contract=$(awk '/^\[\[contract\]\]/{c=1} c && /^id /{gsub(/.*= *"|"/,""); print; exit}' "$shared/bench/$policy")
   /usr/bin/time -f "%e %M" -o /tmp/sluice-time.txt \
     target/release/sluice filter --policy "$shared/bench/$policy" --contract "$contract" --format ndjson \
     < "$feed" > /dev/null 2>/tmp/sluice-filter.err || { cat /tmp/sluice-filter.err; exit 1; }
