@@ -16,18 +16,71 @@ use crate::document::{Problems, quote};
 use crate::path::{FieldPath, Segment};
 use crate::rule::Action;
 
-/// Length and first, second and last bytes of a key, packed.
+/// Byte equality without a library call for the short keys JSON documents have.
 #[inline]
-fn fingerprint(key: &[u8]) -> u64 {
-    match key {
-        [] => 0,
-        [first, .., last] => {
-            (key.len() as u64) << 32
-                | u64::from(*first) << 16
-                | u64::from(key[1]) << 8
-                | u64::from(*last)
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        if a[i..i + 8] != b[i..i + 8] {
+            return false;
         }
-        [only] => 1 << 32 | u64::from(*only),
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// How a node finds a child by key.
+#[derive(Debug, Clone, Default)]
+pub enum KeyTable {
+    /// Compare every key (nodes with more than 128 children).
+    #[default]
+    Linear,
+    /// A 256-slot table with no collisions among this node's keys; a miss costs one hash.
+    Hashed {
+        /// The multiplier that made the keys collision-free.
+        seed: u32,
+        /// Child index + 1 per slot.
+        slots: Box<[u8; 256]>,
+    },
+}
+
+/// A cheap hash of length, first, second and last bytes, mixed by `seed`.
+#[inline]
+fn key_hash(seed: u32, key: &[u8]) -> usize {
+    let (a, b, c) = match key {
+        [] => (0, 0, 0),
+        [only] => (*only, 0, *only),
+        [first, last] => (*first, *last, *last),
+        [first, second, .., last] => (*first, *second, *last),
+    };
+    let x = (key.len() as u32) ^ u32::from(a) << 8 ^ u32::from(b) << 16 ^ u32::from(c) << 24;
+    (x.wrapping_mul(seed) >> 24) as usize
+}
+
+impl KeyTable {
+    /// A collision-free table for `keys`, or `Linear` when none is found.
+    fn build(keys: &[Box<[u8]>]) -> Self {
+        if keys.len() > 128 {
+            return KeyTable::Linear;
+        }
+        let mut seed: u32 = 0x9E37_79B1;
+        for _ in 0..10_000 {
+            let mut slots = Box::new([0u8; 256]);
+            let ok = keys.iter().enumerate().all(|(i, k)| {
+                let h = key_hash(seed, k);
+                let free = slots[h] == 0;
+                slots[h] = i as u8 + 1;
+                free
+            });
+            if ok {
+                return KeyTable::Hashed { seed, slots };
+            }
+            seed = seed.wrapping_mul(0x0101_0101).wrapping_add(0x2545_F491) | 1;
+        }
+        KeyTable::Linear
     }
 }
 
@@ -45,8 +98,9 @@ pub struct Node {
     pub emit_key: Box<[u8]>,
     /// Unescaped keys of member children, parallel to `children`.
     pub keys: Vec<Box<[u8]>>,
-    /// A cheap fingerprint of each key (length, first and last bytes), compared before the bytes.
-    pub fingerprints: Vec<u64>,
+    /// Key lookup table: `hash(key) & 255` → child index + 1 (0: no child), collision-free for
+    /// this node's keys (see [`KeyTable`]).
+    pub table: KeyTable,
     /// Member children.
     pub children: Vec<NodeId>,
     /// The node for every array element.
@@ -66,12 +120,17 @@ impl Node {
     /// Looks a raw (already unescaped) key up among the member children.
     #[inline]
     pub fn child(&self, key: &[u8]) -> Option<(usize, NodeId)> {
-        let fp = fingerprint(key);
-        self.fingerprints
-            .iter()
-            .enumerate()
-            .find(|&(i, &f)| f == fp && &*self.keys[i] == key)
-            .map(|(i, _)| (i, self.children[i]))
+        let i = match &self.table {
+            KeyTable::Hashed { seed, slots } => {
+                let slot = slots[key_hash(*seed, key)];
+                if slot == 0 {
+                    return None;
+                }
+                slot as usize - 1
+            }
+            KeyTable::Linear => self.keys.iter().position(|k| &**k == key)?,
+        };
+        same_bytes(&self.keys[i], key).then(|| (i, self.children[i]))
     }
 
     /// True when the value at this node must be an object.
@@ -159,7 +218,6 @@ impl FieldProgram {
                             });
                             let parent = &mut self.nodes[at as usize];
                             parent.keys.push(k.as_bytes().into());
-                            parent.fingerprints.push(fingerprint(k.as_bytes()));
                             parent.children.push(id);
                             id
                         }
@@ -255,6 +313,9 @@ pub(crate) fn compile_route(
                 format!("got {}, which {e}", quote(&path.to_string())),
             ),
         }
+    }
+    for node in &mut program.nodes {
+        node.table = KeyTable::build(&node.keys);
     }
     // A node emits when it or a descendant has a rule; children have higher ids than parents.
     for id in (0..program.nodes.len()).rev() {

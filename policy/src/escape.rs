@@ -14,6 +14,10 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
 
 /// Appends the escaped body (without quotes) of a valid UTF-8 string.
 pub fn write_json_string_body(out: &mut Vec<u8>, s: &[u8]) {
+    if !s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(s);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in s.iter().enumerate() {
         let esc: &[u8] = match b {

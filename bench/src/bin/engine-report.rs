@@ -42,6 +42,8 @@ fn engine_run(
         out.clear();
         r.feed(chunk, out).expect("reference feed passes");
         total += out.len();
+        // As the proxy does: subject hashes go to the ledger as they come.
+        drop(r.take_subjects());
         on_chunk();
     }
     out.clear();
@@ -119,13 +121,28 @@ fn main() {
     let reg = Region::new(GLOBAL);
     let base = GLOBAL.stats();
     let mut peak: isize = 0;
-    engine_run(&ref_cfg, &feed, &mut out, || {
-        let s = GLOBAL.stats();
-        let live = (s.bytes_allocated + s.bytes_reallocated.max(0) as usize) as isize
-            - s.bytes_deallocated as isize
-            - ((base.bytes_allocated + base.bytes_reallocated.max(0) as usize) as isize
-                - base.bytes_deallocated as isize);
+    let mut n = 0;
+    let trace_cfg = match std::env::var("SLUICE_BENCH_TRACE_POLICY") {
+        Ok(file) => {
+            let text = std::fs::read_to_string(&file).expect("policy file");
+            workload::config(
+                &sluice_policy::CompiledPolicy::load(&file, &text)
+                    .unwrap_or_else(|e| panic!("{e}")),
+                Format::Json,
+            )
+        }
+        Err(_) => ref_cfg.clone(),
+    };
+    engine_run(&trace_cfg, &feed, &mut out, || {
+        n += 1;
+        // stats_alloc folds realloc growth into bytes_allocated (and shrinkage into bytes_deallocated).
+        let live =
+            |s: stats_alloc::Stats| s.bytes_allocated as isize - s.bytes_deallocated as isize;
+        let live = live(GLOBAL.stats()) - live(base);
         peak = peak.max(live);
+        if std::env::var_os("SLUICE_BENCH_TRACE").is_some() && (n < 5 || n % 200 == 0) {
+            eprintln!("chunk {n}: live {live}");
+        }
     });
     let allocs = reg.change();
 

@@ -433,16 +433,16 @@ impl Redactor {
         if self.in_token() {
             self.span_start = i;
         }
+        if self.skip_active && i < end {
+            // A stripped value continues from the previous chunk.
+            let stop = self.record_limit.saturating_sub(base).min(end as u64) as usize;
+            i = self.skip(buf, i, stop)?;
+        }
         while i < end {
             let abs = base + i as u64;
-            if abs >= self.record_limit {
+            // Records are only bounded while held for a consent check.
+            if self.holding && abs >= self.record_limit {
                 return Err(self.violation(V::RecordTooLarge, abs));
-            }
-            if self.skip_active {
-                // Bounded by the record limit like everything else.
-                let stop = self.record_limit.saturating_sub(base).min(end as u64) as usize;
-                i = self.skip(buf, i, stop)?;
-                continue;
             }
             let b = buf[i];
             match self.state {
@@ -584,6 +584,9 @@ impl Redactor {
                             i += 1;
                             if self.member_target == Target::Strip {
                                 self.begin_skip();
+                                let stop =
+                                    self.record_limit.saturating_sub(base).min(end as u64) as usize;
+                                i = self.skip(buf, i, stop)?;
                             } else {
                                 self.state = State::Value;
                             }

@@ -114,25 +114,37 @@ impl Redactor {
             }
             (Num::Int | Num::Frac | Num::Exp | Num::Dot | Num::E | Num::ESign, b'0'..=b'9') => {
                 let mut j = i;
-                while j < lim && buf[j].is_ascii_digit() {
-                    let d = buf[j] - b'0';
-                    match n {
-                        Num::Int => {
-                            self.num.int = (self.num.int * 10 + u128::from(d)).min(CAP);
-                            self.num.int_digits += 1;
+                match n {
+                    Num::Int => {
+                        let (mut int, mut digits) = (self.num.int, self.num.int_digits);
+                        while j < lim && buf[j].is_ascii_digit() {
+                            int = (int * 10 + u128::from(buf[j] - b'0')).min(CAP);
+                            digits += 1;
+                            j += 1;
                         }
-                        Num::Frac | Num::Dot => {
+                        self.num.int = int;
+                        self.num.int_digits = digits;
+                    }
+                    Num::Frac | Num::Dot => {
+                        while j < lim && buf[j].is_ascii_digit() {
                             if !self.num.frac_nonzero {
-                                if d == 0 {
+                                if buf[j] == b'0' {
                                     self.num.frac_leading_zeros += 1;
                                 } else {
                                     self.num.frac_nonzero = true;
                                 }
                             }
+                            j += 1;
                         }
-                        _ => self.num.exp = (self.num.exp * 10 + i64::from(d)).min(1_000_000_000),
                     }
-                    j += 1;
+                    _ => {
+                        let mut exp = self.num.exp;
+                        while j < lim && buf[j].is_ascii_digit() {
+                            exp = (exp * 10 + i64::from(buf[j] - b'0')).min(1_000_000_000);
+                            j += 1;
+                        }
+                        self.num.exp = exp;
+                    }
                 }
                 self.state = State::Num(match n {
                     Num::Dot => Num::Frac,
