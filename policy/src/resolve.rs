@@ -93,4 +93,34 @@ impl CompiledPolicy {
             ResolveError::NoRoute
         }))
     }
+
+    /// Resolves a push request from an institution system: the route alone names the contract
+    /// (and so the partner). Push routes never overlap across the whole policy (checked at load).
+    pub fn resolve_push(
+        &self,
+        method: &str,
+        path: &str,
+        now: Instant,
+    ) -> Result<Resolved<'_>, ResolveError> {
+        let mut best: Option<ResolveError> = None;
+        for contract in &self.contracts {
+            for (route_index, route) in contract.routes.iter().enumerate() {
+                if route.flow != Flow::Push || route.method != method || !route.path.matches(path) {
+                    continue;
+                }
+                if now < contract.valid_from {
+                    best = Some(ResolveError::ContractNotYetValid);
+                } else if now >= contract.valid_until {
+                    best = best.or(Some(ResolveError::ContractExpired));
+                } else {
+                    return Ok(Resolved {
+                        contract,
+                        route_index,
+                        route,
+                    });
+                }
+            }
+        }
+        Err(best.unwrap_or(ResolveError::NoRoute))
+    }
 }

@@ -69,8 +69,9 @@ fn check_classes(
     }
 }
 
-/// Two routes of one partner overlap when their methods are equal, some request path matches both
-/// templates and their contracts' validity windows intersect.
+/// Two routes of one partner (or two push routes of any partners) overlap when their methods are
+/// equal, some request path matches both templates and their contracts' validity windows
+/// intersect.
 fn check_overlaps(doc: &Document, problems: &mut Problems) {
     let mut seen: Vec<(usize, String, &crate::document::Contract, usize)> = Vec::new();
     for raw in &doc.contracts {
@@ -78,7 +79,9 @@ fn check_overlaps(doc: &Document, problems: &mut Problems) {
         for (ri, route) in c.routes.iter().enumerate() {
             for (_, other_path, other, oi) in &seen {
                 let o = &other.routes[*oi];
-                let same_partner = other.partner == c.partner;
+                // Push routes name their partner by themselves: they must be unique policy-wide.
+                let same_partner = other.partner == c.partner
+                    || (o.flow == crate::Flow::Push && route.flow == crate::Flow::Push);
                 let windows = c.valid_from < other.valid_until && other.valid_from < c.valid_until;
                 if same_partner
                     && windows

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod certs;
 mod filter;
 mod policy;
+mod run;
 
 /// Sluice: a streaming DLP reverse proxy for third-party data feeds.
 #[derive(Debug, Parser)]
@@ -26,6 +27,8 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Filter a body from stdin to stdout through a contract (an offline dry run).
     Filter(filter::FilterArgs),
+    /// Run the proxy.
+    Run(run::RunArgs),
     /// Development certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Filter(args) => filter::run(args),
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Run(args) => run::run(args),
     }
 }
 

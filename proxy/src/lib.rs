@@ -1,6 +1,15 @@
 //! # sluice
 //!
-//! The proxy crate: the command line today; listeners, the tower stack, the ledger and telemetry
-//! as they land.
+//! The proxy: configuration, listeners and TLS, the request path from partner identity to
+//! redacted body, upstream clients, and the command line. The engine and the policy model live in
+//! `sluice-policy`; certificates in `sluice-certs`.
 
+pub mod body;
 pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod keys;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod upstream;

@@ -2,6 +2,8 @@
 //!
 //! End-to-end and conformance tests for sluice, and the helpers they share.
 
+pub mod harness;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

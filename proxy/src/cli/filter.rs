@@ -45,26 +45,6 @@ enum FormatArg {
     Ndjson,
 }
 
-/// Reads a key file: 32 raw bytes, or 64 hex digits (whitespace around them ignored).
-pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    if bytes.len() == 32 {
-        return Ok(bytes);
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let hex = text.trim();
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok((0..32)
-            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits"))
-            .collect());
-    }
-    Err(format!(
-        "{}: expected 32 raw bytes or 64 hex digits, got {} bytes",
-        path.display(),
-        bytes.len()
-    ))
-}
-
 pub(crate) fn run(args: FilterArgs) -> ExitCode {
     let policy = match super::load_policy(&args.policy) {
         Ok(p) => p,
@@ -91,7 +71,7 @@ pub(crate) fn run(args: FilterArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let master = match &args.key_file {
-        Some(path) => match read_key_file(path) {
+        Some(path) => match crate::keys::read_key_file(path) {
             Ok(k) => k,
             Err(e) => {
                 eprintln!("{e}");

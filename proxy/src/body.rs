@@ -1,0 +1,216 @@
+//! Bodies: the partner-bound body streamed through the redaction engine, and content checks.
+//!
+//! [`RedactedBody`] pulls a chunk from the upstream body only when the partner is ready for more
+//! (backpressure end to end), feeds it to the engine, and yields what the engine releases. A
+//! violation, or an upstream that fails mid-body, ends the stream with an error: hyper then
+//! resets the HTTP/2 stream or closes the HTTP/1.1 connection without the final chunk, so the
+//! partner never sees a complete-looking message. Trailers from upstream are dropped (they can
+//! carry data). The `Content-Length` of a redacted body is never sent.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use sluice_policy::engine::{Format, Redactor, Summary, Violation};
+
+/// Errors inside bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type every response of the proxy has.
+pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// The body broke the contract after the response had started.
+#[derive(Debug, thiserror::Error)]
+#[error("policy violation: {0}")]
+pub struct BodyViolation(pub Violation);
+
+/// How a redacted body ended.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    /// Completely sent.
+    Sent(&'a Summary),
+    /// Stopped by the engine.
+    Violation(&'a Violation),
+    /// The body being filtered failed (upstream closed, size limit, ...).
+    SourceFailed,
+}
+
+/// What happened to a redacted body, for the access log and (later) the ledger.
+pub type OnFinish = Box<dyn FnOnce(Outcome<'_>) + Send>;
+
+/// A body filtered through the engine as it streams.
+pub struct RedactedBody<B> {
+    inner: B,
+    redactor: Redactor,
+    done: bool,
+    on_finish: Option<OnFinish>,
+}
+
+impl<B> std::fmt::Debug for RedactedBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedactedBody")
+            .field("redactor", &self.redactor)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> RedactedBody<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B, redactor: Redactor, on_finish: OnFinish) -> Self {
+        Self {
+            inner,
+            redactor,
+            done: false,
+            on_finish: Some(on_finish),
+        }
+    }
+
+    fn fail(&mut self, outcome: Outcome<'_>) {
+        self.done = true;
+        if let Some(f) = self.on_finish.take() {
+            f(outcome);
+        }
+    }
+}
+
+impl<B> Body for RedactedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers: dropped
+                    };
+                    let mut out = Vec::with_capacity(data.len());
+                    if let Err(v) = this.redactor.feed(&data, &mut out) {
+                        this.fail(Outcome::Violation(&v));
+                        return Poll::Ready(Some(Err(Box::new(BodyViolation(v)))));
+                    }
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.fail(Outcome::SourceFailed);
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Ready(None) => {
+                    let mut out = Vec::new();
+                    match this.redactor.finish(&mut out) {
+                        Ok(summary) => {
+                            this.done = true;
+                            if let Some(f) = this.on_finish.take() {
+                                f(Outcome::Sent(&summary));
+                            }
+                            return Poll::Ready(if out.is_empty() {
+                                None
+                            } else {
+                                Some(Ok(Frame::data(Bytes::from(out))))
+                            });
+                        }
+                        Err(v) => {
+                            this.fail(Outcome::Violation(&v));
+                            return Poll::Ready(Some(Err(Box::new(BodyViolation(v)))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// What a `Content-Type` allows sluice to do with a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/json` or `application/*+json`.
+    Json,
+    /// `application/x-ndjson`.
+    Ndjson,
+}
+
+impl MediaType {
+    /// The engine format.
+    pub fn format(self) -> Format {
+        match self {
+            MediaType::Json => Format::Json,
+            MediaType::Ndjson => Format::Ndjson,
+        }
+    }
+}
+
+/// Parses a `Content-Type` (RFC 9110: case-insensitive type and parameters, quoted values).
+/// Only JSON types with no charset or `charset=utf-8` are filterable; anything else is `None`.
+pub fn media_type(value: &str) -> Option<MediaType> {
+    let mut parts = value.split(';');
+    let essence = parts.next()?.trim().to_ascii_lowercase();
+    for param in parts {
+        let (name, val) = param.split_once('=')?;
+        let name = name.trim().to_ascii_lowercase();
+        let val = val.trim().trim_matches('"').to_ascii_lowercase();
+        if name != "charset" || val != "utf-8" {
+            return None;
+        }
+    }
+    let (ty, sub) = essence.split_once('/')?;
+    match (ty, sub) {
+        ("application", "json") => Some(MediaType::Json),
+        ("application", "x-ndjson") => Some(MediaType::Ndjson),
+        ("application", s) if s.ends_with("+json") && s.len() > 5 => Some(MediaType::Json),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        assert_eq!(media_type("application/json"), Some(MediaType::Json));
+        assert_eq!(
+            media_type("Application/JSON ; Charset=\"UTF-8\""),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            media_type("application/problem+json"),
+            Some(MediaType::Json)
+        );
+        assert_eq!(media_type("application/x-ndjson"), Some(MediaType::Ndjson));
+        for bad in [
+            "text/plain",
+            "application/json; charset=utf-16",
+            "application/+json",
+            "multipart/form-data",
+            "application/x-www-form-urlencoded",
+            "application/json; boundary=x",
+            "",
+        ] {
+            assert_eq!(media_type(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `sluice run --config FILE [--policy FILE]`: the server. SIGHUP reloads the policy and the
+//! certificates (validate, then swap); SIGTERM or SIGINT drains and exits 0.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The configuration file (sluice.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Use this policy file instead of the one the configuration names.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: RunArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match crate::config::Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let shared = match crate::state::Shared::load(config, args.policy) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let running = match crate::server::start(shared).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (Ok(mut hup), Ok(mut term)) = (
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
+        ) else {
+            eprintln!("cannot install signal handlers");
+            return ExitCode::from(1);
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match running.shared().reload() {
+                    Ok(what) => tracing::info!(result = %what, "reload"),
+                    Err(e) => tracing::error!(error = %e, "reload refused; the current policy and certificates stay"),
+                },
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        tracing::info!("shutting down: draining requests in flight");
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,427 @@
+//! `sluice.toml`: how the process runs — listeners and their TLS files, upstreams, limits, the
+//! policy and key files.
+//!
+//! Read with serde and `deny_unknown_fields` (a misspelt key fails, it is never ignored), then
+//! validated into [`Config`]: paths are resolved against the config file's directory, numbers
+//! are checked, names are unique. [`Config::check_with_policy`] adds the cross-checks that need
+//! the policy: every upstream a route names exists. Messages name the file, the key path and
+//! what was expected.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration problem, with the file it is in.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    /// The config file.
+    pub file: String,
+    /// Key path, bad value and expectation.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    policy: PathBuf,
+    keys: RawKeys,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(rename = "listener")]
+    listeners: Vec<RawListener>,
+    admin: Option<RawAdmin>,
+    #[serde(rename = "upstream", default)]
+    upstreams: Vec<RawUpstream>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    pseudonym_key: PathBuf,
+    subject_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    max_header_bytes: usize,
+    max_request_body_bytes: u64,
+    max_connections: usize,
+    max_streams_per_connection: u32,
+    request_timeout_ms: u64,
+    header_read_timeout_ms: u64,
+    drain_timeout_ms: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            max_request_body_bytes: 16 * 1024 * 1024,
+            max_connections: 1024,
+            max_streams_per_connection: 100,
+            request_timeout_ms: 300_000,
+            header_read_timeout_ms: 10_000,
+            drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum RawKind {
+    Partner,
+    Internal,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum RawClientAuth {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListener {
+    name: String,
+    kind: RawKind,
+    address: String,
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+    #[serde(default)]
+    crls: Vec<PathBuf>,
+    client_auth: Option<RawClientAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    name: String,
+    url: String,
+    ca: Option<PathBuf>,
+    #[serde(default)]
+    system_roots: bool,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    #[serde(default = "default_connect_ms")]
+    connect_timeout_ms: u64,
+    #[serde(default = "default_header_ms")]
+    response_header_timeout_ms: u64,
+    #[serde(default = "default_idle_ms")]
+    idle_timeout_ms: u64,
+    #[serde(default = "default_pool")]
+    pool_size: usize,
+}
+
+fn default_connect_ms() -> u64 {
+    2_000
+}
+fn default_header_ms() -> u64 {
+    30_000
+}
+fn default_idle_ms() -> u64 {
+    60_000
+}
+fn default_pool() -> usize {
+    32
+}
+
+/// Which flow a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Partners pull (mTLS required).
+    Partner,
+    /// Institution systems push.
+    Internal,
+}
+
+/// A validated listener.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Name, for logs.
+    pub name: String,
+    /// Flow.
+    pub kind: ListenerKind,
+    /// Bind address.
+    pub address: SocketAddr,
+    /// TLS material.
+    pub tls: sluice_certs::server::ServerMaterial,
+}
+
+/// A validated upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Name the policy's routes use.
+    pub name: String,
+    /// Base URL (`http` or `https`), without a trailing slash.
+    pub base: http::Uri,
+    /// TLS client material for `https`.
+    pub tls: sluice_certs::client::ClientMaterial,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time from request sent to response headers.
+    pub response_header_timeout: Duration,
+    /// Idle pooled connections are closed after this.
+    pub idle_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_size: usize,
+}
+
+/// Limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Largest request body forwarded upstream.
+    pub max_request_body_bytes: u64,
+    /// Open connections at once.
+    pub max_connections: usize,
+    /// HTTP/2 streams per connection.
+    pub max_streams_per_connection: u32,
+    /// Whole-request deadline (headers to the end of the body).
+    pub request_timeout: Duration,
+    /// Time to receive a request head.
+    pub header_read_timeout: Duration,
+    /// Graceful shutdown waits this long for requests in flight.
+    pub drain_timeout: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Policy file.
+    pub policy: PathBuf,
+    /// Master key for pseudonyms.
+    pub pseudonym_key: PathBuf,
+    /// Key for data-subject hashes (defaults to the pseudonym key file).
+    pub subject_key: PathBuf,
+    /// Limits.
+    pub limits: Limits,
+    /// Listeners.
+    pub listeners: Vec<Listener>,
+    /// Admin listener address.
+    pub admin: Option<SocketAddr>,
+    /// Upstreams by name.
+    pub upstreams: Vec<Upstream>,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates `text` as the config at `path` (relative paths resolve against its directory).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let fail = |message: String| ConfigError {
+            file: file.clone(),
+            message,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| fail(e.to_string().trim().replace('\n', " ")))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let rel = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        let addr = |key: String, value: &str| -> Result<SocketAddr, ConfigError> {
+            value.parse().map_err(|_| {
+                fail(format!(
+                    "{key}: got {value:?}, expected an address such as \"127.0.0.1:8443\""
+                ))
+            })
+        };
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(fail(format!(
+                    "limits.{key}: got 0, expected a positive number"
+                )))
+            } else {
+                Ok(v)
+            }
+        };
+        let l = &raw.limits;
+        let limits = Limits {
+            max_header_bytes: positive("max_header_bytes", l.max_header_bytes as u64)? as usize,
+            max_request_body_bytes: positive("max_request_body_bytes", l.max_request_body_bytes)?,
+            max_connections: positive("max_connections", l.max_connections as u64)? as usize,
+            max_streams_per_connection: positive(
+                "max_streams_per_connection",
+                u64::from(l.max_streams_per_connection),
+            )? as u32,
+            request_timeout: Duration::from_millis(positive(
+                "request_timeout_ms",
+                l.request_timeout_ms,
+            )?),
+            header_read_timeout: Duration::from_millis(positive(
+                "header_read_timeout_ms",
+                l.header_read_timeout_ms,
+            )?),
+            drain_timeout: Duration::from_millis(l.drain_timeout_ms),
+        };
+        let mut listeners = Vec::new();
+        for (i, rl) in raw.listeners.iter().enumerate() {
+            let key = format!("listener[{i}]");
+            if listeners.iter().any(|x: &Listener| x.name == rl.name) {
+                return Err(fail(format!(
+                    "{key}.name: got {:?}, expected a name no other listener has",
+                    rl.name
+                )));
+            }
+            let client_auth = match (rl.kind, rl.client_auth) {
+                (RawKind::Partner, Some(RawClientAuth::Optional)) => {
+                    return Err(fail(format!(
+                        "{key}.client_auth: got \"optional\", expected \"required\" (partner listeners always require client certificates)"
+                    )));
+                }
+                (RawKind::Partner, _) | (_, Some(RawClientAuth::Required)) => {
+                    sluice_certs::server::ClientAuth::Required
+                }
+                (_, Some(RawClientAuth::Optional)) => sluice_certs::server::ClientAuth::Optional,
+                (_, None) => sluice_certs::server::ClientAuth::Off,
+            };
+            if client_auth != sluice_certs::server::ClientAuth::Off && rl.client_ca.is_none() {
+                return Err(fail(format!(
+                    "{key}.client_ca: missing; expected the CA bundle that client certificates must chain to"
+                )));
+            }
+            listeners.push(Listener {
+                name: rl.name.clone(),
+                kind: match rl.kind {
+                    RawKind::Partner => ListenerKind::Partner,
+                    RawKind::Internal => ListenerKind::Internal,
+                },
+                address: addr(format!("{key}.address"), &rl.address)?,
+                tls: sluice_certs::server::ServerMaterial {
+                    cert: rel(&rl.cert),
+                    key: rel(&rl.key),
+                    client_ca: rl.client_ca.as_deref().map(rel),
+                    crls: rl.crls.iter().map(|p| rel(p)).collect(),
+                    client_auth,
+                },
+            });
+        }
+        if listeners.is_empty() {
+            return Err(fail(
+                "listener: missing; expected at least one [[listener]]".into(),
+            ));
+        }
+        let mut upstreams = Vec::new();
+        for (i, ru) in raw.upstreams.iter().enumerate() {
+            let key = format!("upstream[{i}]");
+            if upstreams.iter().any(|x: &Upstream| x.name == ru.name) {
+                return Err(fail(format!(
+                    "{key}.name: got {:?}, expected a name no other upstream has",
+                    ru.name
+                )));
+            }
+            let base: http::Uri = ru.url.trim_end_matches('/').parse().map_err(|_| {
+                fail(format!(
+                    "{key}.url: got {:?}, expected an http:// or https:// URL",
+                    ru.url
+                ))
+            })?;
+            match base.scheme_str() {
+                Some("http") | Some("https")
+                    if base.authority().is_some() && base.query().is_none() => {}
+                _ => {
+                    return Err(fail(format!(
+                        "{key}.url: got {:?}, expected an http:// or https:// URL without a query",
+                        ru.url
+                    )));
+                }
+            }
+            if base.scheme_str() == Some("http") && (ru.ca.is_some() || ru.client_cert.is_some()) {
+                return Err(fail(format!(
+                    "{key}: TLS files are set but the URL is http://; expected an https:// URL"
+                )));
+            }
+            upstreams.push(Upstream {
+                name: ru.name.clone(),
+                base,
+                tls: sluice_certs::client::ClientMaterial {
+                    ca_bundle: ru.ca.as_deref().map(rel),
+                    system_roots: ru.system_roots,
+                    cert: ru.client_cert.as_deref().map(rel),
+                    key: ru.client_key.as_deref().map(rel),
+                },
+                connect_timeout: Duration::from_millis(ru.connect_timeout_ms),
+                response_header_timeout: Duration::from_millis(ru.response_header_timeout_ms),
+                idle_timeout: Duration::from_millis(ru.idle_timeout_ms),
+                pool_size: ru.pool_size,
+            });
+        }
+        Ok(Config {
+            file: path.to_path_buf(),
+            policy: rel(&raw.policy),
+            pseudonym_key: rel(&raw.keys.pseudonym_key),
+            subject_key: rel(raw
+                .keys
+                .subject_key
+                .as_deref()
+                .unwrap_or(&raw.keys.pseudonym_key)),
+            limits,
+            listeners,
+            admin: raw
+                .admin
+                .map(|a| addr("admin.address".into(), &a.address))
+                .transpose()?,
+            upstreams,
+        })
+    }
+
+    /// The upstream called `name`.
+    pub fn upstream(&self, name: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+
+    /// Cross-checks with the policy: every route's upstream exists, and each flow has a listener.
+    pub fn check_with_policy(
+        &self,
+        policy: &sluice_policy::CompiledPolicy,
+    ) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for c in &policy.contracts {
+            for (i, r) in c.routes.iter().enumerate() {
+                if self.upstream(&r.upstream).is_none() {
+                    let known: Vec<_> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
+                    problems.push(format!(
+                        "contract {:?}.route[{i}].upstream: got {:?}, expected an [[upstream]] name in this config ({})",
+                        c.id,
+                        r.upstream,
+                        if known.is_empty() { "none defined".to_string() } else { known.join(", ") }
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                file: self.file.display().to_string(),
+                message: problems.join("; "),
+            })
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The one place that turns a failure into an HTTP response: status, a stable machine-readable
+//! reason, and the request id — never a value from a body, header or path.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::BodyExt;
+
+use crate::body::ProxyBody;
+
+/// Why a request was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The client certificate matches no partner of the policy.
+    UnknownPartner,
+    /// No route for this method and path.
+    NoRoute,
+    /// Routes match, but the partner has no contract for them.
+    NoContract,
+    /// The contract has ended.
+    ContractExpired,
+    /// The contract has not started.
+    ContractNotYetValid,
+    /// A filtered body of a type sluice does not filter (on a request).
+    UnsupportedMediaType,
+    /// A content coding sluice does not decode (on a request).
+    UnsupportedEncoding,
+    /// A request body over the limit.
+    BodyTooLarge,
+    /// The body broke the contract (with the structural path; never the value).
+    PolicyViolation(String),
+    /// Ambiguous or forbidden message framing (CL+TE, bad Transfer-Encoding, ...).
+    BadFraming,
+    /// `CONNECT` or an `Upgrade` request: tunnels bypass filtering.
+    UpgradeRefused,
+    /// The upstream could not be reached.
+    UpstreamUnavailable,
+    /// The upstream did not answer in time.
+    UpstreamTimeout,
+    /// The upstream answered something sluice cannot pass on safely (a 206, a 101, a body on a
+    /// 204, a type or coding it does not filter).
+    UpstreamProtocol,
+    /// The upstream answered with a non-success status; its body is not forwarded.
+    UpstreamStatus(StatusCode),
+    /// The request took longer than the configured limit.
+    Timeout,
+}
+
+impl Reason {
+    /// Status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Reason::UnknownPartner
+            | Reason::NoContract
+            | Reason::ContractExpired
+            | Reason::ContractNotYetValid => StatusCode::FORBIDDEN,
+            Reason::NoRoute => StatusCode::NOT_FOUND,
+            Reason::UnsupportedMediaType | Reason::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Reason::BadFraming | Reason::UpgradeRefused => StatusCode::BAD_REQUEST,
+            Reason::UpstreamUnavailable | Reason::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::UpstreamStatus(s) => *s,
+            Reason::Timeout => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::UnknownPartner => "unknown_partner",
+            Reason::NoRoute => "no_route",
+            Reason::NoContract => "no_contract",
+            Reason::ContractExpired => "contract_expired",
+            Reason::ContractNotYetValid => "contract_not_yet_valid",
+            Reason::UnsupportedMediaType => "unsupported_media_type",
+            Reason::UnsupportedEncoding => "unsupported_encoding",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::PolicyViolation(_) => "policy_violation",
+            Reason::BadFraming => "bad_framing",
+            Reason::UpgradeRefused => "upgrade_refused",
+            Reason::UpstreamUnavailable => "upstream_unavailable",
+            Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::UpstreamProtocol => "upstream_protocol",
+            Reason::UpstreamStatus(_) => "upstream_status",
+            Reason::Timeout => "request_timeout",
+        }
+    }
+
+    /// Whether the connection should be closed after the response (framing ambiguity).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Reason::BadFraming | Reason::UpgradeRefused)
+    }
+}
+
+impl From<sluice_policy::ResolveError> for Reason {
+    fn from(e: sluice_policy::ResolveError) -> Self {
+        match e {
+            sluice_policy::ResolveError::NoRoute => Reason::NoRoute,
+            sluice_policy::ResolveError::NoContract => Reason::NoContract,
+            sluice_policy::ResolveError::ContractExpired => Reason::ContractExpired,
+            sluice_policy::ResolveError::ContractNotYetValid => Reason::ContractNotYetValid,
+            _ => Reason::NoRoute,
+        }
+    }
+}
+
+/// The response for a refusal: `{"error": REASON, "request_id": ID}` (plus `path` for a policy
+/// violation: a structural path, never a value).
+pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> {
+    let mut body = serde_json::json!({ "error": reason.code(), "request_id": request_id });
+    if let Reason::PolicyViolation(path) = reason {
+        body["path"] = serde_json::Value::String(path.clone());
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"));
+    let mut resp = Response::new(
+        http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = reason.status();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", v);
+    }
+    if reason.closes_connection() {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}

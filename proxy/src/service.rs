@@ -1,0 +1,376 @@
+//! One request, from head to response: framing checks, partner, contract and route, the
+//! upstream call, and the partner-bound body through the engine. The order of checks follows
+//! DESIGN §2; every refusal goes through [`error_response`](crate::errors::error_response).
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use sluice_certs::PeerIdentity;
+use sluice_policy::engine::{EngineConfig, Limits, Redactor};
+use sluice_policy::{Flow, Identity, Instant, Resolved};
+
+use crate::body::{Outcome, ProxyBody, RedactedBody, media_type};
+use crate::config::ListenerKind;
+use crate::errors::{Reason, error_response};
+use crate::state::{PolicyState, Shared};
+
+/// What a connection knows about its peer.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The listener's flow.
+    pub kind: ListenerKind,
+    /// The verified client certificate's identity, if one was presented.
+    pub peer: Option<PeerIdentity>,
+}
+
+/// A random request id (128 bits, hex).
+pub fn request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The policy partner whose identity the certificate carries.
+pub fn partner_of<'p>(
+    policy: &'p sluice_policy::CompiledPolicy,
+    peer: &PeerIdentity,
+) -> Option<&'p sluice_policy::Partner> {
+    policy.partners.iter().find(|p| match &p.identity {
+        Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
+        Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
+        Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
+    })
+}
+
+/// Serves one request. Never fails: refusals are responses.
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    let id = request_id();
+    let limit = shared.config.limits.request_timeout;
+    let resp = match tokio::time::timeout(limit, route(&shared, &conn, req, &id)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(reason)) => {
+            tracing::info!(request_id = %id, status = reason.status().as_u16(), reason = reason.code(), "refused");
+            error_response(&reason, &id)
+        }
+        Err(_) => error_response(&Reason::Timeout, &id),
+    };
+    Ok(resp)
+}
+
+/// Message framing a filter in front of other parsers must not pass on (RFC 9112 §6.1).
+fn check_framing(method: &Method, headers: &HeaderMap) -> Result<(), Reason> {
+    let cl = headers.get_all(header::CONTENT_LENGTH).iter().count();
+    let te: Vec<_> = headers.get_all(header::TRANSFER_ENCODING).iter().collect();
+    if cl > 1 || (cl == 1 && !te.is_empty()) {
+        return Err(Reason::BadFraming);
+    }
+    if !te.is_empty() && (te.len() != 1 || !te[0].as_bytes().eq_ignore_ascii_case(b"chunked")) {
+        return Err(Reason::BadFraming);
+    }
+    if let Some(v) = headers.get(header::CONTENT_LENGTH)
+        && (v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit))
+    {
+        return Err(Reason::BadFraming);
+    }
+    if method == Method::CONNECT || headers.contains_key(header::UPGRADE) {
+        return Err(Reason::UpgradeRefused);
+    }
+    Ok(())
+}
+
+async fn route(
+    shared: &Arc<Shared>,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+    id: &str,
+) -> Result<Response<ProxyBody>, Reason> {
+    check_framing(req.method(), req.headers())?;
+    let state = shared.policy();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    match conn.kind {
+        ListenerKind::Partner => {
+            let peer = conn.peer.as_ref().ok_or(Reason::UnknownPartner)?;
+            let partner = partner_of(&state.policy, peer).ok_or(Reason::UnknownPartner)?;
+            let resolved =
+                state
+                    .policy
+                    .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
+            pull(shared, &state, resolved, &partner.id, req, id).await
+        }
+        ListenerKind::Internal => {
+            let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
+            push(shared, &state, resolved, req, id).await
+        }
+    }
+}
+
+fn engine_config(
+    state: &PolicyState,
+    r: &Resolved<'_>,
+    format: sluice_policy::engine::Format,
+) -> EngineConfig {
+    EngineConfig {
+        program: r.route.program.clone(),
+        format,
+        limits: Limits::default(),
+        keys: state.keys[&r.contract.id].clone(),
+        consent: None,
+    }
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// The headers of the partner's request that reach the institution in the pull flow. Identity
+/// headers a client could spoof are never forwarded: the partner is who its certificate says.
+const PULL_REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-type",
+    "if-none-match",
+    "if-modified-since",
+    "user-agent",
+];
+
+/// The headers that reach the partner with a body (DESIGN §5: default allow-list).
+const TO_PARTNER_HEADERS: &[&str] = &["accept", "content-type", "date"];
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, allowed: &[&'static str]) {
+    for name in allowed {
+        for v in from.get_all(*name) {
+            to.append(http::HeaderName::from_static(name), v.clone());
+        }
+    }
+}
+
+fn limited_body(body: Incoming, max: u64) -> ProxyBody {
+    http_body_util::Limited::new(body, max as usize)
+        .map_err(|e| -> crate::body::BoxError { e })
+        .boxed_unsync()
+}
+
+async fn pull(
+    shared: &Arc<Shared>,
+    state: &Arc<PolicyState>,
+    r: Resolved<'_>,
+    partner: &str,
+    req: Request<Incoming>,
+    id: &str,
+) -> Result<Response<ProxyBody>, Reason> {
+    let upstream = shared
+        .upstreams
+        .get(&r.route.upstream)
+        .ok_or(Reason::UpstreamUnavailable)?;
+    let (parts, body) = req.into_parts();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str());
+    let mut up = Request::builder()
+        .method(parts.method.clone())
+        .uri(upstream.uri(pq)?);
+    let headers = up.headers_mut().expect("a fresh builder has headers");
+    copy_headers(&parts.headers, headers, PULL_REQUEST_HEADERS);
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    headers.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
+    if let Ok(v) = HeaderValue::from_str(partner) {
+        headers.insert("sluice-partner", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&r.contract.id) {
+        headers.insert("sluice-contract", v);
+    }
+    let up = up
+        .body(limited_body(
+            body,
+            shared.config.limits.max_request_body_bytes,
+        ))
+        .map_err(|_| Reason::UpstreamProtocol)?;
+    let resp = upstream.send(up).await?;
+    let status = resp.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::PARTIAL_CONTENT {
+        return Err(Reason::UpstreamProtocol);
+    }
+    let bodiless = parts.method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if !status.is_success() && !bodiless {
+        return Err(Reason::UpstreamStatus(status));
+    }
+    let (rparts, rbody) = resp.into_parts();
+    let mut out = Response::builder().status(status);
+    let h = out.headers_mut().expect("a fresh builder has headers");
+    h.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if bodiless {
+        if !rbody.is_end_stream() && parts.method != Method::HEAD {
+            return Err(Reason::UpstreamProtocol);
+        }
+        return out
+            .body(
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .map_err(|_| Reason::UpstreamProtocol);
+    }
+    let ct = rparts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Reason::UpstreamProtocol)?;
+    let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
+    if let Some(ce) = rparts.headers.get(header::CONTENT_ENCODING)
+        && !ce.as_bytes().eq_ignore_ascii_case(b"identity")
+    {
+        return Err(Reason::UpstreamProtocol);
+    }
+    copy_headers(&rparts.headers, h, &["content-type"]);
+    let redactor = Redactor::new(engine_config(state, &r, media.format()));
+    let log = access_logger(id, partner, &r);
+    let body = RedactedBody::new(rbody, redactor, log);
+    out.body(body.boxed_unsync())
+        .map_err(|_| Reason::UpstreamProtocol)
+}
+
+async fn push(
+    shared: &Arc<Shared>,
+    state: &Arc<PolicyState>,
+    r: Resolved<'_>,
+    req: Request<Incoming>,
+    id: &str,
+) -> Result<Response<ProxyBody>, Reason> {
+    let upstream = shared
+        .upstreams
+        .get(&r.route.upstream)
+        .ok_or(Reason::UpstreamUnavailable)?;
+    let partner = state.policy.partner_of(r.contract).id.clone();
+    let (parts, body) = req.into_parts();
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Reason::UnsupportedMediaType)?;
+    let media = media_type(ct).ok_or(Reason::UnsupportedMediaType)?;
+    if let Some(ce) = parts.headers.get(header::CONTENT_ENCODING)
+        && !ce.as_bytes().eq_ignore_ascii_case(b"identity")
+    {
+        return Err(Reason::UnsupportedEncoding);
+    }
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > shared.config.limits.max_request_body_bytes
+    {
+        return Err(Reason::BodyTooLarge);
+    }
+    // The query string is not forwarded (no parameter is allow-listed by default).
+    let mut up = Request::builder()
+        .method(parts.method.clone())
+        .uri(upstream.uri(parts.uri.path())?);
+    let headers = up.headers_mut().expect("a fresh builder has headers");
+    copy_headers(&parts.headers, headers, TO_PARTNER_HEADERS);
+    headers.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
+    // A violation while the request streams aborts it; the caller learns where (never what).
+    let violation: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen = violation.clone();
+    let log = access_logger(id, &partner, &r);
+    let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
+        if let Outcome::Violation(v) = &outcome {
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{} at {}", v.kind.code(), v.path));
+        }
+        log(outcome);
+    });
+    let limited =
+        http_body_util::Limited::new(body, shared.config.limits.max_request_body_bytes as usize);
+    let redactor = Redactor::new(engine_config(state, &r, media.format()));
+    let body = RedactedBody::new(BodyAdapter(limited), redactor, on_finish);
+    let up = up
+        .body(body.boxed_unsync())
+        .map_err(|_| Reason::UpstreamProtocol)?;
+    let result = upstream.send(up).await;
+    if let Some(code) = violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(Reason::PolicyViolation(code));
+    }
+    let resp = result?;
+    // The partner's answer goes back to the institution system (no disclosure in this direction).
+    let (rparts, rbody) = resp.into_parts();
+    let mut out = Response::builder().status(rparts.status);
+    let h = out.headers_mut().expect("a fresh builder has headers");
+    for (name, value) in &rparts.headers {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            h.append(name.clone(), value.clone());
+        }
+    }
+    h.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
+    out.body(
+        rbody
+            .map_err(|e| -> crate::body::BoxError { Box::new(e) })
+            .boxed_unsync(),
+    )
+    .map_err(|_| Reason::UpstreamProtocol)
+}
+
+/// Adapts a `Limited<Incoming>` (whose error is boxed) to a body of `Bytes` frames.
+struct BodyAdapter(http_body_util::Limited<Incoming>);
+
+impl http_body::Body for BodyAdapter {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
+}
+
+/// The access-log line for a disclosure: ids, counts and the outcome — never values.
+fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFinish {
+    let (id, partner, contract, route) = (
+        id.to_string(),
+        partner.to_string(),
+        r.contract.id.clone(),
+        r.route.path.as_str().to_string(),
+    );
+    Box::new(move |outcome| match outcome {
+        Outcome::Sent(s) => {
+            let t = s.totals();
+            tracing::info!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "sent", bytes_in = s.bytes_in, bytes_out = s.bytes_out, records = s.records, kept = t.kept, masked = t.masked, hashed = t.hashed, redacted = t.redacted, stripped = t.stripped, "disclosure");
+        }
+        Outcome::Violation(v) => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "aborted_policy", reason = v.kind.code(), path = %v.path, offset = v.offset, "disclosure");
+        }
+        Outcome::SourceFailed => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "upstream_error", "disclosure");
+        }
+    })
+}
+
+impl std::fmt::Debug for BodyAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyAdapter")
+    }
+}

@@ -1,0 +1,142 @@
+//! What every request reads: the configuration, the current policy with its per-contract keys,
+//! upstream clients and listener TLS. The policy snapshot is swapped whole on reload; requests
+//! in flight keep the snapshot they started with.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use sluice_certs::reload::ServerTls;
+use sluice_policy::CompiledPolicy;
+use sluice_policy::engine::EngineKeys;
+
+use crate::config::Config;
+use crate::upstream::UpstreamClient;
+
+/// A policy and the engine keys of each of its contracts.
+#[derive(Debug)]
+pub struct PolicyState {
+    /// The policy.
+    pub policy: Arc<CompiledPolicy>,
+    /// Engine keys by contract id.
+    pub keys: HashMap<String, Arc<EngineKeys>>,
+}
+
+/// State shared by every connection and request.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    policy_path: PathBuf,
+    policy: RwLock<Arc<PolicyState>>,
+    pseudonym_master: Vec<u8>,
+    subject_master: Vec<u8>,
+    /// Upstream clients by name.
+    pub upstreams: HashMap<String, Arc<UpstreamClient>>,
+    /// Listener TLS, in config order.
+    pub tls: Vec<Arc<ServerTls>>,
+}
+
+/// Why the proxy could not start (or reload).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The policy.
+    #[error("{0}")]
+    Policy(String),
+    /// Certificates or keys.
+    #[error("{0}")]
+    Certs(#[from] sluice_certs::CertError),
+    /// A key file.
+    #[error("{0}")]
+    Key(String),
+    /// Binding a listener.
+    #[error("{0}")]
+    Io(String),
+}
+
+fn load_policy(
+    path: &std::path::Path,
+    pseudonym: &[u8],
+    subject: &[u8],
+) -> Result<PolicyState, StartError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartError::Policy(format!("{}: cannot read: {e}", path.display())))?;
+    let policy = CompiledPolicy::load(&path.display().to_string(), &text)
+        .map_err(|e| StartError::Policy(e.to_string()))?;
+    let keys = policy
+        .contracts
+        .iter()
+        .map(|c| {
+            (
+                c.id.clone(),
+                Arc::new(EngineKeys::derive(pseudonym, subject, &c.id)),
+            )
+        })
+        .collect();
+    Ok(PolicyState {
+        policy: Arc::new(policy),
+        keys,
+    })
+}
+
+impl Shared {
+    /// Loads everything the configuration names; any problem stops start-up (fail closed).
+    pub fn load(config: Config, policy_override: Option<PathBuf>) -> Result<Self, StartError> {
+        let pseudonym_master =
+            crate::keys::read_key_file(&config.pseudonym_key).map_err(StartError::Key)?;
+        let subject_master =
+            crate::keys::read_key_file(&config.subject_key).map_err(StartError::Key)?;
+        let policy_path = policy_override.unwrap_or_else(|| config.policy.clone());
+        let policy = load_policy(&policy_path, &pseudonym_master, &subject_master)?;
+        config.check_with_policy(&policy.policy)?;
+        let upstreams = crate::upstream::clients(&config)?;
+        let tls = config
+            .listeners
+            .iter()
+            .map(|l| ServerTls::load(l.tls.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        for t in &tls {
+            for w in t.warnings() {
+                tracing::warn!(warning = %w, "key file permissions");
+            }
+        }
+        Ok(Self {
+            config,
+            policy_path,
+            policy: RwLock::new(Arc::new(policy)),
+            pseudonym_master,
+            subject_master,
+            upstreams,
+            tls,
+        })
+    }
+
+    /// The current policy snapshot.
+    pub fn policy(&self) -> Arc<PolicyState> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reloads the policy and every listener's certificates: validate, then swap. On any error
+    /// nothing changes and the error is returned.
+    pub fn reload(&self) -> Result<String, StartError> {
+        let next = load_policy(
+            &self.policy_path,
+            &self.pseudonym_master,
+            &self.subject_master,
+        )?;
+        self.config.check_with_policy(&next.policy)?;
+        // Certificates: each listener validates before it swaps; report the first failure.
+        for t in &self.tls {
+            t.reload()?;
+        }
+        let version = next.policy.version;
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(format!("policy sha256 {version} and certificates reloaded"))
+    }
+}

@@ -1,0 +1,92 @@
+//! Upstream clients: one pooled hyper client per `[[upstream]]`, HTTP/1.1 or HTTP/2 (by ALPN),
+//! TLS from the certificates crate (presenting the institution's client certificate to partner
+//! APIs in the push flow), with connect and response-header timeouts.
+
+use std::sync::Arc;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::body::ProxyBody;
+use crate::config::Upstream;
+use crate::errors::Reason;
+
+/// A client for one upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    /// Its configuration.
+    pub cfg: Upstream,
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+}
+
+impl UpstreamClient {
+    /// Builds the client; TLS files are read and validated now.
+    pub fn new(cfg: &Upstream) -> Result<Self, sluice_certs::CertError> {
+        let tls = if cfg.base.scheme_str() == Some("https") {
+            let mut tls =
+                (*sluice_certs::client::client_config(&cfg.tls, sluice_certs::inspect::now())?)
+                    .clone();
+            // hyper-rustls sets ALPN itself from the enabled protocols (and panics if it is set).
+            tls.alpn_protocols.clear();
+            tls
+        } else {
+            // Never used for http:// upstreams; the connector type wants one.
+            rustls::ClientConfig::builder_with_provider(sluice_certs::provider())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(cfg.idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_size)
+            .build(connector);
+        Ok(Self {
+            cfg: cfg.clone(),
+            client,
+        })
+    }
+
+    /// The absolute URI for a path-and-query on this upstream.
+    pub fn uri(&self, path_and_query: &str) -> Result<http::Uri, Reason> {
+        let base = self.cfg.base.to_string();
+        format!("{}{}", base.trim_end_matches('/'), path_and_query)
+            .parse()
+            .map_err(|_| Reason::NoRoute)
+    }
+
+    /// Sends a request; the response headers must arrive within the response-header timeout.
+    pub async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, Reason> {
+        match tokio::time::timeout(self.cfg.response_header_timeout, self.client.request(req)).await
+        {
+            Err(_) => Err(Reason::UpstreamTimeout),
+            Ok(Err(e)) if e.is_connect() => Err(Reason::UpstreamUnavailable),
+            Ok(Err(_)) => Err(Reason::UpstreamProtocol),
+            Ok(Ok(resp)) => Ok(resp),
+        }
+    }
+}
+
+/// Clients for every configured upstream.
+pub fn clients(
+    cfg: &crate::config::Config,
+) -> Result<std::collections::HashMap<String, Arc<UpstreamClient>>, sluice_certs::CertError> {
+    cfg.upstreams
+        .iter()
+        .map(|u| Ok((u.name.clone(), Arc::new(UpstreamClient::new(u)?))))
+        .collect()
+}

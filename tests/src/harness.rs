@@ -1,0 +1,339 @@
+//! A whole deployment on loopback for end-to-end tests: a development PKI, a mock institution
+//! API (plain HTTP), a mock partner API (HTTPS, client certificate required), sluice in-process
+//! with the example policy, and partner / institution clients over real rustls.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// A boxed error for test bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body sent as the given chunks, optionally failing after the last one (an upstream that dies
+/// mid-body).
+#[derive(Debug)]
+pub struct Chunks {
+    chunks: VecDeque<Bytes>,
+    fail_at_end: bool,
+    // The failure waits a moment, so the head and the data before it are on the wire first.
+    delay: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Chunks {
+    /// The body cut into `size`-byte chunks.
+    pub fn new(body: &[u8], size: usize, fail_at_end: bool) -> Self {
+        Self {
+            chunks: body
+                .chunks(size.max(1))
+                .map(Bytes::copy_from_slice)
+                .collect(),
+            fail_at_end,
+            delay: None,
+        }
+    }
+}
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = BoxError;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.chunks.pop_front() {
+            Some(c) => Poll::Ready(Some(Ok(Frame::data(c)))),
+            None if self.fail_at_end => {
+                let delay = self.delay.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(std::time::Duration::from_millis(100)))
+                });
+                if delay.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.fail_at_end = false;
+                Poll::Ready(Some(Err("upstream died mid-body".into())))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// What a mock returns.
+#[derive(Debug)]
+pub struct MockResponse {
+    /// Status.
+    pub status: u16,
+    /// Content type.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: Chunks,
+}
+
+type Handler = Arc<dyn Fn(&Request<Incoming>) -> MockResponse + Send + Sync>;
+
+/// A mock server that records the requests it received (method, path, headers, body).
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+
+/// One recorded request: method, path and query, headers, and the body (or why it was cut).
+pub type Recorded = (String, String, http::HeaderMap, Result<Vec<u8>, String>);
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recorder({} requests)", self.0.lock().unwrap().len())
+    }
+}
+
+impl Recorder {
+    /// Requests so far: (method, path and query, headers, body or body error).
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+async fn serve_mock(
+    req: Request<Incoming>,
+    handler: Handler,
+    rec: Recorder,
+) -> Result<Response<http_body_util::combinators::BoxBody<Bytes, BoxError>>, Infallible> {
+    let m = handler(&req);
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .map_err(|e| e.to_string());
+    rec.0.lock().unwrap().push((
+        parts.method.to_string(),
+        parts
+            .uri
+            .path_and_query()
+            .map_or(String::new(), |p| p.to_string()),
+        parts.headers,
+        body,
+    ));
+    let mut resp = Response::new(m.body.boxed());
+    *resp.status_mut() = http::StatusCode::from_u16(m.status).unwrap();
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(m.content_type),
+    );
+    Ok(resp)
+}
+
+/// Starts a plain-HTTP mock on loopback.
+pub async fn mock_http(handler: Handler) -> (SocketAddr, Recorder) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rec = Recorder::default();
+    let r = rec.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
+            let (h, r) = (handler.clone(), r.clone());
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req| serve_mock(req, h.clone(), r.clone()));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, rec)
+}
+
+/// Starts an HTTPS mock that requires a client certificate from `ca`.
+pub async fn mock_https(pki: &Path, handler: Handler) -> (SocketAddr, Recorder) {
+    let tls = sluice_certs::reload::ServerTls::load(sluice_certs::server::ServerMaterial {
+        cert: pki.join("server.pem"),
+        key: pki.join("server.key"),
+        client_ca: Some(pki.join("ca.pem")),
+        crls: vec![],
+        client_auth: sluice_certs::server::ClientAuth::Required,
+    })
+    .unwrap();
+    let config = tls.config();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rec = Recorder::default();
+    let r = rec.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
+            let (h, r, config) = (handler.clone(), r.clone(), config.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await else {
+                    return;
+                };
+                let svc =
+                    hyper::service::service_fn(move |req| serve_mock(req, h.clone(), r.clone()));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, rec)
+}
+
+/// A temp directory with a development PKI for `partners`.
+pub fn pki(name: &str, partners: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let partners: Vec<String> = partners.iter().map(|p| p.to_string()).collect();
+    sluice_certs::devpki::init(&dir, &partners).unwrap();
+    dir
+}
+
+/// Writes a config for the example policy into `dir` with the given upstream addresses, and
+/// starts sluice on ephemeral ports.
+pub async fn start_sluice(
+    dir: &Path,
+    institution: SocketAddr,
+    partner_api: SocketAddr,
+    policy: &str,
+) -> sluice::server::Running {
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    let config = format!(
+        r#"policy = "policy.toml"
+[keys]
+pseudonym_key = "hash.key"
+[limits]
+max_request_body_bytes = 1048576
+request_timeout_ms = 20000
+drain_timeout_ms = 2000
+[[listener]]
+name = "partners"
+kind = "partner"
+address = "127.0.0.1:0"
+cert = "server.pem"
+key = "server.key"
+client_ca = "ca.pem"
+crls = ["crl.pem"]
+[[listener]]
+name = "internal"
+kind = "internal"
+address = "127.0.0.1:0"
+cert = "server.pem"
+key = "server.key"
+client_ca = "ca.pem"
+client_auth = "required"
+[[upstream]]
+name = "institution"
+url = "http://{institution}"
+[[upstream]]
+name = "acme-api"
+url = "https://localhost:{}"
+ca = "ca.pem"
+client_cert = "institution.pem"
+client_key = "institution.key"
+"#,
+        partner_api.port()
+    );
+    std::fs::write(dir.join("sluice.toml"), &config).unwrap();
+    let cfg = sluice::config::Config::load(&dir.join("sluice.toml")).unwrap();
+    let shared = Arc::new(sluice::state::Shared::load(cfg, None).unwrap_or_else(|e| panic!("{e}")));
+    sluice::server::start(shared).await.unwrap()
+}
+
+/// The example policy, with its validity window moved around now.
+pub fn example_policy() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/examples/policy.toml"
+    ))
+    .unwrap()
+    .replace(
+        "valid_from  = 2026-01-01\nvalid_until = 2027-01-01",
+        "valid_from  = 2020-01-01\nvalid_until = 2099-01-01",
+    )
+    .replace(
+        "valid_from  = 2026-01-01\nvalid_until = 2027-07-01",
+        "valid_from  = 2020-01-01\nvalid_until = 2099-01-01",
+    )
+}
+
+/// An HTTPS client presenting `cert`/`key` (paths in the PKI dir), HTTP/1.1 or HTTP/2 only.
+pub fn client(
+    dir: &Path,
+    identity: Option<(&str, &str)>,
+    h2: bool,
+) -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<Bytes>,
+> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let tls = match identity {
+        Some((cert, key)) => {
+            let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join(cert))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            b.with_client_auth_cert(
+                chain,
+                rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join(key)).unwrap(),
+            )
+            .unwrap()
+        }
+        None => b.with_no_client_auth(),
+    };
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only();
+    let connector = if h2 {
+        https.enable_http2().build()
+    } else {
+        https.enable_http1().build()
+    };
+    let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
+    builder.http2_only(h2);
+    builder.build(connector)
+}
+
+/// A response's status, headers and body (or the error that cut the body short).
+pub async fn fetch(
+    client: &hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        http_body_util::Full<Bytes>,
+    >,
+    req: Request<http_body_util::Full<Bytes>>,
+) -> (u16, http::HeaderMap, Result<Vec<u8>, String>) {
+    let resp = client
+        .request(req)
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e:?}"));
+    let (parts, body) = resp.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .map_err(|e| format!("{e:?}"));
+    (parts.status.as_u16(), parts.headers, body)
+}

@@ -1,0 +1,355 @@
+//! The proxy end to end: real rustls over loopback, a mock institution and a mock partner API,
+//! HTTP/1.1 and HTTP/2, both flows.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+const APPLICANT: &str = r#"{"applicants":[{"applicant_no":"LA00000001","name":"欧阳明轩","id_no":"31011519751103008X","mobile":"13860642414","card_cvn":"123","address":"上海市浦东新区张江路123弄5号1202室","loan":{"amount":50000,"term_months":12,"purpose":"装修"},"credit_score":700,"remarks":"备用卡 6222 0293 6536 8615 645"}],"total":1}"#;
+
+const SECRETS: &[&str] = &[
+    "13860642414",
+    "31011519751103008X",
+    "张江路",
+    "8615",
+    "\"123\"",
+    "装修",
+];
+
+fn institution() -> Arc<dyn Fn(&Request<hyper::body::Incoming>) -> MockResponse + Send + Sync> {
+    Arc::new(|req| {
+        let path = req.uri().path();
+        let json = |body: &str, chunk, fail| MockResponse {
+            status: 200,
+            content_type: "application/json",
+            body: Chunks::new(body.as_bytes(), chunk, fail),
+        };
+        match path {
+            "/v1/applicants/1" => json(APPLICANT, 1 << 20, false),
+            "/v1/applicants/bytewise" => json(APPLICANT, 1, false),
+            "/v1/applicants/text" => MockResponse {
+                status: 200,
+                content_type: "text/plain",
+                body: Chunks::new(b"hello", 5, false),
+            },
+            "/v1/applicants/missing" => MockResponse {
+                status: 404,
+                content_type: "application/json",
+                body: Chunks::new(br#"{"detail":"13860642414 not found"}"#, 64, false),
+            },
+            "/v1/applicants/dies" => json(&APPLICANT[..200], 50, true),
+            "/v1/applicants/late-violation" => {
+                // A long valid prefix, then an amount over the contract's max.
+                let mut body = String::from(r#"{"applicants":["#);
+                for _ in 0..200 {
+                    body.push_str(r#"{"applicant_no":"LA00000001","credit_score":1},"#);
+                }
+                body.push_str(r#"{"loan":{"amount":99999999}}]}"#);
+                json(Box::leak(body.into_boxed_str()), 1024, false)
+            }
+            "/v1/applicants" => MockResponse {
+                status: 200,
+                content_type: "application/x-ndjson",
+                body: Chunks::new(
+                    format!(
+                        "{}\n{}\n",
+                        &APPLICANT[15..APPLICANT.len() - 12],
+                        r#"{"name":"张伟","credit_score":1}"#
+                    )
+                    .as_bytes(),
+                    7,
+                    false,
+                ),
+            },
+            _ => MockResponse {
+                status: 404,
+                content_type: "application/json",
+                body: Chunks::new(b"{}", 2, false),
+            },
+        }
+    })
+}
+
+fn partner_api() -> Arc<dyn Fn(&Request<hyper::body::Incoming>) -> MockResponse + Send + Sync> {
+    Arc::new(|_| MockResponse {
+        status: 201,
+        content_type: "application/json",
+        body: Chunks::new(br#"{"accepted":true}"#, 64, false),
+    })
+}
+
+struct Env {
+    dir: std::path::PathBuf,
+    sluice: sluice::server::Running,
+    institution: Recorder,
+    partner: Recorder,
+}
+
+async fn env(name: &str) -> Env {
+    let dir = pki(name, &["acme-loans", "safe-insure", "mallory"]);
+    let (inst_addr, institution) = mock_http(institution()).await;
+    let (partner_addr, partner) = mock_https(&dir, partner_api()).await;
+    let sluice = start_sluice(&dir, inst_addr, partner_addr, &example_policy()).await;
+    Env {
+        dir,
+        sluice,
+        institution,
+        partner,
+    }
+}
+
+fn get(env: &Env, path: &str) -> Request<Full<Bytes>> {
+    let addr = env.sluice.addr("partners").unwrap();
+    Request::get(format!("https://localhost:{}{path}", addr.port()))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn acme(
+    env: &Env,
+    h2: bool,
+) -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+> {
+    client(
+        &env.dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        h2,
+    )
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test]
+async fn pull_redacts_the_response_over_h1_and_h2() {
+    let env = env("pull").await;
+    for h2 in [false, true] {
+        for path in ["/v1/applicants/1", "/v1/applicants/bytewise"] {
+            let (status, headers, body) = fetch(&acme(&env, h2), get(&env, path)).await;
+            assert_eq!(status, 200, "h2={h2} {path}");
+            assert!(
+                headers.get("content-length").is_none(),
+                "a redacted body has no Content-Length"
+            );
+            assert!(headers.get("x-request-id").is_some());
+            let body = body.unwrap();
+            let text = String::from_utf8(body.clone()).unwrap();
+            for s in SECRETS {
+                assert!(!text.contains(s), "{s} leaked: {text}");
+            }
+            let v = json(&body);
+            let a = &v["applicants"][0];
+            assert_eq!(a["name"], "欧阳**");
+            assert_eq!(a["id_no"], "310115********008X");
+            assert_eq!(a["address"], "上海市浦东新区****");
+            assert_eq!(
+                a["loan"],
+                serde_json::json!({"amount": 50000, "term_months": 12})
+            );
+            assert_eq!(a["remarks"], "备用卡 622202*********5645");
+            assert_eq!(a["mobile"].as_str().unwrap().len(), 64);
+            assert!(v.get("total").is_none());
+        }
+    }
+    // The institution learnt who asked, from the certificate, and never a client-supplied identity.
+    let reqs = env.institution.requests();
+    assert_eq!(reqs[0].2.get("sluice-partner").unwrap(), "acme-loans");
+    assert_eq!(
+        reqs[0].2.get("sluice-contract").unwrap(),
+        "acme-prescreen-2026"
+    );
+    assert_eq!(reqs[0].2.get("accept-encoding").unwrap(), "identity");
+}
+
+#[tokio::test]
+async fn pull_ndjson_lines_are_redacted() {
+    let env = env("ndjson").await;
+    let (status, _, body) = fetch(&acme(&env, false), get(&env, "/v1/applicants")).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body.unwrap()).unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(json(lines[0].as_bytes())["name"], "欧阳**");
+    assert_eq!(lines[1], r#"{"name":"张*","credit_score":1}"#);
+}
+
+#[tokio::test]
+async fn refusals_carry_a_status_and_a_reason() {
+    let env = env("refusals").await;
+    let cases: Vec<(Option<(&str, &str)>, &str, u16, &str)> = vec![
+        (
+            Some(("partners/mallory.pem", "partners/mallory.key")),
+            "/v1/applicants/1",
+            403,
+            "unknown_partner",
+        ),
+        (
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            "/v2/nothing",
+            404,
+            "no_route",
+        ),
+        (
+            Some(("partners/safe-insure.pem", "partners/safe-insure.key")),
+            "/v1/applicants/1",
+            403,
+            "no_contract",
+        ),
+        (
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            "/v1/applicants/text",
+            502,
+            "upstream_protocol",
+        ),
+        (
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            "/v1/applicants/missing",
+            404,
+            "upstream_status",
+        ),
+    ];
+    for (who, path, want_status, want_reason) in cases {
+        for h2 in [false, true] {
+            let (status, headers, body) = fetch(&client(&env.dir, who, h2), get(&env, path)).await;
+            let body = body.unwrap();
+            assert_eq!(
+                status,
+                want_status,
+                "{path}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let v = json(&body);
+            assert_eq!(v["error"], want_reason);
+            assert_eq!(
+                v["request_id"].as_str().unwrap(),
+                headers.get("x-request-id").unwrap().to_str().unwrap()
+            );
+            assert!(!String::from_utf8_lossy(&body).contains("13860642414"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_late_violation_or_a_dying_upstream_aborts_the_stream() {
+    let env = env("abort").await;
+    for h2 in [false, true] {
+        for path in ["/v1/applicants/late-violation", "/v1/applicants/dies"] {
+            let (status, _, body) = fetch(&acme(&env, h2), get(&env, path)).await;
+            assert_eq!(
+                status,
+                200,
+                "h2={h2} {path}: headers went out before the problem: {:?}",
+                body.as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+            );
+            assert!(
+                body.is_err(),
+                "h2={h2} {path}: the partner must see an aborted body, got {:?}",
+                body.map(String::from_utf8)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn push_redacts_the_request_to_the_partner() {
+    let env = env("push").await;
+    let inst = client(
+        &env.dir,
+        Some(("institution.pem", "institution.key")),
+        false,
+    );
+    let addr = env.sluice.addr("internal").unwrap();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","holder":{"name":"张伟","id_no":"11010519491231002X","mobile":"13860642414"},"payment":{"card_no":"6222029365368615645","card_cvn":"999"},"premium":1200,"claims":[{"claim_no":"C1","amount":300,"diagnosis":"secret"}]}]}"#;
+    let req = Request::post(format!(
+        "https://localhost:{}/v2/policies?debug=1",
+        addr.port()
+    ))
+    .header("content-type", "application/json")
+    .header("cookie", "session=abc")
+    .header("authorization", "Bearer x")
+    .body(Full::new(Bytes::from(body)))
+    .unwrap();
+    let (status, _, resp) = fetch(&inst, req).await;
+    assert_eq!(status, 201, "{:?}", resp.map(String::from_utf8));
+    let reqs = env.partner.requests();
+    assert_eq!(reqs.len(), 1);
+    let (method, pq, headers, got) = &reqs[0];
+    assert_eq!(
+        (method.as_str(), pq.as_str()),
+        ("POST", "/v2/policies"),
+        "the query string is not forwarded"
+    );
+    assert!(headers.get("cookie").is_none() && headers.get("authorization").is_none());
+    let v = json(got.as_ref().unwrap());
+    let p = &v["policies"][0];
+    assert_eq!(p["holder"]["name"], "张*");
+    assert_eq!(
+        p["holder"]["mobile"], "13860642414",
+        "plaintext with a documented reason"
+    );
+    assert_eq!(p["holder"]["id_no"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        p["payment"],
+        serde_json::json!({"card_no": "622202*********5645"})
+    );
+    assert_eq!(
+        p["claims"][0],
+        serde_json::json!({"claim_no": "C1", "amount": 300})
+    );
+
+    // A violation: the caller gets 422 with the path, the partner never gets a complete body.
+    let bad = r#"{"policies":[{"policy_no":"P2","premium":-5}]}"#;
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(bad)))
+        .unwrap();
+    let (status, _, resp) = fetch(&inst, req).await;
+    let resp = resp.unwrap();
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&resp));
+    assert_eq!(json(&resp)["path"], "out_of_range at $.policies[0].premium");
+    for (_, _, _, body) in env.partner.requests().iter().skip(1) {
+        assert!(
+            body.is_err(),
+            "the partner received a complete body: {body:?}"
+        );
+    }
+
+    // Unsupported media type on a filtered request.
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from("x")))
+        .unwrap();
+    let (status, _, resp) = fetch(&inst, req).await;
+    assert_eq!(status, 415);
+    assert_eq!(json(&resp.unwrap())["error"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_broken_policy_reload_keeps_the_current_one() {
+    let env = env("reload").await;
+    std::fs::write(env.dir.join("policy.toml"), "version = 1\n[[partner]\n").unwrap();
+    let err = env.sluice.shared().reload().unwrap_err().to_string();
+    assert!(err.contains("not valid TOML"), "{err}");
+    let (status, _, _) = fetch(&acme(&env, false), get(&env, "/v1/applicants/1")).await;
+    assert_eq!(status, 200);
+    // A good policy that drops the contract applies to the next request.
+    std::fs::write(
+        env.dir.join("policy.toml"),
+        example_policy().replace(
+            "path     = \"/v1/applicants/{id}\"",
+            "path     = \"/v1/applicant/{id}\"",
+        ),
+    )
+    .unwrap();
+    env.sluice.shared().reload().unwrap();
+    let (status, _, _) = fetch(&acme(&env, false), get(&env, "/v1/applicants/1")).await;
+    assert_eq!(status, 404);
+}
