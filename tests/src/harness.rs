@@ -82,7 +82,8 @@ pub struct MockResponse {
     pub body: Chunks,
 }
 
-type Handler = Arc<dyn Fn(&Request<Incoming>) -> MockResponse + Send + Sync>;
+/// How a mock answers a request.
+pub type Handler = Arc<dyn Fn(&Request<Incoming>) -> MockResponse + Send + Sync>;
 
 /// A mock server that records the requests it received (method, path, headers, body).
 #[derive(Clone, Default)]

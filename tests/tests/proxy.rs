@@ -19,7 +19,7 @@ const SECRETS: &[&str] = &[
     "装修",
 ];
 
-fn institution() -> Arc<dyn Fn(&Request<hyper::body::Incoming>) -> MockResponse + Send + Sync> {
+fn institution() -> Handler {
     Arc::new(|req| {
         let path = req.uri().path();
         let json = |body: &str, chunk, fail| MockResponse {
@@ -73,7 +73,7 @@ fn institution() -> Arc<dyn Fn(&Request<hyper::body::Incoming>) -> MockResponse 
     })
 }
 
-fn partner_api() -> Arc<dyn Fn(&Request<hyper::body::Incoming>) -> MockResponse + Send + Sync> {
+fn partner_api() -> Handler {
     Arc::new(|_| MockResponse {
         status: 201,
         content_type: "application/json",
@@ -183,7 +183,8 @@ async fn pull_ndjson_lines_are_redacted() {
 #[tokio::test]
 async fn refusals_carry_a_status_and_a_reason() {
     let env = env("refusals").await;
-    let cases: Vec<(Option<(&str, &str)>, &str, u16, &str)> = vec![
+    type Case<'a> = (Option<(&'a str, &'a str)>, &'a str, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             Some(("partners/mallory.pem", "partners/mallory.key")),
             "/v1/applicants/1",
