@@ -8,6 +8,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod errors;
+pub mod framing;
 pub mod keys;
 pub mod server;
 pub mod service;

@@ -122,6 +122,7 @@ async fn accept_loop(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = limits.header_read_timeout;
+        let max_head = limits.max_header_bytes.max(8192);
         tokio::spawn(async move {
             let _permit = permit;
             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -139,11 +140,17 @@ async fn accept_loop(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|der| sluice_certs::PeerIdentity::from_leaf(der).ok());
-            let conn = Arc::new(ConnInfo { kind, peer });
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            // HTTP/1.1 connections get framing verdicts from the raw bytes (framing.rs).
+            let verdicts = (!h2).then(crate::framing::Verdicts::default);
+            let conn = Arc::new(ConnInfo {
+                kind,
+                peer,
+                verdicts: verdicts.clone(),
+            });
             let svc = service_fn(move |req| service::handle(shared.clone(), conn.clone(), req));
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), svc)
-                .into_owned();
+            let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
+            let connection = builder.serve_connection(TokioIo::new(io), svc).into_owned();
             let _ = watcher.watch(connection).await;
         });
     }

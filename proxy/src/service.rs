@@ -25,6 +25,8 @@ pub struct ConnInfo {
     pub kind: ListenerKind,
     /// The verified client certificate's identity, if one was presented.
     pub peer: Option<PeerIdentity>,
+    /// Framing verdicts of an HTTP/1.1 connection (see [`crate::framing`]).
+    pub verdicts: Option<crate::framing::Verdicts>,
 }
 
 /// A random request id (128 bits, hex).
@@ -54,6 +56,8 @@ pub async fn handle(
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     let id = request_id();
     let limit = shared.config.limits.request_timeout;
+    let chunked = req.version() == http::Version::HTTP_11
+        && req.headers().contains_key(header::TRANSFER_ENCODING);
     let resp = match tokio::time::timeout(limit, route(&shared, &conn, req, &id)).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(reason)) => {
@@ -62,6 +66,11 @@ pub async fn handle(
         }
         Err(_) => error_response(&Reason::Timeout, &id),
     };
+    let mut resp = resp;
+    if chunked {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     Ok(resp)
 }
 
@@ -92,6 +101,11 @@ async fn route(
     req: Request<Incoming>,
     id: &str,
 ) -> Result<Response<ProxyBody>, Reason> {
+    if let Some(v) = &conn.verdicts
+        && v.next() == Some(crate::framing::Framing::Bad)
+    {
+        return Err(Reason::BadFraming);
+    }
     check_framing(req.method(), req.headers())?;
     let state = shared.policy();
     let method = req.method().as_str().to_string();

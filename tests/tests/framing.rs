@@ -1,0 +1,102 @@
+//! Message framing attacks over a raw TLS socket (no HTTP client library to tidy them up): every
+//! ambiguous or forbidden framing is refused, and nothing smuggled reaches the institution.
+
+use std::sync::Arc;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use sluice_tests::harness::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key"))
+        .unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(request).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut out = Vec::new();
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn institution() -> Handler {
+    Arc::new(|_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
+    })
+}
+
+#[tokio::test]
+async fn ambiguous_framing_is_refused_and_nothing_is_smuggled() {
+    let dir = pki("framing", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_https(&dir, institution()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    let cases: &[(&str, &[u8])] = &[
+        ("CL+TE", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("CL+TE smuggling", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 48\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v1/applicants/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("duplicate CL", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n"),
+        ("differing CL", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nContent-Length: 3\r\n\r\nabc"),
+        ("TE chunked, chunked", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"),
+        ("TE xchunked", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"),
+        ("TE identity", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: identity\r\n\r\n"),
+        ("CL plus sign", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: +0\r\n\r\n"),
+        ("obs-fold", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nX-Note: a\r\n folded\r\n\r\n"),
+        ("CONNECT", b"CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n\r\n"),
+        ("Upgrade websocket", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+        ("Upgrade h2c", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"),
+        ("NUL in header", b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nX-A: a\0b\r\n\r\n"),
+    ];
+    for (name, request) in cases {
+        let before = recorder.requests().len();
+        let resp = raw(&dir, addr, request).await;
+        let status = resp.split(' ').nth(1).unwrap_or("");
+        assert!(
+            status.starts_with('4'),
+            "{name}: expected a 4xx refusal, got {resp:?}"
+        );
+        assert_eq!(
+            recorder.requests().len(),
+            before,
+            "{name}: the institution received a request"
+        );
+    }
+    assert!(
+        recorder
+            .requests()
+            .iter()
+            .all(|r| !r.1.contains("smuggled"))
+    );
+    // A correct request on the same listener still works.
+    let resp = raw(
+        &dir,
+        addr,
+        b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+}
