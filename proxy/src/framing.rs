@@ -75,7 +75,7 @@ pub fn judge(head: &[u8]) -> Framing {
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             return Framing::Bad; // obs-fold
         }
-        if line.iter().any(|&b| b == 0) {
+        if line.contains(&0) {
             return Framing::Bad;
         }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
