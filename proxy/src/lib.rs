@@ -7,6 +7,7 @@
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod decode;
 pub mod errors;
 pub mod framing;
 pub mod keys;

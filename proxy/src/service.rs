@@ -254,15 +254,11 @@ async fn pull(
         .and_then(|v| v.to_str().ok())
         .ok_or(Reason::UpstreamProtocol)?;
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
-    if let Some(ce) = rparts.headers.get(header::CONTENT_ENCODING)
-        && !ce.as_bytes().eq_ignore_ascii_case(b"identity")
-    {
-        return Err(Reason::UpstreamProtocol);
-    }
+    let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
     copy_headers(&rparts.headers, h, &["content-type"]);
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let log = access_logger(id, partner, &r);
-    let body = RedactedBody::new(rbody, redactor, log);
+    let body = RedactedBody::new(decoded(rbody, coding), redactor, log);
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
@@ -286,11 +282,7 @@ async fn push(
         .and_then(|v| v.to_str().ok())
         .ok_or(Reason::UnsupportedMediaType)?;
     let media = media_type(ct).ok_or(Reason::UnsupportedMediaType)?;
-    if let Some(ce) = parts.headers.get(header::CONTENT_ENCODING)
-        && !ce.as_bytes().eq_ignore_ascii_case(b"identity")
-    {
-        return Err(Reason::UnsupportedEncoding);
-    }
+    let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
     if let Some(len) = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -320,7 +312,7 @@ async fn push(
     let limited =
         http_body_util::Limited::new(body, shared.config.limits.max_request_body_bytes as usize);
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
-    let body = RedactedBody::new(BodyAdapter(limited), redactor, on_finish);
+    let body = RedactedBody::new(decoded(BodyAdapter(limited), coding), redactor, on_finish);
     let up = up
         .body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)?;
@@ -345,6 +337,19 @@ async fn push(
             .boxed_unsync(),
     )
     .map_err(|_| Reason::UpstreamProtocol)
+}
+
+/// The body to filter: decoded first when it has a content coding (the partner always gets
+/// identity-encoded bytes).
+fn decoded<B>(body: B, coding: crate::decode::Coding) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
+    match coding {
+        crate::decode::Coding::Identity => body.map_err(Into::into).boxed_unsync(),
+        c => crate::decode::Decoded::new(body, c, crate::decode::Caps::default()).boxed_unsync(),
+    }
 }
 
 /// Adapts a `Limited<Incoming>` (whose error is boxed) to a body of `Bytes` frames.

@@ -78,6 +78,8 @@ pub struct MockResponse {
     pub status: u16,
     /// Content type.
     pub content_type: &'static str,
+    /// Content coding, if any.
+    pub encoding: Option<&'static str>,
     /// Body.
     pub body: Chunks,
 }
@@ -132,6 +134,12 @@ async fn serve_mock(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(m.content_type),
     );
+    if let Some(e) = m.encoding {
+        resp.headers_mut().insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static(e),
+        );
+    }
     Ok(resp)
 }
 
@@ -212,6 +220,11 @@ pub async fn start_sluice(
     partner_api: SocketAddr,
     policy: &str,
 ) -> sluice::server::Running {
+    // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
     let config = format!(
         r#"policy = "policy.toml"

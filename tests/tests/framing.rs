@@ -43,6 +43,7 @@ async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) 
 
 fn institution() -> Handler {
     Arc::new(|_| MockResponse {
+        encoding: None,
         status: 200,
         content_type: "application/json",
         body: Chunks::new(br#"{"applicants":[]}"#, 64, false),

@@ -23,6 +23,7 @@ fn institution() -> Handler {
     Arc::new(|req| {
         let path = req.uri().path();
         let json = |body: &str, chunk, fail| MockResponse {
+            encoding: None,
             status: 200,
             content_type: "application/json",
             body: Chunks::new(body.as_bytes(), chunk, fail),
@@ -31,11 +32,13 @@ fn institution() -> Handler {
             "/v1/applicants/1" => json(APPLICANT, 1 << 20, false),
             "/v1/applicants/bytewise" => json(APPLICANT, 1, false),
             "/v1/applicants/text" => MockResponse {
+                encoding: None,
                 status: 200,
                 content_type: "text/plain",
                 body: Chunks::new(b"hello", 5, false),
             },
             "/v1/applicants/missing" => MockResponse {
+                encoding: None,
                 status: 404,
                 content_type: "application/json",
                 body: Chunks::new(br#"{"detail":"13860642414 not found"}"#, 64, false),
@@ -50,7 +53,20 @@ fn institution() -> Handler {
                 body.push_str(r#"{"loan":{"amount":99999999}}]}"#);
                 json(Box::leak(body.into_boxed_str()), 1024, false)
             }
+            "/v1/applicants/gz" => MockResponse {
+                encoding: Some("gzip"),
+                status: 200,
+                content_type: "application/json",
+                body: Chunks::new(&gzip(APPLICANT.as_bytes()), 100, false),
+            },
+            "/v1/applicants/br" => MockResponse {
+                encoding: Some("br"),
+                status: 200,
+                content_type: "application/json",
+                body: Chunks::new(b"xx", 100, false),
+            },
             "/v1/applicants" => MockResponse {
+                encoding: None,
                 status: 200,
                 content_type: "application/x-ndjson",
                 body: Chunks::new(
@@ -65,6 +81,7 @@ fn institution() -> Handler {
                 ),
             },
             _ => MockResponse {
+                encoding: None,
                 status: 404,
                 content_type: "application/json",
                 body: Chunks::new(b"{}", 2, false),
@@ -73,8 +90,16 @@ fn institution() -> Handler {
     })
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 fn partner_api() -> Handler {
     Arc::new(|_| MockResponse {
+        encoding: None,
         status: 201,
         content_type: "application/json",
         body: Chunks::new(br#"{"accepted":true}"#, 64, false),
@@ -131,7 +156,11 @@ fn json(body: &[u8]) -> serde_json::Value {
 async fn pull_redacts_the_response_over_h1_and_h2() {
     let env = env("pull").await;
     for h2 in [false, true] {
-        for path in ["/v1/applicants/1", "/v1/applicants/bytewise"] {
+        for path in [
+            "/v1/applicants/1",
+            "/v1/applicants/bytewise",
+            "/v1/applicants/gz",
+        ] {
             let (status, headers, body) = fetch(&acme(&env, h2), get(&env, path)).await;
             assert_eq!(status, 200, "h2={h2} {path}");
             assert!(
@@ -322,6 +351,29 @@ async fn push_redacts_the_request_to_the_partner() {
             "the partner received a complete body: {body:?}"
         );
     }
+
+    // A gzip request body is decoded, filtered and sent on identity-encoded.
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(Full::new(Bytes::from(gzip(body.as_bytes()))))
+        .unwrap();
+    let (status, _, _) = fetch(&inst, req).await;
+    assert_eq!(status, 201);
+    let last = env.partner.requests().pop().unwrap();
+    assert!(last.2.get("content-encoding").is_none());
+    assert_eq!(
+        json(last.3.as_ref().unwrap())["policies"][0]["holder"]["name"],
+        "张*"
+    );
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip, br")
+        .body(Full::new(Bytes::from("x")))
+        .unwrap();
+    let (status, _, resp) = fetch(&inst, req).await;
+    assert_eq!(status, 415);
+    assert_eq!(json(&resp.unwrap())["error"], "unsupported_encoding");
 
     // Unsupported media type on a filtered request.
     let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
