@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod certs;
+mod config;
 mod filter;
 mod policy;
 mod run;
@@ -27,6 +28,9 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Filter a body from stdin to stdout through a contract (an offline dry run).
     Filter(filter::FilterArgs),
+    /// Validate configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Run the proxy.
     Run(run::RunArgs),
     /// Development certificates.
@@ -52,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Filter(args) => filter::run(args),
         Command::Certs(cmd) => certs::run(cmd),
         Command::Run(args) => run::run(args),
+        Command::Config(cmd) => config::run(cmd),
     }
 }
 
