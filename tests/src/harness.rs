@@ -31,6 +31,8 @@ pub struct Chunks {
     fail_at_end: bool,
     // The failure waits a moment, so the head and the data before it are on the wire first.
     delay: Option<Pin<Box<tokio::time::Sleep>>>,
+    // A chunk sent this many more times after the others (large bodies without holding them).
+    repeat: Option<(Bytes, usize)>,
 }
 
 impl Chunks {
@@ -43,6 +45,17 @@ impl Chunks {
                 .collect(),
             fail_at_end,
             delay: None,
+            repeat: None,
+        }
+    }
+
+    /// `chunk`, `times` times: a large body generated as it is sent.
+    pub fn repeat(chunk: &[u8], times: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            fail_at_end: false,
+            delay: None,
+            repeat: Some((Bytes::copy_from_slice(chunk), times)),
         }
     }
 }
@@ -54,6 +67,12 @@ impl Body for Chunks {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some((chunk, left)) = &mut self.repeat
+            && *left > 0
+        {
+            *left -= 1;
+            return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
+        }
         match self.chunks.pop_front() {
             Some(c) => Poll::Ready(Some(Ok(Frame::data(c)))),
             None if self.fail_at_end => {

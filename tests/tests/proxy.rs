@@ -65,6 +65,17 @@ fn institution() -> Handler {
                 content_type: "application/json",
                 body: Chunks::new(b"xx", 100, false),
             },
+            "/v1/applicants/stream" => {
+                // 64 records per chunk; 8 MiB in all (the bench streams far more, with RSS).
+                let line = format!("{}\n", &APPLICANT[15..APPLICANT.len() - 12]);
+                let chunk = line.repeat(64);
+                MockResponse {
+                    encoding: None,
+                    status: 200,
+                    content_type: "application/x-ndjson",
+                    body: Chunks::repeat(chunk.as_bytes(), (8 << 20) / chunk.len()),
+                }
+            }
             "/v1/applicants" => MockResponse {
                 encoding: None,
                 status: 200,
@@ -405,4 +416,43 @@ async fn a_broken_policy_reload_keeps_the_current_one() {
     env.sluice.shared().reload().unwrap();
     let (status, _, _) = fetch(&acme(&env, false), get(&env, "/v1/applicants/1")).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_large_ndjson_stream_passes_through_a_slow_reader_intact_and_redacted() {
+    use http_body_util::BodyExt;
+    let env = env("stream").await;
+    let resp = acme(&env, true)
+        .request(get(&env, "/v1/applicants/stream"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let (mut lines, mut bytes, mut frames) = (0usize, 0usize, 0usize);
+    let mut tail = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let data = frame.expect("the stream completes").into_data().unwrap();
+        frames += 1;
+        if frames % 64 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await; // a slow reader
+        }
+        bytes += data.len();
+        tail.extend_from_slice(&data);
+        let cut = tail.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        for line in tail[..cut].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let text = std::str::from_utf8(line).unwrap();
+            assert!(!SECRETS.iter().any(|s| text.contains(s)), "{text}");
+            assert_eq!(json(line)["name"], "欧阳**");
+            lines += 1;
+        }
+        tail.drain(..cut);
+    }
+    assert!(tail.is_empty());
+    let chunk_lines = 64;
+    let line_len = APPLICANT.len() - 27 + 1;
+    assert_eq!(
+        lines,
+        (8 << 20) / (line_len * chunk_lines) * chunk_lines,
+        "every record arrived ({bytes} bytes)"
+    );
 }
