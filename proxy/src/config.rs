@@ -50,6 +50,7 @@ struct RawLimits {
     max_header_bytes: usize,
     max_request_body_bytes: u64,
     max_connections: usize,
+    max_in_flight: usize,
     max_streams_per_connection: u32,
     request_timeout_ms: u64,
     header_read_timeout_ms: u64,
@@ -62,6 +63,7 @@ impl Default for RawLimits {
             max_header_bytes: 16 * 1024,
             max_request_body_bytes: 16 * 1024 * 1024,
             max_connections: 1024,
+            max_in_flight: 4096,
             max_streams_per_connection: 100,
             request_timeout_ms: 300_000,
             header_read_timeout_ms: 10_000,
@@ -187,6 +189,8 @@ pub struct Limits {
     pub max_request_body_bytes: u64,
     /// Open connections at once.
     pub max_connections: usize,
+    /// Requests in flight at once, over all connections (more are shed with 503).
+    pub max_in_flight: usize,
     /// HTTP/2 streams per connection.
     pub max_streams_per_connection: u32,
     /// Whole-request deadline (headers to the end of the body).
@@ -266,6 +270,7 @@ impl Config {
             max_header_bytes: positive("max_header_bytes", l.max_header_bytes as u64)? as usize,
             max_request_body_bytes: positive("max_request_body_bytes", l.max_request_body_bytes)?,
             max_connections: positive("max_connections", l.max_connections as u64)? as usize,
+            max_in_flight: positive("max_in_flight", l.max_in_flight as u64)? as usize,
             max_streams_per_connection: positive(
                 "max_streams_per_connection",
                 u64::from(l.max_streams_per_connection),

@@ -44,6 +44,38 @@ pub enum Reason {
     UpstreamStatus(StatusCode),
     /// The request took longer than the configured limit.
     Timeout,
+    /// Too many requests in flight: shed at once rather than queued.
+    Overloaded,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for Reason {}
+
+/// Marks a refusal response with its reason (for the access log).
+#[derive(Debug, Clone, Copy)]
+pub struct Refused(pub &'static str);
+
+/// Finds what a failure means, walking the error's sources (never matching strings).
+pub fn classify(err: &tower::BoxError) -> Reason {
+    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
+    while let Some(cur) = e {
+        if let Some(r) = cur.downcast_ref::<Reason>() {
+            return r.clone();
+        }
+        if cur.is::<tower::load_shed::error::Overloaded>() {
+            return Reason::Overloaded;
+        }
+        if cur.is::<tower::timeout::error::Elapsed>() {
+            return Reason::Timeout;
+        }
+        e = cur.source();
+    }
+    Reason::UpstreamProtocol
 }
 
 impl Reason {
@@ -64,7 +96,8 @@ impl Reason {
             Reason::UpstreamUnavailable | Reason::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamStatus(s) => *s,
-            Reason::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Reason::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -87,6 +120,7 @@ impl Reason {
             Reason::UpstreamProtocol => "upstream_protocol",
             Reason::UpstreamStatus(_) => "upstream_status",
             Reason::Timeout => "request_timeout",
+            Reason::Overloaded => "overloaded",
         }
     }
 
@@ -134,5 +168,6 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     if reason.closes_connection() {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    resp.extensions_mut().insert(Refused(reason.code()));
     resp
 }

@@ -13,5 +13,6 @@ pub mod framing;
 pub mod keys;
 pub mod server;
 pub mod service;
+pub mod stack;
 pub mod state;
 pub mod upstream;

@@ -5,19 +5,19 @@
 //! 1. connection limit (a semaphore): shed load before spending a handshake on it;
 //! 2. TLS handshake with a deadline (`header_read_timeout`): the partner is its certificate;
 //! 3. hyper's HTTP/1.1 or HTTP/2 codec with head-size, head-read-time and stream limits;
-//! 4. [`service::handle`]: request id, whole-request deadline, framing checks, contract
-//!    resolution, content checks, the upstream call, and body redaction, in that order.
+//! 4. the tower stack of [`crate::stack`]: request id, span, refusals, load shedding, deadline,
+//!    then framing checks, contract resolution, content checks, the upstream call and body
+//!    redaction, in that order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use crate::service::{self, ConnInfo};
+use crate::service::ConnInfo;
 use crate::state::{Shared, StartError};
 
 /// A running proxy.
@@ -53,6 +53,7 @@ impl Running {
 pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+    let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();
     let mut tasks = Vec::new();
     for (i, l) in shared.config.listeners.iter().enumerate() {
@@ -69,6 +70,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
             i,
             shared.clone(),
             connections.clone(),
+            in_flight.clone(),
             stopped.clone(),
         )));
     }
@@ -85,6 +87,7 @@ async fn accept_loop(
     index: usize,
     shared: Arc<Shared>,
     connections: Arc<Semaphore>,
+    in_flight: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -119,6 +122,7 @@ async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let tls = shared.tls[index].config();
         let shared = shared.clone();
+        let in_flight = in_flight.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = limits.header_read_timeout;
@@ -148,7 +152,9 @@ async fn accept_loop(
                 peer,
                 verdicts: verdicts.clone(),
             });
-            let svc = service_fn(move |req| service::handle(shared.clone(), conn.clone(), req));
+            let svc = hyper_util::service::TowerToHyperService::new(crate::stack::stack(
+                shared, conn, in_flight,
+            ));
             let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
             let connection = builder.serve_connection(TokioIo::new(io), svc).into_owned();
             let _ = watcher.watch(connection).await;

@@ -15,7 +15,7 @@ use sluice_policy::{Flow, Identity, Instant, Resolved};
 
 use crate::body::{Outcome, ProxyBody, RedactedBody, media_type};
 use crate::config::ListenerKind;
-use crate::errors::{Reason, error_response};
+use crate::errors::Reason;
 use crate::state::{PolicyState, Shared};
 
 /// What a connection knows about its peer.
@@ -48,32 +48,6 @@ pub fn partner_of<'p>(
     })
 }
 
-/// Serves one request. Never fails: refusals are responses.
-pub async fn handle(
-    shared: Arc<Shared>,
-    conn: Arc<ConnInfo>,
-    req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, std::convert::Infallible> {
-    let id = request_id();
-    let limit = shared.config.limits.request_timeout;
-    let chunked = req.version() == http::Version::HTTP_11
-        && req.headers().contains_key(header::TRANSFER_ENCODING);
-    let resp = match tokio::time::timeout(limit, route(&shared, &conn, req, &id)).await {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(reason)) => {
-            tracing::info!(request_id = %id, status = reason.status().as_u16(), reason = reason.code(), "refused");
-            error_response(&reason, &id)
-        }
-        Err(_) => error_response(&Reason::Timeout, &id),
-    };
-    let mut resp = resp;
-    if chunked {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    Ok(resp)
-}
-
 /// Message framing a filter in front of other parsers must not pass on (RFC 9112 §6.1).
 fn check_framing(method: &Method, headers: &HeaderMap) -> Result<(), Reason> {
     let cl = headers.get_all(header::CONTENT_LENGTH).iter().count();
@@ -95,7 +69,8 @@ fn check_framing(method: &Method, headers: &HeaderMap) -> Result<(), Reason> {
     Ok(())
 }
 
-async fn route(
+/// Routes one request to its flow; a refusal is a [`Reason`].
+pub async fn route(
     shared: &Arc<Shared>,
     conn: &ConnInfo,
     req: Request<Incoming>,
