@@ -33,7 +33,7 @@ pub enum Outcome<'a> {
     /// Stopped by the engine.
     Violation(&'a Violation),
     /// The body being filtered failed (upstream closed, size limit, ...).
-    SourceFailed,
+    SourceFailed(&'a BoxError),
 }
 
 /// What happened to a redacted body, for the access log and (later) the ledger.
@@ -108,8 +108,9 @@ where
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.fail(Outcome::SourceFailed);
-                    return Poll::Ready(Some(Err(e.into())));
+                    let e: BoxError = e.into();
+                    this.fail(Outcome::SourceFailed(&e));
+                    return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(None) => {
                     let mut out = Vec::new();

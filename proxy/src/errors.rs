@@ -60,6 +60,18 @@ impl std::error::Error for Reason {}
 #[derive(Debug, Clone, Copy)]
 pub struct Refused(pub &'static str);
 
+/// True when `err` or one of its sources is an `E`.
+pub fn chain_has<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut e = Some(err);
+    while let Some(cur) = e {
+        if cur.is::<E>() {
+            return true;
+        }
+        e = cur.source();
+    }
+    false
+}
+
 /// Finds what a failure means, walking the error's sources (never matching strings).
 pub fn classify(err: &tower::BoxError) -> Reason {
     let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());

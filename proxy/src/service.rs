@@ -128,6 +128,9 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-authenticate",
 ];
 
+/// Marks a request body that went over the size limit while streaming.
+const TOO_LARGE: &str = "body_too_large";
+
 /// The headers of the partner's request that reach the institution in the pull flow. Identity
 /// headers a client could spoof are never forwarded: the partner is who its certificate says.
 const PULL_REQUEST_HEADERS: &[&str] = &[
@@ -278,6 +281,11 @@ async fn push(
     let seen = violation.clone();
     let log = access_logger(id, &partner, &r);
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
+        if let Outcome::SourceFailed(e) = &outcome
+            && crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref())
+        {
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(TOO_LARGE.to_string());
+        }
         if let Outcome::Violation(v) = &outcome {
             *seen.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(format!("{} at {}", v.kind.code(), v.path));
@@ -292,8 +300,10 @@ async fn push(
         .body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)?;
     let result = upstream.send(up).await;
-    if let Some(code) = violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(Reason::PolicyViolation(code));
+    match violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        Some(code) if code == TOO_LARGE => return Err(Reason::BodyTooLarge),
+        Some(code) => return Err(Reason::PolicyViolation(code)),
+        None => {}
     }
     let resp = result?;
     // The partner's answer goes back to the institution system (no disclosure in this direction).
@@ -357,7 +367,7 @@ fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFi
         Outcome::Violation(v) => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "aborted_policy", reason = v.kind.code(), path = %v.path, offset = v.offset, "disclosure");
         }
-        Outcome::SourceFailed => {
+        Outcome::SourceFailed(_) => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "upstream_error", "disclosure");
         }
     })

@@ -99,6 +99,8 @@ pub struct MockResponse {
     pub content_type: &'static str,
     /// Content coding, if any.
     pub encoding: Option<&'static str>,
+    /// Wait this long before answering (a slow upstream).
+    pub delay_ms: u64,
     /// Body.
     pub body: Chunks,
 }
@@ -132,6 +134,9 @@ async fn serve_mock(
     rec: Recorder,
 ) -> Result<Response<http_body_util::combinators::BoxBody<Bytes, BoxError>>, Infallible> {
     let m = handler(&req);
+    if m.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(m.delay_ms)).await;
+    }
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -239,6 +244,18 @@ pub async fn start_sluice(
     partner_api: SocketAddr,
     policy: &str,
 ) -> sluice::server::Running {
+    start_sluice_with(dir, institution, partner_api, policy, "", "").await
+}
+
+/// As [`start_sluice`], with extra `[limits]` lines and extra lines for the institution upstream.
+pub async fn start_sluice_with(
+    dir: &Path,
+    institution: SocketAddr,
+    partner_api: SocketAddr,
+    policy: &str,
+    limits: &str,
+    institution_extra: &str,
+) -> sluice::server::Running {
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -253,6 +270,7 @@ pseudonym_key = "hash.key"
 max_request_body_bytes = 1048576
 request_timeout_ms = 20000
 drain_timeout_ms = 2000
+{limits}
 [[listener]]
 name = "partners"
 kind = "partner"
@@ -272,6 +290,7 @@ client_auth = "required"
 [[upstream]]
 name = "institution"
 url = "http://{institution}"
+{institution_extra}
 [[upstream]]
 name = "acme-api"
 url = "https://localhost:{}"
@@ -313,6 +332,23 @@ pub fn client(
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<Bytes>,
 > {
+    client_for(dir, identity, h2)
+}
+
+/// As [`client`], for any request body type.
+pub fn client_for<B>(
+    dir: &Path,
+    identity: Option<(&str, &str)>,
+    h2: bool,
+) -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    B,
+>
+where
+    B: Body + Send + 'static + Unpin,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();

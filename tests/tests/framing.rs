@@ -44,6 +44,7 @@ async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) 
 fn institution() -> Handler {
     Arc::new(|_| MockResponse {
         encoding: None,
+        delay_ms: 0,
         status: 200,
         content_type: "application/json",
         body: Chunks::new(br#"{"applicants":[]}"#, 64, false),

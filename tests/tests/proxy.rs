@@ -24,6 +24,7 @@ fn institution() -> Handler {
         let path = req.uri().path();
         let json = |body: &str, chunk, fail| MockResponse {
             encoding: None,
+            delay_ms: 0,
             status: 200,
             content_type: "application/json",
             body: Chunks::new(body.as_bytes(), chunk, fail),
@@ -33,12 +34,14 @@ fn institution() -> Handler {
             "/v1/applicants/bytewise" => json(APPLICANT, 1, false),
             "/v1/applicants/text" => MockResponse {
                 encoding: None,
+                delay_ms: 0,
                 status: 200,
                 content_type: "text/plain",
                 body: Chunks::new(b"hello", 5, false),
             },
             "/v1/applicants/missing" => MockResponse {
                 encoding: None,
+                delay_ms: 0,
                 status: 404,
                 content_type: "application/json",
                 body: Chunks::new(br#"{"detail":"13860642414 not found"}"#, 64, false),
@@ -55,12 +58,14 @@ fn institution() -> Handler {
             }
             "/v1/applicants/gz" => MockResponse {
                 encoding: Some("gzip"),
+                delay_ms: 0,
                 status: 200,
                 content_type: "application/json",
                 body: Chunks::new(&gzip(APPLICANT.as_bytes()), 100, false),
             },
             "/v1/applicants/br" => MockResponse {
                 encoding: Some("br"),
+                delay_ms: 0,
                 status: 200,
                 content_type: "application/json",
                 body: Chunks::new(b"xx", 100, false),
@@ -71,6 +76,7 @@ fn institution() -> Handler {
                 let chunk = line.repeat(64);
                 MockResponse {
                     encoding: None,
+                    delay_ms: 0,
                     status: 200,
                     content_type: "application/x-ndjson",
                     body: Chunks::repeat(chunk.as_bytes(), (8 << 20) / chunk.len()),
@@ -78,6 +84,7 @@ fn institution() -> Handler {
             }
             "/v1/applicants" => MockResponse {
                 encoding: None,
+                delay_ms: 0,
                 status: 200,
                 content_type: "application/x-ndjson",
                 body: Chunks::new(
@@ -93,6 +100,7 @@ fn institution() -> Handler {
             },
             _ => MockResponse {
                 encoding: None,
+                delay_ms: 0,
                 status: 404,
                 content_type: "application/json",
                 body: Chunks::new(b"{}", 2, false),
@@ -111,6 +119,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn partner_api() -> Handler {
     Arc::new(|_| MockResponse {
         encoding: None,
+        delay_ms: 0,
         status: 201,
         content_type: "application/json",
         body: Chunks::new(br#"{"accepted":true}"#, 64, false),

@@ -1,0 +1,173 @@
+//! Every refusal reason the data plane has, each from a real request over mTLS.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+fn ok_json() -> Handler {
+    Arc::new(|req| MockResponse {
+        status: if req.uri().path().ends_with("/created") {
+            201
+        } else {
+            200
+        },
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: if req.uri().path().ends_with("/slow") {
+            1500
+        } else {
+            0
+        },
+        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
+    })
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("https://localhost:{}{path}", addr.port()))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn reason(body: &Result<Vec<u8>, String>) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body.as_ref().unwrap()).unwrap();
+    v["error"].as_str().unwrap().to_string()
+}
+
+const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
+
+#[tokio::test]
+async fn contract_windows() {
+    let dir = pki("windows", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(ok_json()).await;
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    for (window, want) in [
+        (
+            "valid_from  = 2020-01-01\nvalid_until = 2021-01-01",
+            "contract_expired",
+        ),
+        (
+            "valid_from  = 2090-01-01\nvalid_until = 2091-01-01",
+            "contract_not_yet_valid",
+        ),
+    ] {
+        let policy = example_policy().replacen(
+            "valid_from  = 2020-01-01\nvalid_until = 2099-01-01",
+            window,
+            1,
+        );
+        let sluice = start_sluice(&dir, inst, partner, &policy).await;
+        let (status, _, body) = fetch(
+            &client(&dir, ACME, false),
+            get(sluice.addr("partners").unwrap(), "/v1/applicants/1"),
+        )
+        .await;
+        assert_eq!((status, reason(&body).as_str()), (403, want));
+        sluice.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn upstream_unavailable_and_timeout() {
+    let dir = pki("upstreams", &["acme-loans"]);
+    let closed = {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    let sluice = start_sluice(&dir, closed, partner, &example_policy()).await;
+    let (status, _, body) = fetch(
+        &client(&dir, ACME, false),
+        get(sluice.addr("partners").unwrap(), "/v1/applicants/1"),
+    )
+    .await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (502, "upstream_unavailable")
+    );
+    sluice.shutdown().await;
+
+    let (inst, _) = mock_http(ok_json()).await;
+    let sluice = start_sluice_with(
+        &dir,
+        inst,
+        partner,
+        &example_policy(),
+        "",
+        "response_header_timeout_ms = 300",
+    )
+    .await;
+    let (status, _, body) = fetch(
+        &client(&dir, ACME, false),
+        get(sluice.addr("partners").unwrap(), "/v1/applicants/slow"),
+    )
+    .await;
+    assert_eq!((status, reason(&body).as_str()), (504, "upstream_timeout"));
+}
+
+#[tokio::test]
+async fn overload_is_shed_at_once() {
+    let dir = pki("overload", &["acme-loans"]);
+    let (inst, _) = mock_http(ok_json()).await;
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    let sluice = start_sluice_with(
+        &dir,
+        inst,
+        partner,
+        &example_policy(),
+        "max_in_flight = 1",
+        "",
+    )
+    .await;
+    let addr = sluice.addr("partners").unwrap();
+    let c = client(&dir, ACME, true);
+    let slow = tokio::spawn({
+        let c = c.clone();
+        async move { fetch(&c, get(addr, "/v1/applicants/slow")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = fetch(&c, get(addr, "/v1/applicants/1")).await;
+    assert_eq!((status, reason(&body).as_str()), (503, "overloaded"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1000),
+        "shed, not queued"
+    );
+    assert_eq!(slow.await.unwrap().0, 200);
+}
+
+#[tokio::test]
+async fn body_too_large_by_length_and_while_streaming() {
+    let dir = pki("large", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(ok_json()).await;
+    let (partner, recorder) = mock_https(&dir, ok_json()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("internal").unwrap();
+    let inst_client = client(&dir, Some(("institution.pem", "institution.key")), false);
+    let big = format!(
+        r#"{{"policies":[{{"policy_no":"{}"}}]}}"#,
+        "x".repeat(2 << 20)
+    );
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(big.clone())))
+        .unwrap();
+    let (status, _, body) = fetch(&inst_client, req).await;
+    assert_eq!((status, reason(&body).as_str()), (413, "body_too_large"));
+    // Without a Content-Length (HTTP/2 DATA frames), the limit applies as the body streams.
+    let h2 = client_for::<Chunks>(&dir, Some(("institution.pem", "institution.key")), true);
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/json")
+        .body(Chunks::new(big.as_bytes(), 65536, false))
+        .unwrap();
+    let resp = h2.request(req).await.unwrap();
+    assert_eq!(resp.status(), 413);
+    assert!(
+        recorder.requests().iter().all(|r| r.3.is_err()),
+        "the partner never got a complete body"
+    );
+}
