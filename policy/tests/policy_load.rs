@@ -79,7 +79,7 @@ fn misspelt_key_names_the_key_path_and_the_expected_keys() {
     assert_eq!(
         problems(&text),
         [
-            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject"#,
+            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, pass_through"#,
             r#"policy.toml: contract "c1".route[0].method: missing; expected a non-empty string"#,
         ]
     );
@@ -417,4 +417,17 @@ fn policy_version_is_sha256_of_the_bytes() {
     let q = CompiledPolicy::load("policy.toml", &format!("{text}\n# comment")).unwrap();
     assert_ne!(p.version, q.version);
     assert_eq!(p.version.to_string().len(), 64);
+}
+
+#[test]
+fn route_allow_lists_are_validated() {
+    let text = contract("", "").replace("  upstream = \"institution\"\n", "  upstream = \"institution\"\n  headers = [\"Authorization\", \"x-ok\"]\n  query = [\"page\"]\n  pass_through = [\"application/json\", \"application/pdf\"]\n");
+    assert_eq!(
+        problems(&text),
+        [
+            r#"policy.toml: contract "c1".route[0].headers[0]: got "Authorization", expected a header that carries no credentials or client identity (authorization, cookies and forwarding headers are never forwarded)"#,
+            r#"policy.toml: contract "c1".route[0].pass_through[0]: got "application/json", expected a media type without parameters that is not JSON (JSON is always filtered)"#,
+            r#"policy.toml: contract "c1".route[0].query: applies to push routes only (a pull route's query string goes to the institution, not to the partner)"#,
+        ]
+    );
 }

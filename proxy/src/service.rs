@@ -128,6 +128,53 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-authenticate",
 ];
 
+/// Copies the route's extra allow-listed headers.
+fn copy_route_headers(from: &HeaderMap, to: &mut HeaderMap, names: &[String]) {
+    for name in names {
+        if let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) {
+            for v in from.get_all(&n) {
+                to.append(n.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Content type and coding of an unfiltered pass-through body.
+fn headers_pass_through(from: &HeaderMap, to: &mut HeaderMap) {
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::CONTENT_LENGTH,
+    ] {
+        if let Some(v) = from.get(&name) {
+            to.insert(name, v.clone());
+        }
+    }
+}
+
+/// True when the route lets this content type through unfiltered.
+fn passes_through(content_type: &str, allowed: &[String]) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    allowed.contains(&essence)
+}
+
+/// The query string with only allow-listed parameters, in their original order and encoding.
+fn allowed_query(query: Option<&str>, allowed: &[String]) -> Option<String> {
+    let kept: Vec<&str> = query?
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            allowed.iter().any(|a| a == name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
 /// Marks a request body that went over the size limit while streaming.
 const TOO_LARGE: &str = "body_too_large";
 
@@ -231,9 +278,21 @@ async fn pull(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .ok_or(Reason::UpstreamProtocol)?;
+    copy_headers(&rparts.headers, h, &["content-type"]);
+    copy_route_headers(&rparts.headers, h, &r.route.headers);
+    if passes_through(ct, &r.route.pass_through) {
+        tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
+        copy_headers(&rparts.headers, h, &["content-encoding", "content-length"]);
+        return out
+            .body(
+                rbody
+                    .map_err(|e| -> crate::body::BoxError { Box::new(e) })
+                    .boxed_unsync(),
+            )
+            .map_err(|_| Reason::UpstreamProtocol);
+    }
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
-    copy_headers(&rparts.headers, h, &["content-type"]);
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let log = access_logger(id, partner, &r);
     let body = RedactedBody::new(decoded(rbody, coding), redactor, log);
@@ -259,7 +318,12 @@ async fn push(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .ok_or(Reason::UnsupportedMediaType)?;
-    let media = media_type(ct).ok_or(Reason::UnsupportedMediaType)?;
+    let pass = passes_through(ct, &r.route.pass_through);
+    let media = if pass {
+        None
+    } else {
+        Some(media_type(ct).ok_or(Reason::UnsupportedMediaType)?)
+    };
     let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
     if let Some(len) = parts
         .headers
@@ -269,12 +333,17 @@ async fn push(
     {
         return Err(Reason::BodyTooLarge);
     }
-    // The query string is not forwarded (no parameter is allow-listed by default).
+    // Only allow-listed query parameters reach the partner (default: none).
+    let target = match allowed_query(parts.uri.query(), &r.route.query) {
+        Some(q) => format!("{}?{q}", parts.uri.path()),
+        None => parts.uri.path().to_string(),
+    };
     let mut up = Request::builder()
         .method(parts.method.clone())
-        .uri(upstream.uri(parts.uri.path())?);
+        .uri(upstream.uri(&target)?);
     let headers = up.headers_mut().expect("a fresh builder has headers");
     copy_headers(&parts.headers, headers, TO_PARTNER_HEADERS);
+    copy_route_headers(&parts.headers, headers, &r.route.headers);
     headers.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
     // A violation while the request streams aborts it; the caller learns where (never what).
     let violation: Arc<Mutex<Option<String>>> = Arc::default();
@@ -294,11 +363,22 @@ async fn push(
     });
     let limited =
         http_body_util::Limited::new(body, shared.config.limits.max_request_body_bytes as usize);
-    let redactor = Redactor::new(engine_config(state, &r, media.format()));
-    let body = RedactedBody::new(decoded(BodyAdapter(limited), coding), redactor, on_finish);
-    let up = up
-        .body(body.boxed_unsync())
-        .map_err(|_| Reason::UpstreamProtocol)?;
+    let body = match media {
+        Some(media) => {
+            let redactor = Redactor::new(engine_config(state, &r, media.format()));
+            RedactedBody::new(decoded(BodyAdapter(limited), coding), redactor, on_finish)
+                .boxed_unsync()
+        }
+        None => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
+            headers_pass_through(
+                &parts.headers,
+                up.headers_mut().expect("builder has headers"),
+            );
+            BodyAdapter(limited).boxed_unsync()
+        }
+    };
+    let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
     let result = upstream.send(up).await;
     match violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
         Some(code) if code == TOO_LARGE => return Err(Reason::BodyTooLarge),

@@ -465,3 +465,42 @@ async fn a_large_ndjson_stream_passes_through_a_slow_reader_intact_and_redacted(
         "every record arrived ({bytes} bytes)"
     );
 }
+
+#[tokio::test]
+async fn route_allow_lists_for_headers_query_and_pass_through_types() {
+    let dir = pki("allowlists", &["acme-loans", "safe-insure"]);
+    let (inst_addr, _) = mock_http(institution()).await;
+    let (partner_addr, partner) = mock_https(&dir, partner_api()).await;
+    let policy = example_policy().replace(
+        "  path     = \"/v2/policies\"\n",
+        "  path     = \"/v2/policies\"\n  headers  = [\"X-Batch-Id\"]\n  query    = [\"page\"]\n  pass_through = [\"application/pdf\"]\n",
+    );
+    assert!(policy.contains("X-Batch-Id"));
+    let sluice = start_sluice(&dir, inst_addr, partner_addr, &policy).await;
+    let addr = sluice.addr("internal").unwrap();
+    let inst = client(&dir, Some(("institution.pem", "institution.key")), false);
+    let body = r#"{"policies":[{"policy_no":"P1"}]}"#;
+    let req = Request::post(format!(
+        "https://localhost:{}/v2/policies?page=2&id_no=110105&page=3",
+        addr.port()
+    ))
+    .header("content-type", "application/json")
+    .header("x-batch-id", "b-7")
+    .header("x-internal-user", "alice")
+    .body(Full::new(Bytes::from(body)))
+    .unwrap();
+    assert_eq!(fetch(&inst, req).await.0, 201);
+    let (_, pq, headers, _) = partner.requests().pop().unwrap();
+    assert_eq!(pq, "/v2/policies?page=2&page=3");
+    assert_eq!(headers.get("x-batch-id").unwrap(), "b-7");
+    assert!(headers.get("x-internal-user").is_none());
+    // A content type the route names goes through unfiltered (and is logged).
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/pdf")
+        .body(Full::new(Bytes::from_static(b"%PDF-1.7 binary")))
+        .unwrap();
+    assert_eq!(fetch(&inst, req).await.0, 201);
+    let (_, _, headers, got) = partner.requests().pop().unwrap();
+    assert_eq!(got.unwrap(), b"%PDF-1.7 binary");
+    assert_eq!(headers.get("content-type").unwrap(), "application/pdf");
+}

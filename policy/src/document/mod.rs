@@ -114,6 +114,14 @@ pub struct Route {
     pub records: Option<FieldPath>,
     /// Whose data a record is; its keyed hash goes to the ledger.
     pub subject: Option<FieldPath>,
+    /// Extra header names the partner-bound message may carry (lower case), beyond the default
+    /// allow-list (content type, accept, date, request and disclosure ids).
+    pub headers: Vec<String>,
+    /// Query parameters forwarded on a push route (default: none).
+    pub query: Vec<String>,
+    /// Content types let through unfiltered on this route — an explicit, logged decision for
+    /// bodies sluice cannot filter (a PDF the contract names). Default: none.
+    pub pass_through: Vec<String>,
     /// The compiled field rules for this route.
     pub program: std::sync::Arc<crate::compile::FieldProgram>,
 }
@@ -512,7 +520,17 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     let r = TableReader::new(
         path,
         t,
-        &["flow", "method", "path", "upstream", "records", "subject"],
+        &[
+            "flow",
+            "method",
+            "path",
+            "upstream",
+            "records",
+            "subject",
+            "headers",
+            "query",
+            "pass_through",
+        ],
     );
     r.check_unknown(problems);
     let flow = r.string("flow", problems).and_then(|f| match f {
@@ -551,6 +569,39 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     };
     let records = field_path("records");
     let subject = field_path("subject");
+    let token = |s: &str| {
+        if !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            Ok(())
+        } else {
+            Err("a header or parameter name (letters, digits, '-', '_', '.')")
+        }
+    };
+    const NEVER: &[&str] = &[
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "proxy-authorization",
+        "x-forwarded-client-cert",
+        "forwarded",
+        "x-forwarded-for",
+    ];
+    let headers: Vec<String> = r
+        .opt_strings("headers", |s| token(s).and_then(|()| if NEVER.contains(&s.to_ascii_lowercase().as_str()) { Err("a header that carries no credentials or client identity (authorization, cookies and forwarding headers are never forwarded)") } else { Ok(()) }), problems)
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let query = r.opt_strings("query", token, problems);
+    let pass_through = r
+        .opt_strings("pass_through", |s| if s.contains('/') && !s.contains(';') && !s.to_ascii_lowercase().contains("json") { Ok(()) } else { Err("a media type without parameters that is not JSON (JSON is always filtered)") }, problems)
+        .into_iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
+    if flow == Some(Flow::Pull) && !query.is_empty() {
+        problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
+    }
     Some(Route {
         flow: flow?,
         method: method?.into(),
@@ -558,6 +609,9 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         upstream: upstream?.into(),
         records,
         subject,
+        headers,
+        query,
+        pass_through,
         program: Default::default(),
     })
 }

@@ -142,4 +142,41 @@ impl<'a> TableReader<'a> {
             }
         }
     }
+
+    /// An optional array of non-empty strings, each checked by `valid` (which names what it
+    /// expects when it refuses).
+    pub fn opt_strings(
+        &self,
+        key: &str,
+        valid: impl Fn(&str) -> Result<(), &'static str>,
+        problems: &mut Problems,
+    ) -> Vec<String> {
+        let Some(v) = self.table.get(key) else {
+            return Vec::new();
+        };
+        let Some(items) = v.as_array() else {
+            problems.push(
+                self.key_path(key),
+                format!("got {}, expected an array of strings", describe(v)),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(s) => match valid(s) {
+                    Ok(()) => out.push(s.to_string()),
+                    Err(want) => problems.push(
+                        format!("{}[{i}]", self.key_path(key)),
+                        format!("got {}, expected {want}", describe(item)),
+                    ),
+                },
+                None => problems.push(
+                    format!("{}[{i}]", self.key_path(key)),
+                    format!("got {}, expected a string", describe(item)),
+                ),
+            }
+        }
+        out
+    }
 }
