@@ -1,0 +1,104 @@
+//! `sluice run` as a process: it starts on the example configuration, a SIGHUP with a broken
+//! policy is refused and logged while it keeps serving, and SIGTERM drains and exits 0.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sluice = env!("CARGO_BIN_EXE_sluice");
+    assert!(
+        Command::new(sluice)
+            .args(["certs", "init"])
+            .arg(dir.join("certs"))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
+    std::fs::copy(format!("{examples}/policy.toml"), dir.join("policy.toml")).unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
+        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"));
+    std::fs::write(dir.join("sluice.toml"), config).unwrap();
+
+    let mut child = Command::new(sluice)
+        .args(["run", "--config"])
+        .arg(dir.join("sluice.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = |port| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    assert!(up(p1) && up(p2), "sluice did not start listening");
+
+    std::fs::write(dir.join("policy.toml"), "version = 1\n[[partner]\n").unwrap();
+    signal(child.id(), "-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after a refused reload"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", p1)).is_ok());
+
+    signal(child.id(), "-TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(
+        logs.contains("reload refused; the current policy and certificates stay"),
+        "{logs}"
+    );
+    assert!(logs.contains("not valid TOML"), "{logs}");
+    assert!(logs.contains("shutting down"), "{logs}");
+}
