@@ -504,3 +504,42 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     assert_eq!(got.unwrap(), b"%PDF-1.7 binary");
     assert_eq!(headers.get("content-type").unwrap(), "application/pdf");
 }
+
+#[tokio::test]
+async fn reload_under_traffic_drops_no_request() {
+    let env = env("reload-traffic").await;
+    let c = acme(&env, true);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (c, req_addr) = (c.clone(), env.sluice.addr("partners").unwrap());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..25 {
+                let req = Request::get(format!(
+                    "https://localhost:{}/v1/applicants/{i}",
+                    req_addr.port()
+                ))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+                let resp = c.request(req).await.unwrap();
+                let status = resp.status();
+                let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+                if status == 404 || status == 200 {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    for _ in 0..10 {
+        env.sluice.shared().reload().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    for t in tasks {
+        assert_eq!(
+            t.await.unwrap(),
+            25,
+            "every request got an answer from one policy or the other"
+        );
+    }
+}
