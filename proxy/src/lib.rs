@@ -11,6 +11,7 @@ pub mod decode;
 pub mod errors;
 pub mod framing;
 pub mod keys;
+pub mod ledger;
 pub mod server;
 pub mod service;
 pub mod stack;

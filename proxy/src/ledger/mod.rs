@@ -1,0 +1,23 @@
+//! The disclosure ledger: a tamper-evident, signed, append-only log of every disclosure.
+//!
+//! One log per proxy instance, in a directory:
+//! ```text
+//! segment-00000000.log        records: u32 length | u32 crc32c | canonical entry
+//! checkpoints/<size>.note     C2SP signed notes (Ed25519) over the RFC 6962 tree root
+//! policies/<sha256>.toml      every policy that was in force, under its hash
+//! ```
+//! Writes are group-committed: one `fdatasync` per batch (window configurable, default 2 ms).
+//! A `disclosure.begin` is durable before the first byte goes to the partner; if the ledger cannot
+//! write, nothing is disclosed. On open, a torn tail is cut, the tree is rebuilt and checked
+//! against the last signed checkpoint (a shorter or different log refuses to start), every
+//! `begin` without an `end` gets a `disclosure.incomplete`, and `instance.started` is appended.
+
+pub mod checkpoint;
+pub mod entry;
+pub mod merkle;
+pub mod segment;
+pub mod store;
+pub mod verify;
+
+pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record};
+pub use store::{Ledger, LedgerError, LedgerOptions, Recovery};

@@ -1,0 +1,120 @@
+//! Segment files: records of `u32 length | u32 crc32c | entry`, appended in order.
+//!
+//! Reading stops at the first record that is not whole and intact. If that record is the last
+//! thing in the file (a write cut short by a crash: the "torn tail"), it can be cut away; a bad
+//! record with more data after it is damage, never silently skipped.
+
+/// The name of the (single, for now) segment file in a ledger directory.
+pub const SEGMENT: &str = "segment-00000000.log";
+
+/// Frames an entry as a record.
+pub fn frame(entry: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+    out.extend_from_slice(&crc32c::crc32c(entry).to_be_bytes());
+    out.extend_from_slice(entry);
+}
+
+/// What reading a segment found.
+#[derive(Debug)]
+pub struct Scan<'a> {
+    /// Intact records, in order.
+    pub entries: Vec<&'a [u8]>,
+    /// Byte offset just past the last intact record.
+    pub good_len: u64,
+    /// What follows the intact records, if anything.
+    pub tail: Tail,
+}
+
+/// What follows the intact records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// Nothing: the file ends after the last record.
+    Clean,
+    /// An incomplete last record (a crash during a write): safe to cut.
+    Torn,
+    /// A complete record whose checksum is wrong, or a length that cannot be right, with data
+    /// after it: damage or tampering.
+    Damaged(String),
+}
+
+/// Splits a segment into records.
+pub fn scan(data: &[u8]) -> Scan<'_> {
+    let mut at = 0usize;
+    let mut entries = Vec::new();
+    loop {
+        if at == data.len() {
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail: Tail::Clean,
+            };
+        }
+        let rest = &data[at..];
+        if rest.len() < 8 {
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail: Tail::Torn,
+            };
+        }
+        let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_be_bytes(rest[4..8].try_into().expect("4 bytes"));
+        if len > super::entry::MAX_ENTRY {
+            let what = format!(
+                "record {} at byte {at}: length {len} is over the limit",
+                entries.len()
+            );
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail: Tail::Damaged(what),
+            };
+        }
+        if rest.len() < 8 + len {
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail: Tail::Torn,
+            };
+        }
+        let body = &rest[8..8 + len];
+        if crc32c::crc32c(body) != crc {
+            let n = entries.len();
+            let tail = if rest.len() == 8 + len {
+                // The very last record, complete but with a bad checksum: a torn write too.
+                Tail::Torn
+            } else {
+                Tail::Damaged(format!("record {n} at byte {at}: checksum mismatch"))
+            };
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail,
+            };
+        }
+        entries.push(body);
+        at += 8 + len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_tails_and_damage_are_told_apart() {
+        let mut data = Vec::new();
+        for e in [&b"one"[..], b"two", b"three"] {
+            frame(e, &mut data);
+        }
+        let s = scan(&data);
+        assert_eq!((s.entries.len(), s.tail.clone()), (3, Tail::Clean));
+        for cut in 0..data.len() {
+            let s = scan(&data[..cut]);
+            assert!(matches!(s.tail, Tail::Torn | Tail::Clean), "cut {cut}");
+        }
+        let mut flipped = data.clone();
+        flipped[9] ^= 1; // inside the first record's body
+        assert!(matches!(scan(&flipped).tail, Tail::Damaged(_)));
+    }
+}

@@ -1,0 +1,426 @@
+//! The ledger's writer: recovery on open, then one thread that appends batches, syncs them once,
+//! answers every waiting append, and signs checkpoints.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use ring::signature::Ed25519KeyPair;
+
+use super::checkpoint::{self, Checkpoint};
+use super::entry::{Entry, Record};
+use super::merkle::{self, Hash};
+use super::segment::{self, SEGMENT, Tail};
+
+/// Why the ledger cannot do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The log cannot be written (disk full, read-only, I/O error): nothing may be disclosed.
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    /// The log on disk is not the log that was signed.
+    #[error("ledger refused: {0}")]
+    Tampered(String),
+    /// An entry over the size limit.
+    #[error("ledger entry of {0} bytes is over the limit")]
+    TooLarge(usize),
+}
+
+/// How the ledger is opened.
+pub struct LedgerOptions {
+    /// Directory.
+    pub dir: PathBuf,
+    /// The log's origin (and signing key name), e.g. `bank.example/sluice/replica-1`.
+    pub origin: String,
+    /// Checkpoint signing key.
+    pub key: Arc<Ed25519KeyPair>,
+    /// Group-commit window.
+    pub commit_window: Duration,
+    /// Sign a checkpoint after this many new entries (or at shutdown).
+    pub checkpoint_every: u64,
+}
+
+impl std::fmt::Debug for LedgerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerOptions")
+            .field("dir", &self.dir)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What recovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Entries found.
+    pub entries: u64,
+    /// Bytes of a torn tail that were cut.
+    pub cut_bytes: u64,
+    /// Begins that got an `incomplete` entry.
+    pub incomplete: Vec<u64>,
+}
+
+/// Called once an append is durable (or failed).
+type Done = Box<dyn FnOnce(Result<u64, LedgerError>) + Send>;
+
+struct Job {
+    entry: Entry,
+    done: Option<Done>,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    healthy: Arc<AtomicBool>,
+    origin: String,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("origin", &self.origin)
+            .field("healthy", &self.healthy())
+            .finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> LedgerError {
+    LedgerError::Unavailable(format!("{what} {}: {e}", path.display()))
+}
+
+/// The latest checkpoint note in `dir/checkpoints`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Result<Option<String>, LedgerError> {
+    let cps = dir.join("checkpoints");
+    let Ok(rd) = std::fs::read_dir(&cps) else {
+        return Ok(None);
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".note"))
+        .collect();
+    names.sort();
+    match names.last() {
+        Some(n) => std::fs::read_to_string(cps.join(n))
+            .map(Some)
+            .map_err(|e| io("reading", &cps.join(n), e)),
+        None => Ok(None),
+    }
+}
+
+fn write_checkpoint(dir: &Path, note: &str, size: u64) -> std::io::Result<()> {
+    let cps = dir.join("checkpoints");
+    std::fs::create_dir_all(&cps)?;
+    let tmp = cps.join(format!("{size:020}.note.tmp"));
+    let fin = cps.join(format!("{size:020}.note"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(note.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &fin)?;
+    File::open(&cps)?.sync_all()
+}
+
+impl Ledger {
+    /// Opens (and recovers) the ledger in `opts.dir`.
+    pub fn open(opts: LedgerOptions) -> Result<(Self, Recovery), LedgerError> {
+        std::fs::create_dir_all(&opts.dir).map_err(|e| io("creating", &opts.dir, e))?;
+        let path = opts.dir.join(SEGMENT);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io("reading", &path, e)),
+        };
+        let scan = segment::scan(&data);
+        let mut recovery = Recovery {
+            entries: scan.entries.len() as u64,
+            ..Recovery::default()
+        };
+        match &scan.tail {
+            Tail::Clean => {}
+            Tail::Torn => recovery.cut_bytes = data.len() as u64 - scan.good_len,
+            Tail::Damaged(what) => {
+                return Err(LedgerError::Tampered(format!("{}: {what}", path.display())));
+            }
+        }
+        let mut leaves: Vec<Hash> = Vec::with_capacity(scan.entries.len());
+        let mut open_begins = BTreeSet::new();
+        for (i, bytes) in scan.entries.iter().enumerate() {
+            let rec = Record::decode(bytes).ok_or_else(|| {
+                LedgerError::Tampered(format!("{}: entry {i} does not decode", path.display()))
+            })?;
+            if rec.seq != i as u64 {
+                return Err(LedgerError::Tampered(format!(
+                    "{}: entry at position {i} has sequence number {}",
+                    path.display(),
+                    rec.seq
+                )));
+            }
+            match rec.entry {
+                Entry::Begin(_) => {
+                    open_begins.insert(rec.seq);
+                }
+                Entry::End(e) => {
+                    open_begins.remove(&e.begin);
+                }
+                Entry::Incomplete { begin } => {
+                    open_begins.remove(&begin);
+                }
+                _ => {}
+            }
+            leaves.push(merkle::leaf_hash(bytes));
+        }
+        let public = ring::signature::KeyPair::public_key(&*opts.key)
+            .as_ref()
+            .to_vec();
+        if let Some(note) = latest_checkpoint(&opts.dir)? {
+            let cp = checkpoint::verify(&note, &public)
+                .map_err(|e| LedgerError::Tampered(format!("latest checkpoint: {e}")))?;
+            if cp.size > leaves.len() as u64 {
+                return Err(LedgerError::Tampered(format!(
+                    "the log has {} entries but its last signed checkpoint covers {}: it was truncated or restored from an old copy",
+                    leaves.len(),
+                    cp.size
+                )));
+            }
+            if merkle::root(&leaves[..cp.size as usize]) != cp.root {
+                return Err(LedgerError::Tampered(format!(
+                    "the first {} entries differ from what the last signed checkpoint covers",
+                    cp.size
+                )));
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io("opening", &path, e))?;
+        if recovery.cut_bytes > 0 {
+            file.set_len(scan.good_len)
+                .map_err(|e| io("cutting the torn tail of", &path, e))?;
+            file.sync_all().map_err(|e| io("syncing", &path, e))?;
+        }
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer = Writer {
+            dir: opts.dir.clone(),
+            path,
+            file,
+            len: scan.good_len,
+            leaves,
+            origin: opts.origin.clone(),
+            key: opts.key.clone(),
+            window: opts.commit_window,
+            every: opts.checkpoint_every.max(1),
+            last_checkpoint: 0,
+            healthy: healthy.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("sluice-ledger".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        let ledger = Ledger {
+            tx: Mutex::new(Some(tx)),
+            healthy,
+            origin: opts.origin,
+            thread: Mutex::new(Some(thread)),
+        };
+        for begin in open_begins {
+            ledger.append_blocking(Entry::Incomplete { begin })?;
+            recovery.incomplete.push(begin);
+        }
+        ledger.append_blocking(Entry::InstanceStarted {
+            origin: ledger.origin.clone(),
+            build: env!("CARGO_PKG_VERSION").into(),
+        })?;
+        Ok((ledger, recovery))
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// False after a write or sync failed, until one succeeds again.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    fn send(&self, job: Job) -> Result<(), LedgerError> {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        match tx.as_ref() {
+            Some(tx) => tx
+                .send(job)
+                .map_err(|_| LedgerError::Unavailable("the ledger writer stopped".into())),
+            None => Err(LedgerError::Unavailable("the ledger is closed".into())),
+        }
+    }
+
+    /// Appends and waits until the entry is durable; returns its sequence number.
+    pub async fn append(&self, entry: Entry) -> Result<u64, LedgerError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job {
+            entry,
+            done: Some(Box::new(move |r| drop(tx.send(r)))),
+        })?;
+        rx.await
+            .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
+    }
+
+    /// Appends and waits, from a thread that is not async.
+    pub fn append_blocking(&self, entry: Entry) -> Result<u64, LedgerError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Job {
+            entry,
+            done: Some(Box::new(move |r| drop(tx.send(r)))),
+        })?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
+    }
+
+    /// Appends without waiting (the entry is still group-committed; failures are logged).
+    pub fn append_detached(&self, entry: Entry) {
+        if let Err(e) = self.send(Job { entry, done: None }) {
+            tracing::error!(error = %e, "ledger append failed");
+        }
+    }
+
+    /// Flushes, signs a final checkpoint, and stops the writer.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    path: PathBuf,
+    file: File,
+    len: u64,
+    leaves: Vec<Hash>,
+    origin: String,
+    key: Arc<Ed25519KeyPair>,
+    window: Duration,
+    every: u64,
+    last_checkpoint: u64,
+    healthy: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            let deadline = Instant::now() + self.window;
+            while batch.len() < 256 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+            if self.leaves.len() as u64 >= self.last_checkpoint + self.every {
+                self.checkpoint();
+            }
+        }
+        if self.leaves.len() as u64 > self.last_checkpoint {
+            self.checkpoint();
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Job>) {
+        let mut buf = Vec::new();
+        let mut leaves = Vec::new();
+        let mut accepted = Vec::new();
+        let time_ms = now_ms();
+        for job in batch {
+            let seq = (self.leaves.len() + leaves.len()) as u64;
+            match (Record {
+                seq,
+                time_ms,
+                entry: job.entry,
+            })
+            .encode()
+            {
+                Ok(bytes) => {
+                    segment::frame(&bytes, &mut buf);
+                    leaves.push(merkle::leaf_hash(&bytes));
+                    accepted.push((seq, job.done));
+                }
+                Err(n) => {
+                    if let Some(done) = job.done {
+                        done(Err(LedgerError::TooLarge(n)));
+                    }
+                }
+            }
+        }
+        let written = self
+            .file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                self.leaves.extend(leaves);
+                self.healthy.store(true, Ordering::SeqCst);
+                for (seq, done) in accepted {
+                    if let Some(done) = done {
+                        done(Ok(seq));
+                    }
+                }
+            }
+            Err(e) => {
+                // Nothing of this batch counts: cut whatever part of it reached the file.
+                let _ = self.file.set_len(self.len);
+                self.healthy.store(false, Ordering::SeqCst);
+                let err = io("writing", &self.path, e);
+                tracing::error!(error = %err, "ledger write failed; disclosures are refused until it recovers");
+                for (_, done) in accepted {
+                    if let Some(done) = done {
+                        done(Err(err.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size: self.leaves.len() as u64,
+            root: merkle::root(&self.leaves),
+        };
+        let note = checkpoint::sign(&cp, &self.key);
+        match write_checkpoint(&self.dir, &note, cp.size) {
+            Ok(()) => self.last_checkpoint = cp.size,
+            Err(e) => tracing::error!(error = %e, "writing a ledger checkpoint failed"),
+        }
+    }
+}
+
+/// Loads an Ed25519 signing key from a PEM PKCS#8 file (as `sluice certs init` writes).
+pub fn load_signing_key(path: &Path) -> Result<Ed25519KeyPair, String> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_file(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+        .map_err(|e| format!("{}: not an Ed25519 PKCS#8 key ({e})", path.display()))
+}

@@ -1,0 +1,195 @@
+//! The disclosure ledger on disk: appends, recovery, and tampering that `verify` must name.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use sluice::ledger::verify::verify_dir;
+use sluice::ledger::{Begin, End, Entry, Ledger, LedgerError, LedgerOptions, Outcome};
+
+fn key() -> Arc<Ed25519KeyPair> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-ledger-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn open(
+    d: &Path,
+    key: &Arc<Ed25519KeyPair>,
+    every: u64,
+) -> Result<(Ledger, sluice::ledger::Recovery), LedgerError> {
+    Ledger::open(LedgerOptions {
+        dir: d.to_path_buf(),
+        origin: "test.example/sluice/1".into(),
+        key: key.clone(),
+        commit_window: Duration::from_millis(1),
+        checkpoint_every: every,
+    })
+}
+
+fn begin(i: u64) -> Entry {
+    Entry::Begin(Box::new(Begin {
+        request_id: format!("req-{i}"),
+        trace_id: String::new(),
+        partner: "acme-loans".into(),
+        spki_sha256: [1; 32],
+        serial: "01".into(),
+        contract: "acme-prescreen-2026".into(),
+        route: "/v1/applicants/{id}".into(),
+        flow: "pull".into(),
+        policy_version: [2; 32],
+    }))
+}
+
+fn end(b: u64) -> Entry {
+    Entry::End(Box::new(End {
+        begin: b,
+        outcome: Outcome::Sent,
+        bytes_sent: 10,
+        sha256_sent: [3; 32],
+        records: 1,
+        records_dropped: 0,
+        fields: vec![],
+        subject_count: 1,
+        subjects: vec![[4; 32]],
+        subjects_digest: [0; 32],
+        integrity: "none".into(),
+    }))
+}
+
+/// A log of 10 disclosures (21 entries with instance.started), closed cleanly.
+fn populated(name: &str, key: &Arc<Ed25519KeyPair>) -> PathBuf {
+    let d = dir(name);
+    let (l, _) = open(&d, key, 4).unwrap();
+    for i in 0..10 {
+        let b = l.append_blocking(begin(i)).unwrap();
+        l.append_blocking(end(b)).unwrap();
+    }
+    l.close();
+    d
+}
+
+fn segment(d: &Path) -> PathBuf {
+    d.join(sluice::ledger::segment::SEGMENT)
+}
+
+#[test]
+fn a_clean_log_verifies() {
+    let k = key();
+    let d = populated("clean", &k);
+    let r = verify_dir(&d, k.public_key().as_ref()).unwrap();
+    assert_eq!(r.entries, 21);
+    assert!(r.checkpoints >= 5);
+    assert!(!r.torn_tail);
+}
+
+#[test]
+fn tampering_is_named() {
+    let k = key();
+    let pubkey = k.public_key().as_ref().to_vec();
+    let d = populated("tamper", &k);
+    let original = std::fs::read(segment(&d)).unwrap();
+    let records = sluice::ledger::segment::scan(&original)
+        .entries
+        .iter()
+        .map(|e| e.len() + 8)
+        .collect::<Vec<_>>();
+    let offsets: Vec<usize> = records
+        .iter()
+        .scan(0, |acc, n| {
+            let at = *acc;
+            *acc += n;
+            Some(at)
+        })
+        .collect();
+
+    // Flip one byte anywhere before the last record: every position is caught.
+    for pos in (0..offsets[20]).step_by(7) {
+        let mut data = original.clone();
+        data[pos] ^= 0x20;
+        std::fs::write(segment(&d), &data).unwrap();
+        assert!(
+            verify_dir(&d, &pubkey).is_err(),
+            "flip at byte {pos} not detected"
+        );
+    }
+    // Delete an entry.
+    let mut data = original.clone();
+    data.drain(offsets[5]..offsets[6]);
+    std::fs::write(segment(&d), &data).unwrap();
+    assert_eq!(
+        verify_dir(&d, &pubkey).unwrap_err().to_string(),
+        "entry 5: has sequence number 6 (entries deleted, inserted or reordered)"
+    );
+    // Swap two entries.
+    let mut data = original[..offsets[3]].to_vec();
+    data.extend_from_slice(&original[offsets[4]..offsets[5]]);
+    data.extend_from_slice(&original[offsets[3]..offsets[4]]);
+    data.extend_from_slice(&original[offsets[5]..]);
+    std::fs::write(segment(&d), &data).unwrap();
+    assert_eq!(
+        verify_dir(&d, &pubkey).unwrap_err().to_string(),
+        "entry 3: has sequence number 4 (entries deleted, inserted or reordered)"
+    );
+    // Truncate mid-file: shorter than what was signed.
+    std::fs::write(segment(&d), &original[..offsets[10] + 5]).unwrap();
+    let e = verify_dir(&d, &pubkey).unwrap_err().to_string();
+    assert!(
+        e.contains("covers") && e.contains("but the log has 10"),
+        "{e}"
+    );
+    assert!(
+        matches!(open(&d, &k, 4), Err(LedgerError::Tampered(_))),
+        "a shorter log refuses to start"
+    );
+    // A checkpoint signed by another key.
+    std::fs::write(segment(&d), &original).unwrap();
+    assert_eq!(
+        verify_dir(&d, key().public_key().as_ref())
+            .unwrap_err()
+            .to_string()
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .trim(),
+        "no signature by the log key"
+    );
+}
+
+#[test]
+fn a_torn_tail_is_recovered_not_reported() {
+    let k = key();
+    let d = populated("torn", &k);
+    let mut data = std::fs::read(segment(&d)).unwrap();
+    let clean_len = data.len();
+    data.extend_from_slice(&[0, 0, 0, 40, 1, 2, 3]); // half a record header: a crash mid-write
+    std::fs::write(segment(&d), &data).unwrap();
+    let r = verify_dir(&d, k.public_key().as_ref()).unwrap();
+    assert!(r.torn_tail);
+    let (l, rec) = open(&d, &k, 4).unwrap();
+    assert_eq!((rec.entries, rec.cut_bytes), (21, 7));
+    l.close();
+    assert!(std::fs::read(segment(&d)).unwrap().len() > clean_len);
+    let r = verify_dir(&d, k.public_key().as_ref()).unwrap();
+    assert!(!r.torn_tail);
+    assert_eq!(r.entries, 22, "instance.started appended after recovery");
+}
+
+#[test]
+fn a_begin_without_an_end_gets_incomplete_on_restart() {
+    let k = key();
+    let d = dir("dangling");
+    let (l, _) = open(&d, &k, 100).unwrap();
+    let b = l.append_blocking(begin(1)).unwrap();
+    drop(l); // as if the process died before the end
+    let (l, rec) = open(&d, &k, 100).unwrap();
+    assert_eq!(rec.incomplete, vec![b]);
+    l.close();
+    verify_dir(&d, k.public_key().as_ref()).unwrap();
+}
