@@ -34,6 +34,8 @@ pub enum Outcome<'a> {
     Violation(&'a Violation),
     /// The body being filtered failed (upstream closed, size limit, ...).
     SourceFailed(&'a BoxError),
+    /// The body was dropped before its end (the receiving side went away).
+    Dropped,
 }
 
 /// What happened to a redacted body, for the access log and (later) the ledger.
@@ -71,6 +73,14 @@ impl<B> RedactedBody<B> {
         self.done = true;
         if let Some(f) = self.on_finish.take() {
             f(outcome);
+        }
+    }
+}
+
+impl<B> Drop for RedactedBody<B> {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_finish.take() {
+            f(Outcome::Dropped);
         }
     }
 }

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod certs;
 mod config;
 mod filter;
+mod ledger;
 mod policy;
 mod run;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Validate configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// The disclosure ledger: verify, show.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Run the proxy.
     Run(run::RunArgs),
     /// Development certificates.
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Certs(cmd) => certs::run(cmd),
         Command::Run(args) => run::run(args),
         Command::Config(cmd) => config::run(cmd),
+        Command::Ledger(cmd) => ledger::run(cmd),
     }
 }
 

@@ -33,6 +33,7 @@ struct RawConfig {
     #[serde(rename = "listener")]
     listeners: Vec<RawListener>,
     admin: Option<RawAdmin>,
+    ledger: RawLedger,
     #[serde(rename = "upstream", default)]
     upstreams: Vec<RawUpstream>,
 }
@@ -98,6 +99,25 @@ struct RawListener {
     #[serde(default)]
     crls: Vec<PathBuf>,
     client_auth: Option<RawClientAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    dir: PathBuf,
+    signing_key: PathBuf,
+    origin: String,
+    #[serde(default = "default_commit_ms")]
+    commit_window_ms: u64,
+    #[serde(default = "default_checkpoint_every")]
+    checkpoint_every: u64,
+}
+
+fn default_commit_ms() -> u64 {
+    2
+}
+fn default_checkpoint_every() -> u64 {
+    256
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +200,21 @@ pub struct Upstream {
     pub pool_size: usize,
 }
 
+/// Where and how the disclosure ledger is written.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    /// Directory (`sluice run --ledger-dir` overrides it).
+    pub dir: PathBuf,
+    /// Ed25519 PKCS#8 key that signs checkpoints.
+    pub signing_key: PathBuf,
+    /// The log's origin (unique per instance), e.g. `bank.example/sluice/replica-1`.
+    pub origin: String,
+    /// Group-commit window.
+    pub commit_window: Duration,
+    /// A checkpoint every this many entries.
+    pub checkpoint_every: u64,
+}
+
 /// Limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -218,6 +253,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Admin listener address.
     pub admin: Option<SocketAddr>,
+    /// The disclosure ledger (required: without it nothing is disclosed).
+    pub ledger: Ledger,
     /// Upstreams by name.
     pub upstreams: Vec<Upstream>,
 }
@@ -392,6 +429,22 @@ impl Config {
                 .admin
                 .map(|a| addr("admin.address".into(), &a.address))
                 .transpose()?,
+            ledger: Ledger {
+                dir: rel(&raw.ledger.dir),
+                signing_key: rel(&raw.ledger.signing_key),
+                origin: if raw.ledger.origin.trim().is_empty()
+                    || raw.ledger.origin.contains(['\n', ' '])
+                {
+                    return Err(fail(format!(
+                        "ledger.origin: got {:?}, expected a non-empty name without spaces, e.g. \"bank.example/sluice/replica-1\"",
+                        raw.ledger.origin
+                    )));
+                } else {
+                    raw.ledger.origin.clone()
+                },
+                commit_window: Duration::from_millis(raw.ledger.commit_window_ms),
+                checkpoint_every: raw.ledger.checkpoint_every.max(1),
+            },
             upstreams,
         })
     }

@@ -46,6 +46,8 @@ pub enum Reason {
     Timeout,
     /// Too many requests in flight: shed at once rather than queued.
     Overloaded,
+    /// The disclosure ledger cannot record: nothing may be disclosed.
+    LedgerUnavailable,
 }
 
 impl std::fmt::Display for Reason {
@@ -109,7 +111,7 @@ impl Reason {
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamStatus(s) => *s,
             Reason::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            Reason::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::Overloaded | Reason::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -133,6 +135,7 @@ impl Reason {
             Reason::UpstreamStatus(_) => "upstream_status",
             Reason::Timeout => "request_timeout",
             Reason::Overloaded => "overloaded",
+            Reason::LedgerUnavailable => "ledger_unavailable",
         }
     }
 

@@ -93,7 +93,7 @@ pub async fn route(
                 state
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
-            pull(shared, &state, resolved, &partner.id, req, id).await
+            pull(shared, &state, resolved, &partner.id, peer, req, id).await
         }
         ListenerKind::Internal => {
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
@@ -211,6 +211,7 @@ async fn pull(
     state: &Arc<PolicyState>,
     r: Resolved<'_>,
     partner: &str,
+    peer: &PeerIdentity,
     req: Request<Incoming>,
     id: &str,
 ) -> Result<Response<ProxyBody>, Reason> {
@@ -293,9 +294,13 @@ async fn pull(
     }
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
+    let (disclosure, on_finish) =
+        begin_disclosure(shared, state, id, partner, &r, Some(peer)).await?;
+    if let Ok(v) = HeaderValue::from_str(&disclosure) {
+        h.insert("sluice-disclosure", v);
+    }
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
-    let log = access_logger(id, partner, &r);
-    let body = RedactedBody::new(decoded(rbody, coding), redactor, log);
+    let body = RedactedBody::new(decoded(rbody, coding), redactor, on_finish);
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
@@ -348,7 +353,12 @@ async fn push(
     // A violation while the request streams aborts it; the caller learns where (never what).
     let violation: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = violation.clone();
-    let log = access_logger(id, &partner, &r);
+    let (disclosure, log) = begin_disclosure(shared, state, id, &partner, &r, None).await?;
+    if let Ok(v) = HeaderValue::from_str(&disclosure) {
+        up.headers_mut()
+            .expect("a fresh builder has headers")
+            .insert("sluice-disclosure", v);
+    }
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
         if let Outcome::SourceFailed(e) = &outcome
             && crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref())
@@ -396,6 +406,9 @@ async fn push(
         }
     }
     h.insert("x-request-id", HeaderValue::from_str(id).expect("hex"));
+    if let Ok(v) = HeaderValue::from_str(&disclosure) {
+        h.insert("sluice-disclosure", v);
+    }
     out.body(
         rbody
             .map_err(|e| -> crate::body::BoxError { Box::new(e) })
@@ -431,6 +444,95 @@ impl http_body::Body for BodyAdapter {
     }
 }
 
+/// Records `disclosure.begin` (durable before the first byte goes out) and returns the
+/// `Sluice-Disclosure` value and what to do when the body ends: the access-log line and
+/// `disclosure.end` with the digest of the bytes actually sent.
+async fn begin_disclosure(
+    shared: &Shared,
+    state: &PolicyState,
+    id: &str,
+    partner: &str,
+    r: &Resolved<'_>,
+    peer: Option<&PeerIdentity>,
+) -> Result<(String, crate::body::OnFinish), Reason> {
+    use crate::ledger::{Begin, Entry};
+    let begin = Begin {
+        request_id: id.to_string(),
+        trace_id: String::new(),
+        partner: partner.to_string(),
+        spki_sha256: peer.map_or([0; 32], |p| p.spki_sha256),
+        serial: peer.map_or(String::new(), |p| p.serial.clone()),
+        contract: r.contract.id.clone(),
+        route: r.route.path.as_str().to_string(),
+        flow: r.route.flow.as_str().to_string(),
+        policy_version: state.policy.version.0,
+    };
+    let ledger = shared.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
+    let seq = ledger
+        .append(Entry::Begin(Box::new(begin)))
+        .await
+        .map_err(|e| {
+            tracing::error!(request_id = %id, error = %e, "ledger unavailable: disclosure refused");
+            Reason::LedgerUnavailable
+        })?;
+    let origin = ledger.origin().to_string();
+    let log = access_logger(id, partner, r);
+    let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
+        let end = end_entry(seq, &outcome);
+        log(outcome);
+        ledger.append_detached(Entry::End(Box::new(end)));
+    });
+    Ok((format!("{origin}/{seq}"), on_finish))
+}
+
+/// The `disclosure.end` for how a body ended.
+fn end_entry(begin: u64, outcome: &Outcome<'_>) -> crate::ledger::End {
+    use crate::ledger::{End, FieldCounts, Outcome as O};
+    let mut end = End {
+        begin,
+        outcome: O::Sent,
+        bytes_sent: 0,
+        sha256_sent: [0; 32],
+        records: 0,
+        records_dropped: 0,
+        fields: Vec::new(),
+        subject_count: 0,
+        subjects: Vec::new(),
+        subjects_digest: [0; 32],
+        integrity: "none".into(),
+    };
+    match outcome {
+        Outcome::Sent(s) => {
+            end.bytes_sent = s.bytes_out;
+            end.sha256_sent = s.output_sha256;
+            end.records = s.records;
+            end.records_dropped = s.records_dropped;
+            end.fields = s
+                .fields
+                .iter()
+                .map(|f| FieldCounts {
+                    path: f.path.clone(),
+                    counts: [f.kept, f.masked, f.hashed, f.redacted, f.stripped],
+                })
+                .collect();
+            end.subject_count = s.subject_count;
+            let mut subjects = s.subjects.clone();
+            subjects.sort_unstable();
+            if subjects.len() <= crate::ledger::entry::MAX_INLINE_SUBJECTS {
+                end.subjects = subjects;
+            } else {
+                let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+                subjects.iter().for_each(|h| c.update(h));
+                end.subjects_digest = c.finish().as_ref().try_into().expect("32 bytes");
+            }
+        }
+        Outcome::Violation(_) => end.outcome = O::AbortedPolicy,
+        Outcome::SourceFailed(_) => end.outcome = O::UpstreamError,
+        Outcome::Dropped => end.outcome = O::ClientGone,
+    }
+    end
+}
+
 /// The access-log line for a disclosure: ids, counts and the outcome — never values.
 fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFinish {
     let (id, partner, contract, route) = (
@@ -449,6 +551,9 @@ fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFi
         }
         Outcome::SourceFailed(_) => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "upstream_error", "disclosure");
+        }
+        Outcome::Dropped => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "client_gone", "disclosure");
         }
     })
 }

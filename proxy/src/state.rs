@@ -35,6 +35,8 @@ pub struct Shared {
     pub upstreams: HashMap<String, Arc<UpstreamClient>>,
     /// Listener TLS, in config order.
     pub tls: Vec<Arc<ServerTls>>,
+    /// The disclosure ledger (`None` only for `config check`, which never serves).
+    pub ledger: Option<Arc<crate::ledger::Ledger>>,
 }
 
 /// Why the proxy could not start (or reload).
@@ -55,6 +57,32 @@ pub enum StartError {
     /// Binding a listener.
     #[error("{0}")]
     Io(String),
+    /// The disclosure ledger.
+    #[error("{0}")]
+    Ledger(String),
+}
+
+/// Records a policy in the ledger and keeps its text beside the log under its hash.
+fn record_policy(
+    ledger: &crate::ledger::Ledger,
+    dir: &std::path::Path,
+    policy_path: &std::path::Path,
+    p: &CompiledPolicy,
+) -> Result<(), StartError> {
+    let store = dir.join("policies");
+    std::fs::create_dir_all(&store)
+        .map_err(|e| StartError::Ledger(format!("{}: {e}", store.display())))?;
+    let copy = store.join(format!("{}.toml", p.version));
+    if !copy.exists() {
+        std::fs::copy(policy_path, &copy)
+            .map_err(|e| StartError::Ledger(format!("{}: {e}", copy.display())))?;
+    }
+    ledger
+        .append_blocking(crate::ledger::Entry::PolicyLoaded {
+            policy_sha256: p.version.0,
+        })
+        .map_err(|e| StartError::Ledger(e.to_string()))?;
+    Ok(())
 }
 
 fn load_policy(
@@ -85,6 +113,19 @@ fn load_policy(
 impl Shared {
     /// Loads everything the configuration names; any problem stops start-up (fail closed).
     pub fn load(config: Config, policy_override: Option<PathBuf>) -> Result<Self, StartError> {
+        Self::load_inner(config, policy_override, true)
+    }
+
+    /// Validates everything the configuration names without opening (or writing) the ledger.
+    pub fn check(config: Config, policy_override: Option<PathBuf>) -> Result<Self, StartError> {
+        Self::load_inner(config, policy_override, false)
+    }
+
+    fn load_inner(
+        config: Config,
+        policy_override: Option<PathBuf>,
+        open_ledger: bool,
+    ) -> Result<Self, StartError> {
         let pseudonym_master =
             crate::keys::read_key_file(&config.pseudonym_key).map_err(StartError::Key)?;
         let subject_master =
@@ -98,6 +139,36 @@ impl Shared {
             .iter()
             .map(|l| ServerTls::load(l.tls.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let key = crate::ledger::store::load_signing_key(&config.ledger.signing_key)
+            .map_err(StartError::Ledger)?;
+        if !open_ledger {
+            return Ok(Self {
+                config,
+                policy_path,
+                policy: RwLock::new(Arc::new(policy)),
+                pseudonym_master,
+                subject_master,
+                upstreams,
+                tls,
+                ledger: None,
+            });
+        }
+        let (ledger, recovery) = crate::ledger::Ledger::open(crate::ledger::LedgerOptions {
+            dir: config.ledger.dir.clone(),
+            origin: config.ledger.origin.clone(),
+            key: Arc::new(key),
+            commit_window: config.ledger.commit_window,
+            checkpoint_every: config.ledger.checkpoint_every,
+        })
+        .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
+        if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {
+            tracing::warn!(
+                cut_bytes = recovery.cut_bytes,
+                incomplete = recovery.incomplete.len(),
+                "ledger recovered after an unclean stop"
+            );
+        }
+        record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
         for t in &tls {
             for w in t.warnings() {
                 tracing::warn!(warning = %w, "key file permissions");
@@ -111,6 +182,7 @@ impl Shared {
             subject_master,
             upstreams,
             tls,
+            ledger: Some(Arc::new(ledger)),
         })
     }
 
@@ -136,6 +208,16 @@ impl Shared {
             t.reload()?;
         }
         let version = next.policy.version;
+        if let Some(ledger) = &self.ledger
+            && next.policy.version != self.policy().policy.version
+        {
+            record_policy(
+                ledger,
+                &self.config.ledger.dir,
+                &self.policy_path,
+                &next.policy,
+            )?;
+        }
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
         Ok(format!("policy sha256 {version} and certificates reloaded"))
     }

@@ -271,6 +271,10 @@ max_request_body_bytes = 1048576
 request_timeout_ms = 20000
 drain_timeout_ms = 2000
 {limits}
+[ledger]
+dir = "ledger"
+signing_key = "signing.key"
+origin = "test.sluice/ledger"
 [[listener]]
 name = "partners"
 kind = "partner"

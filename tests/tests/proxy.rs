@@ -543,3 +543,188 @@ async fn reload_under_traffic_drops_no_request() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_disclosure_is_in_the_ledger_with_the_digest_of_what_was_sent() {
+    use sluice::ledger::{Entry, Outcome, Record};
+    let env = env("ledger").await;
+    let (status, headers, body) = fetch(&acme(&env, false), get(&env, "/v1/applicants/1")).await;
+    assert_eq!(status, 200);
+    let body = body.unwrap();
+    let disclosure = headers
+        .get("sluice-disclosure")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let seq: u64 = disclosure.rsplit('/').next().unwrap().parse().unwrap();
+    assert!(
+        disclosure.starts_with("test.sluice/ledger/"),
+        "{disclosure}"
+    );
+    // A late violation ends as aborted_policy.
+    let _ = fetch(
+        &acme(&env, false),
+        get(&env, "/v1/applicants/late-violation"),
+    )
+    .await;
+
+    let segment = env
+        .dir
+        .join("ledger")
+        .join(sluice::ledger::segment::SEGMENT);
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        let data = std::fs::read(&segment).unwrap();
+        records = sluice::ledger::segment::scan(&data)
+            .entries
+            .iter()
+            .map(|b| Record::decode(b).unwrap())
+            .collect::<Vec<_>>();
+        if records
+            .iter()
+            .filter(|r| matches!(r.entry, Entry::End(_)))
+            .count()
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let Entry::Begin(b) = &records[seq as usize].entry else {
+        panic!("{:?}", records[seq as usize])
+    };
+    assert_eq!(
+        (
+            b.partner.as_str(),
+            b.contract.as_str(),
+            b.route.as_str(),
+            b.flow.as_str()
+        ),
+        (
+            "acme-loans",
+            "acme-prescreen-2026",
+            "/v1/applicants/{id}",
+            "pull"
+        )
+    );
+    let end = records
+        .iter()
+        .find_map(|r| match &r.entry {
+            Entry::End(e) if e.begin == seq => Some(e.clone()),
+            _ => None,
+        })
+        .expect("an end entry");
+    assert_eq!(end.outcome, Outcome::Sent);
+    assert_eq!(end.bytes_sent, body.len() as u64);
+    let digest = ring_sha256(&body);
+    assert_eq!(
+        end.sha256_sent, digest,
+        "the ledger holds the digest of the bytes the partner received"
+    );
+    assert_eq!(
+        (end.records, end.subject_count, end.subjects.len()),
+        (1, 1, 1)
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(&r.entry, Entry::End(e) if e.outcome == Outcome::AbortedPolicy))
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.entry, Entry::PolicyLoaded { .. }))
+    );
+
+    // No personal data in the ledger, ever.
+    let raw = std::fs::read(&segment).unwrap();
+    for s in SECRETS.iter().chain(&["欧阳", "LA00000001"]) {
+        assert!(
+            !raw.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{s} is in the ledger"
+        );
+    }
+    let key = sluice::ledger::checkpoint::parse_public_key(
+        &std::fs::read_to_string(env.dir.join("signing.pub")).unwrap(),
+    )
+    .unwrap();
+    sluice::ledger::verify::verify_dir(&env.dir.join("ledger"), &key).unwrap();
+}
+
+fn ring_sha256(data: &[u8]) -> [u8; 32] {
+    use sha256_independent::digest;
+    digest(data)
+}
+
+/// SHA-256 by the book (FIPS 180-4), independent of the library sluice uses.
+mod sha256_independent {
+    pub fn digest(msg: &[u8]) -> [u8; 32] {
+        const K: [u32; 64] = [
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2,
+        ];
+        let mut h: [u32; 8] = [
+            0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+            0x5be0cd19,
+        ];
+        let mut m = msg.to_vec();
+        m.push(0x80);
+        while m.len() % 64 != 56 {
+            m.push(0);
+        }
+        m.extend_from_slice(&((msg.len() as u64) * 8).to_be_bytes());
+        for block in m.chunks(64) {
+            let mut w = [0u32; 64];
+            for i in 0..16 {
+                w[i] = u32::from_be_bytes(block[i * 4..i * 4 + 4].try_into().unwrap());
+            }
+            for i in 16..64 {
+                let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+                let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+                w[i] = w[i - 16]
+                    .wrapping_add(s0)
+                    .wrapping_add(w[i - 7])
+                    .wrapping_add(s1);
+            }
+            let mut v = h;
+            for i in 0..64 {
+                let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+                let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+                let t1 = v[7]
+                    .wrapping_add(s1)
+                    .wrapping_add(ch)
+                    .wrapping_add(K[i])
+                    .wrapping_add(w[i]);
+                let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+                let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+                v = [
+                    t1.wrapping_add(s0.wrapping_add(maj)),
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3].wrapping_add(t1),
+                    v[4],
+                    v[5],
+                    v[6],
+                ];
+            }
+            for i in 0..8 {
+                h[i] = h[i].wrapping_add(v[i]);
+            }
+        }
+        let mut out = [0u8; 32];
+        for (i, x) in h.iter().enumerate() {
+            out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+        }
+        out
+    }
+}

@@ -213,7 +213,7 @@ fn main() {
         let port = { std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() };
         std::fs::write(
             dir.join("sluice.toml"),
-            format!("policy = \"policy.toml\"\n[keys]\npseudonym_key = \"hash.key\"\n[[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:{port}\"\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\ncrls = [\"crl.pem\"]\n[[upstream]]\nname = \"institution\"\nurl = \"http://{inst}\"\npool_size = 256\n"),
+            format!("policy = \"policy.toml\"\n[keys]\npseudonym_key = \"hash.key\"\n[ledger]\ndir = \"ledger\"\nsigning_key = \"signing.key\"\norigin = \"bench.sluice/ledger\"\n[[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:{port}\"\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\ncrls = [\"crl.pem\"]\n[[upstream]]\nname = \"institution\"\nurl = \"http://{inst}\"\npool_size = 256\n"),
         )
         .unwrap();
         let mut child = std::process::Command::new(&sluice_bin)

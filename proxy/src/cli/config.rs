@@ -28,7 +28,7 @@ pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
         }
     };
     let (listeners, upstreams) = (config.listeners.len(), config.upstreams.len());
-    match crate::state::Shared::load(config, policy) {
+    match crate::state::Shared::check(config, policy) {
         Ok(shared) => {
             let p = shared.policy();
             let soonest = shared

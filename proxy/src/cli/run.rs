@@ -13,6 +13,9 @@ pub(crate) struct RunArgs {
     /// Use this policy file instead of the one the configuration names.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Keep the disclosure ledger in this directory instead of the configured one.
+    #[arg(long)]
+    ledger_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
@@ -22,13 +25,16 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let config = match crate::config::Config::load(&args.config) {
+    let mut config = match crate::config::Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = args.ledger_dir {
+        config.ledger.dir = dir;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
