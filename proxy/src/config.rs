@@ -114,7 +114,7 @@ struct RawLedger {
 }
 
 fn default_commit_ms() -> u64 {
-    2
+    0
 }
 fn default_checkpoint_every() -> u64 {
     256

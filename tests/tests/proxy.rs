@@ -728,3 +728,32 @@ mod sha256_independent {
         out
     }
 }
+
+#[tokio::test]
+async fn push_ndjson_over_h2() {
+    let env = env("push-h2").await;
+    let inst = client(&env.dir, Some(("institution.pem", "institution.key")), true);
+    let addr = env.sluice.addr("internal").unwrap();
+    let body = "{\"policy_no\":\"P1\",\"holder\":{\"name\":\"张伟\",\"id_no\":\"11010519491231002X\"},\"x\":1}\n{\"policy_no\":\"P2\",\"holder\":{\"name\":\"欧阳明轩\"}}\n";
+    let req = Request::post(format!("https://localhost:{}/v2/policies", addr.port()))
+        .header("content-type", "application/x-ndjson")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let (status, headers, _) = fetch(&inst, req).await;
+    assert_eq!(status, 201);
+    assert!(headers.get("sluice-disclosure").is_some());
+    let (_, _, up_headers, got) = env.partner.requests().pop().unwrap();
+    assert!(
+        up_headers.get("sluice-disclosure").is_some(),
+        "the partner can cite the same ledger entry"
+    );
+    let text = String::from_utf8(got.unwrap()).unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(r#"{"policy_no":"P1","holder":{"name":"张*","id_no":""#),
+        "{text}"
+    );
+    assert_eq!(lines[1], r#"{"policy_no":"P2","holder":{"name":"欧阳**"}}"#);
+    assert!(!text.contains("11010519491231002X"));
+}

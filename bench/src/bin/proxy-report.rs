@@ -48,7 +48,28 @@ fn document(feed: &[u8], size: usize) -> Bytes {
     Bytes::from(out)
 }
 
-async fn mock(small: Bytes, large: Bytes) -> SocketAddr {
+/// A body that repeats one chunk `left` times (a large stream without holding it).
+struct Repeat {
+    chunk: Bytes,
+    left: usize,
+}
+
+impl http_body::Body for Repeat {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.left -= 1;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(self.chunk.clone()))))
+    }
+}
+
+async fn mock(small: Bytes, large: Bytes, ndjson: Bytes) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -57,20 +78,32 @@ async fn mock(small: Bytes, large: Bytes) -> SocketAddr {
                 break;
             };
             let _ = tcp.set_nodelay(true);
-            let (small, large) = (small.clone(), large.clone());
+            let (small, large, ndjson) = (small.clone(), large.clone(), ndjson.clone());
             tokio::spawn(async move {
                 let svc =
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let body = if req.uri().query() == Some("size=large") {
-                            large.clone()
-                        } else {
-                            small.clone()
+                        let (body, ct) = match req.uri().query() {
+                            Some("size=large") => {
+                                (Full::new(large.clone()).boxed_unsync(), "application/json")
+                            }
+                            Some("stream=256MiB") => {
+                                let left = (256 << 20) / ndjson.len();
+                                (
+                                    Repeat {
+                                        chunk: ndjson.clone(),
+                                        left,
+                                    }
+                                    .boxed_unsync(),
+                                    "application/x-ndjson",
+                                )
+                            }
+                            _ => (Full::new(small.clone()).boxed_unsync(), "application/json"),
                         };
                         async move {
-                            let mut r = http::Response::new(Full::new(body));
+                            let mut r = http::Response::new(body);
                             r.headers_mut().insert(
                                 http::header::CONTENT_TYPE,
-                                http::HeaderValue::from_static("application/json"),
+                                http::HeaderValue::from_static(ct),
                             );
                             Ok::<_, Infallible>(r)
                         }
@@ -204,7 +237,9 @@ fn main() {
     rt.block_on(async move {
         let feed = workload::feed(&std::env::temp_dir().join("sluice-feed-1MiB.json"), "1MiB", "json");
         let (small, large) = (document(&feed, 1024), document(&feed, 64 * 1024));
-        let inst = mock(small.clone(), large.clone()).await;
+        // Whole feed records, one per line (gen_feed writes one record per line), ~64 KiB.
+        let ndjson: String = std::str::from_utf8(&feed).unwrap().lines().filter(|l| l.starts_with("{\"id\"")).take(80).map(|l| format!("{}\n", l.trim_end_matches(','))).collect();
+        let inst = mock(small.clone(), large.clone(), Bytes::from(ndjson)).await;
 
         let dir = std::env::temp_dir().join(format!("sluice-proxy-report-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -246,6 +281,29 @@ fn main() {
                 );
             }
         }
+        // A 256 MiB NDJSON stream through sluice, read by the client as it arrives: MB/s and
+        // sluice's peak RSS (VmHWM) before and after.
+        let rss = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())).unwrap_or(0);
+        let before = rss(child.id());
+        let c = client(Some(&dir));
+        let t = Instant::now();
+        let resp = c.request(http::Request::get(format!("https://localhost:{port}/feed?stream=256MiB")).body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+        let mut body = resp.into_body();
+        let mut got = 0usize;
+        while let Some(f) = body.frame().await {
+            if let Ok(d) = f.expect("the stream completes").into_data() {
+                got += d.len();
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "256 MiB NDJSON stream through sluice: {:.1} s, {:.0} MB/s in, {:.1} MB out; sluice peak RSS {:.1} MiB (was {:.1} MiB before the stream)",
+            secs,
+            (256u64 << 20) as f64 / secs / 1e6,
+            got as f64 / 1e6,
+            rss(child.id()) as f64 / 1024.0,
+            before as f64 / 1024.0
+        );
         let _ = child.kill();
         let _ = child.wait();
     });

@@ -47,6 +47,38 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a growing tree: the roots of its maximal perfect subtrees, left to right.
+/// Appending is amortised O(1) and the root is O(log n), so a checkpoint never rehashes the log.
+#[derive(Debug, Clone, Default)]
+pub struct CompactRange {
+    peaks: Vec<(u64, Hash)>,
+}
+
+impl CompactRange {
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        self.peaks.push((1, leaf));
+        while self.peaks.len() >= 2 {
+            let n = self.peaks.len();
+            if self.peaks[n - 1].0 != self.peaks[n - 2].0 {
+                break;
+            }
+            let (size, right) = self.peaks.pop().expect("two peaks");
+            let (_, left) = self.peaks.pop().expect("two peaks");
+            self.peaks.push((size * 2, node_hash(&left, &right)));
+        }
+    }
+
+    /// The tree's root (RFC 6962 MTH).
+    pub fn root(&self) -> Hash {
+        let mut it = self.peaks.iter().rev();
+        let Some((_, last)) = it.next() else {
+            return h(&[]);
+        };
+        it.fold(*last, |acc, (_, left)| node_hash(left, &acc))
+    }
+}
+
 /// PATH(m, D[n]): the inclusion proof of leaf `m`.
 pub fn inclusion_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     let n = leaves.len();
@@ -189,6 +221,17 @@ mod tests {
         );
         let l = leaves(1);
         assert_eq!(root(&l), l[0]);
+    }
+
+    #[test]
+    fn compact_range_root_equals_the_recursive_root() {
+        let mut c = CompactRange::default();
+        assert_eq!(c.root(), root(&[]));
+        let l = leaves(100);
+        for (i, leaf) in l.iter().enumerate() {
+            c.push(*leaf);
+            assert_eq!(c.root(), root(&l[..=i]), "size {}", i + 1);
+        }
     }
 
     #[test]

@@ -217,6 +217,11 @@ impl Ledger {
             path,
             file,
             len: scan.good_len,
+            range: {
+                let mut r = merkle::CompactRange::default();
+                leaves.iter().for_each(|l| r.push(*l));
+                r
+            },
             leaves,
             origin: opts.origin.clone(),
             key: opts.key.clone(),
@@ -316,6 +321,7 @@ struct Writer {
     file: File,
     len: u64,
     leaves: Vec<Hash>,
+    range: merkle::CompactRange,
     origin: String,
     key: Arc<Ed25519KeyPair>,
     window: Duration,
@@ -327,13 +333,25 @@ struct Writer {
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
         while let Ok(first) = rx.recv() {
+            // Everything already queued joins the batch (entries queue up while a sync runs, so
+            // batches grow with load at no added latency); a window > 0 also waits that long for
+            // stragglers, trading latency for fewer syncs.
             let mut batch = vec![first];
             let deadline = Instant::now() + self.window;
             while batch.len() < 256 {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
+                match rx.try_recv() {
                     Ok(j) => batch.push(j),
-                    Err(_) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match rx.recv_timeout(left) {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
             self.commit(batch);
@@ -379,6 +397,7 @@ impl Writer {
         match written {
             Ok(()) => {
                 self.len += buf.len() as u64;
+                leaves.iter().for_each(|l| self.range.push(*l));
                 self.leaves.extend(leaves);
                 self.healthy.store(true, Ordering::SeqCst);
                 for (seq, done) in accepted {
@@ -406,7 +425,7 @@ impl Writer {
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size: self.leaves.len() as u64,
-            root: merkle::root(&self.leaves),
+            root: self.range.root(),
         };
         let note = checkpoint::sign(&cp, &self.key);
         match write_checkpoint(&self.dir, &note, cp.size) {
