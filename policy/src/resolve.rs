@@ -62,6 +62,30 @@ impl CompiledPolicy {
         path: &str,
         now: Instant,
     ) -> Result<Resolved<'_>, ResolveError> {
+        self.resolve_among(flow, method, path, now, Some(partner_id))
+    }
+
+    /// Resolves a push request from an institution system: the route alone names the contract
+    /// (and so the partner). Push routes never overlap across the whole policy (checked at load).
+    pub fn resolve_push(
+        &self,
+        method: &str,
+        path: &str,
+        now: Instant,
+    ) -> Result<Resolved<'_>, ResolveError> {
+        self.resolve_among(Flow::Push, method, path, now, None)
+    }
+
+    /// The routes of `flow` matching the request, of `partner` when given; the first one whose
+    /// contract is in force wins.
+    fn resolve_among(
+        &self,
+        flow: Flow,
+        method: &str,
+        path: &str,
+        now: Instant,
+        partner: Option<&str>,
+    ) -> Result<Resolved<'_>, ResolveError> {
         let mut any_route = false;
         let mut best: Option<ResolveError> = None;
         for contract in &self.contracts {
@@ -70,7 +94,7 @@ impl CompiledPolicy {
                     continue;
                 }
                 any_route = true;
-                if self.partners[contract.partner].id != partner_id {
+                if partner.is_some_and(|p| self.partners[contract.partner].id != p) {
                     continue;
                 }
                 if now < contract.valid_from {
@@ -87,40 +111,10 @@ impl CompiledPolicy {
                 }
             }
         }
-        Err(best.unwrap_or(if any_route {
+        Err(best.unwrap_or(if any_route && partner.is_some() {
             ResolveError::NoContract
         } else {
             ResolveError::NoRoute
         }))
-    }
-
-    /// Resolves a push request from an institution system: the route alone names the contract
-    /// (and so the partner). Push routes never overlap across the whole policy (checked at load).
-    pub fn resolve_push(
-        &self,
-        method: &str,
-        path: &str,
-        now: Instant,
-    ) -> Result<Resolved<'_>, ResolveError> {
-        let mut best: Option<ResolveError> = None;
-        for contract in &self.contracts {
-            for (route_index, route) in contract.routes.iter().enumerate() {
-                if route.flow != Flow::Push || route.method != method || !route.path.matches(path) {
-                    continue;
-                }
-                if now < contract.valid_from {
-                    best = Some(ResolveError::ContractNotYetValid);
-                } else if now >= contract.valid_until {
-                    best = best.or(Some(ResolveError::ContractExpired));
-                } else {
-                    return Ok(Resolved {
-                        contract,
-                        route_index,
-                        route,
-                    });
-                }
-            }
-        }
-        Err(best.unwrap_or(ResolveError::NoRoute))
     }
 }
