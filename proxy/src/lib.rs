@@ -4,6 +4,7 @@
 //! redacted body, upstream clients, and the command line. The engine and the policy model live in
 //! `sluice-policy`; certificates in `sluice-certs`.
 
+pub mod admin;
 pub mod body;
 pub mod cli;
 pub mod config;

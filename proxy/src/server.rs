@@ -27,6 +27,7 @@ pub struct Running {
     addrs: Vec<(String, SocketAddr)>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    admin_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -42,6 +43,9 @@ impl Running {
 
     /// Stops accepting, lets requests in flight finish (up to the drain timeout), and returns.
     pub async fn shutdown(self) {
+        if let Some(t) = &self.admin_task {
+            t.abort();
+        }
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -74,11 +78,21 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
             stopped.clone(),
         )));
     }
+    let mut admin_task = None;
+    if let Some(addr) = shared.config.admin {
+        let (bound, task) = crate::admin::start(shared.clone(), addr)
+            .await
+            .map_err(|e| StartError::Io(format!("admin listener on {addr}: {e}")))?;
+        tracing::info!(listener = "admin", address = %bound, "listening");
+        addrs.push(("admin".to_string(), bound));
+        admin_task = Some(task);
+    }
     Ok(Running {
         shared,
         addrs,
         stop,
         tasks,
+        admin_task,
     })
 }
 

@@ -40,11 +40,12 @@ fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
     );
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
     std::fs::copy(format!("{examples}/policy.toml"), dir.join("policy.toml")).unwrap();
-    let (p1, p2) = (free_port(), free_port());
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
     let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
         .unwrap()
         .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
-        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"));
+        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{p3}"));
     std::fs::write(dir.join("sluice.toml"), config).unwrap();
 
     let mut child = Command::new(sluice)
@@ -64,7 +65,17 @@ fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
         }
         false
     };
-    assert!(up(p1) && up(p2), "sluice did not start listening");
+    assert!(up(p1) && up(p2) && up(p3), "sluice did not start listening");
+    // The admin listener answers readiness (a policy is loaded and the ledger writes).
+    let mut admin = std::net::TcpStream::connect(("127.0.0.1", p3)).unwrap();
+    std::io::Write::write_all(
+        &mut admin,
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reply = String::new();
+    admin.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 
     std::fs::write(dir.join("policy.toml"), "version = 1\n[[partner]\n").unwrap();
     signal(child.id(), "-HUP");
