@@ -1,10 +1,12 @@
-//! `sluice ledger verify DIR [--pubkey FILE]` and `sluice ledger show DIR`: the compliance
-//! team's tools (query, prove and export follow).
+//! The compliance team's tools: `sluice ledger verify | show | query | prove | verify-proof |
+//! export`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+use crate::ledger::read;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LedgerCommand {
@@ -21,23 +23,81 @@ pub(crate) enum LedgerCommand {
         /// The ledger directory.
         dir: PathBuf,
     },
+    /// Disclosures (begin joined with end) as JSON lines, filtered.
+    Query {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// Only this partner.
+        #[arg(long)]
+        partner: Option<String>,
+        /// Only this contract.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Only this outcome (sent, aborted_policy, upstream_error, client_gone, incomplete, open).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only disclosures at or after this time (milliseconds since the Unix epoch).
+        #[arg(long)]
+        since_ms: Option<u64>,
+        /// Only disclosures before this time (milliseconds since the Unix epoch).
+        #[arg(long)]
+        until_ms: Option<u64>,
+        /// Only disclosures about this data subject (an identifier; hashed with --key-file).
+        #[arg(long, requires = "key_file")]
+        subject: Option<String>,
+        /// The subject key (the `subject_key` of sluice.toml).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// An inclusion proof of entry SEQ against the latest checkpoint (JSON).
+    Prove {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The entry's sequence number.
+        seq: u64,
+    },
+    /// Check a proof from `prove` with only the proof and the public key.
+    VerifyProof {
+        /// The proof file.
+        proof: PathBuf,
+        /// The log's public key.
+        #[arg(long)]
+        pubkey: PathBuf,
+    },
+    /// Every entry, as JSON lines or CSV.
+    Export {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
+}
+
+fn pubkey(path: &std::path::Path) -> Result<Vec<u8>, ExitCode> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| crate::ledger::checkpoint::parse_public_key(&t))
+        .ok_or_else(|| {
+            eprintln!(
+                "{}: expected an Ed25519 public key (PEM SubjectPublicKeyInfo or 64 hex digits)",
+                path.display()
+            );
+            ExitCode::from(2)
+        })
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(1)
 }
 
 pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
     match cmd {
-        LedgerCommand::Verify { dir, pubkey } => {
-            let key = match std::fs::read_to_string(&pubkey)
-                .ok()
-                .and_then(|t| crate::ledger::checkpoint::parse_public_key(&t))
-            {
-                Some(k) => k,
-                None => {
-                    eprintln!(
-                        "{}: expected an Ed25519 public key (PEM SubjectPublicKeyInfo or 64 hex digits)",
-                        pubkey.display()
-                    );
-                    return ExitCode::from(2);
-                }
+        LedgerCommand::Verify { dir, pubkey: p } => {
+            let key = match pubkey(&p) {
+                Ok(k) => k,
+                Err(c) => return c,
             };
             match crate::ledger::verify::verify_dir(&dir, &key) {
                 Ok(r) => {
@@ -54,34 +114,128 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
-                Err(problem) => {
-                    eprintln!("{}: {problem}", dir.display());
-                    ExitCode::from(1)
-                }
+                Err(problem) => fail(format!("{}: {problem}", dir.display())),
             }
         }
-        LedgerCommand::Show { dir } => {
-            let path = dir.join(crate::ledger::segment::SEGMENT);
-            let data = match std::fs::read(&path) {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("{}: {e}", path.display());
-                    return ExitCode::from(1);
+        LedgerCommand::Show { dir } => match read::entries(&dir) {
+            Ok(es) => {
+                for (r, _) in es {
+                    println!("{}", r.to_json());
                 }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        LedgerCommand::Export { dir, format } => {
+            let es = match read::entries(&dir) {
+                Ok(es) => es,
+                Err(e) => return fail(e),
             };
-            for bytes in crate::ledger::segment::scan(&data).entries {
-                match crate::ledger::Record::decode(bytes) {
-                    Some(r) => println!("{}", r.to_json()),
-                    None => {
-                        eprintln!(
-                            "{}: an entry does not decode; run `sluice ledger verify`",
-                            path.display()
+            match format.as_str() {
+                "jsonl" => es.iter().for_each(|(r, _)| println!("{}", r.to_json())),
+                "csv" => {
+                    println!(
+                        "seq,time_ms,kind,partner,contract,route,outcome,bytes_sent,sha256_sent,records"
+                    );
+                    for (r, _) in &es {
+                        let j = r.to_json();
+                        let f = |k: &str| {
+                            j.get(k)
+                                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                                .unwrap_or_default()
+                        };
+                        println!(
+                            "{},{},{},{},{},{},{},{},{},{}",
+                            r.seq,
+                            r.time_ms,
+                            f("kind"),
+                            f("partner"),
+                            f("contract"),
+                            f("route"),
+                            f("outcome"),
+                            f("bytes_sent"),
+                            f("sha256_sent"),
+                            f("records")
                         );
-                        return ExitCode::from(1);
                     }
+                }
+                other => {
+                    eprintln!("--format {other:?}: expected jsonl or csv");
+                    return ExitCode::from(2);
                 }
             }
             ExitCode::SUCCESS
+        }
+        LedgerCommand::Query {
+            dir,
+            partner,
+            contract,
+            outcome,
+            since_ms,
+            until_ms,
+            subject,
+            key_file,
+        } => {
+            let es = match read::entries(&dir) {
+                Ok(es) => es,
+                Err(e) => return fail(e),
+            };
+            let wanted = match (subject, key_file) {
+                (Some(s), Some(k)) => match crate::keys::read_key_file(&k) {
+                    Ok(key) => {
+                        Some(sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash(&s))
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => None,
+            };
+            for (v, subjects, time) in read::disclosures(&es) {
+                let is = |k: &str, want: &Option<String>| {
+                    want.as_ref().is_none_or(|w| v[k].as_str() == Some(w))
+                };
+                let in_time =
+                    since_ms.is_none_or(|s| time >= s) && until_ms.is_none_or(|u| time < u);
+                let about = wanted.is_none_or(|h| subjects.contains(&h));
+                if is("partner", &partner)
+                    && is("contract", &contract)
+                    && is("outcome", &outcome)
+                    && in_time
+                    && about
+                {
+                    println!("{v}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        LedgerCommand::Prove { dir, seq } => match read::prove(&dir, seq) {
+            Ok(p) => {
+                println!("{}", serde_json::to_string_pretty(&p).expect("JSON"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        LedgerCommand::VerifyProof { proof, pubkey: p } => {
+            let key = match pubkey(&p) {
+                Ok(k) => k,
+                Err(c) => return c,
+            };
+            let text = match std::fs::read_to_string(&proof) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("{}: {e}", proof.display())),
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                return fail(format!("{}: not JSON", proof.display()));
+            };
+            match read::verify_proof(&v, &key) {
+                Ok(entry) => {
+                    println!("ok: entry {} is in the log\n{entry}", v["index"]);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("{}: {e}", proof.display())),
+            }
         }
     }
 }

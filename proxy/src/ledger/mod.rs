@@ -15,6 +15,7 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
+pub mod read;
 pub mod segment;
 pub mod store;
 pub mod verify;

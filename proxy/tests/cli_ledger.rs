@@ -1,0 +1,148 @@
+//! `sluice ledger verify | query | prove | verify-proof | export` through the real binary.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+
+fn sluice(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn compliance_tools_answer_who_received_what() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-ledger-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap());
+    let pubhex: String = key
+        .public_key()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(dir.join("ledger.pub"), &pubhex).unwrap();
+    let subject_key = [7u8; 32];
+    std::fs::write(dir.join("subject.key"), subject_key).unwrap();
+    let someone = sluice_policy::pseudonym::SubjectKey::derive(&subject_key)
+        .subject_hash("31011519751103008X");
+
+    let ledger_dir = dir.join("ledger");
+    let (l, _) = Ledger::open(LedgerOptions {
+        dir: ledger_dir.clone(),
+        origin: "t/ledger".into(),
+        key,
+        commit_window: Duration::ZERO,
+        checkpoint_every: 1,
+    })
+    .unwrap();
+    for (partner, subjects) in [
+        ("acme-loans", vec![someone]),
+        ("safe-insure", vec![[9; 32]]),
+        ("acme-loans", vec![]),
+    ] {
+        let b = l
+            .append_blocking(Entry::Begin(Box::new(Begin {
+                request_id: "r".into(),
+                trace_id: String::new(),
+                partner: partner.into(),
+                spki_sha256: [1; 32],
+                serial: "01".into(),
+                contract: format!("{partner}-contract"),
+                route: "/v1/x/{id}".into(),
+                flow: "pull".into(),
+                policy_version: [2; 32],
+            })))
+            .unwrap();
+        l.append_blocking(Entry::End(Box::new(End {
+            begin: b,
+            outcome: Outcome::Sent,
+            bytes_sent: 5,
+            sha256_sent: [3; 32],
+            records: 1,
+            records_dropped: 0,
+            fields: vec![],
+            subject_count: subjects.len() as u64,
+            subjects,
+            subjects_digest: [0; 32],
+            integrity: "none".into(),
+        })))
+        .unwrap();
+    }
+    l.close();
+    let d = ledger_dir.to_str().unwrap();
+    let pk = dir.join("ledger.pub");
+    let pk = pk.to_str().unwrap();
+
+    let (code, out, err) = sluice(&["ledger", "verify", d, "--pubkey", pk]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: 7 entries, "), "{out}");
+
+    // "Which partners received data about this person?" is one command.
+    let (code, out, _) = sluice(&[
+        "ledger",
+        "query",
+        d,
+        "--subject",
+        "310115 19751103 008x",
+        "--key-file",
+        dir.join("subject.key").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["partner"], "acme-loans");
+    let (_, out, _) = sluice(&["ledger", "query", d, "--partner", "acme-loans"]);
+    assert_eq!(out.lines().count(), 2);
+
+    // An inclusion proof checks with only the proof and the public key.
+    let (code, proof, err) = sluice(&["ledger", "prove", d, "3"]);
+    assert_eq!(code, 0, "{err}");
+    let proof_file = dir.join("proof.json");
+    std::fs::write(&proof_file, &proof).unwrap();
+    let (code, out, err) = sluice(&[
+        "ledger",
+        "verify-proof",
+        proof_file.to_str().unwrap(),
+        "--pubkey",
+        pk,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: entry 3 is in the log"), "{out}");
+    let mut forged: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    forged["index"] = serde_json::json!(4);
+    std::fs::write(&proof_file, forged.to_string()).unwrap();
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "verify-proof",
+        proof_file.to_str().unwrap(),
+        "--pubkey",
+        pk,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not included in the tree"), "{err}");
+
+    let (code, out, _) = sluice(&["ledger", "export", d, "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(
+            "seq,time_ms,kind,partner,contract,route,outcome,bytes_sent,sha256_sent,records\n0,"
+        ),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 8);
+}
