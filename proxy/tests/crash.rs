@@ -1,0 +1,220 @@
+//! A sluice process killed with SIGKILL in the middle of a disclosure restarts with a ledger that
+//! verifies and records that disclosure as incomplete.
+
+use std::convert::Infallible;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A body that sends one chunk and then never ends.
+struct Stalls(bool);
+
+impl http_body::Body for Stalls {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if self.0 {
+            std::task::Poll::Pending
+        } else {
+            self.0 = true;
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                br#"{"applicants":[{"credit_score":1},"#,
+            )))))
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(port: u16) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "port {port} never opened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn(config: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_leaves_a_verifying_ledger_with_an_incomplete_entry() {
+    let dir = std::env::temp_dir().join(format!("sluice-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["certs", "init"])
+            .arg(dir.join("certs"))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+
+    // The institution answers, sends a first chunk, then stalls.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inst = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    let mut r = http::Response::new(Stalls(false));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json"),
+                    );
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
+    let policy = std::fs::read_to_string(format!("{examples}/policy.toml"))
+        .unwrap()
+        .replace("valid_until = 2027-01-01", "valid_until = 2099-01-01");
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
+        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{p3}"))
+        .replace("http://127.0.0.1:8080", &format!("http://{inst}"));
+    let cfg = dir.join("sluice.toml");
+    std::fs::write(&cfg, config).unwrap();
+
+    let mut first = spawn(&cfg);
+    wait_for(p1);
+
+    // A partner starts reading a disclosure.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/partners/acme-loans.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("certs/partners/acme-loans.key"))
+            .unwrap();
+    let mut tls_cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", p1))
+        .await
+        .unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(tls_cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.contains("sluice-disclosure: "),
+        "{head}"
+    );
+
+    // Kill it mid-stream, then start again.
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &first.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = first.wait();
+    let mut second = spawn(&cfg);
+    wait_for(p1);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &second.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(second.wait().unwrap().code(), Some(0));
+
+    let ledger = dir.join("var/ledger");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["ledger", "verify"])
+        .arg(&ledger)
+        .arg("--pubkey")
+        .arg(dir.join("certs/signing.pub"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["ledger", "show"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    let entries: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let begin = entries
+        .iter()
+        .find(|e| e["kind"] == "disclosure.begin")
+        .expect("a begin")
+        .clone();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "disclosure.incomplete" && e["begin"] == begin["seq"]),
+        "{entries:#?}"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["kind"] == "instance.started")
+            .count(),
+        2
+    );
+}
