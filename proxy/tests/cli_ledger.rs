@@ -136,6 +136,26 @@ fn compliance_tools_answer_who_received_what() {
     assert_eq!(code, 1);
     assert!(err.contains("is not included in the tree"), "{err}");
 
+    let (code, out, _) = sluice(&["ledger", "stats", d]);
+    assert_eq!(code, 0);
+    let stats: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(stats[0]["partner"], "acme-loans");
+    assert_eq!(
+        (
+            stats[0]["disclosures"].as_u64(),
+            stats[0]["distinct_subjects"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(stats[2]["distinct_subjects_total"], 2);
+    assert_eq!(
+        stats[2]["cross_border_2024"],
+        "below the 100,000-person threshold"
+    );
+
     let (code, out, _) = sluice(&["ledger", "export", d, "--format", "csv"]);
     assert_eq!(code, 0);
     assert!(

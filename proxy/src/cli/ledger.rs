@@ -64,6 +64,15 @@ pub(crate) enum LedgerCommand {
         #[arg(long)]
         pubkey: PathBuf,
     },
+    /// Per partner and contract: disclosures, records and distinct subjects, with the
+    /// cross-border thresholds of the 2024 CAC rules (per calendar year, de-duplicated persons).
+    Stats {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// Only this calendar year (China Standard Time).
+        #[arg(long)]
+        year: Option<i32>,
+    },
     /// Every entry, as JSON lines or CSV.
     Export {
         /// The ledger directory.
@@ -73,6 +82,9 @@ pub(crate) enum LedgerCommand {
         format: String,
     },
 }
+
+/// Disclosures, records, distinct inline subjects, and subjects only counted (not inline).
+type PartnerStats = (u64, u64, std::collections::HashSet<[u8; 32]>, u64);
 
 fn pubkey(path: &std::path::Path) -> Result<Vec<u8>, ExitCode> {
     std::fs::read_to_string(path)
@@ -208,6 +220,74 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                     println!("{v}");
                 }
             }
+            ExitCode::SUCCESS
+        }
+        LedgerCommand::Stats { dir, year } => {
+            let es = match read::entries(&dir) {
+                Ok(es) => es,
+                Err(e) => return fail(e),
+            };
+            // Year of a time in China Standard Time.
+            let year_of = |ms: u64| {
+                let days = (ms / 1000 + 8 * 3600) / 86_400;
+                let mut y = 1970;
+                let mut d = days as i64;
+                loop {
+                    let len = if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+                        366
+                    } else {
+                        365
+                    };
+                    if d < len {
+                        return y;
+                    }
+                    d -= len;
+                    y += 1;
+                }
+            };
+            let mut by: std::collections::BTreeMap<(String, String), PartnerStats> =
+                Default::default();
+            let mut all = std::collections::HashSet::new();
+            let mut opaque = 0u64;
+            for (v, subjects, time) in read::disclosures(&es) {
+                if year.is_some_and(|y| year_of(time) != y) {
+                    continue;
+                }
+                let key = (
+                    v["partner"].as_str().unwrap_or("").to_string(),
+                    v["contract"].as_str().unwrap_or("").to_string(),
+                );
+                let e = by.entry(key).or_default();
+                e.0 += 1;
+                e.1 += v["records"].as_u64().unwrap_or(0);
+                let count = v["subject_count"].as_u64().unwrap_or(0);
+                if (subjects.len() as u64) < count {
+                    e.3 += count - subjects.len() as u64;
+                    opaque += count - subjects.len() as u64;
+                }
+                for h in subjects {
+                    e.2.insert(h);
+                    all.insert(h);
+                }
+            }
+            for ((partner, contract), (n, records, subjects, extra)) in &by {
+                println!(
+                    "{}",
+                    serde_json::json!({"partner": partner, "contract": contract, "disclosures": n, "records": records, "distinct_subjects": subjects.len(), "subjects_not_inline": extra})
+                );
+            }
+            let persons = all.len() as u64;
+            let regime = if persons >= 1_000_000 {
+                "security assessment required (≥ 1,000,000 persons)"
+            } else if persons >= 100_000 {
+                "standard contract or certification (≥ 100,000 persons)"
+            } else {
+                "below the 100,000-person threshold"
+            };
+            println!(
+                "{}",
+                serde_json::json!({"distinct_subjects_total": persons, "subjects_not_inline": opaque, "cross_border_2024": regime, "note": "counts persons across all partners; sensitive-PI counts (10,000 threshold) need the contract's classes"})
+            );
             ExitCode::SUCCESS
         }
         LedgerCommand::Prove { dir, seq } => match read::prove(&dir, seq) {
