@@ -108,6 +108,24 @@ fn compliance_tools_answer_who_received_what() {
     assert_eq!(lines[0]["partner"], "acme-loans");
     let (_, out, _) = sluice(&["ledger", "query", d, "--partner", "acme-loans"]);
     assert_eq!(out.lines().count(), 2);
+    let (_, out, _) = sluice(&[
+        "ledger",
+        "query",
+        d,
+        "--since",
+        "2020-01-01",
+        "--until",
+        "2099-01-01T00:00:00+08:00",
+    ]);
+    assert_eq!(out.lines().count(), 3);
+    let (_, out, _) = sluice(&["ledger", "query", d, "--until", "2020-01-01"]);
+    assert_eq!(out.lines().count(), 0);
+    let (code, _, err) = sluice(&["ledger", "query", d, "--since", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--since \"yesterday\": expected a date"),
+        "{err}"
+    );
 
     // An inclusion proof checks with only the proof and the public key.
     let (code, proof, err) = sluice(&["ledger", "prove", d, "3"]);

@@ -36,12 +36,13 @@ pub(crate) enum LedgerCommand {
         /// Only this outcome (sent, aborted_policy, upstream_error, client_gone, incomplete, open).
         #[arg(long)]
         outcome: Option<String>,
-        /// Only disclosures at or after this time (milliseconds since the Unix epoch).
+        /// Only disclosures at or after this time (a date, read as midnight +08:00, or an RFC 3339
+        /// date-time with offset).
         #[arg(long)]
-        since_ms: Option<u64>,
-        /// Only disclosures before this time (milliseconds since the Unix epoch).
+        since: Option<String>,
+        /// Only disclosures before this time (same forms as --since).
         #[arg(long)]
-        until_ms: Option<u64>,
+        until: Option<String>,
         /// Only disclosures about this data subject (an identifier; hashed with --key-file).
         #[arg(long, requires = "key_file")]
         subject: Option<String>,
@@ -183,11 +184,31 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             partner,
             contract,
             outcome,
-            since_ms,
-            until_ms,
+            since,
+            until,
             subject,
             key_file,
         } => {
+            let when = |t: &Option<String>, flag: &str| -> Result<Option<u64>, ExitCode> {
+                let Some(t) = t else { return Ok(None) };
+                let parsed = t
+                    .parse::<toml::value::Datetime>()
+                    .ok()
+                    .and_then(|d| sluice_policy::Instant::from_toml(&d).ok());
+                match parsed {
+                    Some(i) => Ok(Some((i.0.max(0) as u64) * 1000)),
+                    None => {
+                        eprintln!(
+                            "{flag} {t:?}: expected a date (2026-01-01) or a date-time with offset (2026-01-01T08:00:00+08:00)"
+                        );
+                        Err(ExitCode::from(2))
+                    }
+                }
+            };
+            let (since_ms, until_ms) = match (when(&since, "--since"), when(&until, "--until")) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
             let es = match read::entries(&dir) {
                 Ok(es) => es,
                 Err(e) => return fail(e),

@@ -65,6 +65,9 @@ pub struct Recovery {
     pub incomplete: Vec<u64>,
 }
 
+/// A checkpoint at least this often while entries are uncovered.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Called once an append is durable (or failed).
 type Done = Box<dyn FnOnce(Result<u64, LedgerError>) + Send>;
 
@@ -332,7 +335,18 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // Idle: sign what is not yet covered once a second, so a quiet log is still checkpointed.
+            let first = match rx.recv_timeout(CHECKPOINT_INTERVAL) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.leaves.len() as u64 > self.last_checkpoint {
+                        self.checkpoint();
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             // Everything already queued joins the batch (entries queue up while a sync runs, so
             // batches grow with load at no added latency); a window > 0 also waits that long for
             // stragglers, trading latency for fewer syncs.
