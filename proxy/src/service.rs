@@ -477,8 +477,9 @@ async fn begin_disclosure(
         })?;
     let origin = ledger.origin().to_string();
     let log = access_logger(id, partner, r);
+    let side_dir = shared.config.ledger.dir.join("subjects");
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
-        let end = end_entry(seq, &outcome);
+        let end = end_entry(seq, &outcome, &side_dir);
         log(outcome);
         ledger.append_detached(Entry::End(Box::new(end)));
     });
@@ -486,7 +487,10 @@ async fn begin_disclosure(
 }
 
 /// The `disclosure.end` for how a body ended.
-fn end_entry(begin: u64, outcome: &Outcome<'_>) -> crate::ledger::End {
+/// More than [`MAX_INLINE_SUBJECTS`](crate::ledger::entry::MAX_INLINE_SUBJECTS) subjects go to
+/// a side file `subjects/<sha256>.bin` (the sorted hashes, content-addressed) and the entry keeps
+/// its digest.
+fn end_entry(begin: u64, outcome: &Outcome<'_>, side_dir: &std::path::Path) -> crate::ledger::End {
     use crate::ledger::{End, FieldCounts, Outcome as O};
     let mut end = End {
         begin,
@@ -521,9 +525,25 @@ fn end_entry(begin: u64, outcome: &Outcome<'_>) -> crate::ledger::End {
             if subjects.len() <= crate::ledger::entry::MAX_INLINE_SUBJECTS {
                 end.subjects = subjects;
             } else {
-                let mut c = ring::digest::Context::new(&ring::digest::SHA256);
-                subjects.iter().for_each(|h| c.update(h));
-                end.subjects_digest = c.finish().as_ref().try_into().expect("32 bytes");
+                let bytes: Vec<u8> = subjects.concat();
+                end.subjects_digest = ring::digest::digest(&ring::digest::SHA256, &bytes)
+                    .as_ref()
+                    .try_into()
+                    .expect("32 bytes");
+                let name: String = end
+                    .subjects_digest
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let written = std::fs::create_dir_all(side_dir).and_then(|()| {
+                    let path = side_dir.join(format!("{name}.bin"));
+                    let mut f = std::fs::File::create(&path)?;
+                    std::io::Write::write_all(&mut f, &bytes)?;
+                    f.sync_all()
+                });
+                if let Err(e) = written {
+                    tracing::error!(error = %e, "writing the subject side file failed; the entry keeps its digest");
+                }
             }
         }
         Outcome::Violation(_) => end.outcome = O::AbortedPolicy,

@@ -56,6 +56,16 @@ fn institution() -> Handler {
                 body.push_str(r#"{"loan":{"amount":99999999}}]}"#);
                 json(Box::leak(body.into_boxed_str()), 1024, false)
             }
+            "/v1/applicants/many" => {
+                let recs: Vec<String> = (0..300)
+                    .map(|i| format!(r#"{{"id_no":"1101051949123{i:04}X","credit_score":{i}}}"#))
+                    .collect();
+                json(
+                    Box::leak(format!(r#"{{"applicants":[{}]}}"#, recs.join(",")).into_boxed_str()),
+                    4096,
+                    false,
+                )
+            }
             "/v1/applicants/gz" => MockResponse {
                 encoding: Some("gzip"),
                 delay_ms: 0,
@@ -756,4 +766,47 @@ async fn push_ndjson_over_h2() {
     );
     assert_eq!(lines[1], r#"{"policy_no":"P2","holder":{"name":"欧阳**"}}"#);
     assert!(!text.contains("11010519491231002X"));
+}
+
+#[tokio::test]
+async fn many_subjects_go_to_a_side_file_the_tools_can_read() {
+    use sluice::ledger::Entry;
+    let env = env("side-file").await;
+    let (status, headers, _) = fetch(&acme(&env, false), get(&env, "/v1/applicants/many")).await;
+    assert_eq!(status, 200);
+    let seq: u64 = headers
+        .get("sluice-disclosure")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dir = env.dir.join("ledger");
+    let mut found = None;
+    for _ in 0..100 {
+        let es = sluice::ledger::read::entries(&dir).unwrap();
+        found = es.iter().find_map(|(r, _)| match &r.entry {
+            Entry::End(e) if e.begin == seq => Some(e.clone()),
+            _ => None,
+        });
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let end = found.expect("an end entry");
+    assert_eq!((end.subject_count, end.subjects.len()), (300, 0));
+    assert_ne!(end.subjects_digest, [0; 32]);
+    let es = sluice::ledger::read::entries(&dir).unwrap();
+    let (_, subjects, _) = sluice::ledger::read::disclosures(&dir, &es)
+        .into_iter()
+        .find(|(v, _, _)| v["seq"] == seq)
+        .unwrap();
+    assert_eq!(subjects.len(), 300);
+    let key = sluice::keys::read_key_file(&env.dir.join("hash.key")).unwrap();
+    let h = sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash("11010519491230042X");
+    assert!(subjects.contains(&h));
 }

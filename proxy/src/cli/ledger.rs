@@ -225,7 +225,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 },
                 _ => None,
             };
-            for (v, subjects, time) in read::disclosures(&es) {
+            for (v, subjects, time) in read::disclosures(&dir, &es) {
                 let is = |k: &str, want: &Option<String>| {
                     want.as_ref().is_none_or(|w| v[k].as_str() == Some(w))
                 };
@@ -270,7 +270,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 Default::default();
             let mut all = std::collections::HashSet::new();
             let mut opaque = 0u64;
-            for (v, subjects, time) in read::disclosures(&es) {
+            for (v, subjects, time) in read::disclosures(&dir, &es) {
                 if year.is_some_and(|y| year_of(time) != y) {
                     continue;
                 }

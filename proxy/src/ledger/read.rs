@@ -31,8 +31,30 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Disclosures: each begin with its end (or incomplete), as JSON objects.
-pub fn disclosures(records: &[(Record, Vec<u8>)]) -> Vec<(Value, Vec<[u8; 32]>, u64)> {
+/// The subject hashes of an end entry: inline, or from its side file (checked against the digest).
+fn subjects_of(dir: &Path, e: &super::entry::End) -> Vec<[u8; 32]> {
+    if e.subjects_digest == [0; 32] {
+        return e.subjects.clone();
+    }
+    let path = dir
+        .join("subjects")
+        .join(format!("{}.bin", hex(&e.subjects_digest)));
+    match std::fs::read(&path) {
+        Ok(bytes)
+            if ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()
+                == e.subjects_digest =>
+        {
+            bytes
+                .chunks_exact(32)
+                .map(|c| c.try_into().expect("32 bytes"))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Disclosures: each begin with its end (or incomplete), as JSON objects, with their subjects.
+pub fn disclosures(dir: &Path, records: &[(Record, Vec<u8>)]) -> Vec<(Value, Vec<[u8; 32]>, u64)> {
     let mut out: Vec<(Value, Vec<[u8; 32]>, u64)> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for (r, _) in records {
@@ -57,7 +79,7 @@ pub fn disclosures(records: &[(Record, Vec<u8>)]) -> Vec<(Value, Vec<[u8; 32]>, 
                     v["records"] = json!(e.records);
                     v["records_dropped"] = json!(e.records_dropped);
                     v["subject_count"] = json!(e.subject_count);
-                    out[i].1 = e.subjects.clone();
+                    out[i].1 = subjects_of(dir, e);
                 }
             }
             Entry::Incomplete { begin } => {
