@@ -159,6 +159,7 @@ impl Shared {
             key: Arc::new(key),
             commit_window: config.ledger.commit_window,
             checkpoint_every: config.ledger.checkpoint_every,
+            segment_bytes: 64 << 20,
         })
         .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
         if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {

@@ -45,6 +45,7 @@ fn compliance_tools_answer_who_received_what() {
         key,
         commit_window: Duration::ZERO,
         checkpoint_every: 1,
+        segment_bytes: 300,
     })
     .unwrap();
     for (partner, subjects) in [

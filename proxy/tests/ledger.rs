@@ -30,6 +30,7 @@ fn open(
         key: key.clone(),
         commit_window: Duration::from_millis(1),
         checkpoint_every: every,
+        segment_bytes: 1 << 20,
     })
 }
 
@@ -281,4 +282,47 @@ fn proofs_match_an_independent_reading_of_rfc_6962() {
             assert_eq!(got, rfc6962::proof(m, &data), "proof m={m} n={n}");
         }
     }
+}
+
+#[test]
+fn segments_rotate_and_the_log_reads_across_them() {
+    let k = key();
+    let d = dir("rotate");
+    let (l, _) = Ledger::open(LedgerOptions {
+        dir: d.clone(),
+        origin: "test.example/sluice/1".into(),
+        key: k.clone(),
+        commit_window: Duration::from_millis(0),
+        checkpoint_every: 3,
+        segment_bytes: 256,
+    })
+    .unwrap();
+    for i in 0..12 {
+        let b = l.append_blocking(begin(i)).unwrap();
+        l.append_blocking(end(b)).unwrap();
+    }
+    l.close();
+    let segments = sluice::ledger::segment::list(&d);
+    assert!(segments.len() > 5, "{segments:?}");
+    let r = verify_dir(&d, k.public_key().as_ref()).unwrap();
+    assert_eq!(r.entries, 25);
+    // Reopening appends to the last segment and everything still verifies.
+    let (l, rec) = Ledger::open(LedgerOptions {
+        dir: d.clone(),
+        origin: "test.example/sluice/1".into(),
+        key: k.clone(),
+        commit_window: Duration::ZERO,
+        checkpoint_every: 3,
+        segment_bytes: 256,
+    })
+    .unwrap();
+    assert_eq!(rec.entries, 25);
+    l.close();
+    assert_eq!(verify_dir(&d, k.public_key().as_ref()).unwrap().entries, 26);
+    // Damage in an earlier segment is named.
+    let (_, first) = &segments[0];
+    let mut data = std::fs::read(first).unwrap();
+    data[10] ^= 1;
+    std::fs::write(first, &data).unwrap();
+    assert!(verify_dir(&d, k.public_key().as_ref()).is_err());
 }

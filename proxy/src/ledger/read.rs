@@ -9,19 +9,17 @@ use serde_json::{Value, json};
 
 use super::entry::{Entry, Record};
 use super::merkle;
-use super::segment::{self, SEGMENT};
+use super::segment;
 
 /// Every intact entry with its canonical bytes.
 pub fn entries(dir: &Path) -> Result<Vec<(Record, Vec<u8>)>, String> {
-    let path = dir.join(SEGMENT);
-    let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    segment::scan(&data)
+    segment::load(dir)?
         .entries
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, b)| {
-            Record::decode(b)
-                .map(|r| (r, b.to_vec()))
+            Record::decode(&b)
+                .map(|r| (r, b))
                 .ok_or_else(|| format!("entry {i} does not decode; run `sluice ledger verify`"))
         })
         .collect()

@@ -4,8 +4,78 @@
 //! thing in the file (a write cut short by a crash: the "torn tail"), it can be cut away; a bad
 //! record with more data after it is damage, never silently skipped.
 
-/// The name of the (single, for now) segment file in a ledger directory.
+/// The name of the first segment file in a ledger directory.
 pub const SEGMENT: &str = "segment-00000000.log";
+
+/// The name of segment `n`.
+pub fn name(n: u32) -> String {
+    format!("segment-{n:08}.log")
+}
+
+/// The segment files of a ledger directory, in order.
+pub fn list(dir: &std::path::Path) -> Vec<(u32, std::path::PathBuf)> {
+    let mut out: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let n = e.file_name().into_string().ok()?;
+                    let num = n
+                        .strip_prefix("segment-")?
+                        .strip_suffix(".log")?
+                        .parse()
+                        .ok()?;
+                    Some((num, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Every segment of a directory read in order.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Intact entries, across segments.
+    pub entries: Vec<Vec<u8>>,
+    /// The last segment (number, path, bytes up to its last intact record), if any.
+    pub last: Option<(u32, std::path::PathBuf, u64)>,
+    /// What follows the last intact record of the last segment.
+    pub tail: Tail,
+}
+
+/// Reads all segments. Only the last may end in a torn record; damage anywhere is reported.
+pub fn load(dir: &std::path::Path) -> Result<Loaded, String> {
+    let segments = list(dir);
+    let mut entries = Vec::new();
+    let mut last = None;
+    let mut tail = Tail::Clean;
+    for (i, (n, path)) in segments.iter().enumerate() {
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let s = scan(&data);
+        entries.extend(s.entries.iter().map(|e| e.to_vec()));
+        let is_last = i + 1 == segments.len();
+        match (&s.tail, is_last) {
+            (Tail::Clean, _) => {}
+            (Tail::Torn, true) => tail = Tail::Torn,
+            (Tail::Torn, false) => {
+                return Err(format!(
+                    "{}: ends in an incomplete record but later segments exist",
+                    path.display()
+                ));
+            }
+            (Tail::Damaged(what), _) => return Err(format!("{}: {what}", path.display())),
+        }
+        if is_last {
+            last = Some((*n, path.clone(), s.good_len));
+        }
+    }
+    Ok(Loaded {
+        entries,
+        last,
+        tail,
+    })
+}
 
 /// Frames an entry as a record.
 pub fn frame(entry: &[u8], out: &mut Vec<u8>) {

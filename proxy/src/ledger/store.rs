@@ -14,7 +14,7 @@ use ring::signature::Ed25519KeyPair;
 use super::checkpoint::{self, Checkpoint};
 use super::entry::{Entry, Record};
 use super::merkle::{self, Hash};
-use super::segment::{self, SEGMENT, Tail};
+use super::segment::{self, Tail};
 
 /// Why the ledger cannot do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +43,8 @@ pub struct LedgerOptions {
     pub commit_window: Duration,
     /// Sign a checkpoint after this many new entries (or at shutdown).
     pub checkpoint_every: u64,
+    /// Start a new segment file once the current one reaches this size.
+    pub segment_bytes: u64,
 }
 
 impl std::fmt::Debug for LedgerOptions {
@@ -138,27 +140,23 @@ impl Ledger {
     /// Opens (and recovers) the ledger in `opts.dir`.
     pub fn open(opts: LedgerOptions) -> Result<(Self, Recovery), LedgerError> {
         std::fs::create_dir_all(&opts.dir).map_err(|e| io("creating", &opts.dir, e))?;
-        let path = opts.dir.join(SEGMENT);
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io("reading", &path, e)),
-        };
-        let scan = segment::scan(&data);
+        let loaded = segment::load(&opts.dir).map_err(LedgerError::Tampered)?;
+        let (seg_no, path, good_len) =
+            loaded
+                .last
+                .clone()
+                .unwrap_or((0, opts.dir.join(segment::name(0)), 0));
+        let file_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let mut recovery = Recovery {
-            entries: scan.entries.len() as u64,
+            entries: loaded.entries.len() as u64,
             ..Recovery::default()
         };
-        match &scan.tail {
-            Tail::Clean => {}
-            Tail::Torn => recovery.cut_bytes = data.len() as u64 - scan.good_len,
-            Tail::Damaged(what) => {
-                return Err(LedgerError::Tampered(format!("{}: {what}", path.display())));
-            }
+        if loaded.tail == Tail::Torn {
+            recovery.cut_bytes = file_len - good_len;
         }
-        let mut leaves: Vec<Hash> = Vec::with_capacity(scan.entries.len());
+        let mut leaves: Vec<Hash> = Vec::with_capacity(loaded.entries.len());
         let mut open_begins = BTreeSet::new();
-        for (i, bytes) in scan.entries.iter().enumerate() {
+        for (i, bytes) in loaded.entries.iter().enumerate() {
             let rec = Record::decode(bytes).ok_or_else(|| {
                 LedgerError::Tampered(format!("{}: entry {i} does not decode", path.display()))
             })?;
@@ -209,7 +207,7 @@ impl Ledger {
             .open(&path)
             .map_err(|e| io("opening", &path, e))?;
         if recovery.cut_bytes > 0 {
-            file.set_len(scan.good_len)
+            file.set_len(good_len)
                 .map_err(|e| io("cutting the torn tail of", &path, e))?;
             file.sync_all().map_err(|e| io("syncing", &path, e))?;
         }
@@ -219,7 +217,9 @@ impl Ledger {
             dir: opts.dir.clone(),
             path,
             file,
-            len: scan.good_len,
+            len: good_len,
+            segment: seg_no,
+            segment_bytes: opts.segment_bytes.max(1),
             range: {
                 let mut r = merkle::CompactRange::default();
                 leaves.iter().for_each(|l| r.push(*l));
@@ -323,6 +323,8 @@ struct Writer {
     path: PathBuf,
     file: File,
     len: u64,
+    segment: u32,
+    segment_bytes: u64,
     leaves: Vec<Hash>,
     range: merkle::CompactRange,
     origin: String,
@@ -411,6 +413,9 @@ impl Writer {
         match written {
             Ok(()) => {
                 self.len += buf.len() as u64;
+                if self.len >= self.segment_bytes {
+                    self.rotate();
+                }
                 leaves.iter().for_each(|l| self.range.push(*l));
                 self.leaves.extend(leaves);
                 self.healthy.store(true, Ordering::SeqCst);
@@ -431,6 +436,27 @@ impl Writer {
                         done(Err(err.clone()));
                     }
                 }
+            }
+        }
+    }
+
+    /// Starts the next segment file (the current one is complete and synced).
+    fn rotate(&mut self) {
+        let next = self.dir.join(segment::name(self.segment + 1));
+        let opened = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&next)
+            .and_then(|f| File::open(&self.dir)?.sync_all().map(|()| f));
+        match opened {
+            Ok(f) => {
+                self.file = f;
+                self.path = next;
+                self.segment += 1;
+                self.len = 0;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "starting a new ledger segment failed; appending to the current one")
             }
         }
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::checkpoint;
 use super::entry::{Entry, Record};
 use super::merkle::{self, Hash};
-use super::segment::{self, SEGMENT, Tail};
+use super::segment::{self, Tail};
 
 /// A verified log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +29,10 @@ pub struct Problem(pub String);
 
 /// Verifies the ledger in `dir` with the log's public key.
 pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
-    let path = dir.join(SEGMENT);
-    let data = std::fs::read(&path).map_err(|e| Problem(format!("{}: {e}", path.display())))?;
-    let scan = segment::scan(&data);
-    if let Tail::Damaged(what) = &scan.tail {
-        return Err(Problem(what.clone()));
-    }
+    let loaded = segment::load(dir).map_err(Problem)?;
     let mut leaves: Vec<Hash> = Vec::new();
     let mut begins = std::collections::BTreeSet::new();
-    for (i, bytes) in scan.entries.iter().enumerate() {
+    for (i, bytes) in loaded.entries.iter().enumerate() {
         let rec = Record::decode(bytes)
             .ok_or_else(|| Problem(format!("entry {i}: not a valid entry encoding")))?;
         if rec.seq != i as u64 {
@@ -119,6 +114,6 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
         entries: leaves.len() as u64,
         checkpoints: notes.len() as u64,
         root,
-        torn_tail: scan.tail == Tail::Torn,
+        torn_tail: loaded.tail == Tail::Torn,
     })
 }
