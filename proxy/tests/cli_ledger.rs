@@ -184,4 +184,21 @@ fn compliance_tools_answer_who_received_what() {
         "{out}"
     );
     assert_eq!(out.lines().count(), 8);
+
+    let (code, out, _) = sluice(&["ledger", "export", d, "--format", "ocsf"]);
+    assert_eq!(code, 0);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        (
+            events[0]["class_uid"].as_u64(),
+            events[0]["type_uid"].as_u64()
+        ),
+        (Some(6003), Some(600302))
+    );
+    assert_eq!(events[0]["actor"]["user"]["name"], "acme-loans");
+    assert_eq!(events[0]["metadata"]["uid"], "t/ledger/1");
 }

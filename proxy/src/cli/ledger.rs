@@ -78,10 +78,37 @@ pub(crate) enum LedgerCommand {
     Export {
         /// The ledger directory.
         dir: PathBuf,
-        /// jsonl or csv.
+        /// jsonl (every entry), csv (every entry), or ocsf (one OCSF API Activity event per
+        /// disclosure).
         #[arg(long, default_value = "jsonl")]
         format: String,
     },
+}
+
+/// One disclosure as an OCSF 1.1 API Activity event (class 6003). The ledger coordinates
+/// (`metadata.uid` = origin/seq) let a SIEM event be proven against the log.
+fn ocsf(v: &serde_json::Value, time: u64, origin: &str) -> serde_json::Value {
+    let pull = v["flow"] == "pull";
+    let activity_id = if pull { 2 } else { 1 }; // Read / Create
+    let ok = v["outcome"] == "sent";
+    serde_json::json!({
+        "class_uid": 6003,
+        "class_name": "API Activity",
+        "category_uid": 6,
+        "activity_id": activity_id,
+        "type_uid": 6003 * 100 + activity_id,
+        "time": time,
+        "severity_id": if ok { 1 } else { 3 },
+        "status_id": if ok { 1 } else { 2 },
+        "status": v["outcome"],
+        "actor": { "user": { "name": v["partner"], "uid": v["spki_sha256"] } },
+        "api": { "operation": v["route"], "request": { "uid": v["request_id"] } },
+        "metadata": { "version": "1.1.0", "product": { "name": "sluice", "vendor_name": "sluice" }, "uid": format!("{origin}/{}", v["seq"]) },
+        "unmapped": {
+            "contract": v["contract"], "flow": v["flow"], "bytes_sent": v["bytes_sent"], "sha256_sent": v["sha256_sent"],
+            "records": v["records"], "subject_count": v["subject_count"], "policy_version": v["policy_version"],
+        },
+    })
 }
 
 /// Disclosures, records, distinct inline subjects, and subjects only counted (not inline).
@@ -172,8 +199,20 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                         );
                     }
                 }
+                "ocsf" => {
+                    // The log's origin, from its first instance.started entry.
+                    let origin = es.iter().find_map(|(r, _)| match &r.entry {
+                        crate::ledger::Entry::InstanceStarted { origin, .. } => {
+                            Some(origin.clone())
+                        }
+                        _ => None,
+                    });
+                    for (v, _, time) in read::disclosures(&dir, &es) {
+                        println!("{}", ocsf(&v, time, origin.as_deref().unwrap_or("")));
+                    }
+                }
                 other => {
-                    eprintln!("--format {other:?}: expected jsonl or csv");
+                    eprintln!("--format {other:?}: expected jsonl, csv or ocsf");
                     return ExitCode::from(2);
                 }
             }
