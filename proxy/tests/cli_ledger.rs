@@ -89,6 +89,12 @@ fn compliance_tools_answer_who_received_what() {
     let (code, out, err) = sluice(&["ledger", "verify", d, "--pubkey", pk]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("ok: 7 entries, "), "{out}");
+    let (code, out, err) = sluice(&["ledger", "verify", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("only shows the log agrees with itself") && out.starts_with("ok: 7 entries"),
+        "{err}{out}"
+    );
 
     // "Which partners received data about this person?" is one command.
     let (code, out, _) = sluice(&[

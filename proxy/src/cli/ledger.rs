@@ -15,8 +15,9 @@ pub(crate) enum LedgerCommand {
         /// The ledger directory.
         dir: PathBuf,
         /// The log's public key (PEM SubjectPublicKeyInfo, as `certs init` writes signing.pub).
+        /// Without it, DIR/log.pub is used — which only shows the log agrees with itself.
         #[arg(long)]
-        pubkey: PathBuf,
+        pubkey: Option<PathBuf>,
     },
     /// Print every entry as a JSON line.
     Show {
@@ -135,6 +136,10 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
     match cmd {
         LedgerCommand::Verify { dir, pubkey: p } => {
+            let p = p.unwrap_or_else(|| {
+                eprintln!("note: no --pubkey; using {}/log.pub, which only shows the log agrees with itself", dir.display());
+                dir.join("log.pub")
+            });
             let key = match pubkey(&p) {
                 Ok(k) => k,
                 Err(c) => return c,

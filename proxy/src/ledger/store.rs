@@ -184,6 +184,10 @@ impl Ledger {
         let public = ring::signature::KeyPair::public_key(&*opts.key)
             .as_ref()
             .to_vec();
+        // The public key beside the log, for `ledger verify` without --pubkey (a convenience: an
+        // auditor should verify with a key obtained independently).
+        let pub_hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = std::fs::write(opts.dir.join("log.pub"), format!("{pub_hex}\n"));
         if let Some(note) = latest_checkpoint(&opts.dir)? {
             let cp = checkpoint::verify(&note, &public)
                 .map_err(|e| LedgerError::Tampered(format!("latest checkpoint: {e}")))?;
