@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod certs;
 mod config;
+mod demo;
 mod filter;
 mod ledger;
 mod policy;
@@ -29,6 +30,8 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Filter a body from stdin to stdout through a contract (an offline dry run).
     Filter(filter::FilterArgs),
+    /// The whole product on loopback: PKI, contracts, mock institution and partner, sluice, a walkthrough.
+    Demo(demo::DemoArgs),
     /// Validate configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Certs(cmd) => certs::run(cmd),
         Command::Run(args) => run::run(args),
         Command::Config(cmd) => config::run(cmd),
+        Command::Demo(args) => demo::run(args),
         Command::Ledger(cmd) => ledger::run(cmd),
     }
 }

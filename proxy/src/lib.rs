@@ -9,6 +9,7 @@ pub mod body;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod errors;
 pub mod framing;
 pub mod keys;

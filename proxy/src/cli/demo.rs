@@ -1,0 +1,34 @@
+//! `sluice demo [--once] [--dir DIR]`: see [`crate::demo`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Exit after the walkthrough instead of serving until Ctrl-C.
+    #[arg(long)]
+    once: bool,
+    /// Where to keep the demo's files (default: a new temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: DemoArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(crate::demo::run(args.once, args.dir)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\ndemo failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! `sluice demo`: the whole product on loopback in one command — a development PKI, the example
+//! contracts, a mock institution API and a mock partner API, and sluice between them — then a
+//! walkthrough: a partner pulls an applicant record, an institution system pushes a policy
+//! record to a partner, a revoked partner is refused, a route outside the contract is refused,
+//! and the ledger of it all verifies. `--once` exits after the walkthrough; otherwise sluice keeps
+//! running and the demo prints `curl` commands to try by hand.
+
+mod mocks;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn head(&self, s: &str) -> String {
+        if self.on {
+            format!("\x1b[1;36m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn good(&self, s: &str) -> String {
+        if self.on {
+            format!("\x1b[32m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bad(&self, s: &str) -> String {
+        if self.on {
+            format!("\x1b[31m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn dim(&self, s: &str) -> String {
+        if self.on {
+            format!("\x1b[2m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+fn client(pki: &Path, cert: &str, key: &str) -> Result<Client, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).map_err(|e| e.to_string())? {
+        roots
+            .add(c.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(pki.join(cert))
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let key =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(pki.join(key)).map_err(|e| e.to_string())?;
+    let tls = rustls::ClientConfig::builder_with_provider(sluice_certs::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| e.to_string())?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector),
+    )
+}
+
+async fn call(
+    c: &Client,
+    req: http::Request<Full<Bytes>>,
+) -> Result<(u16, http::HeaderMap, Vec<u8>), String> {
+    let resp = c.request(req).await.map_err(|e| {
+        let mut s = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(x) = src {
+            s = format!("{s}: {x}");
+            src = x.source();
+        }
+        s
+    })?;
+    let (parts, body) = resp.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes()
+        .to_vec();
+    Ok((parts.status.as_u16(), parts.headers, body))
+}
+
+/// Leaf paths and values of a JSON document.
+fn flatten(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .for_each(|(k, x)| flatten(x, format!("{path}.{k}"), out)),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| flatten(x, format!("{path}[{i}]"), out)),
+        other => out.push((
+            path,
+            other.as_str().map_or(other.to_string(), str::to_string),
+        )),
+    }
+}
+
+fn side_by_side(st: &Style, had: &[u8], got: &[u8]) {
+    let (Ok(had), Ok(got)) = (
+        serde_json::from_slice::<serde_json::Value>(had),
+        serde_json::from_slice::<serde_json::Value>(got),
+    ) else {
+        println!("  (bodies are not JSON)");
+        return;
+    };
+    let (mut h, mut g) = (Vec::new(), Vec::new());
+    flatten(&had, "$".into(), &mut h);
+    flatten(&got, "$".into(), &mut g);
+    let width = h.iter().map(|(p, _)| p.chars().count()).max().unwrap_or(0);
+    let vw = 34;
+    let (left, middle) = ("path", "the institution has");
+    println!("  {left:<width$}  {middle:<vw$}  the partner receives");
+    for (path, value) in &h {
+        let received = g.iter().find(|(p, _)| p == path).map(|(_, v)| v.clone());
+        let shown: String = value.chars().take(vw).collect();
+        let pad = vw.saturating_sub(
+            shown.chars().count() + shown.chars().filter(|c| !c.is_ascii()).count(),
+        );
+        let right = match received {
+            None => st.dim("— stripped"),
+            Some(v) if &v == value => v,
+            Some(v) => st.good(&v),
+        };
+        println!("  {:<width$}  {shown}{}  {right}", path, " ".repeat(pad));
+    }
+}
+
+fn policy_text() -> String {
+    include_str!("../../../deploy/examples/policy.toml")
+        .replace(
+            "valid_from  = 2026-01-01\nvalid_until = 2027-01-01",
+            "valid_from  = 2020-01-01\nvalid_until = 2099-01-01",
+        )
+        .replace(
+            "valid_from  = 2026-01-01\nvalid_until = 2027-07-01",
+            "valid_from  = 2020-01-01\nvalid_until = 2099-01-01",
+        )
+}
+
+/// Runs the demo.
+pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
+    let st = Style {
+        on: std::io::stdout().is_terminal(),
+    };
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sluice-demo-{}", std::process::id()))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pki = dir.join("certs");
+    eprint!("starting: certificates");
+    sluice_certs::devpki::init(&pki, &["acme-loans".into(), "safe-insure".into()])
+        .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("policy.toml"), policy_text()).map_err(|e| e.to_string())?;
+    eprint!(", institution API");
+    let inst = mocks::institution().await.map_err(|e| e.to_string())?;
+    eprint!(", partner API");
+    let (partner_addr, received) = mocks::partner_api(&pki).await?;
+    eprint!(", sluice");
+    let config = format!(
+        "policy = \"policy.toml\"\n[keys]\npseudonym_key = \"certs/hash.key\"\n[ledger]\ndir = \"ledger\"\nsigning_key = \"certs/signing.key\"\norigin = \"demo.sluice/ledger\"\n\
+         [[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:0\"\ncert = \"certs/server.pem\"\nkey = \"certs/server.key\"\nclient_ca = \"certs/ca.pem\"\ncrls = [\"certs/crl.pem\"]\n\
+         [[listener]]\nname = \"internal\"\nkind = \"internal\"\naddress = \"127.0.0.1:0\"\ncert = \"certs/server.pem\"\nkey = \"certs/server.key\"\nclient_ca = \"certs/ca.pem\"\nclient_auth = \"required\"\n\
+         [[upstream]]\nname = \"institution\"\nurl = \"http://{inst}\"\n\
+         [[upstream]]\nname = \"acme-api\"\nurl = \"https://localhost:{}\"\nca = \"certs/ca.pem\"\nclient_cert = \"certs/institution.pem\"\nclient_key = \"certs/institution.key\"\n",
+        partner_addr.port()
+    );
+    std::fs::write(dir.join("sluice.toml"), config).map_err(|e| e.to_string())?;
+    let cfg = crate::config::Config::load(&dir.join("sluice.toml")).map_err(|e| e.to_string())?;
+    let shared = Arc::new(crate::state::Shared::load(cfg, None).map_err(|e| e.to_string())?);
+    let running = crate::server::start(shared.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (pp, ip) = (
+        running.addr("partners").expect("partners").port(),
+        running.addr("internal").expect("internal").port(),
+    );
+    eprintln!(" — ready (partners on 127.0.0.1:{pp}, institution systems on 127.0.0.1:{ip})\n");
+
+    // 1. Pull.
+    println!(
+        "{}",
+        st.head("1. acme-loans (a loan facilitator) pulls an applicant over mTLS")
+    );
+    println!(
+        "   GET https://localhost:{pp}/v1/applicants/42 with the certificate spiffe://partners.sluice.test/acme-loans"
+    );
+    let acme = client(&pki, "partners/acme-loans.pem", "partners/acme-loans.key")?;
+    let req = http::Request::get(format!("https://localhost:{pp}/v1/applicants/42"))
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let (status, headers, body) = call(&acme, req).await?;
+    println!(
+        "   {} {status}, Sluice-Disclosure: {}",
+        st.good("→"),
+        headers
+            .get("sluice-disclosure")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    );
+    side_by_side(&st, mocks::APPLICANT.as_bytes(), &body);
+    println!("   {}\n", st.dim("contract acme-prescreen-2026: names masked, ID masked, mobile hashed (HMAC), amounts checked, identifiers in remarks masked, the CVN (class C3) and everything unlisted stripped"));
+
+    // 2. Push.
+    println!(
+        "{}",
+        st.head("2. an institution system pushes a policyholder record to safe-insure's API")
+    );
+    let record = r#"{"policies":[{"policy_no":"PN-2026-0001","product":"health","holder":{"name":"张伟","id_no":"11010519491231002X","mobile":"13860642414","occupation":"engineer"},"payment":{"card_no":"6222029365368615645","card_cvn":"999"},"premium":1200,"claims":[{"claim_no":"CL-1","amount":300,"diagnosis":"confidential"}]}]}"#;
+    let inst_client = client(&pki, "institution.pem", "institution.key")?;
+    let req = http::Request::post(format!("https://localhost:{ip}/v2/policies"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(record)))
+        .map_err(|e| e.to_string())?;
+    let (status, _, _) = call(&inst_client, req).await?;
+    let got = received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    println!("   {} the partner API answered {status}", st.good("→"));
+    side_by_side(&st, record.as_bytes(), &got);
+    println!("   {}\n", st.dim("contract safe-insure-claims-2026: the holder's ID hashed with SM3 (HMAC), the mobile kept with a documented reason, the card masked, diagnosis and CVN stripped"));
+
+    // 3. Revocation.
+    println!(
+        "{}",
+        st.head("3. safe-insure's certificate is revoked, and sluice reloads")
+    );
+    sluice_certs::devpki::revoke(&pki, "safe-insure").map_err(|e| e.to_string())?;
+    shared.reload().map_err(|e| e.to_string())?;
+    let safe = client(&pki, "partners/safe-insure.pem", "partners/safe-insure.key")?;
+    let req = http::Request::get(format!("https://localhost:{pp}/v1/applicants/42"))
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    match call(&safe, req).await {
+        Ok((status, _, body)) => println!(
+            "   {} {status} {}",
+            st.bad("unexpected:"),
+            String::from_utf8_lossy(&body)
+        ),
+        Err(e) => println!(
+            "   {} the TLS handshake is refused: {}",
+            st.good("→"),
+            e.rsplit(": ").next().unwrap_or(&e)
+        ),
+    }
+    println!();
+
+    // 4. Outside the contract.
+    println!(
+        "{}",
+        st.head("4. acme-loans asks for something its contract does not cover")
+    );
+    let req = http::Request::get(format!(
+        "https://localhost:{pp}/v1/applicants/42/bank-statements"
+    ))
+    .body(Full::new(Bytes::new()))
+    .map_err(|e| e.to_string())?;
+    let (status, _, body) = call(&acme, req).await?;
+    println!(
+        "   {} {status} {}\n",
+        st.good("→"),
+        String::from_utf8_lossy(&body)
+    );
+
+    // 5. The ledger.
+    println!("{}", st.head("5. the disclosure ledger"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let ledger_dir = dir.join("ledger");
+    for (r, _) in crate::ledger::read::entries(&ledger_dir)? {
+        let j = r.to_json();
+        let detail = match j["kind"].as_str() {
+            Some("disclosure.begin") => format!(
+                "{} {} {} {}",
+                j["partner"], j["contract"], j["flow"], j["route"]
+            ),
+            Some("disclosure.end") => format!(
+                "begin {} {} {} bytes sha256 {}…",
+                j["begin"],
+                j["outcome"],
+                j["bytes_sent"],
+                &j["sha256_sent"].as_str().unwrap_or("")[..16]
+            ),
+            Some("policy.loaded") => format!(
+                "sha256 {}…",
+                &j["policy_sha256"].as_str().unwrap_or("")[..16]
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "   #{:<3} {:<22} {}",
+            r.seq,
+            j["kind"].as_str().unwrap_or(""),
+            detail.replace('"', "")
+        );
+    }
+    let key = std::fs::read_to_string(pki.join("signing.pub"))
+        .ok()
+        .and_then(|t| crate::ledger::checkpoint::parse_public_key(&t))
+        .ok_or("signing.pub")?;
+    // The writer signs a checkpoint once it has been idle for a second; then verify with the key.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    match crate::ledger::verify::verify_dir(&ledger_dir, &key) {
+        Ok(r) => println!(
+            "   sluice ledger verify → {} {} entries, {} signed checkpoints, root {}…\n",
+            st.good("ok:"),
+            r.entries,
+            r.checkpoints,
+            &r.root[..16]
+        ),
+        Err(e) => println!("   sluice ledger verify → {} {e}\n", st.bad("FAILED:")),
+    }
+
+    if once {
+        running.shutdown().await;
+        println!("demo files kept in {}", dir.display());
+        return Ok(());
+    }
+    let p = |f: &str| pki.join(f).display().to_string();
+    println!("{}", st.head("try it by hand (Ctrl-C to stop):"));
+    println!(
+        "  curl --cacert {} --cert {} --key {} https://localhost:{pp}/v1/applicants/7",
+        p("ca.pem"),
+        p("partners/acme-loans.pem"),
+        p("partners/acme-loans.key")
+    );
+    println!(
+        "  curl --cacert {} --cert {} --key {} -H 'content-type: application/json' \\\n       -d '{}' https://localhost:{ip}/v2/policies",
+        p("ca.pem"),
+        p("institution.pem"),
+        p("institution.key"),
+        record.replace('\'', "")
+    );
+    println!(
+        "  cargo run --release -- ledger show {}",
+        ledger_dir.display()
+    );
+    println!(
+        "  cargo run --release -- ledger verify {} --pubkey {}",
+        ledger_dir.display(),
+        p("signing.pub")
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown().await;
+    println!("\ndemo files kept in {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! `sluice demo --once` runs the whole walkthrough and exits 0.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_walkthrough_runs_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-demo-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["demo", "--once", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for want in [
+        "$.applicants[0].name              欧阳明轩",
+        "欧阳**",
+        "310115********008X",
+        "$.applicants[0].card_cvn          123                                 — stripped",
+        "622202*********5645",
+        "the TLS handshake is refused",
+        "\"error\":\"no_route\"",
+        "disclosure.end         begin 2 sent",
+        "sluice ledger verify → ok:",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+    assert!(!stdout.contains('\x1b'), "no colours when piped");
+}
