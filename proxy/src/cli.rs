@@ -13,6 +13,7 @@ mod demo;
 mod filter;
 mod ledger;
 mod policy;
+mod probe;
 mod run;
 
 /// Sluice: a streaming DLP reverse proxy for third-party data feeds.
@@ -43,6 +44,8 @@ enum Command {
     /// Development certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Health probe for the admin listener (for images without curl).
+    Probe(probe::ProbeArgs),
 }
 
 /// Entry point of the binary.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Config(cmd) => config::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Probe(args) => probe::run(args),
     }
 }
 

@@ -16,6 +16,13 @@ pub(crate) struct RunArgs {
     /// Keep the disclosure ledger in this directory instead of the configured one.
     #[arg(long)]
     ledger_dir: Option<PathBuf>,
+    /// The ledger's origin instead of the configured one (one per replica, e.g.
+    /// `bank.example/sluice/$(POD_NAME)` in a StatefulSet).
+    #[arg(long)]
+    ledger_origin: Option<String>,
+    /// The ledger's signing key instead of the configured one (one per replica).
+    #[arg(long)]
+    ledger_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
@@ -34,6 +41,18 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     };
     if let Some(dir) = args.ledger_dir {
         config.ledger.dir = dir;
+    }
+    if let Some(key) = args.ledger_key {
+        config.ledger.signing_key = key;
+    }
+    if let Some(origin) = args.ledger_origin {
+        if origin.trim().is_empty() || origin.contains(['\n', ' ']) {
+            eprintln!(
+                "--ledger-origin: got {origin:?}, expected a non-empty name without spaces, e.g. \"bank.example/sluice/replica-1\""
+            );
+            return ExitCode::from(2);
+        }
+        config.ledger.origin = origin;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

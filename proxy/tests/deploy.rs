@@ -1,0 +1,382 @@
+//! The files in `deploy/` are what operators run: the container configuration must load with
+//! production paths, each replica's ledger overrides must take effect, the health probe the image
+//! uses must tell a live admin listener from a dead one, and the Kubernetes manifests, Dockerfile
+//! and systemd unit must agree with the configuration (ports, paths, probes, hardening).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn sluice(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(SLUICE)
+        .args(args)
+        .output()
+        .expect("run sluice");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(DEPLOY).join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The container's configuration as a table, for cross-checks.
+fn container_config() -> toml::Table {
+    read("sluice.toml")
+        .parse()
+        .expect("deploy/sluice.toml parses")
+}
+
+fn ledger_dir(cfg: &toml::Table) -> String {
+    cfg["ledger"]["dir"].as_str().unwrap().to_string()
+}
+
+fn port_of(address: &str) -> i64 {
+    address.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn listener_port(cfg: &toml::Table, name: &str) -> i64 {
+    let listeners = cfg["listener"].as_array().unwrap();
+    let l = listeners
+        .iter()
+        .find(|l| l["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("listener {name}"));
+    port_of(l["address"].as_str().unwrap())
+}
+
+/// Lays out the container's filesystem under `root`: dev PKI in the places `deploy/sluice.toml`
+/// names, the example policy, and the configuration with its absolute paths moved under `root`
+/// and its ports moved to free loopback ports. Returns the configuration path and the ports.
+fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
+    let root = std::env::temp_dir().join(format!("sluice-deploy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let pki = root.join("pki");
+    let (code, _, err) = sluice(&["certs", "init", pki.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let etc = root.join("etc/sluice");
+    let placed = [
+        ("server.pem", "tls/server.pem"),
+        ("server.key", "tls/server.key"),
+        ("ca.pem", "tls/ca.pem"),
+        ("crl.pem", "tls/crl.pem"),
+        ("ca.pem", "upstream/ca.pem"),
+        ("institution.pem", "upstream/client.pem"),
+        ("institution.key", "upstream/client.key"),
+        ("hash.key", "keys/pseudonym.key"),
+        ("hash.key", "keys/subject.key"),
+        ("signing.key", "ledger-keys/sluice-0.key"),
+        ("signing.key", "ledger-keys/sluice-1.key"),
+    ];
+    for (from, to) in placed {
+        let to = etc.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(pki.join(from), &to).unwrap();
+    }
+    std::fs::copy(
+        Path::new(DEPLOY).join("examples/policy.toml"),
+        etc.join("policy.toml"),
+    )
+    .unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let text = read("sluice.toml")
+        .replace("\"/etc/sluice/", &format!("\"{}/", etc.display()))
+        .replace(
+            "\"/var/lib/sluice/",
+            &format!("\"{}/var/lib/sluice/", root.display()),
+        )
+        .replace("0.0.0.0:8443", &format!("127.0.0.1:{}", ports[0]))
+        .replace("0.0.0.0:8444", &format!("127.0.0.1:{}", ports[1]))
+        .replace("0.0.0.0:9090", &format!("127.0.0.1:{}", ports[2]));
+    assert!(
+        !text.contains("\"/etc/") && !text.contains("0.0.0.0"),
+        "{text}"
+    );
+    let config = etc.join("sluice.toml");
+    std::fs::write(&config, text).unwrap();
+    (root, config, ports)
+}
+
+#[test]
+fn the_container_configuration_runs_with_per_replica_ledger_overrides() {
+    let (root, config, [p1, p2, p3]) = container_root("run");
+    let (code, out, err) = sluice(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: 2 listeners, 2 upstreams"), "{out}");
+
+    let keys = config.parent().unwrap().join("ledger-keys");
+    let (code, _, err) = sluice(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--ledger-origin",
+        "bank.example/sluice 1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--ledger-origin: got \"bank.example/sluice 1\""),
+        "{err}"
+    );
+
+    let mut child = Command::new(SLUICE)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["--ledger-origin", "bank.example/sluice/sluice-1"])
+        .arg("--ledger-key")
+        .arg(keys.join("sluice-1.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let admin = format!("127.0.0.1:{p3}");
+    let start = Instant::now();
+    while sluice(&["probe", &admin, "/readyz"]).0 != 0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for port in [p1, p2] {
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+    let (code, _, err) = sluice(&["probe", &admin, "/nothing-here"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("status 404"), "{err}");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // The ledger was written where the configuration says, under the replica's origin.
+    let ledger = root.join("var/lib/sluice/ledger");
+    let (code, out, err) = sluice(&["ledger", "verify", ledger.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, shown, _) = sluice(&["ledger", "show", ledger.to_str().unwrap()]);
+    assert!(shown.contains("bank.example/sluice/sluice-1"), "{shown}");
+    assert!(!shown.contains("bank.example/sluice/sluice-0"), "{shown}");
+
+    // Nothing listens any more: the probe fails.
+    let (code, _, err) = sluice(&["probe", &admin]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&admin), "{err}");
+}
+
+fn docs(rel: &str) -> Vec<Yaml> {
+    YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn strs(y: &Yaml) -> Vec<String> {
+    y.as_vec()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kubernetes_manifests_agree_with_the_configuration() {
+    let cfg = container_config();
+    let kustomization = &docs("kustomization.yaml")[0];
+    let mut kinds = Vec::new();
+    let mut statefulset = None;
+    for file in strs(&kustomization["resources"]) {
+        for doc in docs(&file) {
+            for key in ["apiVersion", "kind"] {
+                assert!(doc[key].as_str().is_some(), "{file}: {key} missing");
+            }
+            assert!(
+                doc["metadata"]["name"].as_str().is_some(),
+                "{file}: metadata.name missing"
+            );
+            let kind = doc["kind"].as_str().unwrap().to_string();
+            if kind == "StatefulSet" {
+                statefulset = Some(doc.clone());
+            }
+            kinds.push(kind);
+        }
+    }
+    for want in [
+        "Namespace",
+        "StatefulSet",
+        "Service",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "no {want} in {kinds:?}");
+    }
+    for generated in kustomization["configMapGenerator"].as_vec().unwrap() {
+        for file in strs(&generated["files"]) {
+            let path = file.rsplit('=').next().unwrap();
+            assert!(
+                Path::new(DEPLOY).join(path).is_file(),
+                "configMapGenerator: {path}"
+            );
+        }
+    }
+
+    let sts = statefulset.expect("a StatefulSet");
+    let spec = &sts["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["securityContext"]["runAsNonRoot"].as_bool(),
+        Some(true)
+    );
+    let grace = spec["terminationGracePeriodSeconds"].as_i64().unwrap();
+    let drain_ms = cfg["limits"]["drain_timeout_ms"].as_integer().unwrap();
+    assert!(
+        grace * 1000 > drain_ms,
+        "grace {grace}s must exceed the drain timeout"
+    );
+    let c = &spec["containers"][0];
+    let sc = &c["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(sc["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert!(c["resources"]["requests"]["cpu"].as_str().is_some());
+    assert!(c["resources"]["requests"]["memory"].as_str().is_some());
+
+    let args = strs(&c["args"]);
+    assert!(
+        args.contains(&"--config=/etc/sluice/sluice.toml".to_string()),
+        "{args:?}"
+    );
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with("--ledger-origin=") && a.contains("$(POD_NAME)"))
+    );
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with("--ledger-key=") && a.contains("$(POD_NAME)"))
+    );
+
+    let ports: Vec<(String, i64)> = c["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["containerPort"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let port = |name: &str| ports.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    assert_eq!(port("partners"), Some(listener_port(&cfg, "partners")));
+    assert_eq!(port("internal"), Some(listener_port(&cfg, "internal")));
+    let admin = port_of(cfg["admin"]["address"].as_str().unwrap());
+    assert_eq!(port("admin"), Some(admin));
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/livez")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["port"].as_str(),
+        Some("admin")
+    );
+
+    // Every file the configuration names is mounted, and the ledger is on the claimed volume.
+    let mounts: Vec<(String, String)> = c["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().into(),
+                m["mountPath"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let text = read("sluice.toml");
+    for path in text.split('"').filter(|s| s.starts_with("/etc/sluice/")) {
+        assert!(
+            mounts
+                .iter()
+                .any(|(_, m)| path == m || path.starts_with(&format!("{m}/"))),
+            "{path} is not mounted"
+        );
+    }
+    let ledger = ledger_dir(&cfg);
+    let claim = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap();
+    assert!(
+        mounts.contains(&(claim.to_string(), ledger.clone())),
+        "{mounts:?}"
+    );
+}
+
+#[test]
+fn the_dockerfile_and_systemd_unit_agree_with_the_configuration() {
+    let cfg = container_config();
+    let admin = cfg["admin"]["address"]
+        .as_str()
+        .unwrap()
+        .replace("0.0.0.0", "127.0.0.1");
+    let docker = read("Dockerfile");
+    assert!(
+        docker.contains(&format!("/sluice\", \"probe\", \"{admin}\", \"/livez\"")),
+        "the HEALTHCHECK must probe {admin}"
+    );
+    assert!(docker.contains("USER 65532:65532"));
+    assert!(docker.contains("\"--config\", \"/etc/sluice/sluice.toml\""));
+    assert!(docker.contains(&format!("VOLUME [\"{}\"]", ledger_dir(&cfg))));
+
+    let unit = read("systemd/sluice.service");
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(values("ReadWritePaths"), [ledger_dir(&cfg)]);
+    assert_eq!(values("ProtectSystem"), ["strict"]);
+    assert_eq!(values("NoNewPrivileges"), ["yes"]);
+    assert_eq!(values("User"), ["sluice"]);
+    assert!(
+        values("ExecReload")
+            .iter()
+            .any(|v| v.contains("kill -HUP $MAINPID"))
+    );
+    assert!(values("ExecStart")[0].contains("run --config /etc/sluice/sluice.toml"));
+
+    // systemd's own checker, where systemd is installed (it is on Debian hosts and CI machines).
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze not installed: unit checked by the assertions above only");
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = std::env::temp_dir().join(format!("sluice-deploy-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("sluice.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/sluice", SLUICE)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify: {err}"
+    );
+}
