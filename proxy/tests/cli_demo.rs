@@ -27,4 +27,13 @@ fn the_demo_walkthrough_runs_end_to_end() {
         assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
     }
     assert!(!stdout.contains('\x1b'), "no colours when piped");
+    // The compliance report is written into the kept directory and names a verified log.
+    assert!(stdout.contains("sluice ledger report →"), "{stdout}");
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("class=\"ok\" id=\"verification\""),
+        "{report}"
+    );
+    assert!(report.contains("data-chart=\"disclosures\""));
+    assert!(stdout.contains(&format!("demo files kept in {}", dir.display())));
 }

@@ -1,5 +1,5 @@
 //! The compliance team's tools: `sluice ledger verify | show | query | prove | verify-proof |
-//! export`.
+//! stats | report | export`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +72,21 @@ pub(crate) enum LedgerCommand {
         /// The ledger directory.
         dir: PathBuf,
         /// Only this calendar year (China Standard Time).
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// A self-contained HTML report for the compliance team: disclosures per partner and contract
+    /// per day, fields disclosed, outcomes, distinct subjects, and the log's verification.
+    Report {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// Write the report here.
+        #[arg(long)]
+        html: PathBuf,
+        /// The log's public key (as for `verify`; default DIR/log.pub).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+        /// The calendar year for subject counts (default: the year of the newest disclosure).
         #[arg(long)]
         year: Option<i32>,
     },
@@ -160,6 +175,45 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(problem) => fail(format!("{}: {problem}", dir.display())),
+            }
+        }
+        LedgerCommand::Report {
+            dir,
+            html,
+            pubkey: p,
+            year,
+        } => {
+            let key = match pubkey(&p.unwrap_or_else(|| dir.join("log.pub"))) {
+                Ok(k) => k,
+                Err(c) => return c,
+            };
+            let summary = match crate::ledger::summary::summarize(&dir, &key, year) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let now = time::OffsetDateTime::now_utc()
+                .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("+08:00"));
+            let generated = now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let page = crate::ledger::html::render(&summary, &generated);
+            let tmp = html.with_extension("html.tmp");
+            if let Err(e) = std::fs::write(&tmp, page).and_then(|()| std::fs::rename(&tmp, &html)) {
+                return fail(format!("{}: {e}", html.display()));
+            }
+            println!(
+                "{}: report written ({})",
+                html.display(),
+                if summary.verified.is_ok() {
+                    "log verified"
+                } else {
+                    "LOG DOES NOT VERIFY"
+                }
+            );
+            if summary.verified.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
         }
         LedgerCommand::Show { dir } => match read::entries(&dir) {
@@ -292,24 +346,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 Ok(es) => es,
                 Err(e) => return fail(e),
             };
-            // Year of a time in China Standard Time.
-            let year_of = |ms: u64| {
-                let days = (ms / 1000 + 8 * 3600) / 86_400;
-                let mut y = 1970;
-                let mut d = days as i64;
-                loop {
-                    let len = if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-                        366
-                    } else {
-                        365
-                    };
-                    if d < len {
-                        return y;
-                    }
-                    d -= len;
-                    y += 1;
-                }
-            };
+            let year_of = |ms: u64| crate::ledger::summary::day_of(ms).year();
             let mut by: std::collections::BTreeMap<(String, String), PartnerStats> =
                 Default::default();
             let mut all = std::collections::HashSet::new();
@@ -342,13 +379,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 );
             }
             let persons = all.len() as u64;
-            let regime = if persons >= 1_000_000 {
-                "security assessment required (≥ 1,000,000 persons)"
-            } else if persons >= 100_000 {
-                "standard contract or certification (≥ 100,000 persons)"
-            } else {
-                "below the 100,000-person threshold"
-            };
+            let regime = crate::ledger::summary::cross_border_regime(persons);
             println!(
                 "{}",
                 serde_json::json!({"distinct_subjects_total": persons, "subjects_not_inline": opaque, "cross_border_2024": regime, "note": "counts persons across all partners; sensitive-PI counts (10,000 threshold) need the contract's classes"})

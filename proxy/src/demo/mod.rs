@@ -344,6 +344,18 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
         ),
         Err(e) => println!("   sluice ledger verify → {} {e}\n", st.bad("FAILED:")),
     }
+    // The compliance team's view of the same log.
+    let report = dir.join("report.html");
+    let summary = crate::ledger::summary::summarize(&ledger_dir, &key, None)?;
+    std::fs::write(
+        &report,
+        crate::ledger::html::render(&summary, "by sluice demo"),
+    )
+    .map_err(|e| format!("{}: {e}", report.display()))?;
+    println!(
+        "   sluice ledger report → {} (open it in a browser)\n",
+        report.display()
+    );
 
     if once {
         running.shutdown().await;

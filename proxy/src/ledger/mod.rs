@@ -14,10 +14,12 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod html;
 pub mod merkle;
 pub mod read;
 pub mod segment;
 pub mod store;
+pub mod summary;
 pub mod verify;
 
 pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record};
