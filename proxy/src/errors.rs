@@ -46,6 +46,8 @@ pub enum Reason {
     Timeout,
     /// Too many requests in flight: shed at once rather than queued.
     Overloaded,
+    /// Over the contract's or the partner's rate (with the seconds until a request is admitted).
+    RateLimited(u64),
     /// The disclosure ledger cannot record: nothing may be disclosed.
     LedgerUnavailable,
 }
@@ -112,6 +114,7 @@ impl Reason {
             Reason::UpstreamStatus(s) => *s,
             Reason::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::Overloaded | Reason::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -135,6 +138,7 @@ impl Reason {
             Reason::UpstreamStatus(_) => "upstream_status",
             Reason::Timeout => "request_timeout",
             Reason::Overloaded => "overloaded",
+            Reason::RateLimited(_) => "rate_limited",
             Reason::LedgerUnavailable => "ledger_unavailable",
         }
     }
@@ -182,6 +186,9 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     }
     if reason.closes_connection() {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Reason::RateLimited(secs) = reason {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
     }
     resp.extensions_mut().insert(Refused(reason.code()));
     resp

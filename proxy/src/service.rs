@@ -93,13 +93,24 @@ pub async fn route(
                 state
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
+            admit(&state, &partner.id, &resolved.contract.id)?;
             pull(shared, &state, resolved, &partner.id, peer, req, id).await
         }
         ListenerKind::Internal => {
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
+            let partner = &state.policy.partner_of(resolved.contract).id;
+            admit(&state, partner, &resolved.contract.id)?;
             push(shared, &state, resolved, req, id).await
         }
     }
+}
+
+/// The rate limits, checked once the contract is known and before any body or upstream.
+fn admit(state: &PolicyState, partner: &str, contract: &str) -> Result<(), Reason> {
+    state
+        .limits
+        .admit(partner, contract)
+        .map_err(|wait| Reason::RateLimited(crate::ratelimit::retry_after_secs(wait)))
 }
 
 fn engine_config(

@@ -20,6 +20,8 @@ pub struct PolicyState {
     pub policy: Arc<CompiledPolicy>,
     /// Engine keys by contract id.
     pub keys: HashMap<String, Arc<EngineKeys>>,
+    /// The policy's rate limits.
+    pub limits: crate::ratelimit::RateLimits,
 }
 
 /// State shared by every connection and request.
@@ -89,6 +91,7 @@ fn load_policy(
     path: &std::path::Path,
     pseudonym: &[u8],
     subject: &[u8],
+    previous: Option<&crate::ratelimit::RateLimits>,
 ) -> Result<PolicyState, StartError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| StartError::Policy(format!("{}: cannot read: {e}", path.display())))?;
@@ -104,9 +107,11 @@ fn load_policy(
             )
         })
         .collect();
+    let limits = crate::ratelimit::RateLimits::build(&policy, previous);
     Ok(PolicyState {
         policy: Arc::new(policy),
         keys,
+        limits,
     })
 }
 
@@ -131,7 +136,7 @@ impl Shared {
         let subject_master =
             crate::keys::read_key_file(&config.subject_key).map_err(StartError::Key)?;
         let policy_path = policy_override.unwrap_or_else(|| config.policy.clone());
-        let policy = load_policy(&policy_path, &pseudonym_master, &subject_master)?;
+        let policy = load_policy(&policy_path, &pseudonym_master, &subject_master, None)?;
         config.check_with_policy(&policy.policy)?;
         let upstreams = crate::upstream::clients(&config)?;
         let tls = config
@@ -198,10 +203,12 @@ impl Shared {
     /// Reloads the policy and every listener's certificates: validate, then swap. On any error
     /// nothing changes and the error is returned.
     pub fn reload(&self) -> Result<String, StartError> {
+        let current = self.policy();
         let next = load_policy(
             &self.policy_path,
             &self.pseudonym_master,
             &self.subject_master,
+            Some(&current.limits),
         )?;
         self.config.check_with_policy(&next.policy)?;
         // Certificates: each listener validates before it swaps; report the first failure.

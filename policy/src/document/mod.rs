@@ -49,6 +49,8 @@ pub struct Partner {
     pub identity: Identity,
     /// Where it is (ISO 3166 code); anything but `CN` is offshore.
     pub jurisdiction: String,
+    /// A rate limit across all its contracts, if any.
+    pub rate: Option<Rate>,
 }
 
 /// Which way the data flows through sluice.
@@ -221,9 +223,10 @@ pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
             Some(id) => format!("partner {}", quote(id)),
             None => format!("partner[{i}]"),
         };
-        let r = TableReader::new(path, t, &["id", "identity", "jurisdiction"]);
+        let r = TableReader::new(path, t, &["id", "identity", "jurisdiction", "rate"]);
         r.check_unknown(problems);
         let id = r.string("id", problems);
+        let rate = read_rate(&r, problems);
         let identity = read_identity(&r, problems);
         let jurisdiction = r.string("jurisdiction", problems);
         if let Some(j) = jurisdiction
@@ -255,6 +258,7 @@ pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
                         id: id.into(),
                         identity,
                         jurisdiction: jurisdiction.into(),
+                        rate,
                     },
                 ));
             }
@@ -428,32 +432,7 @@ fn read_contract(
             format!("got {until}, expected a time after valid_from ({from})"),
         );
     }
-    let rate = r.opt_table("rate", problems).and_then(|rt| {
-        let rr = TableReader::new(
-            r.key_path("rate"),
-            rt,
-            &["per_second", "per_minute", "burst"],
-        );
-        rr.check_unknown(problems);
-        let ps = rr.opt_u32("per_second", problems);
-        let pm = rr.opt_u32("per_minute", problems);
-        let burst = rr.opt_u32("burst", problems);
-        let per_minute = match (ps, pm) {
-            (Some(s), None) => Some(s.saturating_mul(60)),
-            (None, Some(m)) => Some(m),
-            _ => {
-                problems.push(
-                    rr.path.clone(),
-                    "expected exactly one of per_second, per_minute".to_string(),
-                );
-                None
-            }
-        };
-        Some(Rate {
-            per_minute: per_minute?,
-            burst: burst.unwrap_or(1),
-        })
-    });
+    let rate = read_rate(&r, problems);
 
     let mut routes = Vec::new();
     let route_tables = r.tables("route", problems);
@@ -513,6 +492,35 @@ fn read_contract(
             fields,
         },
         field_key_paths,
+    })
+}
+
+/// `rate = { per_second = N | per_minute = N, burst = N }` (positive integers; burst default 1).
+fn read_rate(r: &TableReader<'_>, problems: &mut Problems) -> Option<Rate> {
+    let rt = r.opt_table("rate", problems)?;
+    let rr = TableReader::new(
+        r.key_path("rate"),
+        rt,
+        &["per_second", "per_minute", "burst"],
+    );
+    rr.check_unknown(problems);
+    let ps = rr.opt_u32("per_second", problems);
+    let pm = rr.opt_u32("per_minute", problems);
+    let burst = rr.opt_u32("burst", problems);
+    let per_minute = match (ps, pm) {
+        (Some(s), None) => Some(s.saturating_mul(60)),
+        (None, Some(m)) => Some(m),
+        _ => {
+            problems.push(
+                rr.path.clone(),
+                "expected exactly one of per_second, per_minute".to_string(),
+            );
+            None
+        }
+    };
+    Some(Rate {
+        per_minute: per_minute?,
+        burst: burst.unwrap_or(1),
     })
 }
 
