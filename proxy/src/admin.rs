@@ -1,31 +1,85 @@
-//! The admin listener (loopback by default): `/livez` and `/readyz` for orchestrators.
-//! Ready means: a policy is loaded and the ledger can write. (Metrics and reload over HTTP come
-//! with the telemetry issue.)
+//! The admin listener (loopback by default; plain HTTP, so keep it there or behind a network
+//! policy): `/livez`, `/readyz` (ready = a policy is loaded and the ledger can write), `/metrics`
+//! (Prometheus text), and `POST /admin/reload` (policy and certificates: validate, then swap, as
+//! SIGHUP does; the answer says what was reloaded or why nothing changed).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::state::Shared;
 
-fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r
+}
+
+/// Gauges computed at scrape time.
+fn metrics_text(shared: &Shared) -> String {
+    let mut gauges = Vec::new();
+    let healthy = shared.ledger.as_ref().is_some_and(|l| l.healthy());
+    gauges.push((
+        "sluice_ledger_healthy",
+        vec![],
+        f64::from(u8::from(healthy)),
+    ));
+    for (listener, tls) in shared.config.listeners.iter().zip(&shared.tls) {
+        for e in tls.expiries() {
+            gauges.push((
+                "sluice_certificate_expiry_days",
+                vec![
+                    ("listener", listener.name.clone()),
+                    ("certificate", e.label),
+                ],
+                e.days_left as f64,
+            ));
+        }
+    }
+    let contracts = shared.policy().policy.contracts.len();
+    gauges.push(("sluice_policy_contracts", vec![], contracts as f64));
+    shared.metrics.render(&gauges)
 }
 
 async fn serve(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match req.uri().path() {
-        "/livez" => reply(StatusCode::OK, "ok\n"),
-        "/readyz" => match &shared.ledger {
+    Ok(match (req.method(), req.uri().path()) {
+        (&Method::POST, "/admin/reload") => {
+            // Reloading reads files and may sign a ledger entry: off the async workers.
+            let s = shared.clone();
+            match tokio::task::spawn_blocking(move || s.reload()).await {
+                Ok(Ok(what)) => {
+                    tracing::info!(result = %what, "reload (admin)");
+                    reply(StatusCode::OK, format!("{what}\n"))
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "reload refused; the current policy and certificates stay");
+                    reply(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("reload refused; the current policy and certificates stay:\n{e}\n"),
+                    )
+                }
+                Err(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n"),
+            }
+        }
+        (_, "/admin/reload") => reply(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
+        (_, "/metrics") => {
+            let mut r = reply(StatusCode::OK, metrics_text(&shared));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        (_, "/livez") => reply(StatusCode::OK, "ok\n"),
+        (_, "/readyz") => match &shared.ledger {
             Some(l) if l.healthy() => reply(StatusCode::OK, "ready\n"),
             _ => reply(
                 StatusCode::SERVICE_UNAVAILABLE,

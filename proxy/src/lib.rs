@@ -14,6 +14,7 @@ pub mod errors;
 pub mod framing;
 pub mod keys;
 pub mod ledger;
+pub mod metrics;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

@@ -479,15 +479,19 @@ async fn begin_disclosure(
         policy_version: state.policy.version.0,
     };
     let ledger = shared.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
-    let seq = ledger
-        .append(Entry::Begin(Box::new(begin)))
-        .await
-        .map_err(|e| {
-            tracing::error!(request_id = %id, error = %e, "ledger unavailable: disclosure refused");
-            Reason::LedgerUnavailable
-        })?;
+    let started = std::time::Instant::now();
+    let appended = ledger.append(Entry::Begin(Box::new(begin))).await;
+    shared.metrics.observe(
+        "sluice_ledger_append_duration_seconds",
+        &[],
+        started.elapsed(),
+    );
+    let seq = appended.map_err(|e| {
+        tracing::error!(request_id = %id, error = %e, "ledger unavailable: disclosure refused");
+        Reason::LedgerUnavailable
+    })?;
     let origin = ledger.origin().to_string();
-    let log = access_logger(id, partner, r);
+    let log = access_logger(id, partner, r, shared.metrics.clone());
     let side_dir = shared.config.ledger.dir.join("subjects");
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
         let end = end_entry(seq, &outcome, &side_dir);
@@ -565,14 +569,56 @@ fn end_entry(begin: u64, outcome: &Outcome<'_>, side_dir: &std::path::Path) -> c
 }
 
 /// The access-log line for a disclosure: ids, counts and the outcome — never values.
-fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFinish {
+fn access_logger(
+    id: &str,
+    partner: &str,
+    r: &Resolved<'_>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> crate::body::OnFinish {
     let (id, partner, contract, route) = (
         id.to_string(),
         partner.to_string(),
         r.contract.id.clone(),
         r.route.path.as_str().to_string(),
     );
-    Box::new(move |outcome| match outcome {
+    Box::new(move |outcome| {
+        let name = match &outcome {
+            Outcome::Sent(_) => "sent",
+            Outcome::Violation(_) => "aborted_policy",
+            Outcome::SourceFailed(_) => "upstream_error",
+            Outcome::Dropped => "client_gone",
+        };
+        let pc = [
+            ("partner", partner.as_str()),
+            ("contract", contract.as_str()),
+        ];
+        metrics.add(
+            "sluice_disclosures_total",
+            &[pc[0], pc[1], ("outcome", name)],
+            1,
+        );
+        if let Outcome::Sent(s) = &outcome {
+            let t = s.totals();
+            metrics.add("sluice_records_total", &pc, s.records);
+            for (action, n) in [
+                ("kept", t.kept),
+                ("masked", t.masked),
+                ("hashed", t.hashed),
+                ("redacted", t.redacted),
+                ("stripped", t.stripped),
+            ] {
+                metrics.add("sluice_fields_total", &[("action", action)], n);
+            }
+            metrics.add("sluice_bytes_total", &[("direction", "in")], s.bytes_in);
+            metrics.add("sluice_bytes_total", &[("direction", "out")], s.bytes_out);
+        }
+        log_disclosure(&id, &partner, &contract, &route, outcome);
+    })
+}
+
+/// The access-log line itself.
+fn log_disclosure(id: &str, partner: &str, contract: &str, route: &str, outcome: Outcome<'_>) {
+    match outcome {
         Outcome::Sent(s) => {
             let t = s.totals();
             tracing::info!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "sent", bytes_in = s.bytes_in, bytes_out = s.bytes_out, records = s.records, kept = t.kept, masked = t.masked, hashed = t.hashed, redacted = t.redacted, stripped = t.stripped, "disclosure");
@@ -586,7 +632,7 @@ fn access_logger(id: &str, partner: &str, r: &Resolved<'_>) -> crate::body::OnFi
         Outcome::Dropped => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "client_gone", "disclosure");
         }
-    })
+    }
 }
 
 impl std::fmt::Debug for BodyAdapter {

@@ -48,9 +48,16 @@ pub fn stack(
 > + Clone
 + Send {
     let timeout = shared.config.limits.request_timeout;
+    let trace = TraceLayer {
+        metrics: shared.metrics.clone(),
+        kind: match conn.kind {
+            crate::config::ListenerKind::Partner => "partner",
+            crate::config::ListenerKind::Internal => "internal",
+        },
+    };
     ServiceBuilder::new()
         .layer(RequestIdLayer)
-        .layer(TraceLayer)
+        .layer(trace)
         .layer(RefusalLayer)
         .load_shed()
         .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
@@ -108,20 +115,23 @@ where
     }
 }
 
-/// Layer 2: the span and the refusal log line.
-#[derive(Debug, Clone, Copy)]
-pub struct TraceLayer;
+/// Layer 2: the span, the refusal log line, and the request metrics.
+#[derive(Debug, Clone)]
+pub struct TraceLayer {
+    metrics: Arc<crate::metrics::Metrics>,
+    kind: &'static str,
+}
 
 impl<S> Layer<S> for TraceLayer {
     type Service = TraceService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService(inner)
+        TraceService(inner, self.clone())
     }
 }
 
 /// See [`TraceLayer`].
 #[derive(Debug, Clone)]
-pub struct TraceService<S>(S);
+pub struct TraceService<S>(S, TraceLayer);
 
 impl<S> Service<Request<Incoming>> for TraceService<S>
 where
@@ -146,10 +156,31 @@ where
         let span =
             tracing::info_span!("request", request.id = %id, http.request.method = %req.method());
         let fut = self.0.call(req);
+        let TraceLayer { metrics, kind } = self.1.clone();
+        let started = std::time::Instant::now();
         Box::pin(
             async move {
                 let resp = fut.await?;
+                let labels = [("kind", kind)];
+                metrics.observe(
+                    "http_server_request_duration_seconds",
+                    &labels,
+                    started.elapsed(),
+                );
+                let class = match resp.status().as_u16() {
+                    100..=199 => "1xx",
+                    200..=299 => "2xx",
+                    300..=399 => "3xx",
+                    400..=499 => "4xx",
+                    _ => "5xx",
+                };
+                metrics.add(
+                    "sluice_requests_total",
+                    &[("kind", kind), ("status", class)],
+                    1,
+                );
                 if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
+                    metrics.add("sluice_rejections_total", &[("reason", reason.0)], 1);
                     tracing::info!(
                         status = resp.status().as_u16(),
                         reason = reason.0,

@@ -39,6 +39,8 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
+    /// This instance's counters and histograms.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the proxy could not start (or reload).
@@ -156,6 +158,7 @@ impl Shared {
                 upstreams,
                 tls,
                 ledger: None,
+                metrics: Arc::default(),
             });
         }
         let (ledger, recovery) = crate::ledger::Ledger::open(crate::ledger::LedgerOptions {
@@ -189,6 +192,7 @@ impl Shared {
             upstreams,
             tls,
             ledger: Some(Arc::new(ledger)),
+            metrics: Arc::default(),
         })
     }
 

@@ -271,6 +271,8 @@ max_request_body_bytes = 1048576
 request_timeout_ms = 20000
 drain_timeout_ms = 2000
 {limits}
+[admin]
+address = "127.0.0.1:0"
 [ledger]
 dir = "ledger"
 signing_key = "signing.key"

@@ -144,10 +144,14 @@ struct Env {
 }
 
 async fn env(name: &str) -> Env {
+    env_with(name, &example_policy()).await
+}
+
+async fn env_with(name: &str, policy: &str) -> Env {
     let dir = pki(name, &["acme-loans", "safe-insure", "mallory"]);
     let (inst_addr, institution) = mock_http(institution()).await;
     let (partner_addr, partner) = mock_https(&dir, partner_api()).await;
-    let sluice = start_sluice(&dir, inst_addr, partner_addr, &example_policy()).await;
+    let sluice = start_sluice(&dir, inst_addr, partner_addr, policy).await;
     Env {
         dir,
         sluice,
@@ -517,7 +521,11 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
 
 #[tokio::test]
 async fn reload_under_traffic_drops_no_request() {
-    let env = env("reload-traffic").await;
+    // 200 requests at once: above the example's burst of 50, so this test's contract allows more.
+    let from = "rate        = { per_second = 200, burst = 50 }";
+    let policy = example_policy().replace(from, "rate = { per_second = 10000, burst = 1000 }");
+    assert_ne!(policy, example_policy());
+    let env = env_with("reload-traffic", &policy).await;
     let c = acme(&env, true);
     let mut tasks = Vec::new();
     for i in 0..8 {

@@ -1,0 +1,136 @@
+//! The admin listener after real traffic: `/metrics` carries the expected series and none of the
+//! personal data that went through; `POST /admin/reload` refuses a broken policy (the old one keeps
+//! serving) and applies a good one.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+const NAME: &str = "欧阳明轩";
+const ID_NO: &str = "11010519491231002X";
+const MOBILE: &str = "13860642414";
+const PATH_ID: &str = "LA20260001";
+
+fn applicant() -> Handler {
+    Arc::new(|_| {
+        MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(
+            format!(r#"{{"applicants":[{{"applicant_no":"{PATH_ID}","name":"{NAME}","id_no":"{ID_NO}","mobile":"{MOBILE}","card_cvn":"123"}}]}}"#).as_bytes(),
+            64,
+            false,
+        ),
+    }
+    })
+}
+
+/// One plain-HTTP request to the admin listener: (status, body).
+fn admin(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
+
+#[tokio::test]
+async fn metrics_after_traffic_and_reload_over_http() {
+    let dir = pki("admin", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(applicant()).await;
+    let (partner, _) = mock_https(&dir, applicant()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    let admin_addr = sluice.addr("admin").unwrap();
+    let acme = client(&dir, ACME, false);
+    let get = |path: &str| {
+        Request::get(format!(
+            "https://localhost:{}{path}?mobile={MOBILE}",
+            addr.port()
+        ))
+        .header("x-canary", ID_NO)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+    };
+    let (status, _, body) = fetch(&acme, get(&format!("/v1/applicants/{PATH_ID}"))).await;
+    assert_eq!(status, 200, "{body:?}");
+    let (status, _, _) = fetch(&acme, get(&format!("/v1/nothing/{ID_NO}"))).await;
+    assert_eq!(status, 404);
+
+    let metrics = tokio::task::spawn_blocking(move || admin(admin_addr, "GET", "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.0, 200);
+    let text = metrics.1;
+    for want in [
+        "# TYPE sluice_disclosures_total counter",
+        "sluice_disclosures_total{partner=\"acme-loans\",contract=\"acme-prescreen-2026\",outcome=\"sent\"} 1\n",
+        "sluice_records_total{partner=\"acme-loans\",contract=\"acme-prescreen-2026\"} 1\n",
+        "sluice_fields_total{action=\"masked\"} 2\n",
+        "sluice_fields_total{action=\"hashed\"} 1\n",
+        "sluice_rejections_total{reason=\"no_route\"} 1\n",
+        "sluice_requests_total{kind=\"partner\",status=\"2xx\"} 1\n",
+        "sluice_requests_total{kind=\"partner\",status=\"4xx\"} 1\n",
+        "http_server_request_duration_seconds_count{kind=\"partner\"} 2\n",
+        "sluice_ledger_append_duration_seconds_count 1\n",
+        "sluice_ledger_healthy 1\n",
+        "sluice_certificate_expiry_days{listener=\"partners\"",
+        "sluice_policy_contracts 2\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    for canary in [NAME, ID_NO, MOBILE, PATH_ID] {
+        assert!(!text.contains(canary), "{canary} leaked into /metrics");
+    }
+
+    // Reload: GET is refused, a broken policy is refused and the old one keeps serving, a good
+    // one is applied.
+    let (status, _) =
+        tokio::task::spawn_blocking(move || admin(admin_addr, "GET", "/admin/reload"))
+            .await
+            .unwrap();
+    assert_eq!(status, 405);
+    std::fs::write(dir.join("policy.toml"), "version = 1\n[[partner]\nid = 1\n").unwrap();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || admin(admin_addr, "POST", "/admin/reload"))
+            .await
+            .unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("reload refused") && body.contains("policy.toml"),
+        "{body}"
+    );
+    let (status, _, _) = fetch(&acme, get(&format!("/v1/applicants/{PATH_ID}"))).await;
+    assert_eq!(status, 200, "the old policy keeps serving");
+    let without_acme = example_policy().replace(
+        "partner     = \"acme-loans\"",
+        "partner     = \"safe-insure\"",
+    );
+    std::fs::write(dir.join("policy.toml"), without_acme).unwrap();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || admin(admin_addr, "POST", "/admin/reload"))
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("reloaded"), "{body}");
+    let (status, _, _) = fetch(&acme, get(&format!("/v1/applicants/{PATH_ID}"))).await;
+    assert_eq!(status, 403, "acme-loans no longer has a contract");
+    sluice.shutdown().await;
+}
