@@ -380,3 +380,46 @@ fn the_dockerfile_and_systemd_unit_agree_with_the_configuration() {
         "systemd-analyze verify: {err}"
     );
 }
+
+#[test]
+fn alert_rules_use_exported_metrics_and_each_has_a_runbook_entry() {
+    let families: Vec<&str> = sluice::metrics::FAMILIES.iter().map(|f| f.0).collect();
+    let runbook = read("runbook.md");
+    let rules = &docs("monitoring/alerts.yaml")[0];
+    let mut alerts = 0;
+    for group in rules["groups"].as_vec().unwrap() {
+        for rule in group["rules"].as_vec().unwrap() {
+            let name = rule["alert"].as_str().unwrap();
+            let expr = rule["expr"].as_str().unwrap();
+            // Every metric the expression names is one sluice exports.
+            let metrics: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("sluice_") || w.starts_with("http_server_"))
+                .collect();
+            assert!(!metrics.is_empty(), "{name}: no sluice metric in {expr}");
+            for m in metrics {
+                let family = m
+                    .trim_end_matches("_bucket")
+                    .trim_end_matches("_count")
+                    .trim_end_matches("_sum");
+                assert!(families.contains(&family), "{name}: {m} is not exported");
+            }
+            let url = rule["annotations"]["runbook_url"].as_str().unwrap();
+            let anchor = url.split_once('#').unwrap().1;
+            assert_eq!(anchor, name.to_lowercase(), "{name}: runbook anchor");
+            assert!(
+                runbook.contains(&format!("\n## {name}\n")),
+                "{name}: no runbook entry"
+            );
+            alerts += 1;
+        }
+    }
+    assert_eq!(alerts, 4);
+    let collector = &docs("monitoring/otel-collector.yaml")[0];
+    for receiver in strs(&collector["service"]["pipelines"]["metrics"]["receivers"]) {
+        assert!(
+            !collector["receivers"][receiver.as_str()].is_badvalue(),
+            "{receiver}"
+        );
+    }
+}
