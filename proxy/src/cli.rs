@@ -36,7 +36,7 @@ enum Command {
     /// Validate configuration files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
-    /// The disclosure ledger: verify, show.
+    /// The disclosure ledger: verify, query, prove, report, export.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
     /// Run the proxy.

@@ -146,3 +146,48 @@ fn every_policy_key_is_documented() {
         assert_documented(table, &allowed(line), &doc);
     }
 }
+
+/// The subcommands `sluice … --help` lists.
+fn subcommands(args: &[&str]) -> Vec<String> {
+    let out = Command::new(SLUICE)
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let Some(list) = help.split("Commands:\n").nth(1) else {
+        return Vec::new();
+    };
+    list.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn every_command_is_in_the_cli_reference() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/docs/cli.md"
+    ))
+    .unwrap();
+    let top = subcommands(&[]);
+    assert!(top.len() >= 8, "{top:?}");
+    for command in top {
+        let nested = subcommands(&[command.as_str()]);
+        if nested.is_empty() {
+            assert!(
+                doc.contains(&format!("`sluice {command}")),
+                "sluice {command} is not in cli.md"
+            );
+            continue;
+        }
+        for sub in nested {
+            assert!(
+                doc.contains(&format!("`sluice {command} {sub}")),
+                "sluice {command} {sub} is not in cli.md"
+            );
+        }
+    }
+}

@@ -90,7 +90,7 @@ pub(crate) enum LedgerCommand {
         #[arg(long)]
         year: Option<i32>,
     },
-    /// Every entry, as JSON lines or CSV.
+    /// Every entry as JSON lines or CSV, or one OCSF event per disclosure.
     Export {
         /// The ledger directory.
         dir: PathBuf,
