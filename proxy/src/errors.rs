@@ -50,6 +50,12 @@ pub enum Reason {
     RateLimited(u64),
     /// The disclosure ledger cannot record: nothing may be disclosed.
     LedgerUnavailable,
+    /// A body did not match its `Content-Digest`.
+    DigestMismatch,
+    /// A `Content-Digest` that is malformed or names no supported algorithm.
+    BadDigest,
+    /// The route requires a `Content-Digest` and the request has none.
+    DigestRequired,
 }
 
 impl std::fmt::Display for Reason {
@@ -89,6 +95,9 @@ pub fn classify(err: &tower::BoxError) -> Reason {
         if cur.is::<tower::timeout::error::Elapsed>() {
             return Reason::Timeout;
         }
+        if cur.is::<crate::digest::DigestMismatch>() {
+            return Reason::DigestMismatch;
+        }
         e = cur.source();
     }
     Reason::UpstreamProtocol
@@ -115,6 +124,9 @@ impl Reason {
             Reason::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::Overloaded | Reason::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Reason::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Reason::DigestMismatch | Reason::BadDigest | Reason::DigestRequired => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 
@@ -139,6 +151,9 @@ impl Reason {
             Reason::Timeout => "request_timeout",
             Reason::Overloaded => "overloaded",
             Reason::RateLimited(_) => "rate_limited",
+            Reason::DigestMismatch => "digest_mismatch",
+            Reason::BadDigest => "bad_digest",
+            Reason::DigestRequired => "digest_required",
             Reason::LedgerUnavailable => "ledger_unavailable",
         }
     }

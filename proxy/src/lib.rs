@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod demo;
+pub mod digest;
 pub mod errors;
 pub mod framing;
 pub mod keys;

@@ -188,6 +188,7 @@ fn allowed_query(query: Option<&str>, allowed: &[String]) -> Option<String> {
 
 /// Marks a request body that went over the size limit while streaming.
 const TOO_LARGE: &str = "body_too_large";
+const DIGEST_MISMATCH: &str = "digest_mismatch";
 
 /// The headers of the partner's request that reach the institution in the pull flow. Identity
 /// headers a client could spoof are never forwarded: the partner is who its certificate says.
@@ -292,16 +293,18 @@ async fn pull(
         .ok_or(Reason::UpstreamProtocol)?;
     copy_headers(&rparts.headers, h, &["content-type"]);
     copy_route_headers(&rparts.headers, h, &r.route.headers);
+    // The institution's digest covers what it sent, not what the partner receives: verified here,
+    // never forwarded (except with an unmodified pass-through body).
+    let digest = crate::digest::expected(&rparts.headers).map_err(|_| Reason::UpstreamProtocol)?;
+    let rbody = verified(rbody, digest);
     if passes_through(ct, &r.route.pass_through) {
         tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
-        copy_headers(&rparts.headers, h, &["content-encoding", "content-length"]);
-        return out
-            .body(
-                rbody
-                    .map_err(|e| -> crate::body::BoxError { Box::new(e) })
-                    .boxed_unsync(),
-            )
-            .map_err(|_| Reason::UpstreamProtocol);
+        copy_headers(
+            &rparts.headers,
+            h,
+            &["content-encoding", "content-length", "content-digest"],
+        );
+        return out.body(rbody).map_err(|_| Reason::UpstreamProtocol);
     }
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
@@ -341,6 +344,10 @@ async fn push(
         Some(media_type(ct).ok_or(Reason::UnsupportedMediaType)?)
     };
     let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
+    let digest = crate::digest::expected(&parts.headers).map_err(|_| Reason::BadDigest)?;
+    if r.route.require_digest && digest.is_none() {
+        return Err(Reason::DigestRequired);
+    }
     if let Some(len) = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -371,10 +378,17 @@ async fn push(
             .insert("sluice-disclosure", v);
     }
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
-        if let Outcome::SourceFailed(e) = &outcome
-            && crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref())
-        {
-            *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(TOO_LARGE.to_string());
+        if let Outcome::SourceFailed(e) = &outcome {
+            let code = if crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref()) {
+                Some(TOO_LARGE)
+            } else if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) {
+                Some(DIGEST_MISMATCH)
+            } else {
+                None
+            };
+            if let Some(code) = code {
+                *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(code.to_string());
+            }
         }
         if let Outcome::Violation(v) = &outcome {
             *seen.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -384,11 +398,11 @@ async fn push(
     });
     let limited =
         http_body_util::Limited::new(body, shared.config.limits.max_request_body_bytes as usize);
+    let source = verified(BodyAdapter(limited), digest);
     let body = match media {
         Some(media) => {
             let redactor = Redactor::new(engine_config(state, &r, media.format()));
-            RedactedBody::new(decoded(BodyAdapter(limited), coding), redactor, on_finish)
-                .boxed_unsync()
+            RedactedBody::new(decoded(source, coding), redactor, on_finish).boxed_unsync()
         }
         None => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
@@ -396,13 +410,14 @@ async fn push(
                 &parts.headers,
                 up.headers_mut().expect("builder has headers"),
             );
-            BodyAdapter(limited).boxed_unsync()
+            source
         }
     };
     let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
     let result = upstream.send(up).await;
     match violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
         Some(code) if code == TOO_LARGE => return Err(Reason::BodyTooLarge),
+        Some(code) if code == DIGEST_MISMATCH => return Err(Reason::DigestMismatch),
         Some(code) => return Err(Reason::PolicyViolation(code)),
         None => {}
     }
@@ -426,6 +441,18 @@ async fn push(
             .boxed_unsync(),
     )
     .map_err(|_| Reason::UpstreamProtocol)
+}
+
+/// The body as received, checked against its `Content-Digest` when it has one.
+fn verified<B>(body: B, digest: Option<crate::digest::Expected>) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
+    match digest {
+        Some(d) => crate::digest::Verified::new(body, d).boxed_unsync(),
+        None => body.map_err(Into::into).boxed_unsync(),
+    }
 }
 
 /// The body to filter: decoded first when it has a content coding (the partner always gets
@@ -562,6 +589,11 @@ fn end_entry(begin: u64, outcome: &Outcome<'_>, side_dir: &std::path::Path) -> c
             }
         }
         Outcome::Violation(_) => end.outcome = O::AbortedPolicy,
+        Outcome::SourceFailed(e)
+            if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) =>
+        {
+            end.outcome = O::AbortedIntegrity
+        }
         Outcome::SourceFailed(_) => end.outcome = O::UpstreamError,
         Outcome::Dropped => end.outcome = O::ClientGone,
     }
@@ -585,6 +617,11 @@ fn access_logger(
         let name = match &outcome {
             Outcome::Sent(_) => "sent",
             Outcome::Violation(_) => "aborted_policy",
+            Outcome::SourceFailed(e)
+                if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) =>
+            {
+                "aborted_integrity"
+            }
             Outcome::SourceFailed(_) => "upstream_error",
             Outcome::Dropped => "client_gone",
         };
@@ -612,12 +649,19 @@ fn access_logger(
             metrics.add("sluice_bytes_total", &[("direction", "in")], s.bytes_in);
             metrics.add("sluice_bytes_total", &[("direction", "out")], s.bytes_out);
         }
-        log_disclosure(&id, &partner, &contract, &route, outcome);
+        log_disclosure(&id, &partner, &contract, &route, name, outcome);
     })
 }
 
 /// The access-log line itself.
-fn log_disclosure(id: &str, partner: &str, contract: &str, route: &str, outcome: Outcome<'_>) {
+fn log_disclosure(
+    id: &str,
+    partner: &str,
+    contract: &str,
+    route: &str,
+    name: &str,
+    outcome: Outcome<'_>,
+) {
     match outcome {
         Outcome::Sent(s) => {
             let t = s.totals();
@@ -627,7 +671,7 @@ fn log_disclosure(id: &str, partner: &str, contract: &str, route: &str, outcome:
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "aborted_policy", reason = v.kind.code(), path = %v.path, offset = v.offset, "disclosure");
         }
         Outcome::SourceFailed(_) => {
-            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "upstream_error", "disclosure");
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = name, "disclosure");
         }
         Outcome::Dropped => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "client_gone", "disclosure");

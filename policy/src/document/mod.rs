@@ -124,6 +124,8 @@ pub struct Route {
     /// Content types let through unfiltered on this route — an explicit, logged decision for
     /// bodies sluice cannot filter (a PDF the contract names). Default: none.
     pub pass_through: Vec<String>,
+    /// Bodies sent to sluice on this route must carry a `Content-Digest` (RFC 9530).
+    pub require_digest: bool,
     /// The compiled field rules for this route.
     pub program: std::sync::Arc<crate::compile::FieldProgram>,
 }
@@ -538,6 +540,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             "headers",
             "query",
             "pass_through",
+            "require_digest",
         ],
     );
     r.check_unknown(problems);
@@ -607,6 +610,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         .into_iter()
         .map(|m| m.to_ascii_lowercase())
         .collect();
+    let require_digest = r.opt_bool("require_digest", problems);
     if flow == Some(Flow::Pull) && !query.is_empty() {
         problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
@@ -620,6 +624,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         headers,
         query,
         pass_through,
+        require_digest,
         program: Default::default(),
     })
 }

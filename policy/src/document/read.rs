@@ -143,6 +143,21 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// An optional boolean (absent: `false`).
+    pub fn opt_bool(&self, key: &str, problems: &mut Problems) -> bool {
+        match self.table.get(key) {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(v) => {
+                problems.push(
+                    self.key_path(key),
+                    format!("got {}, expected true or false", describe(v)),
+                );
+                false
+            }
+        }
+    }
+
     /// An optional array of non-empty strings, each checked by `valid` (which names what it
     /// expects when it refuses).
     pub fn opt_strings(

@@ -1,0 +1,269 @@
+//! Incoming `Content-Digest` (RFC 9530): parsed as an RFC 8941 dictionary, verified
+//! incrementally over the body as it streams (the bytes as transferred, before any content
+//! coding is undone), without buffering it.
+//!
+//! A body whose digest does not match ends in an error instead of its end of stream, so whatever
+//! consumes it — the engine, then the upstream request or the partner's response — never sees a
+//! complete message: the upstream's request is aborted, the partner's stream is cut, and the
+//! ledger records `aborted_integrity`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+
+use crate::body::BoxError;
+
+/// A digest algorithm sluice verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `sha-256`.
+    Sha256,
+    /// `sha-512`.
+    Sha512,
+}
+
+impl Algorithm {
+    fn ring(self) -> &'static ring::digest::Algorithm {
+        match self {
+            Algorithm::Sha256 => &ring::digest::SHA256,
+            Algorithm::Sha512 => &ring::digest::SHA512,
+        }
+    }
+}
+
+/// The digest a message claims for its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// Which algorithm.
+    pub algorithm: Algorithm,
+    /// The claimed value.
+    pub value: Vec<u8>,
+}
+
+/// Why a `Content-Digest` field could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    /// Not an RFC 8941 dictionary of byte sequences, or a value of the wrong length.
+    #[error("Content-Digest is not a valid structured field of byte sequences")]
+    Malformed,
+    /// Only algorithms sluice does not verify (it verifies sha-256 and sha-512).
+    #[error("Content-Digest names no supported algorithm (sha-256, sha-512)")]
+    Unsupported,
+}
+
+/// The body's bytes do not match the digest its message claimed.
+#[derive(Debug, thiserror::Error)]
+#[error("the content does not match its Content-Digest")]
+pub struct DigestMismatch;
+
+/// The strongest supported digest in `headers`, if the message has a `Content-Digest`.
+pub fn expected(headers: &HeaderMap) -> Result<Option<Expected>, DigestError> {
+    let values: Vec<&[u8]> = headers
+        .get_all("content-digest")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    // Several field lines form one dictionary (RFC 9110 §5.3).
+    let joined = values.join(&b", "[..]);
+    let dict = sfv::Parser::new(&joined)
+        .parse_dictionary()
+        .map_err(|_| DigestError::Malformed)?;
+    let mut best: Option<Expected> = None;
+    for (key, entry) in &dict {
+        let algorithm = match key.as_str() {
+            "sha-512" => Algorithm::Sha512,
+            "sha-256" => Algorithm::Sha256,
+            _ => continue,
+        };
+        let sfv::ListEntry::Item(item) = entry else {
+            return Err(DigestError::Malformed);
+        };
+        let value = item
+            .bare_item
+            .as_byte_sequence()
+            .ok_or(DigestError::Malformed)?;
+        if value.len() != algorithm.ring().output_len() {
+            return Err(DigestError::Malformed);
+        }
+        if best
+            .as_ref()
+            .is_none_or(|b| b.algorithm == Algorithm::Sha256)
+        {
+            best = Some(Expected {
+                algorithm,
+                value: value.to_vec(),
+            });
+        }
+    }
+    if best.is_none() {
+        return Err(DigestError::Unsupported);
+    }
+    Ok(best)
+}
+
+/// A body that verifies its bytes against a claimed digest as they pass.
+pub struct Verified<B> {
+    inner: B,
+    context: ring::digest::Context,
+    expected: Vec<u8>,
+    finished: bool,
+}
+
+impl<B> std::fmt::Debug for Verified<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified").finish_non_exhaustive()
+    }
+}
+
+impl<B> Verified<B> {
+    /// Wraps `inner`, which must produce the content `expected` was computed over.
+    pub fn new(inner: B, expected: Expected) -> Self {
+        Self {
+            inner,
+            context: ring::digest::Context::new(expected.algorithm.ring()),
+            expected: expected.value,
+            finished: false,
+        }
+    }
+
+    fn check(&mut self) -> Result<(), BoxError> {
+        self.finished = true;
+        let context = std::mem::replace(
+            &mut self.context,
+            ring::digest::Context::new(&ring::digest::SHA256),
+        );
+        let got = context.finish();
+        // Not secret: a plain comparison is fine.
+        if got.as_ref() == self.expected.as_slice() {
+            Ok(())
+        } else {
+            Err(Box::new(DigestMismatch))
+        }
+    }
+}
+
+impl<B> Body for Verified<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.context.update(data);
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                // Trailers end the content: verify before passing them on.
+                match this.check() {
+                    Ok(()) => Poll::Ready(Some(Ok(frame))),
+                    Err(e) => Poll::Ready(Some(Err(e))),
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finished = true;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => match this.check() {
+                Ok(()) => Poll::Ready(None),
+                Err(e) => Poll::Ready(Some(Err(e))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use http_body_util::BodyExt;
+
+    fn header(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("content-digest", value.parse().unwrap());
+        h
+    }
+
+    fn sf(alg: &'static ring::digest::Algorithm, body: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(alg, body))
+    }
+
+    #[test]
+    fn rfc_9530_example_parses() {
+        // RFC 9530 §2, the digest of {"hello": "world"}.
+        let h = header("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
+        let e = expected(&h).unwrap().unwrap();
+        assert_eq!(e.algorithm, Algorithm::Sha256);
+        assert_eq!(
+            e.value,
+            ring::digest::digest(&ring::digest::SHA256, b"{\"hello\": \"world\"}").as_ref()
+        );
+    }
+
+    #[test]
+    fn the_strongest_known_algorithm_wins_and_unknown_ones_are_ignored() {
+        let body = b"x";
+        let h = header(&format!(
+            "md5=:AAAA:, sha-256=:{}:, sha-512=:{}:",
+            sf(&ring::digest::SHA256, body),
+            sf(&ring::digest::SHA512, body)
+        ));
+        assert_eq!(expected(&h).unwrap().unwrap().algorithm, Algorithm::Sha512);
+        assert_eq!(
+            expected(&header("md5=:AAAA:")),
+            Err(DigestError::Unsupported)
+        );
+        assert_eq!(
+            expected(&header("sha-256=abc")),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(
+            expected(&header("sha-256=:AAAA:")),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(expected(&HeaderMap::new()), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_replaces_the_end_of_the_stream_with_an_error() {
+        let body = b"{\"a\":1}";
+        let good = expected(&header(&format!(
+            "sha-256=:{}:",
+            sf(&ring::digest::SHA256, body)
+        )))
+        .unwrap()
+        .unwrap();
+        let ok = Verified::new(
+            http_body_util::Full::new(Bytes::from_static(body)),
+            good.clone(),
+        );
+        assert_eq!(ok.collect().await.unwrap().to_bytes(), &body[..]);
+        let bad = Verified::new(
+            http_body_util::Full::new(Bytes::from_static(b"{\"a\":2}")),
+            good,
+        );
+        let err = bad.collect().await.unwrap_err();
+        assert!(err.is::<DigestMismatch>(), "{err}");
+    }
+}

@@ -1,0 +1,192 @@
+//! Incoming `Content-Digest` (RFC 9530) over real mTLS, HTTP/1.1 and HTTP/2: a correct digest
+//! passes; a body wrong only in its last chunk is caught — the partner's API sees an aborted
+//! request, the caller 400 `digest_mismatch`; a route that requires a digest refuses a request
+//! without one; an institution response that does not match its digest is cut before the partner
+//! has a complete message, and the ledger says `aborted_integrity`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+const INSTITUTION: Option<(&str, &str)> = Some(("institution.pem", "institution.key"));
+const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
+
+fn created() -> Handler {
+    Arc::new(|_| MockResponse {
+        status: 201,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(b"{}", 64, false),
+    })
+}
+
+fn sha256_field(body: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, body);
+    format!("sha-256=:{}:", base64_encode(d.as_ref()))
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn reason(body: &Result<Vec<u8>, String>) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body.as_ref().unwrap()).unwrap();
+    v["error"].as_str().unwrap().to_string()
+}
+
+const RECORD: &[u8] =
+    br#"{"policies":[{"policy_no":"P1","premium":1200,"holder":{"name":"Zhang Wei"}}]}"#;
+
+#[tokio::test]
+async fn pushed_bodies_are_checked_against_their_digest() {
+    let dir = pki("digest-push", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(created()).await;
+    let (partner, partner_api) = mock_https(&dir, created()).await;
+    let policy = example_policy().replace(
+        "  flow     = \"push\"",
+        "  flow     = \"push\"\n  require_digest = true",
+    );
+    assert_ne!(policy, example_policy());
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let post = |digest: Option<String>, body: Vec<u8>| {
+        let mut b = Request::post(format!("https://localhost:{port}/v2/policies"))
+            .header("content-type", "application/json");
+        if let Some(d) = digest {
+            b = b.header("content-digest", d);
+        }
+        b.body(Full::new(Bytes::from(body))).unwrap()
+    };
+    // The same record with its last byte changed: only the final chunk differs.
+    let tampered = String::from_utf8(RECORD.to_vec())
+        .unwrap()
+        .replace("P1", "P9")
+        .into_bytes();
+    assert_ne!(tampered, RECORD);
+    for h2 in [false, true] {
+        let c = client(&dir, INSTITUTION, h2);
+        let before = partner_api.requests().len();
+        let (status, _, body) = fetch(&c, post(Some(sha256_field(RECORD)), RECORD.to_vec())).await;
+        assert_eq!(status, 201, "h2={h2}: {body:?}");
+        let got = partner_api.requests();
+        assert_eq!(got.len(), before + 1);
+        assert!(got[before].3.is_ok(), "the partner received the whole body");
+        assert!(
+            got[before].2.get("content-digest").is_none(),
+            "the institution's digest is not forwarded"
+        );
+
+        let (status, _, body) = fetch(&c, post(Some(sha256_field(RECORD)), tampered.clone())).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (400, "digest_mismatch"),
+            "h2={h2}"
+        );
+        let got = partner_api.requests();
+        assert!(
+            got.len() == before + 1 || got[before + 1].3.is_err(),
+            "h2={h2}: the partner's API never received a complete request"
+        );
+
+        let (status, _, body) = fetch(&c, post(None, RECORD.to_vec())).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (400, "digest_required"),
+            "h2={h2}"
+        );
+        let (status, _, body) =
+            fetch(&c, post(Some("sha-256=:AAAA:".into()), RECORD.to_vec())).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (400, "bad_digest"),
+            "h2={h2}"
+        );
+    }
+    sluice.shutdown().await;
+}
+
+/// An institution API that answers with a fixed body and `Content-Digest`.
+async fn institution_with_digest(body: &'static [u8], digest: String) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let digest = digest.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let digest = digest.clone();
+                    async move {
+                        let mut r = http::Response::new(Full::new(Bytes::from_static(body)));
+                        r.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        r.headers_mut()
+                            .insert("content-digest", digest.parse().unwrap());
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_response_that_breaks_its_digest_never_reaches_the_partner_whole() {
+    const BODY: &[u8] = br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700}]}"#;
+    for (digest, intact) in [
+        (sha256_field(BODY), true),
+        (sha256_field(b"something else"), false),
+    ] {
+        let dir = pki(&format!("digest-pull-{intact}"), &["acme-loans"]);
+        let (partner, _) = mock_https(&dir, created()).await;
+        let inst = institution_with_digest(BODY, digest).await;
+        let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+        for h2 in [false, true] {
+            let c = client(&dir, ACME, h2);
+            let req = Request::get(format!(
+                "https://localhost:{}/v1/applicants/1",
+                sluice.addr("partners").unwrap().port()
+            ))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+            // A mismatch is found at the end of the body: the partner gets either no response
+            // (the head had not gone out yet) or a response whose body is cut — never a whole one.
+            let complete = match c.request(req).await {
+                Ok(resp) => {
+                    assert_eq!(resp.status(), 200);
+                    assert!(resp.headers().get("content-digest").is_none());
+                    http_body_util::BodyExt::collect(resp.into_body())
+                        .await
+                        .is_ok()
+                }
+                Err(_) => false,
+            };
+            assert_eq!(complete, intact, "h2={h2}");
+        }
+        // The end entries are appended as the bodies finish: wait (bounded) for both.
+        let want = if intact { "sent" } else { "aborted_integrity" };
+        let ledger = dir.join("ledger");
+        let mut outcomes = Vec::new();
+        for _ in 0..100 {
+            let entries = sluice::ledger::read::entries(&ledger).unwrap();
+            outcomes = sluice::ledger::read::disclosures(&ledger, &entries)
+                .iter()
+                .map(|(v, _, _)| v["outcome"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>();
+            if outcomes.iter().filter(|o| *o != "open").count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(outcomes, [want, want]);
+        sluice.shutdown().await;
+    }
+}
