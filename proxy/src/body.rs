@@ -47,6 +47,8 @@ pub struct RedactedBody<B> {
     redactor: Redactor,
     done: bool,
     on_finish: Option<OnFinish>,
+    /// The `Content-Digest` trailer, once the last data frame is out.
+    trailers: Option<http::HeaderMap>,
 }
 
 impl<B> std::fmt::Debug for RedactedBody<B> {
@@ -66,6 +68,7 @@ impl<B> RedactedBody<B> {
             redactor,
             done: false,
             on_finish: Some(on_finish),
+            trailers: None,
         }
     }
 
@@ -99,6 +102,9 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
+            if let Some(t) = this.trailers.take() {
+                return Poll::Ready(Some(Ok(Frame::trailers(t))));
+            }
             if this.done {
                 return Poll::Ready(None);
             }
@@ -127,14 +133,14 @@ where
                     match this.redactor.finish(&mut out) {
                         Ok(summary) => {
                             this.done = true;
+                            this.trailers = Some(digest_trailer(&summary.output_sha256));
                             if let Some(f) = this.on_finish.take() {
                                 f(Outcome::Sent(&summary));
                             }
-                            return Poll::Ready(if out.is_empty() {
-                                None
-                            } else {
-                                Some(Ok(Frame::data(Bytes::from(out))))
-                            });
+                            if out.is_empty() {
+                                continue;
+                            }
+                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                         }
                         Err(v) => {
                             this.fail(Outcome::Violation(&v));
@@ -147,12 +153,29 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done
+        self.done && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+/// `Content-Digest: sha-256=:…:` (RFC 9530) of the bytes sluice sent — the digest the ledger's
+/// `disclosure.end` records. HTTP/2 always carries it; HTTP/1.1 when the peer sent `TE: trailers`
+/// (the response announces it with `Trailer: content-digest`).
+pub fn digest_trailer(sha256: &[u8; 32]) -> http::HeaderMap {
+    use base64::Engine as _;
+    let value = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(sha256)
+    );
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        "content-digest",
+        http::HeaderValue::from_str(&value).expect("base64 is a valid header value"),
+    );
+    map
 }
 
 /// What a `Content-Type` allows sluice to do with a body.

@@ -313,6 +313,7 @@ async fn pull(
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
+    h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let body = RedactedBody::new(decoded(rbody, coding), redactor, on_finish);
     out.body(body.boxed_unsync())
@@ -401,6 +402,9 @@ async fn push(
     let source = verified(BodyAdapter(limited), digest);
     let body = match media {
         Some(media) => {
+            up.headers_mut()
+                .expect("builder has headers")
+                .insert(header::TRAILER, HeaderValue::from_static("content-digest"));
             let redactor = Redactor::new(engine_config(state, &r, media.format()));
             RedactedBody::new(decoded(source, coding), redactor, on_finish).boxed_unsync()
         }

@@ -190,3 +190,71 @@ async fn a_response_that_breaks_its_digest_never_reaches_the_partner_whole() {
         sluice.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_partner_gets_the_digest_of_what_it_received_as_a_trailer() {
+    const BODY: &[u8] =
+        br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700,"secret":"x"}]}"#;
+    let dir = pki("digest-trailer", &["acme-loans"]);
+    let (partner, _) = mock_https(&dir, created()).await;
+    let inst = institution_with_digest(BODY, sha256_field(BODY)).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let port = sluice.addr("partners").unwrap().port();
+    let mut digests = Vec::new();
+    for (h2, te_trailers) in [(true, false), (false, true), (false, false)] {
+        let c = client(&dir, ACME, h2);
+        let mut req = Request::get(format!("https://localhost:{port}/v1/applicants/1"));
+        if te_trailers {
+            req = req.header("te", "trailers");
+        }
+        let resp = c
+            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["trailer"], "content-digest");
+        let collected = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap();
+        let trailers = collected.trailers().cloned();
+        let body = collected.to_bytes();
+        assert!(!body.windows(6).any(|w| w == b"secret"), "filtered");
+        match trailers {
+            Some(t) => {
+                assert!(h2 || te_trailers, "HTTP/1.1 trailers only when asked for");
+                let got = t["content-digest"].to_str().unwrap().to_string();
+                assert_eq!(
+                    got,
+                    sha256_field(&body),
+                    "h2={h2}: the digest of the bytes received"
+                );
+                digests.push(got);
+            }
+            None => assert!(!h2 && !te_trailers, "h2={h2} te={te_trailers}: no trailer"),
+        }
+    }
+    assert_eq!(digests.len(), 2);
+    // The ledger's end entries carry the same digests.
+    let ledger = dir.join("ledger");
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        let entries = sluice::ledger::read::entries(&ledger).unwrap();
+        sent = sluice::ledger::read::disclosures(&ledger, &entries)
+            .iter()
+            .filter_map(|(v, _, _)| v["sha256_sent"].as_str().map(String::from))
+            .collect::<Vec<_>>();
+        if sent.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for d in &digests {
+        let b64 = d.trim_start_matches("sha-256=:").trim_end_matches(':');
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(sent.contains(&hex), "{hex} not in the ledger {sent:?}");
+    }
+    sluice.shutdown().await;
+}
