@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release -p sluice-bench --bin engine-report -- [--size 64MiB] [--rounds 5]
 //! ```
-//! Prints, for the 64 MiB reference feed fed in 64 KiB chunks: memcpy, the naive DOM filter, the
+//! Prints, for the 64 MiB reference feed fed in 64 KiB chunks: memcpy, the digests (sha-256,
+//! sha-512, sm3) that integrity adds on the body path, the naive DOM filter, the
 //! engine with `reference-policy.toml` and with `passthrough-policy.toml` (MB/s, best of N
 //! rounds, and ratios), allocations per record, and the peak live heap while one body streams.
 
@@ -116,6 +117,27 @@ fn main() {
     let mut out = Vec::with_capacity(2 * CHUNK);
     let (t_ref, ref_len) = best(rounds, || engine_run(&ref_cfg, &feed, &mut out, || {}));
     let (t_pass, _) = best(rounds, || engine_run(&pass_cfg, &feed, &mut out, || {}));
+    // What integrity costs on the body path: digesting the same chunks (issue 7).
+    let digest = |alg: &'static ring::digest::Algorithm| {
+        best(rounds, || {
+            let mut ctx = ring::digest::Context::new(alg);
+            for c in feed.chunks(CHUNK) {
+                ctx.update(c);
+            }
+            ctx.finish().as_ref().len()
+        })
+        .0
+    };
+    let t_sha256 = digest(&ring::digest::SHA256);
+    let t_sha512 = digest(&ring::digest::SHA512);
+    let (t_sm3, _) = best(rounds, || {
+        use sm3::Digest as _;
+        let mut h = sm3::Sm3::new();
+        for c in feed.chunks(CHUNK) {
+            h.update(c);
+        }
+        h.finalize().len()
+    });
 
     // Allocations and live heap for one body (output buffer reused, as the proxy does).
     let reg = Region::new(GLOBAL);
@@ -160,6 +182,9 @@ fn main() {
         ("naive serde_json DOM filter", t_naive),
         ("engine, reference-policy", t_ref),
         ("engine, passthrough-policy", t_pass),
+        ("digest sha-256 (ring)", t_sha256),
+        ("digest sha-512 (ring)", t_sha512),
+        ("digest sm3 (RustCrypto)", t_sm3),
     ] {
         println!(
             "{:<34} {:>10.0} {:>12.3} {:>12.2}",
