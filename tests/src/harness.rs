@@ -412,3 +412,47 @@ pub async fn fetch(
         .map_err(|e| format!("{e:?}"));
     (parts.status.as_u16(), parts.headers, body)
 }
+
+/// Sends `request` as raw bytes over mTLS (acme-loans' certificate, HTTP/1.1 by ALPN) — no HTTP
+/// library to tidy it up — and returns whatever comes back before the connection closes or
+/// `wait` passes.
+pub async fn raw_tls(
+    dir: &Path,
+    addr: SocketAddr,
+    request: &[u8],
+    wait: std::time::Duration,
+) -> Vec<u8> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key"))
+        .unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    // The server may refuse and close before everything is written; that is an answer too.
+    let _ = tls.write_all(request).await;
+    let _ = tls.flush().await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
+    out
+}

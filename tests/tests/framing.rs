@@ -3,41 +3,10 @@
 
 use std::sync::Arc;
 
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use sluice_tests::harness::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) -> String {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key"))
-        .unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
-    tls.write_all(request).await.unwrap();
-    tls.flush().await.unwrap();
-    let mut out = Vec::new();
-    let _ =
-        tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut out)).await;
+    let out = raw_tls(dir, addr, request, std::time::Duration::from_secs(5)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
