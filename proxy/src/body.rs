@@ -41,12 +41,20 @@ pub enum Outcome<'a> {
 /// What happened to a redacted body, for the access log and (later) the ledger.
 pub type OnFinish = Box<dyn FnOnce(Outcome<'_>) + Send>;
 
+/// Receives subject hashes while a body streams (see [`crate::ledger::subjects`]); an error
+/// stops the body: a disclosure the ledger cannot fully record does not go out.
+pub type SubjectSink = Box<dyn FnMut(Vec<[u8; 32]>) -> std::io::Result<()> + Send>;
+
+/// Subject hashes gathered before they are handed to the sink.
+const SUBJECTS_PER_DRAIN: usize = 1024;
+
 /// A body filtered through the engine as it streams.
 pub struct RedactedBody<B> {
     inner: B,
     redactor: Redactor,
     done: bool,
     on_finish: Option<OnFinish>,
+    subject_sink: Option<SubjectSink>,
     /// The `Content-Digest` trailer, once the last data frame is out.
     trailers: Option<http::HeaderMap>,
 }
@@ -68,8 +76,15 @@ impl<B> RedactedBody<B> {
             redactor,
             done: false,
             on_finish: Some(on_finish),
+            subject_sink: None,
             trailers: None,
         }
+    }
+
+    /// Hands subject hashes to `sink` as they accumulate, instead of holding them to the end.
+    pub fn with_subject_sink(mut self, sink: SubjectSink) -> Self {
+        self.subject_sink = Some(sink);
+        self
     }
 
     fn fail(&mut self, outcome: Outcome<'_>) {
@@ -118,6 +133,14 @@ where
                     if let Err(v) = this.redactor.feed(&data, &mut out) {
                         this.fail(Outcome::Violation(&v));
                         return Poll::Ready(Some(Err(Box::new(BodyViolation(v)))));
+                    }
+                    if let Some(sink) = this.subject_sink.as_mut()
+                        && this.redactor.pending_subjects() >= SUBJECTS_PER_DRAIN
+                        && let Err(e) = sink(this.redactor.take_subjects())
+                    {
+                        let e: BoxError = Box::new(e);
+                        this.fail(Outcome::SourceFailed(&e));
+                        return Poll::Ready(Some(Err(e)));
                     }
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));

@@ -308,14 +308,15 @@ async fn pull(
     }
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
-    let (disclosure, on_finish) =
+    let (disclosure, on_finish, sink) =
         begin_disclosure(shared, state, id, partner, &r, Some(peer)).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
     h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
-    let body = RedactedBody::new(decoded(rbody, coding), redactor, on_finish);
+    let body =
+        RedactedBody::new(decoded(rbody, coding), redactor, on_finish).with_subject_sink(sink);
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
@@ -372,7 +373,7 @@ async fn push(
     // A violation while the request streams aborts it; the caller learns where (never what).
     let violation: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = violation.clone();
-    let (disclosure, log) = begin_disclosure(shared, state, id, &partner, &r, None).await?;
+    let (disclosure, log, sink) = begin_disclosure(shared, state, id, &partner, &r, None).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         up.headers_mut()
             .expect("a fresh builder has headers")
@@ -406,7 +407,9 @@ async fn push(
                 .expect("builder has headers")
                 .insert(header::TRAILER, HeaderValue::from_static("content-digest"));
             let redactor = Redactor::new(engine_config(state, &r, media.format()));
-            RedactedBody::new(decoded(source, coding), redactor, on_finish).boxed_unsync()
+            RedactedBody::new(decoded(source, coding), redactor, on_finish)
+                .with_subject_sink(sink)
+                .boxed_unsync()
         }
         None => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
@@ -487,8 +490,9 @@ impl http_body::Body for BodyAdapter {
 }
 
 /// Records `disclosure.begin` (durable before the first byte goes out) and returns the
-/// `Sluice-Disclosure` value and what to do when the body ends: the access-log line and
-/// `disclosure.end` with the digest of the bytes actually sent.
+/// `Sluice-Disclosure` value, what to do when the body ends (the access-log line and
+/// `disclosure.end` with the digest of the bytes actually sent), and where the body's subject
+/// hashes go while it streams.
 async fn begin_disclosure(
     shared: &Shared,
     state: &PolicyState,
@@ -496,7 +500,7 @@ async fn begin_disclosure(
     partner: &str,
     r: &Resolved<'_>,
     peer: Option<&PeerIdentity>,
-) -> Result<(String, crate::body::OnFinish), Reason> {
+) -> Result<(String, crate::body::OnFinish, crate::body::SubjectSink), Reason> {
     use crate::ledger::{Begin, Entry};
     let begin = Begin {
         request_id: id.to_string(),
@@ -523,20 +527,36 @@ async fn begin_disclosure(
     })?;
     let origin = ledger.origin().to_string();
     let log = access_logger(id, partner, r, shared.metrics.clone());
-    let side_dir = shared.config.ledger.dir.join("subjects");
+    let spill = Arc::new(Mutex::new(Some(
+        crate::ledger::subjects::SubjectSpill::new(shared.config.ledger.dir.join("subjects")),
+    )));
+    let feeding = spill.clone();
+    let sink: crate::body::SubjectSink = Box::new(move |subjects| {
+        match feeding.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(s) => s.push(subjects),
+            None => Ok(()),
+        }
+    });
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
-        let end = end_entry(seq, &outcome, &side_dir);
+        let spill = spill.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let stored = match (&outcome, spill) {
+            (Outcome::Sent(s), Some(spill)) => Some(spill.finish(s.subjects.clone())),
+            _ => None, // an abandoned spill removes its partial file
+        };
+        let end = end_entry(seq, &outcome, stored);
         log(outcome);
         ledger.append_detached(Entry::End(Box::new(end)));
     });
-    Ok((format!("{origin}/{seq}"), on_finish))
+    Ok((format!("{origin}/{seq}"), on_finish, sink))
 }
 
-/// The `disclosure.end` for how a body ended.
-/// More than [`MAX_INLINE_SUBJECTS`](crate::ledger::entry::MAX_INLINE_SUBJECTS) subjects go to
-/// a side file `subjects/<sha256>.bin` (the sorted hashes, content-addressed) and the entry keeps
-/// its digest.
-fn end_entry(begin: u64, outcome: &Outcome<'_>, side_dir: &std::path::Path) -> crate::ledger::End {
+/// The `disclosure.end` for how a body ended; `stored` says where a sent body's subjects went
+/// (inline, or a side file whose digest the entry keeps — see [`crate::ledger::subjects`]).
+fn end_entry(
+    begin: u64,
+    outcome: &Outcome<'_>,
+    stored: Option<std::io::Result<crate::ledger::subjects::Stored>>,
+) -> crate::ledger::End {
     use crate::ledger::{End, FieldCounts, Outcome as O};
     let mut end = End {
         begin,
@@ -566,30 +586,17 @@ fn end_entry(begin: u64, outcome: &Outcome<'_>, side_dir: &std::path::Path) -> c
                 })
                 .collect();
             end.subject_count = s.subject_count;
-            let mut subjects = s.subjects.clone();
-            subjects.sort_unstable();
-            if subjects.len() <= crate::ledger::entry::MAX_INLINE_SUBJECTS {
-                end.subjects = subjects;
-            } else {
-                let bytes: Vec<u8> = subjects.concat();
-                end.subjects_digest = ring::digest::digest(&ring::digest::SHA256, &bytes)
-                    .as_ref()
-                    .try_into()
-                    .expect("32 bytes");
-                let name: String = end
-                    .subjects_digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                let written = std::fs::create_dir_all(side_dir).and_then(|()| {
-                    let path = side_dir.join(format!("{name}.bin"));
-                    let mut f = std::fs::File::create(&path)?;
-                    std::io::Write::write_all(&mut f, &bytes)?;
-                    f.sync_all()
-                });
-                if let Err(e) = written {
-                    tracing::error!(error = %e, "writing the subject side file failed; the entry keeps its digest");
+            match stored {
+                Some(Ok(crate::ledger::subjects::Stored::Inline(subjects))) => {
+                    end.subjects = subjects;
                 }
+                Some(Ok(crate::ledger::subjects::Stored::Side { digest, .. })) => {
+                    end.subjects_digest = digest;
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "writing the subject side file failed; the entry records the count only");
+                }
+                None => {}
             }
         }
         Outcome::Violation(_) => end.outcome = O::AbortedPolicy,

@@ -357,6 +357,11 @@ impl Redactor {
         }
     }
 
+    /// Subject hashes gathered and not yet taken.
+    pub fn pending_subjects(&self) -> usize {
+        self.subjects.len()
+    }
+
     /// Takes the subject hashes gathered so far, so that a long body does not accumulate them.
     pub fn take_subjects(&mut self) -> Vec<[u8; 32]> {
         std::mem::take(&mut self.subjects)

@@ -19,6 +19,7 @@ pub mod merkle;
 pub mod read;
 pub mod segment;
 pub mod store;
+pub mod subjects;
 pub mod summary;
 pub mod verify;
 

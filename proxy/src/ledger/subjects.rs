@@ -1,0 +1,197 @@
+//! Where a disclosure's data-subject hashes go. Up to
+//! [`MAX_INLINE_SUBJECTS`](super::entry::MAX_INLINE_SUBJECTS) stay in the `end` entry (sorted);
+//! more go to a content-addressed side file `subjects/<sha256>.bin` beside the log, whose digest
+//! the entry records. The hashes are spilled to that file while the body streams, so memory stays
+//! bounded however many people one body is about.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::entry::MAX_INLINE_SUBJECTS;
+
+/// Held in memory before a spill to disk.
+const SPILL_AT: usize = 4096;
+
+/// Where a disclosure's subjects ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Few enough to sit in the entry (sorted).
+    Inline(Vec<[u8; 32]>),
+    /// In `subjects/<digest>.bin`, in the order they appeared.
+    Side {
+        /// SHA-256 of the file.
+        digest: [u8; 32],
+        /// How many hashes it holds.
+        count: u64,
+    },
+}
+
+/// Collects one disclosure's subject hashes, spilling to a temporary file past [`SPILL_AT`].
+pub struct SubjectSpill {
+    dir: PathBuf,
+    held: Vec<[u8; 32]>,
+    file: Option<(File, PathBuf)>,
+    hash: Option<ring::digest::Context>,
+    count: u64,
+}
+
+impl std::fmt::Debug for SubjectSpill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubjectSpill")
+            .field("held", &self.held.len())
+            .field("spilled", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubjectSpill {
+    /// Spills into `dir` (the ledger's `subjects` directory).
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            held: Vec::new(),
+            file: None,
+            hash: None,
+            count: 0,
+        }
+    }
+
+    /// Adds hashes; writes what is held to the side file once there is enough of it.
+    pub fn push(&mut self, subjects: Vec<[u8; 32]>) -> std::io::Result<()> {
+        if self.held.is_empty() {
+            self.held = subjects;
+        } else {
+            self.held.extend_from_slice(&subjects);
+        }
+        if self.held.len() >= SPILL_AT {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.file.is_none() {
+            std::fs::create_dir_all(&self.dir)?;
+            let tmp = self.dir.join(format!(
+                "partial-{}-{:016x}.tmp",
+                std::process::id(),
+                rand_u64()
+            ));
+            self.file = Some((File::create(&tmp)?, tmp));
+            self.hash = Some(ring::digest::Context::new(&ring::digest::SHA256));
+        }
+        let bytes = self.held.concat();
+        let (file, _) = self.file.as_mut().expect("just created");
+        file.write_all(&bytes)?;
+        self.hash.as_mut().expect("with the file").update(&bytes);
+        self.count += self.held.len() as u64;
+        self.held.clear();
+        Ok(())
+    }
+
+    /// Adds the last hashes and settles where they all are.
+    pub fn finish(mut self, rest: Vec<[u8; 32]>) -> std::io::Result<Stored> {
+        self.held.extend_from_slice(&rest);
+        if self.file.is_none() && self.held.len() <= MAX_INLINE_SUBJECTS {
+            let mut inline = std::mem::take(&mut self.held);
+            inline.sort_unstable();
+            return Ok(Stored::Inline(inline));
+        }
+        self.spill()?;
+        let (file, tmp) = self.file.take().expect("spilled");
+        file.sync_all()?;
+        let digest: [u8; 32] = self
+            .hash
+            .take()
+            .expect("with the file")
+            .finish()
+            .as_ref()
+            .try_into()
+            .expect("32 bytes");
+        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::rename(&tmp, self.dir.join(format!("{name}.bin")))?;
+        Ok(Stored::Side {
+            digest,
+            count: self.count,
+        })
+    }
+}
+
+impl Drop for SubjectSpill {
+    fn drop(&mut self) {
+        // An abandoned disclosure (aborted, dropped) leaves no partial file behind.
+        if let Some((_, tmp)) = self.file.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sluice-spill-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn few_subjects_stay_inline_and_sorted() {
+        let d = dir("inline");
+        let mut s = SubjectSpill::new(d.clone());
+        s.push(vec![[3; 32], [1; 32]]).unwrap();
+        assert_eq!(
+            s.finish(vec![[2; 32]]).unwrap(),
+            Stored::Inline(vec![[1; 32], [2; 32], [3; 32]])
+        );
+        assert!(!d.exists(), "no file for inline subjects");
+    }
+
+    #[test]
+    fn many_subjects_stream_to_a_content_addressed_file() {
+        let d = dir("side");
+        let all: Vec<[u8; 32]> = (0..10_000u32)
+            .map(|i| {
+                let mut h = [0u8; 32];
+                h[..4].copy_from_slice(&i.to_le_bytes());
+                h
+            })
+            .collect();
+        let mut s = SubjectSpill::new(d.clone());
+        for chunk in all[..9_000].chunks(1000) {
+            s.push(chunk.to_vec()).unwrap();
+            assert!(s.held.len() < SPILL_AT, "memory stays bounded");
+        }
+        let Stored::Side { digest, count } = s.finish(all[9_000..].to_vec()).unwrap() else {
+            panic!("expected a side file");
+        };
+        assert_eq!(count, 10_000);
+        let bytes = all.concat();
+        assert_eq!(
+            digest.as_slice(),
+            ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()
+        );
+        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(std::fs::read(d.join(format!("{name}.bin"))).unwrap(), bytes);
+        let leftovers = std::fs::read_dir(&d).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file left");
+    }
+
+    #[test]
+    fn an_abandoned_spill_leaves_nothing() {
+        let d = dir("abandoned");
+        let mut s = SubjectSpill::new(d.clone());
+        s.push(vec![[7; 32]; SPILL_AT]).unwrap();
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        drop(s);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+    }
+}

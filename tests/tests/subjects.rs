@@ -1,0 +1,121 @@
+//! A body about many people: their subject hashes stream to a content-addressed side file while
+//! the body flows (memory stays bounded), the `end` entry records the file's digest, and
+//! "which partners received this person's data?" still finds someone from the middle of it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+/// A valid 18-digit resident identity number (GB 11643) for `n`.
+fn id_no(n: u32) -> String {
+    // Region 110105, a birth date in 1960–1999, a 3-digit sequence: 17 digits.
+    let base = format!(
+        "11010519{:02}{:02}{:02}{:03}",
+        60 + n % 40,
+        1 + n % 12,
+        1 + n % 28,
+        n % 1000
+    );
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = base
+        .bytes()
+        .zip(weights)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{base}{check}")
+}
+
+const PEOPLE: u32 = 6000;
+
+#[tokio::test]
+async fn thousands_of_subjects_stream_to_a_side_file_and_stay_queryable() {
+    let body: Vec<u8> = {
+        let items: Vec<String> = (0..PEOPLE)
+            .map(|n| {
+                format!(
+                    r#"{{"applicant_no":"LA{:08}","id_no":"{}"}}"#,
+                    20_000_000 + n,
+                    id_no(n)
+                )
+            })
+            .collect();
+        format!(r#"{{"applicants":[{}]}}"#, items.join(",")).into_bytes()
+    };
+    let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let dir = pki("subjects", &["acme-loans"]);
+    let (inst, _) = mock_http(Arc::new(move |_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(body, 16 * 1024, false),
+    }))
+    .await;
+    let (partner, _) = mock_https(
+        &dir,
+        Arc::new(move |_| MockResponse {
+            status: 200,
+            content_type: "application/json",
+            encoding: None,
+            delay_ms: 0,
+            body: Chunks::new(b"{}", 8, false),
+        }),
+    )
+    .await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let c = client(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    let req = Request::get(format!(
+        "https://localhost:{}/v1/applicants",
+        sluice.addr("partners").unwrap().port()
+    ))
+    .body(Full::new(Bytes::new()))
+    .unwrap();
+    let (status, _, got) = fetch(&c, req).await;
+    assert_eq!(status, 200);
+    assert!(got.is_ok());
+
+    let ledger = dir.join("ledger");
+    let mut end = None;
+    for _ in 0..100 {
+        let entries = sluice::ledger::read::entries(&ledger).unwrap();
+        end = sluice::ledger::read::disclosures(&ledger, &entries)
+            .into_iter()
+            .find(|(v, _, _)| v["outcome"] == "sent");
+        if end.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (v, subjects, _) = end.expect("an end entry");
+    assert_eq!(v["subject_count"], PEOPLE);
+    assert_eq!(
+        subjects.len(),
+        PEOPLE as usize,
+        "all hashes are read back from the side file"
+    );
+    let files: Vec<_> = std::fs::read_dir(ledger.join("subjects"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "one content-addressed file, no partial left: {files:?}"
+    );
+    assert!(files[0].ends_with(".bin"));
+
+    // Someone from the middle of the body is found by the compliance query.
+    let key = sluice::keys::read_key_file(&dir.join("hash.key")).unwrap();
+    let someone =
+        sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash(&id_no(PEOPLE / 2));
+    assert!(subjects.contains(&someone));
+    sluice.shutdown().await;
+}
