@@ -229,7 +229,7 @@ impl Ledger {
                 leaves.iter().for_each(|l| r.push(*l));
                 r
             },
-            leaves,
+            size: leaves.len() as u64,
             origin: opts.origin.clone(),
             key: opts.key.clone(),
             window: opts.commit_window,
@@ -329,7 +329,9 @@ struct Writer {
     len: u64,
     segment: u32,
     segment_bytes: u64,
-    leaves: Vec<Hash>,
+    /// Entries in the log. Only the count and the O(log n) compact range are kept: memory does
+    /// not grow with the log.
+    size: u64,
     range: merkle::CompactRange,
     origin: String,
     key: Arc<Ed25519KeyPair>,
@@ -346,7 +348,7 @@ impl Writer {
             let first = match rx.recv_timeout(CHECKPOINT_INTERVAL) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.leaves.len() as u64 > self.last_checkpoint {
+                    if self.size > self.last_checkpoint {
                         self.checkpoint();
                     }
                     continue;
@@ -375,11 +377,11 @@ impl Writer {
                 }
             }
             self.commit(batch);
-            if self.leaves.len() as u64 >= self.last_checkpoint + self.every {
+            if self.size >= self.last_checkpoint + self.every {
                 self.checkpoint();
             }
         }
-        if self.leaves.len() as u64 > self.last_checkpoint {
+        if self.size > self.last_checkpoint {
             self.checkpoint();
         }
     }
@@ -390,7 +392,7 @@ impl Writer {
         let mut accepted = Vec::new();
         let time_ms = now_ms();
         for job in batch {
-            let seq = (self.leaves.len() + leaves.len()) as u64;
+            let seq = self.size + leaves.len() as u64;
             match (Record {
                 seq,
                 time_ms,
@@ -421,7 +423,7 @@ impl Writer {
                     self.rotate();
                 }
                 leaves.iter().for_each(|l| self.range.push(*l));
-                self.leaves.extend(leaves);
+                self.size += leaves.len() as u64;
                 self.healthy.store(true, Ordering::SeqCst);
                 for (seq, done) in accepted {
                     if let Some(done) = done {
@@ -468,7 +470,7 @@ impl Writer {
     fn checkpoint(&mut self) {
         let cp = Checkpoint {
             origin: self.origin.clone(),
-            size: self.leaves.len() as u64,
+            size: self.size,
             root: self.range.root(),
         };
         let note = checkpoint::sign(&cp, &self.key);
