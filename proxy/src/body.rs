@@ -184,6 +184,48 @@ where
     }
 }
 
+/// A body whose first frame was already taken (to decide the response status) and is given back
+/// first.
+pub struct Prepend<B> {
+    first: Option<Frame<Bytes>>,
+    inner: B,
+}
+
+impl<B> std::fmt::Debug for Prepend<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepend").finish_non_exhaustive()
+    }
+}
+
+impl<B> Prepend<B> {
+    /// `first`, then the rest of `inner`.
+    pub fn new(first: Option<Frame<Bytes>>, inner: B) -> Self {
+        Self { first, inner }
+    }
+}
+
+impl<B> Body for Prepend<B>
+where
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(f) = self.first.take() {
+            return Poll::Ready(Some(Ok(f)));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.inner.is_end_stream()
+    }
+}
+
 /// `Content-Digest: sha-256=:…:` (RFC 9530) of the bytes sluice sent — the digest the ledger's
 /// `disclosure.end` records. HTTP/2 always carries it; HTTP/1.1 when the peer sent `TE: trailers`
 /// (the response announces it with `Trailer: content-digest`).

@@ -56,6 +56,11 @@ pub enum Reason {
     BadDigest,
     /// The route requires a `Content-Digest` and the request has none.
     DigestRequired,
+    /// The institution's response broke the contract before anything was sent to the partner
+    /// (the partner learns nothing of where: that is the institution's data).
+    ResponseViolation,
+    /// The institution's response did not match its `Content-Digest`.
+    UpstreamDigestMismatch,
 }
 
 impl std::fmt::Display for Reason {
@@ -127,6 +132,7 @@ impl Reason {
             Reason::DigestMismatch | Reason::BadDigest | Reason::DigestRequired => {
                 StatusCode::BAD_REQUEST
             }
+            Reason::ResponseViolation | Reason::UpstreamDigestMismatch => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -154,6 +160,8 @@ impl Reason {
             Reason::DigestMismatch => "digest_mismatch",
             Reason::BadDigest => "bad_digest",
             Reason::DigestRequired => "digest_required",
+            Reason::ResponseViolation => "response_violation",
+            Reason::UpstreamDigestMismatch => "upstream_digest_mismatch",
             Reason::LedgerUnavailable => "ledger_unavailable",
         }
     }

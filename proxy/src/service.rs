@@ -315,9 +315,27 @@ async fn pull(
     }
     h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
-    let body =
+    let mut body =
         RedactedBody::new(decoded(rbody, coding), redactor, on_finish).with_subject_sink(sink);
-    out.body(body.boxed_unsync())
+    // Wait for the first filtered bytes before sending the head: a body that fails that early
+    // (a small body with a violation, a digest mismatch) gets a status and a reason instead of a
+    // connection cut without a response. Later failures can only abort the stream.
+    let first = match http_body_util::BodyExt::frame(&mut body).await {
+        Some(Err(e)) => {
+            return Err(
+                if crate::errors::chain_has::<crate::body::BodyViolation>(e.as_ref()) {
+                    Reason::ResponseViolation
+                } else if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) {
+                    Reason::UpstreamDigestMismatch
+                } else {
+                    Reason::UpstreamProtocol
+                },
+            );
+        }
+        Some(Ok(frame)) => Some(frame),
+        None => None,
+    };
+    out.body(crate::body::Prepend::new(first, body).boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
 

@@ -171,3 +171,38 @@ async fn body_too_large_by_length_and_while_streaming() {
         "the partner never got a complete body"
     );
 }
+
+#[tokio::test]
+async fn an_early_violation_in_a_response_gets_a_status_not_a_cut_connection() {
+    // Regression: on HTTP/1.1 a response whose first bytes broke the contract used to close the
+    // connection without any response head.
+    let dir = pki("early-violation", &["acme-loans"]);
+    let bad: Handler = Arc::new(|_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(br#"{"applicants":[{"credit_score":5000}]}"#, 64, false),
+    });
+    let (inst, _) = mock_http(bad).await;
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    for h2 in [false, true] {
+        let (status, _, body) = fetch(
+            &client(&dir, ACME, h2),
+            get(sluice.addr("partners").unwrap(), "/v1/applicants/1"),
+        )
+        .await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (502, "response_violation"),
+            "h2={h2}"
+        );
+        let text = String::from_utf8(body.unwrap()).unwrap();
+        assert!(
+            !text.contains("credit_score"),
+            "where it broke stays with the institution: {text}"
+        );
+    }
+    sluice.shutdown().await;
+}
