@@ -120,8 +120,12 @@ pub fn check_leaf(der: &CertificateDer<'_>, now: i64, usage: Usage) -> Result<()
 
 /// Days from `now` until the certificate expires (negative once it has).
 pub fn days_left(der: &CertificateDer<'_>, now: i64) -> Option<i64> {
-    let cert = parse(der).ok()?;
-    Some((cert.validity().not_after.timestamp() - now).div_euclid(86_400))
+    not_after(der).map(|t| (t - now).div_euclid(86_400))
+}
+
+/// The certificate's `notAfter`, Unix seconds.
+pub fn not_after(der: &CertificateDer<'_>) -> Option<i64> {
+    Some(parse(der).ok()?.validity().not_after.timestamp())
 }
 
 /// The current time, Unix seconds.

@@ -18,7 +18,7 @@ use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{ServerConfig, SupportedCipherSuite};
 
 use crate::error::{CertError, Problem};
-use crate::inspect::{Usage, check_leaf, days_left};
+use crate::inspect::{Usage, check_leaf};
 use crate::pem::{Warning, load_certs, load_crls, load_key, load_roots};
 
 /// The suites offered, strongest first.
@@ -68,8 +68,17 @@ pub struct ServerMaterial {
 pub struct Expiry {
     /// `file (certificate N)`.
     pub label: String,
-    /// Whole days left (negative once expired).
+    /// Whole days left when it was loaded (negative once expired).
     pub days_left: i64,
+    /// Its `notAfter`, Unix seconds.
+    pub not_after: i64,
+}
+
+impl Expiry {
+    /// Whole days left at `now` (Unix seconds; negative once expired).
+    pub fn days_left_at(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
 }
 
 /// A validated server configuration and what was learnt loading it.
@@ -93,10 +102,11 @@ pub fn build(m: &ServerMaterial, now: i64) -> Result<Loaded, CertError> {
     let mut expiries = Vec::new();
     let mut note = |file: &std::path::Path, certs: &[rustls_pki_types::CertificateDer<'static>]| {
         for (i, c) in certs.iter().enumerate() {
-            if let Some(d) = days_left(c, now) {
+            if let Some(not_after) = crate::inspect::not_after(c) {
                 expiries.push(Expiry {
                     label: format!("{} (certificate {})", file.display(), i + 1),
-                    days_left: d,
+                    days_left: (not_after - now).div_euclid(86_400),
+                    not_after,
                 });
             }
         }
@@ -156,4 +166,22 @@ pub fn build(m: &ServerMaterial, now: i64) -> Result<Loaded, CertError> {
         expiries,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::Expiry;
+
+    #[test]
+    fn days_left_counts_whole_days_and_goes_negative_after_expiry() {
+        let e = Expiry {
+            label: "server.pem (certificate 1)".into(),
+            days_left: 0,
+            not_after: 10 * 86_400,
+        };
+        assert_eq!(e.days_left_at(0), 10);
+        assert_eq!(e.days_left_at(10 * 86_400 - 1), 0);
+        assert_eq!(e.days_left_at(10 * 86_400), 0);
+        assert_eq!(e.days_left_at(10 * 86_400 + 1), -1);
+    }
 }

@@ -1,7 +1,8 @@
 //! The admin listener (loopback by default; plain HTTP, so keep it there or behind a network
-//! policy): `/livez`, `/readyz` (ready = a policy is loaded and the ledger can write), `/metrics`
-//! (Prometheus text), and `POST /admin/reload` (policy and certificates: validate, then swap, as
-//! SIGHUP does; the answer says what was reloaded or why nothing changed).
+//! policy): `/livez`, `/readyz` (ready = the ledger can write and no listener certificate has
+//! expired), `/metrics` (Prometheus text), and `POST /admin/reload` (policy and certificates:
+//! validate, then swap, as SIGHUP does; the answer says what was reloaded or why nothing
+//! changed).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +21,21 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     r
 }
 
+/// Why this instance should not get traffic, if it should not: the ledger cannot write, or a
+/// listener's certificate (or a CA it trusts) has expired — partners' handshakes would fail.
+fn readiness(shared: &Shared) -> Option<String> {
+    if !shared.ledger.as_ref().is_some_and(|l| l.healthy()) {
+        return Some("the ledger cannot write".into());
+    }
+    let now = sluice_certs::inspect::now();
+    shared
+        .tls
+        .iter()
+        .flat_map(|t| t.expiries())
+        .find(|e| e.not_after <= now)
+        .map(|e| format!("{} has expired", e.label))
+}
+
 /// Gauges computed at scrape time.
 fn metrics_text(shared: &Shared) -> String {
     let mut gauges = Vec::new();
@@ -29,15 +45,17 @@ fn metrics_text(shared: &Shared) -> String {
         vec![],
         f64::from(u8::from(healthy)),
     ));
+    let now = sluice_certs::inspect::now();
     for (listener, tls) in shared.config.listeners.iter().zip(&shared.tls) {
         for e in tls.expiries() {
+            let days = e.days_left_at(now) as f64;
             gauges.push((
                 "sluice_certificate_expiry_days",
                 vec![
                     ("listener", listener.name.clone()),
                     ("certificate", e.label),
                 ],
-                e.days_left as f64,
+                days,
             ));
         }
     }
@@ -79,11 +97,11 @@ async fn serve(
             r
         }
         (_, "/livez") => reply(StatusCode::OK, "ok\n"),
-        (_, "/readyz") => match &shared.ledger {
-            Some(l) if l.healthy() => reply(StatusCode::OK, "ready\n"),
-            _ => reply(
+        (_, "/readyz") => match readiness(&shared) {
+            None => reply(StatusCode::OK, "ready\n"),
+            Some(why) => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: the ledger cannot write\n",
+                format!("not ready: {why}\n"),
             ),
         },
         _ => reply(StatusCode::NOT_FOUND, "not found\n"),

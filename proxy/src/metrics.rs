@@ -61,7 +61,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "sluice_certificate_expiry_days",
         "gauge",
-        "Whole days until a listener certificate expires (as of its last load).",
+        "Whole days until a listener certificate (or a CA it trusts) expires.",
     ),
     (
         "sluice_policy_contracts",
