@@ -32,6 +32,18 @@ impl Drop for Mount {
     }
 }
 
+/// The status line of `GET /readyz` on the admin listener.
+async fn readyz(admin: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
+    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out.get(..12).unwrap_or_default().to_string()
+}
+
 fn institution() -> Handler {
     Arc::new(|_| MockResponse {
         status: 200,
@@ -91,14 +103,20 @@ async fn a_full_ledger_disk_refuses_disclosures_until_space_returns() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"error\":\"ledger_unavailable\""), "{body}");
     assert!(!body.contains("张"), "nothing of the body went out");
-    assert!(
-        !sluice.shared().ledger.as_ref().unwrap().healthy(),
+    let admin = sluice.addr("admin").unwrap();
+    assert_eq!(
+        readyz(admin).await,
+        "HTTP/1.1 503",
         "readiness follows the ledger"
     );
 
     // Space returns: the next disclosure goes through and is recorded.
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(fetch(&c, get()).await.0, 200);
-    assert!(sluice.shared().ledger.as_ref().unwrap().healthy());
+    assert_eq!(
+        readyz(admin).await,
+        "HTTP/1.1 200",
+        "ready again once it writes"
+    );
     sluice.shutdown().await;
 }
