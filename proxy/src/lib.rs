@@ -21,4 +21,5 @@ pub mod server;
 pub mod service;
 pub mod stack;
 pub mod state;
+pub mod tracecontext;
 pub mod upstream;

@@ -83,6 +83,8 @@ pub async fn route(
     }
     check_framing(req.method(), req.headers())?;
     let state = shared.policy();
+    let trace = crate::tracecontext::TraceId::from_headers(req.headers());
+    tracing::Span::current().record("trace_id", trace.0.as_str());
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     match conn.kind {
@@ -94,13 +96,22 @@ pub async fn route(
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
             admit(&state, &partner.id, &resolved.contract.id)?;
-            pull(shared, &state, resolved, &partner.id, peer, req, id).await
+            pull(
+                shared,
+                &state,
+                resolved,
+                &partner.id,
+                peer,
+                req,
+                (id, &trace),
+            )
+            .await
         }
         ListenerKind::Internal => {
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
             let partner = &state.policy.partner_of(resolved.contract).id;
             admit(&state, partner, &resolved.contract.id)?;
-            push(shared, &state, resolved, req, id).await
+            push(shared, &state, resolved, req, (id, &trace)).await
         }
     }
 }
@@ -225,7 +236,7 @@ async fn pull(
     partner: &str,
     peer: &PeerIdentity,
     req: Request<Incoming>,
-    id: &str,
+    (id, trace): (&str, &crate::tracecontext::TraceId),
 ) -> Result<Response<ProxyBody>, Reason> {
     let upstream = shared
         .upstreams
@@ -309,7 +320,7 @@ async fn pull(
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
     let (disclosure, on_finish, sink) =
-        begin_disclosure(shared, state, id, partner, &r, Some(peer)).await?;
+        begin_disclosure(shared, state, (id, trace), partner, &r, Some(peer)).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
@@ -344,7 +355,7 @@ async fn push(
     state: &Arc<PolicyState>,
     r: Resolved<'_>,
     req: Request<Incoming>,
-    id: &str,
+    (id, trace): (&str, &crate::tracecontext::TraceId),
 ) -> Result<Response<ProxyBody>, Reason> {
     let upstream = shared
         .upstreams
@@ -391,7 +402,8 @@ async fn push(
     // A violation while the request streams aborts it; the caller learns where (never what).
     let violation: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = violation.clone();
-    let (disclosure, log, sink) = begin_disclosure(shared, state, id, &partner, &r, None).await?;
+    let (disclosure, log, sink) =
+        begin_disclosure(shared, state, (id, trace), &partner, &r, None).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         up.headers_mut()
             .expect("a fresh builder has headers")
@@ -514,7 +526,7 @@ impl http_body::Body for BodyAdapter {
 async fn begin_disclosure(
     shared: &Shared,
     state: &PolicyState,
-    id: &str,
+    (id, trace): (&str, &crate::tracecontext::TraceId),
     partner: &str,
     r: &Resolved<'_>,
     peer: Option<&PeerIdentity>,
@@ -522,7 +534,7 @@ async fn begin_disclosure(
     use crate::ledger::{Begin, Entry};
     let begin = Begin {
         request_id: id.to_string(),
-        trace_id: String::new(),
+        trace_id: trace.0.clone(),
         partner: partner.to_string(),
         spki_sha256: peer.map_or([0; 32], |p| p.spki_sha256),
         serial: peer.map_or(String::new(), |p| p.serial.clone()),

@@ -153,8 +153,7 @@ where
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_else(|| "".into());
-        let span =
-            tracing::info_span!("request", request.id = %id, http.request.method = %req.method());
+        let span = tracing::info_span!("request", request.id = %id, http.request.method = %req.method(), trace_id = tracing::field::Empty);
         let fut = self.0.call(req);
         let TraceLayer { metrics, kind } = self.1.clone();
         let started = std::time::Instant::now();

@@ -2,7 +2,9 @@
 //! passes; a body wrong only in its last chunk is caught — the partner's API sees an aborted
 //! request, the caller 400 `digest_mismatch`; a route that requires a digest refuses a request
 //! without one; an institution response that does not match its digest is cut before the partner
-//! has a complete message, and the ledger says `aborted_integrity`.
+//! has a complete message, and the ledger says `aborted_integrity`. Provenance: the partner gets
+//! the digest of what it received as a trailer, and a caller's W3C trace id goes into the ledger
+//! but never to the partner.
 
 use std::sync::Arc;
 
@@ -256,5 +258,36 @@ async fn the_partner_gets_the_digest_of_what_it_received_as_a_trailer() {
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         assert!(sent.contains(&hex), "{hex} not in the ledger {sent:?}");
     }
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_callers_trace_id_reaches_the_ledger_but_not_the_partner() {
+    let dir = pki("traceparent", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(created()).await;
+    let (partner, partner_api) = mock_https(&dir, created()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let c = client(&dir, INSTITUTION, false);
+    let req = Request::post(format!(
+        "https://localhost:{}/v2/policies",
+        sluice.addr("internal").unwrap().port()
+    ))
+    .header("content-type", "application/json")
+    .header(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .body(Full::new(Bytes::from_static(RECORD)))
+    .unwrap();
+    assert_eq!(fetch(&c, req).await.0, 201);
+    let got = partner_api.requests();
+    assert!(
+        got[0].2.get("traceparent").is_none(),
+        "trace ids stay inside the institution"
+    );
+    let ledger = dir.join("ledger");
+    let entries = sluice::ledger::read::entries(&ledger).unwrap();
+    let d = sluice::ledger::read::disclosures(&ledger, &entries);
+    assert_eq!(d[0].0["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     sluice.shutdown().await;
 }

@@ -60,7 +60,7 @@ pub fn disclosures(dir: &Path, records: &[(Record, Vec<u8>)]) -> Vec<(Value, Vec
             Entry::Begin(b) => {
                 index.insert(r.seq, out.len());
                 out.push((
-                    json!({"seq": r.seq, "time_ms": r.time_ms, "request_id": b.request_id, "partner": b.partner, "contract": b.contract,
+                    json!({"seq": r.seq, "time_ms": r.time_ms, "request_id": b.request_id, "trace_id": b.trace_id, "partner": b.partner, "contract": b.contract,
                         "route": b.route, "flow": b.flow, "spki_sha256": hex(&b.spki_sha256), "serial": b.serial,
                         "policy_version": hex(&b.policy_version), "outcome": "open"}),
                     Vec::new(),

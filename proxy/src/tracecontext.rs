@@ -1,0 +1,88 @@
+//! W3C Trace Context (`traceparent`) from callers. A valid trace id is kept, so that a disclosure
+//! in the ledger and the caller's own traces line up; otherwise sluice starts a trace of its own.
+//! The id is recorded in the ledger's `begin` entry and on the request span. It is never sent on
+//! to a partner: trace ids are internal data, and `traceparent` is not on any header allow-list
+//! unless a route names it.
+
+use http::HeaderMap;
+
+/// A request's 128-bit trace id, 32 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceId(pub String);
+
+impl TraceId {
+    /// The caller's trace id when `traceparent` is valid, else a new random one.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse)
+            .map_or_else(Self::random, Self)
+    }
+
+    /// A new random trace id.
+    pub fn random() -> Self {
+        Self(crate::service::request_id())
+    }
+}
+
+/// The trace id of a version-00 `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
+/// Later versions may append fields; their first four are read the same way.
+fn parse(value: &str) -> Option<String> {
+    let mut parts = value.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| trace.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn a_valid_traceparent_keeps_its_trace_id() {
+        // The example from the W3C Trace Context recommendation.
+        let h = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert_eq!(
+            TraceId::from_headers(&h).0,
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn invalid_traceparents_start_a_new_trace() {
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            let id = TraceId::from_headers(&headers(bad)).0;
+            assert_ne!(id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_eq!(id.len(), 32, "{bad}");
+        }
+        assert_eq!(TraceId::from_headers(&HeaderMap::new()).0.len(), 32);
+    }
+}
