@@ -11,6 +11,7 @@ mod certs;
 mod config;
 mod demo;
 mod filter;
+mod integrity;
 mod ledger;
 mod policy;
 mod probe;
@@ -46,6 +47,9 @@ enum Command {
     Certs(certs::CertsCommand),
     /// Health probe for the admin listener (for images without curl).
     Probe(probe::ProbeArgs),
+    /// Check a kept body against its digest and the ledger.
+    #[command(subcommand)]
+    Integrity(integrity::IntegrityCommand),
 }
 
 /// Entry point of the binary.
@@ -70,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Probe(args) => probe::run(args),
+        Command::Integrity(cmd) => integrity::run(cmd),
     }
 }
 

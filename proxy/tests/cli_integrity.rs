@@ -1,0 +1,118 @@
+//! `sluice integrity verify`: a kept body is checked against its `Content-Digest` and against the
+//! digest the ledger recorded for its disclosure; one changed byte fails both.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ring::signature::Ed25519KeyPair;
+use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+
+fn sluice(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-integrity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = br#"{"applicants":[{"name":"\u6b27\u9633**","credit_score":700}]}"#;
+    let sha = ring::digest::digest(&ring::digest::SHA256, body);
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let (l, _) = Ledger::open(LedgerOptions {
+        dir: dir.join("ledger"),
+        origin: "t/ledger".into(),
+        key: Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()),
+        commit_window: Duration::ZERO,
+        checkpoint_every: 4,
+        segment_bytes: 1 << 20,
+    })
+    .unwrap();
+    let begin = l
+        .append_blocking(Entry::Begin(Box::new(Begin {
+            request_id: "r".into(),
+            trace_id: String::new(),
+            partner: "acme-loans".into(),
+            spki_sha256: [1; 32],
+            serial: "01".into(),
+            contract: "acme-prescreen-2026".into(),
+            route: "/v1/applicants/{id}".into(),
+            flow: "pull".into(),
+            policy_version: [2; 32],
+        })))
+        .unwrap();
+    l.append_blocking(Entry::End(Box::new(End {
+        begin,
+        outcome: Outcome::Sent,
+        bytes_sent: body.len() as u64,
+        sha256_sent: sha.as_ref().try_into().unwrap(),
+        records: 1,
+        records_dropped: 0,
+        fields: vec![],
+        subject_count: 0,
+        subjects: vec![],
+        subjects_digest: [0; 32],
+        integrity: "none".into(),
+    })))
+    .unwrap();
+    l.close();
+
+    let kept = dir.join("body.json");
+    std::fs::write(&kept, body).unwrap();
+    let field = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(sha.as_ref())
+    );
+    let (ledger, seq) = (dir.join("ledger"), begin.to_string());
+    let args = |file: &std::path::Path| {
+        vec![
+            "integrity".to_string(),
+            "verify".into(),
+            "--body".into(),
+            file.display().to_string(),
+            "--digest".into(),
+            field.clone(),
+            "--ledger".into(),
+            ledger.display().to_string(),
+            "--seq".into(),
+            seq.clone(),
+        ]
+    };
+    let run = |a: Vec<String>| sluice(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = run(args(&kept));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("content-digest: matches"), "{out}");
+    assert!(
+        out.contains(
+            "acme-loans / acme-prescreen-2026, outcome sent): the body is what was disclosed"
+        ),
+        "{out}"
+    );
+
+    let mut changed = body.to_vec();
+    let at = changed.len() - 5;
+    changed[at] = b'1';
+    let forged = dir.join("forged.json");
+    std::fs::write(&forged, changed).unwrap();
+    let (code, out, _) = run(args(&forged));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("content-digest: DOES NOT MATCH"), "{out}");
+    assert!(
+        out.contains("the body is NOT what the ledger recorded"),
+        "{out}"
+    );
+
+    let (code, _, err) = sluice(&["integrity", "verify", "--body", kept.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to check against"), "{err}");
+}
