@@ -423,3 +423,64 @@ fn alert_rules_use_exported_metrics_and_each_has_a_runbook_entry() {
         );
     }
 }
+
+#[test]
+fn the_example_secrets_hold_every_file_the_configuration_reads_from_them() {
+    let sts = docs("kubernetes/statefulset.yaml").remove(0);
+    let spec = &sts["spec"]["template"]["spec"];
+    let replicas = sts["spec"]["replicas"].as_i64().unwrap();
+    // mount path → secret name, from the StatefulSet.
+    let volumes = spec["volumes"].as_vec().unwrap();
+    let mut secret_mounts = Vec::new();
+    for m in spec["containers"][0]["volumeMounts"].as_vec().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        // The ledger's volume comes from the claim template, not from `volumes`.
+        let Some(v) = volumes.iter().find(|v| v["name"].as_str() == Some(name)) else {
+            continue;
+        };
+        if let Some(secret) = v["secret"]["secretName"].as_str() {
+            secret_mounts.push((
+                m["mountPath"].as_str().unwrap().to_string(),
+                secret.to_string(),
+            ));
+        }
+    }
+    let secrets = docs("kubernetes/secrets.example.yaml");
+    let keys_of = |name: &str| -> Vec<String> {
+        let s = secrets
+            .iter()
+            .find(|s| s["metadata"]["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no example Secret {name}"));
+        s["data"]
+            .as_hash()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    // Every /etc/sluice path in the configuration that lies under a secret mount is a key of it.
+    let text = read("sluice.toml");
+    let mut checked = 0;
+    for path in text.split('"').filter(|s| s.starts_with("/etc/sluice/")) {
+        if let Some((mount, secret)) = secret_mounts
+            .iter()
+            .find(|(m, _)| path.starts_with(&format!("{m}/")))
+        {
+            let file = &path[mount.len() + 1..];
+            assert!(
+                keys_of(secret).contains(&file.to_string()),
+                "{secret} lacks {file}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked}");
+    // One ledger signing key per replica.
+    let ledger_keys = keys_of("sluice-ledger-keys");
+    for i in 0..replicas {
+        assert!(
+            ledger_keys.contains(&format!("sluice-{i}.key")),
+            "no signing key for sluice-{i}"
+        );
+    }
+}
