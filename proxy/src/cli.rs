@@ -52,6 +52,17 @@ enum Command {
     Integrity(integrity::IntegrityCommand),
 }
 
+/// The multi-threaded runtime for the commands that serve; exit 1 if it cannot start.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the runtime: {e}");
+            ExitCode::from(1)
+        })
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

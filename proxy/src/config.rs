@@ -159,6 +159,18 @@ fn default_pool() -> usize {
     32
 }
 
+/// A ledger origin names one log: non-empty, no spaces or line breaks (it is the first line of
+/// every signed checkpoint). The error says what was found and what is expected.
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    if origin.trim().is_empty() || origin.contains(['\n', ' ']) {
+        Err(format!(
+            "got {origin:?}, expected a non-empty name without spaces, e.g. \"bank.example/sluice/replica-1\""
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Which flow a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
@@ -432,14 +444,9 @@ impl Config {
             ledger: Ledger {
                 dir: rel(&raw.ledger.dir),
                 signing_key: rel(&raw.ledger.signing_key),
-                origin: if raw.ledger.origin.trim().is_empty()
-                    || raw.ledger.origin.contains(['\n', ' '])
-                {
-                    return Err(fail(format!(
-                        "ledger.origin: got {:?}, expected a non-empty name without spaces, e.g. \"bank.example/sluice/replica-1\"",
-                        raw.ledger.origin
-                    )));
-                } else {
+                origin: {
+                    check_origin(&raw.ledger.origin)
+                        .map_err(|e| fail(format!("ledger.origin: {e}")))?;
                     raw.ledger.origin.clone()
                 },
                 commit_window: Duration::from_millis(raw.ledger.commit_window_ms),

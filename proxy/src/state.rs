@@ -117,6 +117,30 @@ fn load_policy(
     })
 }
 
+/// Opens (and recovers) the configured ledger.
+fn open_ledger_of(
+    config: &Config,
+    key: ring::signature::Ed25519KeyPair,
+) -> Result<crate::ledger::Ledger, StartError> {
+    let (ledger, recovery) = crate::ledger::Ledger::open(crate::ledger::LedgerOptions {
+        dir: config.ledger.dir.clone(),
+        origin: config.ledger.origin.clone(),
+        key: Arc::new(key),
+        commit_window: config.ledger.commit_window,
+        checkpoint_every: config.ledger.checkpoint_every,
+        segment_bytes: 64 << 20,
+    })
+    .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
+    if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {
+        tracing::warn!(
+            cut_bytes = recovery.cut_bytes,
+            incomplete = recovery.incomplete.len(),
+            "ledger recovered after an unclean stop"
+        );
+    }
+    Ok(ledger)
+}
+
 impl Shared {
     /// Loads everything the configuration names; any problem stops start-up (fail closed).
     pub fn load(config: Config, policy_override: Option<PathBuf>) -> Result<Self, StartError> {
@@ -148,41 +172,18 @@ impl Shared {
             .collect::<Result<Vec<_>, _>>()?;
         let key = crate::ledger::store::load_signing_key(&config.ledger.signing_key)
             .map_err(StartError::Ledger)?;
-        if !open_ledger {
-            return Ok(Self {
-                config,
-                policy_path,
-                policy: RwLock::new(Arc::new(policy)),
-                pseudonym_master,
-                subject_master,
-                upstreams,
-                tls,
-                ledger: None,
-                metrics: Arc::default(),
-            });
-        }
-        let (ledger, recovery) = crate::ledger::Ledger::open(crate::ledger::LedgerOptions {
-            dir: config.ledger.dir.clone(),
-            origin: config.ledger.origin.clone(),
-            key: Arc::new(key),
-            commit_window: config.ledger.commit_window,
-            checkpoint_every: config.ledger.checkpoint_every,
-            segment_bytes: 64 << 20,
-        })
-        .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
-        if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {
-            tracing::warn!(
-                cut_bytes = recovery.cut_bytes,
-                incomplete = recovery.incomplete.len(),
-                "ledger recovered after an unclean stop"
-            );
-        }
-        record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
-        for t in &tls {
-            for w in t.warnings() {
-                tracing::warn!(warning = %w, "key file permissions");
+        let ledger = if open_ledger {
+            let ledger = open_ledger_of(&config, key)?;
+            record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
+            for t in &tls {
+                for w in t.warnings() {
+                    tracing::warn!(warning = %w, "key file permissions");
+                }
             }
-        }
+            Some(Arc::new(ledger))
+        } else {
+            None
+        };
         Ok(Self {
             config,
             policy_path,
@@ -191,7 +192,7 @@ impl Shared {
             subject_master,
             upstreams,
             tls,
-            ledger: Some(Arc::new(ledger)),
+            ledger,
             metrics: Arc::default(),
         })
     }

@@ -46,23 +46,15 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         config.ledger.signing_key = key;
     }
     if let Some(origin) = args.ledger_origin {
-        if origin.trim().is_empty() || origin.contains(['\n', ' ']) {
-            eprintln!(
-                "--ledger-origin: got {origin:?}, expected a non-empty name without spaces, e.g. \"bank.example/sluice/replica-1\""
-            );
+        if let Err(e) = crate::config::check_origin(&origin) {
+            eprintln!("--ledger-origin: {e}");
             return ExitCode::from(2);
         }
         config.ledger.origin = origin;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let shared = match crate::state::Shared::load(config, args.policy) {
