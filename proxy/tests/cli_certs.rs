@@ -1,23 +1,15 @@
 //! `sluice certs init` / `revoke` through the real binary.
 
-use std::process::Command;
+mod support;
+use support::sluice;
 
 #[test]
 fn init_writes_the_pki_and_prints_policy_snippets_then_revoke_updates_the_crl() {
     let dir = std::env::temp_dir().join(format!("sluice-cli-certs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["certs", "init"])
-        .arg(&dir)
-        .args(["--partner", "acme-loans"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let d = dir.to_str().unwrap();
+    let (code, stdout, err) = sluice(&["certs", "init", d, "--partner", "acme-loans"]);
+    assert_eq!(code, 0, "{err}");
     assert!(
         stdout
             .contains("identity     = { uri_san = \"spiffe://partners.sluice.test/acme-loans\" }"),
@@ -62,24 +54,10 @@ fn init_writes_the_pki_and_prints_policy_snippets_then_revoke_updates_the_crl() 
     }
     // The snippets make a loadable policy with the example contracts' shape.
     let crl_before = std::fs::read(dir.join("crl.pem")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["certs", "revoke"])
-        .arg(&dir)
-        .args(["--partner", "acme-loans"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, _, err) = sluice(&["certs", "revoke", d, "--partner", "acme-loans"]);
+    assert_eq!(code, 0, "{err}");
     assert_ne!(std::fs::read(dir.join("crl.pem")).unwrap(), crl_before);
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["certs", "revoke"])
-        .arg(&dir)
-        .args(["--partner", "nobody"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("partners/nobody.pem"));
+    let (code, _, err) = sluice(&["certs", "revoke", d, "--partner", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("partners/nobody.pem"));
 }

@@ -1,25 +1,13 @@
 //! `sluice integrity verify`: a kept body is checked against its `Content-Digest` and against the
 //! digest the ledger recorded for its disclosure; one changed byte fails both.
 
-use std::process::Command;
-use std::sync::Arc;
+mod support;
+use support::{signing_key, sluice};
+
 use std::time::Duration;
 
 use base64::Engine as _;
-use ring::signature::Ed25519KeyPair;
 use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
-
-fn sluice(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
@@ -28,11 +16,11 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
     std::fs::create_dir_all(&dir).unwrap();
     let body = br#"{"applicants":[{"name":"\u6b27\u9633**","credit_score":700}]}"#;
     let sha = ring::digest::digest(&ring::digest::SHA256, body);
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let (key, _) = signing_key();
     let (l, _) = Ledger::open(LedgerOptions {
         dir: dir.join("ledger"),
         origin: "t/ledger".into(),
-        key: Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()),
+        key,
         commit_window: Duration::ZERO,
         checkpoint_every: 4,
         segment_bytes: 1 << 20,

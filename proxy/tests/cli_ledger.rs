@@ -1,37 +1,18 @@
 //! `sluice ledger verify | query | prove | verify-proof | export` through the real binary.
 
-use std::process::Command;
-use std::sync::Arc;
+mod support;
+use support::{signing_key, sluice};
+
 use std::time::Duration;
 
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
-
-fn sluice(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn compliance_tools_answer_who_received_what() {
     let dir = std::env::temp_dir().join(format!("sluice-cli-ledger-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    let key = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap());
-    let pubhex: String = key
-        .public_key()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (key, pubhex) = signing_key();
     std::fs::write(dir.join("ledger.pub"), &pubhex).unwrap();
     let subject_key = [7u8; 32];
     std::fs::write(dir.join("subject.key"), subject_key).unwrap();

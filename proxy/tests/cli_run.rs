@@ -1,17 +1,12 @@
 //! `sluice run` as a process: it starts on the example configuration, a SIGHUP with a broken
 //! policy is refused and logged while it keeps serving, and SIGTERM drains and exits 0.
 
+mod support;
+use support::free_port;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn signal(pid: u32, sig: &str) {
     assert!(

@@ -1,6 +1,9 @@
 //! A sluice process killed with SIGKILL in the middle of a disclosure restarts with a ledger that
 //! verifies and records that disclosure as incomplete.
 
+mod support;
+use support::free_port;
+
 use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -30,14 +33,6 @@ impl http_body::Body for Stalls {
             )))))
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for(port: u16) {

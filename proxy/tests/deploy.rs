@@ -3,6 +3,9 @@
 //! uses must tell a live admin listener from a dead one, and the Kubernetes manifests, Dockerfile
 //! and systemd unit must agree with the configuration (ports, paths, probes, hardening).
 
+mod support;
+use support::{SLUICE, free_port, sluice};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,30 +13,9 @@ use std::time::{Duration, Instant};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn sluice(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(SLUICE)
-        .args(args)
-        .output()
-        .expect("run sluice");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(DEPLOY).join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The container's configuration as a table, for cross-checks.

@@ -3,10 +3,12 @@
 //! check` answer with the keys that table allows, and each must appear in the reference as
 //! `` `table.key` ``.
 
+mod support;
+use support::SLUICE;
+
 use std::path::PathBuf;
 use std::process::Command;
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
 
 fn reference() -> String {

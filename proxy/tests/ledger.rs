@@ -1,5 +1,7 @@
 //! The disclosure ledger on disk: appends, recovery, and tampering that `verify` must name.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +11,7 @@ use sluice::ledger::verify::verify_dir;
 use sluice::ledger::{Begin, End, Entry, Ledger, LedgerError, LedgerOptions, Outcome};
 
 fn key() -> Arc<Ed25519KeyPair> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+    support::signing_key().0
 }
 
 fn dir(name: &str) -> PathBuf {

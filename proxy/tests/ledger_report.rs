@@ -1,38 +1,19 @@
 //! `sluice ledger report --html`: the page is well-formed, self-contained, and its figures are the
 //! ledger's — counted here from what was appended, not from the page's own tables.
 
-use std::process::Command;
-use std::sync::Arc;
+mod support;
+use support::{signing_key, sluice};
+
 use std::time::Duration;
 
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use sluice::ledger::entry::FieldCounts;
 use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
-
-fn sluice(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// (partner, records, outcome, subjects)
 type Disclosure = (&'static str, u64, Outcome, Vec<[u8; 32]>);
 
 fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    let key = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap());
-    let pubhex: String = key
-        .public_key()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (key, pubhex) = signing_key();
     let (l, _) = Ledger::open(LedgerOptions {
         dir: dir.join("ledger"),
         origin: "bank.example/sluice/<r1>&".into(),

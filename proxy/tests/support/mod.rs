@@ -1,0 +1,46 @@
+//! Helpers shared by the `sluice` binary's tests: run the real binary, pick a free loopback port,
+//! make a ledger signing key.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::Arc;
+
+use ring::signature::{Ed25519KeyPair, KeyPair};
+
+/// The binary under test.
+pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// Runs `sluice ARGS`: (exit code, stdout, stderr).
+pub fn sluice(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(SLUICE)
+        .args(args)
+        .output()
+        .expect("run sluice");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh Ed25519 ledger signing key and its public key in hex (as `log.pub` holds it).
+pub fn signing_key() -> (Arc<Ed25519KeyPair>, String) {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap());
+    let public = key
+        .public_key()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (key, public)
+}
