@@ -167,6 +167,17 @@ async fn serve_mock(
     Ok(resp)
 }
 
+/// Serves one mock connection (HTTP/1.1 or HTTP/2) until it closes.
+async fn serve_connection<I>(io: I, handler: Handler, rec: Recorder)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| serve_mock(req, handler.clone(), rec.clone()));
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
+}
+
 /// Starts a plain-HTTP mock on loopback.
 pub async fn mock_http(handler: Handler) -> (SocketAddr, Recorder) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -178,14 +189,7 @@ pub async fn mock_http(handler: Handler) -> (SocketAddr, Recorder) {
             let Ok((tcp, _)) = listener.accept().await else {
                 break;
             };
-            let (h, r) = (handler.clone(), r.clone());
-            tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(move |req| serve_mock(req, h.clone(), r.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
+            tokio::spawn(serve_connection(tcp, handler.clone(), r.clone()));
         }
     });
     (addr, rec)
@@ -213,14 +217,9 @@ pub async fn mock_https(pki: &Path, handler: Handler) -> (SocketAddr, Recorder) 
             };
             let (h, r, config) = (handler.clone(), r.clone(), config.clone());
             tokio::spawn(async move {
-                let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await else {
-                    return;
-                };
-                let svc =
-                    hyper::service::service_fn(move |req| serve_mock(req, h.clone(), r.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                if let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await {
+                    serve_connection(stream, h, r).await;
+                }
             });
         }
     });

@@ -63,18 +63,7 @@ pub fn filter(
     format: Format,
     body: &[u8],
 ) -> Result<(Vec<u8>, Summary), Violation> {
-    let cfg = EngineConfig {
-        program: policy.contracts[0].routes[0].program.clone(),
-        format,
-        limits: Limits::default(),
-        keys: Arc::new(EngineKeys::derive(
-            b"conformance",
-            b"conformance",
-            &policy.contracts[0].id,
-        )),
-        consent: None,
-    };
-    let mut r = Redactor::new(cfg);
+    let mut r = Redactor::new(config(policy, format));
     let mut out = Vec::new();
     r.feed(body, &mut out)?;
     let s = r.finish(&mut out)?;
