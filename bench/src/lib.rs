@@ -9,3 +9,15 @@
 
 pub mod naive;
 pub mod workload;
+
+/// The value after `name` (e.g. `--seconds`) on the command line, if given.
+pub fn arg_opt(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
+/// The value after `name` on the command line, or `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    arg_opt(name).unwrap_or_else(|| default.to_string())
+}

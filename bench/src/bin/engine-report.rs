@@ -55,14 +55,7 @@ fn engine_run(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-            .unwrap_or_else(|| default.to_string())
-    };
+    let arg = sluice_bench::arg;
     let size = arg("--size", "64MiB");
     let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
     let path = std::env::temp_dir().join(format!("sluice-feed-{size}.json"));
@@ -76,11 +69,7 @@ fn main() {
     let pass_cfg = workload::config(&passthrough, Format::Json);
     let keys = workload::keys(&reference.contracts[0].id);
 
-    if let Some(which) = args
-        .iter()
-        .position(|a| a == "--profile")
-        .and_then(|i| args.get(i + 1))
-    {
+    if let Some(which) = sluice_bench::arg_opt("--profile") {
         // One configuration only, for a profiler: reference, passthrough or strip-all.
         let cfg = match which.as_str() {
             "reference" => ref_cfg.clone(),

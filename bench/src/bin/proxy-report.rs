@@ -216,14 +216,7 @@ fn pct(l: &[u32], p: f64) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-            .unwrap_or_else(|| default.to_string())
-    };
+    let arg = sluice_bench::arg;
     let seconds: f64 = arg("--seconds", "5").parse().unwrap();
     let connections: usize = arg("--connections", "16").parse().unwrap();
     let sluice_bin = arg(
