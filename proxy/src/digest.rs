@@ -110,9 +110,9 @@ pub fn expected(headers: &HeaderMap) -> Result<Option<Expected>, DigestError> {
 /// A body that verifies its bytes against a claimed digest as they pass.
 pub struct Verified<B> {
     inner: B,
-    context: ring::digest::Context,
+    /// Taken when the content ends and the digest is compared.
+    context: Option<ring::digest::Context>,
     expected: Vec<u8>,
-    finished: bool,
 }
 
 impl<B> std::fmt::Debug for Verified<B> {
@@ -126,21 +126,15 @@ impl<B> Verified<B> {
     pub fn new(inner: B, expected: Expected) -> Self {
         Self {
             inner,
-            context: ring::digest::Context::new(expected.algorithm.ring()),
+            context: Some(ring::digest::Context::new(expected.algorithm.ring())),
             expected: expected.value,
-            finished: false,
         }
     }
 
     fn check(&mut self) -> Result<(), BoxError> {
-        self.finished = true;
-        let context = std::mem::replace(
-            &mut self.context,
-            ring::digest::Context::new(&ring::digest::SHA256),
-        );
-        let got = context.finish();
+        let got = self.context.take().map(ring::digest::Context::finish);
         // Not secret: a plain comparison is fine.
-        if got.as_ref() == self.expected.as_slice() {
+        if got.is_some_and(|d| d.as_ref() == self.expected.as_slice()) {
             Ok(())
         } else {
             Err(Box::new(DigestMismatch))
@@ -161,14 +155,14 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        if this.finished {
+        let Some(context) = this.context.as_mut() else {
             return Poll::Ready(None);
-        }
+        };
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.context.update(data);
+                    context.update(data);
                     return Poll::Ready(Some(Ok(frame)));
                 }
                 // Trailers end the content: verify before passing them on.
@@ -178,7 +172,7 @@ where
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                this.finished = true;
+                this.context = None;
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => match this.check() {
@@ -189,7 +183,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished
+        self.context.is_none()
     }
 }
 
