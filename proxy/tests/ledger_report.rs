@@ -108,15 +108,18 @@ fn the_html_report_shows_the_ledgers_figures_and_needs_no_network() {
     std::fs::write(dir.join("ledger.pub"), pubhex).unwrap();
     let (d, pk) = (dir.join("ledger"), dir.join("ledger.pub"));
     let page = dir.join("report.html");
-    let (code, out, err) = sluice(&[
-        "ledger",
-        "report",
-        d.to_str().unwrap(),
-        "--html",
-        page.to_str().unwrap(),
-        "--pubkey",
-        pk.to_str().unwrap(),
-    ]);
+    let report = || {
+        sluice(&[
+            "ledger",
+            "report",
+            d.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+            "--pubkey",
+            pk.to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = report();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("report written (log verified)"), "{out}");
 
@@ -200,15 +203,7 @@ fn the_html_report_shows_the_ledgers_figures_and_needs_no_network() {
     let at = bytes.len() / 2;
     bytes[at] ^= 0x40;
     std::fs::write(&segment, bytes).unwrap();
-    let (code, out, _) = sluice(&[
-        "ledger",
-        "report",
-        d.to_str().unwrap(),
-        "--html",
-        page.to_str().unwrap(),
-        "--pubkey",
-        pk.to_str().unwrap(),
-    ]);
+    let (code, out, _) = report();
     let html = std::fs::read_to_string(&page).unwrap();
     if code == 0 {
         panic!("a tampered log reported as verified: {out}");
