@@ -7,7 +7,10 @@
 //!   naive filter ([`naive`]), with allocations per record and peak heap per body.
 //! - `benches/engine.rs` (criterion): the same comparisons as a criterion group.
 
+pub mod load;
+pub mod mock;
 pub mod naive;
+pub mod suite;
 pub mod workload;
 
 /// The value after `name` (e.g. `--seconds`) on the command line, if given.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The bench harness in one command: builds sluice and the bench binaries, installs nginx (and
+# perf for --profile) from Debian when missing and running as root, then runs every scenario
+# against every target on loopback and writes bench/results/<date>-<commit>.{md,json,svg}.
+#
+#   bench/run.sh [--seconds 5] [--stream-mib 1024] [--profile] [--no-pin]
+#
+# With two or more cores, the proxies and the mock API run pinned to core 0 and the load
+# generator to core 1 (taskset), as the figures in the issue were taken; --no-pin shares all cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pin=1
+args=()
+for a in "$@"; do
+  case "$a" in
+    --no-pin) pin=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+cargo build --release -p sluice -p sluice-bench --bins
+
+install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+  else
+    return 1
+  fi
+}
+if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null; then
+  install nginx || echo "note: nginx is missing and cannot be installed (not root): the report has no nginx column" >&2
+fi
+if [[ " ${args[*]-} " == *" --profile "* ]] && ! command -v perf >/dev/null; then
+  install linux-perf || echo "note: perf is missing: no profile in the report" >&2
+fi
+
+if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  exec taskset -c 1 target/release/bench-suite --proxy-core 0 "${args[@]}"
+fi
+exec target/release/bench-suite "${args[@]}"

@@ -1,0 +1,323 @@
+//! `bench-suite`: runs every bench scenario against every target in one run and writes
+//! `bench/results/<date>-<commit>.{md,json,svg}`. Usually started by `bench/run.sh`, which builds
+//! the binaries, installs nginx when it can and pins this process to the load generator's core.
+//!
+//! ```text
+//! bench-suite [--seconds 5] [--proxy-core 0] [--stream-mib 1024] [--profile] [--out bench/results]
+//!             [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON']
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use sluice_bench::suite::{self, markdown, procs, targets};
+use sluice_bench::{arg, arg_opt, workload};
+
+fn output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    Some(String::from_utf8_lossy(&text).trim().to_string())
+}
+
+fn machine(nginx: Option<&Path>) -> Vec<String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut m = vec![
+        format!(
+            "CPU: {model}; {} logical cores online; {mem_gib:.0} GiB memory",
+            output("nproc", &["--all"]).unwrap_or_else(|| cores.to_string())
+        ),
+        format!("kernel: {}", output("uname", &["-sr"]).unwrap_or_default()),
+        format!(
+            "rustc: {}",
+            output("rustc", &["--version"]).unwrap_or_default()
+        ),
+    ];
+    if let Some(n) = nginx {
+        m.push(format!(
+            "nginx: {}",
+            output(&n.display().to_string(), &["-v"]).unwrap_or_default()
+        ));
+    }
+    m
+}
+
+/// Profiles `pid` for `seconds` with `perf record` (software clock: hardware counters are often
+/// unavailable on these machines) while `during` runs; returns the top of `perf report`.
+async fn profile<F: std::future::Future>(
+    pid: u32,
+    seconds: f64,
+    dir: &Path,
+    during: F,
+) -> (Option<String>, F::Output) {
+    let data = dir.join("perf.data");
+    let recorder = Command::new("perf")
+        .args(["record", "-e", "cpu-clock", "-F", "999", "-g", "-o"])
+        .arg(&data)
+        .args(["-p", &pid.to_string(), "--", "sleep", &format!("{seconds}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let out = during.await;
+    let Ok(mut recorder) = recorder else {
+        return (None, out);
+    };
+    if !recorder.wait().is_ok_and(|s| s.success()) {
+        return (None, out);
+    }
+    let report = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "-g",
+            "none",
+            "--percent-limit",
+            "1.5",
+            "-i",
+        ])
+        .arg(&data)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+    let text = report.map(|r| {
+        r.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    (text.filter(|t| !t.is_empty()), out)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-suite: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ has a parent")
+        .to_path_buf();
+    // Optional filters: run only the targets / scenarios whose names contain these words.
+    let only = |flag: &str| -> Vec<String> {
+        arg_opt(flag)
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (only_targets, only_scenarios) = (only("--targets"), only("--scenarios"));
+    let chosen = |filter: &[String], name: &str| {
+        filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()))
+    };
+    let seconds: f64 = arg("--seconds", "5")
+        .parse()
+        .map_err(|_| "--seconds: expected a number")?;
+    let stream_mib: u64 = arg("--stream-mib", "1024")
+        .parse()
+        .map_err(|_| "--stream-mib: expected a whole number")?;
+    let core: Option<usize> = arg_opt("--proxy-core")
+        .map(|c| {
+            c.parse()
+                .map_err(|_| "--proxy-core: expected a core number")
+        })
+        .transpose()?;
+    let out_dir = PathBuf::from(arg(
+        "--out",
+        &root.join("bench/results").display().to_string(),
+    ));
+    let want_profile = std::env::args().any(|a| a == "--profile");
+    let bin = |name: &str| root.join("target/release").join(name);
+    let sluice = bin("sluice");
+    if !sluice.exists() {
+        return Err(format!(
+            "{}: missing (cargo build --release -p sluice)",
+            sluice.display()
+        ));
+    }
+
+    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    sluice_certs::devpki::init(&dir.join("pki"), &["bench-partner".to_string()])
+        .map_err(|e| e.to_string())?;
+    let feed = std::env::temp_dir().join("sluice-feed-1MiB.json");
+    workload::feed(&feed, "1MiB", "json");
+
+    let mut mock = procs::start(
+        "mock",
+        &bin("sluice-mock"),
+        &["--feed", &feed.display().to_string()],
+        core,
+        &dir.join("mock.log"),
+    )?;
+    let mock_address = mock.wait_line("listening on ")?;
+    let setup = targets::Setup {
+        dir: dir.clone(),
+        sluice,
+        workload: workload::shared_dir().join("bench"),
+        core,
+        mock: mock_address,
+    };
+    let mut notes = Vec::new();
+    let nginx_bin = targets::nginx_binary();
+    let mut all = vec![targets::direct(&setup, mock.pid())];
+    match &nginx_bin {
+        Some(b) => all.push(targets::nginx(&setup, b)?),
+        None => notes.push(
+            "nginx is not installed (bench/run.sh installs it when run as root): no nginx column."
+                .to_string(),
+        ),
+    }
+    all.push(targets::sluice(
+        &setup,
+        "sluice-passthrough",
+        "passthrough-policy.toml",
+    )?);
+    all.push(targets::sluice(
+        &setup,
+        "sluice-reference",
+        "reference-policy.toml",
+    )?);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut scenarios = suite::scenarios(stream_mib);
+    scenarios.retain(|s| chosen(&only_scenarios, s.name));
+    for scenario in &mut scenarios {
+        scenario.body_bytes = runtime.block_on(suite::body_length(&setup, &all[0], scenario))?;
+    }
+    let mut rows = Vec::new();
+    for scenario in &scenarios {
+        for target in all.iter().filter(|t| chosen(&only_targets, t.name)) {
+            // Warm up connections, caches and the proxy's pools before measuring.
+            if scenario.count.is_none() {
+                runtime.block_on(suite::measure(
+                    &setup,
+                    target,
+                    scenario,
+                    seconds.min(1.0) / 2.0,
+                ))?;
+            }
+            let row = runtime.block_on(suite::measure(&setup, target, scenario, seconds))?;
+            println!("{}", suite::line(&row));
+            rows.push(row);
+        }
+    }
+
+    // The worst scenario for sluice-reference relative to nginx (or direct), profiled again.
+    let mut profile_text = None;
+    if want_profile {
+        let base = if nginx_bin.is_some() {
+            "nginx"
+        } else {
+            "direct"
+        };
+        let worst = rows
+            .iter()
+            .filter(|r| r.target == "sluice-reference" && !r.scenario.contains("stream"))
+            .filter_map(|r| {
+                let b = rows
+                    .iter()
+                    .find(|b| b.target == base && b.scenario == r.scenario)?;
+                Some((r.report.rate() / b.report.rate().max(1e-9), r.scenario))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if let (Some((ratio, name)), Some(target)) =
+            (worst, all.iter().find(|t| t.name == "sluice-reference"))
+        {
+            let scenario = scenarios
+                .iter()
+                .find(|s| s.name == name)
+                .expect("a measured scenario");
+            let (text, _) = runtime.block_on(profile(
+                target.measured,
+                seconds,
+                &dir,
+                suite::measure(&setup, target, scenario, seconds),
+            ));
+            match text {
+                Some(t) => {
+                    notes.push(format!("Profiled: sluice-reference, {name} ({ratio:.2}× {base}), `perf record -e cpu-clock -g`, self time, entries ≥ 1.5%."));
+                    profile_text = Some(t);
+                }
+                None => notes.push("--profile: perf record did not work on this machine.".into()),
+            }
+        }
+    }
+    drop(all);
+    drop(mock);
+
+    let date = output("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
+    let commit = output(
+        "git",
+        &[
+            "-C",
+            &root.display().to_string(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into());
+    let stem = format!("{date}-{commit}");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let chart = out_dir.join(format!("{stem}.svg"));
+    suite::chart::draw(&rows, &chart)?;
+    let mut settings = vec![
+        format!("{seconds} s per scenario and target after a short warm-up; the NDJSON stream is one {stream_mib} MiB response"),
+        "connections: h1 16 (16 MiB: 8); h2 4 × 16 streams (64 KiB: 4 × 4; 16 MiB: 1 × 8); new conn: 16 clients, one mTLS handshake per request".into(),
+        "closed loop (sluice-load); direct is plain HTTP to the mock, every other target is TLS 1.3 with client certificates and no session resumption".into(),
+    ];
+    settings.push(match core {
+        Some(c) => format!("proxy and mock pinned to core {c} (taskset); the load generator runs on the other core(s)"),
+        None => "no pinning: proxy, mock and load generator share all cores".into(),
+    });
+    let ctx = markdown::Context {
+        date,
+        commit,
+        machine: machine(nginx_bin.as_deref()),
+        settings,
+        notes,
+        profile: profile_text,
+        chart: format!("{stem}.svg"),
+    };
+    let md_path = out_dir.join(format!("{stem}.md"));
+    std::fs::write(&md_path, markdown::render(&rows, &ctx))
+        .map_err(|e| format!("{}: {e}", md_path.display()))?;
+    let json_path = out_dir.join(format!("{stem}.json"));
+    std::fs::write(&json_path, format!("{:#}\n", markdown::json(&rows, &ctx)))
+        .map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "report: {}\nchart:  {}\ndata:   {}",
+        md_path.display(),
+        chart.display(),
+        json_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The targets a bench run compares, all on loopback in front of the same mock API:
+//!
+//! - `direct`: the mock itself, plain HTTP (the floor: no TLS, no proxy);
+//! - `nginx`: nginx terminating TLS with client certificates required, proxying to the mock with
+//!   keep-alive upstream connections and no buffering (streaming, as sluice does) — what a user
+//!   would run instead, doing no field work at all;
+//! - `sluice-passthrough`: sluice with `passthrough-policy.toml` (validation and re-emission);
+//! - `sluice-reference`: sluice with `reference-policy.toml`, the ledger on, as in production.
+
+use std::path::{Path, PathBuf};
+
+use super::procs::{self, Proc};
+
+/// A running target and how to reach it.
+#[derive(Debug)]
+pub struct Target {
+    /// Short name used in the report.
+    pub name: &'static str,
+    /// Base URL (`http://127.0.0.1:P` or `https://localhost:P`).
+    pub base: String,
+    /// Whether the client presents the partner certificate over TLS.
+    pub tls: bool,
+    /// The process measured for CPU and memory (the proxy, or the mock for `direct`).
+    pub measured: u32,
+    /// Keeps the target's processes alive (none for `direct`, whose mock is shared).
+    _procs: Vec<Proc>,
+}
+
+/// Files and binaries a run uses.
+#[derive(Debug)]
+pub struct Setup {
+    /// Scratch directory: PKI, configs, ledgers, logs.
+    pub dir: PathBuf,
+    /// The `sluice` binary.
+    pub sluice: PathBuf,
+    /// `../shared/bench`.
+    pub workload: PathBuf,
+    /// Core for the proxies and the mock, if pinning.
+    pub core: Option<usize>,
+    /// The mock's address.
+    pub mock: String,
+}
+
+/// The `direct` target: the shared mock, measured itself.
+pub fn direct(setup: &Setup, mock_pid: u32) -> Target {
+    Target {
+        name: "direct",
+        base: format!("http://{}", setup.mock),
+        tls: false,
+        measured: mock_pid,
+        _procs: Vec::new(),
+    }
+}
+
+/// Starts sluice with one of the workload's policies.
+pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target, String> {
+    let dir = setup.dir.join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::copy(setup.workload.join(policy), dir.join("policy.toml"))
+        .map_err(|e| format!("{policy}: {e}"))?;
+    let port = procs::free_port();
+    let admin = procs::free_port();
+    let pki = setup.dir.join("pki");
+    let p = |f: &str| pki.join(f).display().to_string();
+    let config = format!(
+        "policy = \"policy.toml\"\n\
+         [keys]\npseudonym_key = \"{hash}\"\n\
+         [ledger]\ndir = \"ledger\"\nsigning_key = \"{signing}\"\norigin = \"bench.sluice/{name}\"\n\
+         [admin]\naddress = \"127.0.0.1:{admin}\"\n\
+         [[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:{port}\"\n\
+         cert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\ncrls = [\"{crl}\"]\n\
+         [[upstream]]\nname = \"institution\"\nurl = \"http://{mock}\"\npool_size = 256\n",
+        hash = p("hash.key"),
+        signing = p("signing.key"),
+        cert = p("server.pem"),
+        key = p("server.key"),
+        ca = p("ca.pem"),
+        crl = p("crl.pem"),
+        mock = setup.mock,
+    );
+    let config_path = dir.join("sluice.toml");
+    std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let proc = procs::start(
+        name,
+        &setup.sluice,
+        &["run", "--config", &config_path.display().to_string()],
+        setup.core,
+        &dir.join("sluice.log"),
+    )?;
+    procs::wait_port(&format!("127.0.0.1:{port}"), name)?;
+    Ok(Target {
+        name,
+        base: format!("https://localhost:{port}"),
+        tls: true,
+        measured: proc.pid(),
+        _procs: vec![proc],
+    })
+}
+
+/// The nginx binary, if installed.
+pub fn nginx_binary() -> Option<PathBuf> {
+    [
+        "/usr/sbin/nginx",
+        "/usr/local/sbin/nginx",
+        "/usr/local/nginx/sbin/nginx",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Starts nginx (one worker, like sluice pinned to one core) as a TLS-terminating reverse proxy
+/// that requires client certificates.
+pub fn nginx(setup: &Setup, binary: &Path) -> Result<Target, String> {
+    let dir = setup.dir.join("nginx");
+    std::fs::create_dir_all(dir.join("tmp")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let port = procs::free_port();
+    let pki = setup.dir.join("pki");
+    let d = dir.display();
+    let config = format!(
+        r#"worker_processes 1;
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    upstream institution {{ server {mock}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        ssl_certificate {pki}/server.pem;
+        ssl_certificate_key {pki}/server.key;
+        ssl_client_certificate {pki}/ca.pem;
+        ssl_verify_client on;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        keepalive_requests 1000000;
+        location / {{
+            proxy_pass http://institution;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"#,
+        pki = pki.display(),
+        mock = setup.mock,
+    );
+    let config_path = dir.join("nginx.conf");
+    std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    let proc = procs::start(
+        "nginx",
+        binary,
+        &[
+            "-c",
+            &config_path.display().to_string(),
+            "-p",
+            &d.to_string(),
+        ],
+        setup.core,
+        &dir.join("stderr.log"),
+    )?;
+    procs::wait_port(&format!("127.0.0.1:{port}"), "nginx")?;
+    Ok(Target {
+        name: "nginx",
+        base: format!("https://localhost:{port}"),
+        tls: true,
+        measured: proc.pid(),
+        _procs: vec![proc],
+    })
+}
