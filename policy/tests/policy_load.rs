@@ -215,7 +215,7 @@ jurisdiction = "cn"
     );
     assert_eq!(
         one_problem(&both),
-        r#"policy.toml: contract "c1".foo: unknown key; expected one of: id, partner, purpose, legal_basis, valid_from, valid_until, rate, route, fields"#
+        r#"policy.toml: contract "c1".foo: unknown key; expected one of: id, partner, purpose, legal_basis, valid_from, valid_until, rate, require_signature, signature_skew, signature_max_age, route, fields"#
     );
     let dup_contract = format!(
         "{}\n{}",
@@ -429,5 +429,48 @@ fn route_allow_lists_are_validated() {
             r#"policy.toml: contract "c1".route[0].pass_through[0]: got "application/json", expected a media type without parameters that is not JSON (JSON is always filtered)"#,
             r#"policy.toml: contract "c1".route[0].query: applies to push routes only (a pull route's query string goes to the institution, not to the partner)"#,
         ]
+    );
+}
+
+#[test]
+fn signature_keys_and_required_signatures() {
+    const KEY: &str = "MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=";
+    let with_keys = |keys: &str, contract_keys: &str| {
+        contract(contract_keys, r#""$.applicants[*].id" = "keep""#).replacen(
+            "jurisdiction = \"CN\"\n",
+            &format!("jurisdiction = \"CN\"\nsignature_keys = {{ {keys} }}\n"),
+            1,
+        )
+    };
+    let p = CompiledPolicy::load(
+        "policy.toml",
+        &with_keys(
+            &format!(r#""acme-2026" = "{KEY}""#),
+            "require_signature = true\nsignature_max_age = 60",
+        ),
+    )
+    .unwrap();
+    assert_eq!(p.partners[0].signature_keys[0].id, "acme-2026");
+    assert_eq!(p.partners[0].signature_keys[0].ed25519[..2], [0x26, 0xb4]);
+    let s = p.contracts[0].signatures.unwrap();
+    assert_eq!((s.skew, s.max_age), (30, 60));
+
+    assert_eq!(
+        one_problem(&with_keys(r#""acme-2026" = "c2hvcnQ=""#, "")),
+        r#"policy.toml: partner "acme-loans".signature_keys.acme-2026: got "c2hvcnQ=", expected a non-empty keyid naming the base64 of an Ed25519 public key (SubjectPublicKeyInfo DER, 44 bytes, or the raw 32 bytes)"#
+    );
+    assert_eq!(
+        one_problem(&contract(
+            "require_signature = true",
+            r#""$.applicants[*].id" = "keep""#
+        )),
+        r#"policy.toml: contract "c1".require_signature: got true, but partner "acme-loans" has no signature_keys; expected its Ed25519 keys in [[partner]] signature_keys"#
+    );
+    assert_eq!(
+        one_problem(&contract(
+            "signature_skew = 10",
+            r#""$.applicants[*].id" = "keep""#
+        )),
+        r#"policy.toml: contract "c1".signature_skew: only meaningful with require_signature = true; expected it removed or require_signature set"#
     );
 }

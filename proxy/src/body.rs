@@ -57,7 +57,13 @@ pub struct RedactedBody<B> {
     subject_sink: Option<SubjectSink>,
     /// The `Content-Digest` trailer, once the last data frame is out.
     trailers: Option<http::HeaderMap>,
+    /// Adds fields to the trailers once the digest is in them (the response signature).
+    seal: Option<Seal>,
 }
+
+/// Completes the trailers (which hold `content-digest`) before they are sent: sluice's RFC 9421
+/// signature over the digest of what was actually sent.
+pub type Seal = Box<dyn FnOnce(&mut http::HeaderMap) + Send>;
 
 impl<B> std::fmt::Debug for RedactedBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,7 +84,14 @@ impl<B> RedactedBody<B> {
             on_finish: Some(on_finish),
             subject_sink: None,
             trailers: None,
+            seal: None,
         }
+    }
+
+    /// Lets `seal` add fields to the trailers after `content-digest`.
+    pub fn with_seal(mut self, seal: Seal) -> Self {
+        self.seal = Some(seal);
+        self
     }
 
     /// Hands subject hashes to `sink` as they accumulate, instead of holding them to the end.
@@ -156,7 +169,11 @@ where
                     match this.redactor.finish(&mut out) {
                         Ok(summary) => {
                             this.done = true;
-                            this.trailers = Some(digest_trailer(&summary.output_sha256));
+                            let mut trailers = digest_trailer(&summary.output_sha256);
+                            if let Some(seal) = this.seal.take() {
+                                seal(&mut trailers);
+                            }
+                            this.trailers = Some(trailers);
                             if let Some(f) = this.on_finish.take() {
                                 f(Outcome::Sent(&summary));
                             }

@@ -43,6 +43,8 @@ struct RawConfig {
 struct RawKeys {
     pseudonym_key: PathBuf,
     subject_key: Option<PathBuf>,
+    message_signing_key: Option<PathBuf>,
+    message_key_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +261,9 @@ pub struct Config {
     pub pseudonym_key: PathBuf,
     /// Key for data-subject hashes (defaults to the pseudonym key file).
     pub subject_key: PathBuf,
+    /// The institution's Ed25519 key (PKCS#8 PEM) for signing responses (RFC 9421), and the
+    /// `keyid` partners know it by; no response signatures without it.
+    pub message_signing: Option<(PathBuf, String)>,
     /// Limits.
     pub limits: Limits,
     /// Listeners.
@@ -435,6 +440,27 @@ impl Config {
                 .subject_key
                 .as_deref()
                 .unwrap_or(&raw.keys.pseudonym_key)),
+            message_signing: match (&raw.keys.message_signing_key, &raw.keys.message_key_id) {
+                (Some(key), Some(id)) if !id.is_empty() && id.is_ascii() && !id.contains('"') => {
+                    Some((rel(key), id.clone()))
+                }
+                (Some(_), Some(id)) => {
+                    return Err(fail(format!(
+                        "keys.message_key_id: got {id:?}, expected a non-empty ASCII key id without quotes"
+                    )));
+                }
+                (Some(_), None) => {
+                    return Err(fail(
+                        "keys.message_key_id: missing; expected the key id partners know keys.message_signing_key by".to_string(),
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(fail(
+                        "keys.message_key_id: given without keys.message_signing_key; expected both or neither".to_string(),
+                    ));
+                }
+                (None, None) => None,
+            },
             limits,
             listeners,
             admin: raw

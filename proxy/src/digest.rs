@@ -26,7 +26,8 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    fn ring(self) -> &'static ring::digest::Algorithm {
+    /// The ring algorithm.
+    pub fn ring(self) -> &'static ring::digest::Algorithm {
         match self {
             Algorithm::Sha256 => &ring::digest::SHA256,
             Algorithm::Sha512 => &ring::digest::SHA512,

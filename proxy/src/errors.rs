@@ -56,6 +56,9 @@ pub enum Reason {
     BadDigest,
     /// The route requires a `Content-Digest` and the request has none.
     DigestRequired,
+    /// The contract requires an RFC 9421 signature and the request's is missing or bad (with the
+    /// detail code: `missing`, `expired`, `invalid`, ...).
+    BadSignature(&'static str),
     /// The institution's response broke the contract before anything was sent to the partner
     /// (the partner learns nothing of where: that is the institution's data).
     ResponseViolation,
@@ -132,6 +135,7 @@ impl Reason {
             Reason::DigestMismatch | Reason::BadDigest | Reason::DigestRequired => {
                 StatusCode::BAD_REQUEST
             }
+            Reason::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Reason::ResponseViolation | Reason::UpstreamDigestMismatch => StatusCode::BAD_GATEWAY,
         }
     }
@@ -160,6 +164,7 @@ impl Reason {
             Reason::DigestMismatch => "digest_mismatch",
             Reason::BadDigest => "bad_digest",
             Reason::DigestRequired => "digest_required",
+            Reason::BadSignature(_) => "bad_signature",
             Reason::ResponseViolation => "response_violation",
             Reason::UpstreamDigestMismatch => "upstream_digest_mismatch",
             Reason::LedgerUnavailable => "ledger_unavailable",
@@ -191,6 +196,9 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     if let Reason::PolicyViolation(path) = reason {
         body["path"] = serde_json::Value::String(path.clone());
     }
+    if let Reason::BadSignature(detail) = reason {
+        body["detail"] = serde_json::Value::String((*detail).to_string());
+    }
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"));
     let mut resp = Response::new(
         http_body_util::Full::new(bytes)
@@ -209,6 +217,15 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     }
     if reason.closes_connection() {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Reason::BadSignature(_) = reason {
+        // What a signature must cover (RFC 9421 §5.1); `content-digest` when there is a body.
+        h.insert(
+            "accept-signature",
+            HeaderValue::from_static(
+                r#"sig1=("@method" "@target-uri" "content-digest");created;keyid;alg="ed25519""#,
+            ),
+        );
     }
     if let Reason::RateLimited(secs) = reason {
         h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod server;
 pub mod service;
+pub mod signature;
 pub mod stack;
 pub mod state;
 pub mod tracecontext;

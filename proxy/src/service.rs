@@ -96,6 +96,7 @@ pub async fn route(
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
             admit(&state, &partner.id, &resolved.contract.id)?;
+            check_signature(resolved.contract, partner, &req)?;
             pull(
                 shared,
                 &state,
@@ -122,6 +123,45 @@ fn admit(state: &PolicyState, partner: &str, contract: &str) -> Result<(), Reaso
         .limits
         .admit(partner, contract)
         .map_err(|wait| Reason::RateLimited(crate::ratelimit::retry_after_secs(wait)))
+}
+
+/// The partner's RFC 9421 request signature, when its contract requires one: checked on the
+/// head, before any body is read or upstream called (the body's digest is checked as it streams).
+fn check_signature(
+    contract: &sluice_policy::Contract,
+    partner: &sluice_policy::Partner,
+    req: &Request<Incoming>,
+) -> Result<(), Reason> {
+    let Some(policy) = contract.signatures else {
+        return Ok(());
+    };
+    let bad = |e: crate::signature::SignatureError| Reason::BadSignature(e.code());
+    // HTTP/2 carries the authority in the URI; HTTP/1.1 in Host.
+    let authority = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .ok_or(bad(crate::signature::SignatureError::Malformed))?,
+    };
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = format!("https://{authority}{pq}");
+    let has_body = !http_body::Body::is_end_stream(req.body())
+        && req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() != b"0");
+    let msg = crate::signature::base::Message {
+        method: Some(req.method().as_str()),
+        target_uri: Some(&target),
+        status: None,
+        headers: req.headers(),
+        trailers: None,
+    };
+    crate::signature::verify_request(&msg, &partner.signature_keys, policy, has_body, unix_now())
+        .map(|_| ())
+        .map_err(bad)
 }
 
 fn engine_config(
@@ -243,6 +283,11 @@ async fn pull(
         .get(&r.route.upstream)
         .ok_or(Reason::UpstreamUnavailable)?;
     let (parts, body) = req.into_parts();
+    // A body the partner sends is checked against its Content-Digest as it streams, like a push.
+    let request_digest = crate::digest::expected(&parts.headers).map_err(|_| Reason::BadDigest)?;
+    if r.route.require_digest && request_digest.is_none() {
+        return Err(Reason::DigestRequired);
+    }
     let pq = parts
         .uri
         .path_and_query()
@@ -264,9 +309,9 @@ async fn pull(
         headers.insert("sluice-contract", v);
     }
     let up = up
-        .body(limited_body(
-            body,
-            shared.config.limits.max_request_body_bytes,
+        .body(verified(
+            limited_body(body, shared.config.limits.max_request_body_bytes),
+            request_digest,
         ))
         .map_err(|_| Reason::UpstreamProtocol)?;
     let resp = upstream.send(up).await?;
@@ -324,10 +369,21 @@ async fn pull(
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
-    h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let mut body =
         RedactedBody::new(decoded(rbody, coding), redactor, on_finish).with_subject_sink(sink);
+    match &shared.signer {
+        Some(signer) => {
+            h.insert(
+                header::TRAILER,
+                HeaderValue::from_static("content-digest, signature-input, signature"),
+            );
+            body = body.with_seal(seal(signer.clone(), status.as_u16(), h.clone()));
+        }
+        None => {
+            h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
+        }
+    }
     // Wait for the first filtered bytes before sending the head: a body that fails that early
     // (a small body with a violation, a digest mismatch) gets a status and a reason instead of a
     // connection cut without a response. Later failures can only abort the stream.
@@ -433,13 +489,41 @@ async fn push(
     let source = verified(BodyAdapter(limited), digest);
     let body = match media {
         Some(media) => {
-            up.headers_mut()
-                .expect("builder has headers")
-                .insert(header::TRAILER, HeaderValue::from_static("content-digest"));
             let redactor = Redactor::new(engine_config(state, &r, media.format()));
-            RedactedBody::new(decoded(source, coding), redactor, on_finish)
-                .with_subject_sink(sink)
-                .boxed_unsync()
+            let mut body = RedactedBody::new(decoded(source, coding), redactor, on_finish)
+                .with_subject_sink(sink);
+            let target_uri = up.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+            let headers = up.headers_mut().expect("builder has headers");
+            match &shared.signer {
+                Some(signer) => {
+                    headers.insert(
+                        header::TRAILER,
+                        HeaderValue::from_static("content-digest, signature-input, signature"),
+                    );
+                    let method = parts.method.as_str().to_string();
+                    let signed = headers.clone();
+                    let signer = signer.clone();
+                    body = body.with_seal(Box::new(move |trailers| {
+                        match signer.sign_request(
+                            &method,
+                            &target_uri,
+                            &signed,
+                            trailers,
+                            unix_now(),
+                        ) {
+                            Ok((input, signature)) => {
+                                trailers.insert("signature-input", input);
+                                trailers.insert("signature", signature);
+                            }
+                            Err(e) => tracing::error!(error = %e, "request signature not made"),
+                        }
+                    }));
+                }
+                None => {
+                    headers.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
+                }
+            }
+            body.boxed_unsync()
         }
         None => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
@@ -478,6 +562,32 @@ async fn push(
             .boxed_unsync(),
     )
     .map_err(|_| Reason::UpstreamProtocol)
+}
+
+/// Seconds since the Unix epoch (signature `created`).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Signs the response in its trailers once the digest of what was sent is known. A response
+/// whose signature cannot be made goes out without it (the digest trailer still does), and the
+/// failure is logged: the ledger holds the same digest either way.
+fn seal(
+    signer: Arc<crate::signature::MessageSigner>,
+    status: u16,
+    headers: HeaderMap,
+) -> crate::body::Seal {
+    Box::new(
+        move |trailers| match signer.sign_response(status, &headers, trailers, unix_now()) {
+            Ok((input, signature)) => {
+                trailers.insert("signature-input", input);
+                trailers.insert("signature", signature);
+            }
+            Err(e) => tracing::error!(error = %e, "response signature not made"),
+        },
+    )
 }
 
 /// The body as received, checked against its `Content-Digest` when it has one.

@@ -39,6 +39,8 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
+    /// Signs filtered responses (RFC 9421), when `[keys] message_signing_key` is set.
+    pub signer: Option<Arc<crate::signature::MessageSigner>>,
     /// This instance's counters and histograms.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -172,6 +174,13 @@ impl Shared {
             .collect::<Result<Vec<_>, _>>()?;
         let key = crate::ledger::store::load_signing_key(&config.ledger.signing_key)
             .map_err(StartError::Ledger)?;
+        let signer = match &config.message_signing {
+            Some((path, keyid)) => Some(Arc::new(crate::signature::MessageSigner::new(
+                crate::ledger::store::load_signing_key(path).map_err(StartError::Key)?,
+                keyid.clone(),
+            ))),
+            None => None,
+        };
         let ledger = if open_ledger {
             let ledger = open_ledger_of(&config, key)?;
             record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
@@ -193,6 +202,7 @@ impl Shared {
             upstreams,
             tls,
             ledger,
+            signer,
             metrics: Arc::default(),
         })
     }

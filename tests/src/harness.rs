@@ -255,6 +255,38 @@ pub async fn start_sluice_with(
     limits: &str,
     institution_extra: &str,
 ) -> sluice::server::Running {
+    start_sluice_full(
+        dir,
+        institution,
+        partner_api,
+        policy,
+        limits,
+        institution_extra,
+        "",
+    )
+    .await
+}
+
+/// As [`start_sluice`], with extra `[keys]` lines (e.g. a message-signing key).
+pub async fn start_sluice_keys(
+    dir: &Path,
+    institution: SocketAddr,
+    partner_api: SocketAddr,
+    policy: &str,
+    keys: &str,
+) -> sluice::server::Running {
+    start_sluice_full(dir, institution, partner_api, policy, "", "", keys).await
+}
+
+async fn start_sluice_full(
+    dir: &Path,
+    institution: SocketAddr,
+    partner_api: SocketAddr,
+    policy: &str,
+    limits: &str,
+    institution_extra: &str,
+    keys: &str,
+) -> sluice::server::Running {
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -265,6 +297,7 @@ pub async fn start_sluice_with(
         r#"policy = "policy.toml"
 [keys]
 pseudonym_key = "hash.key"
+{keys}
 [limits]
 max_request_body_bytes = 1048576
 request_timeout_ms = 20000

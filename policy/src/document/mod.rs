@@ -51,6 +51,26 @@ pub struct Partner {
     pub jurisdiction: String,
     /// A rate limit across all its contracts, if any.
     pub rate: Option<Rate>,
+    /// Ed25519 public keys it signs requests with (RFC 9421), by `keyid`.
+    pub signature_keys: Vec<SignatureKey>,
+}
+
+/// A partner's request-signing public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureKey {
+    /// The `keyid` signature parameter that names it.
+    pub id: String,
+    /// The raw 32-byte Ed25519 public key.
+    pub ed25519: [u8; 32],
+}
+
+/// A contract's demand for signed requests (RFC 9421 HTTP message signatures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignaturePolicy {
+    /// Allowed clock difference, seconds, for `created` in the future and `expires` in the past.
+    pub skew: u32,
+    /// Oldest `created` accepted, seconds before now.
+    pub max_age: u32,
 }
 
 /// Which way the data flows through sluice.
@@ -147,6 +167,8 @@ pub struct Contract {
     pub valid_until: Instant,
     /// Rate limit, if any.
     pub rate: Option<Rate>,
+    /// Requests must carry a valid RFC 9421 signature by one of the partner's keys.
+    pub signatures: Option<SignaturePolicy>,
     /// Routes.
     pub routes: Vec<Route>,
     /// Field rules, in the order written.
@@ -225,10 +247,15 @@ pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
             Some(id) => format!("partner {}", quote(id)),
             None => format!("partner[{i}]"),
         };
-        let r = TableReader::new(path, t, &["id", "identity", "jurisdiction", "rate"]);
+        let r = TableReader::new(
+            path,
+            t,
+            &["id", "identity", "jurisdiction", "rate", "signature_keys"],
+        );
         r.check_unknown(problems);
         let id = r.string("id", problems);
         let rate = read_rate(&r, problems);
+        let signature_keys = read_signature_keys(&r, problems);
         let identity = read_identity(&r, problems);
         let jurisdiction = r.string("jurisdiction", problems);
         if let Some(j) = jurisdiction
@@ -261,6 +288,7 @@ pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
                         identity,
                         jurisdiction: jurisdiction.into(),
                         rate,
+                        signature_keys,
                     },
                 ));
             }
@@ -375,6 +403,9 @@ fn read_contract(
             "valid_from",
             "valid_until",
             "rate",
+            "require_signature",
+            "signature_skew",
+            "signature_max_age",
             "route",
             "fields",
         ],
@@ -435,6 +466,7 @@ fn read_contract(
         );
     }
     let rate = read_rate(&r, problems);
+    let signatures = read_signature_policy(&r, partner.map(|p| &partners[p]), problems);
 
     let mut routes = Vec::new();
     let route_tables = r.tables("route", problems);
@@ -490,10 +522,93 @@ fn read_contract(
             valid_from: valid_from?,
             valid_until: valid_until?,
             rate,
+            signatures,
             routes,
             fields,
         },
         field_key_paths,
+    })
+}
+
+/// `signature_keys = { "KEYID" = "KEY", ... }`: Ed25519 public keys, each the base64 of a
+/// SubjectPublicKeyInfo (`openssl pkey -pubout -outform DER | base64`) or of the raw 32 bytes.
+fn read_signature_keys(r: &TableReader<'_>, problems: &mut Problems) -> Vec<SignatureKey> {
+    let Some(t) = r.opt_table("signature_keys", problems) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for (id, v) in t {
+        let key_path = join(&r.key_path("signature_keys"), id);
+        match v.as_str().and_then(ed25519_public_key) {
+            Some(ed25519) if !id.is_empty() => keys.push(SignatureKey {
+                id: id.clone(),
+                ed25519,
+            }),
+            _ => problems.push(
+                key_path,
+                format!(
+                    "got {}, expected a non-empty keyid naming the base64 of an Ed25519 public key \
+                     (SubjectPublicKeyInfo DER, 44 bytes, or the raw 32 bytes)",
+                    describe(v)
+                ),
+            ),
+        }
+    }
+    keys
+}
+
+/// The raw key from base64 of an Ed25519 SubjectPublicKeyInfo or of the 32 key bytes.
+pub fn ed25519_public_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    const SPKI_PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    let raw = match der.len() {
+        32 => &der[..],
+        44 if der[..12] == SPKI_PREFIX => &der[12..],
+        _ => return None,
+    };
+    raw.try_into().ok()
+}
+
+/// `require_signature = true` with optional `signature_skew` (default 30 s) and
+/// `signature_max_age` (default 300 s); the partner must have `signature_keys`.
+fn read_signature_policy(
+    r: &TableReader<'_>,
+    partner: Option<&(String, Partner)>,
+    problems: &mut Problems,
+) -> Option<SignaturePolicy> {
+    let require = r.opt_bool("require_signature", problems);
+    let skew = r.opt_u32("signature_skew", problems);
+    let max_age = r.opt_u32("signature_max_age", problems);
+    if !require {
+        for key in ["signature_skew", "signature_max_age"] {
+            if r.has(key) {
+                problems.push(
+                    r.key_path(key),
+                    "only meaningful with require_signature = true; expected it removed or require_signature set",
+                );
+            }
+        }
+        return None;
+    }
+    if let Some((_, p)) = partner
+        && p.signature_keys.is_empty()
+    {
+        problems.push(
+            r.key_path("require_signature"),
+            format!(
+                "got true, but partner {} has no signature_keys; expected its Ed25519 keys in [[partner]] signature_keys",
+                quote(&p.id)
+            ),
+        );
+    }
+    Some(SignaturePolicy {
+        skew: skew.unwrap_or(30),
+        max_age: max_age.unwrap_or(300),
     })
 }
 

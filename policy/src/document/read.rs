@@ -143,6 +143,11 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// Whether the table has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
     /// An optional boolean (absent: `false`).
     pub fn opt_bool(&self, key: &str, problems: &mut Problems) -> bool {
         match self.table.get(key) {

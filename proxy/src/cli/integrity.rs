@@ -1,8 +1,14 @@
-//! `sluice integrity verify --body FILE [--digest FIELD] [--ledger DIR --seq N]`: checks, without
-//! trusting sluice, that a body someone kept (the partner's copy of a response, a pushed request)
-//! is exactly what was disclosed — against the `Content-Digest` it came with, and against the
-//! digest the ledger recorded for that disclosure (`Sluice-Disclosure: origin/seq` names the
-//! `begin` entry). Run `sluice ledger verify` on the ledger first: this command trusts its copy.
+//! `sluice integrity verify`: checks, without trusting sluice, that what someone kept (the
+//! partner's copy of a response, a pushed request) is exactly what was disclosed.
+//!
+//! - `--message FILE --pubkey FILE`: a saved HTTP/1.1 response (head, chunked body, trailers):
+//!   recomputes its `Content-Digest` from the body, verifies sluice's RFC 9421 signature over it
+//!   with the institution's public key, and — with `--ledger` — compares the digest with the
+//!   ledger's record of the disclosure its `Sluice-Disclosure` header names.
+//! - `--body FILE [--digest FIELD] [--ledger DIR --seq N]`: a bare body against a
+//!   `Content-Digest` value and/or the ledger.
+//!
+//! Run `sluice ledger verify` on the ledger first: this command trusts its copy.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,64 +17,129 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum IntegrityCommand {
-    /// Check a kept body against its Content-Digest and/or the ledger's record of it.
+    /// Check a kept message or body against its Content-Digest, sluice's signature and/or the
+    /// ledger's record of it.
     Verify {
-        /// The body, as received (after any content coding was undone).
-        #[arg(long)]
-        body: PathBuf,
+        /// A saved HTTP/1.1 response (status line, fields, body with its framing, trailers).
+        #[arg(long, conflicts_with_all = ["body", "digest", "seq"], requires = "pubkey")]
+        message: Option<PathBuf>,
+        /// The institution's message-signing public key (PEM SubjectPublicKeyInfo or 64 hex
+        /// digits), to verify the signature of `--message`.
+        #[arg(long, requires = "message")]
+        pubkey: Option<PathBuf>,
+        /// A body, as received (after any content coding was undone).
+        #[arg(long, required_unless_present = "message")]
+        body: Option<PathBuf>,
         /// The `Content-Digest` it came with (header or trailer value), e.g. `sha-256=:…:`.
         #[arg(long)]
         digest: Option<String>,
         /// The ledger directory.
-        #[arg(long, requires = "seq")]
+        #[arg(long)]
         ledger: Option<PathBuf>,
         /// The disclosure's `begin` sequence number (the number after the `/` of
-        /// `Sluice-Disclosure`).
-        #[arg(long, requires = "ledger")]
+        /// `Sluice-Disclosure`); taken from the message with `--message`.
+        #[arg(long)]
         seq: Option<u64>,
     },
 }
 
+/// Checks `bytes` against a `Content-Digest` field value; `None` when the value is unusable.
+fn digest_matches(field: &str, bytes: &[u8]) -> Option<bool> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-digest", http::HeaderValue::from_str(field).ok()?);
+    let e = crate::digest::expected(&headers).ok()??;
+    Some(ring::digest::digest(e.algorithm.ring(), bytes).as_ref() == e.value.as_slice())
+}
+
+/// Verifies a saved message; returns its body, its `Sluice-Disclosure` seq and whether every
+/// check passed.
+fn check_message(
+    message: &PathBuf,
+    pubkey: &PathBuf,
+) -> Result<(Vec<u8>, Option<u64>, bool), String> {
+    let raw = std::fs::read(message).map_err(|e| format!("{}: {e}", message.display()))?;
+    let key_text =
+        std::fs::read_to_string(pubkey).map_err(|e| format!("{}: {e}", pubkey.display()))?;
+    let key = crate::ledger::checkpoint::parse_public_key(&key_text).ok_or_else(|| {
+        format!(
+            "{}: expected a PEM Ed25519 public key or 64 hex digits",
+            pubkey.display()
+        )
+    })?;
+    let checked = crate::signature::message::check(&raw, &key)
+        .map_err(|e| format!("{}: {e}", message.display()))?;
+    println!(
+        "content-digest: {}",
+        match checked.digest_matches {
+            Some(true) => "matches the body",
+            Some(false) => "DOES NOT MATCH the body",
+            None => "MISSING (no trailer or header)",
+        }
+    );
+    match &checked.signature {
+        Ok((keyid, created)) => println!("signature: valid (keyid {keyid:?}, created {created})"),
+        Err(e) => println!("signature: NOT VALID ({})", e.code()),
+    }
+    let passed = checked.passed();
+    Ok((checked.body, checked.disclosure_seq, passed))
+}
+
 pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
     let IntegrityCommand::Verify {
+        message,
+        pubkey,
         body,
         digest,
         ledger,
         seq,
     } = cmd;
-    if digest.is_none() && ledger.is_none() {
-        eprintln!("nothing to check against: give --digest, or --ledger and --seq");
-        return ExitCode::from(2);
-    }
-    let bytes = match std::fs::read(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{}: {e}", body.display());
+    let mut ok = true;
+    let (bytes, seq) = match (&message, &pubkey, &body) {
+        (Some(m), Some(k), _) => match check_message(m, k) {
+            Ok((bytes, found, passed)) => {
+                ok &= passed;
+                if ledger.is_some() && found.is_none() {
+                    eprintln!(
+                        "{}: no Sluice-Disclosure header to find the ledger entry by",
+                        m.display()
+                    );
+                    return ExitCode::from(1);
+                }
+                (bytes, found)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        (_, _, Some(body)) => {
+            if digest.is_none() && (ledger.is_none() || seq.is_none()) {
+                eprintln!("nothing to check against: give --digest, or --ledger and --seq");
+                return ExitCode::from(2);
+            }
+            match std::fs::read(body) {
+                Ok(b) => (b, seq),
+                Err(e) => {
+                    eprintln!("{}: {e}", body.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => {
+            eprintln!("give --message and --pubkey, or --body");
             return ExitCode::from(2);
         }
     };
-    let mut ok = true;
     if let Some(field) = digest {
-        let mut headers = http::HeaderMap::new();
-        let Ok(value) = http::HeaderValue::from_str(&field) else {
-            eprintln!("--digest {field:?}: not a header value");
-            return ExitCode::from(2);
-        };
-        headers.insert("content-digest", value);
-        match crate::digest::expected(&headers) {
-            Ok(Some(e)) => {
-                let alg = match e.algorithm {
-                    crate::digest::Algorithm::Sha256 => &ring::digest::SHA256,
-                    crate::digest::Algorithm::Sha512 => &ring::digest::SHA512,
-                };
-                let matches = ring::digest::digest(alg, &bytes).as_ref() == e.value.as_slice();
+        match digest_matches(&field, &bytes) {
+            Some(matches) => {
                 println!(
                     "content-digest: {}",
                     if matches { "matches" } else { "DOES NOT MATCH" }
                 );
                 ok &= matches;
             }
-            Ok(None) | Err(_) => {
+            None => {
                 eprintln!("--digest {field:?}: expected sha-256=:BASE64: or sha-512=:BASE64:");
                 return ExitCode::from(2);
             }
