@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 pub use date::Instant;
 pub use document::{
-    Class, Contract, FieldRule, Flow, Identity, Partner, PolicyError, Problem, Rate, Route,
-    SignatureKey, SignaturePolicy,
+    Class, Contract, DigestAlgorithm, FieldRule, Flow, Identity, Partner, PolicyError, Problem,
+    Rate, Route, SignatureKey, SignaturePolicy,
 };
 pub use path::{FieldPath, Segment};
 pub use resolve::{ResolveError, Resolved};

@@ -79,7 +79,7 @@ fn misspelt_key_names_the_key_path_and_the_expected_keys() {
     assert_eq!(
         problems(&text),
         [
-            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, pass_through, require_digest"#,
+            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, pass_through, require_digest, buffer_limit"#,
             r#"policy.toml: contract "c1".route[0].method: missing; expected a non-empty string"#,
         ]
     );
@@ -215,7 +215,7 @@ jurisdiction = "cn"
     );
     assert_eq!(
         one_problem(&both),
-        r#"policy.toml: contract "c1".foo: unknown key; expected one of: id, partner, purpose, legal_basis, valid_from, valid_until, rate, require_signature, signature_skew, signature_max_age, route, fields"#
+        r#"policy.toml: contract "c1".foo: unknown key; expected one of: id, partner, purpose, legal_basis, valid_from, valid_until, rate, require_signature, signature_skew, signature_max_age, digest, route, fields"#
     );
     let dup_contract = format!(
         "{}\n{}",
@@ -472,5 +472,29 @@ fn signature_keys_and_required_signatures() {
             r#""$.applicants[*].id" = "keep""#
         )),
         r#"policy.toml: contract "c1".signature_skew: only meaningful with require_signature = true; expected it removed or require_signature set"#
+    );
+}
+
+#[test]
+fn digest_algorithm_and_buffer_limit() {
+    let fields = r#""$.applicants[*].id" = "keep""#;
+    assert_eq!(
+        one_problem(&contract("digest = \"md5\"", fields)),
+        r#"policy.toml: contract "c1".digest: got "md5", expected "sha-256" or "sm3""#
+    );
+    let p = CompiledPolicy::load("policy.toml", &contract("digest = \"sm3\"", fields)).unwrap();
+    assert_eq!(p.contracts[0].digest, sluice_policy::DigestAlgorithm::Sm3);
+    let with_limit = |n: &str| {
+        contract("", fields).replacen(
+            "  upstream = \"institution\"\n",
+            &format!("  upstream = \"institution\"\n  buffer_limit = {n}\n"),
+            1,
+        )
+    };
+    let p = CompiledPolicy::load("policy.toml", &with_limit("65536")).unwrap();
+    assert_eq!(p.contracts[0].routes[0].buffer_limit, Some(65536));
+    assert_eq!(
+        one_problem(&with_limit("33554432")),
+        r#"policy.toml: contract "c1".route[0].buffer_limit: got 33554432, expected at most 16777216 bytes (16 MiB): larger bodies stream"#
     );
 }

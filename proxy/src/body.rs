@@ -59,6 +59,8 @@ pub struct RedactedBody<B> {
     trailers: Option<http::HeaderMap>,
     /// Adds fields to the trailers once the digest is in them (the response signature).
     seal: Option<Seal>,
+    /// SM3 of the output, for contracts that select it (`digest = "sm3"`).
+    sm3: Option<crate::digest::Hasher>,
 }
 
 /// Completes the trailers (which hold `content-digest`) before they are sent: sluice's RFC 9421
@@ -85,7 +87,19 @@ impl<B> RedactedBody<B> {
             subject_sink: None,
             trailers: None,
             seal: None,
+            sm3: None,
         }
+    }
+
+    /// Also digests the output with SM3: the trailer becomes `sha-256=:…:, sm3=:…:`.
+    pub fn with_sm3(mut self) -> Self {
+        self.sm3 = Some(crate::digest::Hasher::new(crate::digest::Algorithm::Sm3));
+        self
+    }
+
+    /// Sets the seal on a body already being read (see [`Self::with_seal`]).
+    pub fn set_seal(&mut self, seal: Seal) {
+        self.seal = Some(seal);
     }
 
     /// Lets `seal` add fields to the trailers after `content-digest`.
@@ -156,6 +170,9 @@ where
                         return Poll::Ready(Some(Err(e)));
                     }
                     if !out.is_empty() {
+                        if let Some(h) = this.sm3.as_mut() {
+                            h.update(&out);
+                        }
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                     }
                 }
@@ -169,7 +186,12 @@ where
                     match this.redactor.finish(&mut out) {
                         Ok(summary) => {
                             this.done = true;
-                            let mut trailers = digest_trailer(&summary.output_sha256);
+                            let sm3 = this.sm3.take().map(|mut h| {
+                                h.update(&out);
+                                h.finish()
+                            });
+                            let mut trailers =
+                                digest_fields(&summary.output_sha256, sm3.as_deref());
                             if let Some(seal) = this.seal.take() {
                                 seal(&mut trailers);
                             }
@@ -247,11 +269,17 @@ where
 /// `disclosure.end` records. HTTP/2 always carries it; HTTP/1.1 when the peer sent `TE: trailers`
 /// (the response announces it with `Trailer: content-digest`).
 pub fn digest_trailer(sha256: &[u8; 32]) -> http::HeaderMap {
+    digest_fields(sha256, None)
+}
+
+/// As [`digest_trailer`], with `sm3=:…:` beside `sha-256` when the contract selects SM3.
+pub fn digest_fields(sha256: &[u8; 32], sm3: Option<&[u8]>) -> http::HeaderMap {
     use base64::Engine as _;
-    let value = format!(
-        "sha-256=:{}:",
-        base64::engine::general_purpose::STANDARD.encode(sha256)
-    );
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    let value = match sm3 {
+        Some(sm3) => format!("sha-256=:{}:, sm3=:{}:", b64(sha256), b64(sm3)),
+        None => format!("sha-256=:{}:", b64(sha256)),
+    };
     let mut map = http::HeaderMap::new();
     map.insert(
         "content-digest",

@@ -23,14 +23,77 @@ pub enum Algorithm {
     Sha256,
     /// `sha-512`.
     Sha512,
+    /// `sm3` (GB/T 32905; not in the IANA registry, agreed bilaterally with partners that must
+    /// use the national algorithms).
+    Sm3,
 }
 
 impl Algorithm {
-    /// The ring algorithm.
-    pub fn ring(self) -> &'static ring::digest::Algorithm {
+    /// Digest length in bytes.
+    pub fn output_len(self) -> usize {
         match self {
-            Algorithm::Sha256 => &ring::digest::SHA256,
-            Algorithm::Sha512 => &ring::digest::SHA512,
+            Algorithm::Sha256 | Algorithm::Sm3 => 32,
+            Algorithm::Sha512 => 64,
+        }
+    }
+
+    /// Preference when a message carries several: the strongest known wins.
+    fn rank(self) -> u8 {
+        match self {
+            Algorithm::Sha512 => 3,
+            Algorithm::Sha256 => 2,
+            Algorithm::Sm3 => 1,
+        }
+    }
+
+    /// The digest of `bytes`.
+    pub fn digest(self, bytes: &[u8]) -> Vec<u8> {
+        let mut h = Hasher::new(self);
+        h.update(bytes);
+        h.finish()
+    }
+}
+
+/// An incremental digest in one of the supported algorithms.
+pub enum Hasher {
+    /// SHA-2 from ring.
+    Ring(ring::digest::Context),
+    /// SM3.
+    Sm3(sm3::Sm3),
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hasher::Ring(_) => "Hasher::Ring",
+            Hasher::Sm3(_) => "Hasher::Sm3",
+        })
+    }
+}
+
+impl Hasher {
+    /// A fresh context.
+    pub fn new(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Ring(ring::digest::Context::new(&ring::digest::SHA256)),
+            Algorithm::Sha512 => Hasher::Ring(ring::digest::Context::new(&ring::digest::SHA512)),
+            Algorithm::Sm3 => Hasher::Sm3(sm3::Sm3::default()),
+        }
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Ring(c) => c.update(bytes),
+            Hasher::Sm3(h) => sm3::Digest::update(h, bytes),
+        }
+    }
+
+    /// The digest.
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Hasher::Ring(c) => c.finish().as_ref().to_vec(),
+            Hasher::Sm3(h) => sm3::Digest::finalize(h).to_vec(),
         }
     }
 }
@@ -80,6 +143,7 @@ pub fn expected(headers: &HeaderMap) -> Result<Option<Expected>, DigestError> {
         let algorithm = match key.as_str() {
             "sha-512" => Algorithm::Sha512,
             "sha-256" => Algorithm::Sha256,
+            "sm3" => Algorithm::Sm3,
             _ => continue,
         };
         let sfv::ListEntry::Item(item) = entry else {
@@ -89,12 +153,12 @@ pub fn expected(headers: &HeaderMap) -> Result<Option<Expected>, DigestError> {
             .bare_item
             .as_byte_sequence()
             .ok_or(DigestError::Malformed)?;
-        if value.len() != algorithm.ring().output_len() {
+        if value.len() != algorithm.output_len() {
             return Err(DigestError::Malformed);
         }
         if best
             .as_ref()
-            .is_none_or(|b| b.algorithm == Algorithm::Sha256)
+            .is_none_or(|b| b.algorithm.rank() < algorithm.rank())
         {
             best = Some(Expected {
                 algorithm,
@@ -112,7 +176,7 @@ pub fn expected(headers: &HeaderMap) -> Result<Option<Expected>, DigestError> {
 pub struct Verified<B> {
     inner: B,
     /// Taken when the content ends and the digest is compared.
-    context: Option<ring::digest::Context>,
+    context: Option<Hasher>,
     expected: Vec<u8>,
 }
 
@@ -127,15 +191,15 @@ impl<B> Verified<B> {
     pub fn new(inner: B, expected: Expected) -> Self {
         Self {
             inner,
-            context: Some(ring::digest::Context::new(expected.algorithm.ring())),
+            context: Some(Hasher::new(expected.algorithm)),
             expected: expected.value,
         }
     }
 
     fn check(&mut self) -> Result<(), BoxError> {
-        let got = self.context.take().map(ring::digest::Context::finish);
+        let got = self.context.take().map(Hasher::finish);
         // Not secret: a plain comparison is fine.
-        if got.is_some_and(|d| d.as_ref() == self.expected.as_slice()) {
+        if got.is_some_and(|d| d == self.expected) {
             Ok(())
         } else {
             Err(Box::new(DigestMismatch))
@@ -238,6 +302,34 @@ mod tests {
             Err(DigestError::Malformed)
         );
         assert_eq!(expected(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn sm3_digests_are_verified_and_rank_below_sha_2() {
+        // GB/T 32905 example: SM3("abc").
+        let abc = Algorithm::Sm3.digest(b"abc");
+        let hex: String = abc.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+        let field = |alg: &str, v: &[u8]| {
+            format!(
+                "{alg}=:{}:",
+                base64::engine::general_purpose::STANDARD.encode(v)
+            )
+        };
+        let only = expected(&header(&field("sm3", &abc))).unwrap().unwrap();
+        assert_eq!((only.algorithm, only.value), (Algorithm::Sm3, abc.clone()));
+        let both = format!(
+            "{}, {}",
+            field("sm3", &abc),
+            field("sha-256", &Algorithm::Sha256.digest(b"abc"))
+        );
+        assert_eq!(
+            expected(&header(&both)).unwrap().unwrap().algorithm,
+            Algorithm::Sha256
+        );
     }
 
     #[tokio::test]

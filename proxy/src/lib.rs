@@ -16,6 +16,7 @@ pub mod framing;
 pub mod keys;
 pub mod ledger;
 pub mod metrics;
+pub mod outgoing;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

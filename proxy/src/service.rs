@@ -159,9 +159,15 @@ fn check_signature(
         headers: req.headers(),
         trailers: None,
     };
-    crate::signature::verify_request(&msg, &partner.signature_keys, policy, has_body, unix_now())
-        .map(|_| ())
-        .map_err(bad)
+    crate::signature::verify_request(
+        &msg,
+        &partner.signature_keys,
+        policy,
+        has_body,
+        crate::outgoing::unix_now(),
+    )
+    .map(|_| ())
+    .map_err(bad)
 }
 
 fn engine_config(
@@ -372,38 +378,30 @@ async fn pull(
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let mut body =
         RedactedBody::new(decoded(rbody, coding), redactor, on_finish).with_subject_sink(sink);
-    match &shared.signer {
-        Some(signer) => {
-            h.insert(
-                header::TRAILER,
-                HeaderValue::from_static("content-digest, signature-input, signature"),
-            );
-            body = body.with_seal(seal(signer.clone(), status.as_u16(), h.clone()));
-        }
-        None => {
-            h.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
-        }
+    if r.contract.digest == sluice_policy::DigestAlgorithm::Sm3 {
+        body = body.with_sm3();
     }
-    // Wait for the first filtered bytes before sending the head: a body that fails that early
-    // (a small body with a violation, a digest mismatch) gets a status and a reason instead of a
-    // connection cut without a response. Later failures can only abort the stream.
-    let first = match http_body_util::BodyExt::frame(&mut body).await {
-        Some(Err(e)) => {
-            return Err(
-                if crate::errors::chain_has::<crate::body::BodyViolation>(e.as_ref()) {
-                    Reason::ResponseViolation
-                } else if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) {
-                    Reason::UpstreamDigestMismatch
-                } else {
-                    Reason::UpstreamProtocol
-                },
-            );
-        }
-        Some(Ok(frame)) => Some(frame),
-        None => None,
-    };
-    out.body(crate::body::Prepend::new(first, body).boxed_unsync())
-        .map_err(|_| Reason::UpstreamProtocol)
+    let signing = crate::outgoing::Signing::Response(status.as_u16());
+    match crate::outgoing::send(
+        body,
+        h,
+        shared.signer.as_ref(),
+        signing,
+        r.route.buffer_limit,
+    )
+    .await
+    {
+        Ok(body) => out.body(body).map_err(|_| Reason::UpstreamProtocol),
+        Err(e) => Err(
+            if crate::errors::chain_has::<crate::body::BodyViolation>(e.as_ref()) {
+                Reason::ResponseViolation
+            } else if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) {
+                Reason::UpstreamDigestMismatch
+            } else {
+                Reason::UpstreamProtocol
+            },
+        ),
+    }
 }
 
 async fn push(
@@ -492,38 +490,24 @@ async fn push(
             let redactor = Redactor::new(engine_config(state, &r, media.format()));
             let mut body = RedactedBody::new(decoded(source, coding), redactor, on_finish)
                 .with_subject_sink(sink);
-            let target_uri = up.uri_ref().map(|u| u.to_string()).unwrap_or_default();
-            let headers = up.headers_mut().expect("builder has headers");
-            match &shared.signer {
-                Some(signer) => {
-                    headers.insert(
-                        header::TRAILER,
-                        HeaderValue::from_static("content-digest, signature-input, signature"),
-                    );
-                    let method = parts.method.as_str().to_string();
-                    let signed = headers.clone();
-                    let signer = signer.clone();
-                    body = body.with_seal(Box::new(move |trailers| {
-                        match signer.sign_request(
-                            &method,
-                            &target_uri,
-                            &signed,
-                            trailers,
-                            unix_now(),
-                        ) {
-                            Ok((input, signature)) => {
-                                trailers.insert("signature-input", input);
-                                trailers.insert("signature", signature);
-                            }
-                            Err(e) => tracing::error!(error = %e, "request signature not made"),
-                        }
-                    }));
-                }
-                None => {
-                    headers.insert(header::TRAILER, HeaderValue::from_static("content-digest"));
-                }
+            if r.contract.digest == sluice_policy::DigestAlgorithm::Sm3 {
+                body = body.with_sm3();
             }
-            body.boxed_unsync()
+            let target_uri = up.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+            let signing =
+                crate::outgoing::Signing::Request(parts.method.as_str().to_string(), target_uri);
+            let headers = up.headers_mut().expect("builder has headers");
+            // A failure before anything is sent (on_finish records why): the partner is never
+            // called.
+            crate::outgoing::send(
+                body,
+                headers,
+                shared.signer.as_ref(),
+                signing,
+                r.route.buffer_limit,
+            )
+            .await
+            .ok()
         }
         None => {
             tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
@@ -531,18 +515,23 @@ async fn push(
                 &parts.headers,
                 up.headers_mut().expect("builder has headers"),
             );
-            source
+            Some(source)
         }
     };
-    let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
-    let result = upstream.send(up).await;
+    let result = match body {
+        Some(body) => {
+            let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
+            Some(upstream.send(up).await)
+        }
+        None => None,
+    };
     match violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
         Some(code) if code == TOO_LARGE => return Err(Reason::BodyTooLarge),
         Some(code) if code == DIGEST_MISMATCH => return Err(Reason::DigestMismatch),
         Some(code) => return Err(Reason::PolicyViolation(code)),
         None => {}
     }
-    let resp = result?;
+    let resp = result.ok_or(Reason::UpstreamProtocol)??;
     // The partner's answer goes back to the institution system (no disclosure in this direction).
     let (rparts, rbody) = resp.into_parts();
     let mut out = Response::builder().status(rparts.status);
@@ -562,32 +551,6 @@ async fn push(
             .boxed_unsync(),
     )
     .map_err(|_| Reason::UpstreamProtocol)
-}
-
-/// Seconds since the Unix epoch (signature `created`).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Signs the response in its trailers once the digest of what was sent is known. A response
-/// whose signature cannot be made goes out without it (the digest trailer still does), and the
-/// failure is logged: the ledger holds the same digest either way.
-fn seal(
-    signer: Arc<crate::signature::MessageSigner>,
-    status: u16,
-    headers: HeaderMap,
-) -> crate::body::Seal {
-    Box::new(
-        move |trailers| match signer.sign_response(status, &headers, trailers, unix_now()) {
-            Ok((input, signature)) => {
-                trailers.insert("signature-input", input);
-                trailers.insert("signature", signature);
-            }
-            Err(e) => tracing::error!(error = %e, "response signature not made"),
-        },
-    )
 }
 
 /// The body as received, checked against its `Content-Digest` when it has one.

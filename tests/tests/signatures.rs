@@ -251,3 +251,134 @@ async fn signed_requests_pass_and_signed_responses_verify_offline() {
     assert!(!checked.passed());
     sluice.shutdown().await;
 }
+
+/// The SM3 and SHA-256 entries of a `Content-Digest` value.
+fn digest_entries(field: &str) -> (Vec<u8>, Vec<u8>) {
+    let dict = sfv::Parser::new(field).parse_dictionary().unwrap();
+    let get = |k: &str| match &dict[k] {
+        sfv::ListEntry::Item(i) => i.bare_item.as_byte_sequence().unwrap().to_vec(),
+        _ => panic!("{k}: not an item"),
+    };
+    (get("sha-256"), get("sm3"))
+}
+
+fn sm3(bytes: &[u8]) -> Vec<u8> {
+    use sm3::Digest as _;
+    sm3::Sm3::digest(bytes).to_vec()
+}
+
+#[tokio::test]
+async fn buffered_routes_carry_digest_and_signature_as_headers_and_sm3_contracts_add_sm3() {
+    let dir = pki("buffered", &["acme-loans"]);
+    let (pkcs8, msg_pair) = key_pair();
+    let institution_public = msg_pair.public_key().as_ref().to_vec();
+    std::fs::write(
+        dir.join("message.key"),
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            b64(&pkcs8)
+        ),
+    )
+    .unwrap();
+    // One applicant for /v1/applicants/1; 300 of them for the list.
+    let many: &'static [u8] = Box::leak(
+        format!(
+            "{{\"applicants\":[{}]}}",
+            vec![r#"{"applicant_no":"LA20260001","credit_score":700,"secret":"x"}"#; 300].join(",")
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let handler: Handler = Arc::new(move |req| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(
+            if req.uri().path() == "/v1/applicants" {
+                many
+            } else {
+                BODY
+            },
+            512,
+            false,
+        ),
+    });
+    let (inst, _) = mock_http(handler).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let route = "  path     = \"/v1/applicants/{id}\"\n  upstream = \"institution\"\n";
+    let list = "  path     = \"/v1/applicants\"\n  upstream = \"institution\"\n";
+    let rate = "rate        = { per_second = 200, burst = 50 }\n";
+    let policy = example_policy()
+        .replacen(route, &format!("{route}  buffer_limit = 4096\n"), 1)
+        .replacen(list, &format!("{list}  buffer_limit = 4096\n"), 1)
+        .replacen(rate, &format!("{rate}digest = \"sm3\"\n"), 1);
+    let sluice = start_sluice_keys(
+        &dir,
+        inst,
+        partner_api,
+        &policy,
+        "message_signing_key = \"message.key\"\nmessage_key_id = \"bank-2026\"",
+    )
+    .await;
+    let port = sluice.addr("partners").unwrap().port();
+
+    for h2 in [false, true] {
+        // Small: whole, Content-Length, digest and signature in the header section.
+        let (status, headers, body) = fetch(
+            &client(&dir, ACME, h2),
+            Request::get(format!("https://localhost:{port}/v1/applicants/1"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        let body = body.unwrap();
+        assert_eq!(status, 200);
+        assert!(!headers.contains_key("trailer"), "h2={h2}");
+        assert_eq!(headers["content-length"], body.len().to_string().as_str());
+        let (sha, sm3_value) = digest_entries(headers["content-digest"].to_str().unwrap());
+        assert_eq!(
+            sha,
+            ring::digest::digest(&ring::digest::SHA256, &body).as_ref()
+        );
+        assert_eq!(sm3_value, sm3(&body));
+        sluice::signature::verify::verify_response(
+            200,
+            &headers,
+            &HeaderMap::new(),
+            &institution_public,
+        )
+        .unwrap_or_else(|e| panic!("h2={h2}: {e}"));
+
+        // Over the limit: streamed, digest (both algorithms) and signature in the trailers.
+        let mut req = Request::get(format!("https://localhost:{port}/v1/applicants"));
+        if !h2 {
+            req = req.header("te", "trailers");
+        }
+        let resp = client(&dir, ACME, h2)
+            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let (parts, body) = resp.into_parts();
+        assert!(!parts.headers.contains_key("content-digest"));
+        let collected = http_body_util::BodyExt::collect(body).await.unwrap();
+        let trailers = collected.trailers().cloned().expect("trailers");
+        let body = collected.to_bytes();
+        assert!(body.len() > 4096, "{}", body.len());
+        let (sha, sm3_value) = digest_entries(trailers["content-digest"].to_str().unwrap());
+        assert_eq!(
+            sha,
+            ring::digest::digest(&ring::digest::SHA256, &body).as_ref()
+        );
+        assert_eq!(sm3_value, sm3(&body));
+        sluice::signature::verify::verify_response(
+            200,
+            &parts.headers,
+            &trailers,
+            &institution_public,
+        )
+        .unwrap_or_else(|e| panic!("h2={h2}: {e}"));
+    }
+    sluice.shutdown().await;
+}

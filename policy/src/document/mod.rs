@@ -64,6 +64,20 @@ pub struct SignatureKey {
     pub ed25519: [u8; 32],
 }
 
+/// The digest algorithm a contract's outgoing `Content-Digest` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DigestAlgorithm {
+    /// `sha-256` (RFC 9530), the default.
+    #[default]
+    Sha256,
+    /// `sm3` (GB/T 32905, the national algorithm), sent with `sha-256` beside it: partners
+    /// that must check SM3 can, others still have SHA-256, and the ledger records SHA-256.
+    Sm3,
+}
+
+/// Largest `buffer_limit` (16 MiB): beyond that a body streams.
+pub const MAX_BUFFER_LIMIT: u32 = 16 << 20;
+
 /// A contract's demand for signed requests (RFC 9421 HTTP message signatures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignaturePolicy {
@@ -146,6 +160,9 @@ pub struct Route {
     pub pass_through: Vec<String>,
     /// Bodies sent to sluice on this route must carry a `Content-Digest` (RFC 9530).
     pub require_digest: bool,
+    /// Filtered bodies up to this many bytes are held whole and sent with `Content-Length` and
+    /// their digest (and signature) as header fields; larger ones stream with trailers.
+    pub buffer_limit: Option<u32>,
     /// The compiled field rules for this route.
     pub program: std::sync::Arc<crate::compile::FieldProgram>,
 }
@@ -169,6 +186,8 @@ pub struct Contract {
     pub rate: Option<Rate>,
     /// Requests must carry a valid RFC 9421 signature by one of the partner's keys.
     pub signatures: Option<SignaturePolicy>,
+    /// The digest algorithm of the `Content-Digest` sluice sends under this contract.
+    pub digest: DigestAlgorithm,
     /// Routes.
     pub routes: Vec<Route>,
     /// Field rules, in the order written.
@@ -406,6 +425,7 @@ fn read_contract(
             "require_signature",
             "signature_skew",
             "signature_max_age",
+            "digest",
             "route",
             "fields",
         ],
@@ -467,6 +487,17 @@ fn read_contract(
     }
     let rate = read_rate(&r, problems);
     let signatures = read_signature_policy(&r, partner.map(|p| &partners[p]), problems);
+    let digest = match r.opt_string("digest", problems) {
+        None | Some("sha-256") => DigestAlgorithm::Sha256,
+        Some("sm3") => DigestAlgorithm::Sm3,
+        Some(other) => {
+            problems.push(
+                r.key_path("digest"),
+                format!("got {}, expected \"sha-256\" or \"sm3\"", quote(other)),
+            );
+            DigestAlgorithm::Sha256
+        }
+    };
 
     let mut routes = Vec::new();
     let route_tables = r.tables("route", problems);
@@ -523,6 +554,7 @@ fn read_contract(
             valid_until: valid_until?,
             rate,
             signatures,
+            digest,
             routes,
             fields,
         },
@@ -656,6 +688,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             "query",
             "pass_through",
             "require_digest",
+            "buffer_limit",
         ],
     );
     r.check_unknown(problems);
@@ -726,6 +759,17 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         .map(|m| m.to_ascii_lowercase())
         .collect();
     let require_digest = r.opt_bool("require_digest", problems);
+    let buffer_limit = r.opt_u32("buffer_limit", problems);
+    if let Some(n) = buffer_limit
+        && n > MAX_BUFFER_LIMIT
+    {
+        problems.push(
+            r.key_path("buffer_limit"),
+            format!(
+                "got {n}, expected at most {MAX_BUFFER_LIMIT} bytes (16 MiB): larger bodies stream"
+            ),
+        );
+    }
     if flow == Some(Flow::Pull) && !query.is_empty() {
         problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
@@ -740,6 +784,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         query,
         pass_through,
         require_digest,
+        buffer_limit,
         program: Default::default(),
     })
 }

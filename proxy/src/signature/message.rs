@@ -140,10 +140,7 @@ pub fn check(raw: &[u8], pubkey: &[u8]) -> Result<MessageCheck, String> {
                 .ok()
                 .flatten()
                 .ok_or("the Content-Digest is malformed or names no supported algorithm")?;
-            Some(
-                ring::digest::digest(e.algorithm.ring(), &saved.body).as_ref()
-                    == e.value.as_slice(),
-            )
+            Some(e.algorithm.digest(&saved.body) == e.value)
         }
     };
     let signature =

@@ -80,6 +80,54 @@ impl MessageSigner {
         )
     }
 
+    /// As [`Self::sign_response`] for a body sent whole, whose `content-digest` is a header
+    /// field of `headers`.
+    pub fn sign_response_headers(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        created: i64,
+    ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
+        let msg = Message {
+            method: None,
+            target_uri: None,
+            status: Some(status),
+            headers,
+            trailers: None,
+        };
+        self.sign_message(
+            &untrailed(&RESPONSE_COMPONENTS),
+            Some(super::RESPONSE_TAG),
+            None,
+            &msg,
+            created,
+        )
+    }
+
+    /// As [`Self::sign_request`] for a body sent whole.
+    pub fn sign_request_headers(
+        &self,
+        method: &str,
+        target_uri: &str,
+        headers: &HeaderMap,
+        created: i64,
+    ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
+        let msg = Message {
+            method: Some(method),
+            target_uri: Some(target_uri),
+            status: None,
+            headers,
+            trailers: None,
+        };
+        self.sign_message(
+            &untrailed(&REQUEST_COMPONENTS),
+            Some(super::REQUEST_TAG),
+            None,
+            &msg,
+            created,
+        )
+    }
+
     /// The same for a filtered request sluice sends to a partner (push flow).
     pub fn sign_request(
         &self,
@@ -157,6 +205,11 @@ impl MessageSigner {
             HeaderValue::from_str(&sig).map_err(|_| SignatureError::Malformed)?,
         ))
     }
+}
+
+/// The components with every one taken from the header section.
+fn untrailed<'a>(components: &[(&'a str, bool)]) -> Vec<(&'a str, bool)> {
+    components.iter().map(|(name, _)| (*name, false)).collect()
 }
 
 fn string(s: &str) -> Result<BareItem, SignatureError> {

@@ -177,7 +177,8 @@ pub fn verify_request(
 }
 
 /// Verifies a saved response signed by sluice with the institution's public key `pubkey`
-/// (raw 32 bytes): the signature must cover `"content-digest";tr` and `sluice-disclosure`.
+/// (raw 32 bytes): the signature must cover `sluice-disclosure` and `content-digest` — from the
+/// trailers (`;tr`) when the signature is there, from the header section when it is.
 /// Returns the `keyid` and `created` of the signature.
 pub fn verify_response(
     status: u16,
@@ -185,10 +186,16 @@ pub fn verify_response(
     trailers: &HeaderMap,
     pubkey: &[u8],
 ) -> Result<(String, i64), SignatureError> {
-    // Sluice sends its signature in the trailers (the digest is known only at the end).
+    // Sluice sends its signature in the trailers (the digest is known only at the end), or in
+    // the header section with a body sent whole (`buffer_limit`).
+    let section = if trailers.contains_key("signature") {
+        trailers
+    } else {
+        headers
+    };
     let (Some(inputs), Some(signatures)) = (
-        dictionary(trailers, "signature-input")?,
-        dictionary(trailers, "signature")?,
+        dictionary(section, "signature-input")?,
+        dictionary(section, "signature")?,
     ) else {
         return Err(SignatureError::Missing);
     };
@@ -213,7 +220,8 @@ pub fn verify_response(
                 && i.params.contains_key("tr") == tr
         })
     };
-    if !covers("content-digest", true) || !covers("sluice-disclosure", false) {
+    let digest_in_trailers = std::ptr::eq(section, trailers);
+    if !covers("content-digest", digest_in_trailers) || !covers("sluice-disclosure", false) {
         return Err(SignatureError::NotCovered);
     }
     let signature = match signatures.get(label) {
