@@ -36,8 +36,8 @@ fn readiness(shared: &Shared) -> Option<String> {
         .map(|e| format!("{} has expired", e.label))
 }
 
-/// Gauges computed at scrape time.
-fn metrics_text(shared: &Shared) -> String {
+/// Gauges computed at scrape (or export) time.
+pub fn gauges(shared: &Shared) -> Vec<crate::metrics::Gauge> {
     let mut gauges = Vec::new();
     let healthy = shared.ledger.as_ref().is_some_and(|l| l.healthy());
     gauges.push((
@@ -61,7 +61,11 @@ fn metrics_text(shared: &Shared) -> String {
     }
     let contracts = shared.policy().policy.contracts.len();
     gauges.push(("sluice_policy_contracts", vec![], contracts as f64));
-    shared.metrics.render(&gauges)
+    gauges
+}
+
+fn metrics_text(shared: &Shared) -> String {
+    shared.metrics.render(&gauges(shared))
 }
 
 async fn serve(

@@ -33,6 +33,7 @@ struct RawConfig {
     #[serde(rename = "listener")]
     listeners: Vec<RawListener>,
     admin: Option<RawAdmin>,
+    telemetry: Option<RawTelemetry>,
     ledger: RawLedger,
     #[serde(rename = "upstream", default)]
     upstreams: Vec<RawUpstream>,
@@ -126,6 +127,14 @@ fn default_checkpoint_every() -> u64 {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelemetry {
+    otlp_endpoint: Option<String>,
+    service_name: Option<String>,
+    export_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,6 +279,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Admin listener address.
     pub admin: Option<SocketAddr>,
+    /// OTLP export, when `[telemetry] otlp_endpoint` is set (nothing leaves otherwise).
+    pub telemetry: Option<crate::telemetry::export::TelemetryConfig>,
     /// The disclosure ledger (required: without it nothing is disclosed).
     pub ledger: Ledger,
     /// Upstreams by name.
@@ -463,6 +474,38 @@ impl Config {
             },
             limits,
             listeners,
+            telemetry: match raw.telemetry {
+                None => None,
+                Some(t) => match t.otlp_endpoint {
+                    None => None,
+                    Some(endpoint) => {
+                        let uri: http::Uri = endpoint
+                            .parse()
+                            .ok()
+                            .filter(|u: &http::Uri| {
+                                u.scheme_str() == Some("http")
+                                    && u.authority().is_some()
+                                    && u.path_and_query().is_none_or(|p| p.query().is_none())
+                            })
+                            .ok_or_else(|| {
+                                fail(format!(
+                                    "telemetry.otlp_endpoint: got {endpoint:?}, expected the base URL of an OTLP/HTTP receiver such as \"http://127.0.0.1:4318\" (plain HTTP to a local or sidecar collector)"
+                                ))
+                            })?;
+                        let interval = t.export_interval_ms.unwrap_or(5000);
+                        if !(100..=600_000).contains(&interval) {
+                            return Err(fail(format!(
+                                "telemetry.export_interval_ms: got {interval}, expected 100 to 600000"
+                            )));
+                        }
+                        Some(crate::telemetry::export::TelemetryConfig {
+                            otlp_endpoint: uri,
+                            service_name: t.service_name.unwrap_or_else(|| "sluice".into()),
+                            export_interval: Duration::from_millis(interval),
+                        })
+                    }
+                },
+            },
             admin: raw
                 .admin
                 .map(|a| addr("admin.address".into(), &a.address))

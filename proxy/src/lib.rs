@@ -23,5 +23,6 @@ pub mod service;
 pub mod signature;
 pub mod stack;
 pub mod state;
+pub mod telemetry;
 pub mod tracecontext;
 pub mod upstream;

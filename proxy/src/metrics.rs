@@ -176,6 +176,58 @@ impl Metrics {
     }
 }
 
+/// A histogram series at one instant.
+#[derive(Debug, Clone)]
+pub struct HistogramPoint {
+    /// Upper bounds of the buckets, seconds.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative, as Prometheus counts them).
+    pub cumulative: Vec<u64>,
+    /// All observations.
+    pub count: u64,
+    /// Their sum, seconds.
+    pub sum: f64,
+}
+
+/// Every counter and histogram series at one instant, for exporters other than `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// (family, labels, value).
+    pub counters: Vec<(&'static str, Labels, u64)>,
+    /// (family, labels, point).
+    pub histograms: Vec<(&'static str, Labels, HistogramPoint)>,
+}
+
+impl Metrics {
+    /// A copy of every series.
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Snapshot {
+            counters: inner
+                .counters
+                .iter()
+                .map(|((n, l), v)| (*n, l.clone(), *v))
+                .collect(),
+            histograms: inner
+                .histograms
+                .iter()
+                .map(|((n, l), h)| {
+                    (
+                        *n,
+                        l.clone(),
+                        HistogramPoint {
+                            bounds: BUCKETS,
+                            cumulative: h.buckets.clone(),
+                            count: h.count,
+                            sum: h.sum,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `{a="x",b="y"}` with Prometheus escaping; empty when there are no labels.
 fn labels_text(labels: &[(&'static str, String)], le: Option<&str>) -> String {
     let mut parts: Vec<String> = labels

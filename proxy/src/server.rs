@@ -56,6 +56,9 @@ impl Running {
 /// Binds every listener and starts serving.
 pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
+    if let Some(t) = &shared.telemetry {
+        t.spawn(Arc::downgrade(&shared));
+    }
     let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
     let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();

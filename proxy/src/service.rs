@@ -83,7 +83,15 @@ pub async fn route(
     }
     check_framing(req.method(), req.headers())?;
     let state = shared.policy();
-    let trace = crate::tracecontext::TraceId::from_headers(req.headers());
+    let trace = req
+        .extensions()
+        .get::<crate::tracecontext::TraceId>()
+        .cloned()
+        .unwrap_or_else(|| crate::tracecontext::TraceId::from_headers(req.headers()));
+    let otel = req
+        .extensions()
+        .get::<crate::telemetry::SpanHandle>()
+        .cloned();
     tracing::Span::current().record("trace_id", trace.0.as_str());
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
@@ -95,6 +103,7 @@ pub async fn route(
                 state
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
+            describe_span(otel.as_ref(), &partner.id, &resolved, req.method());
             admit(&state, &partner.id, &resolved.contract.id)?;
             check_signature(resolved.contract, partner, &req)?;
             pull(
@@ -111,6 +120,7 @@ pub async fn route(
         ListenerKind::Internal => {
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
             let partner = &state.policy.partner_of(resolved.contract).id;
+            describe_span(otel.as_ref(), partner, &resolved, req.method());
             admit(&state, partner, &resolved.contract.id)?;
             push(shared, &state, resolved, req, (id, &trace)).await
         }
@@ -123,6 +133,60 @@ fn admit(state: &PolicyState, partner: &str, contract: &str) -> Result<(), Reaso
         .limits
         .admit(partner, contract)
         .map_err(|wait| Reason::RateLimited(crate::ratelimit::retry_after_secs(wait)))
+}
+
+/// Names the server span after the route template and records who and under which contract.
+fn describe_span(
+    span: Option<&crate::telemetry::SpanHandle>,
+    partner: &str,
+    r: &Resolved<'_>,
+    method: &Method,
+) {
+    let Some(span) = span else { return };
+    let template = r.route.path.as_str();
+    span.rename(format!(
+        "{} {template}",
+        crate::telemetry::method_attribute(method)
+    ));
+    span.set_str("http.route", template);
+    span.set_str("sluice.partner", partner);
+    span.set_str("sluice.contract", &r.contract.id);
+    span.set_str("sluice.flow", r.route.flow.as_str());
+}
+
+/// Calls the upstream under a client span (method, the upstream's configured name, status).
+async fn send_upstream(
+    upstream: &crate::upstream::UpstreamClient,
+    name: &str,
+    parent: Option<&crate::telemetry::SpanHandle>,
+    req: Request<ProxyBody>,
+) -> Result<Response<Incoming>, Reason> {
+    let span = parent.map(|p| {
+        let m = crate::telemetry::method_attribute(req.method());
+        let s = p.child(m.to_string());
+        s.set_str("http.request.method", m);
+        s.set_str("server.address", name);
+        s
+    });
+    let result = upstream.send(req).await;
+    if let Some(s) = span {
+        match &result {
+            Ok(resp) => {
+                s.set_int(
+                    "http.response.status_code",
+                    i64::from(resp.status().as_u16()),
+                );
+                if resp.status().is_server_error() {
+                    s.fail();
+                }
+            }
+            Err(reason) => {
+                s.set_str("error.type", reason.code());
+                s.fail();
+            }
+        }
+    }
+    result
 }
 
 /// The partner's RFC 9421 request signature, when its contract requires one: checked on the
@@ -320,7 +384,11 @@ async fn pull(
             request_digest,
         ))
         .map_err(|_| Reason::UpstreamProtocol)?;
-    let resp = upstream.send(up).await?;
+    let otel = parts
+        .extensions
+        .get::<crate::telemetry::SpanHandle>()
+        .cloned();
+    let resp = send_upstream(upstream, &r.route.upstream, otel.as_ref(), up).await?;
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::PARTIAL_CONTENT {
         return Err(Reason::UpstreamProtocol);
@@ -371,7 +439,7 @@ async fn pull(
     let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
     let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
     let (disclosure, on_finish, sink) =
-        begin_disclosure(shared, state, (id, trace), partner, &r, Some(peer)).await?;
+        begin_disclosure(shared, state, (id, trace, otel), partner, &r, Some(peer)).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
@@ -456,8 +524,12 @@ async fn push(
     // A violation while the request streams aborts it; the caller learns where (never what).
     let violation: Arc<Mutex<Option<String>>> = Arc::default();
     let seen = violation.clone();
+    let otel = parts
+        .extensions
+        .get::<crate::telemetry::SpanHandle>()
+        .cloned();
     let (disclosure, log, sink) =
-        begin_disclosure(shared, state, (id, trace), &partner, &r, None).await?;
+        begin_disclosure(shared, state, (id, trace, otel.clone()), &partner, &r, None).await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         up.headers_mut()
             .expect("a fresh builder has headers")
@@ -521,7 +593,7 @@ async fn push(
     let result = match body {
         Some(body) => {
             let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
-            Some(upstream.send(up).await)
+            Some(send_upstream(upstream, &r.route.upstream, otel.as_ref(), up).await)
         }
         None => None,
     };
@@ -599,7 +671,11 @@ impl http_body::Body for BodyAdapter {
 async fn begin_disclosure(
     shared: &Shared,
     state: &PolicyState,
-    (id, trace): (&str, &crate::tracecontext::TraceId),
+    (id, trace, otel): (
+        &str,
+        &crate::tracecontext::TraceId,
+        Option<crate::telemetry::SpanHandle>,
+    ),
     partner: &str,
     r: &Resolved<'_>,
     peer: Option<&PeerIdentity>,
@@ -629,7 +705,10 @@ async fn begin_disclosure(
         Reason::LedgerUnavailable
     })?;
     let origin = ledger.origin().to_string();
-    let log = access_logger(id, partner, r, shared.metrics.clone());
+    if let Some(s) = &otel {
+        s.set_int("sluice.disclosure.seq", seq as i64);
+    }
+    let log = access_logger(id, partner, r, shared.metrics.clone(), otel);
     let spill = Arc::new(Mutex::new(Some(
         crate::ledger::subjects::SubjectSpill::new(shared.config.ledger.dir.join("subjects")),
     )));
@@ -720,6 +799,7 @@ fn access_logger(
     partner: &str,
     r: &Resolved<'_>,
     metrics: Arc<crate::metrics::Metrics>,
+    otel: Option<crate::telemetry::SpanHandle>,
 ) -> crate::body::OnFinish {
     let (id, partner, contract, route) = (
         id.to_string(),
@@ -748,6 +828,27 @@ fn access_logger(
             &[pc[0], pc[1], ("outcome", name)],
             1,
         );
+        if let Some(span) = &otel {
+            // The server span ends when this last handle drops, with the body's counts.
+            span.set_str("sluice.verdict", name);
+            if let Outcome::Sent(s) = &outcome {
+                let t = s.totals();
+                for (key, n) in [
+                    ("sluice.records", s.records),
+                    ("sluice.fields.kept", t.kept),
+                    ("sluice.fields.masked", t.masked),
+                    ("sluice.fields.hashed", t.hashed),
+                    ("sluice.fields.redacted", t.redacted),
+                    ("sluice.fields.stripped", t.stripped),
+                    ("sluice.bytes.in", s.bytes_in),
+                    ("sluice.bytes.out", s.bytes_out),
+                ] {
+                    span.set_int(key, n as i64);
+                }
+            } else {
+                span.fail();
+            }
+        }
         if let Outcome::Sent(s) = &outcome {
             let t = s.totals();
             metrics.add("sluice_records_total", &pc, s.records);

@@ -50,6 +50,7 @@ pub fn stack(
     let timeout = shared.config.limits.request_timeout;
     let trace = TraceLayer {
         metrics: shared.metrics.clone(),
+        telemetry: shared.telemetry.clone(),
         kind: match conn.kind {
             crate::config::ListenerKind::Partner => "partner",
             crate::config::ListenerKind::Internal => "internal",
@@ -119,6 +120,7 @@ where
 #[derive(Debug, Clone)]
 pub struct TraceLayer {
     metrics: Arc<crate::metrics::Metrics>,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     kind: &'static str,
 }
 
@@ -146,7 +148,7 @@ where
         self.0.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         use tracing::Instrument;
         let id = req
             .extensions()
@@ -154,8 +156,27 @@ where
             .map(|r| r.0.clone())
             .unwrap_or_else(|| "".into());
         let span = tracing::info_span!("request", request.id = %id, http.request.method = %req.method(), trace_id = tracing::field::Empty);
+        // The caller's trace (W3C traceparent) or a new one; the OTLP server span joins it.
+        let (trace, parent) = crate::tracecontext::TraceId::with_parent(req.headers());
+        let otel = self.1.telemetry.as_ref().map(|t| {
+            let s = t.server_span(trace.0.clone(), parent, req.method());
+            s.set_str("sluice.request_id", &id);
+            s.set_str(
+                "network.protocol.version",
+                match req.version() {
+                    http::Version::HTTP_2 => "2",
+                    http::Version::HTTP_10 => "1.0",
+                    _ => "1.1",
+                },
+            );
+            s
+        });
+        req.extensions_mut().insert(trace);
+        if let Some(s) = &otel {
+            req.extensions_mut().insert(s.clone());
+        }
         let fut = self.0.call(req);
-        let TraceLayer { metrics, kind } = self.1.clone();
+        let TraceLayer { metrics, kind, .. } = self.1.clone();
         let started = std::time::Instant::now();
         Box::pin(
             async move {
@@ -178,6 +199,19 @@ where
                     &[("kind", kind), ("status", class)],
                     1,
                 );
+                if let Some(s) = &otel {
+                    s.set_int(
+                        "http.response.status_code",
+                        i64::from(resp.status().as_u16()),
+                    );
+                    if resp.status().is_server_error() {
+                        s.fail();
+                    }
+                    if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
+                        s.set_str("sluice.verdict", reason.0);
+                        s.set_str("error.type", reason.0);
+                    }
+                }
                 if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
                     metrics.add("sluice_rejections_total", &[("reason", reason.0)], 1);
                     tracing::info!(

@@ -39,6 +39,8 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
+    /// The OTLP exporter, when `[telemetry] otlp_endpoint` is set.
+    pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// Signs filtered responses (RFC 9421), when `[keys] message_signing_key` is set.
     pub signer: Option<Arc<crate::signature::MessageSigner>>,
     /// This instance's counters and histograms.
@@ -181,6 +183,10 @@ impl Shared {
             ))),
             None => None,
         };
+        let telemetry = config
+            .telemetry
+            .clone()
+            .map(crate::telemetry::Telemetry::new);
         let ledger = if open_ledger {
             let ledger = open_ledger_of(&config, key)?;
             record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
@@ -203,6 +209,7 @@ impl Shared {
             tls,
             ledger,
             signer,
+            telemetry,
             metrics: Arc::default(),
         })
     }

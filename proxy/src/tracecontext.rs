@@ -13,11 +13,20 @@ pub struct TraceId(pub String);
 impl TraceId {
     /// The caller's trace id when `traceparent` is valid, else a new random one.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        headers
+        Self::with_parent(headers).0
+    }
+
+    /// As [`TraceId::from_headers`], with the caller's span id (the parent of sluice's server
+    /// span) when `traceparent` is valid.
+    pub fn with_parent(headers: &HeaderMap) -> (Self, Option<String>) {
+        match headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(parse)
-            .map_or_else(Self::random, Self)
+        {
+            Some((trace, parent)) => (Self(trace), Some(parent)),
+            None => (Self::random(), None),
+        }
     }
 
     /// A new random trace id.
@@ -26,9 +35,10 @@ impl TraceId {
     }
 }
 
-/// The trace id of a version-00 `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if valid.
-/// Later versions may append fields; their first four are read the same way.
-fn parse(value: &str) -> Option<String> {
+/// The trace id and parent span id of a version-00 `traceparent`
+/// (`00-<32 hex>-<16 hex>-<2 hex>`), if valid. Later versions may append fields; their first four
+/// are read the same way.
+fn parse(value: &str) -> Option<(String, String)> {
     let mut parts = value.trim().split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -45,7 +55,7 @@ fn parse(value: &str) -> Option<String> {
         && hex(parent, 16)
         && parent.bytes().any(|b| b != b'0')
         && hex(flags, 2);
-    valid.then(|| trace.to_string())
+    valid.then(|| (trace.to_string(), parent.to_string()))
 }
 
 #[cfg(test)]
@@ -65,6 +75,10 @@ mod tests {
         assert_eq!(
             TraceId::from_headers(&h).0,
             "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(
+            TraceId::with_parent(&h).1.as_deref(),
+            Some("00f067aa0ba902b7")
         );
     }
 

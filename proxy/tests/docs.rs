@@ -81,6 +81,7 @@ fn every_configuration_key_is_documented() {
         ("limits", "[limits]"),
         ("listener", "[[listener]]"),
         ("admin", "[admin]"),
+        ("telemetry", "[telemetry]"),
         ("ledger", "[ledger]"),
         ("upstream", "[[upstream]]"),
     ];

@@ -263,8 +263,55 @@ pub async fn start_sluice_with(
         limits,
         institution_extra,
         "",
+        "",
     )
     .await
+}
+
+/// As [`start_sluice`], with `tail` appended to the configuration (e.g. a `[telemetry]` table).
+pub async fn start_sluice_tail(
+    dir: &Path,
+    institution: SocketAddr,
+    partner_api: SocketAddr,
+    policy: &str,
+    tail: &str,
+) -> sluice::server::Running {
+    start_sluice_full(dir, institution, partner_api, policy, "", "", "", tail).await
+}
+
+/// What an OTLP/HTTP receiver got: (path, JSON document) per export request.
+pub type Exports = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An in-process OTLP/HTTP (JSON) receiver on loopback.
+pub async fn otlp_receiver() -> (SocketAddr, Exports) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: Exports = Arc::default();
+    let seen = got.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let doc: serde_json::Value = serde_json::from_slice(&body)
+                            .unwrap_or_else(|e| panic!("OTLP JSON from sluice: {e}"));
+                        seen.lock().unwrap().push((path, doc));
+                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
+                            Bytes::from_static(b"{}"),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, got)
 }
 
 /// As [`start_sluice`], with extra `[keys]` lines (e.g. a message-signing key).
@@ -275,9 +322,10 @@ pub async fn start_sluice_keys(
     policy: &str,
     keys: &str,
 ) -> sluice::server::Running {
-    start_sluice_full(dir, institution, partner_api, policy, "", "", keys).await
+    start_sluice_full(dir, institution, partner_api, policy, "", "", keys, "").await
 }
 
+#[allow(clippy::too_many_arguments)] // one private builder behind the public variants
 async fn start_sluice_full(
     dir: &Path,
     institution: SocketAddr,
@@ -286,6 +334,7 @@ async fn start_sluice_full(
     limits: &str,
     institution_extra: &str,
     keys: &str,
+    tail: &str,
 ) -> sluice::server::Running {
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
@@ -335,6 +384,7 @@ url = "https://localhost:{}"
 ca = "ca.pem"
 client_cert = "institution.pem"
 client_key = "institution.key"
+{tail}
 "#,
         partner_api.port()
     );
