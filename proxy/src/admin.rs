@@ -68,10 +68,48 @@ fn metrics_text(shared: &Shared) -> String {
     shared.metrics.render(&gauges(shared))
 }
 
+/// Reads the admin bearer token: one line of at least 32 characters.
+pub fn read_token(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.len() < 32 || token.contains(char::is_whitespace) {
+        return Err(format!(
+            "{}: expected one line of at least 32 characters without spaces (e.g. `openssl rand -hex 32`)",
+            path.display()
+        ));
+    }
+    Ok(token.as_bytes().to_vec())
+}
+
+/// Whether `req` may use a protected endpoint: no token configured, or the right bearer token.
+/// The SHA-256 of the presented token is compared with the configured token's, so the time a
+/// comparison takes says nothing about the token itself.
+fn authorised(shared: &Shared, req: &Request<hyper::body::Incoming>) -> bool {
+    let Some(token) = &shared.admin_token else {
+        return true;
+    };
+    let sha = |b: &[u8]| ring::digest::digest(&ring::digest::SHA256, b);
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .is_some_and(|given| sha(given).as_ref() == sha(token).as_ref())
+}
+
 async fn serve(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Metrics and reloads need the token when one is configured; probes stay open.
+    let path = req.uri().path();
+    let protected = path == "/metrics" || path.starts_with("/admin/");
+    if protected && !authorised(&shared, &req) {
+        let mut r = reply(StatusCode::UNAUTHORIZED, "bearer token required\n");
+        r.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"sluice-admin\""),
+        );
+        return Ok(r);
+    }
     Ok(match (req.method(), req.uri().path()) {
         (&Method::POST, "/admin/reload") => {
             // Reloading reads files and may sign a ledger entry: off the async workers.

@@ -127,6 +127,7 @@ fn default_checkpoint_every() -> u64 {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     address: String,
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +280,9 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// Admin listener address.
     pub admin: Option<SocketAddr>,
+    /// A file holding the bearer token `/metrics` and `/admin/reload` require (required when
+    /// the admin listener is not on loopback).
+    pub admin_token_file: Option<PathBuf>,
     /// OTLP export, when `[telemetry] otlp_endpoint` is set (nothing leaves otherwise).
     pub telemetry: Option<crate::telemetry::export::TelemetryConfig>,
     /// The disclosure ledger (required: without it nothing is disclosed).
@@ -508,8 +512,21 @@ impl Config {
             },
             admin: raw
                 .admin
+                .as_ref()
                 .map(|a| addr("admin.address".into(), &a.address))
                 .transpose()?,
+            admin_token_file: match &raw.admin {
+                Some(a) => {
+                    let bound = addr("admin.address".into(), &a.address)?;
+                    if !bound.ip().is_loopback() && a.token_file.is_none() {
+                        return Err(fail(format!(
+                            "admin.token_file: missing; expected a bearer-token file, because admin.address {bound} is not a loopback address (the admin listener serves metrics and reloads the policy)"
+                        )));
+                    }
+                    a.token_file.as_deref().map(&rel)
+                }
+                None => None,
+            },
             ledger: Ledger {
                 dir: rel(&raw.ledger.dir),
                 signing_key: rel(&raw.ledger.signing_key),

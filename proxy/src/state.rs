@@ -39,6 +39,8 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
+    /// The bearer token the admin listener requires for `/metrics` and `/admin/reload`.
+    pub admin_token: Option<Vec<u8>>,
     /// The OTLP exporter, when `[telemetry] otlp_endpoint` is set.
     pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// Signs filtered responses (RFC 9421), when `[keys] message_signing_key` is set.
@@ -183,6 +185,10 @@ impl Shared {
             ))),
             None => None,
         };
+        let admin_token = match &config.admin_token_file {
+            Some(path) => Some(crate::admin::read_token(path).map_err(StartError::Key)?),
+            None => None,
+        };
         let telemetry = config
             .telemetry
             .clone()
@@ -210,6 +216,7 @@ impl Shared {
             ledger,
             signer,
             telemetry,
+            admin_token,
             metrics: Arc::default(),
         })
     }

@@ -75,6 +75,11 @@ fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
         etc.join("policy.toml"),
     )
     .unwrap();
+    std::fs::write(
+        etc.join("keys/admin.token"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
     let ports = [free_port(), free_port(), free_port()];
     let text = read("sluice.toml")
         .replace("\"/etc/sluice/", &format!("\"{}/", etc.display()))

@@ -255,17 +255,12 @@ pub async fn start_sluice_with(
     limits: &str,
     institution_extra: &str,
 ) -> sluice::server::Running {
-    start_sluice_full(
-        dir,
-        institution,
-        partner_api,
-        policy,
+    let extras = Extras {
         limits,
-        institution_extra,
-        "",
-        "",
-    )
-    .await
+        institution: institution_extra,
+        ..Extras::default()
+    };
+    start_sluice_extras(dir, institution, partner_api, policy, &extras).await
 }
 
 /// As [`start_sluice`], with `tail` appended to the configuration (e.g. a `[telemetry]` table).
@@ -276,42 +271,11 @@ pub async fn start_sluice_tail(
     policy: &str,
     tail: &str,
 ) -> sluice::server::Running {
-    start_sluice_full(dir, institution, partner_api, policy, "", "", "", tail).await
-}
-
-/// What an OTLP/HTTP receiver got: (path, JSON document) per export request.
-pub type Exports = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
-
-/// An in-process OTLP/HTTP (JSON) receiver on loopback.
-pub async fn otlp_receiver() -> (SocketAddr, Exports) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let got: Exports = Arc::default();
-    let seen = got.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let doc: serde_json::Value = serde_json::from_slice(&body)
-                            .unwrap_or_else(|e| panic!("OTLP JSON from sluice: {e}"));
-                        seen.lock().unwrap().push((path, doc));
-                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
-                            Bytes::from_static(b"{}"),
-                        )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    (addr, got)
+    let extras = Extras {
+        tail,
+        ..Extras::default()
+    };
+    start_sluice_extras(dir, institution, partner_api, policy, &extras).await
 }
 
 /// As [`start_sluice`], with extra `[keys]` lines (e.g. a message-signing key).
@@ -322,20 +286,43 @@ pub async fn start_sluice_keys(
     policy: &str,
     keys: &str,
 ) -> sluice::server::Running {
-    start_sluice_full(dir, institution, partner_api, policy, "", "", keys, "").await
+    let extras = Extras {
+        keys,
+        ..Extras::default()
+    };
+    start_sluice_extras(dir, institution, partner_api, policy, &extras).await
 }
 
-#[allow(clippy::too_many_arguments)] // one private builder behind the public variants
-async fn start_sluice_full(
+/// Extra configuration lines, each placed inside its table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extras<'a> {
+    /// In `[keys]`.
+    pub keys: &'a str,
+    /// In `[limits]`.
+    pub limits: &'a str,
+    /// In `[admin]`.
+    pub admin: &'a str,
+    /// In the institution's `[[upstream]]`.
+    pub institution: &'a str,
+    /// At the end (whole tables).
+    pub tail: &'a str,
+}
+
+/// Writes the test configuration with `extras` and starts sluice on ephemeral ports.
+pub async fn start_sluice_extras(
     dir: &Path,
     institution: SocketAddr,
     partner_api: SocketAddr,
     policy: &str,
-    limits: &str,
-    institution_extra: &str,
-    keys: &str,
-    tail: &str,
+    extras: &Extras<'_>,
 ) -> sluice::server::Running {
+    let Extras {
+        keys,
+        limits,
+        admin,
+        institution: institution_extra,
+        tail,
+    } = *extras;
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -354,6 +341,7 @@ drain_timeout_ms = 2000
 {limits}
 [admin]
 address = "127.0.0.1:0"
+{admin}
 [ledger]
 dir = "ledger"
 signing_key = "signing.key"
@@ -392,6 +380,41 @@ client_key = "institution.key"
     let cfg = sluice::config::Config::load(&dir.join("sluice.toml")).unwrap();
     let shared = Arc::new(sluice::state::Shared::load(cfg, None).unwrap_or_else(|e| panic!("{e}")));
     sluice::server::start(shared).await.unwrap()
+}
+
+/// What an OTLP/HTTP receiver got: (path, JSON document) per export request.
+pub type Exports = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An in-process OTLP/HTTP (JSON) receiver on loopback.
+pub async fn otlp_receiver() -> (SocketAddr, Exports) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got: Exports = Arc::default();
+    let seen = got.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let doc: serde_json::Value = serde_json::from_slice(&body)
+                            .unwrap_or_else(|e| panic!("OTLP JSON from sluice: {e}"));
+                        seen.lock().unwrap().push((path, doc));
+                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
+                            Bytes::from_static(b"{}"),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, got)
 }
 
 /// The example policy, with its validity window moved around now.

@@ -1,6 +1,7 @@
 //! The admin listener after real traffic: `/metrics` carries the expected series and none of the
 //! personal data that went through; `POST /admin/reload` refuses a broken policy (the old one keeps
-//! serving) and applies a good one.
+//! serving) and applies a good one. With a token, `/metrics` and reloads need it and the probes
+//! do not; beyond loopback a token is required.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -33,10 +34,15 @@ fn applicant() -> Handler {
 
 /// One plain-HTTP request to the admin listener: (status, body).
 fn admin(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    admin_as(addr, method, path, "")
+}
+
+/// As [`admin`], with extra header lines.
+fn admin_as(addr: std::net::SocketAddr, method: &str, path: &str, extra: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n{extra}\r\n"
     )
     .unwrap();
     let mut text = String::new();
@@ -133,4 +139,49 @@ async fn metrics_after_traffic_and_reload_over_http() {
     let (status, _, _) = fetch(&acme, get(&format!("/v1/applicants/{PATH_ID}"))).await;
     assert_eq!(status, 403, "acme-loans no longer has a contract");
     sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_guards_metrics_and_reload_but_not_the_probes() {
+    let dir = pki("admin-token", &["acme-loans"]);
+    let token = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    std::fs::write(dir.join("admin.token"), format!("{token}\n")).unwrap();
+    let (inst, _) = mock_http(applicant()).await;
+    let (partner, _) = mock_http(applicant()).await;
+    let extras = Extras {
+        admin: "token_file = \"admin.token\"",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("admin").unwrap();
+    let results = tokio::task::spawn_blocking(move || {
+        let bearer = format!("Authorization: Bearer {token}\r\n");
+        let wrong = "Authorization: Bearer 0123456789abcdef0123456789abcdef0123456789abcdee\r\n";
+        vec![
+            admin(addr, "GET", "/livez").0,
+            admin(addr, "GET", "/readyz").0,
+            admin(addr, "GET", "/metrics").0,
+            admin_as(addr, "GET", "/metrics", wrong).0,
+            admin_as(addr, "GET", "/metrics", &bearer).0,
+            admin(addr, "POST", "/admin/reload").0,
+            admin_as(addr, "POST", "/admin/reload", &bearer).0,
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(results, vec![200, 200, 401, 401, 200, 401, 200]);
+    sluice.shutdown().await;
+}
+
+#[test]
+fn an_admin_listener_beyond_loopback_needs_a_token() {
+    let dir = pki("admin-open", &["acme-loans"]);
+    let config = "policy = \"policy.toml\"\n[keys]\npseudonym_key = \"hash.key\"\n[admin]\naddress = \"0.0.0.0:0\"\n[ledger]\ndir = \"ledger\"\nsigning_key = \"signing.key\"\norigin = \"t/ledger\"\n[[listener]]\nname = \"p\"\nkind = \"partner\"\naddress = \"127.0.0.1:0\"\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n";
+    let path = dir.join("sluice.toml");
+    std::fs::write(&path, config).unwrap();
+    let err = sluice::config::Config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("admin.token_file: missing; expected a bearer-token file, because admin.address 0.0.0.0:0 is not a loopback address"),
+        "{err}"
+    );
 }
