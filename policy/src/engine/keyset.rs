@@ -1,10 +1,12 @@
 //! Duplicate-key detection for objects whose members are all kept (`keep = "subtree"`).
 //!
 //! Every key of such an object reaches the partner, so a duplicate must be refused whatever its
-//! name. Keys are remembered per open object (a stack of levels): a 64-bit fingerprint, seeded
-//! per process so that collisions cannot be planned, plus the key bytes in an arena for an exact
-//! comparison when fingerprints meet. Small objects use a linear scan of fingerprints; large ones
-//! add a hash set.
+//! name. Keys are remembered per open object (a stack of levels), with the key bytes in an arena
+//! for an exact comparison. Small objects (up to 32 keys, the common case) are scanned linearly
+//! with a cheap unkeyed prefilter — length and first eight bytes — so no hash is computed at all;
+//! a collision there costs one extra comparison, and there are at most 32. Larger objects add a
+//! hash set of 64-bit SipHash fingerprints seeded per process, so that collisions cannot be
+//! planned to make lookups slow.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -12,8 +14,18 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 #[derive(Debug, Default)]
 struct Level {
     arena: Vec<u8>,
+    /// (prefilter, arena start, length) per key.
     entries: Vec<(u64, u32, u32)>,
+    /// Seeded fingerprints of every key, once the object has more than [`LINEAR`] keys.
     index: HashSet<u64>,
+}
+
+/// Length and the first eight bytes: tells most distinct short keys apart without hashing.
+fn prefilter(key: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(head) ^ (key.len() as u64).rotate_left(56)
 }
 
 /// A stack of key sets, one per open kept-whole object.
@@ -55,33 +67,39 @@ impl KeySets {
     /// Adds `key` to the innermost set. `Err(true)` on a duplicate, `Err(false)` when the set
     /// would exceed `max` keys.
     pub fn insert(&mut self, key: &[u8], max: usize) -> Result<(), bool> {
-        let mut h = self.seed.build_hasher();
-        h.write(key);
-        let fp = h.finish();
+        let pre = prefilter(key);
+        let seed = &self.seed;
+        let fingerprint = |k: &[u8]| {
+            let mut h = seed.build_hasher();
+            h.write(k);
+            h.finish()
+        };
         let l = &mut self.levels[self.depth - 1];
-        let candidates = if l.entries.len() < LINEAR {
-            l.entries.iter().any(|e| e.0 == fp)
+        let same = |&(p, s, n): &(u64, u32, u32)| {
+            p == pre && &l.arena[s as usize..(s + n) as usize] == key
+        };
+        let duplicate = if l.entries.len() < LINEAR {
+            l.entries.iter().any(same)
         } else {
             if l.index.is_empty() {
-                l.index.extend(l.entries.iter().map(|e| e.0));
+                for &(_, s, n) in &l.entries {
+                    l.index
+                        .insert(fingerprint(&l.arena[s as usize..(s + n) as usize]));
+                }
             }
-            l.index.contains(&fp)
+            let fp = fingerprint(key);
+            // The fingerprint only says where to look; the bytes decide.
+            !l.index.insert(fp) && l.entries.iter().any(same)
         };
-        if candidates
-            && l.entries
-                .iter()
-                .any(|&(f, s, n)| f == fp && &l.arena[s as usize..(s + n) as usize] == key)
-        {
+        if duplicate {
             return Err(true);
         }
         if l.entries.len() >= max {
             return Err(false);
         }
-        l.entries.push((fp, l.arena.len() as u32, key.len() as u32));
+        l.entries
+            .push((pre, l.arena.len() as u32, key.len() as u32));
         l.arena.extend_from_slice(key);
-        if !l.index.is_empty() || l.entries.len() > LINEAR {
-            l.index.insert(fp);
-        }
         Ok(())
     }
 }
@@ -105,5 +123,25 @@ mod tests {
         k.pop();
         assert_eq!(k.insert(b"key3", 10_000), Err(true));
         assert_eq!(k.insert(b"new", 1000), Err(false));
+    }
+
+    #[test]
+    fn keys_that_share_length_and_first_bytes_are_told_apart() {
+        let mut k = KeySets::default();
+        k.push();
+        // Same length, same first eight bytes: the prefilter matches, the bytes decide.
+        for i in 0..20 {
+            k.insert(format!("applicant_{i:02}").as_bytes(), 100)
+                .unwrap();
+        }
+        assert_eq!(k.insert(b"applicant_07", 100), Err(true));
+        // Past the linear limit, with the same shape of keys.
+        for i in 20..200 {
+            k.insert(format!("applicant_{i:03}").as_bytes(), 1000)
+                .unwrap();
+        }
+        assert_eq!(k.insert(b"applicant_150", 1000), Err(true));
+        assert_eq!(k.insert(b"applicant_07", 1000), Err(true));
+        k.insert(b"applicant_200", 1000).unwrap();
     }
 }
