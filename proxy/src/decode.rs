@@ -62,10 +62,29 @@ impl Default for Caps {
     }
 }
 
-/// A decoded body would break a cap, or is not valid compressed data.
-#[derive(Debug, thiserror::Error)]
-#[error("content decoding refused: {0}")]
-pub struct DecodeError(pub &'static str);
+/// Why a body could not be decoded: it would break a cap, or is not valid compressed data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The decoded body would pass the size cap.
+    #[error("content decoding refused: decoded size over the limit")]
+    TooLarge,
+    /// The body expands more than the ratio cap allows (a bomb).
+    #[error("content decoding refused: compression ratio over the limit")]
+    RatioTooHigh,
+    /// The bytes are not valid data in their coding.
+    #[error("content decoding refused: not valid compressed data")]
+    Corrupt,
+    /// The compressed stream ends before its end marker.
+    #[error("content decoding refused: truncated compressed data")]
+    Truncated,
+}
+
+impl DecodeError {
+    /// A bomb (size or ratio cap), rather than corrupt data.
+    pub fn is_over_limit(&self) -> bool {
+        matches!(self, DecodeError::TooLarge | DecodeError::RatioTooHigh)
+    }
+}
 
 enum Decoder {
     Gzip(flate2::write::GzDecoder<Vec<u8>>),
@@ -134,12 +153,12 @@ impl<B> Decoded<B> {
     fn check(&mut self, out_len: usize) -> Result<(), DecodeError> {
         self.decoded += out_len as u64;
         if self.decoded > self.caps.max_decoded {
-            return Err(DecodeError("decoded size over the limit"));
+            return Err(DecodeError::TooLarge);
         }
         if self.decoded > (1 << 20)
             && self.decoded > self.encoded.saturating_mul(self.caps.max_ratio)
         {
-            return Err(DecodeError("compression ratio over the limit"));
+            return Err(DecodeError::RatioTooHigh);
         }
         Ok(())
     }
@@ -148,9 +167,7 @@ impl<B> Decoded<B> {
         let mut out = Vec::new();
         for step in data.chunks(STEP) {
             self.encoded += step.len() as u64;
-            self.decoder
-                .write(step)
-                .map_err(|_| DecodeError("not valid compressed data"))?;
+            self.decoder.write(step).map_err(|_| DecodeError::Corrupt)?;
             let piece = self.decoder.take();
             self.check(piece.len())?;
             out.extend_from_slice(&piece);
@@ -198,9 +215,7 @@ where
                 Poll::Ready(None) => {
                     this.done = true;
                     if this.decoder.finish().is_err() {
-                        return Poll::Ready(Some(Err(Box::new(DecodeError(
-                            "truncated compressed data",
-                        )))));
+                        return Poll::Ready(Some(Err(Box::new(DecodeError::Truncated))));
                     }
                     let rest = this.decoder.take();
                     if let Err(e) = this.check(rest.len()) {

@@ -90,6 +90,20 @@ pub fn chain_has<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 
     false
 }
 
+/// The first error of type `E` in `err`'s source chain.
+pub fn chain_find<'a, E: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut e = Some(err);
+    while let Some(cur) = e {
+        if let Some(found) = cur.downcast_ref::<E>() {
+            return Some(found);
+        }
+        e = cur.source();
+    }
+    None
+}
+
 /// Finds what a failure means, walking the error's sources (never matching strings).
 pub fn classify(err: &tower::BoxError) -> Reason {
     let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());

@@ -310,6 +310,7 @@ fn allowed_query(query: Option<&str>, allowed: &[String]) -> Option<String> {
 /// Marks a request body that went over the size limit while streaming.
 const TOO_LARGE: &str = "body_too_large";
 const DIGEST_MISMATCH: &str = "digest_mismatch";
+const BAD_CODING: &str = "unsupported_encoding";
 
 /// The headers of the partner's request that reach the institution in the pull flow. Identity
 /// headers a client could spoof are never forwarded: the partner is who its certificate says.
@@ -416,6 +417,9 @@ async fn pull(
             )
             .map_err(|_| Reason::UpstreamProtocol);
     }
+    if rparts.headers.get_all(header::CONTENT_TYPE).iter().count() > 1 {
+        return Err(Reason::UpstreamProtocol);
+    }
     let ct = rparts
         .headers
         .get(header::CONTENT_TYPE)
@@ -485,6 +489,10 @@ async fn push(
         .ok_or(Reason::UpstreamUnavailable)?;
     let partner = state.policy.partner_of(r.contract).id.clone();
     let (parts, body) = req.into_parts();
+    // Two Content-Type fields: which one a downstream parser believes is anyone's guess.
+    if parts.headers.get_all(header::CONTENT_TYPE).iter().count() > 1 {
+        return Err(Reason::UnsupportedMediaType);
+    }
     let ct = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -537,8 +545,13 @@ async fn push(
     }
     let on_finish: crate::body::OnFinish = Box::new(move |outcome| {
         if let Outcome::SourceFailed(e) = &outcome {
-            let code = if crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref()) {
+            let decode = crate::errors::chain_find::<crate::decode::DecodeError>(e.as_ref());
+            let code = if crate::errors::chain_has::<http_body_util::LengthLimitError>(e.as_ref())
+                || decode.is_some_and(|d| d.is_over_limit())
+            {
                 Some(TOO_LARGE)
+            } else if decode.is_some() {
+                Some(BAD_CODING)
             } else if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) {
                 Some(DIGEST_MISMATCH)
             } else {
@@ -600,6 +613,7 @@ async fn push(
     match violation.lock().unwrap_or_else(|e| e.into_inner()).take() {
         Some(code) if code == TOO_LARGE => return Err(Reason::BodyTooLarge),
         Some(code) if code == DIGEST_MISMATCH => return Err(Reason::DigestMismatch),
+        Some(code) if code == BAD_CODING => return Err(Reason::UnsupportedEncoding),
         Some(code) => return Err(Reason::PolicyViolation(code)),
         None => {}
     }

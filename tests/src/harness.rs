@@ -527,6 +527,24 @@ pub async fn raw_tls(
     request: &[u8],
     wait: std::time::Duration,
 ) -> Vec<u8> {
+    raw_tls_as(
+        dir,
+        ("partners/acme-loans.pem", "partners/acme-loans.key"),
+        addr,
+        request,
+        wait,
+    )
+    .await
+}
+
+/// As [`raw_tls`], presenting `identity` (certificate and key paths in the PKI dir).
+pub async fn raw_tls_as(
+    dir: &Path,
+    (cert, key): (&str, &str),
+    addr: SocketAddr,
+    request: &[u8],
+    wait: std::time::Duration,
+) -> Vec<u8> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -534,12 +552,11 @@ pub async fn raw_tls(
     for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join(cert))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key"))
-        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join(key)).unwrap();
     let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
