@@ -151,6 +151,20 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// Current resident memory (VmRSS) of `pid` and its descendants, in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    tree(pid)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .sum::<f64>()
+        / 1024.0
+}
+
 /// Resets the peak RSS of `pid` and its descendants to their current RSS.
 pub fn reset_peak_rss(pid: u32) {
     for p in tree(pid) {

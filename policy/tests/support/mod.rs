@@ -2,6 +2,8 @@
 //! body through the real engine in given chunks, and report everything on failure.
 #![allow(dead_code)]
 
+pub mod model;
+
 use std::sync::Arc;
 
 use sluice_policy::CompiledPolicy;

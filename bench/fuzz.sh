@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the engine, the policy reader and the ledger reader (tests/fuzz),
+# each target for SECONDS (default 600), two at a time on a 2-core machine. Not run by CI.
+#
+#   bench/fuzz.sh [SECONDS]
+#
+# The machine's toolchain is stable: cargo-fuzz runs with RUSTC_BOOTSTRAP=1 and without a
+# sanitizer (`-s none`; safe Rust only, `unsafe_code` is forbidden in the workspace). Corpora
+# live in target/fuzz-corpus/ (seeded from ../shared/corpora/JSONTestSuite and the example
+# policies; never committed); crashes go to target/fuzz-artifacts/. Every finding becomes a
+# regression test in the crate it concerns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-600}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+export RUSTC_BOOTSTRAP=1
+(cd tests/fuzz && cargo fuzz build -O -s none)
+bin=tests/fuzz/target/x86_64-unknown-linux-gnu/release
+corpus=target/fuzz-corpus
+mkdir -p target/fuzz-artifacts
+suite=../shared/corpora/JSONTestSuite/test_parsing
+for t in engine_split engine_model policy_load ledger_segment; do mkdir -p "$corpus/$t"; done
+if [ -d "$suite" ]; then
+  for t in engine_split engine_model; do cp -n "$suite"/*.json "$corpus/$t/" 2>/dev/null || true; done
+fi
+cp -n deploy/examples/policy.toml ../shared/bench/*.toml "$corpus/policy_load/" 2>/dev/null || true
+
+run() {
+  local t=$1
+  "$bin/$t" "$corpus/$t" -max_total_time="$secs" -print_final_stats=1 \
+    -artifact_prefix="target/fuzz-artifacts/$t-" >"target/fuzz-$t.log" 2>&1 || true
+}
+run engine_split & run engine_model & wait
+run policy_load & run ledger_segment & wait
+
+printf '%-16s %12s %10s %8s %s\n' target executions exec/s "cov" findings
+for t in engine_split engine_model policy_load ledger_segment; do
+  log="target/fuzz-$t.log"
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+  found=$(ls target/fuzz-artifacts/ 2>/dev/null | grep -c "^$t-" || true)
+  printf '%-16s %12s %10s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$found"
+done

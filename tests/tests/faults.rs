@@ -1,0 +1,168 @@
+//! Faults at the edges of a connection: thousands of idle connections that never start TLS, and a
+//! client that trickles its request head. Sluice keeps serving real partners meanwhile, and closes
+//! both kinds once `header_read_timeout` passes. (Upstream resets and slow readers are in
+//! `proxy.rs`, upstream stalls in `reasons.rs`, ledger faults in `ledger_faults.rs`, SIGKILL in
+//! `proxy/tests/crash.rs`.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
+
+fn institution() -> Handler {
+    Arc::new(|_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(
+            br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700}]}"#,
+            64,
+            false,
+        ),
+    })
+}
+
+/// The soft limit on open files, to size the idle crowd (each idle connection costs this process
+/// and sluice one descriptor each).
+fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        })
+        .unwrap_or(1024)
+}
+
+#[tokio::test]
+async fn thousands_of_idle_connections_neither_block_partners_nor_stay_open() {
+    let idle = 5000.min(open_file_limit().saturating_sub(200) / 2);
+    let dir = pki("faults-idle", &["acme-loans"]);
+    let (inst, _) = mock_http(institution()).await;
+    let (partner, _) = mock_http(institution()).await;
+    let extras = Extras {
+        limits: "max_connections = 6000\nheader_read_timeout_ms = 1500",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut crowd = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        crowd.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let opened = Instant::now();
+    // A real partner is served while the crowd holds its connections.
+    let (status, _, body) = fetch(
+        &client(&dir, ACME, false),
+        Request::get(format!("https://localhost:{}/v1/applicants/1", addr.port()))
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{idle} idle connections: {body:?}");
+    assert!(
+        opened.elapsed() < Duration::from_millis(1500),
+        "served before the deadline"
+    );
+    // After the handshake deadline every idle connection has been closed by sluice.
+    let mut closed = 0;
+    for mut c in crowd {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_secs(10), c.read(&mut b)).await
+        {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, idle,
+        "idle connections closed by the handshake deadline"
+    );
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_head_trickled_byte_by_byte_is_cut_at_the_deadline() {
+    let dir = pki("faults-slow", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_http(institution()).await;
+    let extras = Extras {
+        limits: "header_read_timeout_ms = 1000",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("partners").unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // One byte every 200 ms: a full head would take far longer than the deadline.
+    let head = b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let dir2 = dir.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let answer = trickle(&dir2, addr, head).await;
+        let _ = tx.send((started.elapsed(), answer));
+    });
+    let (elapsed, answer) = tokio::time::timeout(Duration::from_secs(15), rx)
+        .await
+        .expect("the slow client was cut off")
+        .unwrap();
+    assert!(elapsed < Duration::from_secs(10), "cut after {elapsed:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(!text.contains("200 OK"), "{text}");
+    assert!(
+        recorder.requests().is_empty(),
+        "nothing reached the institution"
+    );
+    sluice.shutdown().await;
+}
+
+/// Completes TLS (acme-loans), then writes `head` one byte every 200 ms until the server closes;
+/// returns what it answered.
+async fn trickle(dir: &std::path::Path, addr: std::net::SocketAddr, head: &[u8]) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key")).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    for b in head {
+        if tls.write_all(&[*b]).await.is_err() || tls.flush().await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(200), tls.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Vec::new(),
+            Ok(Ok(n)) => return buf[..n].to_vec(),
+            Err(_) => {}
+        }
+    }
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
+    rest
+}
