@@ -37,7 +37,7 @@ printf '%-16s %12s %10s %8s %s\n' target executions exec/s "cov" findings
 for t in engine_split engine_model policy_load ledger_segment; do
   log="target/fuzz-$t.log"
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  rate=$(( ${execs:-0} / secs ))
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   found=$(ls target/fuzz-artifacts/ 2>/dev/null | grep -c "^$t-" || true)
   printf '%-16s %12s %10s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$found"

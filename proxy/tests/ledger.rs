@@ -327,3 +327,28 @@ fn segments_rotate_and_the_log_reads_across_them() {
     std::fs::write(first, &data).unwrap();
     assert!(verify_dir(&d, k.public_key().as_ref()).is_err());
 }
+
+#[test]
+fn steady_appends_are_checkpointed_at_least_once_a_second() {
+    // `every` far beyond what the test appends: only the time bound can sign checkpoints, and
+    // the writer is never idle for a second, so only the under-load rule applies.
+    let k = key();
+    let d = dir("time-bound");
+    let (l, _) = open(&d, &k, 1_000_000).unwrap();
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let b = l.append_blocking(begin(i)).unwrap();
+        l.append_blocking(end(b)).unwrap();
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Without closing (which would sign a final one): checkpoints signed while appending.
+    let r = verify_dir(&d, k.public_key().as_ref()).unwrap();
+    assert!(
+        r.checkpoints >= 2,
+        "{} checkpoints after {i} disclosures",
+        r.checkpoints
+    );
+    l.close();
+}

@@ -732,3 +732,27 @@ fn the_canary_views_find_what_they_should() {
     );
     assert_eq!(leaks(br#"{"id_no":"110105********002X"}"#), None);
 }
+
+#[tokio::test]
+async fn h2_one_byte_data_frames_are_reassembled_and_filtered() {
+    let dir = pki("attacks-h2", &["safe-insure"]);
+    let (inst, _) = mock_http(handler_ok()).await;
+    let (partner_api, recorder) = mock_https(&dir, handler_ok()).await;
+    let sluice = start_sluice(&dir, inst, partner_api, &example_policy()).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let c = client_for::<Chunks>(&dir, INSTITUTION, true);
+    let req = Request::post(format!("https://localhost:{port}/v2/policies"))
+        .header("content-type", "application/json")
+        .body(Chunks::new(POLICY.as_bytes(), 1, false))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let got = recorder.requests();
+    assert_eq!(got.len(), 1);
+    let body = got[0].3.as_ref().unwrap();
+    assert_eq!(leaks(body), None);
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v["policies"][0]["holder"]["name"], "张*");
+    assert!(v["policies"][0].get("diagnosis").is_none(), "stripped");
+    sluice.shutdown().await;
+}

@@ -82,29 +82,37 @@ async fn profile<F: std::future::Future>(
     if !recorder.wait().is_ok_and(|s| s.success()) {
         return (None, out);
     }
-    let report = Command::new("perf")
-        .args([
-            "report",
-            "--stdio",
-            "--no-children",
-            "-g",
-            "none",
-            "--percent-limit",
-            "1.5",
-            "-i",
-        ])
-        .arg(&data)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string());
-    let text = report.map(|r| {
-        r.lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    (text.filter(|t| !t.is_empty()), out)
+    // Where the time goes by thread and library first (the flat symbol list alone hides that
+    // the kernel's network stack and the ledger's fsyncs are most of it), then the top symbols.
+    let report = |sort: &str, lines: usize| {
+        Command::new("perf")
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "-g",
+                "none",
+                "--percent-limit",
+                "1",
+            ])
+            .args(["--sort", sort, "-i"])
+            .arg(&data)
+            .output()
+            .ok()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                    .take(lines)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    };
+    let by_dso = report("comm,dso", 12);
+    let by_sym = report("comm,sym", 25);
+    let text = format!("by thread and library:\n{by_dso}\n\ntop symbols:\n{by_sym}");
+    ((!by_dso.is_empty()).then_some(text), out)
 }
 
 fn main() -> ExitCode {
@@ -262,7 +270,7 @@ fn run() -> Result<(), String> {
             ));
             match text {
                 Some(t) => {
-                    notes.push(format!("Profiled: sluice-reference, {name} ({ratio:.2}× {base}), `perf record -e cpu-clock -g`, self time, entries ≥ 1.5%."));
+                    notes.push(format!("Profiled: sluice-reference, {name} ({ratio:.2}× {base}), `perf record -e cpu-clock -g`, self time by thread and library, then by symbol (entries ≥ 1%)."));
                     profile_text = Some(t);
                 }
                 None => notes.push("--profile: perf record did not work on this machine.".into()),

@@ -235,6 +235,7 @@ impl Ledger {
             window: opts.commit_window,
             every: opts.checkpoint_every.max(1),
             last_checkpoint: 0,
+            last_checkpoint_at: Instant::now(),
             healthy: healthy.clone(),
         };
         let thread = std::thread::Builder::new()
@@ -338,6 +339,7 @@ struct Writer {
     window: Duration,
     every: u64,
     last_checkpoint: u64,
+    last_checkpoint_at: Instant,
     healthy: Arc<AtomicBool>,
 }
 
@@ -377,7 +379,12 @@ impl Writer {
                 }
             }
             self.commit(batch);
-            if self.size >= self.last_checkpoint + self.every {
+            // A checkpoint after `every` entries, and at least once a second under steady load:
+            // what is not yet under a signed checkpoint is never older than that.
+            if self.size >= self.last_checkpoint + self.every
+                || (self.size > self.last_checkpoint
+                    && self.last_checkpoint_at.elapsed() >= CHECKPOINT_INTERVAL)
+            {
                 self.checkpoint();
             }
         }
@@ -475,7 +482,10 @@ impl Writer {
         };
         let note = checkpoint::sign(&cp, &self.key);
         match write_checkpoint(&self.dir, &note, cp.size) {
-            Ok(()) => self.last_checkpoint = cp.size,
+            Ok(()) => {
+                self.last_checkpoint = cp.size;
+                self.last_checkpoint_at = Instant::now();
+            }
             Err(e) => tracing::error!(error = %e, "writing a ledger checkpoint failed"),
         }
     }
