@@ -44,16 +44,50 @@ pub struct Loaded {
     pub tail: Tail,
 }
 
-/// Reads all segments. Only the last may end in a torn record; damage anywhere is reported.
+/// Reads all segments into memory. Only the last may end in a torn record; damage anywhere is
+/// reported. For whole-log passes prefer [`visit`], which holds one segment at a time.
 pub fn load(dir: &std::path::Path) -> Result<Loaded, String> {
-    let segments = list(dir);
     let mut entries = Vec::new();
+    let end = visit(dir, |_, bytes| {
+        entries.push(bytes.to_vec());
+        Ok(())
+    })?;
+    Ok(Loaded {
+        entries,
+        last: end.last,
+        tail: end.tail,
+    })
+}
+
+/// How a log ends, after [`visit`].
+#[derive(Debug)]
+pub struct End {
+    /// Intact records, across segments.
+    pub entries: u64,
+    /// The last segment (number, path, bytes up to its last intact record), if any.
+    pub last: Option<(u32, std::path::PathBuf, u64)>,
+    /// What follows the last intact record of the last segment.
+    pub tail: Tail,
+}
+
+/// Calls `f(index, record)` for every intact record, in order, holding one segment in memory at a
+/// time (memory does not grow with the log). Only the last segment may end in a torn record;
+/// damage anywhere, or an error from `f`, stops the walk.
+pub fn visit(
+    dir: &std::path::Path,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> Result<End, String> {
+    let segments = list(dir);
+    let mut count = 0u64;
     let mut last = None;
     let mut tail = Tail::Clean;
     for (i, (n, path)) in segments.iter().enumerate() {
         let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let s = scan(&data);
-        entries.extend(s.entries.iter().map(|e| e.to_vec()));
+        for e in &s.entries {
+            f(count, e)?;
+            count += 1;
+        }
         let is_last = i + 1 == segments.len();
         match (&s.tail, is_last) {
             (Tail::Clean, _) => {}
@@ -70,8 +104,8 @@ pub fn load(dir: &std::path::Path) -> Result<Loaded, String> {
             last = Some((*n, path.clone(), s.good_len));
         }
     }
-    Ok(Loaded {
-        entries,
+    Ok(End {
+        entries: count,
         last,
         tail,
     })

@@ -13,7 +13,7 @@ use ring::signature::Ed25519KeyPair;
 
 use super::checkpoint::{self, Checkpoint};
 use super::entry::{Entry, Record};
-use super::merkle::{self, Hash};
+use super::merkle;
 use super::segment::{self, Tail};
 
 /// Why the ledger cannot do what was asked.
@@ -140,32 +140,37 @@ impl Ledger {
     /// Opens (and recovers) the ledger in `opts.dir`.
     pub fn open(opts: LedgerOptions) -> Result<(Self, Recovery), LedgerError> {
         std::fs::create_dir_all(&opts.dir).map_err(|e| io("creating", &opts.dir, e))?;
-        let loaded = segment::load(&opts.dir).map_err(LedgerError::Tampered)?;
-        let (seg_no, path, good_len) =
-            loaded
-                .last
-                .clone()
-                .unwrap_or((0, opts.dir.join(segment::name(0)), 0));
-        let file_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let mut recovery = Recovery {
-            entries: loaded.entries.len() as u64,
-            ..Recovery::default()
+        let public = ring::signature::KeyPair::public_key(&*opts.key)
+            .as_ref()
+            .to_vec();
+        // The public key beside the log, for `ledger verify` without --pubkey (a convenience: an
+        // auditor should verify with a key obtained independently).
+        let pub_hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = std::fs::write(opts.dir.join("log.pub"), format!("{pub_hex}\n"));
+        let latest = match latest_checkpoint(&opts.dir)? {
+            Some(note) => Some(
+                checkpoint::verify(&note, &public)
+                    .map_err(|e| LedgerError::Tampered(format!("latest checkpoint: {e}")))?,
+            ),
+            None => None,
         };
-        if loaded.tail == Tail::Torn {
-            recovery.cut_bytes = file_len - good_len;
-        }
-        let mut leaves: Vec<Hash> = Vec::with_capacity(loaded.entries.len());
+        // One pass over the segments, one in memory at a time: numbering, open disclosures, the
+        // compact Merkle range, and the root where the latest checkpoint says it ends.
+        let mut range = merkle::CompactRange::default();
         let mut open_begins = BTreeSet::new();
-        for (i, bytes) in loaded.entries.iter().enumerate() {
-            let rec = Record::decode(bytes).ok_or_else(|| {
-                LedgerError::Tampered(format!("{}: entry {i} does not decode", path.display()))
-            })?;
-            if rec.seq != i as u64 {
-                return Err(LedgerError::Tampered(format!(
+        let mut root_at_checkpoint = latest
+            .as_ref()
+            .filter(|cp| cp.size == 0)
+            .map(|_| range.root());
+        let end = segment::visit(&opts.dir, |i, bytes| {
+            let rec = Record::decode(bytes)
+                .ok_or_else(|| format!("{}: entry {i} does not decode", opts.dir.display()))?;
+            if rec.seq != i {
+                return Err(format!(
                     "{}: entry at position {i} has sequence number {}",
-                    path.display(),
+                    opts.dir.display(),
                     rec.seq
-                )));
+                ));
             }
             match rec.entry {
                 Entry::Begin(_) => {
@@ -179,26 +184,33 @@ impl Ledger {
                 }
                 _ => {}
             }
-            leaves.push(merkle::leaf_hash(bytes));
+            range.push(merkle::leaf_hash(bytes));
+            if latest.as_ref().is_some_and(|cp| cp.size == i + 1) {
+                root_at_checkpoint = Some(range.root());
+            }
+            Ok(())
+        })
+        .map_err(LedgerError::Tampered)?;
+        let (seg_no, path, good_len) =
+            end.last
+                .clone()
+                .unwrap_or((0, opts.dir.join(segment::name(0)), 0));
+        let file_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut recovery = Recovery {
+            entries: end.entries,
+            ..Recovery::default()
+        };
+        if end.tail == Tail::Torn {
+            recovery.cut_bytes = file_len - good_len;
         }
-        let public = ring::signature::KeyPair::public_key(&*opts.key)
-            .as_ref()
-            .to_vec();
-        // The public key beside the log, for `ledger verify` without --pubkey (a convenience: an
-        // auditor should verify with a key obtained independently).
-        let pub_hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
-        let _ = std::fs::write(opts.dir.join("log.pub"), format!("{pub_hex}\n"));
-        if let Some(note) = latest_checkpoint(&opts.dir)? {
-            let cp = checkpoint::verify(&note, &public)
-                .map_err(|e| LedgerError::Tampered(format!("latest checkpoint: {e}")))?;
-            if cp.size > leaves.len() as u64 {
+        if let Some(cp) = &latest {
+            if cp.size > end.entries {
                 return Err(LedgerError::Tampered(format!(
                     "the log has {} entries but its last signed checkpoint covers {}: it was truncated or restored from an old copy",
-                    leaves.len(),
-                    cp.size
+                    end.entries, cp.size
                 )));
             }
-            if merkle::root(&leaves[..cp.size as usize]) != cp.root {
+            if root_at_checkpoint != Some(cp.root) {
                 return Err(LedgerError::Tampered(format!(
                     "the first {} entries differ from what the last signed checkpoint covers",
                     cp.size
@@ -224,12 +236,8 @@ impl Ledger {
             len: good_len,
             segment: seg_no,
             segment_bytes: opts.segment_bytes.max(1),
-            range: {
-                let mut r = merkle::CompactRange::default();
-                leaves.iter().for_each(|l| r.push(*l));
-                r
-            },
-            size: leaves.len() as u64,
+            range,
+            size: end.entries,
             origin: opts.origin.clone(),
             key: opts.key.clone(),
             window: opts.commit_window,

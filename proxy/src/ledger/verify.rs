@@ -27,93 +27,98 @@ pub struct Report {
 #[error("{0}")]
 pub struct Problem(pub String);
 
-/// Verifies the ledger in `dir` with the log's public key.
+/// Verifies the ledger in `dir` with the log's public key, in one pass over the segments with
+/// memory that does not grow with the log (a compact Merkle range, the open `begin`s).
+///
+/// Checkpoints are read and their signatures checked first; then, as the entries stream, the
+/// root of the log at each checkpoint's size is compared with the checkpoint's. Every checkpoint
+/// being a prefix root of the same entries is what consistency between them means, so it needs
+/// no separate proof here; checkpoints must not shrink in the order they were written.
 pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
-    let loaded = segment::load(dir).map_err(Problem)?;
-    let mut leaves: Vec<Hash> = Vec::new();
-    let mut begins = std::collections::BTreeSet::new();
-    for (i, bytes) in loaded.entries.iter().enumerate() {
-        let rec = Record::decode(bytes)
-            .ok_or_else(|| Problem(format!("entry {i}: not a valid entry encoding")))?;
-        if rec.seq != i as u64 {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".note"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut checkpoints: Vec<(String, checkpoint::Checkpoint)> = Vec::new();
+    for name in names {
+        let note = std::fs::read_to_string(dir.join("checkpoints").join(&name)).unwrap_or_default();
+        let cp = checkpoint::verify(&note, public)
+            .map_err(|e| Problem(format!("checkpoint {name}: {e}")))?;
+        if let Some((_, p)) = checkpoints.last()
+            && p.size > cp.size
+        {
             return Err(Problem(format!(
+                "checkpoint {name}: not consistent with the checkpoint at size {}",
+                p.size
+            )));
+        }
+        checkpoints.push((name, cp));
+    }
+    let mut range = merkle::CompactRange::default();
+    let mut next = 0usize;
+    let check_at = |size: u64, range: &merkle::CompactRange, next: &mut usize| {
+        while let Some((name, cp)) = checkpoints.get(*next) {
+            if cp.size != size {
+                break;
+            }
+            if range.root() != cp.root {
+                return Err(format!(
+                    "checkpoint {name}: the first {} entries do not match its root (entries altered)",
+                    cp.size
+                ));
+            }
+            *next += 1;
+        }
+        Ok(())
+    };
+    check_at(0, &range, &mut next).map_err(Problem)?;
+    let mut begins = std::collections::BTreeSet::new();
+    let end = segment::visit(dir, |i, bytes| {
+        let rec = Record::decode(bytes)
+            .ok_or_else(|| format!("entry {i}: not a valid entry encoding"))?;
+        if rec.seq != i {
+            return Err(format!(
                 "entry {i}: has sequence number {} (entries deleted, inserted or reordered)",
                 rec.seq
-            )));
+            ));
         }
         match &rec.entry {
             Entry::Begin(_) => {
                 begins.insert(rec.seq);
             }
             Entry::End(e) if !begins.remove(&e.begin) => {
-                return Err(Problem(format!(
+                return Err(format!(
                     "entry {i}: ends disclosure {} which has no open begin",
                     e.begin
-                )));
+                ));
             }
             Entry::Incomplete { begin } if !begins.remove(begin) => {
-                return Err(Problem(format!(
+                return Err(format!(
                     "entry {i}: marks disclosure {begin} incomplete but it has no open begin"
-                )));
+                ));
             }
             _ => {}
         }
-        leaves.push(merkle::leaf_hash(bytes));
+        range.push(merkle::leaf_hash(bytes));
+        check_at(i + 1, &range, &mut next)
+    })
+    .map_err(Problem)?;
+    if let Some((name, cp)) = checkpoints.get(next) {
+        return Err(Problem(format!(
+            "checkpoint {name}: covers {} entries but the log has {} (entries removed or the file truncated)",
+            cp.size, end.entries
+        )));
     }
-    let mut notes: Vec<(String, String)> = std::fs::read_dir(dir.join("checkpoints"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".note"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .map(|n| {
-            let text =
-                std::fs::read_to_string(dir.join("checkpoints").join(&n)).unwrap_or_default();
-            (n, text)
-        })
-        .collect();
-    notes.sort();
-    let mut previous: Option<checkpoint::Checkpoint> = None;
-    for (name, note) in &notes {
-        let cp = checkpoint::verify(note, public)
-            .map_err(|e| Problem(format!("checkpoint {name}: {e}")))?;
-        if cp.size > leaves.len() as u64 {
-            return Err(Problem(format!(
-                "checkpoint {name}: covers {} entries but the log has {} (entries removed or the file truncated)",
-                cp.size,
-                leaves.len()
-            )));
-        }
-        if merkle::root(&leaves[..cp.size as usize]) != cp.root {
-            return Err(Problem(format!(
-                "checkpoint {name}: the first {} entries do not match its root (entries altered)",
-                cp.size
-            )));
-        }
-        if let Some(p) = &previous {
-            let proof = merkle::consistency_proof(p.size as usize, &leaves[..cp.size as usize]);
-            if p.size > cp.size
-                || !merkle::verify_consistency(p.size, cp.size, &proof, &p.root, &cp.root)
-            {
-                return Err(Problem(format!(
-                    "checkpoint {name}: not consistent with the checkpoint at size {}",
-                    p.size
-                )));
-            }
-        }
-        previous = Some(cp);
-    }
-    let root = merkle::root(&leaves)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let root: Hash = range.root();
     Ok(Report {
-        entries: leaves.len() as u64,
-        checkpoints: notes.len() as u64,
-        root,
-        torn_tail: loaded.tail == Tail::Torn,
+        entries: end.entries,
+        checkpoints: checkpoints.len() as u64,
+        root: root.iter().map(|b| format!("{b:02x}")).collect(),
+        torn_tail: end.tail == Tail::Torn,
     })
 }
