@@ -540,14 +540,30 @@ pub async fn raw_tls(
 /// As [`raw_tls`], presenting `identity` (certificate and key paths in the PKI dir).
 pub async fn raw_tls_as(
     dir: &Path,
-    (cert, key): (&str, &str),
+    identity: (&str, &str),
     addr: SocketAddr,
     request: &[u8],
     wait: std::time::Duration,
 ) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tls = tls_connect_as(dir, identity, addr).await;
+    // The server may refuse and close before everything is written; that is an answer too.
+    let _ = tls.write_all(request).await;
+    let _ = tls.flush().await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
+    out
+}
+
+/// A TLS connection to `addr` (HTTP/1.1 by ALPN) presenting `identity` (certificate and key
+/// paths in the PKI dir), for tests that write raw bytes.
+pub async fn tls_connect_as(
+    dir: &Path,
+    (cert, key): (&str, &str),
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -567,14 +583,8 @@ pub async fn raw_tls_as(
     .unwrap();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect("localhost".try_into().unwrap(), tcp)
         .await
-        .unwrap();
-    // The server may refuse and close before everything is written; that is an answer too.
-    let _ = tls.write_all(request).await;
-    let _ = tls.flush().await;
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
-    out
+        .unwrap()
 }

@@ -126,31 +126,12 @@ async fn a_request_head_trickled_byte_by_byte_is_cut_at_the_deadline() {
 /// Completes TLS (acme-loans), then writes `head` one byte every 200 ms until the server closes;
 /// returns what it answered.
 async fn trickle(dir: &std::path::Path, addr: std::net::SocketAddr, head: &[u8]) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("partners/acme-loans.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(dir.join("partners/acme-loans.key")).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut tls = tls_connect_as(
+        dir,
+        ("partners/acme-loans.pem", "partners/acme-loans.key"),
+        addr,
+    )
+    .await;
     for b in head {
         if tls.write_all(&[*b]).await.is_err() || tls.flush().await.is_err() {
             break;

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use sluice_bench::suite::{self, markdown, procs, targets};
-use sluice_bench::{arg, arg_opt, workload};
+use sluice_bench::suite::{self, markdown, targets};
+use sluice_bench::{arg, arg_opt};
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
@@ -166,29 +166,8 @@ fn run() -> Result<(), String> {
         ));
     }
 
-    let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    sluice_certs::devpki::init(&dir.join("pki"), &["bench-partner".to_string()])
-        .map_err(|e| e.to_string())?;
-    let feed = std::env::temp_dir().join("sluice-feed-1MiB.json");
-    workload::feed(&feed, "1MiB", "json");
-
-    let mut mock = procs::start(
-        "mock",
-        &bin("sluice-mock"),
-        &["--feed", &feed.display().to_string()],
-        core,
-        &dir.join("mock.log"),
-    )?;
-    let mock_address = mock.wait_line("listening on ")?;
-    let setup = targets::Setup {
-        dir: dir.clone(),
-        sluice,
-        workload: workload::shared_dir().join("bench"),
-        core,
-        mock: mock_address,
-    };
+    let (setup, mock) = targets::prepare("bench", &root.join("target/release"), core)?;
+    let dir = setup.dir.clone();
     let mut notes = Vec::new();
     let nginx_bin = targets::nginx_binary();
     let mut all = vec![targets::direct(&setup, mock.pid())];

@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use sluice_bench::arg;
 use sluice_bench::load::{self, Protocol, Spec, TlsFiles};
 use sluice_bench::suite::{procs, targets};
-use sluice_bench::{arg, workload};
 
 fn spec(url: &str, pki: &Path, rate: Option<f64>, duration: Duration) -> Spec {
     Spec {
@@ -46,29 +46,10 @@ fn main() {
         .parent()
         .expect("bench/ has a parent");
     let bin = |n: &str| root.join("target/release").join(n);
-    let dir = std::env::temp_dir().join(format!("sluice-soak-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (setup, mock) =
+        targets::prepare("soak", &root.join("target/release"), None).expect("setup");
+    let dir = setup.dir.clone();
     let pki = dir.join("pki");
-    sluice_certs::devpki::init(&pki, &["bench-partner".to_string()]).expect("dev PKI");
-    let feed = std::env::temp_dir().join("sluice-feed-1MiB.json");
-    workload::feed(&feed, "1MiB", "json");
-    let mut mock = procs::start(
-        "mock",
-        &bin("sluice-mock"),
-        &["--feed", &feed.display().to_string()],
-        None,
-        &dir.join("mock.log"),
-    )
-    .expect("mock");
-    let mock_address = mock.wait_line("listening on ").expect("mock address");
-    let setup = targets::Setup {
-        dir: dir.clone(),
-        sluice: bin("sluice"),
-        workload: workload::shared_dir().join("bench"),
-        core: None,
-        mock: mock_address,
-    };
     let target =
         targets::sluice(&setup, "sluice-reference", "reference-policy.toml").expect("sluice");
     let url = format!("{}/feed?size={size}", target.base);

@@ -41,6 +41,35 @@ pub struct Setup {
     pub mock: String,
 }
 
+/// A scratch directory `sluice-NAME-PID` with a development PKI for `bench-partner`, the
+/// reference feed generated, and the mock API started (pinned to `core` when given): the common
+/// start of every bench run. Returns the setup and the mock's process.
+pub fn prepare(name: &str, release: &Path, core: Option<usize>) -> Result<(Setup, Proc), String> {
+    let dir = std::env::temp_dir().join(format!("sluice-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    sluice_certs::devpki::init(&dir.join("pki"), &["bench-partner".to_string()])
+        .map_err(|e| e.to_string())?;
+    let feed = std::env::temp_dir().join("sluice-feed-1MiB.json");
+    crate::workload::feed(&feed, "1MiB", "json");
+    let mut mock = procs::start(
+        "mock",
+        &release.join("sluice-mock"),
+        &["--feed", &feed.display().to_string()],
+        core,
+        &dir.join("mock.log"),
+    )?;
+    let mock_address = mock.wait_line("listening on ")?;
+    let setup = Setup {
+        dir,
+        sluice: release.join("sluice"),
+        workload: crate::workload::shared_dir().join("bench"),
+        core,
+        mock: mock_address,
+    };
+    Ok((setup, mock))
+}
+
 /// The `direct` target: the shared mock, measured itself.
 pub fn direct(setup: &Setup, mock_pid: u32) -> Target {
     Target {
