@@ -154,10 +154,15 @@ struct RawUpstream {
     response_header_timeout_ms: u64,
     #[serde(default = "default_idle_ms")]
     idle_timeout_ms: u64,
+    #[serde(default = "default_body_stall_ms")]
+    body_stall_timeout_ms: u64,
     #[serde(default = "default_pool")]
     pool_size: usize,
 }
 
+fn default_body_stall_ms() -> u64 {
+    60_000
+}
 fn default_connect_ms() -> u64 {
     2_000
 }
@@ -220,6 +225,8 @@ pub struct Upstream {
     pub response_header_timeout: Duration,
     /// Idle pooled connections are closed after this.
     pub idle_timeout: Duration,
+    /// A response (or pushed request) body that yields nothing for this long is aborted.
+    pub body_stall_timeout: Duration,
     /// Idle connections kept per host.
     pub pool_size: usize,
 }
@@ -443,6 +450,7 @@ impl Config {
                 connect_timeout: Duration::from_millis(ru.connect_timeout_ms),
                 response_header_timeout: Duration::from_millis(ru.response_header_timeout_ms),
                 idle_timeout: Duration::from_millis(ru.idle_timeout_ms),
+                body_stall_timeout: Duration::from_millis(ru.body_stall_timeout_ms.max(1)),
                 pool_size: ru.pool_size,
             });
         }

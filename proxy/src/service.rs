@@ -430,7 +430,10 @@ async fn pull(
     // The institution's digest covers what it sent, not what the partner receives: verified here,
     // never forwarded (except with an unmodified pass-through body).
     let digest = crate::digest::expected(&rparts.headers).map_err(|_| Reason::UpstreamProtocol)?;
-    let rbody = verified(rbody, digest);
+    let rbody = verified(
+        crate::body::StallGuard::new(rbody, upstream.cfg.body_stall_timeout),
+        digest,
+    );
     if passes_through(ct, &r.route.pass_through) {
         tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
         copy_headers(

@@ -33,6 +33,8 @@ pub struct Chunks {
     delay: Option<Pin<Box<tokio::time::Sleep>>>,
     // A chunk sent this many more times after the others (large bodies without holding them).
     repeat: Option<(Bytes, usize)>,
+    // After the chunks, never end (a stalled upstream).
+    stall: bool,
 }
 
 impl Chunks {
@@ -46,6 +48,15 @@ impl Chunks {
             fail_at_end,
             delay: None,
             repeat: None,
+            stall: false,
+        }
+    }
+
+    /// `body` in `size`-byte chunks, then nothing, for ever: an upstream that stalls mid-body.
+    pub fn stalling(body: &[u8], size: usize) -> Self {
+        Self {
+            stall: true,
+            ..Self::new(body, size, false)
         }
     }
 
@@ -56,6 +67,7 @@ impl Chunks {
             fail_at_end: false,
             delay: None,
             repeat: Some((Bytes::copy_from_slice(chunk), times)),
+            stall: false,
         }
     }
 }
@@ -75,6 +87,7 @@ impl Body for Chunks {
         }
         match self.chunks.pop_front() {
             Some(c) => Poll::Ready(Some(Ok(Frame::data(c)))),
+            None if self.stall => Poll::Pending,
             None if self.fail_at_end => {
                 let delay = self.delay.get_or_insert_with(|| {
                     Box::pin(tokio::time::sleep(std::time::Duration::from_millis(100)))

@@ -1,8 +1,9 @@
 //! Faults at the edges of a connection: thousands of idle connections that never start TLS, and a
 //! client that trickles its request head. Sluice keeps serving real partners meanwhile, and closes
-//! both kinds once `header_read_timeout` passes. (Upstream resets and slow readers are in
-//! `proxy.rs`, upstream stalls in `reasons.rs`, ledger faults in `ledger_faults.rs`, SIGKILL in
-//! `proxy/tests/crash.rs`.)
+//! both kinds once `header_read_timeout` passes; and an upstream that stalls in the middle of a
+//! body is cut after `body_stall_timeout_ms`, the partner never getting a complete message.
+//! (Upstream resets and slow readers are in `proxy.rs`, upstreams that never answer in
+//! `reasons.rs`, ledger faults in `ledger_faults.rs`, SIGKILL in `proxy/tests/crash.rs`.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,4 +147,66 @@ async fn trickle(dir: &std::path::Path, addr: std::net::SocketAddr, head: &[u8])
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
     rest
+}
+
+#[tokio::test]
+async fn an_upstream_that_stalls_mid_body_is_cut_and_recorded() {
+    let dir = pki("faults-stall", &["acme-loans"]);
+    let handler: Handler = Arc::new(|_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::stalling(
+            br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700},"#,
+            16,
+        ),
+    });
+    let (inst, _) = mock_http(handler).await;
+    let (partner, _) = mock_http(institution()).await;
+    let sluice = start_sluice_with(
+        &dir,
+        inst,
+        partner,
+        &example_policy(),
+        "",
+        "body_stall_timeout_ms = 300",
+    )
+    .await;
+    let port = sluice.addr("partners").unwrap().port();
+    let started = Instant::now();
+    let (status, _, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        fetch(
+            &client(&dir, ACME, false),
+            Request::get(format!("https://localhost:{port}/v1/applicants/1"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        ),
+    )
+    .await
+    .expect("the stalled response ends");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The head went out with the first filtered bytes; the rest never completes.
+    assert!(
+        status == 200 && body.is_err() || status == 502,
+        "{status} {body:?}"
+    );
+    let ledger = dir.join("ledger");
+    let mut outcome = String::new();
+    for _ in 0..100 {
+        let entries = sluice::ledger::read::entries(&ledger).unwrap();
+        if let Some((v, _, _)) = sluice::ledger::read::disclosures(&ledger, &entries)
+            .into_iter()
+            .next()
+        {
+            outcome = v["outcome"].as_str().unwrap_or("").to_string();
+            if !outcome.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(outcome, "upstream_error");
+    sluice.shutdown().await;
 }
