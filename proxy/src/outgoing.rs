@@ -38,26 +38,44 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Signs in the trailers once the digest of what was sent is known. A signature that cannot be
-/// made is logged and left out (the bytes are already sent; the digest trailer still goes, and
-/// the ledger holds the same digest).
-fn seal(signer: Arc<MessageSigner>, as_: Signing, headers: HeaderMap) -> crate::body::Seal {
-    Box::new(move |trailers| {
-        let signed = match &as_ {
+impl Signing {
+    /// Signs the message and adds `signature-input` and `signature` to `into`: the trailers of a
+    /// streamed body (`trailers` then holds the digest), or the head of a body sent whole. A
+    /// signature that cannot be made is logged and left out: the digest still goes, and the
+    /// ledger holds the same digest.
+    fn sign_into(
+        &self,
+        signer: &MessageSigner,
+        headers: &HeaderMap,
+        trailers: Option<&HeaderMap>,
+    ) -> Option<(HeaderValue, HeaderValue)> {
+        let signed = match self {
             Signing::Response(status) => {
-                signer.sign_response(*status, &headers, trailers, unix_now())
+                signer.sign_response(*status, headers, trailers, unix_now())
             }
             Signing::Request(method, uri) => {
-                signer.sign_request(method, uri, &headers, trailers, unix_now())
+                signer.sign_request(method, uri, headers, trailers, unix_now())
             }
         };
-        match signed {
-            Ok((input, signature)) => {
-                trailers.insert("signature-input", input);
-                trailers.insert("signature", signature);
-            }
-            Err(e) => tracing::error!(error = %e, "message signature not made"),
-        }
+        signed
+            .map_err(|e| tracing::error!(error = %e, "message signature not made"))
+            .ok()
+    }
+}
+
+/// Adds a signature's two fields to `map`.
+fn put(map: &mut HeaderMap, signed: Option<(HeaderValue, HeaderValue)>) {
+    if let Some((input, signature)) = signed {
+        map.insert("signature-input", input);
+        map.insert("signature", signature);
+    }
+}
+
+/// Signs in the trailers once the digest of what was sent is known.
+fn seal(signer: Arc<MessageSigner>, as_: Signing, headers: HeaderMap) -> crate::body::Seal {
+    Box::new(move |trailers| {
+        let signed = as_.sign_into(&signer, &headers, Some(trailers));
+        put(trailers, signed);
     })
 }
 
@@ -147,19 +165,8 @@ fn whole_body(
         head.insert("content-digest", digest.clone());
     }
     if let Some(signer) = signer {
-        let signed = match as_ {
-            Signing::Response(status) => signer.sign_response_headers(*status, head, unix_now()),
-            Signing::Request(method, uri) => {
-                signer.sign_request_headers(method, uri, head, unix_now())
-            }
-        };
-        match signed {
-            Ok((input, signature)) => {
-                head.insert("signature-input", input);
-                head.insert("signature", signature);
-            }
-            Err(e) => tracing::error!(error = %e, "message signature not made"),
-        }
+        let signed = as_.sign_into(signer, head, None);
+        put(head, signed);
     }
     http_body_util::Full::new(data)
         .map_err(|never| match never {})

@@ -125,7 +125,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
     );
     let mut trailers = sluice::body::digest_trailer(sha.as_ref().try_into().unwrap());
     let (input, signature) = signer
-        .sign_response(200, &headers, &trailers, 1_800_000_000)
+        .sign_response(200, &headers, Some(&trailers), 1_800_000_000)
         .unwrap();
     trailers.insert("signature-input", input);
     trailers.insert("signature", signature);

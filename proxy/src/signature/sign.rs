@@ -55,13 +55,14 @@ impl MessageSigner {
         &self.keyid
     }
 
-    /// `Signature-Input` and `Signature` for a response with `status` and `headers` whose
-    /// trailers (`content-digest`) are `trailers`, created at `created` (Unix seconds).
+    /// `Signature-Input` and `Signature` for a response with `status` and `headers`, created at
+    /// `created` (Unix seconds). With `trailers`, `content-digest` is covered from them (`;tr`,
+    /// a streamed body); without, from `headers` (a body sent whole).
     pub fn sign_response(
         &self,
         status: u16,
         headers: &HeaderMap,
-        trailers: &HeaderMap,
+        trailers: Option<&HeaderMap>,
         created: i64,
     ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
         let msg = Message {
@@ -69,63 +70,10 @@ impl MessageSigner {
             target_uri: None,
             status: Some(status),
             headers,
-            trailers: Some(trailers),
+            trailers,
         };
-        self.sign_message(
-            &RESPONSE_COMPONENTS,
-            Some(super::RESPONSE_TAG),
-            None,
-            &msg,
-            created,
-        )
-    }
-
-    /// As [`Self::sign_response`] for a body sent whole, whose `content-digest` is a header
-    /// field of `headers`.
-    pub fn sign_response_headers(
-        &self,
-        status: u16,
-        headers: &HeaderMap,
-        created: i64,
-    ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
-        let msg = Message {
-            method: None,
-            target_uri: None,
-            status: Some(status),
-            headers,
-            trailers: None,
-        };
-        self.sign_message(
-            &untrailed(&RESPONSE_COMPONENTS),
-            Some(super::RESPONSE_TAG),
-            None,
-            &msg,
-            created,
-        )
-    }
-
-    /// As [`Self::sign_request`] for a body sent whole.
-    pub fn sign_request_headers(
-        &self,
-        method: &str,
-        target_uri: &str,
-        headers: &HeaderMap,
-        created: i64,
-    ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
-        let msg = Message {
-            method: Some(method),
-            target_uri: Some(target_uri),
-            status: None,
-            headers,
-            trailers: None,
-        };
-        self.sign_message(
-            &untrailed(&REQUEST_COMPONENTS),
-            Some(super::REQUEST_TAG),
-            None,
-            &msg,
-            created,
-        )
+        let components = covered(&RESPONSE_COMPONENTS, trailers.is_some());
+        self.sign_message(&components, Some(super::RESPONSE_TAG), None, &msg, created)
     }
 
     /// The same for a filtered request sluice sends to a partner (push flow).
@@ -134,7 +82,7 @@ impl MessageSigner {
         method: &str,
         target_uri: &str,
         headers: &HeaderMap,
-        trailers: &HeaderMap,
+        trailers: Option<&HeaderMap>,
         created: i64,
     ) -> Result<(HeaderValue, HeaderValue), SignatureError> {
         let msg = Message {
@@ -142,15 +90,10 @@ impl MessageSigner {
             target_uri: Some(target_uri),
             status: None,
             headers,
-            trailers: Some(trailers),
+            trailers,
         };
-        self.sign_message(
-            &REQUEST_COMPONENTS,
-            Some(super::REQUEST_TAG),
-            None,
-            &msg,
-            created,
-        )
+        let components = covered(&REQUEST_COMPONENTS, trailers.is_some());
+        self.sign_message(&components, Some(super::REQUEST_TAG), None, &msg, created)
     }
 
     /// Signs `msg` over `components` (name, from trailers) with `created`, `keyid`,
@@ -207,9 +150,13 @@ impl MessageSigner {
     }
 }
 
-/// The components with every one taken from the header section.
-fn untrailed<'a>(components: &[(&'a str, bool)]) -> Vec<(&'a str, bool)> {
-    components.iter().map(|(name, _)| (*name, false)).collect()
+/// The components, with `content-digest` from the trailers or, without them, every one from the
+/// header section.
+fn covered<'a>(components: &[(&'a str, bool)], trailers: bool) -> Vec<(&'a str, bool)> {
+    components
+        .iter()
+        .map(|(name, tr)| (*name, *tr && trailers))
+        .collect()
 }
 
 fn string(s: &str) -> Result<BareItem, SignatureError> {

@@ -118,6 +118,27 @@ fn check_params(
     Ok(())
 }
 
+/// Verifies the signature under `label` in `signatures` over `msg` with the Ed25519 key `public`.
+fn check(
+    signatures: &sfv::Dictionary,
+    label: &sfv::Key,
+    params: &InnerList,
+    msg: &Message<'_>,
+    public: &[u8],
+) -> Result<(), SignatureError> {
+    let signature = match signatures.get(label) {
+        Some(ListEntry::Item(item)) => item
+            .bare_item
+            .as_byte_sequence()
+            .ok_or(SignatureError::Malformed)?,
+        _ => return Err(SignatureError::Malformed),
+    };
+    let base = signature_base(params, msg)?;
+    UnparsedPublicKey::new(&ED25519, public)
+        .verify(base.as_bytes(), signature)
+        .map_err(|_| SignatureError::Invalid)
+}
+
 /// Verifies the request described by `msg` against `keys`. `has_body`: the request carries
 /// content, so `content-digest` must be covered.
 pub fn verify_request(
@@ -159,17 +180,7 @@ pub fn verify_request(
         return Err(SignatureError::NotCovered);
     }
     check_params(params, policy, now)?;
-    let signature = match signatures.get(label) {
-        Some(ListEntry::Item(item)) => item
-            .bare_item
-            .as_byte_sequence()
-            .ok_or(SignatureError::Malformed)?,
-        _ => return Err(SignatureError::Malformed),
-    };
-    let base = signature_base(params, msg)?;
-    UnparsedPublicKey::new(&ED25519, &key.ed25519)
-        .verify(base.as_bytes(), signature)
-        .map_err(|_| SignatureError::Invalid)?;
+    check(&signatures, label, params, msg, &key.ed25519)?;
     Ok(VerifiedSignature {
         label: label.as_str().to_string(),
         keyid: key.id.clone(),
@@ -224,13 +235,6 @@ pub fn verify_response(
     if !covers("content-digest", digest_in_trailers) || !covers("sluice-disclosure", false) {
         return Err(SignatureError::NotCovered);
     }
-    let signature = match signatures.get(label) {
-        Some(ListEntry::Item(item)) => item
-            .bare_item
-            .as_byte_sequence()
-            .ok_or(SignatureError::Malformed)?,
-        _ => return Err(SignatureError::Malformed),
-    };
     let msg = Message {
         method: None,
         target_uri: None,
@@ -238,10 +242,7 @@ pub fn verify_response(
         headers,
         trailers: Some(trailers),
     };
-    let base = signature_base(params, &msg)?;
-    UnparsedPublicKey::new(&ED25519, pubkey)
-        .verify(base.as_bytes(), signature)
-        .map_err(|_| SignatureError::Invalid)?;
+    check(&signatures, label, params, &msg, pubkey)?;
     let keyid = params
         .params
         .get("keyid")
@@ -543,7 +544,7 @@ mod tests {
         let mut trailers = crate::body::digest_trailer(&[7; 32]);
         let (input, sig) = p
             .signer
-            .sign_response(200, &headers, &trailers, NOW)
+            .sign_response(200, &headers, Some(&trailers), NOW)
             .unwrap();
         trailers.insert("signature-input", input);
         trailers.insert("signature", sig);
