@@ -454,6 +454,22 @@ impl Config {
                 pool_size: ru.pool_size,
             });
         }
+        let admin = raw
+            .admin
+            .as_ref()
+            .map(|a| addr("admin.address".into(), &a.address))
+            .transpose()?;
+        let admin_token_file = match (&raw.admin, admin) {
+            (Some(a), Some(bound)) => {
+                if !bound.ip().is_loopback() && a.token_file.is_none() {
+                    return Err(fail(format!(
+                        "admin.token_file: missing; expected a bearer-token file, because admin.address {bound} is not a loopback address (the admin listener serves metrics and reloads the policy)"
+                    )));
+                }
+                a.token_file.as_deref().map(&rel)
+            }
+            _ => None,
+        };
         Ok(Config {
             file: path.to_path_buf(),
             policy: rel(&raw.policy),
@@ -518,23 +534,8 @@ impl Config {
                     }
                 },
             },
-            admin: raw
-                .admin
-                .as_ref()
-                .map(|a| addr("admin.address".into(), &a.address))
-                .transpose()?,
-            admin_token_file: match &raw.admin {
-                Some(a) => {
-                    let bound = addr("admin.address".into(), &a.address)?;
-                    if !bound.ip().is_loopback() && a.token_file.is_none() {
-                        return Err(fail(format!(
-                            "admin.token_file: missing; expected a bearer-token file, because admin.address {bound} is not a loopback address (the admin listener serves metrics and reloads the policy)"
-                        )));
-                    }
-                    a.token_file.as_deref().map(&rel)
-                }
-                None => None,
-            },
+            admin,
+            admin_token_file,
             ledger: Ledger {
                 dir: rel(&raw.ledger.dir),
                 signing_key: rel(&raw.ledger.signing_key),

@@ -39,8 +39,9 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
-    /// The bearer token the admin listener requires for `/metrics` and `/admin/reload`.
-    pub admin_token: Option<Vec<u8>>,
+    /// SHA-256 of the bearer token the admin listener requires for `/metrics` and
+    /// `/admin/reload`.
+    pub admin_token: Option<[u8; 32]>,
     /// The OTLP exporter, when `[telemetry] otlp_endpoint` is set.
     pub telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// Signs filtered responses (RFC 9421), when `[keys] message_signing_key` is set.
