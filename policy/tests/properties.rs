@@ -73,6 +73,126 @@ fn every_cut_and_every_pair_of_cuts_gives_the_same_result() {
     }
 }
 
+/// Members and stripped values that lie whole in one chunk take the fast paths (`engine/fast.rs`);
+/// fed one byte at a time they take the automaton. Each case asserts the verdict and that both
+/// ways agree, around the limits and grammar corners where the fast paths hand over.
+#[test]
+fn fast_paths_agree_with_the_automaton_on_whole_members() {
+    use sluice_policy::engine::{Limits, ViolationKind as K};
+    let p = policy(None, None, FIELDS);
+    let dflt = Limits::default();
+    let small = Limits {
+        max_depth: 4,
+        max_token_len: 8,
+        ..Limits::default()
+    };
+    let (j, nd) = (Format::Json, Format::Ndjson);
+    let cases: &[(Format, &Limits, &[u8], Option<K>)] = &[
+        (j, &dflt, br#"{"zz":"\ud83d\ude00","a":1}"#, None),
+        (
+            j,
+            &dflt,
+            br#"{"zz":"\ud83d","a":1}"#,
+            Some(K::LoneSurrogate),
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"zz":"\ud83dx\ude00"}"#,
+            Some(K::LoneSurrogate),
+        ),
+        (j, &dflt, br#"{"zz":"\udc00"}"#, Some(K::LoneSurrogate)),
+        (j, &dflt, br#"{"zz":"\x"}"#, Some(K::InvalidEscape)),
+        (j, &dflt, br#"{"zz":"\u12g4"}"#, Some(K::InvalidEscape)),
+        (
+            j,
+            &dflt,
+            b"{\"zz\":\"tab\there\"}",
+            Some(K::ControlCharacter),
+        ),
+        (j, &small, br#"{"zz":[[[1]]],"a":1}"#, None),
+        (
+            j,
+            &small,
+            br#"{"zz":[[[[1]]]],"a":1}"#,
+            Some(K::DepthExceeded),
+        ),
+        (j, &small, br#"{"zz":"12345678","a":1}"#, None),
+        (
+            j,
+            &small,
+            br#"{"zz":"123456789","a":1}"#,
+            Some(K::TokenTooLong),
+        ),
+        (j, &small, br#"{"zz":"123\"567","a":1}"#, None),
+        (j, &small, br#"{"zz":12345678,"a":1}"#, None),
+        (
+            j,
+            &small,
+            br#"{"zz":123456789,"a":1}"#,
+            Some(K::TokenTooLong),
+        ),
+        (j, &small, br#"{"123456789":1}"#, Some(K::TokenTooLong)),
+        (j, &dflt, br#"{"zz":1e400}"#, Some(K::NumberRange)),
+        (
+            j,
+            &dflt,
+            br#"{"zz":18446744073709551616}"#,
+            Some(K::NumberRange),
+        ),
+        (j, &dflt, br#"{"zz":-9223372036854775808,"a":1}"#, None),
+        (j, &dflt, br#"{"zz":-0.000e-5,"y":0.0001e-303}"#, None),
+        (j, &dflt, br#"{"zz":0.0001e-305}"#, Some(K::NumberRange)),
+        (j, &dflt, br#"{"zz":01}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":1.}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":-}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":1e+}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":tru}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":[1,]}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":{"k":1,}}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":{"k" 1}}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz":[1}"#, Some(K::InvalidJson)),
+        (j, &dflt, br#"{"zz" : "a" , "q" : 1 , "a" : 2 }"#, None),
+        (
+            j,
+            &dflt,
+            br#"{"zz":{"k":[true,false,null,{"q":"\/"}]},"a":2}"#,
+            None,
+        ),
+        (j, &dflt, br#"{"zz":1,"zz":2,"a":3}"#, None),
+        (j, &dflt, br#"{"a":1,"zz":2,"a":3}"#, Some(K::DuplicateKey)),
+        (j, &dflt, br#"{"\u0061":5,"z\u007a":1}"#, None),
+        (j, &dflt, br#"{"zz":"a"#, Some(K::Truncated)),
+        (j, &dflt, br#"{"zz":1"#, Some(K::Truncated)),
+        (j, &dflt, b"{\"zz\":[1,\n2],\n\"a\":1}", None),
+        (nd, &dflt, b"{\"zz\":[1,\n2]}", Some(K::InvalidJson)),
+        (
+            nd,
+            &dflt,
+            b"{\"zz\":[1, 2],\n\"a\":1}",
+            Some(K::InvalidJson),
+        ),
+        (nd, &dflt, b"{\"zz\":[1,\t2], \"a\":1}\r\n{\"a\":2}", None),
+    ];
+    for (format, limits, body, want) in cases {
+        let cfg = || {
+            let mut c = config(&p, *format);
+            c.limits = (*limits).clone();
+            c
+        };
+        let case = String::from_utf8_lossy(body);
+        let whole = run_cfg(cfg(), body, &[]);
+        assert_eq!(
+            whole.as_ref().err().map(|v| v.kind),
+            *want,
+            "{case}: {whole:?}"
+        );
+        let bytewise: Vec<usize> = (1..body.len()).collect();
+        let slow = run_cfg(cfg(), body, &bytewise);
+        assert!(same(&whole, &slow), "{case}: {whole:?} vs {slow:?}");
+    }
+}
+
 #[test]
 fn ndjson_split_invariance_with_consent_holding() {
     let p = policy(

@@ -18,6 +18,7 @@
 //! of the open kept-whole objects (`max_keys_per_object`), and — only when a consent list is in
 //! force — the output of one record (`record_cap`). Nothing grows with the body.
 
+mod fast;
 mod keyset;
 mod machine;
 mod number;

@@ -179,3 +179,69 @@ impl Redactor {
         }
     }
 }
+
+/// A whole number at `buf[i..]` that ends before `stop`, checked like [`Redactor::number_step`]
+/// checks one: the index just past it, or `None` when it is invalid, out of range, or not known
+/// to have ended before `stop` (the caller then leaves it to the automaton).
+#[inline]
+pub(super) fn whole_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
+    let digits = |buf: &[u8], mut j: usize| {
+        while j < stop && buf[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    let mut num = NumScan::default();
+    if buf.get(i) == Some(&b'-') {
+        num.negative = true;
+        i += 1;
+    }
+    let int_start = i;
+    match buf[..stop].get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            i = digits(buf, i);
+            for &d in &buf[int_start..i] {
+                num.int = (num.int * 10 + u128::from(d - b'0')).min(CAP);
+            }
+        }
+        _ => return None,
+    }
+    num.int_digits = (i - int_start) as u32;
+    if buf[..stop].get(i) == Some(&b'.') {
+        num.fraction_or_exponent = true;
+        let start = i + 1;
+        i = digits(buf, start);
+        if i == start {
+            return None;
+        }
+        match buf[start..i].iter().position(|&d| d != b'0') {
+            Some(zeros) => {
+                num.frac_nonzero = true;
+                num.frac_leading_zeros = zeros as u32;
+            }
+            None => num.frac_leading_zeros = (i - start) as u32,
+        }
+    }
+    if matches!(buf[..stop].get(i), Some(b'e' | b'E')) {
+        num.fraction_or_exponent = true;
+        i += 1;
+        if let Some(&s @ (b'+' | b'-')) = buf[..stop].get(i) {
+            num.exp_negative = s == b'-';
+            i += 1;
+        }
+        let start = i;
+        i = digits(buf, start);
+        if i == start {
+            return None;
+        }
+        for &d in &buf[start..i] {
+            num.exp = (num.exp * 10 + i64::from(d - b'0')).min(1_000_000_000);
+        }
+    }
+    // The byte after the number must be known, and must not continue it.
+    match buf[..stop].get(i) {
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') | None => None,
+        Some(_) => num.interoperable().then_some(i),
+    }
+}

@@ -1,0 +1,257 @@
+//! Fast paths for what lies whole in the current chunk.
+//!
+//! The automaton in [`machine`](super::machine) can stop and resume at any byte, which costs a
+//! store and a dispatch per byte and per token. Most of a body, though, is members and stripped
+//! values that start and end inside one 64 KiB chunk. For those, this module parses with local
+//! state only:
+//!
+//! - [`Redactor::skip_whole`] validates a stripped value completely (strings, escapes, numbers
+//!   with their range check, literals, nesting and depth) and returns where it ends;
+//! - [`Redactor::members`] runs through the members of an object at a trie node: it looks each
+//!   key up, skips the values no rule wants, and hands a matched member to the automaton at its
+//!   colon, exactly where the automaton would be after reading the key itself.
+//!
+//! Neither ever decides a violation. On anything unusual — an escape in a key, a token near its
+//! limit, invalid JSON, the chunk's end — they give up, and the automaton starts over at the
+//! same byte in the same state. So verdicts, offsets and output are the automaton's by
+//! construction; the fast paths only decide how soon they are reached.
+
+use super::Format;
+use super::machine::{Member, Redactor, State, Target, scan_plain};
+use super::number::whole_number;
+use crate::compile::FieldProgram;
+
+#[inline]
+fn is_ws(b: u8, ndjson: bool) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r') || (b == b'\n' && !ndjson)
+}
+
+#[inline]
+fn skip_ws(buf: &[u8], mut i: usize, stop: usize, ndjson: bool) -> usize {
+    while i < stop && is_ws(buf[i], ndjson) {
+        i += 1;
+    }
+    i
+}
+
+fn hex4(buf: &[u8], i: usize) -> Option<u16> {
+    let digits = buf.get(i..i + 4)?;
+    let mut v = 0u16;
+    for &d in digits {
+        v = v << 4 | (d as char).to_digit(16)? as u16;
+    }
+    Some(v)
+}
+
+/// The end of a string whose interior starts at `i`, if it closes before `stop` and within
+/// `max_len` bytes, with valid escapes and no control characters.
+#[inline]
+fn whole_string(buf: &[u8], mut i: usize, stop: usize, max_len: u64) -> Option<usize> {
+    let start = i;
+    let stop = stop.min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+    loop {
+        i = scan_plain(buf, i, stop);
+        match buf[..stop].get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                i += 1;
+                match buf[..stop].get(i)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
+                    b'u' => {
+                        let v = hex4(&buf[..stop], i + 1)?;
+                        i += 5;
+                        if (0xDC00..0xE000).contains(&v) {
+                            return None;
+                        }
+                        if (0xD800..0xDC00).contains(&v) {
+                            if buf[..stop].get(i..i + 2)? != b"\\u" {
+                                return None;
+                            }
+                            let low = hex4(&buf[..stop], i + 2)?;
+                            if !(0xDC00..0xE000).contains(&low) {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+impl Redactor {
+    /// A whole stripped value at `buf[i..]` (after whitespace) that ends before `stop`: the
+    /// index just past it, or `None` to leave the value to the automaton.
+    pub(super) fn skip_whole(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+        let ndjson = self.cfg.format == Format::Ndjson;
+        let max_len = self.cfg.limits.max_token_len;
+        // Opening a container is refused at this depth (as the skipper refuses it).
+        let max_depth = self
+            .cfg
+            .limits
+            .max_depth
+            .min(127)
+            .checked_sub(self.stack.len())?;
+        let mut bits: u128 = 0;
+        let mut depth = 0usize;
+        let mut i = skip_ws(buf, i, stop, ndjson);
+        'value: loop {
+            // A value starts at `i`.
+            let b = *buf[..stop].get(i)?;
+            match b {
+                b'"' => i = whole_string(buf, i + 1, stop, max_len)?,
+                b'{' | b'[' => {
+                    if depth >= max_depth {
+                        return None;
+                    }
+                    let is_obj = b == b'{';
+                    bits = bits << 1 | u128::from(is_obj);
+                    depth += 1;
+                    i = skip_ws(buf, i + 1, stop, ndjson);
+                    let close = if is_obj { b'}' } else { b']' };
+                    if *buf[..stop].get(i)? == close {
+                        i += 1;
+                        depth -= 1;
+                        bits >>= 1;
+                    } else if is_obj {
+                        i = self.key_colon(buf, i, stop)?;
+                        continue 'value;
+                    } else {
+                        continue 'value;
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let end = whole_number(buf, i, stop)?;
+                    if (end - i) as u64 >= max_len {
+                        return None;
+                    }
+                    i = end;
+                }
+                b't' | b'f' | b'n' => {
+                    let lit: &[u8] = match b {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if buf[..stop].get(i..i + lit.len())? != lit {
+                        return None;
+                    }
+                    i += lit.len();
+                }
+                _ => return None,
+            }
+            // After a value: close containers until one continues.
+            loop {
+                if depth == 0 {
+                    return Some(i);
+                }
+                i = skip_ws(buf, i, stop, ndjson);
+                let in_obj = bits & 1 == 1;
+                match (*buf[..stop].get(i)?, in_obj) {
+                    (b',', true) => {
+                        i = skip_ws(buf, i + 1, stop, ndjson);
+                        i = self.key_colon(buf, i, stop)?;
+                        continue 'value;
+                    }
+                    (b',', false) => {
+                        i = skip_ws(buf, i + 1, stop, ndjson);
+                        continue 'value;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        i += 1;
+                        depth -= 1;
+                        bits >>= 1;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// A key at `buf[i]` (its opening quote), its colon, and the whitespace after: the index of
+    /// the value.
+    #[inline]
+    fn key_colon(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+        if *buf[..stop].get(i)? != b'"' {
+            return None;
+        }
+        let ndjson = self.cfg.format == Format::Ndjson;
+        let i = whole_string(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
+        let i = skip_ws(buf, i, stop, ndjson);
+        if *buf[..stop].get(i)? != b':' {
+            return None;
+        }
+        Some(skip_ws(buf, i + 1, stop, ndjson))
+    }
+
+    /// Runs through the members of the innermost object, a trie node's, from `i` (in state
+    /// `ObjFirst`, `ObjNext` or `After`) up to `stop`. Returns where the automaton takes over,
+    /// with the state set for that byte: at a matched member's colon, at the object's close, or
+    /// wherever the fast path gave up.
+    pub(super) fn members(
+        &mut self,
+        program: &FieldProgram,
+        buf: &[u8],
+        mut i: usize,
+        stop: usize,
+    ) -> Result<usize, super::Violation> {
+        let top = *self.stack.last().expect("members are inside objects");
+        let Target::Node(n) = top.target else {
+            return Ok(i);
+        };
+        let node = program.node(n);
+        let ndjson = self.cfg.format == Format::Ndjson;
+        let max_len = self.cfg.limits.max_token_len;
+        loop {
+            // `i` is after `{`, after `,`, or after a member's value.
+            let mut j = skip_ws(buf, i, stop, ndjson);
+            if self.state == State::After {
+                if buf[..stop].get(j) != Some(&b',') {
+                    return Ok(i);
+                }
+                j = skip_ws(buf, j + 1, stop, ndjson);
+                // Progress is kept per member: the automaton resumes at the key.
+                self.state = State::ObjNext;
+                i = j;
+            }
+            if buf[..stop].get(j) != Some(&b'"') {
+                return Ok(i);
+            }
+            let key_start = j + 1;
+            let limit = stop.min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(0)));
+            let key_end = scan_plain(buf, key_start, limit);
+            if buf[..limit].get(key_end) != Some(&b'"') {
+                return Ok(i);
+            }
+            let key = &buf[key_start..key_end];
+            if node.child(key).is_some() {
+                // The automaton's own key handling, as if it had read this key.
+                self.tok_start = self.offset + j as u64;
+                self.tok_escape = false;
+                self.tok_in_key = false;
+                self.key_done(program, Some(key))?;
+                self.state = State::Colon;
+                self.span_start = key_end;
+                return Ok(key_end + 1);
+            }
+            let mut v = skip_ws(buf, key_end + 1, stop, ndjson);
+            if buf[..stop].get(v) != Some(&b':') {
+                return Ok(i);
+            }
+            v += 1;
+            let Some(end) = self.skip_whole(buf, v, stop) else {
+                return Ok(i);
+            };
+            self.node_stripped[n as usize] += 1;
+            let top = self.stack.last_mut().expect("open object");
+            top.member = Member::Unlisted;
+            top.count += 1;
+            self.member_target = Target::Strip;
+            self.state = State::After;
+            i = end;
+        }
+    }
+}
