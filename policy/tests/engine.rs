@@ -534,3 +534,19 @@ fn a_record_over_the_cap_is_refused_when_records_are_held() {
     .unwrap_err();
     assert_eq!(err.to_string(), "record_too_large at $.rs[0].s (byte 39)");
 }
+
+#[test]
+fn a_scalar_kept_as_a_subtree_is_counted_once() {
+    let p = policy(
+        None,
+        None,
+        "\"$.d\" = { keep = \"subtree\" }\n\"$.e\" = { keep = \"subtree\" }",
+    );
+    let body = br#"{"d":"whole","e":{"x":[1,2]}}"#;
+    for cuts in [vec![], (1..body.len()).collect::<Vec<_>>()] {
+        let (out, s) = run_cfg(config(&p, Format::Json), body, &cuts).unwrap();
+        assert_eq!(out, body.to_vec());
+        assert_eq!(s.field("$.d").unwrap().kept, 1, "cuts {cuts:?}");
+        assert_eq!(s.field("$.e").unwrap().kept, 1, "cuts {cuts:?}");
+    }
+}

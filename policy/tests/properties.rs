@@ -173,6 +173,38 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
             Some(K::InvalidJson),
         ),
         (nd, &dflt, b"{\"zz\":[1,\t2], \"a\":1}\r\n{\"a\":2}", None),
+        (
+            j,
+            &dflt,
+            br#"{"a":"x\"y","m":"13860642414","h":"a\u0062","zz":0}"#,
+            None,
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"m":null,"h":null,"a":true,"e":{"f":1.5,"g":[]}}"#,
+            None,
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"b":[{"c":"call 138 6064 2414","n":100}]}"#,
+            None,
+        ),
+        (j, &dflt, br#"{"b":[{"n":101}]}"#, Some(K::OutOfRange)),
+        (j, &dflt, br#"{"b":[{"n":"1"}]}"#, Some(K::TypeMismatch)),
+        (j, &dflt, br#"{"b":[{"c":false}]}"#, Some(K::TypeMismatch)),
+        (j, &dflt, br#"{"a":{"x":1}}"#, Some(K::TypeMismatch)),
+        (j, &dflt, br#"{"e":7}"#, Some(K::WrongContainer)),
+        (
+            j,
+            &dflt,
+            br#"{"d":"whole","a":1,"a":2}"#,
+            Some(K::DuplicateKey),
+        ),
+        (j, &small, br#"{"a":"12345678","m":12345678}"#, None),
+        (j, &small, br#"{"a":"123456789"}"#, Some(K::TokenTooLong)),
+        (j, &small, br#"{"m":123456789}"#, Some(K::TokenTooLong)),
     ];
     for (format, limits, body, want) in cases {
         let cfg = || {

@@ -8,8 +8,10 @@
 //! - [`Redactor::skip_whole`] validates a stripped value completely (strings, escapes, numbers
 //!   with their range check, literals, nesting and depth) and returns where it ends;
 //! - [`Redactor::members`] runs through the members of an object at a trie node: it looks each
-//!   key up, skips the values no rule wants, and hands a matched member to the automaton at its
-//!   colon, exactly where the automaton would be after reading the key itself.
+//!   key up, skips the values no rule wants, and puts a matched member's scalar value through
+//!   the automaton's own value steps (where it goes, the member's prefix, the rule at its end)
+//!   in one go. A matched container is handed to the automaton at its colon, exactly where the
+//!   automaton would be after reading the key itself.
 //!
 //! Neither ever decides a violation. On anything unusual — an escape in a key, a token near its
 //! limit, invalid JSON, the chunk's end — they give up, and the automaton starts over at the
@@ -17,7 +19,7 @@
 //! construction; the fast paths only decide how soon they are reached.
 
 use super::Format;
-use super::machine::{Member, Redactor, State, Target, scan_plain};
+use super::machine::{Lit, Member, Redactor, Scalar, Sink, State, Target, scan_plain};
 use super::number::whole_number;
 use crate::compile::FieldProgram;
 
@@ -187,6 +189,74 @@ impl Redactor {
         Some(skip_ws(buf, i + 1, stop, ndjson))
     }
 
+    /// A matched member's value from its colon at `buf[i..]`, when it is a scalar that ends
+    /// before `stop`: it goes through the automaton's own steps for a value (where it goes,
+    /// the member's prefix, the rule at its end), fed the whole token at once. Returns the index
+    /// after it, or `None` (nothing done) to leave it to the automaton.
+    fn scalar_member(
+        &mut self,
+        program: &FieldProgram,
+        buf: &[u8],
+        i: usize,
+        stop: usize,
+    ) -> Result<Option<usize>, super::Violation> {
+        let ndjson = self.cfg.format == Format::Ndjson;
+        let max_len = self.cfg.limits.max_token_len;
+        let colon = skip_ws(buf, i, stop, ndjson);
+        if buf[..stop].get(colon) != Some(&b':') {
+            return Ok(None);
+        }
+        let v = skip_ws(buf, colon + 1, stop, ndjson);
+        let Some(&first) = buf[..stop].get(v) else {
+            return Ok(None);
+        };
+        let (kind, end) = match first {
+            b'"' => (Scalar::String, whole_string(buf, v + 1, stop, max_len)),
+            b'-' | b'0'..=b'9' => (
+                Scalar::Number,
+                whole_number(buf, v, stop).filter(|&e| ((e - v) as u64) < max_len),
+            ),
+            b't' | b'f' | b'n' => {
+                let lit = match first {
+                    b't' => Lit::True,
+                    b'f' => Lit::False,
+                    _ => Lit::Null,
+                };
+                let n = lit.bytes().len();
+                let whole = buf[..stop].get(v..v + n) == Some(lit.bytes());
+                (Scalar::Literal(lit), whole.then_some(v + n))
+            }
+            _ => return Ok(None),
+        };
+        let Some(end) = end else { return Ok(None) };
+        let target = self.member_target;
+        let abs = self.offset + v as u64;
+        let string = kind == Scalar::String;
+        let sink = self.value_sink(program, target, kind, abs)?;
+        self.start_token(target, sink, abs, string);
+        let token = match kind {
+            Scalar::String => &buf[v + 1..end - 1],
+            Scalar::Number => &buf[v..end],
+            Scalar::Literal(_) => &[],
+        };
+        match sink {
+            Sink::Emit => {
+                let out = self.sink();
+                if string {
+                    out.push(b'"');
+                }
+                out.extend_from_slice(token);
+            }
+            Sink::Capture => {
+                self.capture.extend_from_slice(token);
+                self.tok_escape = string && memchr::memchr(b'\\', token).is_some();
+            }
+            Sink::Discard => {}
+        }
+        self.end_scalar(program, kind)?;
+        Ok(Some(end))
+    }
+
     /// Runs through the members of the innermost object, a trie node's, from `i` (in state
     /// `ObjFirst`, `ObjNext` or `After`) up to `stop`. Returns where the automaton takes over,
     /// with the state set for that byte: at a matched member's colon, at the object's close, or
@@ -227,7 +297,7 @@ impl Redactor {
                 return Ok(i);
             }
             let key = &buf[key_start..key_end];
-            if node.child(key).is_some() {
+            if let Some((_, child)) = node.child(key) {
                 // The automaton's own key handling, as if it had read this key.
                 self.tok_start = self.offset + j as u64;
                 self.tok_escape = false;
@@ -235,7 +305,16 @@ impl Redactor {
                 self.key_done(program, Some(key))?;
                 self.state = State::Colon;
                 self.span_start = key_end;
-                return Ok(key_end + 1);
+                if program.node(child).record {
+                    return Ok(key_end + 1);
+                }
+                match self.scalar_member(program, buf, key_end + 1, stop)? {
+                    Some(end) => {
+                        i = end;
+                        continue;
+                    }
+                    None => return Ok(key_end + 1),
+                }
             }
             let mut v = skip_ws(buf, key_end + 1, stop, ndjson);
             if buf[..stop].get(v) != Some(&b':') {

@@ -185,7 +185,25 @@ impl Redactor {
         self.root_seen = true;
         let target = self.value_target(program);
         let string = kind == Scalar::String;
-        let sink = match target {
+        let sink = self.value_sink(program, target, kind, abs)?;
+        self.start_token(target, sink, abs, string);
+        if sink == Sink::Emit && string {
+            self.sink().push(b'"');
+        }
+        Ok(())
+    }
+
+    /// Where a scalar of `kind` at `target` goes; writes the member's prefix first when it is
+    /// emitted as it streams.
+    #[inline]
+    pub(super) fn value_sink(
+        &mut self,
+        program: &FieldProgram,
+        target: Target,
+        kind: Scalar,
+        abs: u64,
+    ) -> Result<Sink, Violation> {
+        Ok(match target {
             Target::Strip => Sink::Discard,
             Target::Subtree => {
                 self.emit_prefix(program);
@@ -196,7 +214,7 @@ impl Redactor {
                 self.maybe_begin_record(node.record, abs);
                 match node.rule.map(|r| &program.rules[r as usize].action) {
                     Some(Action::Keep(k)) if k.kind == KeepKind::Subtree => {
-                        self.rule_counts[node.rule.expect("rule") as usize][0] += 1;
+                        // Counted once, when the value ends (`end_scalar`).
                         self.emit_prefix(program);
                         Sink::Emit
                     }
@@ -220,12 +238,7 @@ impl Redactor {
                     None => Sink::Discard,
                 }
             }
-        };
-        self.start_token(target, sink, abs, string);
-        if sink == Sink::Emit && string {
-            self.sink().push(b'"');
-        }
-        Ok(())
+        })
     }
 
     pub(super) fn begin_container(
