@@ -23,8 +23,9 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     let mut i = 0;
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
     while i + 8 <= a.len() {
-        if a[i..i + 8] != b[i..i + 8] {
+        if word(a, i) != word(b, i) {
             return false;
         }
         i += 8;

@@ -101,16 +101,24 @@ impl SubjectKey {
     /// The subject hash of an identifier: NFKC, separators and invisible characters removed,
     /// ASCII upper case, then HMAC-SHA256.
     pub fn subject_hash(&self, value: &str) -> [u8; 32] {
-        let canonical: String = nfkc(value)
-            .chars()
-            .filter(|&c| {
-                !(crate::mask::digits::is_separator(c)
-                    || crate::mask::digits::is_invisible(c)
-                    || c.is_whitespace())
-            })
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        ring::hmac::sign(&self.0, canonical.as_bytes())
+        self.subject_hash_with(value, &mut String::new())
+    }
+
+    /// [`subject_hash`](Self::subject_hash), building the canonical form in `scratch` (so that
+    /// a caller hashing many values allocates once).
+    pub fn subject_hash_with(&self, value: &str, scratch: &mut String) -> [u8; 32] {
+        scratch.clear();
+        scratch.extend(
+            nfkc(value)
+                .chars()
+                .filter(|&c| {
+                    !(crate::mask::digits::is_separator(c)
+                        || crate::mask::digits::is_invisible(c)
+                        || c.is_whitespace())
+                })
+                .map(|c| c.to_ascii_uppercase()),
+        );
+        ring::hmac::sign(&self.0, scratch.as_bytes())
             .as_ref()
             .try_into()
             .expect("32-byte tag")

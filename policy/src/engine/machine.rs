@@ -231,7 +231,7 @@ static PLAIN: [bool; 256] = {
 /// Sixteen bytes at a time while none is flagged (written so that the compiler makes SSE2
 /// compares of it, no `unsafe`), then eight at a time (SWAR: the lowest flagged byte of each test
 /// is exact, so the lowest over all tests is too).
-#[inline]
+#[inline(always)]
 pub(super) fn scan_plain(buf: &[u8], mut i: usize, stop: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;

@@ -201,8 +201,15 @@ pub(super) fn whole_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usiz
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => {
             i = digits(buf, i);
-            for &d in &buf[int_start..i] {
-                num.int = (num.int * 10 + u128::from(d - b'0')).min(CAP);
+            let int = &buf[int_start..i];
+            if int.len() <= 19 {
+                // Fits u64 (the common case, without 128-bit arithmetic).
+                let v = int.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+                num.int = u128::from(v);
+            } else {
+                for &d in int {
+                    num.int = (num.int * 10 + u128::from(d - b'0')).min(CAP);
+                }
             }
         }
         _ => return None,

@@ -32,6 +32,18 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
+/// Where a multi-byte sequence that the end of `chunk` cuts short starts, or `chunk.len()`.
+fn incomplete_tail(chunk: &[u8]) -> usize {
+    let n = chunk.len();
+    for back in 1..=n.min(3) {
+        let b = chunk[n - back];
+        if b & 0xC0 != 0x80 {
+            return if sequence_len(b) > back { n - back } else { n };
+        }
+    }
+    n
+}
+
 impl Utf8Stream {
     /// Validates `chunk`, which starts at absolute offset `offset`.
     pub fn check(&mut self, chunk: &[u8], offset: u64) -> Result<(), Utf8Error> {
@@ -53,6 +65,13 @@ impl Utf8Stream {
             }
             self.carry_len = 0;
             start = take;
+        }
+        // The common case first: everything up to a sequence cut by the chunk's end is valid.
+        // The faster validator says only yes or no; the tail (at most 3 bytes), or the whole
+        // chunk when the answer is no, goes to the one that says where.
+        let cut = incomplete_tail(chunk).max(start);
+        if simdutf8::basic::from_utf8(&chunk[start..cut]).is_ok() {
+            start = cut;
         }
         match simdutf8::compat::from_utf8(&chunk[start..]) {
             Ok(_) => Ok(()),

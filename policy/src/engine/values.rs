@@ -82,7 +82,11 @@ impl Redactor {
         let decoded_buf = std::mem::take(&mut self.decoded);
         let decoded = std::str::from_utf8(&decoded_buf).expect("validated UTF-8");
         if node.subject && kind != Scalar::Literal(Lit::Null) {
-            let h = self.cfg.keys.subject.subject_hash(decoded);
+            let h = self
+                .cfg
+                .keys
+                .subject
+                .subject_hash_with(decoded, &mut self.scratch);
             self.record_subjects.push(h);
         }
         let Some(r) = node.rule else { return Ok(()) };
