@@ -84,6 +84,7 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
     let small = Limits {
         max_depth: 4,
         max_token_len: 8,
+        max_keys_per_object: 2,
         ..Limits::default()
     };
     let (j, nd) = (Format::Json, Format::Ndjson);
@@ -205,6 +206,47 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
         (j, &small, br#"{"a":"12345678","m":12345678}"#, None),
         (j, &small, br#"{"a":"123456789"}"#, Some(K::TokenTooLong)),
         (j, &small, br#"{"m":123456789}"#, Some(K::TokenTooLong)),
+        (
+            j,
+            &dflt,
+            br#"{"d":{"k":[{"a":1},{"a":[]}],"x":{"y":null,"z":{}}}}"#,
+            None,
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"d":{"k":[{"a":1,"a":2}]}}"#,
+            Some(K::DuplicateKey),
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"d":{"k":[{"a":1,"\u0061":2}]}}"#,
+            Some(K::DuplicateKey),
+        ),
+        (
+            j,
+            &dflt,
+            br#"{"d":{"k":[ {"a" :1} ],"q":{"\u0061":1}}}"#,
+            None,
+        ),
+        (j, &dflt, br#"{"d":{"k":[{"a":1},]}}"#, Some(K::InvalidJson)),
+        (
+            j,
+            &dflt,
+            br#"{"d":{"k":[{"a":"\ud800"}]}}"#,
+            Some(K::LoneSurrogate),
+        ),
+        (j, &small, br#"{"d":{"k":[[1]]}}"#, None),
+        (j, &small, br#"{"d":{"k":[[[1]]]}}"#, Some(K::DepthExceeded)),
+        (j, &small, br#"{"d":{"k":{"a":1,"b":2}}}"#, None),
+        (
+            j,
+            &small,
+            br#"{"d":{"k":{"a":1,"b":2,"c":3}}}"#,
+            Some(K::TooManyKeys),
+        ),
+        (nd, &dflt, b"{\"d\":{\"k\":[1,\n2]}}", Some(K::InvalidJson)),
     ];
     for (format, limits, body, want) in cases {
         let cfg = || {

@@ -87,10 +87,46 @@ fn whole_string(buf: &[u8], mut i: usize, stop: usize, max_len: u64) -> Option<u
 impl Redactor {
     /// A whole stripped value at `buf[i..]` (after whitespace) that ends before `stop`: the
     /// index just past it, or `None` to leave the value to the automaton.
-    pub(super) fn skip_whole(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+    #[inline]
+    pub(super) fn skip_whole(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+        self.whole_value::<false>(buf, i, stop)
+    }
+
+    /// A whole container at `buf[i]` inside a kept-whole subtree, ending before `stop`, that
+    /// the automaton would re-emit unchanged: minified (no whitespace) and with no escape in
+    /// any key. Its keys are checked for duplicates like the automaton checks them. The index
+    /// just past it, or `None` (nothing changed) to leave it to the automaton.
+    pub(super) fn keep_whole(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+        let levels = self.keysets.depth();
+        let end = self.whole_value::<true>(buf, i, stop);
+        if end.is_none() {
+            self.keysets.truncate(levels);
+        }
+        end
+    }
+
+    /// Whitespace at `buf[i..]`: skipped, or with `KEEP` refused (kept bytes are copied as
+    /// they are, and the automaton's output has none).
+    #[inline]
+    fn gap<const KEEP: bool>(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
         let ndjson = self.cfg.format == Format::Ndjson;
+        if !KEEP {
+            return Some(skip_ws(buf, i, stop, ndjson));
+        }
+        match buf[..stop].get(i) {
+            Some(&b) if is_ws(b, false) => None,
+            _ => Some(i),
+        }
+    }
+
+    fn whole_value<const KEEP: bool>(
+        &mut self,
+        buf: &[u8],
+        i: usize,
+        stop: usize,
+    ) -> Option<usize> {
         let max_len = self.cfg.limits.max_token_len;
-        // Opening a container is refused at this depth (as the skipper refuses it).
+        // Opening a container is refused at this depth (as the automaton refuses it).
         let max_depth = self
             .cfg
             .limits
@@ -99,7 +135,7 @@ impl Redactor {
             .checked_sub(self.stack.len())?;
         let mut bits: u128 = 0;
         let mut depth = 0usize;
-        let mut i = skip_ws(buf, i, stop, ndjson);
+        let mut i = self.gap::<KEEP>(buf, i, stop)?;
         'value: loop {
             // A value starts at `i`.
             let b = *buf[..stop].get(i)?;
@@ -112,14 +148,20 @@ impl Redactor {
                     let is_obj = b == b'{';
                     bits = bits << 1 | u128::from(is_obj);
                     depth += 1;
-                    i = skip_ws(buf, i + 1, stop, ndjson);
+                    if KEEP && is_obj {
+                        self.keysets.push();
+                    }
+                    i = self.gap::<KEEP>(buf, i + 1, stop)?;
                     let close = if is_obj { b'}' } else { b']' };
                     if *buf[..stop].get(i)? == close {
                         i += 1;
                         depth -= 1;
                         bits >>= 1;
+                        if KEEP && is_obj {
+                            self.keysets.pop();
+                        }
                     } else if is_obj {
-                        i = self.key_colon(buf, i, stop)?;
+                        i = self.key_colon::<KEEP>(buf, i, stop)?;
                         continue 'value;
                     } else {
                         continue 'value;
@@ -150,22 +192,25 @@ impl Redactor {
                 if depth == 0 {
                     return Some(i);
                 }
-                i = skip_ws(buf, i, stop, ndjson);
+                i = self.gap::<KEEP>(buf, i, stop)?;
                 let in_obj = bits & 1 == 1;
                 match (*buf[..stop].get(i)?, in_obj) {
                     (b',', true) => {
-                        i = skip_ws(buf, i + 1, stop, ndjson);
-                        i = self.key_colon(buf, i, stop)?;
+                        i = self.gap::<KEEP>(buf, i + 1, stop)?;
+                        i = self.key_colon::<KEEP>(buf, i, stop)?;
                         continue 'value;
                     }
                     (b',', false) => {
-                        i = skip_ws(buf, i + 1, stop, ndjson);
+                        i = self.gap::<KEEP>(buf, i + 1, stop)?;
                         continue 'value;
                     }
                     (b'}', true) | (b']', false) => {
                         i += 1;
                         depth -= 1;
                         bits >>= 1;
+                        if KEEP && in_obj {
+                            self.keysets.pop();
+                        }
                     }
                     _ => return None,
                 }
@@ -174,19 +219,28 @@ impl Redactor {
     }
 
     /// A key at `buf[i]` (its opening quote), its colon, and the whitespace after: the index of
-    /// the value.
+    /// the value. With `KEEP` the key must be written without escapes, and is added to the
+    /// innermost object's keys (a duplicate, or one key too many, leaves it to the automaton).
     #[inline]
-    fn key_colon(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+    fn key_colon<const KEEP: bool>(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
         if *buf[..stop].get(i)? != b'"' {
             return None;
         }
-        let ndjson = self.cfg.format == Format::Ndjson;
-        let i = whole_string(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
-        let i = skip_ws(buf, i, stop, ndjson);
+        let end = whole_string(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
+        if KEEP {
+            let key = &buf[i + 1..end - 1];
+            if memchr::memchr(b'\\', key).is_some() {
+                return None;
+            }
+            self.keysets
+                .insert(key, self.cfg.limits.max_keys_per_object)
+                .ok()?;
+        }
+        let i = self.gap::<KEEP>(buf, end, stop)?;
         if *buf[..stop].get(i)? != b':' {
             return None;
         }
-        Some(skip_ws(buf, i + 1, stop, ndjson))
+        self.gap::<KEEP>(buf, i + 1, stop)
     }
 
     /// A matched member's value from its colon at `buf[i..]`, when it is a scalar that ends

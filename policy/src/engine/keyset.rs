@@ -64,6 +64,16 @@ impl KeySets {
         self.depth -= 1;
     }
 
+    /// Open levels.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Closes levels down to `depth`.
+    pub fn truncate(&mut self, depth: usize) {
+        self.depth = self.depth.min(depth);
+    }
+
     /// Adds `key` to the innermost set. `Err(true)` on a duplicate, `Err(false)` when the set
     /// would exceed `max` keys.
     pub fn insert(&mut self, key: &[u8], max: usize) -> Result<(), bool> {
