@@ -59,7 +59,11 @@ pub fn is_check_x(c: char) -> bool {
 
 /// Folds a whole value to ASCII digits (and `X`), dropping separators, invisible characters and
 /// a leading `+86` / `0086`. `None` if anything else is in it.
-pub fn canonical_digits(value: &str) -> Option<String> {
+pub fn canonical_digits(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    // Plain ASCII digits (the common spelling) are already canonical.
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(value.into());
+    }
     let mut out = String::with_capacity(value.len());
     for c in value.trim().chars() {
         if let Some(d) = digit_value(c) {
@@ -76,7 +80,7 @@ pub fn canonical_digits(value: &str) -> Option<String> {
         }
     }
     let out = out.strip_prefix('+').map(str::to_string).unwrap_or(out);
-    Some(out)
+    Some(out.into())
 }
 
 /// Drops a country prefix from a canonical mobile candidate.
