@@ -9,6 +9,7 @@ mod support;
 
 use proptest::prelude::*;
 use serde_json::Value;
+use sluice_policy::CompiledPolicy;
 use sluice_policy::engine::{Format, Summary, Violation};
 use support::model::{Raw, differential_policy, model};
 use support::*;
@@ -263,6 +264,74 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
         );
         let bytewise: Vec<usize> = (1..body.len()).collect();
         let slow = run_cfg(cfg(), body, &bytewise);
+        assert!(same(&whole, &slow), "{case}: {whole:?} vs {slow:?}");
+    }
+}
+
+/// Containers kept whole (at a `keep = "subtree"` node, or inside one) are copied in one go when
+/// they lie whole in the chunk; records, counts and verdicts must be the automaton's.
+#[test]
+fn whole_kept_containers_agree_with_the_automaton() {
+    use sluice_policy::engine::ViolationKind as K;
+    let root = policy(None, None, "\"$\" = { keep = \"subtree\" }");
+    let records = policy(
+        Some("$.rs[*]"),
+        None,
+        "\"$.rs[*]\" = { keep = \"subtree\" }",
+    );
+    let (j, nd) = (Format::Json, Format::Ndjson);
+    /// Policy, format, body, and (records, values counted kept) or the violation.
+    type Case<'a> = (&'a CompiledPolicy, Format, &'a [u8], Result<(u64, u64), K>);
+    let cases: &[Case<'_>] = &[
+        (
+            &root,
+            nd,
+            b"{\"a\":1,\"b\":[1,2]}\n{\"c\":{\"d\":null}}\r\n\n[1,2]\n",
+            Ok((3, 3)),
+        ),
+        (
+            &root,
+            nd,
+            b"{\"a\":1}\n{\"a\":1,\"a\":2}\n",
+            Err(K::DuplicateKey),
+        ),
+        (&root, nd, b"{\"a\": 1}\n{\"b\":{\"c\" :[]}}", Ok((2, 2))),
+        (
+            &root,
+            nd,
+            b"{\"a\":1}\n{\"a\":[1,\n2]}",
+            Err(K::InvalidJson),
+        ),
+        (&root, j, br#"{"a":[{"b":1}],"c":"x"}"#, Ok((0, 1))),
+        (
+            &root,
+            j,
+            br#"[{"a":1},{"a":1,"a":2}]"#,
+            Err(K::DuplicateKey),
+        ),
+        (
+            &records,
+            j,
+            br#"{"rs":[{"a":1},{"b":[2]},[]],"n":1}"#,
+            Ok((3, 3)),
+        ),
+        (
+            &records,
+            j,
+            br#"{"rs":[{"a":1},{"b":[2],"b":3}]}"#,
+            Err(K::DuplicateKey),
+        ),
+    ];
+    for (p, format, body, want) in cases {
+        let case = String::from_utf8_lossy(body);
+        let whole = run_cfg(config(p, *format), body, &[]);
+        let got = whole.as_ref().map_err(|v| v.kind).map(|(_, s)| {
+            let kept: u64 = s.fields.iter().map(|f| f.kept).sum();
+            (s.records, kept)
+        });
+        assert_eq!(got, *want, "{case}");
+        let bytewise: Vec<usize> = (1..body.len()).collect();
+        let slow = run_cfg(config(p, *format), body, &bytewise);
         assert!(same(&whole, &slow), "{case}: {whole:?} vs {slow:?}");
     }
 }

@@ -22,6 +22,7 @@ use super::Format;
 use super::machine::{Lit, Member, Redactor, Scalar, Sink, State, Target, scan_plain};
 use super::number::whole_number;
 use crate::compile::FieldProgram;
+use crate::rule::{Action, KeepKind};
 
 #[inline]
 fn is_ws(b: u8, ndjson: bool) -> bool {
@@ -103,6 +104,56 @@ impl Redactor {
             self.keysets.truncate(levels);
         }
         end
+    }
+
+    /// A container at `buf[i]` that is kept whole (inside a subtree, or at a `keep = "subtree"`
+    /// node) and that [`keep_whole`](Self::keep_whole) takes: copied to the output with the
+    /// automaton's bookkeeping for a value (element count, record, rule count, prefix). The
+    /// index just past it, or `None` (nothing changed) to leave it to the automaton.
+    pub(super) fn copy_container(
+        &mut self,
+        program: &FieldProgram,
+        buf: &[u8],
+        i: usize,
+        stop: usize,
+    ) -> Option<usize> {
+        // Held records are bounded byte by byte; they stay with the automaton.
+        if self.holding || self.cfg.consent.is_some() {
+            return None;
+        }
+        let target = match self.stack.last() {
+            None => Target::Node(match self.cfg.format {
+                Format::Json => program.root(),
+                Format::Ndjson => program.record_node.unwrap_or(program.root()),
+            }),
+            Some(f) if f.is_obj => self.member_target,
+            Some(f) => match f.target {
+                Target::Node(n) => Target::Node(program.node(n).any?),
+                other => other,
+            },
+        };
+        let rule = match target {
+            Target::Subtree => None,
+            Target::Node(n) => {
+                let r = program.node(n).rule?;
+                match &program.rules[r as usize].action {
+                    Action::Keep(k) if k.kind == KeepKind::Subtree => Some((n, r)),
+                    _ => return None,
+                }
+            }
+            Target::Strip => return None,
+        };
+        let end = self.keep_whole(buf, i, stop)?;
+        self.root_seen = true;
+        self.value_target(program);
+        if let Some((n, r)) = rule {
+            self.maybe_begin_record(program.node(n).record, self.offset + i as u64);
+            self.rule_counts[r as usize][0] += 1;
+        }
+        self.emit_prefix(program);
+        self.sink().extend_from_slice(&buf[i..end]);
+        self.after_value(program);
+        Some(end)
     }
 
     /// Whitespace at `buf[i..]`: skipped, or with `KEEP` refused (kept bytes are copied as

@@ -421,16 +421,6 @@ impl Redactor {
         }
     }
 
-    /// True when the value about to start lies inside a kept-whole subtree.
-    #[inline]
-    fn in_subtree(&self) -> bool {
-        match self.stack.last() {
-            Some(f) if f.is_obj => self.member_target == Target::Subtree,
-            Some(f) => f.target == Target::Subtree,
-            None => false,
-        }
-    }
-
     fn in_token(&self) -> bool {
         !self.skip_active
             && matches!(
@@ -572,15 +562,7 @@ impl Redactor {
                                     self.span_start = i;
                                 }
                                 b'{' | b'[' => {
-                                    if self.in_subtree()
-                                        && !self.holding
-                                        && let Some(j) = self.keep_whole(buf, i - 1, end)
-                                    {
-                                        // Copied as it is: what the automaton would write.
-                                        self.value_target(program);
-                                        self.emit_prefix(program);
-                                        self.sink().extend_from_slice(&buf[i - 1..j]);
-                                        self.after_value(program);
+                                    if let Some(j) = self.copy_container(program, buf, i - 1, end) {
                                         i = j;
                                     } else {
                                         self.begin_container(program, b == b'{', abs)?;
