@@ -6,12 +6,19 @@
 //!
 //! ## Shape
 //! A UTF-8 pre-pass validates each chunk with SIMD ([`utf8`]); a pushdown automaton then walks the
-//! JSON grammar byte by byte, with a word-at-a-time fast path through string interiors. Its stack
+//! JSON grammar byte by byte, with a block-at-a-time fast path through string interiors. Its stack
 //! holds one small frame per open container, each pointing at a node of the route's compiled
 //! trie, or marking a stripped or whole-kept subtree. Stripped members produce no output but are
 //! validated like everything else. Kept scalars are copied byte-exact as they stream; only values
 //! a rule must see whole (masks, hashes, constraints, scans, subjects) are captured, up to the
 //! token limit.
+//!
+//! The automaton can stop and resume at any byte, which is what chunked input needs but costs a
+//! dispatch per byte. What lies whole inside the current chunk — the members of an object at a
+//! trie node, a stripped value, a container kept whole — takes the fast paths of [`fast`]
+//! instead, parsed with local state. They never decide a verdict: on anything unusual they hand
+//! the same byte back to the automaton, so both agree by construction (and tests and the fuzz
+//! targets compare them: whole bodies against the same bodies fed a byte at a time).
 //!
 //! ## Memory
 //! Per body: the stack (bounded by `max_depth`), one captured token (`max_token_len`), the keys
