@@ -146,16 +146,15 @@ pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
         }
     }
     if let (Some(dir), Some(seq)) = (ledger, seq) {
-        let entries = match crate::ledger::read::entries(&dir) {
-            Ok(es) => es,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(1);
+        let mut found = None;
+        if let Err(e) = crate::ledger::read::for_each_disclosure(&dir, |d| {
+            if found.is_none() && d.0["seq"] == seq {
+                found = Some(d);
             }
-        };
-        let found = crate::ledger::read::disclosures(&dir, &entries)
-            .into_iter()
-            .find(|(v, _, _)| v["seq"] == seq);
+        }) {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
         let Some((v, _, _)) = found else {
             eprintln!("{}: no disclosure begins at entry {seq}", dir.display());
             return ExitCode::from(1);

@@ -148,6 +148,14 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Success, or the error of a walk over the log (which may have printed part of its output).
+fn done(result: Result<impl Sized, String>) -> ExitCode {
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
 pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
     match cmd {
         LedgerCommand::Verify { dir, pubkey: p } => {
@@ -216,27 +224,22 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        LedgerCommand::Show { dir } => match read::entries(&dir) {
-            Ok(es) => {
-                for (r, _) in es {
-                    println!("{}", r.to_json());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+        LedgerCommand::Show { dir } => done(read::for_each_entry(&dir, |r, _| {
+            println!("{}", r.to_json());
+            Ok(())
+        })),
         LedgerCommand::Export { dir, format } => {
-            let es = match read::entries(&dir) {
-                Ok(es) => es,
-                Err(e) => return fail(e),
-            };
-            match format.as_str() {
-                "jsonl" => es.iter().for_each(|(r, _)| println!("{}", r.to_json())),
+            let result = match format.as_str() {
+                "jsonl" => read::for_each_entry(&dir, |r, _| {
+                    println!("{}", r.to_json());
+                    Ok(())
+                })
+                .map(drop),
                 "csv" => {
                     println!(
                         "seq,time_ms,kind,partner,contract,route,outcome,bytes_sent,sha256_sent,records"
                     );
-                    for (r, _) in &es {
+                    read::for_each_entry(&dir, |r, _| {
                         let j = r.to_json();
                         let f = |k: &str| {
                             j.get(k)
@@ -256,26 +259,22 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                             f("sha256_sent"),
                             f("records")
                         );
-                    }
+                        Ok(())
+                    })
+                    .map(drop)
                 }
-                "ocsf" => {
-                    // The log's origin, from its first instance.started entry.
-                    let origin = es.iter().find_map(|(r, _)| match &r.entry {
-                        crate::ledger::Entry::InstanceStarted { origin, .. } => {
-                            Some(origin.clone())
-                        }
-                        _ => None,
-                    });
-                    for (v, _, time) in read::disclosures(&dir, &es) {
-                        println!("{}", ocsf(&v, time, origin.as_deref().unwrap_or("")));
-                    }
-                }
+                // The log's origin comes from its first instance.started entry.
+                "ocsf" => read::origin(&dir).and_then(|origin| {
+                    read::for_each_disclosure(&dir, |(v, _, time)| {
+                        println!("{}", ocsf(&v, time, &origin));
+                    })
+                }),
                 other => {
                     eprintln!("--format {other:?}: expected jsonl, csv or ocsf");
                     return ExitCode::from(2);
                 }
-            }
-            ExitCode::SUCCESS
+            };
+            done(result)
         }
         LedgerCommand::Query {
             dir,
@@ -307,10 +306,6 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(c), _) | (_, Err(c)) => return c,
             };
-            let es = match read::entries(&dir) {
-                Ok(es) => es,
-                Err(e) => return fail(e),
-            };
             let wanted = match (subject, key_file) {
                 (Some(s), Some(k)) => match crate::keys::read_key_file(&k) {
                     Ok(key) => {
@@ -323,7 +318,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 },
                 _ => None,
             };
-            for (v, subjects, time) in read::disclosures(&dir, &es) {
+            done(read::for_each_disclosure(&dir, |(v, subjects, time)| {
                 let is = |k: &str, want: &Option<String>| {
                     want.as_ref().is_none_or(|w| v[k].as_str() == Some(w))
                 };
@@ -338,22 +333,17 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 {
                     println!("{v}");
                 }
-            }
-            ExitCode::SUCCESS
+            }))
         }
         LedgerCommand::Stats { dir, year } => {
-            let es = match read::entries(&dir) {
-                Ok(es) => es,
-                Err(e) => return fail(e),
-            };
             let year_of = |ms: u64| crate::ledger::summary::day_of(ms).year();
             let mut by: std::collections::BTreeMap<(String, String), PartnerStats> =
                 Default::default();
             let mut all = std::collections::HashSet::new();
             let mut opaque = 0u64;
-            for (v, subjects, time) in read::disclosures(&dir, &es) {
+            let walked = read::for_each_disclosure(&dir, |(v, subjects, time)| {
                 if year.is_some_and(|y| year_of(time) != y) {
-                    continue;
+                    return;
                 }
                 let key = (
                     v["partner"].as_str().unwrap_or("").to_string(),
@@ -371,6 +361,9 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                     e.2.insert(h);
                     all.insert(h);
                 }
+            });
+            if let Err(e) = walked {
+                return fail(e);
             }
             for ((partner, contract), (n, records, subjects, extra)) in &by {
                 println!(

@@ -72,13 +72,28 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
     if !dir.is_dir() {
         return Err(format!("{}: not a ledger directory", dir.display()));
     }
-    // A log that cannot be read still gets a summary: empty, and saying why it does not verify.
-    let (entries, unreadable) = match read::entries(dir) {
-        Ok(es) => (es, None),
-        Err(e) => (Vec::new(), Some(e)),
+    // First pass: counts, origin, field treatment, and the newest disclosure's time. A log that
+    // cannot be read still gets a summary: empty, and saying why it does not verify.
+    let mut origin = None;
+    let mut fields = Fields::default();
+    let mut newest = None;
+    let walked = read::for_each_entry(dir, |r, _| {
+        match &r.entry {
+            Entry::InstanceStarted { origin: o, .. } if origin.is_none() => {
+                origin = Some(o.clone())
+            }
+            Entry::Begin(_) => newest = Some(r.time_ms),
+            _ => {}
+        }
+        fields.add(r);
+        Ok(())
+    });
+    let (count, unreadable) = match walked {
+        Ok(n) => (n, None),
+        Err(e) => (0, Some(e)),
     };
     let mut s = Summary {
-        entries: entries.len() as u64,
+        entries: count,
         verified: super::verify::verify_dir(dir, public)
             .map(|r| {
                 format!(
@@ -87,39 +102,35 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
                 )
             })
             .map_err(|p| p.0)
-            .and_then(|ok| unreadable.map_or(Ok(ok), Err)),
+            .and_then(|ok| unreadable.clone().map_or(Ok(ok), Err)),
         checkpoint: super::store::latest_checkpoint(dir).ok().flatten(),
-        origin: String::new(),
+        origin: origin.unwrap_or_default(),
         per_day: BTreeMap::new(),
-        fields: BTreeMap::new(),
+        fields: if unreadable.is_none() {
+            fields.by_contract
+        } else {
+            BTreeMap::new()
+        },
         outcomes: BTreeMap::new(),
         year: 0,
         subjects: BTreeMap::new(),
         subjects_uncounted: BTreeMap::new(),
         subjects_total: 0,
     };
-    s.origin = entries
-        .iter()
-        .find_map(|(r, _)| match &r.entry {
-            Entry::InstanceStarted { origin, .. } => Some(origin.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    add_fields(&mut s, &entries);
-    let disclosures = read::disclosures(dir, &entries);
     s.year = year.unwrap_or_else(|| {
-        disclosures
-            .last()
-            .map_or(time::OffsetDateTime::now_utc().year(), |(_, _, t)| {
-                day_of(*t).year()
-            })
+        newest.map_or(time::OffsetDateTime::now_utc().year(), |t| day_of(t).year())
     });
+    if unreadable.is_some() {
+        s.entries = 0;
+        return Ok(s);
+    }
+    // Second pass: the disclosures.
     let mut all = HashSet::new();
-    for (v, subjects, time_ms) in &disclosures {
+    read::for_each_disclosure(dir, |(v, subjects, time_ms)| {
         let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
         let pair = (text("partner"), text("contract"));
         let records = v["records"].as_u64().unwrap_or(0);
-        let day = s.per_day.entry(day_of(*time_ms).to_string()).or_default();
+        let day = s.per_day.entry(day_of(time_ms).to_string()).or_default();
         let cell = day.entry(pair.clone()).or_default();
         cell.0 += 1;
         cell.1 += records;
@@ -128,8 +139,8 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
             .or_default()
             .entry(text("outcome"))
             .or_default() += 1;
-        if day_of(*time_ms).year() != s.year {
-            continue;
+        if day_of(time_ms).year() != s.year {
+            return;
         }
         let count = v["subject_count"].as_u64().unwrap_or(0);
         let missing = count.saturating_sub(subjects.len() as u64);
@@ -138,33 +149,42 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
         }
         let set = s.subjects.entry(pair.0).or_default();
         for h in subjects {
-            set.insert(*h);
-            all.insert(*h);
+            set.insert(h);
+            all.insert(h);
         }
-    }
+    })?;
     s.subjects_total = all.len() as u64;
     Ok(s)
 }
 
-/// Field treatment per contract, from each `end` joined with its `begin`.
-fn add_fields(s: &mut Summary, entries: &[(Record, Vec<u8>)]) {
-    let mut contract_of = std::collections::HashMap::new();
-    for (r, _) in entries {
+/// Field treatment per contract, from each `end` joined with its `begin`, as entries stream by.
+#[derive(Default)]
+struct Fields {
+    /// The contract of each begin not yet ended.
+    open: std::collections::HashMap<u64, String>,
+    by_contract: BTreeMap<String, BTreeMap<String, Treatment>>,
+}
+
+impl Fields {
+    fn add(&mut self, r: &Record) {
         match &r.entry {
             Entry::Begin(b) => {
-                contract_of.insert(r.seq, b.contract.clone());
+                self.open.insert(r.seq, b.contract.clone());
             }
             Entry::End(e) => {
-                let Some(contract) = contract_of.get(&e.begin) else {
-                    continue;
+                let Some(contract) = self.open.remove(&e.begin) else {
+                    return;
                 };
-                let paths = s.fields.entry(contract.clone()).or_default();
+                let paths = self.by_contract.entry(contract).or_default();
                 for f in &e.fields {
                     let t = paths.entry(f.path.clone()).or_default();
                     for (sum, n) in t.iter_mut().zip(f.counts) {
                         *sum += n;
                     }
                 }
+            }
+            Entry::Incomplete { begin } => {
+                self.open.remove(begin);
             }
             _ => {}
         }
