@@ -20,6 +20,12 @@ pub struct Decimal {
 impl Decimal {
     /// Parses a JSON number lexeme (RFC 8259 grammar). `None` if it is not one.
     pub fn parse(lexeme: &[u8]) -> Option<Self> {
+        Self::parse_reusing(lexeme, Vec::new())
+    }
+
+    /// [`parse`](Self::parse), keeping the digits in `buf`'s allocation (get it back with
+    /// [`into_buffer`](Self::into_buffer)): a caller comparing many numbers allocates once.
+    pub fn parse_reusing(lexeme: &[u8], mut buf: Vec<u8>) -> Option<Self> {
         let mut i = 0;
         let negative = lexeme.first() == Some(&b'-');
         if negative {
@@ -75,7 +81,9 @@ impl Decimal {
         if i != lexeme.len() {
             return None;
         }
-        let mut all: Vec<u8> = int.iter().chain(frac).map(|d| d - b'0').collect();
+        buf.clear();
+        buf.extend(int.iter().chain(frac).map(|d| d - b'0'));
+        let mut all = buf;
         let leading = all.iter().take_while(|&&d| d == 0).count();
         let exponent = exp + int.len() as i64 - leading as i64;
         all.drain(..leading);
@@ -94,6 +102,11 @@ impl Decimal {
             digits: all,
             exponent,
         })
+    }
+
+    /// The digit buffer, for the next [`parse_reusing`](Self::parse_reusing).
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.digits
     }
 
     fn is_zero(&self) -> bool {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release -p sluice -p sluice-bench --bins
-//! target/release/soak [--minutes 10] [--fraction 0.7] [--size 1024]
+//! target/release/soak [--minutes 10] [--fraction 0.7] [--size 1024] [--keep]
 //! ```
 //! The rate is `--fraction` of the closed-loop maximum measured first, in the same run.
 
@@ -117,6 +117,11 @@ fn main() {
     );
     let ok = report.error_count() == 0 && flat && verified;
     println!("soak: {}", if ok { "PASS" } else { "FAIL" });
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::args().any(|a| a == "--keep") {
+        // For the compliance commands on a big ledger (bench/README.md).
+        println!("kept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     std::process::exit(if ok { 0 } else { 1 });
 }

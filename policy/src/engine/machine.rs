@@ -187,6 +187,7 @@ pub struct Redactor {
 
     // Scratch for values.
     pub(super) decoded: Vec<u8>,
+    pub(super) digits: Vec<u8>,
     pub(super) scratch: String,
 }
 
@@ -326,6 +327,7 @@ impl Redactor {
             skip_in_key: false,
             num: NumScan::default(),
             decoded: Vec::new(),
+            digits: Vec::new(),
             scratch: String::new(),
         }
     }

@@ -98,9 +98,12 @@ impl Redactor {
                     return Err(self.violation(V::TypeMismatch, at));
                 }
                 if k.min.is_some() || k.max.is_some() {
-                    let value = Decimal::parse(&self.capture).expect("validated number");
+                    let buf = std::mem::take(&mut self.digits);
+                    let value =
+                        Decimal::parse_reusing(&self.capture, buf).expect("validated number");
                     let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
                     let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
+                    self.digits = value.into_buffer();
                     if low || high {
                         return Err(self.violation(V::OutOfRange, at));
                     }
