@@ -756,3 +756,77 @@ async fn h2_one_byte_data_frames_are_reassembled_and_filtered() {
     assert!(v["policies"][0].get("diagnosis").is_none(), "stripped");
     sluice.shutdown().await;
 }
+
+/// HTTP/2 carries the body in DATA frames and may also declare `content-length`; the two must
+/// agree (RFC 9113 §8.1.1). A body longer or shorter than declared is a malformed message: the
+/// institution's request fails, and the partner never receives a whole message.
+#[tokio::test]
+async fn h2_content_length_that_disagrees_with_the_data_is_refused() {
+    let dir = pki("attacks-h2-cl", &["safe-insure"]);
+    let (inst, _) = mock_http(handler_ok()).await;
+    let (partner_api, recorder) = mock_https(&dir, handler_ok()).await;
+    let sluice = start_sluice(&dir, inst, partner_api, &example_policy()).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let c = client_for::<Chunks>(&dir, INSTITUTION, true);
+    let send = |declared: usize| {
+        let req = Request::post(format!("https://localhost:{port}/v2/policies"))
+            .header("content-type", "application/json")
+            .header("content-length", declared)
+            .body(Chunks::new(POLICY.as_bytes(), 64, false))
+            .unwrap();
+        c.request(req)
+    };
+    // The honest request first: the route works, and the partner gets one whole message.
+    let ok = send(POLICY.len()).await.unwrap();
+    assert_eq!(ok.status(), 201);
+    for (declared, what) in [
+        (10, "longer than declared"),
+        (POLICY.len() + 100, "shorter"),
+    ] {
+        // An error here is the stream being reset (PROTOCOL_ERROR).
+        if let Ok(resp) = send(declared).await {
+            let status = resp.status();
+            let body = http_body_util::BodyExt::collect(resp.into_body()).await;
+            assert!(
+                status.is_client_error() || body.is_err(),
+                "{what}: {status} with a complete body"
+            );
+        }
+    }
+    // Both malformed messages reached sluice (they are in the ledger) and none of their bytes
+    // went out.
+    let ledger = dir.join("ledger");
+    let mut outcomes = Vec::new();
+    for _ in 0..100 {
+        let entries = sluice::ledger::read::entries(&ledger).unwrap();
+        outcomes = sluice::ledger::read::disclosures(&ledger, &entries)
+            .into_iter()
+            .map(|(v, _, _)| {
+                (
+                    v["outcome"].as_str().unwrap().to_string(),
+                    v["bytes_sent"].as_u64(),
+                )
+            })
+            .collect();
+        if outcomes.len() == 3 && outcomes.iter().all(|(o, _)| o != "open") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(outcomes[0].0, "sent");
+    for (outcome, sent) in &outcomes[1..] {
+        assert!(outcome != "sent" && outcome != "open", "{outcomes:?}");
+        assert_eq!(*sent, Some(0), "{outcomes:?}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = recorder.requests();
+    let whole: Vec<_> = got.iter().filter(|r| r.3.is_ok()).collect();
+    assert_eq!(
+        whole.len(),
+        1,
+        "only the honest request arrived whole: {got:?}"
+    );
+    assert_eq!(leaks(whole[0].3.as_ref().unwrap()), None);
+    sluice.shutdown().await;
+}
