@@ -1,6 +1,9 @@
 //! mTLS handshakes over loopback with real rustls on both sides: the client-certificate matrix,
 //! revocation versus resumption, TLS versions, and hot reload.
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,7 +21,7 @@ use sluice_certs::reload::ServerTls;
 use sluice_certs::server::{ClientAuth, ServerMaterial};
 
 fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-certs-{name}-{}", std::process::id()));
+    let dir = scratch::scratch_dir(&format!("sluice-certs-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

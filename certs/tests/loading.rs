@@ -1,5 +1,8 @@
 //! Loading errors name the file, the item and the reason; `certs init` output verifies.
 
+#[path = "../../tests/src/scratch.rs"]
+mod scratch;
+
 use std::path::PathBuf;
 
 use sluice_certs::devpki::{DevCa, LeafSpec};
@@ -8,7 +11,7 @@ use sluice_certs::reload::ServerTls;
 use sluice_certs::server::{ClientAuth, ServerMaterial};
 
 fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-certs-load-{name}-{}", std::process::id()));
+    let dir = scratch::scratch_dir(&format!("sluice-certs-load-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

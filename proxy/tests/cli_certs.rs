@@ -5,7 +5,7 @@ use support::sluice;
 
 #[test]
 fn init_writes_the_pki_and_prints_policy_snippets_then_revoke_updates_the_crl() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-certs-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-certs");
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap();
     let (code, stdout, err) = sluice(&["certs", "init", d, "--partner", "acme-loans"]);

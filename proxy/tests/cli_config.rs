@@ -4,7 +4,7 @@ mod support;
 use support::sluice;
 
 fn example_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-config-{name}-{}", std::process::id()));
+    let dir = support::scratch_dir(&format!("sluice-cli-config-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");

@@ -1,10 +1,12 @@
 //! `sluice demo --once` runs the whole walkthrough and exits 0.
 
+mod support;
+
 use std::process::Command;
 
 #[test]
 fn the_demo_walkthrough_runs_end_to_end() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-demo-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-demo");
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["demo", "--once", "--dir"])
         .arg(&dir)

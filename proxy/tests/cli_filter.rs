@@ -1,5 +1,7 @@
 //! `sluice filter` through the real binary: stdin → stdout, exit codes, summary.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -76,7 +78,7 @@ fn a_violation_exits_3_with_reason_path_and_offset_but_no_value() {
 
 #[test]
 fn key_file_changes_pseudonyms_and_bad_arguments_exit_2() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-filter-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-filter");
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("key.hex");
     std::fs::write(&key, "11".repeat(32) + "\n").unwrap();

@@ -12,7 +12,7 @@ use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
 
 #[test]
 fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-integrity-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-integrity");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let body = br#"{"applicants":[{"name":"\u6b27\u9633**","credit_score":700}]}"#;

@@ -9,7 +9,7 @@ use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
 
 #[test]
 fn compliance_tools_answer_who_received_what() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-ledger-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-ledger");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (key, pubhex) = signing_key();

@@ -16,7 +16,7 @@ fn write_variant(name: &str, from: &str, to: &str) -> std::path::PathBuf {
         text.contains(from),
         "example policy no longer contains {from:?}"
     );
-    let dir = std::env::temp_dir().join(format!("sluice-cli-policy-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-policy");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();

@@ -20,7 +20,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
-    let dir = std::env::temp_dir().join(format!("sluice-cli-run-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-cli-run");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sluice = env!("CARGO_BIN_EXE_sluice");

@@ -58,7 +58,7 @@ fn spawn(config: &std::path::Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_leaves_a_verifying_ledger_with_an_incomplete_entry() {
-    let dir = std::env::temp_dir().join(format!("sluice-crash-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-crash");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     assert!(

@@ -46,7 +46,7 @@ fn listener_port(cfg: &toml::Table, name: &str) -> i64 {
 /// names, the example policy, and the configuration with its absolute paths moved under `root`
 /// and its ports moved to free loopback ports. Returns the configuration path and the ports.
 fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
-    let root = std::env::temp_dir().join(format!("sluice-deploy-{name}-{}", std::process::id()));
+    let root = support::scratch_dir(&format!("sluice-deploy-{name}"));
     let _ = std::fs::remove_dir_all(&root);
     let pki = root.join("pki");
     let (code, _, err) = sluice(&["certs", "init", pki.to_str().unwrap()]);
@@ -352,7 +352,7 @@ fn the_dockerfile_and_systemd_unit_agree_with_the_configuration() {
         return;
     };
     assert!(probe.status.success());
-    let dir = std::env::temp_dir().join(format!("sluice-deploy-unit-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-deploy-unit");
     std::fs::create_dir_all(&dir).unwrap();
     let copy = dir.join("sluice.service");
     std::fs::write(&copy, unit.replace("/usr/local/bin/sluice", SLUICE)).unwrap();

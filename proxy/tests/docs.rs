@@ -20,7 +20,7 @@ fn reference() -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-docs-{name}-{}", std::process::id()));
+    let dir = support::scratch_dir(&format!("sluice-docs-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

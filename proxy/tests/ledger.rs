@@ -15,7 +15,7 @@ fn key() -> Arc<Ed25519KeyPair> {
 }
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sluice-ledger-{name}-{}", std::process::id()));
+    let d = support::scratch_dir(&format!("sluice-ledger-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }

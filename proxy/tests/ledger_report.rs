@@ -95,7 +95,7 @@ fn table_rows(doc: &roxmltree::Document<'_>, id: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_html_report_shows_the_ledgers_figures_and_needs_no_network() {
-    let dir = std::env::temp_dir().join(format!("sluice-ledger-report-{}", std::process::id()));
+    let dir = support::scratch_dir("sluice-ledger-report");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let person = [5u8; 32];

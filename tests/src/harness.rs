@@ -241,7 +241,7 @@ pub async fn mock_https(pki: &Path, handler: Handler) -> (SocketAddr, Recorder) 
 
 /// A temp directory with a development PKI for `partners`.
 pub fn pki(name: &str, partners: &[&str]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-e2e-{name}-{}", std::process::id()));
+    let dir = crate::scratch::scratch_dir(&format!("sluice-e2e-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     let partners: Vec<String> = partners.iter().map(|p| p.to_string()).collect();
     sluice_certs::devpki::init(&dir, &partners).unwrap();

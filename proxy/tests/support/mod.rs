@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
+#[path = "../../../tests/src/scratch.rs"]
+mod scratch;
+pub use scratch::scratch_dir;
+
 /// The binary under test.
 pub const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
