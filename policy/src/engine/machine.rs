@@ -228,25 +228,40 @@ static PLAIN: [bool; 256] = {
     t
 };
 
-/// Index of the first byte in `buf[i..stop]` that is `"`, `\` or a control character, or `stop`.
-/// Sixteen bytes at a time while none is flagged (written so that the compiler makes SSE2
-/// compares of it, no `unsafe`), then eight at a time (SWAR: the lowest flagged byte of each test
-/// is exact, so the lowest over all tests is too).
+/// Index of the first byte in `buf[i..stop]` that is `"`, `\\` or a control character, or `stop`.
+/// Sixteen bytes at a time with SSE2 (part of every x86-64; `safe_arch` wraps it without
+/// `unsafe`), then eight at a time (SWAR: the lowest flagged byte of each test is exact, so the
+/// lowest over all tests is too).
 #[inline(always)]
 pub(super) fn scan_plain(buf: &[u8], mut i: usize, stop: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use safe_arch::{
+            bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, max_u8_m128i,
+            move_mask_i8_m128i, set_splat_i8_m128i,
+        };
+        let quote = set_splat_i8_m128i(b'"' as i8);
+        let backslash = set_splat_i8_m128i(b'\\' as i8);
+        let control = set_splat_i8_m128i(0x1f);
+        while i + 16 <= stop {
+            let v = load_unaligned_m128i(buf[i..i + 16].try_into().expect("16 bytes"));
+            // A byte is below 0x20 exactly when max(byte, 0x1f) is 0x1f.
+            let flagged = bitor_m128i(
+                bitor_m128i(
+                    cmp_eq_mask_i8_m128i(v, quote),
+                    cmp_eq_mask_i8_m128i(v, backslash),
+                ),
+                cmp_eq_mask_i8_m128i(max_u8_m128i(v, control), control),
+            );
+            let mask = move_mask_i8_m128i(flagged);
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    while i + 16 <= stop {
-        let block: &[u8; 16] = buf[i..i + 16].try_into().expect("16 bytes");
-        let mut flagged = 0u8;
-        for &b in block {
-            flagged |= u8::from(b == b'"') | u8::from(b == b'\\') | u8::from(b < 0x20);
-        }
-        if flagged != 0 {
-            break;
-        }
-        i += 16;
-    }
     while i + 8 <= stop {
         let w = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
         let q = w ^ (LO * b'"' as u64);
