@@ -601,3 +601,33 @@ pub async fn tls_connect_as(
         .await
         .unwrap()
 }
+
+/// The ledger's disclosures (`sluice ledger` join of begins and ends) as soon as `ready` holds for
+/// them — end entries are appended as bodies finish — checking every 20 ms for at most 2 s; the
+/// last ones read otherwise, for the caller's assertion to report.
+pub async fn disclosures_when(
+    ledger: &Path,
+    ready: impl Fn(&[sluice::ledger::read::Disclosure]) -> bool,
+) -> Vec<sluice::ledger::read::Disclosure> {
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        let entries = sluice::ledger::read::entries(ledger).unwrap();
+        found = sluice::ledger::read::disclosures(ledger, &entries);
+        if ready(&found) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    found
+}
+
+/// A mock that answers every request `200` with `body` as `application/json`, in 64-byte chunks.
+pub fn json_mock(body: &'static [u8]) -> Handler {
+    Arc::new(move |_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(body, 64, false),
+    })
+}

@@ -796,23 +796,18 @@ async fn h2_content_length_that_disagrees_with_the_data_is_refused() {
     // Both malformed messages reached sluice (they are in the ledger) and none of their bytes
     // went out.
     let ledger = dir.join("ledger");
-    let mut outcomes = Vec::new();
-    for _ in 0..100 {
-        let entries = sluice::ledger::read::entries(&ledger).unwrap();
-        outcomes = sluice::ledger::read::disclosures(&ledger, &entries)
-            .into_iter()
-            .map(|(v, _, _)| {
-                (
-                    v["outcome"].as_str().unwrap().to_string(),
-                    v["bytes_sent"].as_u64(),
-                )
-            })
-            .collect();
-        if outcomes.len() == 3 && outcomes.iter().all(|(o, _)| o != "open") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let outcomes: Vec<(String, Option<u64>)> = disclosures_when(&ledger, |ds| {
+        ds.len() == 3 && ds.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await
+    .into_iter()
+    .map(|(v, _, _)| {
+        (
+            v["outcome"].as_str().unwrap().to_string(),
+            v["bytes_sent"].as_u64(),
+        )
+    })
+    .collect();
     assert_eq!(outcomes.len(), 3, "{outcomes:?}");
     assert_eq!(outcomes[0].0, "sent");
     for (outcome, sent) in &outcomes[1..] {

@@ -17,17 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
 
 fn institution() -> Handler {
-    Arc::new(|_| MockResponse {
-        status: 200,
-        content_type: "application/json",
-        encoding: None,
-        delay_ms: 0,
-        body: Chunks::new(
-            br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700}]}"#,
-            64,
-            false,
-        ),
-    })
+    json_mock(br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700}]}"#)
 }
 
 /// The soft limit on open files, to size the idle crowd (each idle connection costs this process
@@ -193,21 +183,15 @@ async fn an_upstream_that_stalls_mid_body_is_cut_and_recorded() {
         "{status} {body:?}"
     );
     let ledger = dir.join("ledger");
-    let mut outcome = String::new();
-    for _ in 0..100 {
-        let entries = sluice::ledger::read::entries(&ledger).unwrap();
-        if let Some((v, _, _)) = sluice::ledger::read::disclosures(&ledger, &entries)
-            .into_iter()
-            .next()
-        {
-            outcome = v["outcome"].as_str().unwrap_or("").to_string();
-            // "open" until the end entry is written.
-            if !outcome.is_empty() && outcome != "open" {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // "open" until the end entry is written.
+    let first = disclosures_when(&ledger, |ds| {
+        ds.first().is_some_and(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await;
+    let outcome = first
+        .first()
+        .and_then(|(v, _, _)| v["outcome"].as_str())
+        .unwrap_or("");
     assert_eq!(outcome, "upstream_error");
     sluice.shutdown().await;
 }

@@ -1,8 +1,6 @@
 //! Message framing attacks over a raw TLS socket (no HTTP client library to tidy them up): every
 //! ambiguous or forbidden framing is refused, and nothing smuggled reaches the institution.
 
-use std::sync::Arc;
-
 use sluice_tests::harness::*;
 
 async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) -> String {
@@ -11,13 +9,7 @@ async fn raw(dir: &std::path::Path, addr: std::net::SocketAddr, request: &[u8]) 
 }
 
 fn institution() -> Handler {
-    Arc::new(|_| MockResponse {
-        encoding: None,
-        delay_ms: 0,
-        status: 200,
-        content_type: "application/json",
-        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
-    })
+    json_mock(br#"{"applicants":[]}"#)
 }
 
 #[tokio::test]

@@ -7,8 +7,6 @@
 //! request, and only the payload's first — a payload never smuggles a second request past
 //! sluice, and sluice and the institution never split the bytes differently.
 
-use std::sync::Arc;
-
 use sluice_tests::harness::*;
 
 struct Payload {
@@ -94,13 +92,7 @@ fn payloads() -> Vec<Payload> {
 }
 
 fn institution() -> Handler {
-    Arc::new(|_| MockResponse {
-        encoding: None,
-        delay_ms: 0,
-        status: 200,
-        content_type: "application/json",
-        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
-    })
+    json_mock(br#"{"applicants":[]}"#)
 }
 
 #[test]

@@ -176,18 +176,13 @@ async fn a_response_that_breaks_its_digest_never_reaches_the_partner_whole() {
         // The end entries are appended as the bodies finish: wait (bounded) for both.
         let want = if intact { "sent" } else { "aborted_integrity" };
         let ledger = dir.join("ledger");
-        let mut outcomes = Vec::new();
-        for _ in 0..100 {
-            let entries = sluice::ledger::read::entries(&ledger).unwrap();
-            outcomes = sluice::ledger::read::disclosures(&ledger, &entries)
-                .iter()
-                .map(|(v, _, _)| v["outcome"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>();
-            if outcomes.iter().filter(|o| *o != "open").count() == 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let outcomes = disclosures_when(&ledger, |ds| {
+            ds.iter().filter(|(v, _, _)| v["outcome"] != "open").count() == 2
+        })
+        .await
+        .iter()
+        .map(|(v, _, _)| v["outcome"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
         assert_eq!(outcomes, [want, want]);
         sluice.shutdown().await;
     }
@@ -237,18 +232,16 @@ async fn the_partner_gets_the_digest_of_what_it_received_as_a_trailer() {
     assert_eq!(digests.len(), 2);
     // The ledger's end entries carry the same digests.
     let ledger = dir.join("ledger");
-    let mut sent = Vec::new();
-    for _ in 0..100 {
-        let entries = sluice::ledger::read::entries(&ledger).unwrap();
-        sent = sluice::ledger::read::disclosures(&ledger, &entries)
-            .iter()
-            .filter_map(|(v, _, _)| v["sha256_sent"].as_str().map(String::from))
-            .collect::<Vec<_>>();
-        if sent.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let sent = disclosures_when(&ledger, |ds| {
+        ds.iter()
+            .filter(|(v, _, _)| v["sha256_sent"].is_string())
+            .count()
+            == 3
+    })
+    .await
+    .iter()
+    .filter_map(|(v, _, _)| v["sha256_sent"].as_str().map(String::from))
+    .collect::<Vec<_>>();
     for d in &digests {
         let b64 = d.trim_start_matches("sha-256=:").trim_end_matches(':');
         use base64::Engine as _;

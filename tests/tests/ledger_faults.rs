@@ -4,7 +4,6 @@
 //! Needs a small tmpfs (root). Elsewhere the test says so and skips; under CI it must run.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Request;
@@ -45,17 +44,7 @@ async fn readyz(admin: std::net::SocketAddr) -> String {
 }
 
 fn institution() -> Handler {
-    Arc::new(|_| MockResponse {
-        status: 200,
-        content_type: "application/json",
-        encoding: None,
-        delay_ms: 0,
-        body: Chunks::new(
-            r#"{"applicants":[{"name":"张伟","credit_score":1}]}"#.as_bytes(),
-            64,
-            false,
-        ),
-    })
+    json_mock(r#"{"applicants":[{"name":"张伟","credit_score":1}]}"#.as_bytes())
 }
 
 #[tokio::test]

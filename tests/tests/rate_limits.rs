@@ -2,21 +2,13 @@
 //! `Retry-After` and never reaches the institution; another contract is unaffected; a reload keeps
 //! the state of limits it did not change and applies the ones it did.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use sluice_tests::harness::*;
 
 fn ok_json() -> Handler {
-    Arc::new(|_| MockResponse {
-        status: 200,
-        content_type: "application/json",
-        encoding: None,
-        delay_ms: 0,
-        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
-    })
+    json_mock(br#"{"applicants":[]}"#)
 }
 
 const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));

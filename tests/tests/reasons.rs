@@ -177,13 +177,7 @@ async fn an_early_violation_in_a_response_gets_a_status_not_a_cut_connection() {
     // Regression: on HTTP/1.1 a response whose first bytes broke the contract used to close the
     // connection without any response head.
     let dir = pki("early-violation", &["acme-loans"]);
-    let bad: Handler = Arc::new(|_| MockResponse {
-        status: 200,
-        content_type: "application/json",
-        encoding: None,
-        delay_ms: 0,
-        body: Chunks::new(br#"{"applicants":[{"credit_score":5000}]}"#, 64, false),
-    });
+    let bad: Handler = json_mock(br#"{"applicants":[{"credit_score":5000}]}"#);
     let (inst, _) = mock_http(bad).await;
     let (partner, _) = mock_https(&dir, ok_json()).await;
     let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;

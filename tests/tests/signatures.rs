@@ -224,18 +224,12 @@ async fn signed_requests_pass_and_signed_responses_verify_offline() {
         .map(|b| format!("{b:02x}"))
         .collect();
     let ledger = dir.join("ledger");
-    let mut recorded = None;
-    for _ in 0..100 {
-        let entries = sluice::ledger::read::entries(&ledger).unwrap();
-        recorded = sluice::ledger::read::disclosures(&ledger, &entries)
-            .into_iter()
+    let recorded_of = |ds: &[sluice::ledger::read::Disclosure]| {
+        ds.iter()
             .find(|(v, _, _)| v["seq"] == seq)
-            .and_then(|(v, _, _)| v["sha256_sent"].as_str().map(String::from));
-        if recorded.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+            .and_then(|(v, _, _)| v["sha256_sent"].as_str().map(String::from))
+    };
+    let recorded = recorded_of(&disclosures_when(&ledger, |ds| recorded_of(ds).is_some()).await);
     assert_eq!(recorded.as_deref(), Some(hex.as_str()));
 
     // One byte of the kept body changed: the digest no longer matches, the check fails.

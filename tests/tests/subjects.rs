@@ -83,17 +83,11 @@ async fn thousands_of_subjects_stream_to_a_side_file_and_stay_queryable() {
     assert!(got.is_ok());
 
     let ledger = dir.join("ledger");
-    let mut end = None;
-    for _ in 0..100 {
-        let entries = sluice::ledger::read::entries(&ledger).unwrap();
-        end = sluice::ledger::read::disclosures(&ledger, &entries)
-            .into_iter()
-            .find(|(v, _, _)| v["outcome"] == "sent");
-        if end.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let sent = |(v, _, _): &sluice::ledger::read::Disclosure| v["outcome"] == "sent";
+    let end = disclosures_when(&ledger, |ds| ds.iter().any(sent))
+        .await
+        .into_iter()
+        .find(sent);
     let (v, subjects, _) = end.expect("an end entry");
     assert_eq!(v["subject_count"], PEOPLE);
     assert_eq!(
