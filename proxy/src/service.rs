@@ -757,19 +757,7 @@ fn end_entry(
     stored: Option<std::io::Result<crate::ledger::subjects::Stored>>,
 ) -> crate::ledger::End {
     use crate::ledger::{End, FieldCounts, Outcome as O};
-    let mut end = End {
-        begin,
-        outcome: O::Sent,
-        bytes_sent: 0,
-        sha256_sent: [0; 32],
-        records: 0,
-        records_dropped: 0,
-        fields: Vec::new(),
-        subject_count: 0,
-        subjects: Vec::new(),
-        subjects_digest: [0; 32],
-        integrity: "none".into(),
-    };
+    let mut end = End::new(begin, O::Sent);
     match outcome {
         Outcome::Sent(s) => {
             end.bytes_sent = s.bytes_out;

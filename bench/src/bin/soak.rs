@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sluice_bench::arg;
-use sluice_bench::load::{self, Protocol, Spec, TlsFiles};
+use sluice_bench::load::{self, Protocol, Spec};
 use sluice_bench::suite::{procs, targets};
 
 fn spec(url: &str, pki: &Path, rate: Option<f64>, duration: Duration) -> Spec {
@@ -26,11 +26,7 @@ fn spec(url: &str, pki: &Path, rate: Option<f64>, duration: Duration) -> Spec {
         rate,
         duration,
         count: None,
-        tls: Some(TlsFiles {
-            ca: pki.join("ca.pem"),
-            cert: Some(pki.join("partners/bench-partner.pem")),
-            key: Some(pki.join("partners/bench-partner.key")),
-        }),
+        tls: Some(sluice_bench::suite::targets::partner_tls(pki)),
         method: http::Method::GET,
         body: bytes::Bytes::new(),
         headers: http::HeaderMap::new(),

@@ -12,7 +12,7 @@ pub mod targets;
 
 use std::time::Duration;
 
-use crate::load::{self, Protocol, Report, Spec, TlsFiles};
+use crate::load::{self, Protocol, Report, Spec};
 use targets::{Setup, Target};
 
 /// One load shape, run against every target.
@@ -116,11 +116,7 @@ pub async fn measure(
             Duration::from_secs_f64(seconds)
         },
         count: scenario.count,
-        tls: target.tls.then(|| TlsFiles {
-            ca: pki.join("ca.pem"),
-            cert: Some(pki.join("partners/bench-partner.pem")),
-            key: Some(pki.join("partners/bench-partner.key")),
-        }),
+        tls: target.tls.then(|| targets::partner_tls(&pki)),
         method: http::Method::GET,
         body: bytes::Bytes::new(),
         headers: http::HeaderMap::new(),

@@ -41,6 +41,15 @@ pub struct Setup {
     pub mock: String,
 }
 
+/// The bench partner's mutual-TLS identity in the development PKI at `pki`.
+pub fn partner_tls(pki: &Path) -> crate::load::TlsFiles {
+    crate::load::TlsFiles {
+        ca: pki.join("ca.pem"),
+        cert: Some(pki.join("partners/bench-partner.pem")),
+        key: Some(pki.join("partners/bench-partner.key")),
+    }
+}
+
 /// A scratch directory `sluice-NAME-PID` with a development PKI for `bench-partner`, the
 /// reference feed generated, and the mock API started (pinned to `core` when given): the common
 /// start of every bench run. Returns the setup and the mock's process.

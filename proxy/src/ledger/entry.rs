@@ -115,6 +115,26 @@ pub struct End {
     pub integrity: String,
 }
 
+impl End {
+    /// The end of disclosure `begin` with `outcome`, nothing sent or counted yet, no integrity
+    /// check: the fields a caller then fills in.
+    pub fn new(begin: u64, outcome: Outcome) -> Self {
+        Self {
+            begin,
+            outcome,
+            bytes_sent: 0,
+            sha256_sent: [0; 32],
+            records: 0,
+            records_dropped: 0,
+            fields: Vec::new(),
+            subject_count: 0,
+            subjects: Vec::new(),
+            subjects_digest: [0; 32],
+            integrity: "none".into(),
+        }
+    }
+}
+
 /// A ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {

@@ -267,17 +267,9 @@ mod tests {
             seq,
             time_ms: 2_000 + seq,
             entry: Entry::End(Box::new(End {
-                begin: of,
-                outcome: Outcome::Sent,
                 bytes_sent: of,
-                sha256_sent: [0; 32],
                 records: 1,
-                records_dropped: 0,
-                fields: Vec::new(),
-                subject_count: 0,
-                subjects: Vec::new(),
-                subjects_digest: [0; 32],
-                integrity: "none".into(),
+                ..End::new(of, Outcome::Sent)
             })),
         }
     }
