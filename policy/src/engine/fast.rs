@@ -126,18 +126,7 @@ impl Redactor {
         if self.holding || self.cfg.consent.is_some() {
             return None;
         }
-        let target = match self.stack.last() {
-            None => Target::Node(match self.cfg.format {
-                Format::Json => program.root(),
-                Format::Ndjson => program.record_node.unwrap_or(program.root()),
-            }),
-            Some(f) if f.is_obj => self.member_target,
-            Some(f) => match f.target {
-                Target::Node(n) => Target::Node(program.node(n).any?),
-                other => other,
-            },
-        };
-        let rule = match target {
+        let rule = match self.next_target(program) {
             Target::Subtree => None,
             Target::Node(n) => {
                 let r = program.node(n).rule?;
@@ -401,7 +390,8 @@ impl Redactor {
                 return Ok(i);
             }
             let key_start = j + 1;
-            let limit = stop.min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(0)));
+            let limit =
+                stop.min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
             let key_end = scan_plain(buf, key_start, limit);
             if buf[..limit].get(key_end) != Some(&b'"') {
                 return Ok(i);

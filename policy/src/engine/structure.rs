@@ -106,17 +106,27 @@ impl Redactor {
     /// The target of the value about to start.
     #[inline]
     pub(super) fn value_target(&mut self, program: &FieldProgram) -> Target {
-        let root = match self.cfg.format {
-            Format::Json => program.root(),
-            Format::Ndjson => program.record_node.unwrap_or(program.root()),
-        };
-        let Some(top) = self.stack.last_mut() else {
-            return Target::Node(root);
+        let target = self.next_target(program);
+        if let Some(top) = self.stack.last_mut()
+            && !top.is_obj
+        {
+            top.count += 1;
+        }
+        target
+    }
+
+    /// The target of the value about to start, without counting it as an element.
+    #[inline]
+    pub(super) fn next_target(&self, program: &FieldProgram) -> Target {
+        let Some(top) = self.stack.last() else {
+            return Target::Node(match self.cfg.format {
+                Format::Json => program.root(),
+                Format::Ndjson => program.record_node.unwrap_or(program.root()),
+            });
         };
         if top.is_obj {
             return self.member_target;
         }
-        top.count += 1;
         match top.target {
             Target::Node(n) => Target::Node(
                 program
