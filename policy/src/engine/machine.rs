@@ -606,18 +606,15 @@ impl Redactor {
                             }
                         }
                         State::ObjFirst | State::ObjNext => match b {
-                            b'"' if !self.holding => {
-                                let state = self.state;
-                                let j = self.members(program, buf, i, end)?;
-                                if j != i || self.state != state {
-                                    i = j;
-                                    continue;
-                                }
-                                i += 1;
-                                self.begin_key(abs);
-                                self.span_start = i;
-                            }
                             b'"' => {
+                                if !self.holding {
+                                    let state = self.state;
+                                    let j = self.members(program, buf, i, end)?;
+                                    if j != i || self.state != state {
+                                        i = j;
+                                        continue;
+                                    }
+                                }
                                 i += 1;
                                 self.begin_key(abs);
                                 self.span_start = i;
@@ -633,19 +630,18 @@ impl Redactor {
                                 return Err(self.violation(V::InvalidJson, abs));
                             }
                             i += 1;
-                            if self.member_target == Target::Strip
-                                && !self.holding
+                            if self.member_target != Target::Strip {
+                                self.state = State::Value;
+                            } else if !self.holding
                                 && let Some(j) = self.skip_whole(buf, i, end)
                             {
                                 self.state = State::After;
                                 i = j;
-                            } else if self.member_target == Target::Strip {
+                            } else {
                                 self.begin_skip();
                                 let stop =
                                     self.record_limit.saturating_sub(base).min(end as u64) as usize;
                                 i = self.skip(buf, i, stop)?;
-                            } else {
-                                self.state = State::Value;
                             }
                         }
                         State::After => {
