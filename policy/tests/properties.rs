@@ -268,6 +268,52 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
     }
 }
 
+/// Numbers read whole skip the range arithmetic for short plain shapes (no exponent, at most 18
+/// integer digits, fewer than 300 fraction digits); on each side of those bounds the verdict
+/// must still be the automaton's.
+#[test]
+fn whole_numbers_at_the_shortcut_bounds_agree_with_the_automaton() {
+    use sluice_policy::engine::ViolationKind as K;
+    let p = policy(None, None, FIELDS);
+    let zeros = |n: usize| "0".repeat(n);
+    let cases: Vec<(String, Option<K>)> = vec![
+        ("123456789012345678".into(), None),
+        ("-123456789012345678".into(), None),
+        ("18446744073709551615".into(), None),
+        ("18446744073709551616".into(), Some(K::NumberRange)),
+        ("-9223372036854775808".into(), None),
+        ("-9223372036854775809".into(), Some(K::NumberRange)),
+        ("1234567890123456789.5".into(), None),
+        (format!("1{}.5", zeros(309)), Some(K::NumberRange)),
+        (format!("1{}.5", zeros(308)), None),
+        (format!("0.{}1", zeros(298)), None),
+        (format!("0.{}1", zeros(306)), None),
+        (format!("0.{}1", zeros(307)), Some(K::NumberRange)),
+        (format!("-0.{}", zeros(400)), None),
+        ("0.5e3".into(), None),
+        ("12.".into(), Some(K::InvalidJson)),
+        ("-01".into(), Some(K::InvalidJson)),
+    ];
+    for (number, want) in cases {
+        // Stripped (`zz`) and kept (`a`).
+        for key in ["zz", "a"] {
+            let body = format!(r#"{{"{key}":{number},"q":1}}"#);
+            let whole = run_cfg(config(&p, Format::Json), body.as_bytes(), &[]);
+            assert_eq!(
+                whole.as_ref().err().map(|v| v.kind),
+                want,
+                "{key}: {number}"
+            );
+            let bytewise: Vec<usize> = (1..body.len()).collect();
+            let slow = run_cfg(config(&p, Format::Json), body.as_bytes(), &bytewise);
+            assert!(
+                same(&whole, &slow),
+                "{key}: {number}: {whole:?} vs {slow:?}"
+            );
+        }
+    }
+}
+
 /// Containers kept whole (at a `keep = "subtree"` node, or inside one) are copied in one go when
 /// they lie whole in the chunk; records, counts and verdicts must be the automaton's.
 #[test]

@@ -19,9 +19,10 @@
 //! construction; the fast paths only decide how soon they are reached.
 
 use super::Format;
-use super::machine::{Lit, Member, Redactor, Scalar, Sink, State, Target, scan_plain};
+use super::machine::{Lit, Member, Redactor, Scalar, Sink, State, Target};
 use super::number::whole_number;
 use crate::compile::FieldProgram;
+use crate::escape::scan_plain;
 use crate::rule::{Action, KeepKind};
 
 #[inline]
@@ -397,12 +398,12 @@ impl Redactor {
                 return Ok(i);
             }
             let key = &buf[key_start..key_end];
-            if let Some((_, child)) = node.child(key) {
+            if let Some((idx, child)) = node.child(key) {
                 // The automaton's own key handling, as if it had read this key.
                 self.tok_start = self.offset + j as u64;
                 self.tok_escape = false;
                 self.tok_in_key = false;
-                self.key_done(program, Some(key))?;
+                self.key_matched(idx, child)?;
                 self.state = State::Colon;
                 self.span_start = key_end;
                 if program.node(child).record {

@@ -10,6 +10,7 @@ use super::utf8::{Utf8Error, Utf8Stream};
 use super::violation::{Violation, ViolationKind as V};
 use super::{EngineConfig, Format};
 use crate::compile::{FieldProgram, NodeId};
+use crate::escape::scan_plain;
 use crate::rule::KeepKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,71 +215,6 @@ static CLASS: [u8; 256] = {
     t[b'\n' as usize] = WS;
     t
 };
-
-/// Bytes that may appear as-is inside a string (anything but `"`, `\` and controls).
-static PLAIN: [bool; 256] = {
-    let mut t = [true; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = false;
-        i += 1;
-    }
-    t[b'"' as usize] = false;
-    t[b'\\' as usize] = false;
-    t
-};
-
-/// Index of the first byte in `buf[i..stop]` that is `"`, `\\` or a control character, or `stop`.
-/// Sixteen bytes at a time with SSE2 (part of every x86-64; `safe_arch` wraps it without
-/// `unsafe`), then eight at a time (SWAR: the lowest flagged byte of each test is exact, so the
-/// lowest over all tests is too).
-#[inline(always)]
-pub(super) fn scan_plain(buf: &[u8], mut i: usize, stop: usize) -> usize {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    {
-        use safe_arch::{
-            bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, max_u8_m128i,
-            move_mask_i8_m128i, set_splat_i8_m128i,
-        };
-        let quote = set_splat_i8_m128i(b'"' as i8);
-        let backslash = set_splat_i8_m128i(b'\\' as i8);
-        let control = set_splat_i8_m128i(0x1f);
-        while i + 16 <= stop {
-            let v = load_unaligned_m128i(buf[i..i + 16].try_into().expect("16 bytes"));
-            // A byte is below 0x20 exactly when max(byte, 0x1f) is 0x1f.
-            let flagged = bitor_m128i(
-                bitor_m128i(
-                    cmp_eq_mask_i8_m128i(v, quote),
-                    cmp_eq_mask_i8_m128i(v, backslash),
-                ),
-                cmp_eq_mask_i8_m128i(max_u8_m128i(v, control), control),
-            );
-            let mask = move_mask_i8_m128i(flagged);
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-    }
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= stop {
-        let w = u64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
-        let q = w ^ (LO * b'"' as u64);
-        let s = w ^ (LO * b'\\' as u64);
-        let t =
-            (q.wrapping_sub(LO) & !q | s.wrapping_sub(LO) & !s | w.wrapping_sub(LO * 0x20) & !w)
-                & HI;
-        if t != 0 {
-            return i + (t.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < stop && PLAIN[buf[i] as usize] {
-        i += 1;
-    }
-    i
-}
 
 fn hex_val(b: u8) -> Option<u16> {
     match b {
@@ -770,30 +706,5 @@ impl KeepKind {
                 | (KeepKind::Boolean, Scalar::Literal(Lit::True | Lit::False))
                 | (KeepKind::Null, Scalar::Literal(Lit::Null))
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn swar_scan_agrees_with_the_scalar_scan() {
-        let mut buf = vec![b'a'; 64];
-        for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
-            for pos in 0..64 {
-                buf.fill(b'a');
-                buf[pos] = special;
-                for start in 0..pos.min(9) {
-                    assert_eq!(
-                        scan_plain(&buf, start, 64),
-                        pos,
-                        "{special:#x} at {pos} from {start}"
-                    );
-                }
-            }
-        }
-        let text = "客户 \u{7f} é ÿ".as_bytes();
-        assert_eq!(scan_plain(text, 0, text.len()), text.len());
     }
 }

@@ -184,7 +184,43 @@ impl Redactor {
 /// checks one: the index just past it, or `None` when it is invalid, out of range, or not known
 /// to have ended before `stop` (the caller then leaves it to the automaton).
 #[inline]
-pub(super) fn whole_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
+pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+    // The common shape needs no arithmetic: with no exponent, at most 18 integer digits and
+    // fewer than 300 fraction digits a number is always in range (its decimal exponent lies
+    // in -300..=17; 18 digits fit i64 and u64).
+    let b = &buf[..stop];
+    let digits = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        j
+    };
+    let int_start = i + usize::from(b.get(i) == Some(&b'-'));
+    let mut j = match b.get(int_start)? {
+        b'0' => int_start + 1,
+        b'1'..=b'9' => digits(int_start + 1),
+        _ => return None,
+    };
+    let int_digits = j - int_start;
+    let mut frac_digits = 0;
+    if b.get(j) == Some(&b'.') {
+        let start = j + 1;
+        j = digits(start);
+        frac_digits = j - start;
+        if frac_digits == 0 {
+            return None;
+        }
+    }
+    match b.get(j) {
+        Some(b'e' | b'E') => checked_number(buf, i, stop),
+        Some(b'0'..=b'9' | b'.' | b'+' | b'-') | None => None,
+        Some(_) if int_digits <= 18 && frac_digits < 300 => Some(j),
+        Some(_) => checked_number(buf, i, stop),
+    }
+}
+
+/// [`whole_number`] for any shape, with the range computed.
+fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
     let digits = |buf: &[u8], mut j: usize| {
         while j < stop && buf[j].is_ascii_digit() {
             j += 1;

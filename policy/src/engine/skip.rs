@@ -7,9 +7,10 @@
 //! at any byte like the rest of the engine. It hands back when the value is complete.
 
 use super::Format;
-use super::machine::{Lit, Redactor, State, scan_plain};
+use super::machine::{Lit, Redactor, State};
 use super::number::NumStep;
 use super::violation::{Violation, ViolationKind as V};
+use crate::escape::scan_plain;
 
 impl Redactor {
     /// Enters the skipper for the value that starts at the next non-whitespace byte.

@@ -5,7 +5,7 @@
 use super::Format;
 use super::machine::{Frame, Member, Redactor, Scalar, Sink, State, Target};
 use super::violation::{Violation, ViolationKind as V};
-use crate::compile::FieldProgram;
+use crate::compile::{FieldProgram, NodeId};
 use crate::rule::{Action, KeepKind};
 
 impl Redactor {
@@ -80,16 +80,7 @@ impl Redactor {
                 (Member::Unlisted, Target::Subtree)
             }
             Target::Node(n) => match program.node(n).child(key) {
-                Some((idx, child)) => {
-                    let word = top.seen_at as usize + idx / 64;
-                    let bit = 1u64 << (idx % 64);
-                    self.stack.last_mut().expect("open object").member = Member::Matched(child);
-                    if self.seen[word] & bit != 0 {
-                        return Err(self.violation(V::DuplicateKey, key_at));
-                    }
-                    self.seen[word] |= bit;
-                    (Member::Matched(child), Target::Node(child))
-                }
+                Some((idx, child)) => return self.key_matched(idx, child),
                 None => {
                     self.node_stripped[n as usize] += 1;
                     (Member::Unlisted, Target::Strip)
@@ -100,6 +91,25 @@ impl Redactor {
         top.member = member;
         top.count += 1;
         self.member_target = target;
+        Ok(())
+    }
+
+    /// A key of the innermost object (a trie node's) that is its `idx`-th child, `child`:
+    /// checked against the keys already seen there, then the member's value goes to `child`.
+    #[inline]
+    pub(super) fn key_matched(&mut self, idx: usize, child: NodeId) -> Result<(), Violation> {
+        self.key_escape = self.tok_escape;
+        let top = self.stack.last_mut().expect("keys are inside objects");
+        top.member = Member::Matched(child);
+        let word = top.seen_at as usize + idx / 64;
+        let bit = 1u64 << (idx % 64);
+        if self.seen[word] & bit != 0 {
+            return Err(self.violation(V::DuplicateKey, self.tok_start));
+        }
+        self.seen[word] |= bit;
+        let top = self.stack.last_mut().expect("keys are inside objects");
+        top.count += 1;
+        self.member_target = Target::Node(child);
         Ok(())
     }
 

@@ -62,25 +62,24 @@ impl Redactor {
         out.push(b'"');
     }
 
-    /// The decoded text of the captured value (strings unescaped; numbers and literals as written).
-    fn decode(&mut self, kind: Scalar) {
-        self.decoded.clear();
-        if kind == Scalar::String && self.tok_escape {
-            crate::escape::unescape_into(&mut self.decoded, &self.capture);
-        } else {
-            self.decoded.extend_from_slice(&self.capture);
-        }
-    }
-
     fn apply_rule(&mut self, program: &FieldProgram, kind: Scalar) -> Result<(), super::Violation> {
         let Target::Node(n) = self.tok_target else {
             unreachable!("only rule nodes capture")
         };
         let node = program.node(n);
         let at = self.tok_start;
-        self.decode(kind);
-        let decoded_buf = std::mem::take(&mut self.decoded);
-        let decoded = std::str::from_utf8(&decoded_buf).expect("validated UTF-8");
+        // The decoded text: strings unescaped (into `decoded` when they have an escape);
+        // numbers and literals as written.
+        let capture = std::mem::take(&mut self.capture);
+        let mut decoded_buf = std::mem::take(&mut self.decoded);
+        let text = if kind == Scalar::String && self.tok_escape {
+            decoded_buf.clear();
+            crate::escape::unescape_into(&mut decoded_buf, &capture);
+            &decoded_buf
+        } else {
+            &capture
+        };
+        let decoded = std::str::from_utf8(text).expect("validated UTF-8");
         if node.subject && kind != Scalar::Literal(Lit::Null) {
             let h = self
                 .cfg
@@ -99,8 +98,7 @@ impl Redactor {
                 }
                 if k.min.is_some() || k.max.is_some() {
                     let buf = std::mem::take(&mut self.digits);
-                    let value =
-                        Decimal::parse_reusing(&self.capture, buf).expect("validated number");
+                    let value = Decimal::parse_reusing(&capture, buf).expect("validated number");
                     let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
                     let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
                     self.digits = value.into_buffer();
@@ -128,7 +126,6 @@ impl Redactor {
                     self.emit_str(&scratch);
                     self.rule_counts[r][MASKED] += findings as u64;
                 } else {
-                    let capture = std::mem::take(&mut self.capture);
                     let out = self.sink();
                     if kind == Scalar::String {
                         out.push(b'"');
@@ -137,7 +134,6 @@ impl Redactor {
                     } else {
                         out.extend_from_slice(&capture);
                     }
-                    self.capture = capture;
                 }
                 self.rule_counts[r][KEPT] += 1;
                 Ok(())
@@ -187,6 +183,7 @@ impl Redactor {
         };
         self.scratch = scratch;
         self.decoded = decoded_buf;
+        self.capture = capture;
         result
     }
 }
