@@ -19,18 +19,18 @@ use crate::rule::Action;
 /// Byte equality without a library call for the short keys JSON documents have.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let mut i = 0;
-    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
-    while i + 8 <= a.len() {
-        if word(a, i) != word(b, i) {
-            return false;
-        }
-        i += 8;
+    // Two overlapping words cover every length from one word to two.
+    let w8 = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let w4 = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    match n {
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        _ => a == b,
     }
-    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
 }
 
 /// How a node finds a child by key.
@@ -119,7 +119,7 @@ pub struct Node {
 
 impl Node {
     /// Looks a raw (already unescaped) key up among the member children.
-    #[inline]
+    #[inline(always)]
     pub fn child(&self, key: &[u8]) -> Option<(usize, NodeId)> {
         let i = match &self.table {
             KeyTable::Hashed { seed, slots } => {
@@ -330,4 +330,23 @@ pub(crate) fn compile_route(
         program.nodes[id].emits = emits;
     }
     Arc::new(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_finds_a_difference_at_any_position_of_any_length() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i % 26).collect();
+            assert!(same_bytes(&a, &a.clone()), "length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "length {n}, difference at {at}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 }

@@ -108,16 +108,22 @@ impl SubjectKey {
     /// a caller hashing many values allocates once).
     pub fn subject_hash_with(&self, value: &str, scratch: &mut String) -> [u8; 32] {
         scratch.clear();
-        scratch.extend(
-            nfkc(value)
-                .chars()
-                .filter(|&c| {
-                    !(crate::mask::digits::is_separator(c)
-                        || crate::mask::digits::is_invisible(c)
-                        || c.is_whitespace())
-                })
-                .map(|c| c.to_ascii_uppercase()),
-        );
+        if value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // Already canonical but for case (the usual identifier): no normalisation to do.
+            scratch.push_str(value);
+            scratch.make_ascii_uppercase();
+        } else {
+            scratch.extend(
+                nfkc(value)
+                    .chars()
+                    .filter(|&c| {
+                        !(crate::mask::digits::is_separator(c)
+                            || crate::mask::digits::is_invisible(c)
+                            || c.is_whitespace())
+                    })
+                    .map(|c| c.to_ascii_uppercase()),
+            );
+        }
         ring::hmac::sign(&self.0, scratch.as_bytes())
             .as_ref()
             .try_into()
@@ -135,10 +141,28 @@ fn nfkc(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// Lowercase hex of `bytes` appended to `out`.
 pub fn hex_into(bytes: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+    // Two digits per byte from one table, written as one `u16`.
+    static PAIRS: [u16; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [0u16; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = u16::from_le_bytes([HEX[b >> 4], HEX[b & 15]]);
+            b += 1;
+        }
+        t
+    };
+    for chunk in bytes.chunks(32) {
+        let mut digits = [0u16; 32];
+        for (pair, &b) in digits.iter_mut().zip(chunk) {
+            *pair = PAIRS[b as usize];
+        }
+        let mut text = [0u8; 64];
+        for (t, pair) in text.chunks_exact_mut(2).zip(digits) {
+            t.copy_from_slice(&pair.to_le_bytes());
+        }
+        let text = &text[..2 * chunk.len()];
+        out.push_str(std::str::from_utf8(text).expect("hex digits are ASCII"));
     }
 }
 
@@ -193,6 +217,11 @@ mod tests {
         assert_eq!(
             k.subject_hash("31011519751103008x"),
             k.subject_hash("310115 19751103 008X")
+        );
+        // The plain-ASCII shortcut and the normalising path agree.
+        assert_eq!(
+            k.subject_hash("31011519751103008X"),
+            k.subject_hash("３１０１１５１９７５１１０３００８ｘ")
         );
         assert_ne!(
             k.subject_hash("31011519751103008X"),

@@ -421,8 +421,13 @@ impl Redactor {
             if buf[..stop].get(v) != Some(&b':') {
                 return Ok(i);
             }
-            v += 1;
-            let Some(end) = self.skip_whole(buf, v, stop) else {
+            v = skip_ws(buf, v + 1, stop, ndjson);
+            // Strings, the usual stripped value, without the container machinery.
+            let end = match buf[..stop].get(v) {
+                Some(b'"') => whole_string(buf, v + 1, stop, max_len),
+                _ => self.skip_whole(buf, v, stop),
+            };
+            let Some(end) = end else {
                 return Ok(i);
             };
             self.node_stripped[n as usize] += 1;
