@@ -55,14 +55,27 @@ fn hex4(buf: &[u8], i: usize) -> Option<u16> {
 /// The end of a string whose interior starts at `i`, if it closes before `stop` and within
 /// `max_len` bytes, with valid escapes and no control characters.
 #[inline]
-fn whole_string(buf: &[u8], mut i: usize, stop: usize, max_len: u64) -> Option<usize> {
+fn whole_string(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
+    whole_string_escaped(buf, i, stop, max_len).map(|(end, _)| end)
+}
+
+/// [`whole_string`], also saying whether the string has an escape.
+#[inline]
+fn whole_string_escaped(
+    buf: &[u8],
+    mut i: usize,
+    stop: usize,
+    max_len: u64,
+) -> Option<(usize, bool)> {
     let start = i;
     let stop = stop.min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+    let mut escaped = false;
     loop {
         i = scan_plain(buf, i, stop);
         match buf[..stop].get(i)? {
-            b'"' => return Some(i + 1),
+            b'"' => return Some((i + 1, escaped)),
             b'\\' => {
+                escaped = true;
                 i += 1;
                 match buf[..stop].get(i)? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
@@ -310,8 +323,15 @@ impl Redactor {
         let Some(&first) = buf[..stop].get(v) else {
             return Ok(None);
         };
+        let mut escaped = false;
         let (kind, end) = match first {
-            b'"' => (Scalar::String, whole_string(buf, v + 1, stop, max_len)),
+            b'"' => (
+                Scalar::String,
+                whole_string_escaped(buf, v + 1, stop, max_len).map(|(end, e)| {
+                    escaped = e;
+                    end
+                }),
+            ),
             b'-' | b'0'..=b'9' => (
                 Scalar::Number,
                 whole_number(buf, v, stop).filter(|&e| ((e - v) as u64) < max_len),
@@ -349,7 +369,7 @@ impl Redactor {
             }
             Sink::Capture => {
                 self.capture.extend_from_slice(token);
-                self.tok_escape = string && memchr::memchr(b'\\', token).is_some();
+                self.tok_escape = escaped;
             }
             Sink::Discard => {}
         }
