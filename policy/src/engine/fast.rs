@@ -104,6 +104,28 @@ fn whole_string_escaped(
     }
 }
 
+/// A whole scalar (string, number or literal) at `buf[i]` that ends before `stop`, checked as
+/// the automaton checks one (token limit included): the index just past it, or `None` (also
+/// for a container).
+#[inline(always)]
+fn whole_scalar(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
+    match *buf[..stop].get(i)? {
+        b'"' => whole_string(buf, i + 1, stop, max_len),
+        b'-' | b'0'..=b'9' => {
+            whole_number(buf, i, stop).filter(|&end| ((end - i) as u64) < max_len)
+        }
+        b @ (b't' | b'f' | b'n') => {
+            let lit: &[u8] = match b {
+                b't' => b"true",
+                b'f' => b"false",
+                _ => b"null",
+            };
+            (buf[..stop].get(i..i + lit.len())? == lit).then_some(i + lit.len())
+        }
+        _ => None,
+    }
+}
+
 impl Redactor {
     /// A whole stripped value at `buf[i..]` (after whitespace) that ends before `stop`: the
     /// index just past it, or `None` to leave the value to the automaton.
@@ -199,7 +221,6 @@ impl Redactor {
             // A value starts at `i`.
             let b = *buf[..stop].get(i)?;
             match b {
-                b'"' => i = whole_string(buf, i + 1, stop, max_len)?,
                 b'{' | b'[' => {
                     if depth >= max_depth {
                         return None;
@@ -226,25 +247,7 @@ impl Redactor {
                         continue 'value;
                     }
                 }
-                b'-' | b'0'..=b'9' => {
-                    let end = whole_number(buf, i, stop)?;
-                    if (end - i) as u64 >= max_len {
-                        return None;
-                    }
-                    i = end;
-                }
-                b't' | b'f' | b'n' => {
-                    let lit: &[u8] = match b {
-                        b't' => b"true",
-                        b'f' => b"false",
-                        _ => b"null",
-                    };
-                    if buf[..stop].get(i..i + lit.len())? != lit {
-                        return None;
-                    }
-                    i += lit.len();
-                }
-                _ => return None,
+                _ => i = whole_scalar(buf, i, stop, max_len)?,
             }
             // After a value: close containers until one continues.
             loop {
@@ -442,10 +445,10 @@ impl Redactor {
                 return Ok(i);
             }
             v = skip_ws(buf, v + 1, stop, ndjson);
-            // Strings, the usual stripped value, without the container machinery.
+            // Scalars, the usual stripped values, without the container machinery.
             let end = match buf[..stop].get(v) {
-                Some(b'"') => whole_string(buf, v + 1, stop, max_len),
-                _ => self.skip_whole(buf, v, stop),
+                Some(b'{' | b'[') => self.skip_whole(buf, v, stop),
+                _ => whole_scalar(buf, v, stop, max_len),
             };
             let Some(end) = end else {
                 return Ok(i);
