@@ -54,13 +54,13 @@ fn hex4(buf: &[u8], i: usize) -> Option<u16> {
 
 /// The end of a string whose interior starts at `i`, if it closes before `stop` and within
 /// `max_len` bytes, with valid escapes and no control characters.
-#[inline]
+#[inline(always)]
 fn whole_string(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
     whole_string_escaped(buf, i, stop, max_len).map(|(end, _)| end)
 }
 
 /// [`whole_string`], also saying whether the string has an escape.
-#[inline]
+#[inline(always)]
 fn whole_string_escaped(
     buf: &[u8],
     mut i: usize,

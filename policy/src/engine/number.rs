@@ -183,7 +183,7 @@ impl Redactor {
 /// A whole number at `buf[i..]` that ends before `stop`, checked like [`Redactor::number_step`]
 /// checks one: the index just past it, or `None` when it is invalid, out of range, or not known
 /// to have ended before `stop` (the caller then leaves it to the automaton).
-#[inline]
+#[inline(always)]
 pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
     // The common shape needs no arithmetic: with no exponent, at most 18 integer digits and
     // fewer than 300 fraction digits a number is always in range (its decimal exponent lies
