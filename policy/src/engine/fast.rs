@@ -326,31 +326,20 @@ impl Redactor {
         let Some(&first) = buf[..stop].get(v) else {
             return Ok(None);
         };
-        let mut escaped = false;
-        let (kind, end) = match first {
-            b'"' => (
-                Scalar::String,
-                whole_string_escaped(buf, v + 1, stop, max_len).map(|(end, e)| {
-                    escaped = e;
-                    end
-                }),
-            ),
-            b'-' | b'0'..=b'9' => (
-                Scalar::Number,
-                whole_number(buf, v, stop).filter(|&e| ((e - v) as u64) < max_len),
-            ),
-            b't' | b'f' | b'n' => {
-                let lit = match first {
-                    b't' => Lit::True,
-                    b'f' => Lit::False,
-                    _ => Lit::Null,
-                };
-                let n = lit.bytes().len();
-                let whole = buf[..stop].get(v..v + n) == Some(lit.bytes());
-                (Scalar::Literal(lit), whole.then_some(v + n))
-            }
+        let kind = match first {
+            b'"' => Scalar::String,
+            b'-' | b'0'..=b'9' => Scalar::Number,
+            b't' => Scalar::Literal(Lit::True),
+            b'f' => Scalar::Literal(Lit::False),
+            b'n' => Scalar::Literal(Lit::Null),
             _ => return Ok(None),
         };
+        let (end, escaped) = if kind == Scalar::String {
+            whole_string_escaped(buf, v + 1, stop, max_len).unzip()
+        } else {
+            (whole_scalar(buf, v, stop, max_len), None)
+        };
+        let escaped = escaped.unwrap_or(false);
         let Some(end) = end else { return Ok(None) };
         let target = self.member_target;
         let abs = self.offset + v as u64;
