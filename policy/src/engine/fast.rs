@@ -19,7 +19,7 @@
 //! construction; the fast paths only decide how soon they are reached.
 
 use super::Format;
-use super::machine::{Lit, Member, Redactor, Scalar, Sink, State, Target};
+use super::machine::{Member, Redactor, Scalar, Sink, State, Target};
 use super::number::whole_number;
 use crate::compile::FieldProgram;
 use crate::escape::scan_plain;
@@ -109,20 +109,13 @@ fn whole_string_escaped(
 /// for a container).
 #[inline(always)]
 fn whole_scalar(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
-    match *buf[..stop].get(i)? {
-        b'"' => whole_string(buf, i + 1, stop, max_len),
-        b'-' | b'0'..=b'9' => {
-            whole_number(buf, i, stop).filter(|&end| ((end - i) as u64) < max_len)
+    match Scalar::starting_with(*buf[..stop].get(i)?)? {
+        Scalar::String => whole_string(buf, i + 1, stop, max_len),
+        Scalar::Number => whole_number(buf, i, stop).filter(|&end| ((end - i) as u64) < max_len),
+        Scalar::Literal(lit) => {
+            let end = i + lit.bytes().len();
+            (buf[..stop].get(i..end)? == lit.bytes()).then_some(end)
         }
-        b @ (b't' | b'f' | b'n') => {
-            let lit: &[u8] = match b {
-                b't' => b"true",
-                b'f' => b"false",
-                _ => b"null",
-            };
-            (buf[..stop].get(i..i + lit.len())? == lit).then_some(i + lit.len())
-        }
-        _ => None,
     }
 }
 
@@ -326,21 +319,17 @@ impl Redactor {
         let Some(&first) = buf[..stop].get(v) else {
             return Ok(None);
         };
-        let kind = match first {
-            b'"' => Scalar::String,
-            b'-' | b'0'..=b'9' => Scalar::Number,
-            b't' => Scalar::Literal(Lit::True),
-            b'f' => Scalar::Literal(Lit::False),
-            b'n' => Scalar::Literal(Lit::Null),
-            _ => return Ok(None),
+        let Some(kind) = Scalar::starting_with(first) else {
+            return Ok(None);
         };
-        let (end, escaped) = if kind == Scalar::String {
-            whole_string_escaped(buf, v + 1, stop, max_len).unzip()
+        let whole = if kind == Scalar::String {
+            whole_string_escaped(buf, v + 1, stop, max_len)
         } else {
-            (whole_scalar(buf, v, stop, max_len), None)
+            whole_scalar(buf, v, stop, max_len).map(|end| (end, false))
         };
-        let escaped = escaped.unwrap_or(false);
-        let Some(end) = end else { return Ok(None) };
+        let Some((end, escaped)) = whole else {
+            return Ok(None);
+        };
         let target = self.member_target;
         let abs = self.offset + v as u64;
         let string = kind == Scalar::String;

@@ -106,6 +106,21 @@ pub(super) enum Scalar {
     Literal(Lit),
 }
 
+impl Scalar {
+    /// The kind of scalar whose first byte is `b`, if one starts with it.
+    #[inline]
+    pub(super) fn starting_with(b: u8) -> Option<Scalar> {
+        Some(match b {
+            b'"' => Scalar::String,
+            b'-' | b'0'..=b'9' => Scalar::Number,
+            b't' => Scalar::Literal(Lit::True),
+            b'f' => Scalar::Literal(Lit::False),
+            b'n' => Scalar::Literal(Lit::Null),
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Member {
     None,

@@ -180,6 +180,15 @@ impl Redactor {
     }
 }
 
+/// The end of the run of ASCII digits that starts at `b[j]`.
+#[inline(always)]
+fn digit_run(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    j
+}
+
 /// A whole number at `buf[i..]` that ends before `stop`, checked like [`Redactor::number_step`]
 /// checks one: the index just past it, or `None` when it is invalid, out of range, or not known
 /// to have ended before `stop` (the caller then leaves it to the automaton).
@@ -189,23 +198,17 @@ pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
     // fewer than 300 fraction digits a number is always in range (its decimal exponent lies
     // in -300..=17; 18 digits fit i64 and u64).
     let b = &buf[..stop];
-    let digits = |mut j: usize| {
-        while b.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
-        j
-    };
     let int_start = i + usize::from(b.get(i) == Some(&b'-'));
     let mut j = match b.get(int_start)? {
         b'0' => int_start + 1,
-        b'1'..=b'9' => digits(int_start + 1),
+        b'1'..=b'9' => digit_run(b, int_start + 1),
         _ => return None,
     };
     let int_digits = j - int_start;
     let mut frac_digits = 0;
     if b.get(j) == Some(&b'.') {
         let start = j + 1;
-        j = digits(start);
+        j = digit_run(b, start);
         frac_digits = j - start;
         if frac_digits == 0 {
             return None;
@@ -221,12 +224,6 @@ pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
 
 /// [`whole_number`] for any shape, with the range computed.
 fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
-    let digits = |buf: &[u8], mut j: usize| {
-        while j < stop && buf[j].is_ascii_digit() {
-            j += 1;
-        }
-        j
-    };
     let mut num = NumScan::default();
     if buf.get(i) == Some(&b'-') {
         num.negative = true;
@@ -236,7 +233,7 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
     match buf[..stop].get(i) {
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => {
-            i = digits(buf, i);
+            i = digit_run(&buf[..stop], i);
             let int = &buf[int_start..i];
             if int.len() <= 19 {
                 // Fits u64 (the common case, without 128-bit arithmetic).
@@ -254,7 +251,7 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
     if buf[..stop].get(i) == Some(&b'.') {
         num.fraction_or_exponent = true;
         let start = i + 1;
-        i = digits(buf, start);
+        i = digit_run(&buf[..stop], start);
         if i == start {
             return None;
         }
@@ -274,7 +271,7 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
             i += 1;
         }
         let start = i;
-        i = digits(buf, start);
+        i = digit_run(&buf[..stop], start);
         if i == start {
             return None;
         }
