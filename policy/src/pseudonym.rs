@@ -8,30 +8,40 @@
 //!
 //! Values are NFKC-normalised before hashing, so `１３８…` and `138…` give the same pseudonym.
 
+use hmac::digest::KeyInit;
 use hmac::{Mac, SimpleHmac};
 use sha2::Sha256;
+use unicode_normalization::UnicodeNormalization;
 
 /// HMAC-SHA256 with the key's inner and outer states computed once: each value then costs two
 /// compressions. (RustCrypto's, with SHA-NI detected at run time: about half of ring's cost for
 /// the short values hashed here, same bytes out — see the tests.)
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-fn hmac_sha256(key: &HmacSha256, msg: &[u8]) -> [u8; 32] {
-    let mut mac = key.clone();
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+/// HMAC-SM3 (GB/T 15852.2 construction over GB/T 32905), its key block hashed once too.
+type HmacSm3 = SimpleHmac<sm3::Sm3>;
+
+/// A MAC state ready for messages under `key`.
+fn keyed<M: KeyInit>(key: &[u8]) -> M {
+    M::new_from_slice(key).expect("HMAC accepts any key length")
 }
 
-fn hmac_sha256_key(key: &[u8]) -> HmacSha256 {
-    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length")
+/// The 32-byte tag of `msg` under a keyed state (which is left as it was, for the next value).
+fn tag<M: Mac + Clone>(key: &M, msg: &[u8]) -> [u8; 32] {
+    let mut mac = key.clone();
+    mac.update(msg);
+    mac.finalize()
+        .into_bytes()
+        .as_slice()
+        .try_into()
+        .expect("32-byte tag")
 }
-use unicode_normalization::UnicodeNormalization;
 
 /// Per-contract pseudonymisation keys.
 #[derive(Clone)]
 pub struct PseudonymKeys {
     sha256: HmacSha256,
-    sm3: [u8; 32],
+    sm3: HmacSm3,
 }
 
 impl std::fmt::Debug for PseudonymKeys {
@@ -64,11 +74,11 @@ impl PseudonymKeys {
             format!("sluice/pseudonym/v1/{contract_id}").as_bytes(),
         );
         Self {
-            sha256: hmac_sha256_key(&k),
-            sm3: hkdf(
+            sha256: keyed(&k),
+            sm3: keyed(&hkdf(
                 master,
                 format!("sluice/pseudonym-sm3/v1/{contract_id}").as_bytes(),
-            ),
+            )),
         }
     }
 
@@ -77,21 +87,16 @@ impl PseudonymKeys {
         let normalised = nfkc(value);
         match alg {
             crate::rule::HashAlg::HmacSha256 => {
-                hex_into(&hmac_sha256(&self.sha256, normalised.as_bytes()), out)
+                hex_into(&tag(&self.sha256, normalised.as_bytes()), out)
             }
-            crate::rule::HashAlg::HmacSm3 => {
-                hex_into(&hmac_sm3(&self.sm3, normalised.as_bytes()), out)
-            }
+            crate::rule::HashAlg::HmacSm3 => hex_into(&tag(&self.sm3, normalised.as_bytes()), out),
         }
     }
 }
 
 /// HMAC-SM3 (GB/T 15852.2 construction over GB/T 32905).
 pub fn hmac_sm3(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut mac =
-        <SimpleHmac<sm3::Sm3> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+    tag(&keyed::<HmacSm3>(key), msg)
 }
 
 /// The key that turns data-subject identifiers into ledger subject hashes.
@@ -107,7 +112,7 @@ impl std::fmt::Debug for SubjectKey {
 impl SubjectKey {
     /// Derives the subject key from a master key.
     pub fn derive(master: &[u8]) -> Self {
-        Self(hmac_sha256_key(&hkdf(master, b"sluice/subject/v1")))
+        Self(keyed(&hkdf(master, b"sluice/subject/v1")))
     }
 
     /// The subject hash of an identifier: NFKC, separators and invisible characters removed,
@@ -136,7 +141,7 @@ impl SubjectKey {
                     .map(|c| c.to_ascii_uppercase()),
             );
         }
-        hmac_sha256(&self.0, scratch.as_bytes())
+        tag(&self.0, scratch.as_bytes())
     }
 }
 
@@ -150,25 +155,21 @@ fn nfkc(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// Lowercase hex of `bytes` appended to `out`.
 pub fn hex_into(bytes: &[u8], out: &mut String) {
-    // Two digits per byte from one table, written as one `u16`.
-    static PAIRS: [u16; 256] = {
+    // Both digits of a byte from one table.
+    static PAIRS: [[u8; 2]; 256] = {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut t = [0u16; 256];
+        let mut t = [[0; 2]; 256];
         let mut b = 0;
         while b < 256 {
-            t[b] = u16::from_le_bytes([HEX[b >> 4], HEX[b & 15]]);
+            t[b] = [HEX[b >> 4], HEX[b & 15]];
             b += 1;
         }
         t
     };
     for chunk in bytes.chunks(32) {
-        let mut digits = [0u16; 32];
-        for (pair, &b) in digits.iter_mut().zip(chunk) {
-            *pair = PAIRS[b as usize];
-        }
         let mut text = [0u8; 64];
-        for (t, pair) in text.chunks_exact_mut(2).zip(digits) {
-            t.copy_from_slice(&pair.to_le_bytes());
+        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&PAIRS[b as usize]);
         }
         let text = &text[..2 * chunk.len()];
         out.push_str(std::str::from_utf8(text).expect("hex digits are ASCII"));
@@ -186,8 +187,8 @@ mod tests {
     #[test]
     fn reference_vectors() {
         // reference/pii-china.md §6.1, key "demo-key-NOT-FOR-PROD", message "11010519491231002X".
-        let tag = hmac_sha256(
-            &hmac_sha256_key(b"demo-key-NOT-FOR-PROD"),
+        let tag = tag(
+            &keyed::<HmacSha256>(b"demo-key-NOT-FOR-PROD"),
             b"11010519491231002X",
         );
         let mut hex = String::new();
@@ -213,16 +214,36 @@ mod tests {
         // each side of the one- and two-block padding boundaries.
         for key_len in [0, 1, 32, 63, 64, 65, 200] {
             let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + 1) as u8).collect();
-            let ours = hmac_sha256_key(&key);
+            let ours = keyed::<HmacSha256>(&key);
             let theirs = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
             for msg_len in (0..=140).chain([1000]) {
                 let msg: Vec<u8> = (0..msg_len).map(|i| (i * 13 + key_len) as u8).collect();
                 assert_eq!(
-                    hmac_sha256(&ours, &msg)[..],
+                    tag(&ours, &msg)[..],
                     *ring::hmac::sign(&theirs, &msg).as_ref(),
                     "key {key_len} bytes, message {msg_len} bytes"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn keyed_states_are_reused_without_carrying_one_value_into_the_next() {
+        let keys = PseudonymKeys::derive(b"master", "contract-a");
+        let sm3_key = hkdf(b"master", b"sluice/pseudonym-sm3/v1/contract-a");
+        let sha_key = hkdf(b"master", b"sluice/pseudonym/v1/contract-a");
+        for value in ["13860642414", "31011519751103008X", "", "13860642414"] {
+            let (mut sm3, mut sha) = (String::new(), String::new());
+            keys.pseudonym(HashAlg::HmacSm3, value, &mut sm3);
+            keys.pseudonym(HashAlg::HmacSha256, value, &mut sha);
+            let (mut want_sm3, mut want_sha) = (String::new(), String::new());
+            hex_into(&hmac_sm3(&sm3_key, value.as_bytes()), &mut want_sm3);
+            let fresh = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &sha_key);
+            hex_into(
+                ring::hmac::sign(&fresh, value.as_bytes()).as_ref(),
+                &mut want_sha,
+            );
+            assert_eq!((sm3, sha), (want_sm3, want_sha), "{value}");
         }
     }
 
