@@ -21,6 +21,7 @@
 use super::Format;
 use super::machine::{Member, Redactor, Scalar, Sink, State, Target};
 use super::number::whole_number;
+use super::utf8::Checked;
 use crate::compile::FieldProgram;
 use crate::escape::scan_plain;
 use crate::rule::{Action, KeepKind};
@@ -306,6 +307,7 @@ impl Redactor {
         &mut self,
         program: &FieldProgram,
         buf: &[u8],
+        text: Checked<'_>,
         i: usize,
         stop: usize,
     ) -> Result<Option<usize>, super::Violation> {
@@ -349,8 +351,19 @@ impl Redactor {
                 out.extend_from_slice(token);
             }
             Sink::Capture => {
-                self.capture.extend_from_slice(token);
+                // The rule reads the value where it lies, already known to be text.
                 self.tok_escape = escaped;
+                let raw = match kind {
+                    Scalar::Literal(lit) => lit.bytes(),
+                    _ => token,
+                };
+                let valid = match kind {
+                    Scalar::String => text.get(v + 1, end - 1),
+                    _ => None,
+                };
+                self.apply_rule(program, kind, raw, valid)?;
+                self.after_value(program);
+                return Ok(Some(end));
             }
             Sink::Discard => {}
         }
@@ -366,6 +379,7 @@ impl Redactor {
         &mut self,
         program: &FieldProgram,
         buf: &[u8],
+        text: Checked<'_>,
         mut i: usize,
         stop: usize,
     ) -> Result<usize, super::Violation> {
@@ -410,7 +424,7 @@ impl Redactor {
                 if program.node(child).record {
                     return Ok(key_end + 1);
                 }
-                match self.scalar_member(program, buf, key_end + 1, stop)? {
+                match self.scalar_member(program, buf, text, key_end + 1, stop)? {
                     Some(end) => {
                         i = end;
                         continue;

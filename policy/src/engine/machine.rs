@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::keyset::KeySets;
 use super::number::{NumScan, NumStep};
 use super::summary::Summary;
-use super::utf8::{Utf8Error, Utf8Stream};
+use super::utf8::{Checked, Utf8Error, Utf8Stream};
 use super::violation::{Violation, ViolationKind as V};
 use super::{EngineConfig, Format};
 use crate::compile::{FieldProgram, NodeId};
@@ -356,15 +356,15 @@ impl Redactor {
     fn feed_chunk(&mut self, chunk: &[u8]) -> Result<(), Violation> {
         let program = Arc::clone(&self.cfg.program);
         match self.utf8.check(chunk, self.offset) {
-            Ok(()) => self.walk(&program, chunk, chunk.len()),
+            Ok(text) => self.walk(&program, chunk, text, chunk.len()),
             Err(Utf8Error::Carried(at)) => Err(self.violation(V::InvalidUtf8, at)),
             Err(Utf8Error::InChunk(k)) => {
-                self.walk(&program, chunk, k)?;
+                self.walk(&program, chunk, Checked::default(), k)?;
                 if self.state == State::Str {
                     return Err(self.violation(V::InvalidUtf8, self.offset + k as u64));
                 }
                 // Outside a string interior a non-ASCII byte is a grammar error of its own.
-                self.walk_from(&program, chunk, k, k + 1)?;
+                self.walk_from(&program, chunk, Checked::default(), k, k + 1)?;
                 Err(self.violation(V::InvalidUtf8, self.offset + k as u64))
             }
         }
@@ -403,14 +403,21 @@ impl Redactor {
             )
     }
 
-    fn walk(&mut self, program: &FieldProgram, buf: &[u8], end: usize) -> Result<(), Violation> {
-        self.walk_from(program, buf, 0, end)
+    fn walk(
+        &mut self,
+        program: &FieldProgram,
+        buf: &[u8],
+        text: Checked<'_>,
+        end: usize,
+    ) -> Result<(), Violation> {
+        self.walk_from(program, buf, text, 0, end)
     }
 
     fn walk_from(
         &mut self,
         program: &FieldProgram,
         buf: &[u8],
+        text: Checked<'_>,
         mut i: usize,
         end: usize,
     ) -> Result<(), Violation> {
@@ -560,7 +567,7 @@ impl Redactor {
                             b'"' => {
                                 if !self.holding {
                                     let state = self.state;
-                                    let j = self.members(program, buf, i, end)?;
+                                    let j = self.members(program, buf, text, i, end)?;
                                     if j != i || self.state != state {
                                         i = j;
                                         continue;

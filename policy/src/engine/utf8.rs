@@ -14,6 +14,25 @@ pub(super) struct Utf8Stream {
     carry_offset: u64,
 }
 
+/// The part of a chunk the validator has passed, as text: a value read from inside it needs no
+/// second validation to become a `&str`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Checked<'a> {
+    /// Index in the chunk where `text` starts.
+    at: usize,
+    text: &'a str,
+}
+
+impl<'a> Checked<'a> {
+    /// `chunk[start..end]` as text, when it lies inside the checked part and on character
+    /// boundaries.
+    #[inline]
+    pub fn get(&self, start: usize, end: usize) -> Option<&'a str> {
+        self.text
+            .get(start.checked_sub(self.at)?..end.checked_sub(self.at)?)
+    }
+}
+
 /// Where the first invalid sequence of a chunk is.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Utf8Error {
@@ -45,8 +64,9 @@ fn incomplete_tail(chunk: &[u8]) -> usize {
 }
 
 impl Utf8Stream {
-    /// Validates `chunk`, which starts at absolute offset `offset`.
-    pub fn check(&mut self, chunk: &[u8], offset: u64) -> Result<(), Utf8Error> {
+    /// Validates `chunk`, which starts at absolute offset `offset`. A valid chunk comes back as
+    /// text, but for a sequence carried in from the previous chunk or out to the next one.
+    pub fn check<'a>(&mut self, chunk: &'a [u8], offset: u64) -> Result<Checked<'a>, Utf8Error> {
         let mut start = 0;
         if self.carry_len > 0 {
             let need = sequence_len(self.carry[0]) - self.carry_len;
@@ -58,7 +78,7 @@ impl Utf8Stream {
                 return Err(Utf8Error::Carried(self.carry_offset));
             }
             if take < need {
-                return Ok(());
+                return Ok(Checked::default());
             }
             if std::str::from_utf8(&self.carry[..self.carry_len]).is_err() {
                 return Err(Utf8Error::Carried(self.carry_offset));
@@ -70,11 +90,13 @@ impl Utf8Stream {
         // The faster validator says only yes or no; the tail (at most 3 bytes), or the whole
         // chunk when the answer is no, goes to the one that says where.
         let cut = incomplete_tail(chunk).max(start);
-        if simdutf8::basic::from_utf8(&chunk[start..cut]).is_ok() {
+        let mut checked = Checked::default();
+        if let Ok(text) = simdutf8::basic::from_utf8(&chunk[start..cut]) {
+            checked = Checked { at: start, text };
             start = cut;
         }
         match simdutf8::compat::from_utf8(&chunk[start..]) {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(checked),
             Err(e) => {
                 let at = start + e.valid_up_to();
                 match e.error_len() {
@@ -85,7 +107,7 @@ impl Utf8Stream {
                         self.carry[..rest.len()].copy_from_slice(rest);
                         self.carry_len = rest.len();
                         self.carry_offset = offset + at as u64;
-                        Ok(())
+                        Ok(checked)
                     }
                 }
             }
@@ -111,7 +133,7 @@ mod tests {
         let mut off = 0u64;
         for c in chunks {
             match s.check(c, off) {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(Utf8Error::InChunk(i)) => return Err(off + i as u64),
                 Err(Utf8Error::Carried(o)) => return Err(o),
             }
@@ -146,6 +168,39 @@ mod tests {
             assert_eq!(want, Err(2), "{bad:?}");
             for cut in 0..=bad.len() {
                 assert_eq!(run(&[&bad[..cut], &bad[cut..]]), want, "{bad:?} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn checked_text_covers_the_chunk_but_for_sequences_cut_at_either_end() {
+        let whole_text = "a客😀b客";
+        let text = whole_text.as_bytes();
+        for cut in 0..=text.len() {
+            let mut s = Utf8Stream::default();
+            let first = s.check(&text[..cut], 0).expect("valid");
+            let second = s.check(&text[cut..], cut as u64).expect("valid");
+            for (checked, chunk, from) in [(first, &text[..cut], 0), (second, &text[cut..], cut)] {
+                for a in 0..=chunk.len() {
+                    for b in a..=chunk.len() {
+                        // Text exactly where the bytes are whole characters of this chunk.
+                        let whole = std::str::from_utf8(&chunk[a..b]).ok();
+                        let got = checked.get(a, b);
+                        if got.is_some() {
+                            assert_eq!(got, whole, "cut {cut} chunk at {from}: {a}..{b}");
+                        } else if let Some(w) = whole {
+                            // Only a carried sequence's bytes are left out.
+                            let carried_in =
+                                from > 0 && !whole_text.is_char_boundary(from) && a < 4;
+                            let carried_out = !whole_text.is_char_boundary(from + chunk.len())
+                                && b + 4 > chunk.len();
+                            assert!(
+                                carried_in || carried_out || w.is_empty(),
+                                "cut {cut}: {a}..{b}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }

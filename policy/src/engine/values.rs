@@ -44,11 +44,14 @@ impl Redactor {
                 }
             }
             Sink::Capture => {
-                if let Scalar::Literal(lit) = kind {
-                    self.capture.clear();
-                    self.capture.extend_from_slice(lit.bytes());
-                }
-                self.apply_rule(program, kind)?;
+                let capture = std::mem::take(&mut self.capture);
+                let raw = match kind {
+                    Scalar::Literal(lit) => lit.bytes(),
+                    _ => &capture,
+                };
+                let result = self.apply_rule(program, kind, raw, None);
+                self.capture = capture;
+                result?;
             }
         }
         self.after_value(program);
@@ -62,7 +65,16 @@ impl Redactor {
         out.push(b'"');
     }
 
-    fn apply_rule(&mut self, program: &FieldProgram, kind: Scalar) -> Result<(), super::Violation> {
+    /// Puts a captured value through its node's rule. `raw` is the value as written (a
+    /// string's interior, a number, a literal); `valid` is the same bytes as text when the
+    /// caller already has them so (read in place from a checked chunk).
+    pub(super) fn apply_rule(
+        &mut self,
+        program: &FieldProgram,
+        kind: Scalar,
+        raw: &[u8],
+        valid: Option<&str>,
+    ) -> Result<(), super::Violation> {
         let Target::Node(n) = self.tok_target else {
             unreachable!("only rule nodes capture")
         };
@@ -70,16 +82,22 @@ impl Redactor {
         let at = self.tok_start;
         // The decoded text: strings unescaped (into `decoded` when they have an escape);
         // numbers and literals as written.
-        let capture = std::mem::take(&mut self.capture);
+        let capture = raw;
         let mut decoded_buf = std::mem::take(&mut self.decoded);
-        let text = if kind == Scalar::String && self.tok_escape {
-            decoded_buf.clear();
-            crate::escape::unescape_into(&mut decoded_buf, &capture);
-            &decoded_buf
-        } else {
-            &capture
+        let escaped = kind == Scalar::String && self.tok_escape;
+        let decoded = match valid {
+            Some(text) if !escaped => text,
+            _ => {
+                let text = if escaped {
+                    decoded_buf.clear();
+                    crate::escape::unescape_into(&mut decoded_buf, capture);
+                    &decoded_buf
+                } else {
+                    capture
+                };
+                std::str::from_utf8(text).expect("validated UTF-8")
+            }
         };
-        let decoded = std::str::from_utf8(text).expect("validated UTF-8");
         if node.subject && kind != Scalar::Literal(Lit::Null) {
             let h = self
                 .cfg
@@ -98,7 +116,7 @@ impl Redactor {
                 }
                 if k.min.is_some() || k.max.is_some() {
                     let buf = std::mem::take(&mut self.digits);
-                    let value = Decimal::parse_reusing(&capture, buf).expect("validated number");
+                    let value = Decimal::parse_reusing(capture, buf).expect("validated number");
                     let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
                     let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
                     self.digits = value.into_buffer();
@@ -129,10 +147,10 @@ impl Redactor {
                     let out = self.sink();
                     if kind == Scalar::String {
                         out.push(b'"');
-                        out.extend_from_slice(&capture);
+                        out.extend_from_slice(capture);
                         out.push(b'"');
                     } else {
-                        out.extend_from_slice(&capture);
+                        out.extend_from_slice(capture);
                     }
                 }
                 self.rule_counts[r][KEPT] += 1;
@@ -183,7 +201,6 @@ impl Redactor {
         };
         self.scratch = scratch;
         self.decoded = decoded_buf;
-        self.capture = capture;
         result
     }
 }
