@@ -126,12 +126,33 @@ fn hex4(b: &[u8]) -> u32 {
     })
 }
 
-/// Appends the unescaped content of a validated JSON string body (no quotes).
-pub fn unescape_into(out: &mut Vec<u8>, raw: &[u8]) {
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'\\', &raw[i..]) {
-        out.extend_from_slice(&raw[i..i + off]);
-        i += off;
+/// A piece of an unescaped string body: a run without escapes (a range of the body) or the
+/// character of one escape.
+enum Piece {
+    Plain(usize, usize),
+    Char(char),
+}
+
+/// The pieces of a validated JSON string body (no quotes), in order.
+struct Pieces<'a> {
+    raw: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = Piece;
+
+    #[inline]
+    fn next(&mut self) -> Option<Piece> {
+        let (raw, i) = (self.raw, self.i);
+        if i >= raw.len() {
+            return None;
+        }
+        let run = memchr::memchr(b'\\', &raw[i..]).unwrap_or(raw.len() - i);
+        if run > 0 {
+            self.i += run;
+            return Some(Piece::Plain(i, i + run));
+        }
         let c = match raw[i + 1] {
             b'n' => '\n',
             b't' => '\t',
@@ -140,25 +161,48 @@ pub fn unescape_into(out: &mut Vec<u8>, raw: &[u8]) {
             b'f' => '\u{c}',
             b'u' => {
                 let unit = hex4(&raw[i + 2..i + 6]);
-                i += 6;
+                self.i += 6;
                 let cp = if (0xD800..0xDC00).contains(&unit) {
-                    let low = hex4(&raw[i + 2..i + 6]);
-                    i += 6;
+                    let low = hex4(&raw[i + 8..i + 12]);
+                    self.i += 6;
                     0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                 } else {
                     unit
                 };
-                let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                continue;
+                return Some(Piece::Char(
+                    char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER),
+                ));
             }
             other => other as char, // `"`, `\`, `/`
         };
-        out.push(c as u8);
-        i += 2;
+        self.i += 2;
+        Some(Piece::Char(c))
     }
-    out.extend_from_slice(&raw[i..]);
+}
+
+/// Appends the unescaped content of a validated JSON string body (no quotes).
+pub fn unescape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for piece in (Pieces { raw, i: 0 }) {
+        match piece {
+            Piece::Plain(a, b) => out.extend_from_slice(&raw[a..b]),
+            Piece::Char(c) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+}
+
+/// [`unescape_into`] for a body that is already text: the result is text too, with no second
+/// UTF-8 validation.
+pub fn unescape_str_into(out: &mut String, raw: &str) {
+    for piece in (Pieces {
+        raw: raw.as_bytes(),
+        i: 0,
+    }) {
+        match piece {
+            // Runs start and end at a `\\` or an end of the body: character boundaries.
+            Piece::Plain(a, b) => out.push_str(&raw[a..b]),
+            Piece::Char(c) => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,12 +231,14 @@ mod tests {
 
     #[test]
     fn unescape_handles_every_form() {
+        let raw = r#"客a\"b\\c\/d\n\t\r\b\f\u005f\u5ba2\ud83d\ude00é"#;
+        let want = "客a\"b\\c/d\n\t\r\u{8}\u{c}_客😀é";
         let mut out = Vec::new();
-        unescape_into(&mut out, br#"a\"b\\c\/d\n\t\r\b\f\u005f\u5ba2\ud83d\ude00"#);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "a\"b\\c/d\n\t\r\u{8}\u{c}_客😀"
-        );
+        unescape_into(&mut out, raw.as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let mut text = String::from("kept ");
+        unescape_str_into(&mut text, raw);
+        assert_eq!(text, format!("kept {want}"));
     }
 
     #[test]

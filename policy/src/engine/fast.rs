@@ -359,7 +359,8 @@ impl Redactor {
                 };
                 let valid = match kind {
                     Scalar::String => text.get(v + 1, end - 1),
-                    _ => None,
+                    Scalar::Number => text.get(v, end),
+                    Scalar::Literal(_) => None,
                 };
                 self.apply_rule(program, kind, raw, valid)?;
                 self.after_value(program);

@@ -202,7 +202,7 @@ pub struct Redactor {
     pub(super) num: NumScan,
 
     // Scratch for values.
-    pub(super) decoded: Vec<u8>,
+    pub(super) decoded: String,
     pub(super) digits: Vec<u8>,
     pub(super) scratch: String,
 }
@@ -292,7 +292,7 @@ impl Redactor {
             skip_bits: 0,
             skip_in_key: false,
             num: NumScan::default(),
-            decoded: Vec::new(),
+            decoded: String::new(),
             digits: Vec::new(),
             scratch: String::new(),
         }

@@ -26,7 +26,7 @@ pub(super) struct Checked<'a> {
 impl<'a> Checked<'a> {
     /// `chunk[start..end]` as text, when it lies inside the checked part and on character
     /// boundaries.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, start: usize, end: usize) -> Option<&'a str> {
         self.text
             .get(start.checked_sub(self.at)?..end.checked_sub(self.at)?)

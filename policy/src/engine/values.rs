@@ -84,19 +84,16 @@ impl Redactor {
         // numbers and literals as written.
         let capture = raw;
         let mut decoded_buf = std::mem::take(&mut self.decoded);
-        let escaped = kind == Scalar::String && self.tok_escape;
-        let decoded = match valid {
-            Some(text) if !escaped => text,
-            _ => {
-                let text = if escaped {
-                    decoded_buf.clear();
-                    crate::escape::unescape_into(&mut decoded_buf, capture);
-                    &decoded_buf
-                } else {
-                    capture
-                };
-                std::str::from_utf8(text).expect("validated UTF-8")
-            }
+        let text = match valid {
+            Some(text) => text,
+            None => std::str::from_utf8(capture).expect("validated UTF-8"),
+        };
+        let decoded = if kind == Scalar::String && self.tok_escape {
+            decoded_buf.clear();
+            crate::escape::unescape_str_into(&mut decoded_buf, text);
+            &decoded_buf
+        } else {
+            text
         };
         if node.subject && kind != Scalar::Literal(Lit::Null) {
             let h = self
