@@ -21,6 +21,7 @@ pub mod document;
 pub mod engine;
 pub mod escape;
 pub mod explain;
+pub mod hex;
 pub mod mask;
 pub mod path;
 pub mod pseudonym;
@@ -45,7 +46,7 @@ pub struct PolicyVersion(pub [u8; 32]);
 
 impl std::fmt::Display for PolicyVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(&hex::hex(&self.0))
     }
 }
 

@@ -13,6 +13,8 @@ use hmac::{Mac, SimpleHmac};
 use sha2::Sha256;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::hex::hex_into;
+
 /// HMAC-SHA256 with the key's inner and outer states computed once: each value then costs two
 /// compressions. (RustCrypto's, with SHA-NI detected at run time: about half of ring's cost for
 /// the short values hashed here, same bytes out — see the tests.)
@@ -150,29 +152,6 @@ fn nfkc(value: &str) -> std::borrow::Cow<'_, str> {
         value.into()
     } else {
         value.nfkc().collect::<String>().into()
-    }
-}
-
-/// Lowercase hex of `bytes` appended to `out`.
-pub fn hex_into(bytes: &[u8], out: &mut String) {
-    // Both digits of a byte from one table.
-    static PAIRS: [[u8; 2]; 256] = {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut t = [[0; 2]; 256];
-        let mut b = 0;
-        while b < 256 {
-            t[b] = [HEX[b >> 4], HEX[b & 15]];
-            b += 1;
-        }
-        t
-    };
-    for chunk in bytes.chunks(32) {
-        let mut text = [0u8; 64];
-        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
-            pair.copy_from_slice(&PAIRS[b as usize]);
-        }
-        let text = &text[..2 * chunk.len()];
-        out.push_str(std::str::from_utf8(text).expect("hex digits are ASCII"));
     }
 }
 

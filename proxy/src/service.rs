@@ -33,7 +33,7 @@ pub struct ConnInfo {
 pub fn request_id() -> String {
     let mut b = [0u8; 16];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    sluice_policy::hex::hex(&b)
 }
 
 /// The policy partner whose identity the certificate carries.

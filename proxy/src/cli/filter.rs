@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use sluice_policy::consent::ConsentList;
 use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits, Redactor, Summary};
+use sluice_policy::hex::hex;
 use sluice_policy::pseudonym::DEVELOPMENT_KEY;
 
 #[derive(Debug, clap::Args)]
@@ -157,10 +158,6 @@ fn filter_stdio(
     }
     stdout.flush()?;
     Ok(result)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn summary_json(s: &Summary) -> serde_json::Value {

@@ -159,11 +159,8 @@ pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
             eprintln!("{}: no disclosure begins at entry {seq}", dir.display());
             return ExitCode::from(1);
         };
-        let sha: String = ring::digest::digest(&ring::digest::SHA256, &bytes)
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha =
+            sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
         let recorded = v["sha256_sent"].as_str().unwrap_or("");
         let matches = recorded == sha;
         println!(

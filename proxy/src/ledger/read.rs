@@ -6,6 +6,7 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
+use sluice_policy::hex::hex;
 
 use super::entry::{Entry, Record};
 use super::merkle;
@@ -120,10 +121,6 @@ pub fn for_each_disclosure(dir: &Path, mut f: impl FnMut(Disclosure)) -> Result<
     })?;
     joiner.finish(&mut f);
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The subject hashes of an end entry: inline, or from its side file (checked against the digest).

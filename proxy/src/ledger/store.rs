@@ -145,7 +145,7 @@ impl Ledger {
             .to_vec();
         // The public key beside the log, for `ledger verify` without --pubkey (a convenience: an
         // auditor should verify with a key obtained independently).
-        let pub_hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
+        let pub_hex = sluice_policy::hex::hex(&public);
         let _ = std::fs::write(opts.dir.join("log.pub"), format!("{pub_hex}\n"));
         let latest = match latest_checkpoint(&opts.dir)? {
             Some(note) => Some(

@@ -109,7 +109,7 @@ impl SubjectSpill {
             .as_ref()
             .try_into()
             .expect("32 bytes");
-        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let name = sluice_policy::hex::hex(&digest);
         std::fs::rename(&tmp, self.dir.join(format!("{name}.bin")))?;
         Ok(Stored::Side {
             digest,

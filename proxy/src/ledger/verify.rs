@@ -118,7 +118,7 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
     Ok(Report {
         entries: end.entries,
         checkpoints: checkpoints.len() as u64,
-        root: root.iter().map(|b| format!("{b:02x}")).collect(),
+        root: sluice_policy::hex::hex(&root),
         torn_tail: end.tail == Tail::Torn,
     })
 }

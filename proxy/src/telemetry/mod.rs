@@ -180,7 +180,7 @@ fn random_hex(n: usize) -> String {
     // A failing system RNG leaves a zero id, which collectors treat as invalid: acceptable for
     // telemetry, never used for security.
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    sluice_policy::hex::hex(&bytes)
 }
 
 /// The method as the semantic conventions want it: a known method, else `_OTHER` (an extension

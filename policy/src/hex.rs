@@ -1,0 +1,53 @@
+//! Lowercase hexadecimal, the one spelling sluice uses for digests, keys, pseudonyms and ids.
+//!
+//! Pseudonyms are written for every hashed value of a body, so the writer takes both digits of
+//! a byte from one table and appends to a caller's buffer; [`hex`] is the allocating form for
+//! everything else (ledger digests, request ids, reports).
+
+/// Lowercase hex of `bytes` appended to `out`.
+pub fn hex_into(bytes: &[u8], out: &mut String) {
+    // Both digits of a byte from one table.
+    static PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0; 2]; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = [HEX[b >> 4], HEX[b & 15]];
+            b += 1;
+        }
+        t
+    };
+    for chunk in bytes.chunks(32) {
+        let mut text = [0u8; 64];
+        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&PAIRS[b as usize]);
+        }
+        let text = &text[..2 * chunk.len()];
+        out.push_str(std::str::from_utf8(text).expect("hex digits are ASCII"));
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    hex_into(bytes, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_is_two_lowercase_digits_at_any_length() {
+        let all: Vec<u8> = (0..=255).collect();
+        let want: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), want);
+        // Across the 32-byte pieces the writer works in, and appending to what is there.
+        for n in [0, 1, 31, 32, 33, 64, 65] {
+            let mut out = String::from("x");
+            hex_into(&all[..n], &mut out);
+            assert_eq!(out, format!("x{}", &want[..2 * n]));
+        }
+    }
+}
