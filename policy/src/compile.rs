@@ -112,6 +112,10 @@ pub struct Node {
     pub record: bool,
     /// Values here identify the record's data subject.
     pub subject: bool,
+    /// Set when a value here goes out exactly as written once its type is checked: a `keep` of
+    /// a scalar type with no constraint that needs the whole value (range, pattern, length,
+    /// scan), at a node that is not the subject.
+    pub as_written: Option<crate::rule::KeepKind>,
     /// A rule lies at or below this node, so its containers appear in the output. A node that is
     /// only on the way to the subject is walked but not emitted.
     pub emits: bool,
@@ -317,6 +321,16 @@ pub(crate) fn compile_route(
     }
     for node in &mut program.nodes {
         node.table = KeyTable::build(&node.keys);
+        node.as_written = match node.rule.map(|r| &program.rules[r as usize].action) {
+            Some(Action::Keep(k))
+                if k.kind != crate::rule::KeepKind::Subtree
+                    && !k.needs_whole_value()
+                    && !node.subject =>
+            {
+                Some(k.kind)
+            }
+            _ => None,
+        };
     }
     // A node emits when it or a descendant has a rule; children have higher ids than parents.
     for id in (0..program.nodes.len()).rev() {

@@ -268,6 +268,64 @@ fn fast_paths_agree_with_the_automaton_on_whole_members() {
     }
 }
 
+/// A plain `keep` of a scalar type copies a whole member's value as written, straight from the
+/// member loop; fed a byte at a time the value takes the automaton's token steps. Both must give
+/// the same bytes, counts and type verdicts for every kind and spelling.
+#[test]
+fn values_kept_as_written_agree_with_the_automaton() {
+    use sluice_policy::engine::ViolationKind as K;
+    let p = policy(
+        None,
+        None,
+        r#""$.any" = "keep"
+"$.s" = { keep = "string" }
+"$.n" = { keep = "number" }
+"$.b" = { keep = "boolean" }
+"$.z" = { keep = "null" }
+"$.o.k" = "keep""#,
+    );
+    let kept = r#"{"any":"a\u0041\"客","s":"\ud83d\ude00\/","n":-1.5E+3,"b":false,"z":null,"o":{"k":true},"x":1}"#.as_bytes();
+    // A body, and the output it gives or the violation.
+    type Case<'a> = (&'a [u8], Result<&'a [u8], K>);
+    let cases: &[Case<'_>] = &[
+        (
+            kept,
+            Ok(r#"{"any":"a\u0041\"客","s":"\ud83d\ude00\/","n":-1.5E+3,"b":false,"z":null,"o":{"k":true}}"#.as_bytes()),
+        ),
+        (
+            br#"{ "any" : 0 , "n" : 12345678901234567890 , "o" : { "k" : null } }"#,
+            Ok(br#"{"any":0,"n":12345678901234567890,"o":{"k":null}}"#),
+        ),
+        (br#"{"any":[1]}"#, Err(K::TypeMismatch)),
+        (br#"{"s":1}"#, Err(K::TypeMismatch)),
+        (br#"{"n":"1"}"#, Err(K::TypeMismatch)),
+        (br#"{"b":null}"#, Err(K::TypeMismatch)),
+        (br#"{"z":false}"#, Err(K::TypeMismatch)),
+        (br#"{"n":1,"n":1}"#, Err(K::DuplicateKey)),
+    ];
+    for (body, want) in cases {
+        let case = String::from_utf8_lossy(body);
+        let whole = run_cfg(config(&p, Format::Json), body, &[]);
+        match (want, &whole) {
+            (Ok(out), Ok((got, summary))) => {
+                assert_eq!(
+                    String::from_utf8_lossy(got),
+                    String::from_utf8_lossy(out),
+                    "{case}"
+                );
+                let kept: u64 = summary.fields.iter().map(|f| f.kept).sum();
+                let members = out.windows(2).filter(|w| w == b"\":").count() as u64 - 1;
+                assert_eq!(kept, members, "{case}: every kept member counted once");
+            }
+            (Err(kind), Err(v)) => assert_eq!(v.kind, *kind, "{case}"),
+            _ => panic!("{case}: {whole:?}"),
+        }
+        let bytewise: Vec<usize> = (1..body.len()).collect();
+        let slow = run_cfg(config(&p, Format::Json), body, &bytewise);
+        assert!(same(&whole, &slow), "{case}: {whole:?} vs {slow:?}");
+    }
+}
+
 /// Numbers read whole skip the range arithmetic for short plain shapes (no exponent, at most 18
 /// integer digits, fewer than 300 fraction digits); on each side of those bounds the verdict
 /// must still be the automaton's.

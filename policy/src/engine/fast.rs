@@ -333,6 +333,19 @@ impl Redactor {
             return Ok(None);
         };
         let target = self.member_target;
+        if let Target::Node(n) = target
+            && let node = program.node(n)
+            && let (Some(keep), Some(r)) = (node.as_written, node.rule)
+            && keep.accepts(kind)
+        {
+            // Kept as written: the member's prefix and the value's bytes, nothing to capture
+            // (what `value_sink`, the token's steps and `end_scalar` come to for this rule).
+            self.emit_prefix(program);
+            self.sink().extend_from_slice(&buf[v..end]);
+            self.rule_counts[r as usize][0] += 1;
+            self.after_value(program);
+            return Ok(Some(end));
+        }
         let abs = self.offset + v as u64;
         let string = kind == Scalar::String;
         let sink = self.value_sink(program, target, kind, abs)?;
