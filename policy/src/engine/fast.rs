@@ -282,12 +282,12 @@ impl Redactor {
         if *buf[..stop].get(i)? != b'"' {
             return None;
         }
-        let end = whole_string(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
+        let (end, escaped) = whole_string_escaped(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
         if KEEP {
-            let key = &buf[i + 1..end - 1];
-            if memchr::memchr(b'\\', key).is_some() {
+            if escaped {
                 return None;
             }
+            let key = &buf[i + 1..end - 1];
             self.keysets
                 .insert(key, self.cfg.limits.max_keys_per_object)
                 .ok()?;

@@ -4,9 +4,11 @@
 //! name. Keys are remembered per open object (a stack of levels), with the key bytes in an arena
 //! for an exact comparison. Small objects (up to 32 keys, the common case) are scanned linearly
 //! with a cheap unkeyed prefilter — length and first eight bytes — so no hash is computed at all;
-//! a collision there costs one extra comparison, and there are at most 32. Larger objects add a
-//! hash set of 64-bit SipHash fingerprints seeded per process, so that collisions cannot be
-//! planned to make lookups slow.
+//! a collision there costs one extra comparison, and there are at most 32. Before the scan, a
+//! 256-bit filter of the prefilters says whether the key can have been seen: for the usual object
+//! with no duplicate most keys are answered by one bit, not by a scan (a filter made to collide
+//! only brings the scan back). Larger objects add a hash set of 64-bit SipHash fingerprints
+//! seeded per process, so that collisions cannot be planned to make lookups slow.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -16,6 +18,8 @@ struct Level {
     arena: Vec<u8>,
     /// (prefilter, arena start, length) per key.
     entries: Vec<(u64, u32, u32)>,
+    /// One bit per prefilter value seen (of 256): clear means the key is new.
+    seen: [u64; 4],
     /// Seeded fingerprints of every key, once the object has more than [`LINEAR`] keys.
     index: HashSet<u64>,
 }
@@ -57,6 +61,7 @@ impl KeySets {
         l.arena.clear();
         l.entries.clear();
         l.index.clear();
+        l.seen = [0; 4];
         self.depth += 1;
     }
 
@@ -88,8 +93,12 @@ impl KeySets {
         let same = |&(p, s, n): &(u64, u32, u32)| {
             p == pre && &l.arena[s as usize..(s + n) as usize] == key
         };
+        let bit = (pre.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        let maybe_seen = l.seen[word] & mask != 0;
+        l.seen[word] |= mask;
         let duplicate = if l.entries.len() < LINEAR {
-            l.entries.iter().any(same)
+            maybe_seen && l.entries.iter().any(same)
         } else {
             if l.index.is_empty() {
                 for &(_, s, n) in &l.entries {
@@ -153,5 +162,21 @@ mod tests {
         assert_eq!(k.insert(b"applicant_150", 1000), Err(true));
         assert_eq!(k.insert(b"applicant_07", 1000), Err(true));
         k.insert(b"applicant_200", 1000).unwrap();
+    }
+
+    #[test]
+    fn every_key_of_a_small_object_is_found_again() {
+        let keys: Vec<String> = (0..LINEAR).map(|i| format!("k{}", i * 7919)).collect();
+        for dup in &keys {
+            let mut k = KeySets::default();
+            k.push();
+            for key in &keys {
+                k.insert(key.as_bytes(), 100).unwrap();
+            }
+            assert_eq!(k.insert(dup.as_bytes(), 100), Err(true), "{dup}");
+            // A new level forgets the filter of the last one.
+            k.push();
+            k.insert(dup.as_bytes(), 100).unwrap();
+        }
     }
 }
