@@ -82,11 +82,10 @@ impl Redactor {
         let at = self.tok_start;
         // The decoded text: strings unescaped (into `decoded` when they have an escape);
         // numbers and literals as written.
-        let capture = raw;
         let mut decoded_buf = std::mem::take(&mut self.decoded);
         let text = match valid {
             Some(text) => text,
-            None => std::str::from_utf8(capture).expect("validated UTF-8"),
+            None => std::str::from_utf8(raw).expect("validated UTF-8"),
         };
         let decoded = if kind == Scalar::String && self.tok_escape {
             decoded_buf.clear();
@@ -113,7 +112,7 @@ impl Redactor {
                 }
                 if k.min.is_some() || k.max.is_some() {
                     let buf = std::mem::take(&mut self.digits);
-                    let value = Decimal::parse_reusing(capture, buf).expect("validated number");
+                    let value = Decimal::parse_reusing(raw, buf).expect("validated number");
                     let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
                     let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
                     self.digits = value.into_buffer();
@@ -144,10 +143,10 @@ impl Redactor {
                     let out = self.sink();
                     if kind == Scalar::String {
                         out.push(b'"');
-                        out.extend_from_slice(capture);
+                        out.extend_from_slice(raw);
                         out.push(b'"');
                     } else {
-                        out.extend_from_slice(capture);
+                        out.extend_from_slice(raw);
                     }
                 }
                 self.rule_counts[r][KEPT] += 1;
