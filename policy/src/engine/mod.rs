@@ -11,7 +11,8 @@
 //! trie, or marking a stripped or whole-kept subtree. Stripped members produce no output but are
 //! validated like everything else. Kept scalars are copied byte-exact as they stream; only values
 //! a rule must see whole (masks, hashes, constraints, scans, subjects) are captured, up to the
-//! token limit.
+//! token limit — and a value that lies whole in a chunk is not even copied: its rule reads it in
+//! place, as the text the UTF-8 pre-pass already produced.
 //!
 //! The automaton can stop and resume at any byte, which is what chunked input needs but costs a
 //! dispatch per byte. What lies whole inside the current chunk — the members of an object at a
