@@ -148,8 +148,8 @@ impl Iterator for Pieces<'_> {
         if i >= raw.len() {
             return None;
         }
-        let run = memchr::memchr(b'\\', &raw[i..]).unwrap_or(raw.len() - i);
-        if run > 0 {
+        if raw[i] != b'\\' {
+            let run = memchr::memchr(b'\\', &raw[i..]).unwrap_or(raw.len() - i);
             self.i += run;
             return Some(Piece::Plain(i, i + run));
         }
