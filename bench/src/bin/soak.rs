@@ -91,8 +91,8 @@ fn main() {
         if flat { "flat, within 10%" } else { "NOT flat" },
         warm.len()
     );
-    // SIGKILL (Drop), then verify the ledger it left.
-    drop(target);
+    // SIGKILL, then verify the ledger it left.
+    target.crash();
     drop(mock);
     let out = Command::new(bin("sluice"))
         .args(["ledger", "verify"])

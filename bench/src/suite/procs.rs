@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A started process, killed when dropped.
+/// A started process, stopped when dropped: asked with SIGTERM first (nginx's master then stops
+/// its workers, sluice drains and closes its ledger), killed if still running after two seconds.
 #[derive(Debug)]
 pub struct Proc {
     /// What it is, for messages.
@@ -51,6 +52,12 @@ pub fn start(
 }
 
 impl Proc {
+    /// Kills the process with SIGKILL, no warning: for checks of what a crash leaves behind.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The process id (with `taskset`, `exec` keeps it).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -78,6 +85,24 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // Already gone (and reaped now): its pid may belong to someone else soon; no signal.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SIGKILL alone would orphan nginx's worker, which then keeps its port and its CPU.
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if asked {
+            for _ in 0..100 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -169,5 +194,48 @@ pub fn rss_mib(pid: u32) -> f64 {
 pub fn reset_peak_rss(pid: u32) {
     for p in tree(pid) {
         let _ = std::fs::write(format!("/proc/{p}/clear_refs"), "5");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Running, not a zombie (an orphan's parent may never reap it in a container).
+    fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s.rsplit_once(") ")?.1.starts_with('Z')))
+            .is_some_and(|zombie| !zombie)
+    }
+
+    #[test]
+    fn stopping_a_process_lets_it_stop_its_children() {
+        // A parent that stops its child on SIGTERM, as nginx's master stops its workers.
+        let dir = std::env::temp_dir().join(format!("sluice-bench-procs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = "sleep 300 & c=$!; trap 'kill $c; exit 0' TERM; echo \"child $c\"; wait";
+        let mut parent = start(
+            "tree",
+            Path::new("sh"),
+            &["-c", script],
+            None,
+            &dir.join("log"),
+        )
+        .unwrap();
+        let child: u32 = parent.wait_line("child ").unwrap().parse().unwrap();
+        assert!(running(child));
+        drop(parent);
+        let stopped = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !running(child)
+        });
+        if !stopped {
+            let _ = Command::new("kill")
+                .args(["-KILL", &child.to_string()])
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(stopped, "the child {child} outlived its stopped parent");
     }
 }

@@ -26,6 +26,13 @@ pub struct Target {
     _procs: Vec<Proc>,
 }
 
+impl Target {
+    /// Kills the target's processes with SIGKILL (see [`Proc::crash`]).
+    pub fn crash(self) {
+        self._procs.into_iter().for_each(Proc::crash);
+    }
+}
+
 /// Files and binaries a run uses.
 #[derive(Debug)]
 pub struct Setup {
