@@ -142,7 +142,7 @@ struct Pieces<'a> {
 impl Iterator for Pieces<'_> {
     type Item = Piece;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Piece> {
         let (raw, i) = (self.raw, self.i);
         if i >= raw.len() {
