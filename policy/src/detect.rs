@@ -38,12 +38,11 @@ fn may_be_digit(b: u8) -> bool {
 }
 
 /// How many bytes of `bytes` [`may_be_digit`]: a bound on the digit characters, sixteen bytes
-/// at a time with SSE2 (part of every x86-64).
+/// at a time with SSE2 (part of every x86-64); a tail shorter than sixteen is covered by one
+/// more block ending at the last byte, of which only the new bytes count.
 fn digit_bound(bytes: &[u8]) -> usize {
-    let mut n = 0;
-    let mut blocks = bytes.chunks_exact(16);
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    {
+    if bytes.len() >= 16 {
         use safe_arch::{
             bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, max_u8_m128i,
             min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
@@ -51,8 +50,9 @@ fn digit_bound(bytes: &[u8]) -> usize {
         let splat = |b: u8| set_splat_i8_m128i(b as i8);
         let (zero, nine) = (splat(b'0'), splat(b'9'));
         let leads = [splat(0xC2), splat(0xE2), splat(0xEF), splat(0xF0)];
-        for block in blocks.by_ref() {
-            let v = load_unaligned_m128i(block.try_into().expect("16 bytes"));
+        // One bit per candidate byte of the 16 at `at`.
+        let candidates = |at: usize| {
+            let v = load_unaligned_m128i(bytes[at..at + 16].try_into().expect("16 bytes"));
             // '0' <= v <= '9' as unsigned bytes: max(v, '0') == v and min(v, '9') == v.
             let digit = bitand_m128i(
                 cmp_eq_mask_i8_m128i(max_u8_m128i(v, zero), v),
@@ -61,15 +61,21 @@ fn digit_bound(bytes: &[u8]) -> usize {
             let lead = leads
                 .iter()
                 .fold(digit, |m, &l| bitor_m128i(m, cmp_eq_mask_i8_m128i(v, l)));
-            n += move_mask_i8_m128i(lead).count_ones() as usize;
+            move_mask_i8_m128i(lead) as u32
+        };
+        let whole = bytes.len() / 16 * 16;
+        let mut n: u32 = (0..whole)
+            .step_by(16)
+            .map(|at| candidates(at).count_ones())
+            .sum();
+        let rest = bytes.len() - whole;
+        if rest > 0 {
+            // The last sixteen bytes; their first `16 - rest` were counted already.
+            n += (candidates(bytes.len() - 16) >> (16 - rest)).count_ones();
         }
+        return n as usize;
     }
-    let rest = blocks.remainder();
-    n + blocks
-        .flatten()
-        .chain(rest)
-        .filter(|&&b| may_be_digit(b))
-        .count()
+    bytes.iter().filter(|&&b| may_be_digit(b)).count()
 }
 
 /// Scans `text`; when something is found, writes the rewritten text to `out` and returns the
