@@ -366,16 +366,12 @@ impl Redactor {
             Sink::Capture => {
                 // The rule reads the value where it lies, already known to be text.
                 self.tok_escape = escaped;
-                let raw = match kind {
-                    Scalar::Literal(lit) => lit.bytes(),
-                    _ => token,
-                };
                 let valid = match kind {
                     Scalar::String => text.get(v + 1, end - 1),
                     Scalar::Number => text.get(v, end),
                     Scalar::Literal(_) => None,
                 };
-                self.apply_rule(program, kind, raw, valid)?;
+                self.apply_rule(program, kind, token, valid)?;
                 self.after_value(program);
                 return Ok(Some(end));
             }

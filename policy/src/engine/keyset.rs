@@ -185,7 +185,7 @@ mod tests {
                 k.insert(key.as_bytes(), 100).unwrap();
             }
             assert_eq!(k.insert(dup.as_bytes(), 100), Err(true), "{dup}");
-            // A new level forgets the filter of the last one.
+            // A new level starts empty: the same key is new there.
             k.push();
             k.insert(dup.as_bytes(), 100).unwrap();
         }

@@ -238,17 +238,15 @@ impl Redactor {
                         self.emit_prefix(program);
                         Sink::Emit
                     }
-                    Some(Action::Keep(k)) => {
-                        if !k.kind.accepts(kind) {
-                            return Err(self.violation(V::TypeMismatch, abs));
-                        }
-                        if k.needs_whole_value() || node.subject {
-                            Sink::Capture
-                        } else {
-                            self.emit_prefix(program);
-                            Sink::Emit
-                        }
+                    Some(Action::Keep(k)) if !k.kind.accepts(kind) => {
+                        return Err(self.violation(V::TypeMismatch, abs));
                     }
+                    // Decided once per node when the program was compiled.
+                    Some(Action::Keep(_)) if node.as_written.is_some() => {
+                        self.emit_prefix(program);
+                        Sink::Emit
+                    }
+                    Some(Action::Keep(_)) => Sink::Capture,
                     Some(Action::Redact) if !node.subject => Sink::Discard,
                     Some(_) => Sink::Capture,
                     None if node.expects_object() || node.expects_array() => {

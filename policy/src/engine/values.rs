@@ -45,11 +45,7 @@ impl Redactor {
             }
             Sink::Capture => {
                 let capture = std::mem::take(&mut self.capture);
-                let raw = match kind {
-                    Scalar::Literal(lit) => lit.bytes(),
-                    _ => &capture,
-                };
-                let result = self.apply_rule(program, kind, raw, None);
+                let result = self.apply_rule(program, kind, &capture, None);
                 self.capture = capture;
                 result?;
             }
@@ -66,8 +62,8 @@ impl Redactor {
     }
 
     /// Puts a captured value through its node's rule. `raw` is the value as written (a
-    /// string's interior, a number, a literal); `valid` is the same bytes as text when the
-    /// caller already has them so (read in place from a checked chunk).
+    /// string's interior or a number; a literal's bytes come from its kind); `valid` is the same
+    /// bytes as text when the caller already has them so (read in place from a checked chunk).
     pub(super) fn apply_rule(
         &mut self,
         program: &FieldProgram,
@@ -80,6 +76,10 @@ impl Redactor {
         };
         let node = program.node(n);
         let at = self.tok_start;
+        let raw = match kind {
+            Scalar::Literal(lit) => lit.bytes(),
+            _ => raw,
+        };
         // The decoded text: strings unescaped (into `decoded` when they have an escape);
         // numbers and literals as written.
         let mut decoded_buf = std::mem::take(&mut self.decoded);
