@@ -32,8 +32,7 @@ fn is_ws(b: u8, ndjson: bool) -> bool {
 }
 
 #[inline]
-fn skip_ws(buf: &[u8], mut i: usize, stop: usize, ndjson: bool) -> usize {
-    let buf = &buf[..stop];
+fn skip_ws(buf: &[u8], mut i: usize, ndjson: bool) -> usize {
     // Minified JSON has none: one comparison says so.
     while let Some(&b) = buf.get(i) {
         if b > b' ' || !is_ws(b, ndjson) {
@@ -53,44 +52,42 @@ fn hex4(buf: &[u8], i: usize) -> Option<u16> {
     Some(v)
 }
 
-/// The end of a string whose interior starts at `i`, if it closes before `stop` and within
+/// The end of a string whose interior starts at `i`, if it closes inside `buf` and within
 /// `max_len` bytes, with valid escapes and no control characters.
 #[inline(always)]
-fn whole_string(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
-    whole_string_escaped(buf, i, stop, max_len).map(|(end, _)| end)
+fn whole_string(buf: &[u8], i: usize, max_len: u64) -> Option<usize> {
+    whole_string_escaped(buf, i, max_len).map(|(end, _)| end)
 }
 
 /// [`whole_string`], also saying whether the string has an escape.
 #[inline(always)]
-fn whole_string_escaped(
-    buf: &[u8],
-    mut i: usize,
-    stop: usize,
-    max_len: u64,
-) -> Option<(usize, bool)> {
+fn whole_string_escaped(buf: &[u8], mut i: usize, max_len: u64) -> Option<(usize, bool)> {
     let start = i;
-    let stop = stop.min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+    let stop = buf
+        .len()
+        .min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+    let buf = &buf[..stop];
     let mut escaped = false;
     loop {
         i = scan_plain(buf, i, stop);
-        match buf[..stop].get(i)? {
+        match buf.get(i)? {
             b'"' => return Some((i + 1, escaped)),
             b'\\' => {
                 escaped = true;
                 i += 1;
-                match buf[..stop].get(i)? {
+                match buf.get(i)? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
                     b'u' => {
-                        let v = hex4(&buf[..stop], i + 1)?;
+                        let v = hex4(buf, i + 1)?;
                         i += 5;
                         if (0xDC00..0xE000).contains(&v) {
                             return None;
                         }
                         if (0xD800..0xDC00).contains(&v) {
-                            if buf[..stop].get(i..i + 2)? != b"\\u" {
+                            if buf.get(i..i + 2)? != b"\\u" {
                                 return None;
                             }
-                            let low = hex4(&buf[..stop], i + 2)?;
+                            let low = hex4(buf, i + 2)?;
                             if !(0xDC00..0xE000).contains(&low) {
                                 return None;
                             }
@@ -105,36 +102,36 @@ fn whole_string_escaped(
     }
 }
 
-/// A whole scalar (string, number or literal) at `buf[i]` that ends before `stop`, checked as
+/// A whole scalar (string, number or literal) at `buf[i]` that ends inside `buf`, checked as
 /// the automaton checks one (token limit included): the index just past it, or `None` (also
 /// for a container).
 #[inline(always)]
-fn whole_scalar(buf: &[u8], i: usize, stop: usize, max_len: u64) -> Option<usize> {
-    match Scalar::starting_with(*buf[..stop].get(i)?)? {
-        Scalar::String => whole_string(buf, i + 1, stop, max_len),
-        Scalar::Number => whole_number(buf, i, stop).filter(|&end| ((end - i) as u64) < max_len),
+fn whole_scalar(buf: &[u8], i: usize, max_len: u64) -> Option<usize> {
+    match Scalar::starting_with(*buf.get(i)?)? {
+        Scalar::String => whole_string(buf, i + 1, max_len),
+        Scalar::Number => whole_number(buf, i).filter(|&end| ((end - i) as u64) < max_len),
         Scalar::Literal(lit) => {
             let end = i + lit.bytes().len();
-            (buf[..stop].get(i..end)? == lit.bytes()).then_some(end)
+            (buf.get(i..end)? == lit.bytes()).then_some(end)
         }
     }
 }
 
 impl Redactor {
-    /// A whole stripped value at `buf[i..]` (after whitespace) that ends before `stop`: the
+    /// A whole stripped value at `buf[i..]` (after whitespace) that ends inside `buf`: the
     /// index just past it, or `None` to leave the value to the automaton.
     #[inline]
-    pub(super) fn skip_whole(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
-        self.whole_value::<false>(buf, i, stop)
+    pub(super) fn skip_whole(&mut self, buf: &[u8], i: usize) -> Option<usize> {
+        self.whole_value::<false>(buf, i)
     }
 
-    /// A whole container at `buf[i]` inside a kept-whole subtree, ending before `stop`, that
+    /// A whole container at `buf[i]` inside a kept-whole subtree, ending inside `buf`, that
     /// the automaton would re-emit unchanged: minified (no whitespace) and with no escape in
     /// any key. Its keys are checked for duplicates like the automaton checks them. The index
     /// just past it, or `None` (nothing changed) to leave it to the automaton.
-    pub(super) fn keep_whole(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+    pub(super) fn keep_whole(&mut self, buf: &[u8], i: usize) -> Option<usize> {
         let levels = self.keysets.depth();
-        let end = self.whole_value::<true>(buf, i, stop);
+        let end = self.whole_value::<true>(buf, i);
         if end.is_none() {
             self.keysets.truncate(levels);
         }
@@ -150,7 +147,6 @@ impl Redactor {
         program: &FieldProgram,
         buf: &[u8],
         i: usize,
-        stop: usize,
     ) -> Option<usize> {
         // Held records are bounded byte by byte; they stay with the automaton.
         if self.holding || self.cfg.consent.is_some() {
@@ -167,7 +163,7 @@ impl Redactor {
             }
             Target::Strip => return None,
         };
-        let end = self.keep_whole(buf, i, stop)?;
+        let end = self.keep_whole(buf, i)?;
         self.root_seen = true;
         self.value_target(program);
         if let Some((n, r)) = rule {
@@ -183,23 +179,18 @@ impl Redactor {
     /// Whitespace at `buf[i..]`: skipped, or with `KEEP` refused (kept bytes are copied as
     /// they are, and the automaton's output has none).
     #[inline]
-    fn gap<const KEEP: bool>(&self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+    fn gap<const KEEP: bool>(&self, buf: &[u8], i: usize) -> Option<usize> {
         let ndjson = self.cfg.format == Format::Ndjson;
         if !KEEP {
-            return Some(skip_ws(buf, i, stop, ndjson));
+            return Some(skip_ws(buf, i, ndjson));
         }
-        match buf[..stop].get(i) {
+        match buf.get(i) {
             Some(&b) if is_ws(b, false) => None,
             _ => Some(i),
         }
     }
 
-    fn whole_value<const KEEP: bool>(
-        &mut self,
-        buf: &[u8],
-        i: usize,
-        stop: usize,
-    ) -> Option<usize> {
+    fn whole_value<const KEEP: bool>(&mut self, buf: &[u8], i: usize) -> Option<usize> {
         let max_len = self.cfg.limits.max_token_len;
         // Opening a container is refused at this depth (as the automaton refuses it).
         let max_depth = self
@@ -210,10 +201,10 @@ impl Redactor {
             .checked_sub(self.stack.len())?;
         let mut bits: u128 = 0;
         let mut depth = 0usize;
-        let mut i = self.gap::<KEEP>(buf, i, stop)?;
+        let mut i = self.gap::<KEEP>(buf, i)?;
         'value: loop {
             // A value starts at `i`.
-            let b = *buf[..stop].get(i)?;
+            let b = *buf.get(i)?;
             match b {
                 b'{' | b'[' => {
                     if depth >= max_depth {
@@ -225,9 +216,9 @@ impl Redactor {
                     if KEEP && is_obj {
                         self.keysets.push();
                     }
-                    i = self.gap::<KEEP>(buf, i + 1, stop)?;
+                    i = self.gap::<KEEP>(buf, i + 1)?;
                     let close = if is_obj { b'}' } else { b']' };
-                    if *buf[..stop].get(i)? == close {
+                    if *buf.get(i)? == close {
                         i += 1;
                         depth -= 1;
                         bits >>= 1;
@@ -235,29 +226,29 @@ impl Redactor {
                             self.keysets.pop();
                         }
                     } else if is_obj {
-                        i = self.key_colon::<KEEP>(buf, i, stop)?;
+                        i = self.key_colon::<KEEP>(buf, i)?;
                         continue 'value;
                     } else {
                         continue 'value;
                     }
                 }
-                _ => i = whole_scalar(buf, i, stop, max_len)?,
+                _ => i = whole_scalar(buf, i, max_len)?,
             }
             // After a value: close containers until one continues.
             loop {
                 if depth == 0 {
                     return Some(i);
                 }
-                i = self.gap::<KEEP>(buf, i, stop)?;
+                i = self.gap::<KEEP>(buf, i)?;
                 let in_obj = bits & 1 == 1;
-                match (*buf[..stop].get(i)?, in_obj) {
+                match (*buf.get(i)?, in_obj) {
                     (b',', true) => {
-                        i = self.gap::<KEEP>(buf, i + 1, stop)?;
-                        i = self.key_colon::<KEEP>(buf, i, stop)?;
+                        i = self.gap::<KEEP>(buf, i + 1)?;
+                        i = self.key_colon::<KEEP>(buf, i)?;
                         continue 'value;
                     }
                     (b',', false) => {
-                        i = self.gap::<KEEP>(buf, i + 1, stop)?;
+                        i = self.gap::<KEEP>(buf, i + 1)?;
                         continue 'value;
                     }
                     (b'}', true) | (b']', false) => {
@@ -278,11 +269,11 @@ impl Redactor {
     /// the value. With `KEEP` the key must be written without escapes, and is added to the
     /// innermost object's keys (a duplicate, or one key too many, leaves it to the automaton).
     #[inline]
-    fn key_colon<const KEEP: bool>(&mut self, buf: &[u8], i: usize, stop: usize) -> Option<usize> {
-        if *buf[..stop].get(i)? != b'"' {
+    fn key_colon<const KEEP: bool>(&mut self, buf: &[u8], i: usize) -> Option<usize> {
+        if *buf.get(i)? != b'"' {
             return None;
         }
-        let (end, escaped) = whole_string_escaped(buf, i + 1, stop, self.cfg.limits.max_token_len)?;
+        let (end, escaped) = whole_string_escaped(buf, i + 1, self.cfg.limits.max_token_len)?;
         if KEEP {
             if escaped {
                 return None;
@@ -292,15 +283,15 @@ impl Redactor {
                 .insert(key, self.cfg.limits.max_keys_per_object)
                 .ok()?;
         }
-        let i = self.gap::<KEEP>(buf, end, stop)?;
-        if *buf[..stop].get(i)? != b':' {
+        let i = self.gap::<KEEP>(buf, end)?;
+        if *buf.get(i)? != b':' {
             return None;
         }
-        self.gap::<KEEP>(buf, i + 1, stop)
+        self.gap::<KEEP>(buf, i + 1)
     }
 
     /// A matched member's value from its colon at `buf[i..]`, when it is a scalar that ends
-    /// before `stop`: it goes through the automaton's own steps for a value (where it goes,
+    /// inside `buf`: it goes through the automaton's own steps for a value (where it goes,
     /// the member's prefix, the rule at its end), fed the whole token at once. Returns the index
     /// after it, or `None` (nothing done) to leave it to the automaton.
     fn scalar_member(
@@ -309,25 +300,24 @@ impl Redactor {
         buf: &[u8],
         text: Checked<'_>,
         i: usize,
-        stop: usize,
     ) -> Result<Option<usize>, super::Violation> {
         let ndjson = self.cfg.format == Format::Ndjson;
         let max_len = self.cfg.limits.max_token_len;
-        let colon = skip_ws(buf, i, stop, ndjson);
-        if buf[..stop].get(colon) != Some(&b':') {
+        let colon = skip_ws(buf, i, ndjson);
+        if buf.get(colon) != Some(&b':') {
             return Ok(None);
         }
-        let v = skip_ws(buf, colon + 1, stop, ndjson);
-        let Some(&first) = buf[..stop].get(v) else {
+        let v = skip_ws(buf, colon + 1, ndjson);
+        let Some(&first) = buf.get(v) else {
             return Ok(None);
         };
         let Some(kind) = Scalar::starting_with(first) else {
             return Ok(None);
         };
         let whole = if kind == Scalar::String {
-            whole_string_escaped(buf, v + 1, stop, max_len)
+            whole_string_escaped(buf, v + 1, max_len)
         } else {
-            whole_scalar(buf, v, stop, max_len).map(|end| (end, false))
+            whole_scalar(buf, v, max_len).map(|end| (end, false))
         };
         let Some((end, escaped)) = whole else {
             return Ok(None);
@@ -382,7 +372,7 @@ impl Redactor {
     }
 
     /// Runs through the members of the innermost object, a trie node's, from `i` (in state
-    /// `ObjFirst`, `ObjNext` or `After`) up to `stop`. Returns where the automaton takes over,
+    /// `ObjFirst`, `ObjNext` or `After`) up to the end of `buf`. Returns where the automaton takes over,
     /// with the state set for that byte: at a matched member's colon, at the object's close, or
     /// wherever the fast path gave up.
     pub(super) fn members(
@@ -391,7 +381,6 @@ impl Redactor {
         buf: &[u8],
         text: Checked<'_>,
         mut i: usize,
-        stop: usize,
     ) -> Result<usize, super::Violation> {
         let top = *self.stack.last().expect("members are inside objects");
         let Target::Node(n) = top.target else {
@@ -402,22 +391,23 @@ impl Redactor {
         let max_len = self.cfg.limits.max_token_len;
         loop {
             // `i` is after `{`, after `,`, or after a member's value.
-            let mut j = skip_ws(buf, i, stop, ndjson);
+            let mut j = skip_ws(buf, i, ndjson);
             if self.state == State::After {
-                if buf[..stop].get(j) != Some(&b',') {
+                if buf.get(j) != Some(&b',') {
                     return Ok(i);
                 }
-                j = skip_ws(buf, j + 1, stop, ndjson);
+                j = skip_ws(buf, j + 1, ndjson);
                 // Progress is kept per member: the automaton resumes at the key.
                 self.state = State::ObjNext;
                 i = j;
             }
-            if buf[..stop].get(j) != Some(&b'"') {
+            if buf.get(j) != Some(&b'"') {
                 return Ok(i);
             }
             let key_start = j + 1;
-            let limit =
-                stop.min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+            let limit = buf
+                .len()
+                .min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
             let key_end = scan_plain(buf, key_start, limit);
             if buf[..limit].get(key_end) != Some(&b'"') {
                 return Ok(i);
@@ -434,7 +424,7 @@ impl Redactor {
                 if program.node(child).record {
                     return Ok(key_end + 1);
                 }
-                match self.scalar_member(program, buf, text, key_end + 1, stop)? {
+                match self.scalar_member(program, buf, text, key_end + 1)? {
                     Some(end) => {
                         i = end;
                         continue;
@@ -442,15 +432,15 @@ impl Redactor {
                     None => return Ok(key_end + 1),
                 }
             }
-            let mut v = skip_ws(buf, key_end + 1, stop, ndjson);
-            if buf[..stop].get(v) != Some(&b':') {
+            let mut v = skip_ws(buf, key_end + 1, ndjson);
+            if buf.get(v) != Some(&b':') {
                 return Ok(i);
             }
-            v = skip_ws(buf, v + 1, stop, ndjson);
+            v = skip_ws(buf, v + 1, ndjson);
             // Scalars, the usual stripped values, without the container machinery.
-            let end = match buf[..stop].get(v) {
-                Some(b'{' | b'[') => self.skip_whole(buf, v, stop),
-                _ => whole_scalar(buf, v, stop, max_len),
+            let end = match buf.get(v) {
+                Some(b'{' | b'[') => self.skip_whole(buf, v),
+                _ => whole_scalar(buf, v, max_len),
             };
             let Some(end) = end else {
                 return Ok(i);

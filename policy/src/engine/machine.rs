@@ -537,7 +537,9 @@ impl Redactor {
                                     self.span_start = i;
                                 }
                                 b'{' | b'[' => {
-                                    if let Some(j) = self.copy_container(program, buf, i - 1, end) {
+                                    if let Some(j) =
+                                        self.copy_container(program, &buf[..end], i - 1)
+                                    {
                                         i = j;
                                     } else {
                                         self.begin_container(program, b == b'{', abs)?;
@@ -567,7 +569,7 @@ impl Redactor {
                             b'"' => {
                                 if !self.holding {
                                     let state = self.state;
-                                    let j = self.members(program, buf, text, i, end)?;
+                                    let j = self.members(program, &buf[..end], text, i)?;
                                     if j != i || self.state != state {
                                         i = j;
                                         continue;
@@ -591,7 +593,7 @@ impl Redactor {
                             if self.member_target != Target::Strip {
                                 self.state = State::Value;
                             } else if !self.holding
-                                && let Some(j) = self.skip_whole(buf, i, end)
+                                && let Some(j) = self.skip_whole(&buf[..end], i)
                             {
                                 self.state = State::After;
                                 i = j;

@@ -189,15 +189,15 @@ fn digit_run(b: &[u8], mut j: usize) -> usize {
     j
 }
 
-/// A whole number at `buf[i..]` that ends before `stop`, checked like [`Redactor::number_step`]
-/// checks one: the index just past it, or `None` when it is invalid, out of range, or not known
-/// to have ended before `stop` (the caller then leaves it to the automaton).
+/// A whole number at `buf[i..]` that ends before the end of `buf`, checked like
+/// [`Redactor::number_step`] checks one: the index just past it, or `None` when it is invalid,
+/// out of range, or not known to have ended inside `buf` (the caller then leaves it to the
+/// automaton).
 #[inline(always)]
-pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
+pub(super) fn whole_number(b: &[u8], i: usize) -> Option<usize> {
     // The common shape needs no arithmetic: with no exponent, at most 18 integer digits and
     // fewer than 300 fraction digits a number is always in range (its decimal exponent lies
     // in -300..=17; 18 digits fit i64 and u64).
-    let b = &buf[..stop];
     let int_start = i + usize::from(b.get(i) == Some(&b'-'));
     let mut j = match b.get(int_start)? {
         b'0' => int_start + 1,
@@ -215,25 +215,25 @@ pub(super) fn whole_number(buf: &[u8], i: usize, stop: usize) -> Option<usize> {
         }
     }
     match b.get(j) {
-        Some(b'e' | b'E') => checked_number(buf, i, stop),
+        Some(b'e' | b'E') => checked_number(b, i),
         Some(b'0'..=b'9' | b'.' | b'+' | b'-') | None => None,
         Some(_) if int_digits <= 18 && frac_digits < 300 => Some(j),
-        Some(_) => checked_number(buf, i, stop),
+        Some(_) => checked_number(b, i),
     }
 }
 
 /// [`whole_number`] for any shape, with the range computed.
-fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
+fn checked_number(buf: &[u8], mut i: usize) -> Option<usize> {
     let mut num = NumScan::default();
     if buf.get(i) == Some(&b'-') {
         num.negative = true;
         i += 1;
     }
     let int_start = i;
-    match buf[..stop].get(i) {
+    match buf.get(i) {
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => {
-            i = digit_run(&buf[..stop], i);
+            i = digit_run(buf, i);
             let int = &buf[int_start..i];
             if int.len() <= 19 {
                 // Fits u64 (the common case, without 128-bit arithmetic).
@@ -248,10 +248,10 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
         _ => return None,
     }
     num.int_digits = (i - int_start) as u32;
-    if buf[..stop].get(i) == Some(&b'.') {
+    if buf.get(i) == Some(&b'.') {
         num.fraction_or_exponent = true;
         let start = i + 1;
-        i = digit_run(&buf[..stop], start);
+        i = digit_run(buf, start);
         if i == start {
             return None;
         }
@@ -263,15 +263,15 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
             None => num.frac_leading_zeros = (i - start) as u32,
         }
     }
-    if matches!(buf[..stop].get(i), Some(b'e' | b'E')) {
+    if matches!(buf.get(i), Some(b'e' | b'E')) {
         num.fraction_or_exponent = true;
         i += 1;
-        if let Some(&s @ (b'+' | b'-')) = buf[..stop].get(i) {
+        if let Some(&s @ (b'+' | b'-')) = buf.get(i) {
             num.exp_negative = s == b'-';
             i += 1;
         }
         let start = i;
-        i = digit_run(&buf[..stop], start);
+        i = digit_run(buf, start);
         if i == start {
             return None;
         }
@@ -280,7 +280,7 @@ fn checked_number(buf: &[u8], mut i: usize, stop: usize) -> Option<usize> {
         }
     }
     // The byte after the number must be known, and must not continue it.
-    match buf[..stop].get(i) {
+    match buf.get(i) {
         Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') | None => None,
         Some(_) => num.interoperable().then_some(i),
     }
