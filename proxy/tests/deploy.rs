@@ -471,3 +471,91 @@ fn the_example_secrets_hold_every_file_the_configuration_reads_from_them() {
         );
     }
 }
+
+/// Repository-relative paths of the files under `dir` (recursively) that end with `ext`,
+/// leaving out build output and the fuzz crate (outside the workspace).
+fn files_under(dir: &Path, ext: &str, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        if path.is_dir() {
+            if !matches!(name, "target" | "fuzz") && !name.starts_with('.') {
+                files_under(&path, ext, found);
+            }
+        } else if name.ends_with(ext) {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_dockerfile_copies_every_file_the_build_reads() {
+    // Regression: the demo embeds deploy/examples/policy.toml (include_str!), which the image's
+    // build stage did not copy, so `docker build` failed to compile.
+    let root = Path::new(DEPLOY).parent().unwrap().canonicalize().unwrap();
+    let docker = read("Dockerfile");
+    let copied: Vec<&str> = docker
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words[..words.len() - 1].to_vec()
+        })
+        .collect();
+    let covered = |rel: &str| {
+        copied
+            .iter()
+            .any(|c| rel == *c || rel.starts_with(&format!("{}/", c.trim_end_matches('/'))))
+    };
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut needed = vec!["Cargo.toml".to_string(), "Cargo.lock".to_string()];
+    let mut sources = Vec::new();
+    for member in manifest["workspace"]["members"].as_array().unwrap() {
+        files_under(&root.join(member.as_str().unwrap()), ".rs", &mut sources);
+    }
+    for file in &sources {
+        let text = std::fs::read_to_string(file).unwrap();
+        for macro_call in ["include_str!(\"", "include_bytes!(\""] {
+            for (at, _) in text.match_indices(macro_call) {
+                let rest = &text[at + macro_call.len()..];
+                let literal = &rest[..rest.find('"').unwrap()];
+                let target = file.parent().unwrap().join(literal).canonicalize();
+                let target =
+                    target.unwrap_or_else(|e| panic!("{}: {literal}: {e}", file.display()));
+                needed.push(target.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    // Scripts the build stage runs.
+    for line in docker.lines().filter(|l| l.contains("deploy/")) {
+        if line.trim_start().starts_with('#') || line.starts_with("COPY ") {
+            continue;
+        }
+        needed.extend(
+            line.split_whitespace()
+                .filter(|w| w.starts_with("deploy/"))
+                .map(|w| w.trim_end_matches(';').to_string()),
+        );
+    }
+    // The PGO build runs its training script, which reads the rest of its directory.
+    if needed.iter().any(|n| n.starts_with("deploy/pgo/")) {
+        for entry in std::fs::read_dir(root.join("deploy/pgo")).unwrap() {
+            let name = entry.unwrap().file_name();
+            needed.push(format!("deploy/pgo/{}", name.to_str().unwrap()));
+        }
+    }
+    assert!(
+        needed.iter().any(|n| n.starts_with("deploy/")),
+        "{needed:?}"
+    );
+    for rel in &needed {
+        assert!(
+            covered(rel),
+            "the Dockerfile's build stage does not COPY {rel}"
+        );
+    }
+}
