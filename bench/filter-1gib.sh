@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `sluice filter` over the 1 GiB NDJSON reference feed: wall time and peak RSS.
 #   bench/filter-1gib.sh [SIZE]      (default 1GiB; the feed is cached in $TMPDIR)
+#   SLUICE=target/pgo/sluice bench/filter-1gib.sh   (another build, e.g. deploy/pgo/build.sh's)
 # Needs ../shared (gen_feed.py, reference-policy.toml) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,12 +9,13 @@ size=${1:-1GiB}
 shared=${SLUICE_SHARED:-../shared}
 feed=${TMPDIR:-/tmp}/sluice-feed-$size.ndjson
 [ -f "$feed" ] || python3 "$shared/tools/gen_feed.py" --size "$size" --format ndjson -o "$feed"
-cargo build --release -q -p sluice
+sluice=${SLUICE:-target/release/sluice}
+[ -n "${SLUICE:-}" ] || cargo build --release -q -p sluice
 bytes=$(stat -c %s "$feed")
 for policy in reference-policy.toml passthrough-policy.toml; do
   contract=$(awk '/^\[\[contract\]\]/{c=1} c && /^id /{gsub(/.*= *"|"/,""); print; exit}' "$shared/bench/$policy")
   /usr/bin/time -f "%e %M" -o /tmp/sluice-time.txt \
-    target/release/sluice filter --policy "$shared/bench/$policy" --contract "$contract" --format ndjson \
+    "$sluice" filter --policy "$shared/bench/$policy" --contract "$contract" --format ndjson \
     < "$feed" > /dev/null 2>/tmp/sluice-filter.err || { cat /tmp/sluice-filter.err; exit 1; }
   read -r secs rss_kb < /tmp/sluice-time.txt
   awk -v b="$bytes" -v s="$secs" -v r="$rss_kb" -v p="$policy" \

@@ -3,7 +3,10 @@
 # perf for --profile) from Debian when missing and running as root, then runs every scenario
 # against every target on loopback and writes bench/results/<date>-<commit>.{md,json,svg}.
 #
-#   bench/run.sh [--seconds 5] [--stream-mib 1024] [--profile] [--no-pin]
+#   bench/run.sh [--seconds 5] [--stream-mib 1024] [--profile] [--no-pin] [--pgo]
+#
+# --pgo measures the profile-guided build the container image ships (deploy/pgo/build.sh, into
+# target/pgo/; results are named <date>-<commit>-pgo) instead of the plain release build.
 #
 # With two or more cores, the proxies and the mock API run pinned to core 0 and the load
 # generator to core 1 (taskset), as the figures in the issue were taken; --no-pin shares all cores.
@@ -11,15 +14,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pin=1
+pgo=0
 args=()
 for a in "$@"; do
   case "$a" in
     --no-pin) pin=0 ;;
+    --pgo) pgo=1 ;;
     *) args+=("$a") ;;
   esac
 done
 
 cargo build --release -p sluice -p sluice-bench --bins
+if [ "$pgo" = 1 ]; then
+  deploy/pgo/build.sh target/pgo
+  args+=(--sluice target/pgo/sluice)
+fi
 
 install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

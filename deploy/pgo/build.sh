@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Builds the release `sluice` binary with profile-guided optimisation (PGO): an instrumented
-# build runs a training workload (deploy/pgo/train.sh: the engine over generated records through
-# the example contracts, and requests through the demo proxy), and the release build is then
-# optimised with the branch and call counts it recorded (code layout, inlining, block order).
-# The redaction engine runs 10–15% faster than in a plain release build (bench/README.md), with
-# the same source and the same behaviour: PGO changes how code is laid out, never what it does.
+# Builds the release `sluice` binary with its redaction engine optimised by profile (PGO): a
+# build whose engine crate (sluice-policy) is instrumented filters generated records
+# (deploy/pgo/train.sh), and the release build then lays the engine out by the branch and call
+# counts it recorded (block order, inlining, hot and cold code). Same source, same behaviour:
+# PGO changes where code goes, never what it does. Only the engine is compiled with the profile
+# (deploy/pgo/rustc-wrapper.sh); the proxy around it is compiled as in a plain release build.
 #
 #   deploy/pgo/build.sh OUT_DIR [--with-bench]
 #
 # Installs OUT_DIR/sluice (and with --with-bench OUT_DIR/engine-report, the engine benchmark
 # built with the same profile: bench/pgo.sh). Needs llvm-profdata of the toolchain's LLVM
-# (`rustup component add llvm-tools`), awk and curl; takes two release builds and a training run
-# of about half a minute. The profile depends on timing, so a PGO build is not bit-for-bit
-# reproducible; where that matters, build plainly (`cargo build --release`; the Dockerfile's
-# PGO=0).
+# (`rustup component add llvm-tools`) and awk; takes two release builds and ten seconds of
+# training. The profile is the same for the same source, but LLVM's use of it is not promised
+# to be bit-for-bit stable; where a reproducible build matters, build plainly
+# (`cargo build --release`; the Dockerfile's PGO=0).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n 2,16p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,17p "$0"; exit 2; }
 out=$1 bench=${2:-}
 cd "$(dirname "$0")/../.."
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -32,17 +32,20 @@ if [ "$bench" = --with-bench ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-flags=${RUSTFLAGS:-}
+export RUSTC_WRAPPER=$PWD/deploy/pgo/rustc-wrapper.sh
+# Cargo does not see the wrapper's flags: the engine crate is rebuilt explicitly each time.
+build() {
+  cargo clean --release -q -p sluice-policy --target-dir "$1"
+  cargo build --release --locked -q "${packages[@]}" --target-dir "$1"
+}
 
-echo "pgo: instrumented build"
-RUSTFLAGS="$flags -Cprofile-generate=$work/raw" \
-  cargo build --release --locked -q "${packages[@]}" --target-dir target/pgo-generate
+echo "pgo: build with the engine instrumented"
+SLUICE_PGO_FLAGS="-Cprofile-generate=$work/raw" build target/pgo-generate
 deploy/pgo/train.sh target/pgo-generate/release/sluice "$work/train"
 "$profdata" merge -o "$work/sluice.profdata" "$work/raw"
 
-echo "pgo: optimised build"
-RUSTFLAGS="$flags -Cprofile-use=$work/sluice.profdata" \
-  cargo build --release --locked -q "${packages[@]}" --target-dir target/pgo-use
+echo "pgo: build with the engine optimised by the profile"
+SLUICE_PGO_FLAGS="-Cprofile-use=$work/sluice.profdata" build target/pgo-use
 for b in "${bins[@]}"; do
   install -D -m 0755 "target/pgo-use/release/$b" "$out/$b"
 done

@@ -5,7 +5,11 @@
 //! ```text
 //! bench-suite [--seconds 5] [--proxy-core 0] [--stream-mib 1024] [--profile] [--out bench/results]
 //!             [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON']
+//!             [--sluice target/pgo/sluice]
 //! ```
+//!
+//! `--sluice` measures another build of sluice than `target/release/sluice` (`bench/run.sh --pgo`
+//! passes the profile-guided build the container image ships).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -158,7 +162,11 @@ fn run() -> Result<(), String> {
     ));
     let want_profile = std::env::args().any(|a| a == "--profile");
     let bin = |name: &str| root.join("target/release").join(name);
-    let sluice = bin("sluice");
+    let custom = sluice_bench::arg_opt("--sluice");
+    let sluice = custom
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin("sluice"));
     if !sluice.exists() {
         return Err(format!(
             "{}: missing (cargo build --release -p sluice)",
@@ -166,7 +174,8 @@ fn run() -> Result<(), String> {
         ));
     }
 
-    let (setup, mock) = targets::prepare("bench", &root.join("target/release"), core)?;
+    let (mut setup, mock) = targets::prepare("bench", &root.join("target/release"), core)?;
+    setup.sluice = sluice;
     let dir = setup.dir.clone();
     let mut notes = Vec::new();
     let nginx_bin = targets::nginx_binary();
@@ -271,7 +280,15 @@ fn run() -> Result<(), String> {
         ],
     )
     .unwrap_or_else(|| "unknown".into());
-    let stem = format!("{date}-{commit}");
+    // Another build than target/release/sluice is named in the file names and the settings.
+    let label = custom.as_ref().and_then(|p| {
+        let dir = Path::new(p).parent()?.file_name()?.to_str()?;
+        Some(dir.to_string())
+    });
+    let stem = match &label {
+        Some(l) => format!("{date}-{commit}-{l}"),
+        None => format!("{date}-{commit}"),
+    };
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let chart = out_dir.join(format!("{stem}.svg"));
     suite::chart::draw(&rows, &chart)?;
@@ -280,6 +297,9 @@ fn run() -> Result<(), String> {
         "connections: h1 16 (16 MiB: 8); h2 4 × 16 streams (64 KiB: 4 × 4; 16 MiB: 1 × 8); new conn: 16 clients, one mTLS handshake per request".into(),
         "closed loop (sluice-load); direct is plain HTTP to the mock, every other target is TLS 1.3 with client certificates and no session resumption".into(),
     ];
+    if let Some(path) = &custom {
+        settings.push(format!("sluice binary: {path} (not target/release/sluice)"));
+    }
     settings.push(match core {
         Some(c) => format!("proxy and mock pinned to core {c} (taskset); the load generator runs on the other core(s)"),
         None => "no pinning: proxy, mock and load generator share all cores".into(),
