@@ -11,11 +11,12 @@
 # Installs OUT_DIR/sluice (and with --with-bench OUT_DIR/engine-report, the engine benchmark
 # built with the same profile: bench/pgo.sh). Needs llvm-profdata of the toolchain's LLVM
 # (`rustup component add llvm-tools`) and awk; takes two release builds and ten seconds of
-# training. The profile is the same for the same source, but LLVM's use of it is not promised
-# to be bit-for-bit stable; where a reproducible build matters, build plainly
-# (`cargo build --release`; the Dockerfile's PGO=0).
+# training. The training is deterministic (fixed records, one thread), so the profile is the same
+# for the same source; that two PGO builds are identical bit for bit has not been checked, so
+# where a reproducible build matters, build plainly (`cargo build --release`; the Dockerfile's
+# PGO=0).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n 2,17p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,18p "$0"; exit 2; }
 out=$1 bench=${2:-}
 cd "$(dirname "$0")/../.."
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -30,8 +31,10 @@ if [ "$bench" = --with-bench ]; then
   packages+=(-p sluice-bench)
   bins+=(engine-report)
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# A fixed place for the counts (not a fresh temporary name each time): the profile's path is one
+# of the compiler's arguments.
+work=$PWD/target/pgo-work
+rm -rf "$work"
 export RUSTC_WRAPPER=$PWD/deploy/pgo/rustc-wrapper.sh
 # Cargo does not see the wrapper's flags: the engine crate is rebuilt explicitly each time.
 build() {
