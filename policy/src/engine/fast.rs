@@ -52,6 +52,14 @@ fn hex4(buf: &[u8], i: usize) -> Option<u16> {
     Some(v)
 }
 
+/// Where a token whose bytes start at `start` must have ended: the end of `buf`, or its
+/// `max_len` bytes, whichever comes first.
+#[inline(always)]
+fn token_stop(buf: &[u8], start: usize, max_len: u64) -> usize {
+    buf.len()
+        .min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)))
+}
+
 /// The end of a string whose interior starts at `i`, if it closes inside `buf` and within
 /// `max_len` bytes, with valid escapes and no control characters.
 #[inline(always)]
@@ -62,10 +70,7 @@ fn whole_string(buf: &[u8], i: usize, max_len: u64) -> Option<usize> {
 /// [`whole_string`], also saying whether the string has an escape.
 #[inline(always)]
 fn whole_string_escaped(buf: &[u8], mut i: usize, max_len: u64) -> Option<(usize, bool)> {
-    let start = i;
-    let stop = buf
-        .len()
-        .min(start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+    let stop = token_stop(buf, i, max_len);
     let buf = &buf[..stop];
     let mut escaped = false;
     loop {
@@ -372,9 +377,9 @@ impl Redactor {
     }
 
     /// Runs through the members of the innermost object, a trie node's, from `i` (in state
-    /// `ObjFirst`, `ObjNext` or `After`) up to the end of `buf`. Returns where the automaton takes over,
-    /// with the state set for that byte: at a matched member's colon, at the object's close, or
-    /// wherever the fast path gave up.
+    /// `ObjFirst`, `ObjNext` or `After`) up to the end of `buf`. Returns where the automaton
+    /// takes over, with the state set for that byte: at a matched member's colon, at the
+    /// object's close, or wherever the fast path gave up.
     pub(super) fn members(
         &mut self,
         program: &FieldProgram,
@@ -405,9 +410,7 @@ impl Redactor {
                 return Ok(i);
             }
             let key_start = j + 1;
-            let limit = buf
-                .len()
-                .min(key_start.saturating_add(usize::try_from(max_len).unwrap_or(usize::MAX)));
+            let limit = token_stop(buf, key_start, max_len);
             let key_end = scan_plain(buf, key_start, limit);
             if buf[..limit].get(key_end) != Some(&b'"') {
                 return Ok(i);
