@@ -7,6 +7,7 @@
 //!   naive filter ([`naive`]), with allocations per record and peak heap per body.
 //! - `benches/engine.rs` (criterion): the same comparisons as a criterion group.
 
+pub mod floor;
 pub mod load;
 pub mod mock;
 pub mod naive;
