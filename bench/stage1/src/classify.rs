@@ -8,50 +8,43 @@ use std::arch::x86_64::*;
 
 use crate::index::{self, Masks};
 
-#[target_feature(enable = "sse2")]
-#[inline]
-fn u8x16(b: u8) -> __m128i {
-    _mm_set1_epi8(b as i8)
-}
-
 /// SSE2: four 16-byte lanes, each compared with the quote, the backslash, the operators and the
 /// whitespace bytes; `{}` and `[]` differ from each other by 0x20 only, so one OR folds them.
 #[target_feature(enable = "sse2")]
 #[inline]
 pub fn sse2(block: &[u8; 64]) -> Masks {
     let mut m = Masks::default();
-    for lane in 0..4 {
-        // SAFETY: 16 bytes inside `block`; an unaligned load.
-        let v = unsafe { _mm_loadu_si128(block.as_ptr().add(lane * 16).cast()) };
-        let folded = _mm_or_si128(v, u8x16(0x20));
-        let op = _mm_or_si128(
-            _mm_or_si128(
-                _mm_cmpeq_epi8(folded, u8x16(b'{')),
-                _mm_cmpeq_epi8(folded, u8x16(b'}')),
-            ),
-            _mm_or_si128(
-                _mm_cmpeq_epi8(v, u8x16(b':')),
-                _mm_cmpeq_epi8(v, u8x16(b',')),
-            ),
-        );
-        let ws = _mm_or_si128(
-            _mm_or_si128(
-                _mm_cmpeq_epi8(v, u8x16(b' ')),
-                _mm_cmpeq_epi8(v, u8x16(b'\t')),
-            ),
-            _mm_or_si128(
-                _mm_cmpeq_epi8(v, u8x16(b'\r')),
-                _mm_cmpeq_epi8(v, u8x16(b'\n')),
-            ),
-        );
-        let shift = lane * 16;
-        let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16) << shift;
-        m.quote |= bits(_mm_cmpeq_epi8(v, u8x16(b'"')));
-        m.backslash |= bits(_mm_cmpeq_epi8(v, u8x16(b'\\')));
-        m.op |= bits(op);
-        m.ws |= bits(ws);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let l = sse2_lane(lane.try_into().expect("16 bytes"));
+        let shift = 16 * k;
+        m.quote |= l.quote << shift;
+        m.backslash |= l.backslash << shift;
+        m.op |= l.op << shift;
+        m.ws |= l.ws << shift;
     }
     m
+}
+
+/// One 16-byte lane's masks, in the low 16 bits.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn sse2_lane(lane: &[u8; 16]) -> Masks {
+    // SAFETY: 16 bytes, the whole of `lane`; an unaligned load.
+    let v = unsafe { _mm_loadu_si128(lane.as_ptr().cast()) };
+    let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+    let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    let eq_folded = |b: u8| _mm_cmpeq_epi8(folded, _mm_set1_epi8(b as i8));
+    let or = |a: __m128i, b: __m128i| _mm_or_si128(a, b);
+    let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16);
+    Masks {
+        quote: bits(eq(b'"')),
+        backslash: bits(eq(b'\\')),
+        op: bits(or(
+            or(eq_folded(b'{'), eq_folded(b'}')),
+            or(eq(b':'), eq(b',')),
+        )),
+        ws: bits(or(or(eq(b' '), eq(b'\t')), or(eq(b'\r'), eq(b'\n')))),
+    }
 }
 
 /// AVX2: two 32-byte lanes, the same comparisons.
