@@ -5,8 +5,31 @@
 //! classifier, the carry-less multiply and the bit arithmetic inline into one loop.
 
 use std::arch::x86_64::*;
+use std::convert::identity;
+use std::hint::black_box;
 
 use crate::index::{self, Masks};
+
+/// The masks of one SIMD lane `v` (in the low bits), with that width's intrinsics: `set1`,
+/// `cmpeq`, `or`, `movemask` (whose result is `$bits` wide and goes through `$finish`).
+macro_rules! lane_masks {
+    ($v:expr, $set1:ident, $cmpeq:ident, $or:ident, $movemask:ident, $bits:ty, $finish:ident) => {{
+        let v = $v;
+        let eq = |b: u8| $cmpeq(v, $set1(b as i8));
+        let folded = $or(v, $set1(0x20));
+        let eq_folded = |b: u8| $cmpeq(folded, $set1(b as i8));
+        let bits = |x| u64::from($finish($movemask(x)) as $bits);
+        Masks {
+            quote: bits(eq(b'"')),
+            backslash: bits(eq(b'\\')),
+            op: bits($or(
+                $or(eq_folded(b'{'), eq_folded(b'}')),
+                $or(eq(b':'), eq(b',')),
+            )),
+            ws: bits($or($or(eq(b' '), eq(b'\t')), $or(eq(b'\r'), eq(b'\n')))),
+        }
+    }};
+}
 
 /// SSE2: four 16-byte lanes, each compared with the quote, the backslash, the operators and the
 /// whitespace bytes; `{}` and `[]` differ from each other by 0x20 only, so one OR folds them.
@@ -31,20 +54,15 @@ pub fn sse2(block: &[u8; 64]) -> Masks {
 fn sse2_lane(lane: &[u8; 16]) -> Masks {
     // SAFETY: 16 bytes, the whole of `lane`; an unaligned load.
     let v = unsafe { _mm_loadu_si128(lane.as_ptr().cast()) };
-    let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-    let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-    let eq_folded = |b: u8| _mm_cmpeq_epi8(folded, _mm_set1_epi8(b as i8));
-    let or = |a: __m128i, b: __m128i| _mm_or_si128(a, b);
-    let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16);
-    Masks {
-        quote: bits(eq(b'"')),
-        backslash: bits(eq(b'\\')),
-        op: bits(or(
-            or(eq_folded(b'{'), eq_folded(b'}')),
-            or(eq(b':'), eq(b',')),
-        )),
-        ws: bits(or(or(eq(b' '), eq(b'\t')), or(eq(b'\r'), eq(b'\n')))),
-    }
+    lane_masks!(
+        v,
+        _mm_set1_epi8,
+        _mm_cmpeq_epi8,
+        _mm_or_si128,
+        _mm_movemask_epi8,
+        u16,
+        identity
+    )
 }
 
 /// AVX2: two 32-byte lanes, the same comparisons.
@@ -68,23 +86,18 @@ pub fn avx2(block: &[u8; 64]) -> Masks {
 fn avx2_lane(lane: &[u8; 32]) -> Masks {
     // SAFETY: 32 bytes, the whole of `lane`; an unaligned load.
     let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast()) };
-    let eq = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
-    let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-    let eq_folded = |b: u8| _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b as i8));
-    let or = |a: __m256i, b: __m256i| _mm256_or_si256(a, b);
-    // Opaque to the optimiser: otherwise LLVM sees through the movemasks and rebuilds the
-    // index's bit arithmetic as byte vectors, byte by byte (3x slower); with AVX-512 it
-    // keeps mask registers and does not.
-    let bits = |x: __m256i| u64::from(std::hint::black_box(_mm256_movemask_epi8(x)) as u32);
-    Masks {
-        quote: bits(eq(b'"')),
-        backslash: bits(eq(b'\\')),
-        op: bits(or(
-            or(eq_folded(b'{'), eq_folded(b'}')),
-            or(eq(b':'), eq(b',')),
-        )),
-        ws: bits(or(or(eq(b' '), eq(b'\t')), or(eq(b'\r'), eq(b'\n')))),
-    }
+    // The movemask results are made opaque to the optimiser: otherwise LLVM sees through them
+    // and rebuilds the index's bit arithmetic as byte vectors, byte by byte (3x slower); with
+    // SSE2 and AVX-512 it does not.
+    lane_masks!(
+        v,
+        _mm256_set1_epi8,
+        _mm256_cmpeq_epi8,
+        _mm256_or_si256,
+        _mm256_movemask_epi8,
+        u32,
+        black_box
+    )
 }
 
 /// AVX-512BW: one 64-byte load; comparisons give the masks directly.
