@@ -711,7 +711,7 @@ async fn begin_disclosure(
     };
     let ledger = shared.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
     let started = std::time::Instant::now();
-    let appended = ledger.append(Entry::Begin(Box::new(begin))).await;
+    let appended = ledger.append_begin(begin).await;
     shared.metrics.observe(
         "sluice_ledger_append_duration_seconds",
         &[],

@@ -396,3 +396,47 @@ fn verify_streams_many_segments_and_checks_every_checkpoint() {
         "{err}"
     );
 }
+
+/// A request dropped while its `disclosure.begin` was being written (its client went away) left
+/// the disclosure open for good: the begin was written, and nothing else knew its number to end
+/// it. Now the writer ends it as `client_gone` with nothing sent.
+#[tokio::test]
+async fn a_begin_whose_waiter_went_away_is_ended_as_client_gone() {
+    let key = key();
+    let d = dir("begin-cancelled");
+    let (l, _) = open(&d, &key, 4).unwrap();
+    let Entry::Begin(b) = begin(1) else {
+        unreachable!("begin() makes a begin")
+    };
+    // Each waiter is polled once (its entry is queued) and dropped before the write is durable
+    // — almost always; one that finished in time is counted apart and stays open, as a begin
+    // with no end does.
+    let mut dropped = 0;
+    for _ in 0..20 {
+        if tokio::time::timeout(Duration::ZERO, l.append_begin((*b).clone()))
+            .await
+            .is_err()
+        {
+            dropped += 1;
+        }
+    }
+    l.close();
+    let entries = sluice::ledger::read::entries(&d).unwrap();
+    let disclosures = sluice::ledger::read::disclosures(&d, &entries);
+    assert_eq!(disclosures.len(), 20);
+    let outcomes: Vec<&str> = disclosures
+        .iter()
+        .map(|(v, _, _)| v["outcome"].as_str().unwrap())
+        .collect();
+    let count = |o: &str| outcomes.iter().filter(|&&x| x == o).count();
+    assert!(dropped > 0);
+    assert_eq!(count("client_gone"), dropped, "{outcomes:?}");
+    assert_eq!(count("open"), 20 - dropped, "{outcomes:?}");
+    for (v, _, _) in &disclosures {
+        if v["outcome"] == "client_gone" {
+            assert_eq!(v["bytes_sent"], 0, "{v}");
+        }
+    }
+    let report = verify_dir(&d, key.public_key().as_ref()).unwrap();
+    assert_eq!(report.entries, 1 + 20 + dropped as u64);
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ring::signature::Ed25519KeyPair;
 
 use super::checkpoint::{self, Checkpoint};
-use super::entry::{Entry, Record};
+use super::entry::{Begin, End, Entry, Outcome, Record};
 use super::merkle;
 use super::segment::{self, Tail};
 
@@ -293,6 +293,38 @@ impl Ledger {
         self.send(Job {
             entry,
             done: Some(Box::new(move |r| drop(tx.send(r)))),
+        })?;
+        rx.await
+            .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
+    }
+
+    /// Appends a `disclosure.begin` and waits until it is durable; returns its sequence number.
+    ///
+    /// Cancellation-safe, unlike [`append`](Self::append) for this entry: once the entry is
+    /// queued it will be written, and a request dropped while it waits (its client went away)
+    /// would leave the disclosure open for good, since nothing else knows the sequence number.
+    /// So if nobody is waiting when the begin is durable, the writer ends the disclosure itself
+    /// as `client_gone`, with nothing sent — which is the truth: no byte goes out before its
+    /// begin is durable.
+    pub async fn append_begin(&self, begin: Begin) -> Result<u64, LedgerError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queue = self
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| LedgerError::Unavailable("the ledger is closed".into()))?;
+        self.send(Job {
+            entry: Entry::Begin(Box::new(begin)),
+            done: Some(Box::new(move |r| {
+                if let Err(Ok(seq)) = tx.send(r) {
+                    let end = End::new(seq, Outcome::ClientGone);
+                    let _ = queue.send(Job {
+                        entry: Entry::End(Box::new(end)),
+                        done: None,
+                    });
+                }
+            })),
         })?;
         rx.await
             .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
