@@ -17,6 +17,7 @@ pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod outgoing;
+pub mod passthrough;
 pub mod ratelimit;
 pub mod server;
 pub mod service;

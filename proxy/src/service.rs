@@ -434,22 +434,32 @@ async fn pull(
         crate::body::StallGuard::new(rbody, upstream.cfg.body_stall_timeout),
         digest,
     );
-    if passes_through(ct, &r.route.pass_through) {
+    // A filtered body's type and coding are checked before anything is recorded.
+    let filtered = if passes_through(ct, &r.route.pass_through) {
+        None
+    } else {
+        Some((
+            media_type(ct).ok_or(Reason::UpstreamProtocol)?,
+            crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?,
+        ))
+    };
+    let (disclosure, on_finish, sink) =
+        begin_disclosure(shared, state, (id, trace, otel), partner, &r, Some(peer)).await?;
+    if let Ok(v) = HeaderValue::from_str(&disclosure) {
+        h.insert("sluice-disclosure", v);
+    }
+    let Some((media, coding)) = filtered else {
         tracing::warn!(request_id = %id, partner = %partner, contract = %r.contract.id, route = %r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
         copy_headers(
             &rparts.headers,
             h,
             &["content-encoding", "content-length", "content-digest"],
         );
-        return out.body(rbody).map_err(|_| Reason::UpstreamProtocol);
-    }
-    let media = media_type(ct).ok_or(Reason::UpstreamProtocol)?;
-    let coding = crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
-    let (disclosure, on_finish, sink) =
-        begin_disclosure(shared, state, (id, trace, otel), partner, &r, Some(peer)).await?;
-    if let Ok(v) = HeaderValue::from_str(&disclosure) {
-        h.insert("sluice-disclosure", v);
-    }
+        let body = crate::passthrough::PassThroughBody::new(rbody, on_finish);
+        return out
+            .body(body.boxed_unsync())
+            .map_err(|_| Reason::UpstreamProtocol);
+    };
     let redactor = Redactor::new(engine_config(state, &r, media.format()));
     let mut body =
         RedactedBody::new(decoded(rbody, coding), redactor, on_finish).with_subject_sink(sink);
@@ -603,7 +613,8 @@ async fn push(
                 &parts.headers,
                 up.headers_mut().expect("builder has headers"),
             );
-            Some(source)
+            let body = crate::passthrough::PassThroughBody::new(source, on_finish);
+            Some(body.boxed_unsync())
         }
     };
     let result = match body {

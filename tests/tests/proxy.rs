@@ -75,6 +75,13 @@ fn institution() -> Handler {
                 content_type: "application/json",
                 body: Chunks::new(&gzip(APPLICANT.as_bytes()), 100, false),
             },
+            "/v1/applicants/pdf" => MockResponse {
+                encoding: None,
+                delay_ms: 0,
+                status: 200,
+                content_type: "application/pdf",
+                body: Chunks::new(PDF, 4, false),
+            },
             "/v1/applicants/br" => MockResponse {
                 encoding: Some("br"),
                 delay_ms: 0,
@@ -526,6 +533,64 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     let (_, _, headers, got) = partner.requests().pop().unwrap();
     assert_eq!(got.unwrap(), b"%PDF-1.7 binary");
     assert_eq!(headers.get("content-type").unwrap(), "application/pdf");
+    // Unfiltered is still disclosed: the ledger has it, ended, with the digest of what was sent.
+    let ledger = dir.join("ledger");
+    let ds = disclosures_when(&ledger, |ds| {
+        ds.len() == 2 && ds.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await;
+    let outcomes: Vec<_> = ds.iter().map(|(v, _, _)| v["outcome"].clone()).collect();
+    assert_eq!(outcomes, ["sent", "sent"], "{ds:?}");
+    let pdf = &ds[1].0;
+    assert_eq!(pdf["bytes_sent"], 15, "{pdf}");
+    assert_eq!(
+        pdf["sha256_sent"],
+        sluice_policy::hex::hex(
+            ring::digest::digest(&ring::digest::SHA256, b"%PDF-1.7 binary").as_ref()
+        ),
+        "{pdf}"
+    );
+}
+
+/// A scanned document the institution sends as is (a route's `pass_through` type).
+const PDF: &[u8] = b"%PDF-1.7 scanned application form";
+
+/// Pass-through pulls went out without a disclosure in the ledger (and pass-through pushes
+/// left theirs open): unfiltered is still disclosed, and recorded like the rest.
+#[tokio::test]
+async fn a_pass_through_pull_is_in_the_ledger_with_the_digest_of_what_was_sent() {
+    let policy = example_policy().replace(
+        "  path     = \"/v1/applicants/{id}\"\n",
+        "  path     = \"/v1/applicants/{id}\"\n  pass_through = [\"application/pdf\"]\n",
+    );
+    assert_ne!(policy, example_policy());
+    let env = env_with("pass-through-pull", &policy).await;
+    let (status, headers, body) = fetch(&acme(&env, true), get(&env, "/v1/applicants/pdf")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.unwrap(), PDF);
+    let disclosure = headers
+        .get("sluice-disclosure")
+        .expect("a pass-through response names its disclosure")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let ds = disclosures_when(&env.dir.join("ledger"), |ds| {
+        ds.len() == 1 && ds[0].0["outcome"] != "open"
+    })
+    .await;
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    let d = &ds[0].0;
+    assert!(
+        disclosure.ends_with(&format!("/{}", d["seq"])),
+        "{disclosure} {d}"
+    );
+    assert_eq!(d["outcome"], "sent", "{d}");
+    assert_eq!(d["bytes_sent"], PDF.len(), "{d}");
+    assert_eq!(
+        d["sha256_sent"],
+        sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, PDF).as_ref()),
+        "{d}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,207 @@
+//! A body a route forwards unfiltered (a media type named in its `pass_through`), recorded in
+//! the ledger like a filtered one.
+//!
+//! Unfiltered is still disclosed. [`PassThroughBody`] lets the bytes through as they come and
+//! counts and digests them on the way, so the disclosure ends as every other does: `sent` with
+//! the byte count and the SHA-256 of exactly what the other side received, or how it stopped —
+//! the source failing (`upstream_error`) or the body being dropped unfinished (`client_gone`).
+//! Nothing is parsed, so there are no records, field counts or subjects.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use sluice_policy::engine::Summary;
+
+use crate::body::{BoxError, OnFinish, Outcome, ProxyBody};
+
+/// A body passed through as it is, ending its disclosure when it ends (see the module docs).
+pub struct PassThroughBody {
+    inner: ProxyBody,
+    digest: ring::digest::Context,
+    bytes: u64,
+    on_finish: Option<OnFinish>,
+}
+
+impl std::fmt::Debug for PassThroughBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassThroughBody")
+            .field("bytes", &self.bytes)
+            .field("finished", &self.on_finish.is_none())
+            .finish()
+    }
+}
+
+impl PassThroughBody {
+    /// Wraps `inner`; `on_finish` is called once, with how the body ended.
+    pub fn new(inner: ProxyBody, on_finish: OnFinish) -> Self {
+        Self {
+            inner,
+            digest: ring::digest::Context::new(&ring::digest::SHA256),
+            bytes: 0,
+            on_finish: Some(on_finish),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome<'_>) {
+        if let Some(f) = self.on_finish.take() {
+            f(outcome);
+        }
+    }
+
+    /// What went out: every byte, in and out alike.
+    fn summary(&mut self) -> Summary {
+        let digest = std::mem::replace(
+            &mut self.digest,
+            ring::digest::Context::new(&ring::digest::SHA256),
+        )
+        .finish();
+        Summary {
+            bytes_in: self.bytes,
+            bytes_out: self.bytes,
+            output_sha256: digest.as_ref().try_into().expect("SHA-256 is 32 bytes"),
+            ..Summary::default()
+        }
+    }
+}
+
+impl Drop for PassThroughBody {
+    fn drop(&mut self) {
+        self.finish(Outcome::Dropped);
+    }
+}
+
+impl Body for PassThroughBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.on_finish.is_none() {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.digest.update(data);
+                    this.bytes += data.len() as u64;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finish(Outcome::SourceFailed(&e));
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                let summary = this.summary();
+                this.finish(Outcome::Sent(&summary));
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.on_finish.is_none() || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use std::collections::VecDeque;
+
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+
+    /// A body that yields these frames, then ends.
+    struct Frames(VecDeque<Result<Frame<Bytes>, BoxError>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    /// How the body ended, as `on_finish` saw it: outcome, bytes, digest.
+    type Seen = Arc<Mutex<Vec<(&'static str, u64, [u8; 32])>>>;
+
+    fn recorder() -> (Seen, OnFinish) {
+        let seen: Seen = Arc::default();
+        let into = seen.clone();
+        let f: OnFinish = Box::new(move |o| {
+            let row = match o {
+                Outcome::Sent(s) => ("sent", s.bytes_out, s.output_sha256),
+                Outcome::SourceFailed(_) => ("source_failed", 0, [0; 32]),
+                Outcome::Dropped => ("dropped", 0, [0; 32]),
+                Outcome::Violation(_) => ("violation", 0, [0; 32]),
+            };
+            into.lock().unwrap().push(row);
+        });
+        (seen, f)
+    }
+
+    fn boxed(body: impl Body<Data = Bytes, Error = BoxError> + Send + 'static) -> ProxyBody {
+        body.boxed_unsync()
+    }
+
+    #[tokio::test]
+    async fn a_whole_body_ends_sent_with_its_length_and_digest() {
+        let (seen, f) = recorder();
+        let source = Full::new(Bytes::from_static(b"%PDF-1.7 binary")).map_err(|e| match e {});
+        let got = PassThroughBody::new(boxed(source), f)
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&got[..], b"%PDF-1.7 binary");
+        let sha = ring::digest::digest(&ring::digest::SHA256, b"%PDF-1.7 binary");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [("sent", 15, sha.as_ref().try_into().unwrap())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_ends_it_once_as_failed() {
+        let (seen, f) = recorder();
+        let source = Frames(VecDeque::from([
+            Ok(Frame::data(Bytes::from_static(b"part"))),
+            Err("upstream reset".into()),
+        ]));
+        let mut body = PassThroughBody::new(boxed(source), f);
+        assert!(body.frame().await.unwrap().is_ok());
+        assert!(body.frame().await.unwrap().is_err());
+        drop(body);
+        assert_eq!(*seen.lock().unwrap(), [("source_failed", 0, [0; 32])]);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unfinished_ends_it_as_dropped() {
+        let (seen, f) = recorder();
+        let source = Frames(VecDeque::from([
+            Ok(Frame::data(Bytes::from_static(b"one"))),
+            Ok(Frame::data(Bytes::from_static(b"two"))),
+        ]));
+        let mut body = PassThroughBody::new(boxed(source), f);
+        assert!(body.frame().await.unwrap().is_ok());
+        drop(body);
+        assert_eq!(*seen.lock().unwrap(), [("dropped", 0, [0; 32])]);
+    }
+}
