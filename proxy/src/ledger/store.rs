@@ -303,9 +303,10 @@ impl Ledger {
     /// Cancellation-safe, unlike [`append`](Self::append) for this entry: once the entry is
     /// queued it will be written, and a request dropped while it waits (its client went away)
     /// would leave the disclosure open for good, since nothing else knows the sequence number.
-    /// So if nobody is waiting when the begin is durable, the writer ends the disclosure itself
-    /// as `client_gone`, with nothing sent — which is the truth: no byte goes out before its
-    /// begin is durable.
+    /// So a disclosure whose waiter is gone before it took the number is ended as
+    /// `client_gone`, with nothing sent — which is the truth: no byte goes out before its
+    /// begin is durable. The writer ends it when nobody waits any more for its answer, the
+    /// dropped waiter when the answer was already there (`BeginWaiter`).
     pub async fn append_begin(&self, begin: Begin) -> Result<u64, LedgerError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queue = self
@@ -326,8 +327,15 @@ impl Ledger {
                 }
             })),
         })?;
-        rx.await
-            .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
+        // Dropped before it has the number (the writer's answer may already be in the channel):
+        // the waiter ends the disclosure itself; see `BeginWaiter`.
+        let mut waiter = BeginWaiter {
+            rx: Some(rx),
+            ledger: self,
+        };
+        let answer = waiter.rx.as_mut().expect("set above").await;
+        waiter.rx = None;
+        answer.unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
     }
 
     /// Appends and waits, from a thread that is not async.
@@ -353,6 +361,28 @@ impl Ledger {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// The wait for a `disclosure.begin`'s number. Between the writer's answer and the waiter
+/// reading it there is a moment in which the request may be dropped: then the number is in the
+/// channel and nobody ends the disclosure. Dropped unanswered, the waiter closes the channel —
+/// after which the writer's answer fails and the writer ends the disclosure — and ends it here
+/// if the answer came first. One of the two, never both.
+struct BeginWaiter<'a> {
+    rx: Option<tokio::sync::oneshot::Receiver<Result<u64, LedgerError>>>,
+    ledger: &'a Ledger,
+}
+
+impl Drop for BeginWaiter<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(Ok(seq)) = rx.try_recv() {
+                let end = End::new(seq, Outcome::ClientGone);
+                self.ledger.append_detached(Entry::End(Box::new(end)));
+            }
         }
     }
 }
