@@ -13,8 +13,6 @@
 //! report can put the engine's time next to the part of it no parser can remove: the ceiling
 //! the contract leaves for parsing, validation, filtering and output at a given throughput.
 
-use std::time::Instant;
-
 use sluice_policy::engine::{EngineConfig, Redactor, Summary};
 use sluice_policy::rule::HashAlg;
 
@@ -41,14 +39,9 @@ impl Floor {
 /// How many distinct values the HMACs are timed on.
 pub const HOT_VALUES: usize = 512;
 
-fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> f64 {
-    (0..rounds.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::MAX, f64::min)
+/// The best of `rounds` (at least one) runs of `f`, in seconds.
+fn best(rounds: usize, f: impl FnMut() -> usize) -> f64 {
+    crate::best(rounds.max(1), f).0
 }
 
 /// The string values of every member named `key` in `feed` (minified JSON, no escapes in these

@@ -14,6 +14,19 @@ pub mod naive;
 pub mod suite;
 pub mod workload;
 
+/// Runs `f` `rounds` times: the shortest time in seconds, and what the last run returned
+/// (kept from the optimiser).
+pub fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (f64, usize) {
+    let mut best = f64::MAX;
+    let mut out = 0;
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        out = std::hint::black_box(f());
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, out)
+}
+
 /// The value after `name` (e.g. `--seconds`) on the command line, if given.
 pub fn arg_opt(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

@@ -42,6 +42,34 @@ pub enum Outcome<'a> {
 /// What happened to a redacted body, for the access log and (later) the ledger.
 pub type OnFinish = Box<dyn FnOnce(Outcome<'_>) + Send>;
 
+/// A body's [`OnFinish`], called exactly once: with how the body ended, or with
+/// [`Outcome::Dropped`] when the body is dropped before it ended.
+pub(crate) struct Finish(Option<OnFinish>);
+
+impl Finish {
+    pub(crate) fn new(f: OnFinish) -> Self {
+        Self(Some(f))
+    }
+
+    /// Reports `outcome`, unless an outcome was reported already.
+    pub(crate) fn call(&mut self, outcome: Outcome<'_>) {
+        if let Some(f) = self.0.take() {
+            f(outcome);
+        }
+    }
+
+    /// True once an outcome was reported.
+    pub(crate) fn is_done(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.call(Outcome::Dropped);
+    }
+}
+
 /// Receives subject hashes while a body streams (see [`crate::ledger::subjects`]); an error
 /// stops the body: a disclosure the ledger cannot fully record does not go out.
 pub type SubjectSink = Box<dyn FnMut(Vec<[u8; 32]>) -> std::io::Result<()> + Send>;
@@ -54,7 +82,7 @@ pub struct RedactedBody<B> {
     inner: B,
     redactor: Redactor,
     done: bool,
-    on_finish: Option<OnFinish>,
+    on_finish: Finish,
     subject_sink: Option<SubjectSink>,
     /// The `Content-Digest` trailer, once the last data frame is out.
     trailers: Option<http::HeaderMap>,
@@ -84,7 +112,7 @@ impl<B> RedactedBody<B> {
             inner,
             redactor,
             done: false,
-            on_finish: Some(on_finish),
+            on_finish: Finish::new(on_finish),
             subject_sink: None,
             trailers: None,
             seal: None,
@@ -117,17 +145,7 @@ impl<B> RedactedBody<B> {
 
     fn fail(&mut self, outcome: Outcome<'_>) {
         self.done = true;
-        if let Some(f) = self.on_finish.take() {
-            f(outcome);
-        }
-    }
-}
-
-impl<B> Drop for RedactedBody<B> {
-    fn drop(&mut self) {
-        if let Some(f) = self.on_finish.take() {
-            f(Outcome::Dropped);
-        }
+        self.on_finish.call(outcome);
     }
 }
 
@@ -197,9 +215,7 @@ where
                                 seal(&mut trailers);
                             }
                             this.trailers = Some(trailers);
-                            if let Some(f) = this.on_finish.take() {
-                                f(Outcome::Sent(&summary));
-                            }
+                            this.on_finish.call(Outcome::Sent(&summary));
                             if out.is_empty() {
                                 continue;
                             }

@@ -14,21 +14,21 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use sluice_policy::engine::Summary;
 
-use crate::body::{BoxError, OnFinish, Outcome, ProxyBody};
+use crate::body::{BoxError, Finish, OnFinish, Outcome, ProxyBody};
 
 /// A body passed through as it is, ending its disclosure when it ends (see the module docs).
 pub struct PassThroughBody {
     inner: ProxyBody,
     digest: ring::digest::Context,
     bytes: u64,
-    on_finish: Option<OnFinish>,
+    on_finish: Finish,
 }
 
 impl std::fmt::Debug for PassThroughBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PassThroughBody")
             .field("bytes", &self.bytes)
-            .field("finished", &self.on_finish.is_none())
+            .field("finished", &self.on_finish.is_done())
             .finish()
     }
 }
@@ -40,13 +40,7 @@ impl PassThroughBody {
             inner,
             digest: ring::digest::Context::new(&ring::digest::SHA256),
             bytes: 0,
-            on_finish: Some(on_finish),
-        }
-    }
-
-    fn finish(&mut self, outcome: Outcome<'_>) {
-        if let Some(f) = self.on_finish.take() {
-            f(outcome);
+            on_finish: Finish::new(on_finish),
         }
     }
 
@@ -66,12 +60,6 @@ impl PassThroughBody {
     }
 }
 
-impl Drop for PassThroughBody {
-    fn drop(&mut self) {
-        self.finish(Outcome::Dropped);
-    }
-}
-
 impl Body for PassThroughBody {
     type Data = Bytes;
     type Error = BoxError;
@@ -81,7 +69,7 @@ impl Body for PassThroughBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        if this.on_finish.is_none() {
+        if this.on_finish.is_done() {
             return Poll::Ready(None);
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
@@ -94,12 +82,12 @@ impl Body for PassThroughBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.finish(Outcome::SourceFailed(&e));
+                this.on_finish.call(Outcome::SourceFailed(&e));
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
                 let summary = this.summary();
-                this.finish(Outcome::Sent(&summary));
+                this.on_finish.call(Outcome::Sent(&summary));
                 Poll::Ready(None)
             }
         }
@@ -108,7 +96,7 @@ impl Body for PassThroughBody {
     fn is_end_stream(&self) -> bool {
         // Not the inner body's word: a server that stops polling when the source says it is
         // done would never let this body see the end, and the disclosure would end as dropped.
-        self.on_finish.is_none()
+        self.on_finish.is_done()
     }
 
     fn size_hint(&self) -> SizeHint {

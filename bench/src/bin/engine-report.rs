@@ -11,9 +11,8 @@
 //! streams.
 
 use std::alloc::System;
-use std::time::Instant;
 
-use sluice_bench::{floor, naive, workload};
+use sluice_bench::{best, floor, naive, workload};
 use sluice_policy::engine::{Format, Redactor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -31,17 +30,6 @@ fn median(sorted: &[f64]) -> f64 {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
-}
-
-fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (f64, usize) {
-    let mut best = f64::MAX;
-    let mut out = 0;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        out = std::hint::black_box(f());
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    (best, out)
 }
 
 fn engine_run(

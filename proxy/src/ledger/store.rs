@@ -319,9 +319,8 @@ impl Ledger {
             entry: Entry::Begin(Box::new(begin)),
             done: Some(Box::new(move |r| {
                 if let Err(Ok(seq)) = tx.send(r) {
-                    let end = End::new(seq, Outcome::ClientGone);
                     let _ = queue.send(Job {
-                        entry: Entry::End(Box::new(end)),
+                        entry: client_gone(seq),
                         done: None,
                     });
                 }
@@ -365,6 +364,11 @@ impl Ledger {
     }
 }
 
+/// The end of the disclosure begun at `seq` whose request went away before anything was sent.
+fn client_gone(seq: u64) -> Entry {
+    Entry::End(Box::new(End::new(seq, Outcome::ClientGone)))
+}
+
 /// The wait for a `disclosure.begin`'s number. Between the writer's answer and the waiter
 /// reading it there is a moment in which the request may be dropped: then the number is in the
 /// channel and nobody ends the disclosure. Dropped unanswered, the waiter closes the channel —
@@ -380,8 +384,7 @@ impl Drop for BeginWaiter<'_> {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(Ok(seq)) = rx.try_recv() {
-                let end = End::new(seq, Outcome::ClientGone);
-                self.ledger.append_detached(Entry::End(Box::new(end)));
+                self.ledger.append_detached(client_gone(seq));
             }
         }
     }
