@@ -27,6 +27,7 @@ pub mod path;
 pub mod pseudonym;
 pub mod resolve;
 pub mod rule;
+pub mod target;
 pub mod template;
 mod validate;
 

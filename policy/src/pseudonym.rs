@@ -117,6 +117,16 @@ impl SubjectKey {
         Self(keyed(&hkdf(master, b"sluice/subject/v1")))
     }
 
+    /// The keyed hash of a request target (path and query, exactly as sent upstream) that the
+    /// ledger keeps instead of the target itself: a path carries identifiers. Domain-separated
+    /// from subject hashes, and not normalised: the bytes sent are what it proves.
+    pub fn target_hash(&self, target: &str) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(b"sluice/target/v1\0");
+        mac.update(target.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The subject hash of an identifier: NFKC, separators and invisible characters removed,
     /// ASCII upper case, then HMAC-SHA256.
     pub fn subject_hash(&self, value: &str) -> [u8; 32] {

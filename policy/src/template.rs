@@ -3,7 +3,9 @@
 //! A template is a sequence of `/`-separated segments, each either literal text or a `{name}`
 //! parameter that matches exactly one non-empty segment. Matching is on the request path only
 //! (the query string is not part of it) and is exact: no trailing-slash folding, no case folding,
-//! no percent-decoding (a `%2F` stays inside its segment). Two templates *overlap* when some path
+//! no percent-decoding. Literal segments are canonical ([`crate::target`]), and the proxy refuses
+//! a request path that is not, so a parameter never matches `..`, `%2F` or any other segment an
+//! upstream would read as structure. Two templates *overlap* when some path
 //! matches both; the policy refuses overlapping routes of one partner because the contract that
 //! applies would be ambiguous.
 
@@ -63,6 +65,11 @@ impl PathTemplate {
                         "segment {seg:?} mixes text and a parameter; a parameter is a whole segment"
                     )));
                 } else {
+                    crate::target::check_segment(seg).map_err(|problem| {
+                        TemplateError(format!(
+                            "segment {seg:?} is not canonical ({problem}); a literal segment is made of A-Z a-z 0-9 - . _ and is not dots alone"
+                        ))
+                    })?;
                     parts.push(Part::Literal(seg.to_string()));
                 }
             }
@@ -78,7 +85,8 @@ impl PathTemplate {
         &self.text
     }
 
-    /// Matches a request path (without query string); returns the parameter count on success.
+    /// Matches a request path (without query string). A parameter matches one canonical segment
+    /// only (see [`crate::target`]): never `..`, `%2e`, `a;b` or the like.
     pub fn matches(&self, path: &str) -> bool {
         let Some(rest) = path.strip_prefix('/') else {
             return false;
@@ -92,6 +100,9 @@ impl PathTemplate {
                 (_, None) => return false,
                 (_, Some("")) => return false,
                 (Part::Literal(l), Some(s)) if l != s => return false,
+                (Part::Param(_), Some(s)) if crate::target::check_segment(s).is_err() => {
+                    return false;
+                }
                 _ => {}
             }
         }
@@ -138,6 +149,24 @@ mod tests {
     }
 
     #[test]
+    fn a_parameter_never_matches_a_segment_an_upstream_would_rewrite() {
+        let tpl = t("/v1/applicants/{id}");
+        for p in [
+            "..",
+            ".",
+            "%2e%2e",
+            ".%2e",
+            "..;",
+            "..%2F..%2Fadmin",
+            "..\\a",
+            "%00",
+            "\u{ff0e}",
+        ] {
+            assert!(!tpl.matches(&format!("/v1/applicants/{p}")), "{p}");
+        }
+    }
+
+    #[test]
     fn overlap_is_symmetric_and_structural() {
         assert!(t("/a/{x}").overlaps(&t("/a/b")));
         assert!(t("/a/b").overlaps(&t("/a/{y}")));
@@ -158,6 +187,14 @@ mod tests {
             ),
             ("/a/{id}/{id}", "parameter \"{id}\" appears twice"),
             ("/a?x=1", "a route path has no query string or fragment"),
+            (
+                "/a/../b",
+                "segment \"..\" is not canonical (the path has a dot segment); a literal segment is made of A-Z a-z 0-9 - . _ and is not dots alone",
+            ),
+            (
+                "/a%2Fb",
+                "segment \"a%2Fb\" is not canonical (the path is percent-encoded); a literal segment is made of A-Z a-z 0-9 - . _ and is not dots alone",
+            ),
         ] {
             assert_eq!(
                 PathTemplate::parse(text).unwrap_err().to_string(),

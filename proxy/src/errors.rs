@@ -13,6 +13,16 @@ use crate::body::ProxyBody;
 pub enum Reason {
     /// The client certificate matches no partner of the policy.
     UnknownPartner,
+    /// The client certificate carries the identities of more than one partner.
+    AmbiguousIdentity,
+    /// The client certificate was revoked (or its partner's contracts ended) after this
+    /// connection was opened: the connection is closed after this answer.
+    CertificateRevoked,
+    /// The partner already holds as many connections as it may (`max_connections_per_partner`).
+    ConnectionLimit,
+    /// The request path is not canonical (with the class of problem, never the path): an
+    /// upstream could read it as another resource than the route describes.
+    BadPath(&'static str),
     /// No route for this method and path.
     NoRoute,
     /// Routes match, but the partner has no contract for them.
@@ -130,6 +140,8 @@ impl Reason {
     pub fn status(&self) -> StatusCode {
         match self {
             Reason::UnknownPartner
+            | Reason::AmbiguousIdentity
+            | Reason::CertificateRevoked
             | Reason::NoContract
             | Reason::ContractExpired
             | Reason::ContractNotYetValid => StatusCode::FORBIDDEN,
@@ -139,7 +151,10 @@ impl Reason {
             }
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Reason::BadFraming | Reason::UpgradeRefused => StatusCode::BAD_REQUEST,
+            Reason::BadFraming | Reason::UpgradeRefused | Reason::BadPath(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Reason::ConnectionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamUnavailable | Reason::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamStatus(s) => *s,
@@ -158,6 +173,10 @@ impl Reason {
     pub fn code(&self) -> &'static str {
         match self {
             Reason::UnknownPartner => "unknown_partner",
+            Reason::AmbiguousIdentity => "ambiguous_identity",
+            Reason::CertificateRevoked => "certificate_revoked",
+            Reason::ConnectionLimit => "connection_limit",
+            Reason::BadPath(_) => "bad_path",
             Reason::NoRoute => "no_route",
             Reason::NoContract => "no_contract",
             Reason::ContractExpired => "contract_expired",
@@ -187,7 +206,13 @@ impl Reason {
 
     /// Whether the connection should be closed after the response (framing ambiguity).
     pub fn closes_connection(&self) -> bool {
-        matches!(self, Reason::BadFraming | Reason::UpgradeRefused)
+        matches!(
+            self,
+            Reason::BadFraming
+                | Reason::UpgradeRefused
+                | Reason::CertificateRevoked
+                | Reason::ConnectionLimit
+        )
     }
 }
 
@@ -210,7 +235,7 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     if let Reason::PolicyViolation(path) = reason {
         body["path"] = serde_json::Value::String(path.clone());
     }
-    if let Reason::BadSignature(detail) = reason {
+    if let Reason::BadSignature(detail) | Reason::BadPath(detail) = reason {
         body["detail"] = serde_json::Value::String((*detail).to_string());
     }
     let bytes = Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"));

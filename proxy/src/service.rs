@@ -36,16 +36,22 @@ pub fn request_id() -> String {
     sluice_policy::hex::hex(&b)
 }
 
-/// The policy partner whose identity the certificate carries.
+/// The policy partner whose identity the certificate carries. A certificate that carries the
+/// identities of two partners is refused whatever the policy's order (`ambiguous_identity`).
 pub fn partner_of<'p>(
     policy: &'p sluice_policy::CompiledPolicy,
     peer: &PeerIdentity,
-) -> Option<&'p sluice_policy::Partner> {
-    policy.partners.iter().find(|p| match &p.identity {
+) -> Result<&'p sluice_policy::Partner, Reason> {
+    let mut found = policy.partners.iter().filter(|p| match &p.identity {
         Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
         Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
         Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
-    })
+    });
+    let first = found.next().ok_or(Reason::UnknownPartner)?;
+    match found.next() {
+        Some(_) => Err(Reason::AmbiguousIdentity),
+        None => Ok(first),
+    }
 }
 
 /// Message framing a filter in front of other parsers must not pass on (RFC 9112 §6.1).
@@ -82,6 +88,8 @@ pub async fn route(
         return Err(Reason::BadFraming);
     }
     check_framing(req.method(), req.headers())?;
+    // Before any route is matched: a path an upstream could read as another resource is refused.
+    sluice_policy::target::check_path(req.uri().path()).map_err(|p| Reason::BadPath(p.code()))?;
     let state = shared.policy();
     let trace = req
         .extensions()
@@ -98,7 +106,7 @@ pub async fn route(
     match conn.kind {
         ListenerKind::Partner => {
             let peer = conn.peer.as_ref().ok_or(Reason::UnknownPartner)?;
-            let partner = partner_of(&state.policy, peer).ok_or(Reason::UnknownPartner)?;
+            let partner = partner_of(&state.policy, peer)?;
             let resolved =
                 state
                     .policy
@@ -363,9 +371,9 @@ async fn pull(
         .uri
         .path_and_query()
         .map_or(parts.uri.path(), |p| p.as_str());
-    let mut up = Request::builder()
-        .method(parts.method.clone())
-        .uri(upstream.uri(pq)?);
+    let uri = upstream.uri(pq)?;
+    let sent_target = target_of(&uri);
+    let mut up = Request::builder().method(parts.method.clone()).uri(uri);
     let headers = up.headers_mut().expect("a fresh builder has headers");
     copy_headers(&parts.headers, headers, PULL_REQUEST_HEADERS);
     headers.insert(
@@ -443,8 +451,15 @@ async fn pull(
             crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?,
         ))
     };
-    let (disclosure, on_finish, sink) =
-        begin_disclosure(shared, state, (id, trace, otel), partner, &r, Some(peer)).await?;
+    let (disclosure, on_finish, sink) = begin_disclosure(
+        shared,
+        state,
+        (id, trace, otel),
+        (partner, &sent_target),
+        &r,
+        Some(peer),
+    )
+    .await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         h.insert("sluice-disclosure", v);
     }
@@ -535,9 +550,9 @@ async fn push(
         Some(q) => format!("{}?{q}", parts.uri.path()),
         None => parts.uri.path().to_string(),
     };
-    let mut up = Request::builder()
-        .method(parts.method.clone())
-        .uri(upstream.uri(&target)?);
+    let uri = upstream.uri(&target)?;
+    let sent_target = target_of(&uri);
+    let mut up = Request::builder().method(parts.method.clone()).uri(uri);
     let headers = up.headers_mut().expect("a fresh builder has headers");
     copy_headers(&parts.headers, headers, TO_PARTNER_HEADERS);
     copy_route_headers(&parts.headers, headers, &r.route.headers);
@@ -549,8 +564,15 @@ async fn push(
         .extensions
         .get::<crate::telemetry::SpanHandle>()
         .cloned();
-    let (disclosure, log, sink) =
-        begin_disclosure(shared, state, (id, trace, otel.clone()), &partner, &r, None).await?;
+    let (disclosure, log, sink) = begin_disclosure(
+        shared,
+        state,
+        (id, trace, otel.clone()),
+        (&partner, &sent_target),
+        &r,
+        None,
+    )
+    .await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
         up.headers_mut()
             .expect("a fresh builder has headers")
@@ -692,6 +714,13 @@ impl http_body::Body for BodyAdapter {
     }
 }
 
+/// The path and query of an upstream request, exactly as it goes out (what the ledger's
+/// `target_hmac` covers).
+fn target_of(uri: &http::Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string())
+}
+
 /// Records `disclosure.begin` (durable before the first byte goes out) and returns the
 /// `Sluice-Disclosure` value, what to do when the body ends (the access-log line and
 /// `disclosure.end` with the digest of the bytes actually sent), and where the body's subject
@@ -704,7 +733,7 @@ async fn begin_disclosure(
         &crate::tracecontext::TraceId,
         Option<crate::telemetry::SpanHandle>,
     ),
-    partner: &str,
+    (partner, target): (&str, &str),
     r: &Resolved<'_>,
     peer: Option<&PeerIdentity>,
 ) -> Result<(String, crate::body::OnFinish, crate::body::SubjectSink), Reason> {
@@ -719,6 +748,7 @@ async fn begin_disclosure(
         route: r.route.path.as_str().to_string(),
         flow: r.route.flow.as_str().to_string(),
         policy_version: state.policy.version.0,
+        target: Some(shared.target_key.target_hash(target)),
     };
     let ledger = shared.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
     let started = std::time::Instant::now();

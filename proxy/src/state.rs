@@ -33,6 +33,8 @@ pub struct Shared {
     policy: RwLock<Arc<PolicyState>>,
     pseudonym_master: Vec<u8>,
     subject_master: Vec<u8>,
+    /// Hashes the request target each disclosure sent upstream (the ledger's `target_hmac`).
+    pub target_key: sluice_policy::pseudonym::SubjectKey,
     /// Upstream clients by name.
     pub upstreams: HashMap<String, Arc<UpstreamClient>>,
     /// Listener TLS, in config order.
@@ -211,6 +213,7 @@ impl Shared {
             policy_path,
             policy: RwLock::new(Arc::new(policy)),
             pseudonym_master,
+            target_key: sluice_policy::pseudonym::SubjectKey::derive(&subject_master),
             subject_master,
             upstreams,
             tls,

@@ -38,6 +38,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
             route: "/v1/applicants/{id}".into(),
             flow: "pull".into(),
             policy_version: [2; 32],
+            target: None,
         })))
         .unwrap();
     l.append_blocking(Entry::End(Box::new(End {

@@ -45,6 +45,7 @@ fn compliance_tools_answer_who_received_what() {
                 route: "/v1/x/{id}".into(),
                 flow: "pull".into(),
                 policy_version: [2; 32],
+                target: None,
             })))
             .unwrap();
         l.append_blocking(Entry::End(Box::new(End {

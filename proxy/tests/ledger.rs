@@ -46,6 +46,7 @@ fn begin(i: u64) -> Entry {
         route: "/v1/applicants/{id}".into(),
         flow: "pull".into(),
         policy_version: [2; 32],
+        target: None,
     }))
 }
 

@@ -35,6 +35,7 @@ fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
                 route: "/v1/applicants/{id}".into(),
                 flow: "pull".into(),
                 policy_version: [2; 32],
+                target: None,
             })))
             .unwrap();
         l.append_blocking(Entry::End(Box::new(End {

@@ -34,8 +34,10 @@ pub(crate) enum LedgerCommand {
         /// Only this contract.
         #[arg(long)]
         contract: Option<String>,
-        /// Only this outcome (sent, aborted_policy, upstream_error, client_gone, incomplete, open).
-        #[arg(long)]
+        /// Only this outcome: sent, aborted_policy, aborted_integrity, upstream_error,
+        /// client_gone, send_timeout, incomplete (the instance stopped mid-body) or open (not
+        /// ended yet). Anything else is refused (exit 2).
+        #[arg(long, value_parser = outcome_name)]
         outcome: Option<String>,
         /// Only disclosures at or after this time (a date, read as midnight +08:00, or an RFC 3339
         /// date-time with offset).
@@ -47,6 +49,10 @@ pub(crate) enum LedgerCommand {
         /// Only disclosures about this data subject (an identifier; hashed with --key-file).
         #[arg(long, requires = "key_file")]
         subject: Option<String>,
+        /// Only disclosures whose upstream request had exactly this path and query (e.g.
+        /// `/v1/applicants/42`; hashed with --key-file, as the ledger keeps it).
+        #[arg(long, requires = "key_file")]
+        target: Option<String>,
         /// The subject key (the `subject_key` of sluice.toml).
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -129,6 +135,19 @@ fn ocsf(v: &serde_json::Value, time: u64, origin: &str) -> serde_json::Value {
 
 /// Disclosures, records, distinct inline subjects, and subjects only counted (not inline).
 type PartnerStats = (u64, u64, std::collections::HashSet<[u8; 32]>, u64);
+
+/// `--outcome`: a disclosure's outcome as the ledger names it, or `incomplete` / `open`.
+fn outcome_name(name: &str) -> Result<String, String> {
+    let known = crate::ledger::Outcome::ALL.map(crate::ledger::Outcome::as_str);
+    if known.contains(&name) || name == "incomplete" || name == "open" {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "got {name:?}, expected one of {}, incomplete, open",
+            known.join(", ")
+        ))
+    }
+}
 
 fn pubkey(path: &std::path::Path) -> Result<Vec<u8>, ExitCode> {
     std::fs::read_to_string(path)
@@ -284,6 +303,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             since,
             until,
             subject,
+            target,
             key_file,
         } => {
             let when = |t: &Option<String>, flag: &str| -> Result<Option<u64>, ExitCode> {
@@ -306,25 +326,31 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(c), _) | (_, Err(c)) => return c,
             };
-            let wanted = match (subject, key_file) {
-                (Some(s), Some(k)) => match crate::keys::read_key_file(&k) {
-                    Ok(key) => {
-                        Some(sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash(&s))
-                    }
+            let key = match &key_file {
+                Some(k) => match crate::keys::read_key_file(k) {
+                    Ok(key) => Some(sluice_policy::pseudonym::SubjectKey::derive(&key)),
                     Err(e) => {
                         eprintln!("{e}");
                         return ExitCode::from(2);
                     }
                 },
-                _ => None,
+                None => None,
             };
+            let wanted = key.as_ref().zip(subject).map(|(k, s)| k.subject_hash(&s));
+            let wanted_target = key
+                .as_ref()
+                .zip(target)
+                .map(|(k, t)| sluice_policy::hex::hex(&k.target_hash(&t)));
             done(read::for_each_disclosure(&dir, |(v, subjects, time)| {
                 let is = |k: &str, want: &Option<String>| {
                     want.as_ref().is_none_or(|w| v[k].as_str() == Some(w))
                 };
                 let in_time =
                     since_ms.is_none_or(|s| time >= s) && until_ms.is_none_or(|u| time < u);
-                let about = wanted.is_none_or(|h| subjects.contains(&h));
+                let about = wanted.is_none_or(|h| subjects.contains(&h))
+                    && wanted_target
+                        .as_ref()
+                        .is_none_or(|t| v["target_hmac"].as_str() == Some(t));
                 if is("partner", &partner)
                     && is("contract", &contract)
                     && is("outcome", &outcome)

@@ -28,6 +28,9 @@ pub enum Outcome {
     UpstreamError,
     /// The partner went away.
     ClientGone,
+    /// The partner stopped taking the response (no progress for `send_timeout_ms`): the stream
+    /// was reset and the upstream released.
+    SendTimeout,
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             2 => Outcome::AbortedIntegrity,
             3 => Outcome::UpstreamError,
             4 => Outcome::ClientGone,
+            5 => Outcome::SendTimeout,
             _ => return None,
         })
     }
@@ -52,7 +56,23 @@ impl Outcome {
             Outcome::AbortedIntegrity => "aborted_integrity",
             Outcome::UpstreamError => "upstream_error",
             Outcome::ClientGone => "client_gone",
+            Outcome::SendTimeout => "send_timeout",
         }
+    }
+
+    /// Every outcome, in code order (what `ledger query --outcome` accepts).
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Sent,
+        Outcome::AbortedPolicy,
+        Outcome::AbortedIntegrity,
+        Outcome::UpstreamError,
+        Outcome::ClientGone,
+        Outcome::SendTimeout,
+    ];
+
+    /// The outcome named `name` (as [`as_str`](Self::as_str) spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
     }
 }
 
@@ -77,6 +97,12 @@ pub struct Begin {
     pub flow: String,
     /// Policy SHA-256.
     pub policy_version: [u8; 32],
+    /// Keyed hash (HMAC-SHA256 under the subject key, see
+    /// [`SubjectKey::target_hash`](sluice_policy::pseudonym::SubjectKey::target_hash)) of the
+    /// exact path and query sent upstream: the resource disclosed, provable by whoever holds the
+    /// key, without putting the identifiers a path carries in the log. `None` in entries written
+    /// before it was recorded.
+    pub target: Option<[u8; 32]>,
 }
 
 /// Per-path counts.
@@ -229,7 +255,8 @@ impl Record {
         w.u8(match &self.entry {
             Entry::InstanceStarted { .. } => 1,
             Entry::PolicyLoaded { .. } => 2,
-            Entry::Begin(_) => 3,
+            Entry::Begin(b) if b.target.is_none() => 3,
+            Entry::Begin(_) => 6,
             Entry::End(_) => 4,
             Entry::Incomplete { .. } => 5,
         });
@@ -250,6 +277,9 @@ impl Record {
                     w.str(s);
                 }
                 w.h(&b.policy_version);
+                if let Some(t) = &b.target {
+                    w.h(t);
+                }
             }
             Entry::End(e) => {
                 w.u64(e.begin);
@@ -301,7 +331,7 @@ impl Record {
             2 => Entry::PolicyLoaded {
                 policy_sha256: r.h()?,
             },
-            3 => Entry::Begin(Box::new(Begin {
+            3 | 6 => Entry::Begin(Box::new(Begin {
                 request_id: r.str()?,
                 trace_id: r.str()?,
                 partner: r.str()?,
@@ -311,6 +341,7 @@ impl Record {
                 route: r.str()?,
                 flow: r.str()?,
                 policy_version: r.h()?,
+                target: if kind == 6 { Some(r.h()?) } else { None },
             })),
             4 => {
                 let begin = r.u64()?;
@@ -369,11 +400,17 @@ impl Record {
             Entry::PolicyLoaded { policy_sha256 } => {
                 json!({"kind": "policy.loaded", "policy_sha256": hex(policy_sha256)})
             }
-            Entry::Begin(b) => json!({
-                "kind": "disclosure.begin", "request_id": b.request_id, "trace_id": b.trace_id, "partner": b.partner,
-                "spki_sha256": hex(&b.spki_sha256), "serial": b.serial, "contract": b.contract, "route": b.route,
-                "flow": b.flow, "policy_version": hex(&b.policy_version),
-            }),
+            Entry::Begin(b) => {
+                let mut v = json!({
+                    "kind": "disclosure.begin", "request_id": b.request_id, "trace_id": b.trace_id, "partner": b.partner,
+                    "spki_sha256": hex(&b.spki_sha256), "serial": b.serial, "contract": b.contract, "route": b.route,
+                    "flow": b.flow, "policy_version": hex(&b.policy_version),
+                });
+                if let Some(t) = &b.target {
+                    v["target_hmac"] = json!(hex(t));
+                }
+                v
+            }
             Entry::End(e) => json!({
                 "kind": "disclosure.end", "begin": e.begin, "outcome": e.outcome.as_str(), "bytes_sent": e.bytes_sent,
                 "sha256_sent": hex(&e.sha256_sent), "records": e.records, "records_dropped": e.records_dropped,
@@ -424,8 +461,14 @@ mod tests {
             route: "/v1/x/{id}".into(),
             flow: "pull".into(),
             policy_version: [4; 32],
+            target: Some([6; 32]),
+        };
+        let without_target = Begin {
+            target: None,
+            ..begin.clone()
         };
         for entry in [
+            Entry::Begin(Box::new(without_target)),
             Entry::InstanceStarted {
                 origin: "o".into(),
                 build: "b".into(),

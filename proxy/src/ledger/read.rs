@@ -74,6 +74,10 @@ impl Joiner {
                 let v = json!({"seq": r.seq, "time_ms": r.time_ms, "request_id": b.request_id, "trace_id": b.trace_id, "partner": b.partner, "contract": b.contract,
                     "route": b.route, "flow": b.flow, "spki_sha256": hex(&b.spki_sha256), "serial": b.serial,
                     "policy_version": hex(&b.policy_version), "outcome": "open"});
+                let mut v = v;
+                if let Some(t) = &b.target {
+                    v["target_hmac"] = json!(hex(t));
+                }
                 self.pending
                     .insert(r.seq, ((v, Vec::new(), r.time_ms), false));
             }
@@ -255,6 +259,7 @@ mod tests {
                 route: "/x".into(),
                 flow: "pull".into(),
                 policy_version: [0; 32],
+                target: None,
             })),
         }
     }

@@ -1,0 +1,154 @@
+//! Route parameters that walk to other resources (issue 28, finding 1), over real mTLS with a
+//! recording upstream: every spelling an upstream could normalise into another path — dot
+//! segments, percent-encoding once or twice, backslashes, `;` parameters, NUL, full-width dots —
+//! is refused with `400 bad_path` before routing, on HTTP/1.1 (raw bytes, nothing tidied) and
+//! HTTP/2, in the pull and the push flow; nothing reaches either upstream; and a disclosure
+//! records the keyed hash of the path actually sent.
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+
+const ACME: Option<(&str, &str)> = Some(("partners/acme-loans.pem", "partners/acme-loans.key"));
+const INSTITUTION: Option<(&str, &str)> = Some(("institution.pem", "institution.key"));
+
+/// Parameter spellings that some upstream reads as structure (the issue's list and more).
+const WALKS: &[&str] = &[
+    "..",
+    ".",
+    "...",
+    "%2e%2e",
+    "%2E%2E",
+    ".%2e",
+    "%2e.",
+    "..;",
+    "..;foo",
+    "42;jsessionid=1",
+    "..%2F..%2Fadmin%2Fusers",
+    "..%2f..%2fv1%2fdebts%2f9",
+    "%252e%252e%252f",
+    "%2F",
+    "%5C",
+    "..%5C..%5Cadmin",
+    "..\\..\\admin",
+    "%00",
+    "42%00",
+    "%ef%bc%8e%ef%bc%8e",
+    "%c0%ae%c0%ae",
+    "~root",
+    "42%20",
+];
+
+fn status_of(resp: &str) -> &str {
+    resp.split(' ').nth(1).unwrap_or("")
+}
+
+#[tokio::test]
+async fn route_parameters_that_walk_to_other_resources_are_refused_on_h1_and_h2() {
+    let dir = pki("route-targets", &["acme-loans"]);
+    let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, partner_rec) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    for walk in WALKS {
+        // HTTP/1.1, raw: the target exactly as written (curl --path-as-is).
+        let target = format!("/v1/applicants/{walk}");
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let out = raw_tls(
+            &dir,
+            addr,
+            request.as_bytes(),
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        let resp = String::from_utf8_lossy(&out);
+        assert_eq!(status_of(&resp), "400", "h1 {target:?}: {resp}");
+        // hyper refuses some bytes (NUL, `\`) itself with a bare 400; sluice's own refusals say why.
+        if resp.contains("application/json") {
+            assert!(
+                resp.contains(r#""error":"bad_path""#),
+                "h1 {target:?}: {resp}"
+            );
+        }
+        // A walk that ends in a further literal segment: the push-shaped attack of the issue.
+        let deeper = format!(
+            "GET /v1/applicants/{walk}/notes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        );
+        let out = raw_tls(
+            &dir,
+            addr,
+            deeper.as_bytes(),
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        let resp = String::from_utf8_lossy(&out);
+        assert!(
+            matches!(status_of(&resp), "400" | "404"),
+            "h1 {walk:?}/notes: {resp}"
+        );
+    }
+    // HTTP/2: the same targets through a client that sends them as given.
+    let h2 = client(&dir, ACME, true);
+    for walk in WALKS {
+        let Ok(uri) =
+            format!("https://localhost:{}/v1/applicants/{walk}", addr.port()).parse::<http::Uri>()
+        else {
+            continue; // not even a URI: no client can send it
+        };
+        let req = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+        let (status, _, body) = fetch(&h2, req).await;
+        let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+        assert_eq!(status, 400, "h2 {walk:?}: {body}");
+        assert!(
+            body.contains(r#""error":"bad_path""#),
+            "h2 {walk:?}: {body}"
+        );
+    }
+    // The push flow: the institution's own system cannot walk out of a partner route either.
+    let internal = sluice.addr("internal").unwrap();
+    let push = client(&dir, INSTITUTION, true);
+    for walk in ["..%2F..%2Fadmin%2Fpurge", "..", "%2e%2e", "x;y"] {
+        let uri = format!("https://localhost:{}/v2/{walk}/policies", internal.port());
+        let req = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let (status, _, body) = fetch(&push, req).await;
+        assert_eq!(status, 400, "push {walk:?}: {:?}", body);
+    }
+    assert_eq!(recorder.requests().len(), 0, "the institution was called");
+    assert_eq!(
+        partner_rec.requests().len(),
+        0,
+        "the partner API was called"
+    );
+
+    // A canonical path still works, and the ledger records the keyed hash of what was sent.
+    let req = Request::get(format!(
+        "https://localhost:{}/v1/applicants/A-42.x_1",
+        addr.port()
+    ))
+    .body(Full::new(Bytes::new()))
+    .unwrap();
+    let (status, _, _) = fetch(&h2, req).await;
+    assert_eq!(status, 200);
+    let sent = recorder.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, "/v1/applicants/A-42.x_1");
+    let found = disclosures_when(&dir.join("ledger"), |d| {
+        d.iter().any(|(v, _, _)| v["outcome"] == "sent")
+    })
+    .await;
+    let key = sluice::keys::read_key_file(&dir.join("hash.key")).unwrap();
+    let want = sluice_policy::hex::hex(
+        &sluice_policy::pseudonym::SubjectKey::derive(&key).target_hash("/v1/applicants/A-42.x_1"),
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0["target_hmac"], want.as_str(), "{:?}", found[0].0);
+    assert!(
+        !found[0].0.to_string().contains("A-42"),
+        "the ledger holds the path's identifier"
+    );
+}
