@@ -194,10 +194,24 @@ impl DevCa {
 
     /// A CRL revoking `serials` (big-endian bytes), with CRL number `number`, valid for 30 days.
     pub fn crl(&self, serials: &[Vec<u8>], number: u64) -> Result<String, rcgen::Error> {
+        self.crl_until(
+            serials,
+            number,
+            OffsetDateTime::now_utc() + Duration::days(30),
+        )
+    }
+
+    /// As [`crl`](Self::crl), with `next_update` given (a past one makes a stale CRL, for tests).
+    pub fn crl_until(
+        &self,
+        serials: &[Vec<u8>],
+        number: u64,
+        next_update: OffsetDateTime,
+    ) -> Result<String, rcgen::Error> {
         let now = OffsetDateTime::now_utc();
         let params = CertificateRevocationListParams {
-            this_update: now - Duration::minutes(5),
-            next_update: now + Duration::days(30),
+            this_update: (now - Duration::minutes(5)).min(next_update - Duration::minutes(5)),
+            next_update,
             crl_number: SerialNumber::from(number),
             issuing_distribution_point: None,
             revoked_certs: serials

@@ -33,6 +33,13 @@ pub enum Problem {
     WrongKeyUsage(&'static str),
     /// A CRL could not be used.
     BadCrl(String),
+    /// A CRL past its `nextUpdate`.
+    StaleCrl {
+        /// RFC 3339 next update.
+        next_update: String,
+    },
+    /// A CRL older than the one loaded (or an issuer's CRL gone), refused at reload.
+    OlderCrl(String),
     /// rustls refused the material.
     Tls(String),
 }
@@ -57,6 +64,11 @@ impl fmt::Display for Problem {
                 "wrong key usage: the certificate is not allowed for {want}"
             ),
             Problem::BadCrl(e) => write!(f, "unusable CRL: {e}"),
+            Problem::StaleCrl { next_update } => write!(
+                f,
+                "stale CRL: its nextUpdate {next_update} has passed; expected a current CRL from the CA (every partner handshake would fail with this one)"
+            ),
+            Problem::OlderCrl(e) => write!(f, "CRL refused: {e}"),
             Problem::Tls(e) => write!(f, "refused by the TLS library: {e}"),
         }
     }

@@ -10,11 +10,14 @@
 //!   suites with forward secrecy only, ALPN `h2` and `http/1.1`, client certificates required and
 //!   checked against CRLs, **no session resumption** (a revoked partner must not come back on an
 //!   old ticket).
+//! - [`crl`]: what a loaded CRL says (stale CRLs and CRLs older than the loaded one refused;
+//!   revoked serials kept for connections opened before a revocation).
 //! - [`reload`]: a holder that re-reads and validates everything, then swaps atomically.
 //! - [`client`]: the `ClientConfig` for push-flow calls to partner APIs.
 //! - [`devpki`]: `sluice certs init` / `revoke`, a development PKI made with rcgen.
 
 pub mod client;
+pub mod crl;
 pub mod devpki;
 pub mod error;
 pub mod inspect;
@@ -32,4 +35,9 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     let mut p = rustls::crypto::ring::default_provider();
     p.cipher_suites = server::CIPHER_SUITES.to_vec();
     Arc::new(p)
+}
+
+/// Lowercase hex without separators (certificate serials, as [`PeerIdentity::serial`] has them).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -38,11 +38,44 @@ impl ServerTls {
             .clone()
     }
 
+    /// Re-reads every file and validates it — including that no CRL went backwards — without
+    /// swapping: [`swap`](Self::swap) installs the result. A caller reloading several listeners
+    /// prepares all of them first, so that a failure changes none.
+    pub fn prepare(&self) -> Result<Arc<Loaded>, CertError> {
+        let loaded = build(&self.material, crate::inspect::now())?;
+        loaded.crls.check_replaces(&self.current().crls)?;
+        Ok(Arc::new(loaded))
+    }
+
+    /// Installs material from [`prepare`](Self::prepare).
+    pub fn swap(&self, loaded: Arc<Loaded>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded;
+    }
+
     /// Re-reads every file; swaps only if all of it validates.
     pub fn reload(&self) -> Result<(), CertError> {
-        let loaded = build(&self.material, crate::inspect::now())?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        let loaded = self.prepare()?;
+        self.swap(loaded);
         Ok(())
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// True when the current CRLs revoke the certificate `peer` identifies.
+    pub fn is_revoked(&self, peer: &crate::PeerIdentity) -> bool {
+        self.current()
+            .crls
+            .is_revoked(&peer.issuer, &peer.serial.to_ascii_lowercase())
+    }
+
+    /// The current CRLs' facts (for readiness: a CRL near its `nextUpdate`).
+    pub fn crls(&self) -> Vec<crate::crl::CrlFacts> {
+        self.current().crls.facts().to_vec()
     }
 
     /// Days left for every loaded certificate.

@@ -90,6 +90,8 @@ pub struct Loaded {
     pub expiries: Vec<Expiry>,
     /// Non-fatal findings (key file permissions).
     pub warnings: Vec<Warning>,
+    /// The client CRLs' facts (empty without client authentication).
+    pub crls: crate::crl::Crls,
 }
 
 /// Reads and validates every file, then builds the config. `now` is Unix seconds.
@@ -100,6 +102,7 @@ pub fn build(m: &ServerMaterial, now: i64) -> Result<Loaded, CertError> {
         .map_err(|p| CertError::new(&m.cert, "certificate 1", p))?;
     let (key, warnings) = load_key(&m.key)?;
     let mut expiries = Vec::new();
+    let mut crl_facts = crate::crl::Crls::default();
     let mut note = |file: &std::path::Path, certs: &[rustls_pki_types::CertificateDer<'static>]| {
         for (i, c) in certs.iter().enumerate() {
             if let Some(not_after) = crate::inspect::not_after(c) {
@@ -132,7 +135,9 @@ pub fn build(m: &ServerMaterial, now: i64) -> Result<Loaded, CertError> {
             note(ca, &load_certs(ca)?);
             let mut crls = Vec::new();
             for path in &m.crls {
-                crls.extend(load_crls(path)?);
+                let loaded = load_crls(path)?;
+                crl_facts.read(path, &loaded, now)?;
+                crls.extend(loaded);
             }
             let mut vb =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -165,6 +170,7 @@ pub fn build(m: &ServerMaterial, now: i64) -> Result<Loaded, CertError> {
         config: Arc::new(config),
         expiries,
         warnings,
+        crls: crl_facts,
     })
 }
 

@@ -241,10 +241,13 @@ fn revoked_partner_is_refused_even_after_a_first_session() {
     let tls = Arc::new(ServerTls::load(pki.material()).unwrap());
     let (addr, rx) = serve(tls.clone());
     let (cert, key) = partner(&pki, "safe-insure");
-    for versions in [
+    for (round, versions) in [
         &[&rustls::version::TLS13][..],
         &[&rustls::version::TLS12][..],
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         // Before revocation: accepted. The client keeps whatever session state it was given.
         let cfg = client_config(&pki.dir.join("ca.pem"), Some((&cert, &key)), Some(versions));
         let first = connect(addr, cfg.clone()).unwrap();
@@ -263,9 +266,80 @@ fn revoked_partner_is_refused_even_after_a_first_session() {
         let (c2, k2) = partner(&pki, "acme-loans");
         connect(addr, pki.client(Some((&c2, &k2)))).unwrap();
         assert!(rx.recv().unwrap().is_ok());
-        std::fs::write(pki.dir.join("crl.pem"), pki.ca.crl(&[], 100).unwrap()).unwrap();
+        // (with a newer CRL number: an older CRL is refused, see crl_tests below)
+        let number = 100 * (round as u64 + 1);
+        std::fs::write(pki.dir.join("crl.pem"), pki.ca.crl(&[], number).unwrap()).unwrap();
         tls.reload().unwrap();
     }
+}
+
+/// A CRL past its nextUpdate was accepted by load and reload, and then every handshake failed;
+/// an older CRL (lower number, without a revocation) was accepted and un-revoked a partner
+/// (issue 28, finding 7).
+#[test]
+fn stale_and_older_crls_are_refused_and_the_running_one_stays() {
+    let pki = Pki::new("crl-rules");
+    let crl = pki.dir.join("crl.pem");
+    let stale = pki
+        .ca
+        .crl_until(
+            &[],
+            50,
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        )
+        .unwrap();
+    // At load: refused with the file, the item and why.
+    std::fs::write(&crl, &stale).unwrap();
+    let err = ServerTls::load(pki.material()).unwrap_err();
+    assert_eq!(err.item, "CRL 1");
+    assert!(
+        err.to_string().contains("stale CRL: its nextUpdate"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("crl.pem"), "{err}");
+
+    // Running with a good CRL that revokes safe-insure (number 10).
+    std::fs::write(&crl, pki.ca.crl(&[], 9).unwrap()).unwrap();
+    let tls = Arc::new(ServerTls::load(pki.material()).unwrap());
+    sluice_certs::devpki::revoke(&pki.dir, "safe-insure").unwrap();
+    tls.reload().unwrap();
+    let (addr, rx) = serve(tls.clone());
+    let (cert, key) = partner(&pki, "safe-insure");
+    let cfg = client_config(&pki.dir.join("ca.pem"), Some((&cert, &key)), None);
+    assert!(connect(addr, cfg.clone()).is_err());
+    assert!(rx.recv().unwrap().is_err());
+    let revoked_crl = std::fs::read(&crl).unwrap();
+
+    // A stale CRL at reload: refused, and the running CRL stays (partners still served).
+    std::fs::write(&crl, &stale).unwrap();
+    assert!(tls.reload().unwrap_err().to_string().contains("stale CRL"));
+    let (c2, k2) = partner(&pki, "acme-loans");
+    connect(addr, pki.client(Some((&c2, &k2)))).unwrap();
+    assert!(rx.recv().unwrap().is_ok());
+
+    // An older CRL (number 9, nothing revoked): refused; safe-insure stays revoked.
+    std::fs::write(&crl, pki.ca.crl(&[], 9).unwrap()).unwrap();
+    let err = tls.reload().unwrap_err().to_string();
+    assert!(
+        err.contains("CRL number 9") && err.contains("older than the loaded CRL number 10"),
+        "{err}"
+    );
+    assert!(connect(addr, cfg.clone()).is_err());
+    assert!(rx.recv().unwrap().is_err());
+    let peer = sluice_certs::PeerIdentity::from_leaf(
+        &rustls_pki_types::CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(tls.is_revoked(&peer));
+
+    // The same CRL again, or a newer one, is accepted.
+    std::fs::write(&crl, &revoked_crl).unwrap();
+    tls.reload().unwrap();
+    assert!(tls.is_revoked(&peer));
 }
 
 #[test]

@@ -28,12 +28,45 @@ fn readiness(shared: &Shared) -> Option<String> {
         return Some("the ledger cannot write".into());
     }
     let now = sluice_certs::inspect::now();
+    if let Some(c) = shared
+        .tls
+        .iter()
+        .flat_map(|t| t.crls())
+        .find(|c| c.next_update <= now)
+    {
+        return Some(format!(
+            "{} is stale (past its nextUpdate): every partner handshake fails",
+            c.label
+        ));
+    }
     shared
         .tls
         .iter()
         .flat_map(|t| t.expiries())
         .find(|e| e.not_after <= now)
         .map(|e| format!("{} has expired", e.label))
+}
+
+/// How long before a CRL's `nextUpdate` readiness starts warning.
+const CRL_WARNING_SECS: i64 = 24 * 3600;
+
+/// Warnings a ready instance still reports on `/readyz` (it stays ready): CRLs whose
+/// `nextUpdate` is less than a day away.
+fn warnings(shared: &Shared) -> Vec<String> {
+    let now = sluice_certs::inspect::now();
+    shared
+        .tls
+        .iter()
+        .flat_map(|t| t.crls())
+        .filter(|c| c.next_update - now < CRL_WARNING_SECS)
+        .map(|c| {
+            format!(
+                "warning: {} reaches its nextUpdate in {} minutes; install a fresh CRL and reload",
+                c.label,
+                (c.next_update - now).max(0) / 60
+            )
+        })
+        .collect()
 }
 
 /// Gauges computed at scrape (or export) time.
@@ -56,6 +89,15 @@ pub fn gauges(shared: &Shared) -> Vec<crate::metrics::Gauge> {
                     ("certificate", e.label),
                 ],
                 days,
+            ));
+        }
+    }
+    for (listener, tls) in shared.config.listeners.iter().zip(&shared.tls) {
+        for c in tls.crls() {
+            gauges.push((
+                "sluice_crl_next_update_seconds",
+                vec![("listener", listener.name.clone()), ("crl", c.label)],
+                (c.next_update - now) as f64,
             ));
         }
     }
@@ -147,7 +189,14 @@ async fn serve(
         }
         (_, "/livez") => reply(StatusCode::OK, "ok\n"),
         (_, "/readyz") => match readiness(&shared) {
-            None => reply(StatusCode::OK, "ready\n"),
+            None => {
+                let mut text = String::from("ready\n");
+                for w in warnings(&shared) {
+                    text.push_str(&w);
+                    text.push('\n');
+                }
+                reply(StatusCode::OK, text)
+            }
             Some(why) => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("not ready: {why}\n"),

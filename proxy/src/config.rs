@@ -54,10 +54,14 @@ struct RawLimits {
     max_header_bytes: usize,
     max_request_body_bytes: u64,
     max_connections: usize,
+    max_connections_per_partner: usize,
     max_in_flight: usize,
     max_streams_per_connection: u32,
     request_timeout_ms: u64,
     header_read_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    max_connection_age_ms: u64,
+    send_timeout_ms: u64,
     drain_timeout_ms: u64,
 }
 
@@ -67,10 +71,14 @@ impl Default for RawLimits {
             max_header_bytes: 16 * 1024,
             max_request_body_bytes: 16 * 1024 * 1024,
             max_connections: 1024,
+            max_connections_per_partner: 64,
             max_in_flight: 4096,
             max_streams_per_connection: 100,
             request_timeout_ms: 300_000,
             header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connection_age_ms: 3_600_000,
+            send_timeout_ms: 60_000,
             drain_timeout_ms: 30_000,
         }
     }
@@ -253,16 +261,25 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Largest request body forwarded upstream.
     pub max_request_body_bytes: u64,
-    /// Open connections at once.
+    /// Open connections at once, per listener (each listener has its own).
     pub max_connections: usize,
+    /// Open connections at once per partner (or, for a certificate that names no partner, per
+    /// key), on every listener together.
+    pub max_connections_per_partner: usize,
     /// Requests in flight at once, over all connections (more are shed with 503).
     pub max_in_flight: usize,
     /// HTTP/2 streams per connection.
     pub max_streams_per_connection: u32,
     /// Whole-request deadline (headers to the end of the body).
     pub request_timeout: Duration,
-    /// Time to receive a request head.
+    /// Time to receive a request head (and to complete the TLS handshake).
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// A connection older than this is closed gracefully.
+    pub max_connection_age: Duration,
+    /// A response of which the partner takes no bytes for this long ends its connection.
+    pub send_timeout: Duration,
     /// Graceful shutdown waits this long for requests in flight.
     pub drain_timeout: Duration,
 }
@@ -359,8 +376,24 @@ impl Config {
                 "header_read_timeout_ms",
                 l.header_read_timeout_ms,
             )?),
+            idle_timeout: Duration::from_millis(positive("idle_timeout_ms", l.idle_timeout_ms)?),
+            max_connection_age: Duration::from_millis(positive(
+                "max_connection_age_ms",
+                l.max_connection_age_ms,
+            )?),
+            send_timeout: Duration::from_millis(positive("send_timeout_ms", l.send_timeout_ms)?),
+            max_connections_per_partner: positive(
+                "max_connections_per_partner",
+                l.max_connections_per_partner as u64,
+            )? as usize,
             drain_timeout: Duration::from_millis(l.drain_timeout_ms),
         };
+        if limits.max_connections_per_partner > limits.max_connections {
+            return Err(fail(format!(
+                "limits.max_connections_per_partner: got {}, expected at most limits.max_connections ({}), so that one partner cannot fill a listener",
+                limits.max_connections_per_partner, limits.max_connections
+            )));
+        }
         let mut listeners = Vec::new();
         for (i, rl) in raw.listeners.iter().enumerate() {
             let key = format!("listener[{i}]");

@@ -54,6 +54,7 @@ enum Scan {
 
 /// Judges one request head (request line and header lines, without the final empty line).
 pub fn judge(head: &[u8]) -> Framing {
+    let head = skip_empty_lines(head);
     let mut content_lengths = 0;
     let mut te: Vec<&[u8]> = Vec::new();
     let mut lines = Vec::new();
@@ -102,22 +103,59 @@ pub fn judge(head: &[u8]) -> Framing {
     Framing::Ok
 }
 
-fn body_length(head: &[u8]) -> Option<Option<u64>> {
-    // Some(Some(n)): a Content-Length body; Some(None): no body; None: chunked (stop sniffing).
-    let text = String::from_utf8_lossy(head);
-    let mut len = None;
-    for line in text.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            return None;
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            len = value.trim().parse().ok();
+/// The head without the empty lines (`\r\n` or bare `\n`) that httparse skips before a
+/// request line: they belong to no request, so they are not judged as part of one.
+fn skip_empty_lines(mut head: &[u8]) -> &[u8] {
+    loop {
+        match head {
+            [b'\r', b'\n', rest @ ..] | [b'\n', rest @ ..] => head = rest,
+            _ => return head,
         }
     }
-    Some(len)
+}
+
+/// hyper's default limit on request header fields (more is refused with 431).
+const MAX_HEADERS: usize = 100;
+
+/// Where the request head at the start of `buf` ends, by the parser hyper itself uses
+/// (httparse, with hyper's server defaults): `Ok(Some((head_len, body)))` once the head is
+/// complete — `head_len` counts the empty lines httparse skips before a request line, so the
+/// sniffer and hyper agree on where every request starts — `Ok(None)` while it is partial, `Err`
+/// when hyper will refuse the bytes (and close the connection) itself.
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, Body)>, ()> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(n)) => {
+            let mut body = Body::None;
+            for h in req.headers.iter() {
+                if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                    return Ok(Some((n, Body::Chunked)));
+                }
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    body = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .map_or(Body::Chunked, Body::Length);
+                }
+            }
+            Ok(Some((n, body)))
+        }
+        Err(_) => Err(()),
+    }
+}
+
+/// What follows a head on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Nothing: the next head follows.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// A chunked body, or one whose length the sniffer cannot tell: the service answers such a
+    /// request with `Connection: close`, so no later head on this connection is ever served.
+    Chunked,
 }
 
 /// An IO stream that sniffs HTTP/1.1 request heads as hyper reads them.
@@ -153,43 +191,32 @@ impl<T> SniffedIo<T> {
                     }
                 }
                 Scan::Head(buf) => {
-                    let from = buf.len().saturating_sub(3);
+                    let before = buf.len();
                     let take = data
                         .len()
-                        .min(self.max_head + 4 - buf.len().min(self.max_head + 4));
+                        .min(self.max_head + 4 - before.min(self.max_head + 4));
                     buf.extend_from_slice(&data[..take]);
-                    let found = buf[from..]
-                        .windows(4)
-                        .position(|w| w == b"\r\n\r\n")
-                        .map(|p| from + p);
-                    let bare = buf[from..]
-                        .windows(2)
-                        .position(|w| w == b"\n\n")
-                        .map(|p| from + p);
-                    match (found, bare) {
-                        (_, Some(b)) if found.is_none_or(|f| b < f + 2) => {
-                            // A head ended by bare LFs: refuse it, and stop (hyper's framing is
-                            // not ours to guess past this point).
-                            self.verdicts.push(Framing::Bad);
-                            self.scan = Scan::Off;
-                        }
-                        (Some(end), _) => {
-                            let head = buf[..end].to_vec();
-                            let consumed_before = buf.len() - take;
-                            let used = end + 4 - consumed_before;
+                    match parse_head(buf) {
+                        Ok(Some((end, body))) => {
+                            // `end` counts from the first byte of `buf`; what it took of `data`:
+                            let used = end - before;
+                            let verdict = judge(&buf[..end]);
+                            self.verdicts.push(verdict);
                             data = &data[used..];
-                            self.verdicts.push(judge(&head));
-                            self.scan = match body_length(&head) {
-                                None => Scan::Off,
-                                Some(Some(n)) if n > 0 => Scan::Body(n),
-                                Some(_) => Scan::Head(Vec::new()),
+                            self.scan = match body {
+                                _ if verdict == Framing::Bad => Scan::Off,
+                                Body::Chunked => Scan::Off,
+                                Body::Length(n) if n > 0 => Scan::Body(n),
+                                _ => Scan::Head(Vec::new()),
                             };
                             continue;
                         }
+                        Ok(None) if buf.len() <= self.max_head => {}
+                        // Too long, or bytes hyper refuses: hyper answers and closes; nothing
+                        // after this point is served, so there is nothing more to judge.
                         _ => {
-                            if buf.len() > self.max_head {
-                                self.scan = Scan::Off;
-                            }
+                            self.verdicts.push(Framing::Bad);
+                            self.scan = Scan::Off;
                         }
                     }
                     return;
@@ -268,6 +295,51 @@ mod tests {
         ];
         for h in bad {
             assert_eq!(judge(h), Framing::Bad, "{}", String::from_utf8_lossy(h));
+        }
+    }
+
+    /// Empty lines before a request line, which hyper skips: each must belong to the request
+    /// that follows, not count as a request of its own (the verdicts shifted by one before).
+    #[test]
+    fn empty_lines_before_a_request_line_do_not_shift_the_verdicts() {
+        for prefix in [&b"\r\n"[..], b"\r\n\r\n", b"\n", b"\n\n\r\n", b"\r\n\n"] {
+            let mut stream = prefix.to_vec();
+            stream.extend_from_slice(
+                b"POST /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+            );
+            let v = Verdicts::default();
+            let mut s = SniffedIo::new((), v.clone(), 1024);
+            for b in &stream {
+                s.observe(std::slice::from_ref(b));
+            }
+            assert_eq!(
+                (v.next(), v.next()),
+                (Some(Framing::Bad), None),
+                "{prefix:?}"
+            );
+
+            let mut stream = prefix.to_vec();
+            stream.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+            stream.extend_from_slice(prefix);
+            stream.extend_from_slice(b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nab");
+            stream.extend_from_slice(prefix);
+            stream.extend_from_slice(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+            for cut in 0..stream.len() {
+                let v = Verdicts::default();
+                let mut s = SniffedIo::new((), v.clone(), 1024);
+                s.observe(&stream[..cut]);
+                s.observe(&stream[cut..]);
+                assert_eq!(
+                    (v.next(), v.next(), v.next(), v.next()),
+                    (
+                        Some(Framing::Ok),
+                        Some(Framing::Ok),
+                        Some(Framing::Ok),
+                        None
+                    ),
+                    "{prefix:?} cut {cut}"
+                );
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod body;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod decode;
 pub mod demo;
 pub mod digest;

@@ -68,6 +68,21 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "gauge",
         "Contracts in the loaded policy.",
     ),
+    (
+        "sluice_crl_next_update_seconds",
+        "gauge",
+        "Seconds until a listener's client CRL reaches its nextUpdate (negative once stale).",
+    ),
+    (
+        "sluice_connections_refused_total",
+        "counter",
+        "Connections refused, by cap (listener_limit, partner_limit).",
+    ),
+    (
+        "sluice_connections_closed_total",
+        "counter",
+        "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",
+    ),
 ];
 
 const BUCKETS: &[f64] = &[

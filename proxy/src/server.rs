@@ -2,10 +2,15 @@
 //! handshakes only), HTTP/1.1 or HTTP/2 by ALPN, and graceful drain on shutdown.
 //!
 //! The request path, outermost first — one line per stage, each with why it sits there:
-//! 1. connection limit (a semaphore): shed load before spending a handshake on it;
+//! 1. the listener's connection cap (a semaphore per listener): shed load before spending a
+//!    handshake on it, without one listener's clients starving another's;
 //! 2. TLS handshake with a deadline (`header_read_timeout`): the partner is its certificate;
-//! 3. hyper's HTTP/1.1 or HTTP/2 codec with head-size, head-read-time and stream limits;
-//! 4. the tower stack of [`crate::stack`]: request id, span, refusals, load shedding, deadline,
+//! 3. the partner's connection cap ([`crate::conn::Registry`]): one partner cannot hold every
+//!    connection;
+//! 4. hyper's HTTP/1.1 or HTTP/2 codec (chosen by ALPN alone) with head-size, head-read-time and
+//!    stream limits, under the connection's watchdog ([`crate::conn::drive`]: idle, age, send
+//!    deadline, reload);
+//! 5. the tower stack of [`crate::stack`]: request id, span, refusals, load shedding, deadline,
 //!    then framing checks, contract resolution, content checks, the upstream call and body
 //!    redaction, in that order.
 
@@ -59,24 +64,32 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
     if let Some(t) = &shared.telemetry {
         t.spawn(Arc::downgrade(&shared));
     }
-    let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
     let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();
-    let mut tasks = Vec::new();
-    for (i, l) in shared.config.listeners.iter().enumerate() {
+    let mut bound = Vec::new();
+    // Every listener is bound before anything is served (or recorded): a port in use fails
+    // start-up before the ledger hears of this instance.
+    for l in &shared.config.listeners {
         let listener = TcpListener::bind(l.address)
             .await
             .map_err(|e| StartError::Io(format!("listener {:?} on {}: {e}", l.name, l.address)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Io(e.to_string()))?;
-        tracing::info!(listener = %l.name, address = %addr, "listening");
         addrs.push((l.name.clone(), addr));
+        bound.push(listener);
+    }
+    let mut tasks = Vec::new();
+    for (i, listener) in bound.into_iter().enumerate() {
+        let l = &shared.config.listeners[i];
+        tracing::info!(listener = %l.name, address = %addrs[i].1, "listening");
+        // Each listener has its own connection cap: partners cannot starve the internal one.
+        let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         tasks.push(tokio::spawn(accept_loop(
             listener,
             i,
             shared.clone(),
-            connections.clone(),
+            connections,
             in_flight.clone(),
             stopped.clone(),
         )));
@@ -99,6 +112,34 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
     })
 }
 
+/// hyper's HTTP/1.1 and HTTP/2 servers with the configured limits. ALPN decides which one a
+/// connection gets: a connection that negotiated `http/1.1` (or nothing) is served HTTP/1.1
+/// only, so an HTTP/2 preface on it is refused rather than served past the HTTP/1.1 framing
+/// checks.
+struct Codecs {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
+impl Codecs {
+    fn new(limits: &crate::config::Limits) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_streams_per_connection);
+        Self {
+            h1: builder.clone().http1_only(),
+            h2: builder.http2_only(),
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     index: usize,
@@ -107,21 +148,10 @@ async fn accept_loop(
     in_flight: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let kind = shared.config.listeners[index].kind;
-    let limits = shared.config.limits.clone();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_streams_per_connection);
-    let builder = Arc::new(builder);
+    let codecs = Arc::new(Codecs::new(&shared.config.limits));
+    let mut open = tokio::task::JoinSet::new();
     loop {
+        while open.try_join_next().is_some() {}
         let (tcp, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
@@ -133,56 +163,153 @@ async fn accept_loop(
             _ = stopped.changed() => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::warn!("connection limit reached; connection dropped");
+            tracing::warn!(
+                listener = index,
+                "connection limit of the listener reached; connection closed"
+            );
+            shared.metrics.add(
+                "sluice_connections_refused_total",
+                &[("reason", "listener_limit")],
+                1,
+            );
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let tls = shared.tls[index].config();
-        let shared = shared.clone();
-        let in_flight = in_flight.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let handshake_timeout = limits.header_read_timeout;
-        let max_head = limits.max_header_bytes.max(8192);
-        tokio::spawn(async move {
-            let _permit = permit;
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-            let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::info!(error = %e, "TLS handshake refused");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let peer = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|der| sluice_certs::PeerIdentity::from_leaf(der).ok());
-            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            // HTTP/1.1 connections get framing verdicts from the raw bytes (framing.rs).
-            let verdicts = (!h2).then(crate::framing::Verdicts::default);
-            let conn = Arc::new(ConnInfo {
-                kind,
-                peer,
-                verdicts: verdicts.clone(),
-            });
-            let svc = hyper_util::service::TowerToHyperService::new(crate::stack::stack(
-                shared, conn, in_flight,
-            ));
-            let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
-            let connection = builder.serve_connection(TokioIo::new(io), svc).into_owned();
-            let _ = watcher.watch(connection).await;
-        });
+        open.spawn(serve(
+            tcp,
+            permit,
+            index,
+            shared.clone(),
+            in_flight.clone(),
+            codecs.clone(),
+            stopped.clone(),
+        ));
     }
     drop(listener);
-    let drain = limits.drain_timeout;
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    // Each connection closes gracefully on `stopped` and is dropped `drain_timeout` later.
+    let drain = shared.config.limits.drain_timeout + std::time::Duration::from_millis(100);
+    let all = async { while open.join_next().await.is_some() {} };
+    if tokio::time::timeout(drain, all).await.is_err() {
         tracing::warn!("drain timeout: connections still open were closed");
+        open.abort_all();
     }
+}
+
+/// One connection: handshake, per-partner admission, then hyper under the watchdog.
+async fn serve(
+    tcp: tokio::net::TcpStream,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    index: usize,
+    shared: Arc<Shared>,
+    in_flight: Arc<Semaphore>,
+    codecs: Arc<Codecs>,
+    stopped: watch::Receiver<bool>,
+) {
+    let _permit = permit;
+    let limits = shared.config.limits.clone();
+    let kind = shared.config.listeners[index].kind;
+    let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls[index].config());
+    let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "TLS handshake refused");
+            return;
+        }
+        Err(_) => return,
+    };
+    let peer = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|der| sluice_certs::PeerIdentity::from_leaf(der).ok());
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let codec = if h2 { &codecs.h2 } else { &codecs.h1 };
+    let activity = Arc::new(crate::conn::Activity::default());
+    // Counted under its partner (or its key, when it names none) against the partner cap.
+    let counted_as = peer.as_ref().map(|p| {
+        crate::service::partner_of(&shared.policy().policy, p).map_or_else(
+            |_| format!("spki:{}", p.spki_hex()),
+            |partner| partner.id.clone(),
+        )
+    });
+    let registration = shared.connections.admit(
+        index,
+        peer.clone(),
+        counted_as,
+        &activity,
+        limits.max_connections_per_partner,
+    );
+    let Ok(_registration) = registration else {
+        tracing::warn!(
+            listener = index,
+            "connection limit of the partner reached; connection refused"
+        );
+        shared.metrics.add(
+            "sluice_connections_refused_total",
+            &[("reason", "partner_limit")],
+            1,
+        );
+        let refuse = hyper::service::service_fn(|_req| async {
+            let mut resp = crate::errors::error_response(
+                &crate::errors::Reason::ConnectionLimit,
+                &crate::service::request_id(),
+            );
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let connection = codec.serve_connection(TokioIo::new(stream), refuse);
+        let _ = tokio::time::timeout(limits.header_read_timeout, connection).await;
+        return;
+    };
+    // HTTP/1.1 connections get framing verdicts from the raw bytes (framing.rs).
+    let verdicts = (!h2).then(crate::framing::Verdicts::default);
+    let conn = Arc::new(ConnInfo {
+        kind,
+        listener: index,
+        peer,
+        verdicts: verdicts.clone(),
+        activity: activity.clone(),
+    });
+    let svc = hyper_util::service::TowerToHyperService::new(crate::stack::stack(
+        shared.clone(),
+        conn,
+        in_flight,
+    ));
+    let max_head = limits.max_header_bytes.max(8192);
+    let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
+    let connection = codec.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(connection);
+    let lifetimes = crate::conn::Lifetimes {
+        idle: limits.idle_timeout,
+        max_age: limits.max_connection_age,
+        send: limits.send_timeout,
+        grace: limits.drain_timeout,
+    };
+    let ended = crate::conn::drive(
+        connection,
+        |c| c.graceful_shutdown(),
+        &activity,
+        lifetimes,
+        stopped,
+    )
+    .await;
+    let reason = match ended {
+        crate::conn::drive::Ended::Finished(None) => return,
+        crate::conn::drive::Ended::Finished(Some(r)) | crate::conn::drive::Ended::Dropped(r) => r,
+    };
+    tracing::info!(
+        listener = index,
+        reason = reason.as_str(),
+        "connection closed by sluice"
+    );
+    shared.metrics.add(
+        "sluice_connections_closed_total",
+        &[("reason", reason.as_str())],
+        1,
+    );
 }

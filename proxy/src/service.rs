@@ -23,10 +23,14 @@ use crate::state::{PolicyState, Shared};
 pub struct ConnInfo {
     /// The listener's flow.
     pub kind: ListenerKind,
+    /// The listener's index in the configuration.
+    pub listener: usize,
     /// The verified client certificate's identity, if one was presented.
     pub peer: Option<PeerIdentity>,
     /// Framing verdicts of an HTTP/1.1 connection (see [`crate::framing`]).
     pub verdicts: Option<crate::framing::Verdicts>,
+    /// What the connection is doing, for its watchdog (see [`crate::conn`]).
+    pub activity: Arc<crate::conn::Activity>,
 }
 
 /// A random request id (128 bits, hex).
@@ -82,8 +86,9 @@ pub async fn route(
     req: Request<Incoming>,
     id: &str,
 ) -> Result<Response<ProxyBody>, Reason> {
+    // HTTP/1.1: the raw head's verdict; none at all means the sniffer lost track (fail closed).
     if let Some(v) = &conn.verdicts
-        && v.next() == Some(crate::framing::Framing::Bad)
+        && v.next() != Some(crate::framing::Framing::Ok)
     {
         return Err(Reason::BadFraming);
     }
@@ -106,6 +111,11 @@ pub async fn route(
     match conn.kind {
         ListenerKind::Partner => {
             let peer = conn.peer.as_ref().ok_or(Reason::UnknownPartner)?;
+            // Revoked since this connection's handshake: refused, and the connection closed.
+            if shared.tls[conn.listener].is_revoked(peer) {
+                conn.activity.close(crate::conn::CloseReason::Revoked);
+                return Err(Reason::CertificateRevoked);
+            }
             let partner = partner_of(&state.policy, peer)?;
             let resolved =
                 state
@@ -457,7 +467,7 @@ async fn pull(
         (id, trace, otel),
         (partner, &sent_target),
         &r,
-        Some(peer),
+        (Some(peer), parts.extensions.get().cloned()),
     )
     .await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
@@ -570,7 +580,7 @@ async fn push(
         (id, trace, otel.clone()),
         (&partner, &sent_target),
         &r,
-        None,
+        (None, None),
     )
     .await?;
     if let Ok(v) = HeaderValue::from_str(&disclosure) {
@@ -735,7 +745,7 @@ async fn begin_disclosure(
     ),
     (partner, target): (&str, &str),
     r: &Resolved<'_>,
-    peer: Option<&PeerIdentity>,
+    (peer, timed_out): (Option<&PeerIdentity>, Option<crate::conn::SendTimedOut>),
 ) -> Result<(String, crate::body::OnFinish, crate::body::SubjectSink), Reason> {
     use crate::ledger::{Begin, Entry};
     let begin = Begin {
@@ -783,7 +793,11 @@ async fn begin_disclosure(
             (Outcome::Sent(s), Some(spill)) => Some(spill.finish(s.subjects.clone())),
             _ => None, // an abandoned spill removes its partial file
         };
-        let end = end_entry(seq, &outcome, stored);
+        let mut end = end_entry(seq, &outcome, stored);
+        // Dropped because the partner left the response unread: say so, not `client_gone`.
+        if matches!(outcome, Outcome::Dropped) && timed_out.as_ref().is_some_and(|t| t.is_set()) {
+            end.outcome = crate::ledger::Outcome::SendTimeout;
+        }
         log(outcome);
         ledger.append_detached(Entry::End(Box::new(end)));
     });

@@ -1,6 +1,9 @@
 //! The request path, assembled in one place, outermost layer first. Reading this file top to
 //! bottom is reading what happens to every request (DESIGN §2):
 //!
+//! 0. [`TrackLayer`] — the request counts as in flight on its connection until its response
+//!    body ends, and the body tells the connection's watchdog when it waits on the partner
+//!    ([`crate::conn`]: idle close, send deadline).
 //! 1. [`RequestIdLayer`] — gives the request its id before anything can fail, so every refusal,
 //!    log line and response carries it; on the way out, sets `x-request-id`, and closes HTTP/1.1
 //!    connections after chunked request bodies (see [`crate::framing`]).
@@ -57,6 +60,7 @@ pub fn stack(
         },
     };
     ServiceBuilder::new()
+        .layer(TrackLayer(conn.activity.clone()))
         .layer(RequestIdLayer)
         .layer(trace)
         .layer(RefusalLayer)
@@ -66,6 +70,48 @@ pub fn stack(
         ))
         .timeout(timeout)
         .service(ProxyService { shared, conn })
+}
+
+/// Layer 0: the request's place in its connection's activity.
+#[derive(Debug, Clone)]
+pub struct TrackLayer(Arc<crate::conn::Activity>);
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = TrackService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TrackService(inner, self.0.clone())
+    }
+}
+
+/// See [`TrackLayer`].
+#[derive(Debug, Clone)]
+pub struct TrackService<S>(S, Arc<crate::conn::Activity>);
+
+impl<S> Service<Request<Incoming>> for TrackService<S>
+where
+    S: Service<Request<Incoming>, Response = Response<ProxyBody>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ProxyBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+        // In flight from here; if the future is dropped first, the guard goes with it.
+        let guard = self.1.request();
+        req.extensions_mut().insert(guard.send_timed_out());
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            Ok(resp.map(|b| {
+                http_body_util::BodyExt::boxed_unsync(crate::conn::Tracked::new(b, guard))
+            }))
+        })
+    }
 }
 
 /// Layer 1: the request id.

@@ -50,6 +50,8 @@ pub struct Shared {
     pub signer: Option<Arc<crate::signature::MessageSigner>>,
     /// This instance's counters and histograms.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open connections by partner (caps, and the connections a reload closes).
+    pub connections: crate::conn::Registry,
 }
 
 /// Why the proxy could not start (or reload).
@@ -222,6 +224,7 @@ impl Shared {
             telemetry,
             admin_token,
             metrics: Arc::default(),
+            connections: crate::conn::Registry::default(),
         })
     }
 
@@ -244,10 +247,13 @@ impl Shared {
             Some(&current.limits),
         )?;
         self.config.check_with_policy(&next.policy)?;
-        // Certificates: each listener validates before it swaps; report the first failure.
-        for t in &self.tls {
-            t.reload()?;
-        }
+        // Certificates: every listener validates before any swaps; the first failure is reported
+        // and nothing changes.
+        let prepared = self
+            .tls
+            .iter()
+            .map(|t| t.prepare())
+            .collect::<Result<Vec<_>, _>>()?;
         let version = next.policy.version;
         if let Some(ledger) = &self.ledger
             && next.policy.version != self.policy().policy.version
@@ -259,7 +265,38 @@ impl Shared {
                 &next.policy,
             )?;
         }
+        for (t, loaded) in self.tls.iter().zip(prepared) {
+            t.swap(loaded);
+        }
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        Ok(format!("policy sha256 {version} and certificates reloaded"))
+        let closed = self.close_untrusted_connections();
+        Ok(format!(
+            "policy sha256 {version} and certificates reloaded; {closed} connection(s) no longer trusted closed"
+        ))
+    }
+
+    /// Closes (gracefully) every partner connection whose certificate the current CRLs revoke,
+    /// or whose partner has no contract in force under the current policy.
+    fn close_untrusted_connections(&self) -> usize {
+        let state = self.policy();
+        let now = sluice_policy::Instant::now();
+        self.connections.sweep(|live| {
+            let listener = &self.config.listeners[live.listener];
+            if listener.kind != crate::config::ListenerKind::Partner {
+                return false;
+            }
+            let Some(peer) = &live.peer else { return true };
+            if self.tls[live.listener].is_revoked(peer) {
+                return true;
+            }
+            match crate::service::partner_of(&state.policy, peer) {
+                Ok(p) => !state.policy.contracts.iter().any(|c| {
+                    state.policy.partners[c.partner].id == p.id
+                        && c.valid_from <= now
+                        && now < c.valid_until
+                }),
+                Err(_) => true,
+            }
+        })
     }
 }

@@ -63,3 +63,60 @@ async fn ambiguous_framing_is_refused_and_nothing_is_smuggled() {
     .await;
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
+
+/// Empty lines before a request line, which hyper skips, once made the framing check count a
+/// request of its own: every later request got its predecessor's verdict, so a smuggling
+/// request reached the institution and the next clean one was refused (issue 28, finding 4).
+#[tokio::test]
+async fn a_prefix_hyper_skips_does_not_shift_framing_verdicts() {
+    let dir = pki("framing-prefix", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_https(&dir, institution()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    let bad: &[(&str, &str)] = &[
+        (
+            "duplicate CL",
+            "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        ),
+        (
+            "CL+TE",
+            "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "bare LF",
+            "GET /v1/applicants/1 HTTP/1.1\nHost: localhost\n\n",
+        ),
+    ];
+    let clean = "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let last = "GET /v1/applicants/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    for prefix in ["\r\n", "\r\n\r\n", "\n", "\n\n", "\r\n\n\r\n"] {
+        for (name, request) in bad {
+            let before = recorder.requests().len();
+            let resp = raw(&dir, addr, format!("{prefix}{request}").as_bytes()).await;
+            assert!(
+                resp.starts_with("HTTP/1.1 400"),
+                "{prefix:?} {name}: expected 400, got {resp:?}"
+            );
+            assert_eq!(
+                recorder.requests().len(),
+                before,
+                "{prefix:?} {name}: the institution received a request"
+            );
+        }
+        // Clean requests after the same prefix, pipelined: each gets its own (good) verdict.
+        let before = recorder.requests().len();
+        let resp = raw(
+            &dir,
+            addr,
+            format!("{prefix}{clean}{prefix}{last}").as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            resp.matches("HTTP/1.1 200").count(),
+            2,
+            "{prefix:?}: expected two 200s, got {resp:?}"
+        );
+        assert_eq!(recorder.requests().len(), before + 2, "{prefix:?}");
+    }
+}
