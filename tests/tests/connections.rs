@@ -1,0 +1,376 @@
+//! Connection lifetimes and limits over real mTLS (issue 28, findings 2 and 3): idle and
+//! never-used connections are closed, one partner cannot hold every connection of a listener
+//! or starve another partner or the internal listener, a connection whose certificate is revoked
+//! is closed at reload, and a partner that never opens its HTTP/2 window cannot pin an upstream
+//! request: the stream ends after `send_timeout_ms`, the upstream is released and the ledger
+//! says `send_timeout`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ACME: (&str, &str) = ("partners/acme-loans.pem", "partners/acme-loans.key");
+const SAFE: (&str, &str) = ("partners/safe-insure.pem", "partners/safe-insure.key");
+const GET: &[u8] = b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/// Reads until the server closes (`Some(bytes)`) or `wait` passes (`None`).
+async fn until_closed<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    wait: Duration,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| out)
+}
+
+/// One HTTP/1.1 request on an open connection; the response head and body as text.
+async fn ask<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    req: &[u8],
+) -> String {
+    if s.write_all(req).await.is_err() {
+        return String::new();
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&out);
+                    if text.contains("\r\n\r\n")
+                        && (text.ends_with("\r\n0\r\n\r\n") || text.ends_with('}'))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_whether_or_not_they_sent_a_request() {
+    let dir = pki("conn-idle", &["acme-loans"]);
+    let (inst, _) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice_with(
+        &dir,
+        inst,
+        partner,
+        &example_policy(),
+        "idle_timeout_ms = 300",
+        "",
+    )
+    .await;
+    let addr = sluice.addr("partners").unwrap();
+    // HTTP/1.1, handshake only, no request: closed (it used to live for ever).
+    let mut quiet = tls_connect_as(&dir, ACME, addr).await;
+    assert!(
+        until_closed(&mut quiet, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a silent connection stayed open"
+    );
+    // After one request, idle again: closed.
+    let mut used = tls_connect_as(&dir, ACME, addr).await;
+    assert!(ask(&mut used, GET).await.starts_with("HTTP/1.1 200"));
+    assert!(
+        until_closed(&mut used, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "an idle keep-alive connection stayed open"
+    );
+    // HTTP/2: the connection preface and nothing else: GOAWAY, then closed.
+    let mut h2 = h2_connect(&dir, ACME, addr).await;
+    h2.write_all(PREFACE).await.unwrap();
+    h2.write_all(&frame(4, 0, 0, &[])).await.unwrap();
+    let got = until_closed(&mut h2, Duration::from_secs(5))
+        .await
+        .expect("an idle h2 connection stayed open");
+    assert!(
+        frames(&got).iter().any(|f| f.0 == 7),
+        "no GOAWAY before the close"
+    );
+}
+
+#[tokio::test]
+async fn one_partner_cannot_hold_every_connection() {
+    let dir = pki("conn-caps", &["acme-loans", "safe-insure"]);
+    let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let limits = "max_connections = 3\nmax_connections_per_partner = 2";
+    let sluice = start_sluice_with(&dir, inst, partner, &example_policy(), limits, "").await;
+    let addr = sluice.addr("partners").unwrap();
+    // acme-loans holds its two connections, idle.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = tls_connect_as(&dir, ACME, addr).await;
+        assert!(ask(&mut c, GET).await.starts_with("HTTP/1.1 200"));
+        held.push(c);
+    }
+    // A third one is refused with a reason, and the institution is not called.
+    let before = recorder.requests().len();
+    let mut third = tls_connect_as(&dir, ACME, addr).await;
+    let resp = ask(&mut third, GET).await;
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    assert!(resp.contains(r#""error":"connection_limit""#), "{resp}");
+    assert_eq!(recorder.requests().len(), before);
+    drop(third);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another partner still gets in (its contract has no pull route: 403, not a dropped socket).
+    let mut other = tls_connect_as(&dir, SAFE, addr).await;
+    let resp = ask(&mut other, GET).await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    // The partner listener is now full (3); the internal listener has its own cap.
+    let internal = sluice.addr("internal").unwrap();
+    let push = client(&dir, Some(("institution.pem", "institution.key")), true);
+    let req = Request::post(format!("https://localhost:{}/v2/policies", internal.port()))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(br#"{"policies":[]}"#)))
+        .unwrap();
+    let (status, _, body) = fetch(&push, req).await;
+    assert_eq!(status, 200, "{body:?}");
+    // A freed slot is usable again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = tls_connect_as(&dir, ACME, addr).await;
+    assert!(ask(&mut again, GET).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_revoked_partners_open_connection_is_closed_at_reload() {
+    let dir = pki("conn-revoked", &["acme-loans"]);
+    let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut h1 = tls_connect_as(&dir, ACME, addr).await;
+    assert!(ask(&mut h1, GET).await.starts_with("HTTP/1.1 200"));
+    let mut h2 = h2_connect(&dir, ACME, addr).await;
+    h2.write_all(PREFACE).await.unwrap();
+    h2.write_all(&frame(4, 0, 0, &[])).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = recorder.requests().len();
+    sluice_certs::devpki::revoke(&dir, "acme-loans").unwrap();
+    let said = sluice.shared().reload().unwrap();
+    assert!(
+        said.contains("2 connection(s) no longer trusted closed"),
+        "{said}"
+    );
+    // Both are closed (HTTP/2 with a GOAWAY first); a request on the old HTTP/1.1 one is never
+    // served.
+    let got = until_closed(&mut h2, Duration::from_secs(5))
+        .await
+        .expect("h2 stayed open");
+    assert!(frames(&got).iter().any(|f| f.0 == 7), "no GOAWAY");
+    let resp = ask(&mut h1, GET).await;
+    assert!(!resp.contains("200 OK"), "served after revocation: {resp}");
+    assert_eq!(recorder.requests().len(), before);
+}
+
+/// A raw upstream that streams records for ever (up to 30 s), and notes when sluice lets go of
+/// the response (a write fails).
+async fn endless_upstream() -> (SocketAddr, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let released = Arc::new(AtomicBool::new(false));
+    let flag = released.clone();
+    tokio::spawn(async move {
+        let Ok((mut tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let start = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let record = format!(r#"{{"remarks":"{}"}},"#, "x".repeat(400));
+        let first = format!("{{\"applicants\":[{record}");
+        let chunk = |s: &str| format!("{:x}\r\n{s}\r\n", s.len());
+        if tcp.write_all(start).await.is_err()
+            || tcp.write_all(chunk(&first).as_bytes()).await.is_err()
+        {
+            flag.store(true, Ordering::SeqCst);
+            return;
+        }
+        for _ in 0..3000 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if tcp.write_all(chunk(&record).as_bytes()).await.is_err() {
+                flag.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+    (addr, released)
+}
+
+#[tokio::test]
+async fn a_stream_whose_window_never_opens_is_ended_and_the_upstream_released() {
+    let dir = pki("conn-send-timeout", &["acme-loans"]);
+    let (inst, released) = endless_upstream().await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice_with(
+        &dir,
+        inst,
+        partner,
+        &example_policy(),
+        "send_timeout_ms = 500",
+        "",
+    )
+    .await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut h2 = h2_connect(&dir, ACME, addr).await;
+    h2.write_all(PREFACE).await.unwrap();
+    // SETTINGS_INITIAL_WINDOW_SIZE = 0: no stream may carry DATA until a WINDOW_UPDATE.
+    h2.write_all(&frame(4, 0, 0, &[0, 4, 0, 0, 0, 0]))
+        .await
+        .unwrap();
+    h2.write_all(&frame(1, 0x5, 1, &get_headers("/v1/applicants/1", addr)))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16384];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match h2.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    seen.extend_from_slice(&buf[..n]);
+                    for (kind, flags, _) in frames(&seen[seen.len() - n..]) {
+                        if kind == 4 && flags & 1 == 0 {
+                            let _ = h2.write_all(&frame(4, 1, 0, &[])).await; // SETTINGS ACK
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection was still open after 10 s");
+    let kinds: Vec<u8> = frames(&seen).iter().map(|f| f.0).collect();
+    assert!(kinds.contains(&1), "no response HEADERS: {kinds:?}");
+    assert!(
+        !kinds.contains(&0),
+        "DATA sent into a zero window: {kinds:?}"
+    );
+    for _ in 0..100 {
+        if released.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        released.load(Ordering::SeqCst),
+        "the upstream response is still pinned"
+    );
+    let found = disclosures_when(&dir.join("ledger"), |d| {
+        d.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0["outcome"], "send_timeout", "{:?}", found[0].0);
+}
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// An HTTP/2 frame.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.push(kind);
+    f.push(flags);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// (type, flags, stream) of every whole frame in `bytes`.
+fn frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        out.push((
+            rest[3],
+            rest[4],
+            u32::from_be_bytes([rest[5] & 0x7f, rest[6], rest[7], rest[8]]),
+        ));
+        rest = &rest[(9 + len).min(rest.len())..];
+    }
+    out
+}
+
+/// An HPACK header block for `GET https://localhost:PORT{path}` (static-table names, literal
+/// values without Huffman coding).
+fn get_headers(path: &str, addr: SocketAddr) -> Vec<u8> {
+    let mut b = vec![0x82, 0x87]; // :method GET, :scheme https
+    for (index, value) in [
+        (0x04u8, path.to_string()),
+        (0x01, format!("localhost:{}", addr.port())),
+    ] {
+        b.push(index);
+        b.push(value.len() as u8);
+        b.extend_from_slice(value.as_bytes());
+    }
+    b
+}
+
+/// A TLS connection that negotiates `h2` by ALPN, presenting `identity`.
+async fn h2_connect(
+    dir: &std::path::Path,
+    (cert, key): (&str, &str),
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join(cert))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join(key)).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    tls
+}
