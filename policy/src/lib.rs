@@ -23,6 +23,7 @@ pub mod escape;
 pub mod explain;
 pub mod hex;
 pub mod mask;
+pub mod owned_headers;
 pub mod path;
 pub mod pseudonym;
 pub mod resolve;

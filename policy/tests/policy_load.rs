@@ -425,11 +425,52 @@ fn route_allow_lists_are_validated() {
     assert_eq!(
         problems(&text),
         [
-            r#"policy.toml: contract "c1".route[0].headers[0]: got "Authorization", expected a header that carries no credentials or client identity (authorization, cookies and forwarding headers are never forwarded)"#,
+            r#"policy.toml: contract "c1".route[0].headers[0]: got "Authorization", expected a header sluice does not own (this one is credentials or client identity, which are never forwarded)"#,
             r#"policy.toml: contract "c1".route[0].pass_through[0]: got "application/json", expected a media type without parameters that is not JSON (JSON is always filtered)"#,
             r#"policy.toml: contract "c1".route[0].query: applies to push routes only (a pull route's query string goes to the institution, not to the partner)"#,
         ]
     );
+}
+
+/// `policy check` accepted framing, coding, integrity and caching headers in a route's
+/// allow-list: empty replies while the ledger said `sent`, masked data labelled `gzip`, the
+/// institution's digest of the unfiltered body sent on (issue 28, finding 5).
+#[test]
+fn headers_sluice_owns_can_never_be_allow_listed() {
+    let names = [
+        ("content-length", "message framing"),
+        ("Content-Encoding", "the body's representation"),
+        ("transfer-encoding", "message framing"),
+        ("trailer", "message framing"),
+        ("content-digest", "integrity metadata"),
+        ("Repr-Digest", "integrity metadata"),
+        ("signature", "integrity metadata"),
+        ("cache-control", "caching"),
+        ("expires", "caching"),
+        ("etag", "caching"),
+        ("sluice-disclosure", "sluice's own fields"),
+        ("Sluice-Partner", "sluice's own fields"),
+        ("traceparent", "sluice's own fields"),
+        ("x-forwarded-host", "credentials or client identity"),
+        ("proxy-status", "credentials or client identity"),
+    ];
+    let list = names
+        .iter()
+        .map(|(n, _)| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = contract("", "").replace(
+        "  upstream = \"institution\"\n",
+        &format!("  upstream = \"institution\"\n  headers = [{list}, \"x-page-token\"]\n"),
+    );
+    let got = problems(&text);
+    assert_eq!(got.len(), names.len(), "{got:#?}");
+    for (i, (name, class)) in names.iter().enumerate() {
+        let want = format!(
+            "policy.toml: contract \"c1\".route[0].headers[{i}]: got \"{name}\", expected a header sluice does not own (this one is {class}"
+        );
+        assert!(got[i].starts_with(&want), "{}\n  wanted {want}", got[i]);
+    }
 }
 
 #[test]

@@ -278,9 +278,13 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-authenticate",
 ];
 
-/// Copies the route's extra allow-listed headers.
+/// Copies the route's extra allow-listed headers (never one sluice owns: the policy refuses
+/// those at load, and this checks again).
 fn copy_route_headers(from: &HeaderMap, to: &mut HeaderMap, names: &[String]) {
     for name in names {
+        if sluice_policy::owned_headers::owner(name).is_some() {
+            continue;
+        }
         if let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) {
             for v in from.get_all(&n) {
                 to.append(n.clone(), v.clone());

@@ -738,17 +738,13 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             Err("a header or parameter name (letters, digits, '-', '_', '.')")
         }
     };
-    const NEVER: &[&str] = &[
-        "authorization",
-        "cookie",
-        "set-cookie",
-        "proxy-authorization",
-        "x-forwarded-client-cert",
-        "forwarded",
-        "x-forwarded-for",
-    ];
+    // Framing, coding, integrity, caching, sluice's own and identity headers: never allow-listed.
     let headers: Vec<String> = r
-        .opt_strings("headers", |s| token(s).and_then(|()| if NEVER.contains(&s.to_ascii_lowercase().as_str()) { Err("a header that carries no credentials or client identity (authorization, cookies and forwarding headers are never forwarded)") } else { Ok(()) }), problems)
+        .opt_strings(
+            "headers",
+            |s| token(s).and_then(|()| crate::owned_headers::owner(s).map_or(Ok(()), Err)),
+            problems,
+        )
         .into_iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();

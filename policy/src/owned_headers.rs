@@ -1,0 +1,138 @@
+//! Header fields a route's `headers` allow-list can never name, by class.
+//!
+//! A route may let extra headers through (`headers = ["x-page-token"]`), but some fields describe
+//! the message sluice *sends*, not the one it received: copying the institution's value onto a
+//! filtered body makes the message lie. `Content-Length` of the unfiltered body gives an empty or
+//! cut reply (or an HTTP/2 PROTOCOL_ERROR) while the ledger says `sent`; `Content-Encoding: gzip`
+//! labels a masked identity body; the institution's `Content-Digest` vouches for bytes the partner
+//! never got; a second `Cache-Control` contradicts sluice's `no-store`. Each class below is owned
+//! by sluice (or by the connection), so the allow-list refuses the class, not a list of spellings:
+//! every name in a class, and every prefix a class owns (`sluice-`, `x-forwarded-`, `proxy-`).
+
+/// The classes, each as the expectation a refusal states, with its names and prefixes.
+const CLASSES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "a header sluice does not own (this one is message framing, which sluice sets for the body it sends)",
+        &[
+            "content-length",
+            "transfer-encoding",
+            "trailer",
+            "te",
+            "connection",
+            "keep-alive",
+            "upgrade",
+            "proxy-connection",
+            "http2-settings",
+            "host",
+            "expect",
+        ],
+        &[],
+    ),
+    (
+        "a header sluice does not own (this one is the body's representation (type, coding, ranges), which sluice sets for the filtered body)",
+        &[
+            "content-type",
+            "content-encoding",
+            "content-range",
+            "content-location",
+            "accept-ranges",
+            "range",
+            "if-range",
+        ],
+        &[],
+    ),
+    (
+        "a header sluice does not own (this one is integrity metadata, which covers the bytes sluice sends and is made by sluice)",
+        &[
+            "content-digest",
+            "repr-digest",
+            "want-content-digest",
+            "want-repr-digest",
+            "digest",
+            "want-digest",
+            "content-md5",
+            "signature",
+            "signature-input",
+            "accept-signature",
+        ],
+        &[],
+    ),
+    (
+        "a header sluice does not own (this one is caching, which sluice sets (no-store) so that no cache keeps a disclosure)",
+        &[
+            "cache-control",
+            "expires",
+            "pragma",
+            "age",
+            "etag",
+            "last-modified",
+            "vary",
+            "surrogate-control",
+            "cdn-cache-control",
+        ],
+        &[],
+    ),
+    (
+        "a header sluice does not own (this one is sluice's own fields and trace context, which never cross to the other side)",
+        &["x-request-id", "traceparent", "tracestate", "baggage"],
+        &["sluice-"],
+    ),
+    (
+        "a header sluice does not own (this one is credentials or client identity, which are never forwarded)",
+        &[
+            "authorization",
+            "proxy-authorization",
+            "proxy-authenticate",
+            "www-authenticate",
+            "authentication-info",
+            "cookie",
+            "set-cookie",
+            "forwarded",
+            "x-real-ip",
+            "x-client-cert",
+            "x-ssl-client-cert",
+            "x-forwarded-client-cert",
+        ],
+        &["x-forwarded-", "proxy-"],
+    ),
+];
+
+/// What a header allow-list expected instead of `name` (any case), when a class owns it: such a
+/// header can never be allow-listed.
+pub fn owner(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    CLASSES.iter().find_map(|(class, names, prefixes)| {
+        (names.contains(&name.as_str()) || prefixes.iter().any(|p| name.starts_with(p)))
+            .then_some(*class)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner;
+
+    #[test]
+    fn every_class_refuses_its_names_in_any_case_and_ordinary_headers_pass() {
+        for name in [
+            "Content-Length",
+            "content-encoding",
+            "TRANSFER-ENCODING",
+            "trailer",
+            "content-digest",
+            "Cache-Control",
+            "expires",
+            "sluice-disclosure",
+            "Sluice-Anything",
+            "x-forwarded-host",
+            "proxy-status",
+            "traceparent",
+            "signature-input",
+            "etag",
+        ] {
+            assert!(owner(name).is_some(), "{name}");
+        }
+        for name in ["x-page-token", "x-total-count", "link", "accept-language"] {
+            assert_eq!(owner(name), None, "{name}");
+        }
+    }
+}
