@@ -120,3 +120,29 @@ async fn a_prefix_hyper_skips_does_not_shift_framing_verdicts() {
         assert_eq!(recorder.requests().len(), before + 2, "{prefix:?}");
     }
 }
+
+/// ALPN decides the protocol: HTTP/2 with prior knowledge on a connection that negotiated
+/// `http/1.1` used to be served as HTTP/2, past the HTTP/1.1 framing checks; it is refused.
+#[tokio::test]
+async fn an_http2_preface_on_an_http1_connection_is_not_served() {
+    let dir = pki("framing-prior-knowledge", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_https(&dir, institution()).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let addr = sluice.addr("partners").unwrap();
+    // The preface, an empty SETTINGS frame, and a HEADERS frame for GET /v1/applicants/1.
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let mut block = vec![0x82, 0x87, 0x04, 16];
+    block.extend_from_slice(b"/v1/applicants/1");
+    block.extend_from_slice(&[0x01, 9]);
+    block.extend_from_slice(b"localhost");
+    bytes.extend_from_slice(&[0, 0, block.len() as u8, 1, 5, 0, 0, 0, 1]);
+    bytes.extend_from_slice(&block);
+    let resp = raw(&dir, addr, &bytes).await;
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 4") || resp.starts_with("HTTP/1.1 5"),
+        "{resp:?}"
+    );
+    assert_eq!(recorder.requests().len(), 0, "the institution was called");
+}
