@@ -206,12 +206,11 @@ async fn serve(
     })
 }
 
-/// Starts the admin listener; returns its bound address.
-pub async fn start(
+/// Serves the admin listener (bound by [`crate::server::bind`]); returns its address.
+pub fn start(
     shared: Arc<Shared>,
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {

@@ -58,31 +58,56 @@ impl Running {
     }
 }
 
-/// Binds every listener and starts serving.
-pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
-    let (stop, stopped) = watch::channel(false);
-    if let Some(t) = &shared.telemetry {
-        t.spawn(Arc::downgrade(&shared));
-    }
-    let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
-    let mut addrs = Vec::new();
-    let mut bound = Vec::new();
-    // Every listener is bound before anything is served (or recorded): a port in use fails
-    // start-up before the ledger hears of this instance.
-    for l in &shared.config.listeners {
+/// Every listening socket of a configuration, bound and not yet served.
+#[derive(Debug)]
+pub struct Bound {
+    listeners: Vec<(TcpListener, SocketAddr)>,
+    admin: Option<TcpListener>,
+}
+
+/// Binds every listener and the admin listener. `sluice run` binds before it opens the ledger,
+/// so that a port in use stops start-up before this instance records anything.
+pub async fn bind(config: &crate::config::Config) -> Result<Bound, StartError> {
+    let mut listeners = Vec::new();
+    for l in &config.listeners {
         let listener = TcpListener::bind(l.address)
             .await
             .map_err(|e| StartError::Io(format!("listener {:?} on {}: {e}", l.name, l.address)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Io(e.to_string()))?;
-        addrs.push((l.name.clone(), addr));
-        bound.push(listener);
+        listeners.push((listener, addr));
     }
+    let admin = match config.admin {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartError::Io(format!("admin listener on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Bound { listeners, admin })
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
+    let bound = bind(&shared.config).await?;
+    serve_bound(shared, bound)
+}
+
+/// Starts serving on sockets from [`bind`].
+pub fn serve_bound(shared: Arc<Shared>, bound: Bound) -> Result<Running, StartError> {
+    let (stop, stopped) = watch::channel(false);
+    if let Some(t) = &shared.telemetry {
+        t.spawn(Arc::downgrade(&shared));
+    }
+    let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
+    let mut addrs = Vec::new();
     let mut tasks = Vec::new();
-    for (i, listener) in bound.into_iter().enumerate() {
+    for (i, (listener, addr)) in bound.listeners.into_iter().enumerate() {
         let l = &shared.config.listeners[i];
-        tracing::info!(listener = %l.name, address = %addrs[i].1, "listening");
+        tracing::info!(listener = %l.name, address = %addr, "listening");
+        addrs.push((l.name.clone(), addr));
         // Each listener has its own connection cap: partners cannot starve the internal one.
         let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         tasks.push(tokio::spawn(accept_loop(
@@ -95,10 +120,9 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
         )));
     }
     let mut admin_task = None;
-    if let Some(addr) = shared.config.admin {
-        let (bound, task) = crate::admin::start(shared.clone(), addr)
-            .await
-            .map_err(|e| StartError::Io(format!("admin listener on {addr}: {e}")))?;
+    if let Some(listener) = bound.admin {
+        let (bound, task) = crate::admin::start(shared.clone(), listener)
+            .map_err(|e| StartError::Io(format!("admin listener: {e}")))?;
         tracing::info!(listener = "admin", address = %bound, "listening");
         addrs.push(("admin".to_string(), bound));
         admin_task = Some(task);

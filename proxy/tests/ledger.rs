@@ -441,3 +441,63 @@ async fn a_begin_whose_waiter_went_away_is_ended_as_client_gone() {
     let report = verify_dir(&d, key.public_key().as_ref()).unwrap();
     assert_eq!(report.entries, 1 + 20 + dropped as u64);
 }
+
+/// A second writer once appended to a running instance's segment and the running instance went
+/// on appending after the foreign bytes (issue 26): now the writer notices that the file is no
+/// longer what it wrote, refuses every append from then on (so disclosures get 503) and stays
+/// unhealthy (not ready), and signs no checkpoint over it.
+#[test]
+fn a_log_changed_under_the_running_writer_stops_disclosures_for_good() {
+    let key = key();
+    let d = dir("diverged");
+    let (l, _) = open(&d, &key, 1000).unwrap();
+    let b = l.append_blocking(begin(0)).unwrap();
+    l.append_blocking(end(b)).unwrap();
+    assert!(l.healthy());
+    let segment = sluice::ledger::segment::list(&d)[0].1.clone();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"foreign bytes").unwrap();
+    drop(f);
+    for i in 1..3 {
+        assert!(l.append_blocking(begin(i)).is_err(), "append {i} accepted");
+        assert!(!l.healthy());
+    }
+    // Truncating back to what it wrote does not make it trust the file again.
+    let len = std::fs::metadata(&segment).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len - 13)
+        .unwrap();
+    assert!(l.append_blocking(begin(9)).is_err());
+    assert!(!l.healthy());
+    l.close();
+}
+
+/// A second `Ledger::open` of a directory in use, in the same process or another, is refused
+/// before it reads or writes anything.
+#[test]
+fn a_second_writer_of_a_directory_is_refused_before_it_writes() {
+    let key = key();
+    let d = dir("second-writer");
+    let (l, _) = open(&d, &key, 4).unwrap();
+    l.append_blocking(begin(0)).unwrap();
+    let size = |d: &Path| -> u64 {
+        sluice::ledger::segment::list(d)
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).unwrap().len())
+            .sum()
+    };
+    let before = size(&d);
+    let err = open(&d, &key, 4).unwrap_err().to_string();
+    assert!(err.contains("is in use by another sluice process"), "{err}");
+    assert_eq!(size(&d), before);
+    l.close();
+    drop(l);
+    let (again, _) = open(&d, &key, 4).unwrap();
+    again.close();
+}

@@ -57,6 +57,14 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async move {
+        // Ports first: an instance that cannot listen stops before its ledger records anything.
+        let bound = match crate::server::bind(&config).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        };
         let shared = match crate::state::Shared::load(config, args.policy) {
             Ok(s) => Arc::new(s),
             Err(e) => {
@@ -64,7 +72,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let running = match crate::server::start(shared).await {
+        let running = match crate::server::serve_bound(shared, bound) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");

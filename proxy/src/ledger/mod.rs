@@ -5,6 +5,7 @@
 //! segment-00000000.log        records: u32 length | u32 crc32c | canonical entry
 //! checkpoints/<size>.note     C2SP signed notes (Ed25519) over the RFC 6962 tree root
 //! policies/<sha256>.toml      every policy that was in force, under its hash
+//! LOCK                        held (flock) by the one process writing this ledger
 //! ```
 //! Writes are group-committed: one `fdatasync` per batch (window configurable, default 2 ms).
 //! A `disclosure.begin` is durable before the first byte goes to the partner; if the ledger cannot
@@ -15,6 +16,7 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod html;
+pub mod lock;
 pub mod merkle;
 pub mod read;
 pub mod segment;

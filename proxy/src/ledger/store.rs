@@ -29,6 +29,9 @@ pub enum LedgerError {
     /// An entry over the size limit.
     #[error("ledger entry of {0} bytes is over the limit")]
     TooLarge(usize),
+    /// Another process holds the ledger directory.
+    #[error("ledger refused: {0}")]
+    Locked(String),
 }
 
 /// How the ledger is opened.
@@ -84,6 +87,8 @@ pub struct Ledger {
     healthy: Arc<AtomicBool>,
     origin: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held until [`close`](Self::close) (and by the writer thread until it has stopped).
+    lock: Mutex<Option<Arc<super::lock::DirLock>>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -139,7 +144,8 @@ fn write_checkpoint(dir: &Path, note: &str, size: u64) -> std::io::Result<()> {
 impl Ledger {
     /// Opens (and recovers) the ledger in `opts.dir`.
     pub fn open(opts: LedgerOptions) -> Result<(Self, Recovery), LedgerError> {
-        std::fs::create_dir_all(&opts.dir).map_err(|e| io("creating", &opts.dir, e))?;
+        // Before anything in the directory is read or written: one writer per ledger.
+        let lock = Arc::new(super::lock::DirLock::acquire(&opts.dir)?);
         let public = ring::signature::KeyPair::public_key(&*opts.key)
             .as_ref()
             .to_vec();
@@ -245,6 +251,8 @@ impl Ledger {
             last_checkpoint: 0,
             last_checkpoint_at: Instant::now(),
             healthy: healthy.clone(),
+            diverged: false,
+            _lock: lock.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sluice-ledger".into())
@@ -255,6 +263,7 @@ impl Ledger {
             healthy,
             origin: opts.origin,
             thread: Mutex::new(Some(thread)),
+            lock: Mutex::new(Some(lock)),
         };
         for begin in open_begins {
             ledger.append_blocking(Entry::Incomplete { begin })?;
@@ -361,6 +370,8 @@ impl Ledger {
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
+        // Nothing more is written: the next writer may have the directory.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
@@ -414,6 +425,10 @@ struct Writer {
     last_checkpoint: u64,
     last_checkpoint_at: Instant,
     healthy: Arc<AtomicBool>,
+    /// Set for good once the segment on disk is no longer what this writer wrote (someone else
+    /// appended, cut or replaced it): nothing more is appended, and the instance stays not-ready.
+    diverged: bool,
+    _lock: Arc<super::lock::DirLock>,
 }
 
 impl Writer {
@@ -493,8 +508,8 @@ impl Writer {
             }
         }
         let written = self
-            .file
-            .write_all(&buf)
+            .check_unchanged()
+            .and_then(|()| self.file.write_all(&buf))
             .and_then(|()| self.file.sync_data());
         match written {
             Ok(()) => {
@@ -512,8 +527,11 @@ impl Writer {
                 }
             }
             Err(e) => {
-                // Nothing of this batch counts: cut whatever part of it reached the file.
-                let _ = self.file.set_len(self.len);
+                // Nothing of this batch counts: cut whatever part of it reached the file (not
+                // when the file is someone else's now).
+                if !self.diverged {
+                    let _ = self.file.set_len(self.len);
+                }
                 self.healthy.store(false, Ordering::SeqCst);
                 let err = io("writing", &self.path, e);
                 tracing::error!(error = %err, "ledger write failed; disclosures are refused until it recovers");
@@ -524,6 +542,31 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Fails (for good) when the current segment is no longer the file this writer has been
+    /// appending to, or has another length than it wrote: a second writer, a restore or an edit.
+    /// Appending after foreign bytes would bury them in a log whose tree no longer matches.
+    fn check_unchanged(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if !self.diverged {
+            let ours = self.file.metadata()?;
+            let named = std::fs::metadata(&self.path)?;
+            self.diverged =
+                ours.len() != self.len || ours.ino() != named.ino() || ours.dev() != named.dev();
+            if self.diverged {
+                tracing::error!(
+                    segment = %self.path.display(),
+                    "the ledger on disk no longer matches what this instance wrote; disclosures are refused and the instance is not ready until it is restarted (sluice ledger verify says what changed)"
+                );
+            }
+        }
+        if self.diverged {
+            return Err(std::io::Error::other(
+                "the log on disk no longer matches what this instance wrote",
+            ));
+        }
+        Ok(())
     }
 
     /// Starts the next segment file (the current one is complete and synced).
@@ -548,6 +591,9 @@ impl Writer {
     }
 
     fn checkpoint(&mut self) {
+        if self.diverged {
+            return; // signing over a log that is no longer ours would vouch for it
+        }
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size: self.size,
