@@ -147,7 +147,7 @@ async fn mtls_server(pki: &Path) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn mutual_tls_with_the_partner_certificate_over_h1_h2_and_new_connections() {
-    let pki = std::env::temp_dir().join(format!("sluice-load-test-{}", std::process::id()));
+    let pki = sluice_bench::suite::scratch::scratch_dir("sluice-load-test");
     let _ = std::fs::remove_dir_all(&pki);
     sluice_certs::devpki::init(&pki, &["p1".to_string()]).unwrap();
     let addr = mtls_server(&pki).await;

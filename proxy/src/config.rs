@@ -471,6 +471,22 @@ impl Config {
                     "{key}: TLS files are set but the URL is http://; expected an https:// URL"
                 )));
             }
+            if base.scheme_str() == Some("https") && ru.ca.is_none() && !ru.system_roots {
+                return Err(fail(format!(
+                    "{key}.ca: missing for https upstream {:?}; expected the CA bundle its server certificate chains to (or {key}.system_roots = true)",
+                    ru.name
+                )));
+            }
+            if ru.client_cert.is_some() != ru.client_key.is_some() {
+                let missing = if ru.client_cert.is_some() {
+                    "client_key"
+                } else {
+                    "client_cert"
+                };
+                return Err(fail(format!(
+                    "{key}.{missing}: missing; expected client_cert and client_key together"
+                )));
+            }
             upstreams.push(Upstream {
                 name: ru.name.clone(),
                 base,

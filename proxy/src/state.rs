@@ -52,6 +52,8 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Open connections by partner (caps, and the connections a reload closes).
     pub connections: crate::conn::Registry,
+    /// The key files loaded at start (a reload refuses when one changed on disk).
+    key_fingerprints: crate::checks::KeyFingerprints,
 }
 
 /// Why the proxy could not start (or reload).
@@ -175,14 +177,21 @@ impl Shared {
         let policy_path = policy_override.unwrap_or_else(|| config.policy.clone());
         let policy = load_policy(&policy_path, &pseudonym_master, &subject_master, None)?;
         config.check_with_policy(&policy.policy)?;
-        let upstreams = crate::upstream::clients(&config)?;
+        let upstreams =
+            crate::upstream::clients(&config).map_err(|e| crate::checks::locate(&config, e))?;
         let tls = config
             .listeners
             .iter()
             .map(|l| ServerTls::load(l.tls.clone()).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| crate::checks::locate(&config, e))?;
         let key = crate::ledger::store::load_signing_key(&config.ledger.signing_key)
             .map_err(StartError::Ledger)?;
+        if !open_ledger {
+            // What opening the ledger checks under its lock, read-only here.
+            crate::checks::ledger_key_matches(&config, &key)?;
+        }
+        let key_fingerprints = crate::checks::KeyFingerprints::take(&config);
         let signer = match &config.message_signing {
             Some((path, keyid)) => Some(Arc::new(crate::signature::MessageSigner::new(
                 crate::ledger::store::load_signing_key(path).map_err(StartError::Key)?,
@@ -201,17 +210,13 @@ impl Shared {
         let ledger = if open_ledger {
             let ledger = open_ledger_of(&config, key)?;
             record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
-            for t in &tls {
-                for w in t.warnings() {
-                    tracing::warn!(warning = %w, "key file permissions");
-                }
-            }
             Some(Arc::new(ledger))
         } else {
             None
         };
-        Ok(Self {
+        let shared = Self {
             config,
+            key_fingerprints,
             policy_path,
             policy: RwLock::new(Arc::new(policy)),
             pseudonym_master,
@@ -225,7 +230,18 @@ impl Shared {
             admin_token,
             metrics: Arc::default(),
             connections: crate::conn::Registry::default(),
-        })
+        };
+        if open_ledger {
+            for w in crate::checks::warnings(&shared) {
+                tracing::warn!(warning = %w, "start-up check");
+            }
+        }
+        Ok(shared)
+    }
+
+    /// The policy file in use.
+    pub fn policy_path(&self) -> &std::path::Path {
+        &self.policy_path
     }
 
     /// The current policy snapshot.
@@ -239,6 +255,7 @@ impl Shared {
     /// Reloads the policy and every listener's certificates: validate, then swap. On any error
     /// nothing changes and the error is returned.
     pub fn reload(&self) -> Result<String, StartError> {
+        self.key_fingerprints.unchanged(&self.config.file)?;
         let current = self.policy();
         let next = load_policy(
             &self.policy_path,

@@ -64,3 +64,142 @@ fn broken_configurations_name_the_problem() {
         assert!(err.contains(want), "expected {want:?} in {err}");
     }
 }
+
+/// `config check` passed what `run` refuses, and said nothing about what `run` should warn
+/// about (issue 26, item 3). Each case now names the file and the key path.
+#[test]
+fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
+    let dir = example_dir("complete");
+    let cfg = dir.join("sluice.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["config", "check", cfg.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        sluice(&args)
+    };
+    // Errors (exit 2).
+    let cases = [
+        (
+            text.replace("ca          = \"certs/ca.pem\"\n", ""),
+            "upstream[1].ca: missing for https upstream \"acme-api\"; expected the CA bundle its server certificate chains to (or upstream[1].system_roots = true)".to_string(),
+        ),
+        (
+            text.replace("cert      = \"certs/server.pem\"", "cert      = \"certs/nowhere.pem\""),
+            format!("{}: listener[0].cert: {}", cfg.display(), dir.join("certs/nowhere.pem").display()),
+        ),
+        (
+            text.replace("client_key  = \"certs/institution.key\"", "client_key  = \"certs/gone.key\""),
+            format!("{}: upstream[1].client_key: {}", cfg.display(), dir.join("certs/gone.key").display()),
+        ),
+    ];
+    for (variant, want) in &cases {
+        assert_ne!(*variant, text, "the example changed; {want}");
+        std::fs::write(&cfg, variant).unwrap();
+        let (code, _, err) = check(&[]);
+        assert_eq!(code, 2, "{want}: {err}");
+        assert!(err.contains(want.as_str()), "expected {want:?} in {err}");
+    }
+    std::fs::write(&cfg, &text).unwrap();
+
+    // The ledger signing key against the ledger already in the directory.
+    let ledger = dir.join("var/ledger");
+    let (key, _) = support::signing_key();
+    let (l, _) = sluice::ledger::Ledger::open(sluice::ledger::LedgerOptions {
+        dir: ledger.clone(),
+        origin: "sluice.example/ledger/instance-1".into(),
+        key,
+        commit_window: std::time::Duration::ZERO,
+        checkpoint_every: 1,
+        segment_bytes: 1 << 20,
+    })
+    .unwrap();
+    l.close();
+    let (code, _, err) = check(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: ledger.signing_key: {} is not the key of the ledger in {}",
+            cfg.display(),
+            dir.join("certs/signing.key").display(),
+            ledger.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&ledger).unwrap();
+
+    // Warnings (exit 0, or 1 with --strict): every readable private key, a contract that ended
+    // and one ending within 30 days, each with its file and key path.
+    use std::os::unix::fs::PermissionsExt;
+    for key in [
+        "certs/signing.key",
+        "certs/hash.key",
+        "certs/institution.key",
+        "certs/server.key",
+    ] {
+        std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let policy = dir.join("policy.toml");
+    let p = std::fs::read_to_string(&policy).unwrap();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    let soon = format!(
+        "{:04}-{:02}-{:02}",
+        soon.year(),
+        u8::from(soon.month()),
+        soon.day()
+    );
+    let p = p
+        .replacen("valid_until = 2027-01-01", "valid_until = 2021-01-01", 1)
+        .replacen(
+            "valid_from  = 2026-01-01\nvalid_until = 2027-07-01",
+            &format!("valid_from  = 2020-01-01\nvalid_until = {soon}"),
+            1,
+        )
+        .replacen(
+            "valid_from  = 2026-01-01\nvalid_until = 2021-01-01",
+            "valid_from  = 2020-01-01\nvalid_until = 2021-01-01",
+            1,
+        );
+    std::fs::write(&policy, p).unwrap();
+    let (code, _, err) = check(&[]);
+    assert_eq!(code, 0, "{err}");
+    for (file, key) in [
+        ("certs/signing.key", "ledger.signing_key"),
+        ("certs/hash.key", "keys.pseudonym_key"),
+        ("certs/institution.key", "upstream[1].client_key"),
+        ("certs/server.key", "listener[0].key"),
+    ] {
+        let want = format!(
+            "warning: {} ({key}): readable by group or others (mode 0644)",
+            dir.join(file).display()
+        );
+        assert!(err.contains(&want), "expected {want:?} in {err}");
+    }
+    let at = format!("{}: contract", policy.display());
+    assert!(
+        err.contains(&format!(
+            "{at} \"acme-prescreen-2026\".valid_until: the contract with acme-loans ended at"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{at} \"safe-insure-claims-2026\".valid_until: the contract with safe-insure ends at"
+        )),
+        "{err}"
+    );
+    // A listener certificate expiring within 30 days.
+    let ca = sluice_certs::devpki::DevCa::load(&dir.join("certs")).unwrap();
+    let mut spec =
+        sluice_certs::devpki::LeafSpec::new("localhost", sluice_certs::inspect::Usage::Server, 10);
+    spec.dns = vec!["localhost".into()];
+    let short = ca.issue(&spec).unwrap();
+    std::fs::write(dir.join("certs/server.pem"), short.cert_pem).unwrap();
+    std::fs::write(dir.join("certs/server.key"), short.key_pem).unwrap();
+    let (code, _, err) = check(&["--strict"]);
+    assert_eq!(code, 1, "{err}");
+    let want = format!(
+        "warning: {} (certificate 1), listener[0] expires in ",
+        dir.join("certs/server.pem").display()
+    );
+    assert!(err.contains(&want), "expected {want:?} in {err}");
+}

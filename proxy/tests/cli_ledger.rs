@@ -190,3 +190,25 @@ fn compliance_tools_answer_who_received_what() {
     assert_eq!(events[0]["actor"]["user"]["name"], "acme-loans");
     assert_eq!(events[0]["metadata"]["uid"], "t/ledger/1");
 }
+
+/// `ledger query --outcome aborted-policy` (or `bogus`) exited 0 with no output, which reads as
+/// "no violations" (issue 26, item 4): an unknown outcome is refused with the list of known ones.
+#[test]
+fn an_unknown_outcome_is_refused_with_the_known_ones() {
+    let dir = support::scratch_dir("sluice-cli-ledger-outcome");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for bad in ["aborted-policy", "bogus", ""] {
+        let (code, out, err) =
+            support::sluice(&["ledger", "query", dir.to_str().unwrap(), "--outcome", bad]);
+        assert_eq!(code, 2, "{bad}: {out}{err}");
+        assert!(
+            err.contains("expected one of sent, aborted_policy, aborted_integrity, upstream_error, client_gone, send_timeout, incomplete, open"),
+            "{bad}: {err}"
+        );
+    }
+    let (_, help, _) = support::sluice(&["ledger", "query", "--help"]);
+    for o in ["aborted_integrity", "send_timeout", "incomplete", "open"] {
+        assert!(help.contains(o), "--help does not list {o}: {help}");
+    }
+}

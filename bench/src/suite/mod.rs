@@ -8,6 +8,8 @@
 pub mod chart;
 pub mod markdown;
 pub mod procs;
+#[path = "../../../tests/src/scratch.rs"]
+pub mod scratch;
 pub mod targets;
 
 use std::time::Duration;

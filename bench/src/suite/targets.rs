@@ -61,7 +61,8 @@ pub fn partner_tls(pki: &Path) -> crate::load::TlsFiles {
 /// reference feed generated, and the mock API started (pinned to `core` when given): the common
 /// start of every bench run. Returns the setup and the mock's process.
 pub fn prepare(name: &str, release: &Path, core: Option<usize>) -> Result<(Setup, Proc), String> {
-    let dir = std::env::temp_dir().join(format!("sluice-{name}-{}", std::process::id()));
+    // A run cut short leaves its directory; the next run removes those of processes now gone.
+    let dir = super::scratch::scratch_dir(&format!("sluice-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     sluice_certs::devpki::init(&dir.join("pki"), &["bench-partner".to_string()])

@@ -1,4 +1,6 @@
-//! `sluice certs init DIR` and `sluice certs revoke DIR --partner ID`: a development PKI.
+//! `sluice certs init DIR`, `sluice certs issue DIR --partner ID` and `sluice certs revoke DIR
+//! --partner ID`: a development PKI, changed only in ways that keep existing keys (see
+//! `sluice_certs::devpki`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +16,28 @@ pub(crate) enum CertsCommand {
         /// A partner to issue a client certificate for (repeatable; default acme-loans and safe-insure).
         #[arg(long = "partner")]
         partners: Vec<String>,
+        /// Replace an existing CA, CRL, signing key and hash key (breaks every certificate the
+        /// old CA issued, forgets revocations, changes pseudonyms and the ledger's log key).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign one more certificate with the existing CA: a new partner, or the server or
+    /// institution certificate. Nothing else in DIR changes.
+    Issue {
+        /// The PKI directory (made by `certs init`).
+        dir: PathBuf,
+        /// The partner to issue a client certificate for.
+        #[arg(long, conflicts_with_all = ["server", "institution"], required_unless_present_any = ["server", "institution"])]
+        partner: Option<String>,
+        /// Issue the listeners' server certificate.
+        #[arg(long, conflicts_with = "institution")]
+        server: bool,
+        /// Issue the institution's client certificate (push flow).
+        #[arg(long)]
+        institution: bool,
+        /// Replace an existing certificate (the old one stays valid until revoked or expired).
+        #[arg(long)]
+        force: bool,
     },
     /// Revoke a partner's development certificate (adds it to DIR/crl.pem).
     Revoke {
@@ -27,7 +51,57 @@ pub(crate) enum CertsCommand {
 
 pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
     match cmd {
-        CertsCommand::Init { dir, partners } => {
+        CertsCommand::Issue {
+            dir,
+            partner,
+            server,
+            institution,
+            force,
+        } => {
+            use sluice_certs::devpki::Subject;
+            let who = match (partner, server, institution) {
+                (Some(p), _, _) => {
+                    if let Err(code) = check_partner_id(&p) {
+                        return code;
+                    }
+                    Subject::Partner(p)
+                }
+                (None, true, _) => Subject::Server,
+                _ => Subject::Institution,
+            };
+            match sluice_certs::devpki::issue(&dir, &who, force) {
+                Ok(report) => {
+                    println!(
+                        "issued {} (signed by the existing CA)",
+                        report.cert.display()
+                    );
+                    if let Some(serial) = report.replaced_serial {
+                        eprintln!(
+                            "warning: the certificate it replaced (serial {serial}) stays valid until it expires; revoke it if it must stop working"
+                        );
+                    }
+                    if let Some(s) = report.snippet {
+                        println!("policy snippet for this partner (also in partners.toml):\n");
+                        print!("{s}");
+                        println!(
+                            "add it and the partner's contract to the policy, then reload sluice (SIGHUP)"
+                        );
+                    } else {
+                        println!("reload sluice (SIGHUP) to serve it");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        CertsCommand::Init {
+            dir,
+            partners,
+            force,
+        } => {
             let partners = if partners.is_empty() {
                 sluice_certs::devpki::DEFAULT_PARTNERS
                     .iter()
@@ -36,17 +110,19 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
             } else {
                 partners
             };
-            if let Some(bad) = partners.iter().find(|p| {
-                p.is_empty()
-                    || !p
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            }) {
-                eprintln!("--partner {bad:?}: expected letters, digits, '-' or '_'");
-                return ExitCode::from(2);
+            for p in &partners {
+                if let Err(code) = check_partner_id(p) {
+                    return code;
+                }
             }
-            match sluice_certs::devpki::init(&dir, &partners) {
+            match sluice_certs::devpki::init_with(&dir, &partners, force) {
                 Ok(report) => {
+                    for (file, breaks) in &report.replaced {
+                        eprintln!("warning: --force replaced {file}: {breaks}");
+                    }
+                    for file in &report.kept {
+                        println!("kept the existing {file}");
+                    }
                     println!(
                         "development PKI written to {} (not for production)",
                         report.dir.display()
@@ -57,7 +133,7 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    ExitCode::from(1)
+                    ExitCode::from(2)
                 }
             }
         }
@@ -76,4 +152,17 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
             }
         },
     }
+}
+
+/// A partner id as certificates and policies spell it.
+fn check_partner_id(id: &str) -> Result<(), ExitCode> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        eprintln!("--partner {id:?}: expected letters, digits, '-' or '_'");
+        return Err(ExitCode::from(2));
+    }
+    Ok(())
 }

@@ -1,5 +1,8 @@
 //! `sluice config check FILE [--policy FILE]`: validates a configuration with its policy and every
-//! file they name (keys, certificates, CRLs, upstream TLS), without binding any port.
+//! file they name (keys, certificates, CRLs, upstream TLS, the ledger signing key against the
+//! ledger already in the directory) — every check `sluice run` makes at start except binding
+//! the ports (an instance may be running on them) — and prints warnings: private keys readable
+//! by group or others, contracts and certificates ending within 30 days.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +18,19 @@ pub(crate) enum ConfigCommand {
         /// Use this policy instead of the configured one.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Treat warnings (readable keys, contracts and certificates ending within 30 days) as
+        /// failures: exit 1 when there is any.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
 pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
-    let ConfigCommand::Check { file, policy } = cmd;
+    let ConfigCommand::Check {
+        file,
+        policy,
+        strict,
+    } = cmd;
     let config = match crate::config::Config::load(&file) {
         Ok(c) => c,
         Err(e) => {
@@ -30,6 +41,10 @@ pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
     let (listeners, upstreams) = (config.listeners.len(), config.upstreams.len());
     match crate::state::Shared::check(config, policy) {
         Ok(shared) => {
+            let warnings = crate::checks::warnings(&shared);
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
             let p = shared.policy();
             let soonest = shared
                 .tls
@@ -45,6 +60,10 @@ pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
                     e.days_left, e.label
                 ))
             );
+            if strict && !warnings.is_empty() {
+                eprintln!("{} warning(s) with --strict: failing", warnings.len());
+                return ExitCode::from(1);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

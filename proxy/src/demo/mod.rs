@@ -6,6 +6,9 @@
 //! running and the demo prints `curl` commands to try by hand.
 
 mod mocks;
+mod table;
+
+use table::side_by_side;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -108,53 +111,6 @@ async fn call(
         .to_bytes()
         .to_vec();
     Ok((parts.status.as_u16(), parts.headers, body))
-}
-
-/// Leaf paths and values of a JSON document.
-fn flatten(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .for_each(|(k, x)| flatten(x, format!("{path}.{k}"), out)),
-        serde_json::Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, x)| flatten(x, format!("{path}[{i}]"), out)),
-        other => out.push((
-            path,
-            other.as_str().map_or(other.to_string(), str::to_string),
-        )),
-    }
-}
-
-fn side_by_side(st: &Style, had: &[u8], got: &[u8]) {
-    let (Ok(had), Ok(got)) = (
-        serde_json::from_slice::<serde_json::Value>(had),
-        serde_json::from_slice::<serde_json::Value>(got),
-    ) else {
-        println!("  (bodies are not JSON)");
-        return;
-    };
-    let (mut h, mut g) = (Vec::new(), Vec::new());
-    flatten(&had, "$".into(), &mut h);
-    flatten(&got, "$".into(), &mut g);
-    let width = h.iter().map(|(p, _)| p.chars().count()).max().unwrap_or(0);
-    let vw = 34;
-    let (left, middle) = ("path", "the institution has");
-    println!("  {left:<width$}  {middle:<vw$}  the partner receives");
-    for (path, value) in &h {
-        let received = g.iter().find(|(p, _)| p == path).map(|(_, v)| v.clone());
-        let shown: String = value.chars().take(vw).collect();
-        let pad = vw.saturating_sub(
-            shown.chars().count() + shown.chars().filter(|c| !c.is_ascii()).count(),
-        );
-        let right = match received {
-            None => st.dim("— stripped"),
-            Some(v) if &v == value => v,
-            Some(v) => st.good(&v),
-        };
-        println!("  {:<width$}  {shown}{}  {right}", path, " ".repeat(pad));
-    }
 }
 
 fn policy_text() -> String {

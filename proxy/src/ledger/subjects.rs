@@ -137,15 +137,29 @@ fn rand_u64() -> u64 {
 mod tests {
     use super::*;
 
+    /// A fresh directory, removed again when the guard drops (at the end of the test).
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("sluice-spill-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
 
+    fn scratch(name: &str) -> (PathBuf, Scratch) {
+        let d = dir(name);
+        (d.clone(), Scratch(d))
+    }
+
     #[test]
     fn few_subjects_stay_inline_and_sorted() {
-        let d = dir("inline");
+        let (d, _cleanup) = scratch("inline");
         let mut s = SubjectSpill::new(d.clone());
         s.push(vec![[3; 32], [1; 32]]).unwrap();
         assert_eq!(
@@ -157,7 +171,7 @@ mod tests {
 
     #[test]
     fn many_subjects_stream_to_a_content_addressed_file() {
-        let d = dir("side");
+        let (d, _cleanup) = scratch("side");
         let all: Vec<[u8; 32]> = (0..10_000u32)
             .map(|i| {
                 let mut h = [0u8; 32];
@@ -187,7 +201,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_spill_leaves_nothing() {
-        let d = dir("abandoned");
+        let (d, _cleanup) = scratch("abandoned");
         let mut s = SubjectSpill::new(d.clone());
         s.push(vec![[7; 32]; SPILL_AT]).unwrap();
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);

@@ -13,10 +13,12 @@
 //! hash.key                           32 random bytes (hex) for keyed hashes
 //! partners.toml                      the matching [[partner]] policy snippets
 //! ```
-//! Private keys are written with mode 0600. Nothing here is for production.
+//! Private keys are written with mode 0600. Nothing here is for production. The commands that
+//! change the directory (`init`, `issue`, `revoke`) are in [`dir`](self::init): none of them
+//! replaces a CA, CRL, signing key or hash key unless told to with `force`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
@@ -26,6 +28,9 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::inspect::Usage;
+
+mod dir;
+pub use dir::{InitReport, IssueReport, Subject, init, init_with, issue, revoke};
 
 /// A devpki failure, with the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -250,112 +255,4 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), DevPkiError> {
             .map_err(|e| err(path, e))?;
     }
     Ok(())
-}
-
-/// What `init` made.
-#[derive(Debug, Clone)]
-pub struct InitReport {
-    /// The directory.
-    pub dir: PathBuf,
-    /// `[[partner]]` snippets for the policy.
-    pub snippets: String,
-}
-
-/// Creates the development PKI in `dir` for `partners`.
-pub fn init(dir: &Path, partners: &[String]) -> Result<InitReport, DevPkiError> {
-    let rc = |e: rcgen::Error| err(dir, e);
-    std::fs::create_dir_all(dir.join("partners")).map_err(|e| err(dir, e))?;
-    let ca = DevCa::generate().map_err(rc)?;
-    write_public(&dir.join("ca.pem"), ca.cert_pem.as_bytes())?;
-    write_private(&dir.join("ca.key"), ca.key_pem.as_bytes())?;
-
-    let mut server = LeafSpec::new("localhost", Usage::Server, 365);
-    server.dns = vec!["localhost".into()];
-    server.ips = vec![
-        std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::Ipv6Addr::LOCALHOST.into(),
-    ];
-    let s = ca.issue(&server).map_err(rc)?;
-    write_public(&dir.join("server.pem"), s.cert_pem.as_bytes())?;
-    write_private(&dir.join("server.key"), s.key_pem.as_bytes())?;
-
-    let mut snippets = String::new();
-    for id in partners {
-        let mut spec = LeafSpec::new(id, Usage::Client, 365);
-        spec.uris = vec![partner_uri(id)];
-        let p = ca.issue(&spec).map_err(rc)?;
-        write_public(
-            &dir.join(format!("partners/{id}.pem")),
-            p.cert_pem.as_bytes(),
-        )?;
-        write_private(
-            &dir.join(format!("partners/{id}.key")),
-            p.key_pem.as_bytes(),
-        )?;
-        snippets.push_str(&format!(
-            "[[partner]]\nid           = \"{id}\"\nidentity     = {{ uri_san = \"{}\" }}\njurisdiction = \"CN\"\n\n",
-            partner_uri(id)
-        ));
-    }
-    let mut inst = LeafSpec::new("institution", Usage::Client, 365);
-    inst.uris = vec!["spiffe://institution.sluice.test/sluice".into()];
-    let i = ca.issue(&inst).map_err(rc)?;
-    write_public(&dir.join("institution.pem"), i.cert_pem.as_bytes())?;
-    write_private(&dir.join("institution.key"), i.key_pem.as_bytes())?;
-
-    write_public(&dir.join("crl.pem"), ca.crl(&[], 1).map_err(rc)?.as_bytes())?;
-
-    let signing = KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(rc)?;
-    write_private(&dir.join("signing.key"), signing.serialize_pem().as_bytes())?;
-    write_public(
-        &dir.join("signing.pub"),
-        signing.public_key_pem().as_bytes(),
-    )?;
-
-    let mut hash_key = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut hash_key)
-        .map_err(|_| err(dir, "no randomness"))?;
-    let hex: String = hash_key.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&dir.join("hash.key"), format!("{hex}\n").as_bytes())?;
-    write_public(&dir.join("partners.toml"), snippets.as_bytes())?;
-    Ok(InitReport {
-        dir: dir.to_path_buf(),
-        snippets,
-    })
-}
-
-/// Serial numbers revoked in a PEM CRL, and its CRL number.
-fn read_crl(path: &Path) -> Result<(Vec<Vec<u8>>, u64), DevPkiError> {
-    use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateRevocationListDer::from_pem_file(path)
-        .map_err(|e| err(path, e))?;
-    let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| err(path, e))?;
-    let serials = crl
-        .iter_revoked_certificates()
-        .map(|r| r.raw_serial().to_vec())
-        .collect();
-    let number = crl
-        .crl_number()
-        .and_then(|n| n.to_u64_digits().first().copied())
-        .unwrap_or(0);
-    Ok((serials, number))
-}
-
-/// Adds a partner's certificate to the CRL in `dir`.
-pub fn revoke(dir: &Path, partner: &str) -> Result<(), DevPkiError> {
-    let cert_path = dir.join(format!("partners/{partner}.pem"));
-    let certs = crate::pem::load_certs(&cert_path).map_err(|e| err(&cert_path, e))?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(&certs[0]).map_err(|e| err(&cert_path, e))?;
-    let serial = cert.raw_serial().to_vec();
-    let crl_path = dir.join("crl.pem");
-    let (mut serials, number) = read_crl(&crl_path)?;
-    if !serials.contains(&serial) {
-        serials.push(serial);
-    }
-    let ca = DevCa::load(dir)?;
-    let pem = ca
-        .crl(&serials, number + 1)
-        .map_err(|e| err(&crl_path, e))?;
-    write_public(&crl_path, pem.as_bytes())
 }
