@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where the engine's time goes on the reference workload: the reference policy and variants of it
 # that each drop one kind of work, run alternately (best of N each), with the cost per record of
-# each step between them. The variants are derived from ../shared/bench/reference-policy.toml at
-# run time (nothing copied into the repo):
+# each step between them. The variants are derived from bench/workload/reference-policy.toml at
+# run time:
 #
 #   keep-id    only `id` kept: parse, validation and UTF-8 of the whole record, little output
 #   plain      the 9 rule paths kept as they are: + output of 9 fields and its SHA-256
@@ -12,16 +12,15 @@
 #
 #   bench/decompose.sh [N]       (default 6 rounds; about a minute per round)
 #
-# Needs ../shared and python3. The machine's speed moves by ±30% between minutes: read the
+# Needs python3. The machine's speed moves by ±30% between minutes: read the
 # steps as rough shares, and compare runs of this script only with each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-6}
-shared=${SLUICE_SHARED:-../shared}
 cargo build --release -q -p sluice-bench --bin engine-report
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-python3 - "$shared/bench/reference-policy.toml" "$dir" <<'EOF'
+python3 - bench/workload/reference-policy.toml "$dir" <<'EOF'
 import re, sys
 src, out = sys.argv[1], sys.argv[2]
 ref = open(src).read()

@@ -6,7 +6,7 @@
 #
 # The machine's toolchain is stable: cargo-fuzz runs with RUSTC_BOOTSTRAP=1 and without a
 # sanitizer (`-s none`; safe Rust only, `unsafe_code` is forbidden in the workspace). Corpora
-# live in target/fuzz-corpus/ (seeded from ../shared/corpora/JSONTestSuite and the example
+# live in target/fuzz-corpus/ (seeded from tests/corpora/JSONTestSuite and the example
 # policies; never committed); crashes go to target/fuzz-artifacts/. Every finding becomes a
 # regression test in the crate it concerns.
 set -euo pipefail
@@ -18,12 +18,12 @@ export RUSTC_BOOTSTRAP=1
 bin=tests/fuzz/target/x86_64-unknown-linux-gnu/release
 corpus=target/fuzz-corpus
 mkdir -p target/fuzz-artifacts
-suite=../shared/corpora/JSONTestSuite/test_parsing
+suite=tests/corpora/JSONTestSuite/test_parsing
 for t in engine_split engine_model policy_load ledger_segment; do mkdir -p "$corpus/$t"; done
 if [ -d "$suite" ]; then
   for t in engine_split engine_model; do cp -n "$suite"/*.json "$corpus/$t/" 2>/dev/null || true; done
 fi
-cp -n deploy/examples/policy.toml ../shared/bench/*.toml "$corpus/policy_load/" 2>/dev/null || true
+cp -n deploy/examples/policy.toml bench/workload/*.toml "$corpus/policy_load/" 2>/dev/null || true
 
 run() {
   local t=$1

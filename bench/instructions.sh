@@ -8,7 +8,7 @@
 # Build each side with `cargo build --release -p sluice-bench --bin engine-report` and copy
 # target/release/engine-report away. Counts exclude the harness's set-up (a run with --rounds 0).
 # Valgrind hides SHA-NI, so ring's SHA-256 runs its AVX path here: digest-heavy profiles count
-# more instructions than they cost natively. Needs ../shared and valgrind (installed from Debian
+# more instructions than they cost natively. Needs valgrind (installed from Debian
 # when missing and running as root).
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,12p "$0"; exit 2; }

@@ -7,7 +7,7 @@
 #
 #   bench/pgo.sh [N]      (default 6; two release builds and a training run first, ~10 minutes)
 #
-# Needs ../shared, python3, awk, curl and llvm-profdata (`rustup component add llvm-tools`).
+# Needs awk, curl and llvm-profdata (`rustup component add llvm-tools`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-6}

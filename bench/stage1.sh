@@ -7,12 +7,11 @@
 #   bench/stage1.sh [ROUNDS]      (default 7; a release build of the probe first)
 #
 # Read it with the "fixed work" lines of engine-report: what a redesigned walker would start
-# from, before any key lookup, scalar validation or output. Needs ../shared and python3.
+# from, before any key lookup, scalar validation or output. The feed comes from bench's gen-feed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-7}
-shared=${SLUICE_SHARED:-../shared}
 feed=${TMPDIR:-/tmp}/sluice-feed-64MiB.json
-[ -s "$feed" ] || python3 "$shared/tools/gen_feed.py" --size 64MiB -o "$feed"
+[ -s "$feed" ] || cargo run -q --release -p sluice-bench --bin gen-feed -- --size 64MiB -o "$feed"
 cargo build -q --release --manifest-path bench/stage1/Cargo.toml --target-dir target/stage1
 target/stage1/release/sluice-stage1-probe "$feed" "$rounds"

@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 pub struct Records(Arc<Vec<String>>);
 
 impl Records {
-    /// The records of a feed written by `gen_feed.py` (one record per line).
+    /// The records of a feed written by `gen-feed` ([`crate::feed`]) (one record per line).
     pub fn from_feed(feed: &[u8]) -> Records {
         let text = std::str::from_utf8(feed).expect("the feed is UTF-8");
         let records: Vec<String> = text

@@ -2,7 +2,7 @@
 # applicant and insurance-policy records in the shapes of deploy/examples/policy.toml, so the
 # instrumented binary runs the engine's usual paths — masks that find their kind, identifiers with
 # valid check characters, numbers in range, remarks with escapes and identifiers to scan.
-# Deliberately not the benchmark's feed (../shared/tools/gen_feed.py): a build trained on what it
+# Deliberately not the benchmark's feed (bench/src/feed.rs): a build trained on what it
 # is then measured with would flatter itself.
 #
 #   awk -v n=RECORDS -v shape=applicants|policies -v format=json|ndjson -f feed.awk

@@ -8,7 +8,7 @@
 # `sluice filter` runs over fake records from deploy/pgo/feed.awk through each contract of
 # deploy/examples/policy.toml and the training contracts of deploy/pgo/policy.toml (between them
 # every kind of rule), as one document and as NDJSON, read from a pipe in the uneven pieces a
-# pipe delivers. Nothing here is the benchmark's workload (../shared/bench), which the build is
+# pipe delivers. Nothing here is the benchmark's workload (bench/workload), which the build is
 # then measured with. Needs awk; about ten seconds.
 set -euo pipefail
 [ $# -eq 2 ] || { sed -n 2,12p "$0"; exit 2; }

@@ -13,24 +13,19 @@ use sluice_policy::engine::{
     EngineConfig, EngineKeys, Format, Limits, Redactor, Summary, Violation,
 };
 
-/// The shared reference material (`../shared` beside the repository, or `SLUICE_SHARED`).
-///
-/// Corpora are read from there, never copied into the repository. When it is missing the
-/// corpus tests skip with a notice, except under CI (`CI=true`), where they fail: CI always has it.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SLUICE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
+/// A test corpus in the repository (`tests/corpora/NAME`, with its licence and provenance).
+/// A missing corpus fails the test that needs it, naming what is missing: a corpus test never
+/// passes by skipping.
+pub fn corpus(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("corpora")
+        .join(name);
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the shared corpora are missing at {} (CI must have them)",
+        dir.exists(),
+        "test corpus {} is missing; it is part of the repository (see its PROVENANCE.md)",
         dir.display()
     );
-    eprintln!("note: {} not found; corpus test skipped", dir.display());
-    None
+    dir
 }
 
 /// A policy whose only contract keeps the whole document (`"$" = { keep = "subtree" }`).

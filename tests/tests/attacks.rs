@@ -1,4 +1,5 @@
-//! The attack matrix of `../shared/reference/security-tests.md` §2–§3, over real mTLS: each case
+//! The attack matrix (JSON parser differentials and body-filter bypasses over HTTP; the rows of
+//! `deploy/docs/security.md`'s "Tested" table), over real mTLS: each case
 //! asserts the status (or the abort), what the other side received, and that no canary crossed —
 //! searched in the raw bytes and in decoded views (JSON-unescaped, gzip-decoded, NFKC-normalised
 //! with zero-width characters and separators removed).

@@ -1,4 +1,4 @@
-//! The HTTP Garden's documented parser bugs (`../shared/corpora/http-garden-trophies/`), replayed
+//! The HTTP Garden's documented parser bugs (`tests/corpora/http-garden-trophies/`), replayed
 //! as raw bytes over mTLS against a running sluice with a recording institution behind it.
 //!
 //! Every request target is rewritten to a route the partner's contract allows
@@ -74,11 +74,8 @@ fn retarget(payload: &[u8], index: usize) -> Vec<u8> {
 }
 
 fn payloads() -> Vec<Payload> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpora/http-garden-trophies/payloads.tsv"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let path = sluice_tests::corpus("http-garden-trophies").join("payloads.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip(1)
         .map(|line| {

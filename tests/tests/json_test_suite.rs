@@ -1,10 +1,10 @@
-//! JSONTestSuite (`../shared/corpora/JSONTestSuite/test_parsing/`) through the engine with a
+//! JSONTestSuite (`tests/corpora/JSONTestSuite/test_parsing/`) through the engine with a
 //! keep-everything policy: every `y_` passes and re-emits an equivalent document, every `n_` and
 //! every `i_` is a violation, nothing panics. `test_transform/`: what sluice does with each file
 //! is asserted below, one expectation per file.
 
 use sluice_policy::engine::Format;
-use sluice_tests::{filter, keep_everything, shared_dir};
+use sluice_tests::{corpus, filter, keep_everything};
 
 /// `y_` files sluice refuses on purpose: duplicate keys in a kept object are a parser-differential
 /// attack (first-wins vs. last-wins), so they are violations even though RFC 8259 allows them.
@@ -15,8 +15,7 @@ const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
 
 #[test]
 fn test_parsing_corpus() {
-    let Some(shared) = shared_dir() else { return };
-    let dir = shared.join("corpora/JSONTestSuite/test_parsing");
+    let dir = corpus("JSONTestSuite/test_parsing");
     let policy = keep_everything();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -111,8 +110,7 @@ fn minified_violation(out: &[u8]) -> Option<usize> {
 
 #[test]
 fn test_transform_corpus() {
-    let Some(shared) = shared_dir() else { return };
-    let dir = shared.join("corpora/JSONTestSuite/test_transform");
+    let dir = corpus("JSONTestSuite/test_transform");
     let policy = keep_everything();
     // What sluice does with each: "=" re-emits the input byte-exact (minus whitespace), or the
     // reason code of the violation.
@@ -179,8 +177,7 @@ fn test_transform_corpus() {
 /// the verdict and output of the file in one piece.
 #[test]
 fn test_parsing_corpus_is_split_invariant() {
-    let Some(shared) = shared_dir() else { return };
-    let dir = shared.join("corpora/JSONTestSuite/test_parsing");
+    let dir = corpus("JSONTestSuite/test_parsing");
     let policy = keep_everything();
     let cfg = sluice_tests::config(&policy, Format::Json);
     for entry in std::fs::read_dir(&dir).unwrap() {

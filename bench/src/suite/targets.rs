@@ -40,7 +40,7 @@ pub struct Setup {
     pub dir: PathBuf,
     /// The `sluice` binary.
     pub sluice: PathBuf,
-    /// `../shared/bench`.
+    /// `bench/workload`.
     pub workload: PathBuf,
     /// Core for the proxies and the mock, if pinning.
     pub core: Option<usize>,
@@ -80,7 +80,7 @@ pub fn prepare(name: &str, release: &Path, core: Option<usize>) -> Result<(Setup
     let setup = Setup {
         dir,
         sluice: release.join("sluice"),
-        workload: crate::workload::shared_dir().join("bench"),
+        workload: crate::workload::workload_dir(),
         core,
         mock: mock_address,
     };
