@@ -114,6 +114,45 @@ pub fn chain_find<'a, E: std::error::Error + 'static>(
     None
 }
 
+/// Where a failing body came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySource {
+    /// The caller's request body (push; a pull with a body): its failures are the caller's.
+    Request,
+    /// The upstream's response body (pull).
+    Upstream,
+}
+
+/// What a body that failed means for the caller, walking the error's sources: the one place a
+/// body error becomes a [`Reason`]. `None` for a request body that failed for no reason of the
+/// caller's (the upstream's answer then decides).
+pub fn body_reason(err: &(dyn std::error::Error + 'static), source: BodySource) -> Option<Reason> {
+    let decode = chain_find::<crate::decode::DecodeError>(err);
+    let digest = chain_has::<crate::digest::DigestMismatch>(err);
+    match source {
+        BodySource::Request => {
+            if chain_has::<http_body_util::LengthLimitError>(err)
+                || decode.is_some_and(|d| d.is_over_limit())
+            {
+                Some(Reason::BodyTooLarge)
+            } else if decode.is_some() {
+                Some(Reason::UnsupportedEncoding)
+            } else if digest {
+                Some(Reason::DigestMismatch)
+            } else {
+                None
+            }
+        }
+        BodySource::Upstream => Some(if chain_has::<crate::body::BodyViolation>(err) {
+            Reason::ResponseViolation
+        } else if digest {
+            Reason::UpstreamDigestMismatch
+        } else {
+            Reason::UpstreamProtocol
+        }),
+    }
+}
+
 /// Finds what a failure means, walking the error's sources (never matching strings).
 pub fn classify(err: &tower::BoxError) -> Reason {
     let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());

@@ -5,6 +5,7 @@
 //! `sluice-policy`; certificates in `sluice-certs`.
 
 pub mod admin;
+pub mod allow;
 pub mod body;
 pub mod checks;
 pub mod cli;
@@ -13,7 +14,9 @@ pub mod conn;
 pub mod decode;
 pub mod demo;
 pub mod digest;
+pub mod disclosure;
 pub mod errors;
+pub mod flow;
 pub mod framing;
 pub mod keys;
 pub mod ledger;

@@ -33,8 +33,8 @@ pub struct Shared {
     policy: RwLock<Arc<PolicyState>>,
     pseudonym_master: Vec<u8>,
     subject_master: Vec<u8>,
-    /// Hashes the request target each disclosure sent upstream (the ledger's `target_hmac`).
-    pub target_key: sluice_policy::pseudonym::SubjectKey,
+    /// What recording a disclosure needs (the ledger, metrics, the target key).
+    pub recorder: crate::disclosure::Recorder,
     /// Upstream clients by name.
     pub upstreams: HashMap<String, Arc<UpstreamClient>>,
     /// Listener TLS, in config order.
@@ -214,13 +214,19 @@ impl Shared {
         } else {
             None
         };
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let recorder = crate::disclosure::Recorder {
+            ledger: ledger.clone(),
+            metrics: metrics.clone(),
+            subjects_dir: config.ledger.dir.join("subjects"),
+            target_key: sluice_policy::pseudonym::SubjectKey::derive(&subject_master),
+        };
         let shared = Self {
             config,
             key_fingerprints,
             policy_path,
             policy: RwLock::new(Arc::new(policy)),
             pseudonym_master,
-            target_key: sluice_policy::pseudonym::SubjectKey::derive(&subject_master),
             subject_master,
             upstreams,
             tls,
@@ -228,7 +234,8 @@ impl Shared {
             signer,
             telemetry,
             admin_token,
-            metrics: Arc::default(),
+            metrics,
+            recorder,
             connections: crate::conn::Registry::default(),
         };
         if open_ledger {

@@ -1,0 +1,224 @@
+//! What crosses sluice besides the body: header and query allow-lists, in one pure module.
+//!
+//! Default deny, as for fields. Towards the institution (pull) only a few request headers that
+//! describe what the partner accepts; towards the partner (either flow) only the content type
+//! and date, plus what the route's `headers` names (never a header sluice owns, see
+//! `sluice_policy::owned_headers`) and, in the push flow, the query parameters the route's
+//! `query` names. The partner's answer to an institution system (push) comes back with every
+//! header but the hop-by-hop ones: that is the institution's own traffic, not a disclosure.
+
+use http::{HeaderMap, HeaderName, header};
+
+/// Connection-level headers, never forwarded in either direction (RFC 9110 §7.6.1).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// The partner's request headers that reach the institution (pull). Identity headers a client
+/// could spoof are never forwarded: the partner is who its certificate says.
+pub const PULL_REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-type",
+    "if-none-match",
+    "if-modified-since",
+    "user-agent",
+];
+
+/// The headers that reach the partner with a pushed body.
+pub const TO_PARTNER_HEADERS: &[&str] = &["accept", "content-type", "date"];
+
+/// The headers of an unfiltered pass-through body: type, coding and length describe it as is.
+pub const PASS_THROUGH_HEADERS: &[&str] = &["content-type", "content-encoding", "content-length"];
+
+/// Appends every value of each header in `names` from `from` to `to`.
+pub fn copy(from: &HeaderMap, to: &mut HeaderMap, names: &[&'static str]) {
+    for name in names {
+        for v in from.get_all(*name) {
+            to.append(HeaderName::from_static(name), v.clone());
+        }
+    }
+}
+
+/// Copies the route's extra allow-listed headers — never one sluice owns (the policy refuses
+/// those at load, and this checks again).
+pub fn copy_route(from: &HeaderMap, to: &mut HeaderMap, names: &[String]) {
+    for name in names {
+        if sluice_policy::owned_headers::owner(name).is_some() {
+            continue;
+        }
+        if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+            for v in from.get_all(&n) {
+                to.append(n.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Type, coding and length of a pass-through body (one value each).
+pub fn copy_pass_through(from: &HeaderMap, to: &mut HeaderMap) {
+    for name in PASS_THROUGH_HEADERS {
+        if let Some(v) = from.get(*name) {
+            to.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+}
+
+/// Every header but the hop-by-hop ones (the partner's answer to an institution system).
+pub fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// True when the route lets this content type through unfiltered (its essence, any case).
+pub fn passes_through(content_type: &str, allowed: &[String]) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    allowed.contains(&essence)
+}
+
+/// The query string with only the allow-listed parameters, in their original order and
+/// encoding; `None` when none is left.
+pub fn query(query: Option<&str>, allowed: &[String]) -> Option<String> {
+    let kept: Vec<&str> = query?
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            allowed.iter().any(|a| a == name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
+/// The one `Content-Type` of a message; `None` when it has none, several, or one that is not
+/// text (which one a downstream parser believes would be anyone's guess).
+pub fn single_content_type(headers: &HeaderMap) -> Option<&str> {
+    let mut all = headers.get_all(header::CONTENT_TYPE).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    #[test]
+    fn only_named_headers_cross_with_every_value() {
+        let from = map(&[
+            ("accept", "application/json"),
+            ("accept", "text/plain"),
+            ("authorization", "Bearer secret"),
+            ("cookie", "a=b"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("user-agent", "curl"),
+        ]);
+        let mut to = HeaderMap::new();
+        copy(&from, &mut to, PULL_REQUEST_HEADERS);
+        assert_eq!(to.get_all("accept").iter().count(), 2);
+        assert_eq!(to["user-agent"], "curl");
+        assert_eq!(to.len(), 3);
+    }
+
+    #[test]
+    fn a_route_never_lets_an_owned_header_through_even_if_named() {
+        let from = map(&[
+            ("x-page-token", "t1"),
+            ("content-length", "5"),
+            ("content-digest", "sha-256=:x:"),
+            ("cache-control", "public"),
+        ]);
+        let mut to = HeaderMap::new();
+        let names: Vec<String> = [
+            "X-Page-Token",
+            "content-length",
+            "content-digest",
+            "cache-control",
+            "bad name",
+        ]
+        .map(String::from)
+        .to_vec();
+        copy_route(&from, &mut to, &names);
+        assert_eq!(to.len(), 1);
+        assert_eq!(to["x-page-token"], "t1");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_never_come_back() {
+        let from = map(&[
+            ("connection", "close"),
+            ("transfer-encoding", "chunked"),
+            ("x-partner-ref", "r1"),
+            ("content-type", "application/json"),
+        ]);
+        let mut to = HeaderMap::new();
+        copy_end_to_end(&from, &mut to);
+        assert_eq!(to.len(), 2);
+        assert!(to.get("connection").is_none() && to.get("transfer-encoding").is_none());
+    }
+
+    #[test]
+    fn the_query_keeps_allowed_parameters_in_order_and_as_written() {
+        let allowed = vec!["page".to_string(), "size".to_string()];
+        assert_eq!(
+            query(
+                Some("size=10&id=11010519491231002X&page=%32&pagex=1"),
+                &allowed
+            )
+            .as_deref(),
+            Some("size=10&page=%32")
+        );
+        assert_eq!(query(Some("id=1"), &allowed), None);
+        assert_eq!(query(None, &allowed), None);
+        assert_eq!(query(Some("page"), &allowed).as_deref(), Some("page"));
+        assert_eq!(query(Some("page=1"), &[]), None);
+    }
+
+    #[test]
+    fn pass_through_matches_the_essence_of_the_type() {
+        let allowed = vec!["application/pdf".to_string()];
+        assert!(passes_through("Application/PDF; name=x", &allowed));
+        assert!(passes_through(" application/pdf ", &allowed));
+        assert!(!passes_through("application/pdfx", &allowed));
+        assert!(!passes_through("application/json", &allowed));
+    }
+
+    #[test]
+    fn one_content_type_or_none() {
+        assert_eq!(
+            single_content_type(&map(&[("content-type", "application/json")])),
+            Some("application/json")
+        );
+        assert_eq!(
+            single_content_type(&map(&[("content-type", "a/b"), ("content-type", "c/d")])),
+            None
+        );
+        assert_eq!(single_content_type(&HeaderMap::new()), None);
+    }
+}

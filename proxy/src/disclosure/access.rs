@@ -1,0 +1,109 @@
+//! The access-log line, the metrics and the span attributes of a finished disclosure: ids,
+//! counts and the outcome — never values.
+
+use std::sync::Arc;
+
+use sluice_policy::Resolved;
+
+use crate::body::Outcome;
+
+/// The access-log line for a disclosure: ids, counts and the outcome — never values.
+pub(super) fn access_logger(
+    id: &str,
+    partner: &str,
+    r: &Resolved<'_>,
+    metrics: Arc<crate::metrics::Metrics>,
+    otel: Option<crate::telemetry::SpanHandle>,
+) -> crate::body::OnFinish {
+    let (id, partner, contract, route) = (
+        id.to_string(),
+        partner.to_string(),
+        r.contract.id.clone(),
+        r.route.path.as_str().to_string(),
+    );
+    Box::new(move |outcome| {
+        let name = match &outcome {
+            Outcome::Sent(_) => "sent",
+            Outcome::Violation(_) => "aborted_policy",
+            Outcome::SourceFailed(e)
+                if crate::errors::chain_has::<crate::digest::DigestMismatch>(e.as_ref()) =>
+            {
+                "aborted_integrity"
+            }
+            Outcome::SourceFailed(_) => "upstream_error",
+            Outcome::Dropped => "client_gone",
+        };
+        let pc = [
+            ("partner", partner.as_str()),
+            ("contract", contract.as_str()),
+        ];
+        metrics.add(
+            "sluice_disclosures_total",
+            &[pc[0], pc[1], ("outcome", name)],
+            1,
+        );
+        if let Some(span) = &otel {
+            // The server span ends when this last handle drops, with the body's counts.
+            span.set_str("sluice.verdict", name);
+            if let Outcome::Sent(s) = &outcome {
+                let t = s.totals();
+                for (key, n) in [
+                    ("sluice.records", s.records),
+                    ("sluice.fields.kept", t.kept),
+                    ("sluice.fields.masked", t.masked),
+                    ("sluice.fields.hashed", t.hashed),
+                    ("sluice.fields.redacted", t.redacted),
+                    ("sluice.fields.stripped", t.stripped),
+                    ("sluice.bytes.in", s.bytes_in),
+                    ("sluice.bytes.out", s.bytes_out),
+                ] {
+                    span.set_int(key, n as i64);
+                }
+            } else {
+                span.fail();
+            }
+        }
+        if let Outcome::Sent(s) = &outcome {
+            let t = s.totals();
+            metrics.add("sluice_records_total", &pc, s.records);
+            for (action, n) in [
+                ("kept", t.kept),
+                ("masked", t.masked),
+                ("hashed", t.hashed),
+                ("redacted", t.redacted),
+                ("stripped", t.stripped),
+            ] {
+                metrics.add("sluice_fields_total", &[("action", action)], n);
+            }
+            metrics.add("sluice_bytes_total", &[("direction", "in")], s.bytes_in);
+            metrics.add("sluice_bytes_total", &[("direction", "out")], s.bytes_out);
+        }
+        log_disclosure(&id, &partner, &contract, &route, name, outcome);
+    })
+}
+
+/// The access-log line itself.
+fn log_disclosure(
+    id: &str,
+    partner: &str,
+    contract: &str,
+    route: &str,
+    name: &str,
+    outcome: Outcome<'_>,
+) {
+    match outcome {
+        Outcome::Sent(s) => {
+            let t = s.totals();
+            tracing::info!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "sent", bytes_in = s.bytes_in, bytes_out = s.bytes_out, records = s.records, kept = t.kept, masked = t.masked, hashed = t.hashed, redacted = t.redacted, stripped = t.stripped, "disclosure");
+        }
+        Outcome::Violation(v) => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "aborted_policy", reason = v.kind.code(), path = %v.path, offset = v.offset, "disclosure");
+        }
+        Outcome::SourceFailed(_) => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = name, "disclosure");
+        }
+        Outcome::Dropped => {
+            tracing::warn!(request_id = %id, partner = %partner, contract = %contract, route = %route, outcome = "client_gone", "disclosure");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The body adapters the flows chain: a size limit, `Content-Digest` verification, content
+//! decoding, and the engine.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use sluice_policy::Resolved;
+use sluice_policy::engine::{EngineConfig, Limits, Redactor};
+
+use crate::body::{BoxError, OnFinish, ProxyBody, RedactedBody, SubjectSink};
+use crate::state::PolicyState;
+
+/// A body cut off with an error past `max` bytes.
+pub(super) fn limited(body: Incoming, max: u64) -> ProxyBody {
+    http_body_util::Limited::new(body, max as usize)
+        .map_err(|e| -> BoxError { e })
+        .boxed_unsync()
+}
+
+/// The body as received, checked against its `Content-Digest` when it has one.
+pub(super) fn verified<B>(body: B, digest: Option<crate::digest::Expected>) -> ProxyBody
+where
+    B: http_body::Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match digest {
+        Some(d) => crate::digest::Verified::new(body, d).boxed_unsync(),
+        None => body.map_err(Into::into).boxed_unsync(),
+    }
+}
+
+/// The body to filter: decoded first when it has a content coding (the partner always gets
+/// identity-encoded bytes).
+fn decoded(body: ProxyBody, coding: crate::decode::Coding) -> ProxyBody {
+    match coding {
+        crate::decode::Coding::Identity => body,
+        c => crate::decode::Decoded::new(body, c, crate::decode::Caps::default()).boxed_unsync(),
+    }
+}
+
+/// The engine's configuration for a route and a body format.
+fn engine_config(
+    state: &PolicyState,
+    r: &Resolved<'_>,
+    format: sluice_policy::engine::Format,
+) -> EngineConfig {
+    EngineConfig {
+        program: r.route.program.clone(),
+        format,
+        limits: Limits::default(),
+        keys: state.keys[&r.contract.id].clone(),
+        consent: None,
+    }
+}
+
+/// `source` decoded and filtered through the route's contract, ending the disclosure (`finish`,
+/// `sink`) when it ends; digested with SM3 where the contract says so.
+pub(super) fn redacted(
+    state: &PolicyState,
+    r: &Resolved<'_>,
+    source: ProxyBody,
+    (media, coding): (crate::body::MediaType, crate::decode::Coding),
+    (finish, sink): (OnFinish, SubjectSink),
+) -> RedactedBody<ProxyBody> {
+    let redactor = Redactor::new(engine_config(state, r, media.format()));
+    let body = RedactedBody::new(decoded(source, coding), redactor, finish).with_subject_sink(sink);
+    if r.contract.digest == sluice_policy::DigestAlgorithm::Sm3 {
+        body.with_sm3()
+    } else {
+        body
+    }
+}

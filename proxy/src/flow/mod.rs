@@ -1,0 +1,136 @@
+//! The two flows, as short sequences of shared phases.
+//!
+//! - **pull** ([`pull`]): a partner asks; the institution's *response* is the disclosure.
+//! - **push** ([`push`]): an institution system sends; the *request* body to the partner's API is
+//!   the disclosure, and the partner's answer goes back to the system as it came.
+//!
+//! Both: pick the route's upstream; check the incoming body's `Content-Digest` (required where the
+//! route says so); build the upstream request with only allow-listed headers ([`crate::allow`]);
+//! decide filtered (type and coding checked) or pass-through *before* anything is recorded; make
+//! the [`Disclosure`](crate::disclosure::Disclosure) durable; then stream the partner-bound body
+//! through the engine ([`bodies::redacted`]) with its digest and signature
+//! ([`crate::outgoing`]). A failing body becomes a [`Reason`] in one place,
+//! [`crate::errors::body_reason`].
+
+mod bodies;
+mod pull;
+mod push;
+
+pub(crate) use pull::pull;
+pub(crate) use push::push;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Request, Response};
+use hyper::body::Incoming;
+use sluice_policy::Resolved;
+
+use crate::body::ProxyBody;
+use crate::disclosure::RequestCtx;
+use crate::errors::Reason;
+use crate::state::{PolicyState, Shared};
+use crate::upstream::UpstreamClient;
+
+/// What both flows work with: the process, the policy snapshot, the contract and route, the
+/// request's context, and the route's upstream.
+pub(crate) struct Flow<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub state: &'a Arc<PolicyState>,
+    pub r: Resolved<'a>,
+    pub ctx: RequestCtx,
+    pub upstream: &'a Arc<UpstreamClient>,
+}
+
+impl<'a> Flow<'a> {
+    /// The flow of a resolved request (`upstream_unavailable` when the route's upstream is not
+    /// configured).
+    pub fn new(
+        shared: &'a Arc<Shared>,
+        state: &'a Arc<PolicyState>,
+        r: Resolved<'a>,
+        ctx: RequestCtx,
+    ) -> Result<Self, Reason> {
+        let upstream = shared
+            .upstreams
+            .get(&r.route.upstream)
+            .ok_or(Reason::UpstreamUnavailable)?;
+        Ok(Self {
+            shared,
+            state,
+            r,
+            ctx,
+            upstream,
+        })
+    }
+
+    /// The `Content-Digest` an incoming body must match, if it has one (`bad_digest` when it is
+    /// malformed, `digest_required` when the route requires one and there is none).
+    fn incoming_digest(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<crate::digest::Expected>, Reason> {
+        let digest = crate::digest::expected(headers).map_err(|_| Reason::BadDigest)?;
+        if self.r.route.require_digest && digest.is_none() {
+            return Err(Reason::DigestRequired);
+        }
+        Ok(digest)
+    }
+
+    /// Calls the upstream under a client span (method, the upstream's configured name, status).
+    async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, Reason> {
+        let span = self.ctx.otel.as_ref().map(|p| {
+            let m = crate::telemetry::method_attribute(req.method());
+            let s = p.child(m.to_string());
+            s.set_str("http.request.method", m);
+            s.set_str("server.address", &self.r.route.upstream);
+            s
+        });
+        let result = self.upstream.send(req).await;
+        if let Some(s) = span {
+            match &result {
+                Ok(resp) => {
+                    s.set_int(
+                        "http.response.status_code",
+                        i64::from(resp.status().as_u16()),
+                    );
+                    if resp.status().is_server_error() {
+                        s.fail();
+                    }
+                }
+                Err(reason) => {
+                    s.set_str("error.type", reason.code());
+                    s.fail();
+                }
+            }
+        }
+        result
+    }
+
+    /// The disclosure's recipient, for `Disclosure::begin`.
+    fn recipient<'b>(
+        &'b self,
+        partner: &'b str,
+        peer: Option<&'b sluice_certs::PeerIdentity>,
+        target: &'b str,
+    ) -> crate::disclosure::Recipient<'b> {
+        crate::disclosure::Recipient {
+            partner,
+            peer,
+            resolved: &self.r,
+            policy_version: self.state.policy.version.0,
+            target,
+        }
+    }
+}
+
+/// The path and query of an upstream request, exactly as it goes out (what the ledger's
+/// `target_hmac` covers).
+fn target_of(uri: &http::Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string())
+}
+
+/// The request id as a header value (hex, always valid).
+fn request_id_value(ctx: &RequestCtx) -> http::HeaderValue {
+    http::HeaderValue::from_str(&ctx.id).expect("a request id is hex")
+}

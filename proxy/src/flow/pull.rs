@@ -1,0 +1,128 @@
+//! The pull flow: a partner asks over mTLS, and the institution's response is what is disclosed.
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use sluice_certs::PeerIdentity;
+
+use super::{Flow, bodies, request_id_value, target_of};
+use crate::body::{ProxyBody, media_type};
+use crate::disclosure::Disclosure;
+use crate::errors::{BodySource, Reason};
+
+/// Serves one pull request (see the module docs of [`crate::flow`]).
+pub(crate) async fn pull(
+    f: &Flow<'_>,
+    partner: &str,
+    peer: &PeerIdentity,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Reason> {
+    let (parts, body) = req.into_parts();
+    // A body the partner sends is checked against its Content-Digest as it streams, like a push.
+    let digest = f.incoming_digest(&parts.headers)?;
+    let limit = f.shared.config.limits.max_request_body_bytes;
+    let up = institution_request(f, &parts, partner)?
+        .body(bodies::verified(bodies::limited(body, limit), digest))
+        .map_err(|_| Reason::UpstreamProtocol)?;
+    let target = target_of(up.uri());
+    let resp = f.send(up).await?;
+    let status = resp.status();
+    let bodiless = parts.method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::PARTIAL_CONTENT {
+        return Err(Reason::UpstreamProtocol);
+    }
+    if !status.is_success() && !bodiless {
+        return Err(Reason::UpstreamStatus(status));
+    }
+    let (rparts, rbody) = resp.into_parts();
+    let mut out = Response::builder().status(status);
+    let h = out.headers_mut().expect("a fresh builder has headers");
+    h.insert("x-request-id", request_id_value(&f.ctx));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if bodiless {
+        if !rbody.is_end_stream() && parts.method != Method::HEAD {
+            return Err(Reason::UpstreamProtocol);
+        }
+        let empty = http_body_util::Empty::new().map_err(|never| match never {});
+        return out
+            .body(empty.boxed_unsync())
+            .map_err(|_| Reason::UpstreamProtocol);
+    }
+    let ct = crate::allow::single_content_type(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
+    crate::allow::copy(&rparts.headers, h, &["content-type"]);
+    crate::allow::copy_route(&rparts.headers, h, &f.r.route.headers);
+    // The institution's digest covers what it sent, not what the partner receives: verified here,
+    // never forwarded (except with an unmodified pass-through body).
+    let digest = crate::digest::expected(&rparts.headers).map_err(|_| Reason::UpstreamProtocol)?;
+    let stall = f.upstream.cfg.body_stall_timeout;
+    let rbody = bodies::verified(crate::body::StallGuard::new(rbody, stall), digest);
+    // A filtered body's type and coding are checked before anything is recorded.
+    let filtered = if crate::allow::passes_through(ct, &f.r.route.pass_through) {
+        None
+    } else {
+        Some((
+            media_type(ct).ok_or(Reason::UpstreamProtocol)?,
+            crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?,
+        ))
+    };
+    let rec = &f.shared.recorder;
+    let disclosure =
+        Disclosure::begin(rec, &f.ctx, f.recipient(partner, Some(peer), &target)).await?;
+    h.insert("sluice-disclosure", disclosure.header());
+    let Some(filtered) = filtered else {
+        pass_through_logged(f, partner);
+        let pass = ["content-encoding", "content-length", "content-digest"];
+        crate::allow::copy(&rparts.headers, h, &pass);
+        let (finish, _) = disclosure.into_body();
+        let body = crate::passthrough::PassThroughBody::new(rbody, finish);
+        return out
+            .body(body.boxed_unsync())
+            .map_err(|_| Reason::UpstreamProtocol);
+    };
+    let body = bodies::redacted(f.state, &f.r, rbody, filtered, disclosure.into_body());
+    let signing = crate::outgoing::Signing::Response(status.as_u16());
+    let signer = f.shared.signer.as_ref();
+    match crate::outgoing::send(body, h, signer, signing, f.r.route.buffer_limit).await {
+        Ok(body) => out.body(body).map_err(|_| Reason::UpstreamProtocol),
+        Err(e) => Err(crate::errors::body_reason(e.as_ref(), BodySource::Upstream)
+            .unwrap_or(Reason::UpstreamProtocol)),
+    }
+}
+
+/// The request to the institution: the partner's method, path and query (the path checked
+/// canonical before routing), its allow-listed headers, identity coding only, and who asks.
+fn institution_request(
+    f: &Flow<'_>,
+    parts: &http::request::Parts,
+    partner: &str,
+) -> Result<http::request::Builder, Reason> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str());
+    let mut up = Request::builder()
+        .method(parts.method.clone())
+        .uri(f.upstream.uri(pq)?);
+    let headers = up.headers_mut().expect("a fresh builder has headers");
+    crate::allow::copy(&parts.headers, headers, crate::allow::PULL_REQUEST_HEADERS);
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    headers.insert("x-request-id", request_id_value(&f.ctx));
+    if let Ok(v) = HeaderValue::from_str(partner) {
+        headers.insert("sluice-partner", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&f.r.contract.id) {
+        headers.insert("sluice-contract", v);
+    }
+    Ok(up)
+}
+
+/// The log line of an unfiltered body (an explicit decision of the route).
+pub(super) fn pass_through_logged(f: &Flow<'_>, partner: &str) {
+    tracing::warn!(request_id = %f.ctx.id, partner = %partner, contract = %f.r.contract.id, route = %f.r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
+}

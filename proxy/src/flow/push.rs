@@ -1,0 +1,136 @@
+//! The push flow: an institution system sends, and the request body to the partner's API is what
+//! is disclosed; the partner's answer goes back to the system.
+
+use std::sync::{Arc, OnceLock};
+
+use http::{Request, Response, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::{Flow, bodies, request_id_value, target_of};
+use crate::body::{OnFinish, Outcome, ProxyBody, media_type};
+use crate::disclosure::Disclosure;
+use crate::errors::{BodySource, Reason};
+
+/// Serves one push request (see the module docs of [`crate::flow`]).
+pub(crate) async fn push(
+    f: &Flow<'_>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Reason> {
+    let partner = f.state.policy.partner_of(f.r.contract).id.clone();
+    let (parts, body) = req.into_parts();
+    // Two Content-Type fields: which one a downstream parser believes is anyone's guess.
+    let ct =
+        crate::allow::single_content_type(&parts.headers).ok_or(Reason::UnsupportedMediaType)?;
+    let media = if crate::allow::passes_through(ct, &f.r.route.pass_through) {
+        None
+    } else {
+        Some(media_type(ct).ok_or(Reason::UnsupportedMediaType)?)
+    };
+    let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
+    let digest = f.incoming_digest(&parts.headers)?;
+    let limit = f.shared.config.limits.max_request_body_bytes;
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > limit
+    {
+        return Err(Reason::BodyTooLarge);
+    }
+    let mut up = partner_request(f, &parts)?;
+    let target = up.uri_ref().map(target_of).unwrap_or_default();
+    let rec = &f.shared.recorder;
+    let disclosure = Disclosure::begin(rec, &f.ctx, f.recipient(&partner, None, &target)).await?;
+    let headers = up.headers_mut().expect("a fresh builder has headers");
+    headers.insert("sluice-disclosure", disclosure.header());
+    let answer_disclosure = disclosure.header();
+    // Why the body stopped, when it did: the institution system is told (a path, never a value).
+    let failure: Arc<OnceLock<Reason>> = Arc::default();
+    let (finish, sink) = disclosure.into_body();
+    let finish = noting_failure(finish, failure.clone());
+    let source = bodies::verified(bodies::limited(body, limit), digest);
+    let body = match media {
+        Some(media) => {
+            let body = bodies::redacted(f.state, &f.r, source, (media, coding), (finish, sink));
+            let target_uri = up.uri_ref().map(|u| u.to_string()).unwrap_or_default();
+            let signing =
+                crate::outgoing::Signing::Request(parts.method.as_str().to_string(), target_uri);
+            let headers = up.headers_mut().expect("builder has headers");
+            let signer = f.shared.signer.as_ref();
+            // A failure before anything is sent (`failure` says why): the partner is never called.
+            crate::outgoing::send(body, headers, signer, signing, f.r.route.buffer_limit)
+                .await
+                .ok()
+        }
+        None => {
+            super::pull::pass_through_logged(f, &partner);
+            let headers = up.headers_mut().expect("builder has headers");
+            crate::allow::copy_pass_through(&parts.headers, headers);
+            let body = crate::passthrough::PassThroughBody::new(source, finish);
+            Some(body.boxed_unsync())
+        }
+    };
+    let result = match body {
+        Some(body) => {
+            let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
+            Some(f.send(up).await)
+        }
+        None => None,
+    };
+    if let Some(reason) = failure.get() {
+        return Err(reason.clone());
+    }
+    let resp = result.ok_or(Reason::UpstreamProtocol)??;
+    // The partner's answer goes back to the institution system (no disclosure in this direction).
+    let (rparts, rbody) = resp.into_parts();
+    let mut out = Response::builder().status(rparts.status);
+    let h = out.headers_mut().expect("a fresh builder has headers");
+    crate::allow::copy_end_to_end(&rparts.headers, h);
+    h.insert("x-request-id", request_id_value(&f.ctx));
+    h.insert("sluice-disclosure", answer_disclosure);
+    let body = rbody.map_err(|e| -> crate::body::BoxError { Box::new(e) });
+    out.body(body.boxed_unsync())
+        .map_err(|_| Reason::UpstreamProtocol)
+}
+
+/// The request to the partner's API: method, path and only the allow-listed query parameters,
+/// the allow-listed headers, and the request id.
+fn partner_request(
+    f: &Flow<'_>,
+    parts: &http::request::Parts,
+) -> Result<http::request::Builder, Reason> {
+    // Only allow-listed query parameters reach the partner (default: none).
+    let target = match crate::allow::query(parts.uri.query(), &f.r.route.query) {
+        Some(q) => format!("{}?{q}", parts.uri.path()),
+        None => parts.uri.path().to_string(),
+    };
+    let mut up = Request::builder()
+        .method(parts.method.clone())
+        .uri(f.upstream.uri(&target)?);
+    let headers = up.headers_mut().expect("a fresh builder has headers");
+    crate::allow::copy(&parts.headers, headers, crate::allow::TO_PARTNER_HEADERS);
+    crate::allow::copy_route(&parts.headers, headers, &f.r.route.headers);
+    headers.insert("x-request-id", request_id_value(&f.ctx));
+    Ok(up)
+}
+
+/// `finish`, noting first in `failure` why the request body stopped, when that is the caller's
+/// doing (too large, bad coding, digest mismatch, a policy violation).
+fn noting_failure(finish: OnFinish, failure: Arc<OnceLock<Reason>>) -> OnFinish {
+    Box::new(move |outcome| {
+        let reason = match &outcome {
+            Outcome::SourceFailed(e) => crate::errors::body_reason(e.as_ref(), BodySource::Request),
+            Outcome::Violation(v) => Some(Reason::PolicyViolation(format!(
+                "{} at {}",
+                v.kind.code(),
+                v.path
+            ))),
+            _ => None,
+        };
+        if let Some(r) = reason {
+            let _ = failure.set(r);
+        }
+        finish(outcome);
+    })
+}
