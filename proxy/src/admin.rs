@@ -110,27 +110,6 @@ fn metrics_text(shared: &Shared) -> String {
     shared.metrics.render(&gauges(shared))
 }
 
-/// Reads the admin bearer token (one line of at least 32 characters) and returns its SHA-256:
-/// only the digest is kept, and requests are compared against it.
-pub fn read_token(path: &std::path::Path) -> Result<[u8; 32], String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let token = text.trim();
-    if token.len() < 32 || token.contains(char::is_whitespace) {
-        return Err(format!(
-            "{}: expected one line of at least 32 characters without spaces (e.g. `openssl rand -hex 32`)",
-            path.display()
-        ));
-    }
-    Ok(token_digest(token.as_bytes()))
-}
-
-fn token_digest(token: &[u8]) -> [u8; 32] {
-    ring::digest::digest(&ring::digest::SHA256, token)
-        .as_ref()
-        .try_into()
-        .expect("SHA-256 is 32 bytes")
-}
-
 /// Whether `req` may use a protected endpoint: no token configured, or the right bearer token.
 /// The SHA-256 of the presented token is compared with the configured token's, so the time a
 /// comparison takes says nothing about the token itself.
@@ -141,7 +120,7 @@ fn authorised(shared: &Shared, req: &Request<hyper::body::Incoming>) -> bool {
     req.headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|given| token_digest(given) == *expected)
+        .is_some_and(|given| crate::keys::token_digest(given) == *expected)
 }
 
 async fn serve(

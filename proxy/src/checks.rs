@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::state::StartError;
+use crate::startup::StartError;
 
 /// Days ahead that expiries are warned about.
 pub const WARN_DAYS: i64 = 30;
@@ -251,14 +251,18 @@ pub fn contract_warnings(
 }
 
 /// Certificates (listeners' and upstream clients') expired or expiring within [`WARN_DAYS`].
-pub fn certificate_warnings(shared: &crate::state::Shared, now: i64) -> Vec<String> {
+pub fn certificate_warnings(
+    config: &Config,
+    tls: &[std::sync::Arc<sluice_certs::reload::ServerTls>],
+    now: i64,
+) -> Vec<String> {
     let mut expiries: Vec<(String, i64)> = Vec::new();
-    for (i, t) in shared.tls.iter().enumerate() {
+    for (i, t) in tls.iter().enumerate() {
         for e in t.expiries() {
             expiries.push((format!("{}, listener[{i}]", e.label), e.not_after));
         }
     }
-    for (i, u) in shared.config.upstreams.iter().enumerate() {
+    for (i, u) in config.upstreams.iter().enumerate() {
         for (name, f) in [("ca", &u.tls.ca_bundle), ("client_cert", &u.tls.cert)] {
             let Some(f) = f else { continue };
             let Ok(certs) = sluice_certs::pem::load_certs(f) else {
@@ -292,13 +296,21 @@ pub fn certificate_warnings(shared: &crate::state::Shared, now: i64) -> Vec<Stri
 }
 
 /// Every start-up warning: readable keys, contracts and certificates ending soon.
-pub fn warnings(shared: &crate::state::Shared) -> Vec<String> {
-    let mut out = readable_keys(&shared.config);
+pub fn warnings(
+    config: &Config,
+    tls: &[std::sync::Arc<sluice_certs::reload::ServerTls>],
+    (policy_file, policy): (&Path, &sluice_policy::CompiledPolicy),
+) -> Vec<String> {
+    let mut out = readable_keys(config);
     out.extend(contract_warnings(
-        shared.policy_path(),
-        &shared.policy().policy,
+        policy_file,
+        policy,
         sluice_policy::Instant::now(),
     ));
-    out.extend(certificate_warnings(shared, sluice_certs::inspect::now()));
+    out.extend(certificate_warnings(
+        config,
+        tls,
+        sluice_certs::inspect::now(),
+    ));
     out
 }

@@ -14,7 +14,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 
-use crate::body::BoxError;
+/// A boxed body error (the same type as `crate::body::BoxError`).
+type BoxError = tower::BoxError;
 
 /// A digest algorithm sluice verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,7 +99,12 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, StartError> {
 pub fn serve_bound(shared: Arc<Shared>, bound: Bound) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     if let Some(t) = &shared.telemetry {
-        t.spawn(Arc::downgrade(&shared));
+        // The exporter gets what it reads, not the whole state.
+        let weak = Arc::downgrade(&shared);
+        t.spawn(Box::new(move || {
+            let shared = weak.upgrade()?;
+            Some((shared.metrics.snapshot(), crate::admin::gauges(&shared)))
+        }));
     }
     let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();
@@ -253,7 +258,7 @@ async fn serve(
     let activity = Arc::new(crate::conn::Activity::default());
     // Counted under its partner (or its key, when it names none) against the partner cap.
     let counted_as = peer.as_ref().map(|p| {
-        crate::service::partner_of(&shared.policy().policy, p).map_or_else(
+        crate::identity::partner_of(&shared.policy().policy, p).map_or_else(
             |_| format!("spki:{}", p.spki_hex()),
             |partner| partner.id.clone(),
         )
@@ -278,7 +283,7 @@ async fn serve(
         let refuse = hyper::service::service_fn(|_req| async {
             let mut resp = crate::errors::error_response(
                 &crate::errors::Reason::ConnectionLimit,
-                &crate::service::request_id(),
+                &crate::tracecontext::request_id(),
             );
             resp.headers_mut().insert(
                 http::header::RETRY_AFTER,

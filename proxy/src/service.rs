@@ -8,7 +8,9 @@ use std::sync::Arc;
 use http::{HeaderMap, Method, Request, Response, header};
 use hyper::body::Incoming;
 use sluice_certs::PeerIdentity;
-use sluice_policy::{Flow, Identity, Instant, Resolved};
+use sluice_policy::{Flow, Instant, Resolved};
+
+pub use crate::identity::partner_of;
 
 use crate::body::ProxyBody;
 use crate::config::ListenerKind;
@@ -28,31 +30,6 @@ pub struct ConnInfo {
     pub verdicts: Option<crate::framing::Verdicts>,
     /// What the connection is doing, for its watchdog (see [`crate::conn`]).
     pub activity: Arc<crate::conn::Activity>,
-}
-
-/// A random request id (128 bits, hex).
-pub fn request_id() -> String {
-    let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    sluice_policy::hex::hex(&b)
-}
-
-/// The policy partner whose identity the certificate carries. A certificate that carries the
-/// identities of two partners is refused whatever the policy's order (`ambiguous_identity`).
-pub fn partner_of<'p>(
-    policy: &'p sluice_policy::CompiledPolicy,
-    peer: &PeerIdentity,
-) -> Result<&'p sluice_policy::Partner, Reason> {
-    let mut found = policy.partners.iter().filter(|p| match &p.identity {
-        Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
-        Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
-        Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
-    });
-    let first = found.next().ok_or(Reason::UnknownPartner)?;
-    match found.next() {
-        Some(_) => Err(Reason::AmbiguousIdentity),
-        None => Ok(first),
-    }
 }
 
 /// Message framing a filter in front of other parsers must not pass on (RFC 9112 §6.1).

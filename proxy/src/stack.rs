@@ -143,7 +143,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
-        let id: Arc<str> = crate::service::request_id().into();
+        let id: Arc<str> = crate::tracecontext::request_id().into();
         req.extensions_mut().insert(RequestId(id.clone()));
         let chunked = req.version() == http::Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING);

@@ -11,6 +11,7 @@ use sluice_policy::CompiledPolicy;
 use sluice_policy::engine::EngineKeys;
 
 use crate::config::Config;
+pub use crate::startup::StartError;
 use crate::upstream::UpstreamClient;
 
 /// A policy and the engine keys of each of its contracts.
@@ -54,29 +55,6 @@ pub struct Shared {
     pub connections: crate::conn::Registry,
     /// The key files loaded at start (a reload refuses when one changed on disk).
     key_fingerprints: crate::checks::KeyFingerprints,
-}
-
-/// Why the proxy could not start (or reload).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The configuration.
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
-    /// The policy.
-    #[error("{0}")]
-    Policy(String),
-    /// Certificates or keys.
-    #[error("{0}")]
-    Certs(#[from] sluice_certs::CertError),
-    /// A key file.
-    #[error("{0}")]
-    Key(String),
-    /// Binding a listener.
-    #[error("{0}")]
-    Io(String),
-    /// The disclosure ledger.
-    #[error("{0}")]
-    Ledger(String),
 }
 
 /// Records a policy in the ledger and keeps its text beside the log under its hash.
@@ -200,7 +178,7 @@ impl Shared {
             None => None,
         };
         let admin_token = match &config.admin_token_file {
-            Some(path) => Some(crate::admin::read_token(path).map_err(StartError::Key)?),
+            Some(path) => Some(crate::keys::read_token(path).map_err(StartError::Key)?),
             None => None,
         };
         let telemetry = config
@@ -239,11 +217,20 @@ impl Shared {
             connections: crate::conn::Registry::default(),
         };
         if open_ledger {
-            for w in crate::checks::warnings(&shared) {
+            for w in shared.warnings() {
                 tracing::warn!(warning = %w, "start-up check");
             }
         }
         Ok(shared)
+    }
+
+    /// Every start-up warning (see [`crate::checks::warnings`]).
+    pub fn warnings(&self) -> Vec<String> {
+        crate::checks::warnings(
+            &self.config,
+            &self.tls,
+            (&self.policy_path, &self.policy().policy),
+        )
     }
 
     /// The policy file in use.
@@ -313,7 +300,7 @@ impl Shared {
             if self.tls[live.listener].is_revoked(peer) {
                 return true;
             }
-            match crate::service::partner_of(&state.policy, peer) {
+            match crate::identity::partner_of(&state.policy, peer) {
                 Ok(p) => !state.policy.contracts.iter().any(|c| {
                     state.policy.partners[c.partner].id == p.id
                         && c.valid_from <= now

@@ -31,7 +31,7 @@ impl TraceId {
 
     /// A new random trace id.
     pub fn random() -> Self {
-        Self(crate::service::request_id())
+        Self(request_id())
     }
 }
 
@@ -56,6 +56,13 @@ fn parse(value: &str) -> Option<(String, String)> {
         && parent.bytes().any(|b| b != b'0')
         && hex(flags, 2);
     valid.then(|| (trace.to_string(), parent.to_string()))
+}
+
+/// A random request id (128 bits, hex).
+pub fn request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    sluice_policy::hex::hex(&b)
 }
 
 #[cfg(test)]

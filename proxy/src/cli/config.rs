@@ -41,7 +41,7 @@ pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
     let (listeners, upstreams) = (config.listeners.len(), config.upstreams.len());
     match crate::state::Shared::check(config, policy) {
         Ok(shared) => {
-            let warnings = crate::checks::warnings(&shared);
+            let warnings = shared.warnings();
             for w in &warnings {
                 eprintln!("warning: {w}");
             }

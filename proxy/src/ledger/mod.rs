@@ -15,6 +15,7 @@
 
 pub mod checkpoint;
 pub mod entry;
+mod error;
 pub mod html;
 pub mod lock;
 pub mod merkle;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod subjects;
 pub mod summary;
 pub mod verify;
+mod writer;
 
 pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record};
 pub use store::{Ledger, LedgerError, LedgerOptions, Recovery};

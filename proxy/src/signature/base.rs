@@ -4,7 +4,7 @@
 use http::HeaderMap;
 use sfv::{BareItem, InnerList, Item, ListEntry, SerializeValue};
 
-use super::verify::SignatureError;
+use super::error::SignatureError;
 
 /// The message a base is built from: derived components and fields.
 #[derive(Debug)]

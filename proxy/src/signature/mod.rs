@@ -21,6 +21,7 @@
 //! serialised with `sfv`, so `@signature-params` is the canonical serialisation.
 
 pub mod base;
+pub mod error;
 pub mod message;
 pub mod sign;
 pub mod verify;

@@ -12,23 +12,18 @@ use http_body_util::Full;
 use tokio::sync::mpsc;
 
 use super::SpanData;
-use crate::state::Shared;
 
 /// Spans waiting to be sent; beyond this they are dropped.
 const QUEUE: usize = 8192;
 /// Spans per request to the collector.
 const BATCH: usize = 512;
 
-/// Where and how often telemetry is exported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TelemetryConfig {
-    /// Base URL of an OTLP/HTTP receiver, e.g. `http://127.0.0.1:4318`.
-    pub otlp_endpoint: http::Uri,
-    /// `service.name` of the resource.
-    pub service_name: String,
-    /// How often spans and metrics are sent.
-    pub export_interval: Duration,
-}
+pub use crate::config::TelemetryConfig;
+
+/// What the exporter reads at each metrics export: the counters and histograms, and the gauges
+/// computed then; `None` once the instance is gone (the exporter stops).
+pub type MetricsSource =
+    Box<dyn Fn() -> Option<(crate::metrics::Snapshot, Vec<crate::metrics::Gauge>)> + Send>;
 
 /// The telemetry pipeline of one sluice instance.
 #[derive(Debug)]
@@ -85,7 +80,7 @@ impl Telemetry {
     }
 
     /// Starts the exporting task (once; later calls do nothing).
-    pub fn spawn(self: &Arc<Self>, shared: std::sync::Weak<Shared>) {
+    pub fn spawn(self: &Arc<Self>, source: MetricsSource) {
         let Some(mut rx) = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
@@ -109,12 +104,12 @@ impl Telemetry {
                         None => break,
                     },
                     _ = tick.tick() => {
-                        let Some(shared) = shared.upgrade() else { break };
+                        let Some((snapshot, gauges)) = source() else { break };
                         let doc = super::otlp::metrics(
                             &config.service_name,
                             started,
-                            &shared.metrics.snapshot(),
-                            &crate::admin::gauges(&shared),
+                            &snapshot,
+                            &gauges,
                         );
                         post(&client, &config.otlp_endpoint, "/v1/metrics", &doc).await;
                     }

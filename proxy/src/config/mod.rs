@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+mod raw;
+
+use raw::{RawClientAuth, RawConfig, RawKind};
 
 /// A configuration problem, with the file it is in.
 #[derive(Debug, thiserror::Error)]
@@ -21,167 +23,6 @@ pub struct ConfigError {
     pub file: String,
     /// Key path, bad value and expectation.
     pub message: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    policy: PathBuf,
-    keys: RawKeys,
-    #[serde(default)]
-    limits: RawLimits,
-    #[serde(rename = "listener")]
-    listeners: Vec<RawListener>,
-    admin: Option<RawAdmin>,
-    telemetry: Option<RawTelemetry>,
-    ledger: RawLedger,
-    #[serde(rename = "upstream", default)]
-    upstreams: Vec<RawUpstream>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKeys {
-    pseudonym_key: PathBuf,
-    subject_key: Option<PathBuf>,
-    message_signing_key: Option<PathBuf>,
-    message_key_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLimits {
-    max_header_bytes: usize,
-    max_request_body_bytes: u64,
-    max_connections: usize,
-    max_connections_per_partner: usize,
-    max_in_flight: usize,
-    max_streams_per_connection: u32,
-    request_timeout_ms: u64,
-    header_read_timeout_ms: u64,
-    idle_timeout_ms: u64,
-    max_connection_age_ms: u64,
-    send_timeout_ms: u64,
-    drain_timeout_ms: u64,
-}
-
-impl Default for RawLimits {
-    fn default() -> Self {
-        Self {
-            max_header_bytes: 16 * 1024,
-            max_request_body_bytes: 16 * 1024 * 1024,
-            max_connections: 1024,
-            max_connections_per_partner: 64,
-            max_in_flight: 4096,
-            max_streams_per_connection: 100,
-            request_timeout_ms: 300_000,
-            header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
-            max_connection_age_ms: 3_600_000,
-            send_timeout_ms: 60_000,
-            drain_timeout_ms: 30_000,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum RawKind {
-    Partner,
-    Internal,
-}
-
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum RawClientAuth {
-    Required,
-    Optional,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawListener {
-    name: String,
-    kind: RawKind,
-    address: String,
-    cert: PathBuf,
-    key: PathBuf,
-    client_ca: Option<PathBuf>,
-    #[serde(default)]
-    crls: Vec<PathBuf>,
-    client_auth: Option<RawClientAuth>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLedger {
-    dir: PathBuf,
-    signing_key: PathBuf,
-    origin: String,
-    #[serde(default = "default_commit_ms")]
-    commit_window_ms: u64,
-    #[serde(default = "default_checkpoint_every")]
-    checkpoint_every: u64,
-}
-
-fn default_commit_ms() -> u64 {
-    0
-}
-fn default_checkpoint_every() -> u64 {
-    256
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAdmin {
-    address: String,
-    token_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTelemetry {
-    otlp_endpoint: Option<String>,
-    service_name: Option<String>,
-    export_interval_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUpstream {
-    name: String,
-    url: String,
-    ca: Option<PathBuf>,
-    #[serde(default)]
-    system_roots: bool,
-    client_cert: Option<PathBuf>,
-    client_key: Option<PathBuf>,
-    #[serde(default = "default_connect_ms")]
-    connect_timeout_ms: u64,
-    #[serde(default = "default_header_ms")]
-    response_header_timeout_ms: u64,
-    #[serde(default = "default_idle_ms")]
-    idle_timeout_ms: u64,
-    #[serde(default = "default_body_stall_ms")]
-    body_stall_timeout_ms: u64,
-    #[serde(default = "default_pool")]
-    pool_size: usize,
-}
-
-fn default_body_stall_ms() -> u64 {
-    60_000
-}
-fn default_connect_ms() -> u64 {
-    2_000
-}
-fn default_header_ms() -> u64 {
-    30_000
-}
-fn default_idle_ms() -> u64 {
-    60_000
-}
-fn default_pool() -> usize {
-    32
 }
 
 /// A ledger origin names one log: non-empty, no spaces or line breaks (it is the first line of
@@ -254,6 +95,17 @@ pub struct Ledger {
     pub checkpoint_every: u64,
 }
 
+/// Where and how often telemetry is exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// Base URL of an OTLP/HTTP receiver, e.g. `http://127.0.0.1:4318`.
+    pub otlp_endpoint: http::Uri,
+    /// `service.name` of the resource.
+    pub service_name: String,
+    /// How often spans and metrics are sent.
+    pub export_interval: Duration,
+}
+
 /// Limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -308,7 +160,7 @@ pub struct Config {
     /// the admin listener is not on loopback).
     pub admin_token_file: Option<PathBuf>,
     /// OTLP export, when `[telemetry] otlp_endpoint` is set (nothing leaves otherwise).
-    pub telemetry: Option<crate::telemetry::export::TelemetryConfig>,
+    pub telemetry: Option<TelemetryConfig>,
     /// The disclosure ledger (required: without it nothing is disclosed).
     pub ledger: Ledger,
     /// Upstreams by name.
@@ -575,7 +427,7 @@ impl Config {
                                 "telemetry.export_interval_ms: got {interval}, expected 100 to 600000"
                             )));
                         }
-                        Some(crate::telemetry::export::TelemetryConfig {
+                        Some(TelemetryConfig {
                             otlp_endpoint: uri,
                             service_name: t.service_name.unwrap_or_else(|| "sluice".into()),
                             export_interval: Duration::from_millis(interval),

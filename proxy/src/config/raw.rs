@@ -1,0 +1,167 @@
+//! `sluice.toml` as written: the serde types, with `deny_unknown_fields` everywhere (a misspelt
+//! key fails, it is never ignored) and the defaults. [`super::Config::parse`] validates them.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) policy: PathBuf,
+    pub(super) keys: RawKeys,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(rename = "listener")]
+    pub(super) listeners: Vec<RawListener>,
+    pub(super) admin: Option<RawAdmin>,
+    pub(super) telemetry: Option<RawTelemetry>,
+    pub(super) ledger: RawLedger,
+    #[serde(rename = "upstream", default)]
+    pub(super) upstreams: Vec<RawUpstream>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKeys {
+    pub(super) pseudonym_key: PathBuf,
+    pub(super) subject_key: Option<PathBuf>,
+    pub(super) message_signing_key: Option<PathBuf>,
+    pub(super) message_key_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLimits {
+    pub(super) max_header_bytes: usize,
+    pub(super) max_request_body_bytes: u64,
+    pub(super) max_connections: usize,
+    pub(super) max_connections_per_partner: usize,
+    pub(super) max_in_flight: usize,
+    pub(super) max_streams_per_connection: u32,
+    pub(super) request_timeout_ms: u64,
+    pub(super) header_read_timeout_ms: u64,
+    pub(super) idle_timeout_ms: u64,
+    pub(super) max_connection_age_ms: u64,
+    pub(super) send_timeout_ms: u64,
+    pub(super) drain_timeout_ms: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            max_request_body_bytes: 16 * 1024 * 1024,
+            max_connections: 1024,
+            max_connections_per_partner: 64,
+            max_in_flight: 4096,
+            max_streams_per_connection: 100,
+            request_timeout_ms: 300_000,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connection_age_ms: 3_600_000,
+            send_timeout_ms: 60_000,
+            drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawKind {
+    Partner,
+    Internal,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawClientAuth {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawListener {
+    pub(super) name: String,
+    pub(super) kind: RawKind,
+    pub(super) address: String,
+    pub(super) cert: PathBuf,
+    pub(super) key: PathBuf,
+    pub(super) client_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) crls: Vec<PathBuf>,
+    pub(super) client_auth: Option<RawClientAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLedger {
+    pub(super) dir: PathBuf,
+    pub(super) signing_key: PathBuf,
+    pub(super) origin: String,
+    #[serde(default = "default_commit_ms")]
+    pub(super) commit_window_ms: u64,
+    #[serde(default = "default_checkpoint_every")]
+    pub(super) checkpoint_every: u64,
+}
+
+fn default_commit_ms() -> u64 {
+    0
+}
+fn default_checkpoint_every() -> u64 {
+    256
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    pub(super) address: String,
+    pub(super) token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTelemetry {
+    pub(super) otlp_endpoint: Option<String>,
+    pub(super) service_name: Option<String>,
+    pub(super) export_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpstream {
+    pub(super) name: String,
+    pub(super) url: String,
+    pub(super) ca: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) system_roots: bool,
+    pub(super) client_cert: Option<PathBuf>,
+    pub(super) client_key: Option<PathBuf>,
+    #[serde(default = "default_connect_ms")]
+    pub(super) connect_timeout_ms: u64,
+    #[serde(default = "default_header_ms")]
+    pub(super) response_header_timeout_ms: u64,
+    #[serde(default = "default_idle_ms")]
+    pub(super) idle_timeout_ms: u64,
+    #[serde(default = "default_body_stall_ms")]
+    pub(super) body_stall_timeout_ms: u64,
+    #[serde(default = "default_pool")]
+    pub(super) pool_size: usize,
+}
+
+fn default_body_stall_ms() -> u64 {
+    60_000
+}
+fn default_connect_ms() -> u64 {
+    2_000
+}
+fn default_header_ms() -> u64 {
+    30_000
+}
+fn default_idle_ms() -> u64 {
+    60_000
+}
+fn default_pool() -> usize {
+    32
+}

@@ -1,0 +1,26 @@
+//! Which partner a verified client certificate is: the one partner of the policy whose identity
+//! (URI SAN, DNS SAN or SPKI SHA-256 pin) the certificate carries. None is `unknown_partner`;
+//! two are `ambiguous_identity`, whatever the order of the policy.
+
+use sluice_certs::PeerIdentity;
+use sluice_policy::Identity;
+
+use crate::errors::Reason;
+
+/// The policy partner whose identity the certificate carries. A certificate that carries the
+/// identities of two partners is refused whatever the policy's order (`ambiguous_identity`).
+pub fn partner_of<'p>(
+    policy: &'p sluice_policy::CompiledPolicy,
+    peer: &PeerIdentity,
+) -> Result<&'p sluice_policy::Partner, Reason> {
+    let mut found = policy.partners.iter().filter(|p| match &p.identity {
+        Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
+        Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
+        Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
+    });
+    let first = found.next().ok_or(Reason::UnknownPartner)?;
+    match found.next() {
+        Some(_) => Err(Reason::AmbiguousIdentity),
+        None => Ok(first),
+    }
+}
