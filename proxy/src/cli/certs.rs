@@ -2,8 +2,8 @@
 //! --partner ID`: a development PKI, changed only in ways that keep existing keys (see
 //! `sluice_certs::devpki`).
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -49,7 +49,7 @@ pub(crate) enum CertsCommand {
     },
 }
 
-pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
+pub(crate) fn run(cmd: CertsCommand) -> Result<(), Failure> {
     match cmd {
         CertsCommand::Issue {
             dir,
@@ -61,9 +61,7 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
             use sluice_certs::devpki::Subject;
             let who = match (partner, server, institution) {
                 (Some(p), _, _) => {
-                    if let Err(code) = check_partner_id(&p) {
-                        return code;
-                    }
+                    check_partner_id(&p)?;
                     Subject::Partner(p)
                 }
                 (None, true, _) => Subject::Server,
@@ -89,11 +87,11 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
                     } else {
                         println!("reload sluice (SIGHUP) to serve it");
                     }
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    ExitCode::from(2)
+                    Err(Failure::Input)
                 }
             }
         }
@@ -111,9 +109,7 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
                 partners
             };
             for p in &partners {
-                if let Err(code) = check_partner_id(p) {
-                    return code;
-                }
+                check_partner_id(p)?
             }
             match sluice_certs::devpki::init_with(&dir, &partners, force) {
                 Ok(report) => {
@@ -129,11 +125,11 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
                     );
                     println!("policy snippets for these partners (also in partners.toml):\n");
                     print!("{}", report.snippets);
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    ExitCode::from(2)
+                    Err(Failure::Input)
                 }
             }
         }
@@ -144,25 +140,25 @@ pub(crate) fn run(cmd: CertsCommand) -> ExitCode {
                     "revoked {partner}: {} updated; reload sluice (SIGHUP) to apply",
                     dir.join("crl.pem").display()
                 );
-                ExitCode::SUCCESS
+                Ok(())
             }
             Err(e) => {
                 eprintln!("{e}");
-                ExitCode::from(1)
+                Err(Failure::Failed)
             }
         },
     }
 }
 
 /// A partner id as certificates and policies spell it.
-fn check_partner_id(id: &str) -> Result<(), ExitCode> {
+fn check_partner_id(id: &str) -> Result<(), Failure> {
     if id.is_empty()
         || !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         eprintln!("--partner {id:?}: expected letters, digits, '-' or '_'");
-        return Err(ExitCode::from(2));
+        return Err(Failure::Input);
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! the ports (an instance may be running on them) — and prints warnings: private keys readable
 //! by group or others, contracts and certificates ending within 30 days.
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -25,21 +25,21 @@ pub(crate) enum ConfigCommand {
     },
 }
 
-pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
+pub(crate) fn run(cmd: ConfigCommand) -> Result<(), Failure> {
     let ConfigCommand::Check {
         file,
         policy,
         strict,
     } = cmd;
-    let config = match crate::config::Config::load(&file) {
+    let config = match sluice::config::Config::load(&file) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return Err(Failure::Input);
         }
     };
     let (listeners, upstreams) = (config.listeners.len(), config.upstreams.len());
-    match crate::state::Shared::check(config, policy) {
+    match sluice::state::Shared::check(config, policy) {
         Ok(shared) => {
             let warnings = shared.warnings();
             for w in &warnings {
@@ -62,13 +62,13 @@ pub(crate) fn run(cmd: ConfigCommand) -> ExitCode {
             );
             if strict && !warnings.is_empty() {
                 eprintln!("{} warning(s) with --strict: failing", warnings.len());
-                return ExitCode::from(1);
+                return Err(Failure::Failed);
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(2)
+            Err(Failure::Input)
         }
     }
 }

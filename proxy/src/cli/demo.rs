@@ -1,7 +1,7 @@
 //! `sluice demo [--once] [--dir DIR]`: see [`crate::demo`].
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
@@ -13,16 +13,13 @@ pub(crate) struct DemoArgs {
     dir: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: DemoArgs) -> ExitCode {
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: DemoArgs) -> Result<(), Failure> {
+    let runtime = super::runtime()?;
     match runtime.block_on(crate::demo::run(args.once, args.dir)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
         Err(e) => {
             eprintln!("\ndemo failed: {e}");
-            ExitCode::from(1)
+            Err(Failure::Failed)
         }
     }
 }

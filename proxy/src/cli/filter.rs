@@ -5,9 +5,9 @@
 //! exit 3 on a violation, with `violation: REASON at PATH (byte N)` on stderr. What was written
 //! to stdout before a violation is an incomplete prefix and must be discarded.
 
+use super::Failure;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use sluice_policy::consent::ConsentList;
@@ -46,11 +46,8 @@ enum FormatArg {
     Ndjson,
 }
 
-pub(crate) fn run(args: FilterArgs) -> ExitCode {
-    let policy = match super::load_policy(&args.policy) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
+    let policy = super::load_policy(&args.policy)?;
     let Some(contract) = policy.contract(&args.contract) else {
         let ids: Vec<_> = policy.contracts.iter().map(|c| c.id.as_str()).collect();
         eprintln!(
@@ -59,7 +56,7 @@ pub(crate) fn run(args: FilterArgs) -> ExitCode {
             args.contract,
             ids.join(", ")
         );
-        return ExitCode::from(2);
+        return Err(Failure::Input);
     };
     let Some(route) = contract.routes.get(args.route) else {
         eprintln!(
@@ -69,14 +66,14 @@ pub(crate) fn run(args: FilterArgs) -> ExitCode {
             contract.routes.len(),
             args.route
         );
-        return ExitCode::from(2);
+        return Err(Failure::Input);
     };
     let master = match &args.key_file {
-        Some(path) => match crate::keys::read_key_file(path) {
+        Some(path) => match sluice::keys::read_key_file(path) {
             Ok(k) => k,
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
         },
         None => {
@@ -94,7 +91,7 @@ pub(crate) fn run(args: FilterArgs) -> ExitCode {
             Ok(list) => Some(Arc::new(list)),
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
         },
         None => None,
@@ -114,15 +111,15 @@ pub(crate) fn run(args: FilterArgs) -> ExitCode {
             if args.summary {
                 eprintln!("{}", summary_json(&summary));
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
         Ok(Err(v)) => {
             eprintln!("violation: {v}");
-            ExitCode::from(3)
+            Err(Failure::Violation)
         }
         Err(e) => {
             eprintln!("sluice filter: {e}");
-            ExitCode::from(1)
+            Err(Failure::Failed)
         }
     }
 }

@@ -10,8 +10,8 @@
 //!
 //! Run `sluice ledger verify` on the ledger first: this command trusts its copy.
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -47,7 +47,7 @@ pub(crate) enum IntegrityCommand {
 fn digest_matches(field: &str, bytes: &[u8]) -> Option<bool> {
     let mut headers = http::HeaderMap::new();
     headers.insert("content-digest", http::HeaderValue::from_str(field).ok()?);
-    let e = crate::digest::expected(&headers).ok()??;
+    let e = sluice::digest::expected(&headers).ok()??;
     Some(e.algorithm.digest(bytes) == e.value)
 }
 
@@ -60,13 +60,13 @@ fn check_message(
     let raw = std::fs::read(message).map_err(|e| format!("{}: {e}", message.display()))?;
     let key_text =
         std::fs::read_to_string(pubkey).map_err(|e| format!("{}: {e}", pubkey.display()))?;
-    let key = crate::ledger::checkpoint::parse_public_key(&key_text).ok_or_else(|| {
+    let key = sluice::ledger::checkpoint::parse_public_key(&key_text).ok_or_else(|| {
         format!(
             "{}: expected a PEM Ed25519 public key or 64 hex digits",
             pubkey.display()
         )
     })?;
-    let checked = crate::signature::message::check(&raw, &key)
+    let checked = sluice::signature::message::check(&raw, &key)
         .map_err(|e| format!("{}: {e}", message.display()))?;
     println!(
         "content-digest: {}",
@@ -84,7 +84,7 @@ fn check_message(
     Ok((checked.body, checked.disclosure_seq, passed))
 }
 
-pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
+pub(crate) fn run(cmd: IntegrityCommand) -> Result<(), Failure> {
     let IntegrityCommand::Verify {
         message,
         pubkey,
@@ -103,31 +103,31 @@ pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
                         "{}: no Sluice-Disclosure header to find the ledger entry by",
                         m.display()
                     );
-                    return ExitCode::from(1);
+                    return Err(Failure::Failed);
                 }
                 (bytes, found)
             }
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
         },
         (_, _, Some(body)) => {
             if digest.is_none() && (ledger.is_none() || seq.is_none()) {
                 eprintln!("nothing to check against: give --digest, or --ledger and --seq");
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
             match std::fs::read(body) {
                 Ok(b) => (b, seq),
                 Err(e) => {
                     eprintln!("{}: {e}", body.display());
-                    return ExitCode::from(2);
+                    return Err(Failure::Input);
                 }
             }
         }
         _ => {
             eprintln!("give --message and --pubkey, or --body");
-            return ExitCode::from(2);
+            return Err(Failure::Input);
         }
     };
     if let Some(field) = digest {
@@ -141,23 +141,23 @@ pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
             }
             None => {
                 eprintln!("--digest {field:?}: expected sha-256=:BASE64: or sha-512=:BASE64:");
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
         }
     }
     if let (Some(dir), Some(seq)) = (ledger, seq) {
         let mut found = None;
-        if let Err(e) = crate::ledger::read::for_each_disclosure(&dir, |d| {
+        if let Err(e) = sluice::ledger::read::for_each_disclosure(&dir, |d| {
             if found.is_none() && d.0["seq"] == seq {
                 found = Some(d);
             }
         }) {
             eprintln!("{e}");
-            return ExitCode::from(1);
+            return Err(Failure::Failed);
         }
         let Some((v, _, _)) = found else {
             eprintln!("{}: no disclosure begins at entry {seq}", dir.display());
-            return ExitCode::from(1);
+            return Err(Failure::Failed);
         };
         let sha =
             sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref());
@@ -176,9 +176,5 @@ pub(crate) fn run(cmd: IntegrityCommand) -> ExitCode {
         );
         ok &= matches;
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    if ok { Ok(()) } else { Err(Failure::Failed) }
 }

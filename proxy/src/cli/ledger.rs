@@ -1,12 +1,12 @@
 //! The compliance team's tools: `sluice ledger verify | show | query | prove | verify-proof |
 //! stats | report | export`.
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::ledger::read;
+use sluice::ledger::read;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LedgerCommand {
@@ -138,7 +138,7 @@ type PartnerStats = (u64, u64, std::collections::HashSet<[u8; 32]>, u64);
 
 /// `--outcome`: a disclosure's outcome as the ledger names it, or `incomplete` / `open`.
 fn outcome_name(name: &str) -> Result<String, String> {
-    let known = crate::ledger::Outcome::ALL.map(crate::ledger::Outcome::as_str);
+    let known = sluice::ledger::Outcome::ALL.map(sluice::ledger::Outcome::as_str);
     if known.contains(&name) || name == "incomplete" || name == "open" {
         Ok(name.to_string())
     } else {
@@ -149,44 +149,41 @@ fn outcome_name(name: &str) -> Result<String, String> {
     }
 }
 
-fn pubkey(path: &std::path::Path) -> Result<Vec<u8>, ExitCode> {
+fn pubkey(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| crate::ledger::checkpoint::parse_public_key(&t))
+        .and_then(|t| sluice::ledger::checkpoint::parse_public_key(&t))
         .ok_or_else(|| {
             eprintln!(
                 "{}: expected an Ed25519 public key (PEM SubjectPublicKeyInfo or 64 hex digits)",
                 path.display()
             );
-            ExitCode::from(2)
+            Failure::Input
         })
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
+fn fail(e: impl std::fmt::Display) -> Result<(), Failure> {
     eprintln!("{e}");
-    ExitCode::from(1)
+    Err(Failure::Failed)
 }
 
 /// Success, or the error of a walk over the log (which may have printed part of its output).
-fn done(result: Result<impl Sized, String>) -> ExitCode {
+fn done(result: Result<impl Sized, String>) -> Result<(), Failure> {
     match result {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(_) => Ok(()),
         Err(e) => fail(e),
     }
 }
 
-pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
+pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
     match cmd {
         LedgerCommand::Verify { dir, pubkey: p } => {
             let p = p.unwrap_or_else(|| {
                 eprintln!("note: no --pubkey; using {}/log.pub, which only shows the log agrees with itself", dir.display());
                 dir.join("log.pub")
             });
-            let key = match pubkey(&p) {
-                Ok(k) => k,
-                Err(c) => return c,
-            };
-            match crate::ledger::verify::verify_dir(&dir, &key) {
+            let key = pubkey(&p)?;
+            match sluice::ledger::verify::verify_dir(&dir, &key) {
                 Ok(r) => {
                     println!(
                         "ok: {} entries, {} checkpoints, root {}{}",
@@ -199,7 +196,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                             ""
                         }
                     );
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 Err(problem) => fail(format!("{}: {problem}", dir.display())),
             }
@@ -210,11 +207,8 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             pubkey: p,
             year,
         } => {
-            let key = match pubkey(&p.unwrap_or_else(|| dir.join("log.pub"))) {
-                Ok(k) => k,
-                Err(c) => return c,
-            };
-            let summary = match crate::ledger::summary::summarize(&dir, &key, year) {
+            let key = pubkey(&p.unwrap_or_else(|| dir.join("log.pub")))?;
+            let summary = match sluice::ledger::summary::summarize(&dir, &key, year) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
@@ -223,7 +217,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             let generated = now
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
-            let page = crate::ledger::html::render(&summary, &generated);
+            let page = sluice::ledger::html::render(&summary, &generated);
             let tmp = html.with_extension("html.tmp");
             if let Err(e) = std::fs::write(&tmp, page).and_then(|()| std::fs::rename(&tmp, &html)) {
                 return fail(format!("{}: {e}", html.display()));
@@ -238,9 +232,9 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 }
             );
             if summary.verified.is_ok() {
-                ExitCode::SUCCESS
+                Ok(())
             } else {
-                ExitCode::from(1)
+                Err(Failure::Failed)
             }
         }
         LedgerCommand::Show { dir } => done(read::for_each_entry(&dir, |r, _| {
@@ -290,7 +284,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 }),
                 other => {
                     eprintln!("--format {other:?}: expected jsonl, csv or ocsf");
-                    return ExitCode::from(2);
+                    return Err(Failure::Input);
                 }
             };
             done(result)
@@ -306,7 +300,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             target,
             key_file,
         } => {
-            let when = |t: &Option<String>, flag: &str| -> Result<Option<u64>, ExitCode> {
+            let when = |t: &Option<String>, flag: &str| -> Result<Option<u64>, Failure> {
                 let Some(t) = t else { return Ok(None) };
                 let parsed = t
                     .parse::<toml::value::Datetime>()
@@ -318,20 +312,20 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                         eprintln!(
                             "{flag} {t:?}: expected a date (2026-01-01) or a date-time with offset (2026-01-01T08:00:00+08:00)"
                         );
-                        Err(ExitCode::from(2))
+                        Err(Failure::Input)
                     }
                 }
             };
             let (since_ms, until_ms) = match (when(&since, "--since"), when(&until, "--until")) {
                 (Ok(a), Ok(b)) => (a, b),
-                (Err(c), _) | (_, Err(c)) => return c,
+                (Err(c), _) | (_, Err(c)) => return Err(c),
             };
             let key = match &key_file {
-                Some(k) => match crate::keys::read_key_file(k) {
+                Some(k) => match sluice::keys::read_key_file(k) {
                     Ok(key) => Some(sluice_policy::pseudonym::SubjectKey::derive(&key)),
                     Err(e) => {
                         eprintln!("{e}");
-                        return ExitCode::from(2);
+                        return Err(Failure::Input);
                     }
                 },
                 None => None,
@@ -362,7 +356,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             }))
         }
         LedgerCommand::Stats { dir, year } => {
-            let year_of = |ms: u64| crate::ledger::summary::day_of(ms).year();
+            let year_of = |ms: u64| sluice::ledger::summary::day_of(ms).year();
             let mut by: std::collections::BTreeMap<(String, String), PartnerStats> =
                 Default::default();
             let mut all = std::collections::HashSet::new();
@@ -398,25 +392,22 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
                 );
             }
             let persons = all.len() as u64;
-            let regime = crate::ledger::summary::cross_border_regime(persons);
+            let regime = sluice::ledger::summary::cross_border_regime(persons);
             println!(
                 "{}",
                 serde_json::json!({"distinct_subjects_total": persons, "subjects_not_inline": opaque, "cross_border_2024": regime, "note": "counts persons across all partners; sensitive-PI counts (10,000 threshold) need the contract's classes"})
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
         LedgerCommand::Prove { dir, seq } => match read::prove(&dir, seq) {
             Ok(p) => {
                 println!("{}", serde_json::to_string_pretty(&p).expect("JSON"));
-                ExitCode::SUCCESS
+                Ok(())
             }
             Err(e) => fail(e),
         },
         LedgerCommand::VerifyProof { proof, pubkey: p } => {
-            let key = match pubkey(&p) {
-                Ok(k) => k,
-                Err(c) => return c,
-            };
+            let key = pubkey(&p)?;
             let text = match std::fs::read_to_string(&proof) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("{}: {e}", proof.display())),
@@ -427,7 +418,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> ExitCode {
             match read::verify_proof(&v, &key) {
                 Ok(entry) => {
                     println!("ok: entry {} is in the log\n{entry}", v["index"]);
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 Err(e) => fail(format!("{}: {e}", proof.display())),
             }

@@ -1,7 +1,7 @@
 //! `sluice policy check FILE` and `sluice policy explain FILE --contract ID`.
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -22,13 +22,10 @@ pub(crate) enum PolicyCommand {
     },
 }
 
-pub(crate) fn run(cmd: PolicyCommand) -> ExitCode {
+pub(crate) fn run(cmd: PolicyCommand) -> Result<(), Failure> {
     match cmd {
         PolicyCommand::Check { file } => {
-            let policy = match super::load_policy(&file) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let policy = super::load_policy(&file)?;
             println!(
                 "ok: {} partners, {} contracts, {} routes, sha256 {}",
                 policy.partners.len(),
@@ -36,17 +33,14 @@ pub(crate) fn run(cmd: PolicyCommand) -> ExitCode {
                 policy.route_count(),
                 policy.version
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
         PolicyCommand::Explain { file, contract } => {
-            let policy = match super::load_policy(&file) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
+            let policy = super::load_policy(&file)?;
             match sluice_policy::explain::explain(&policy, &contract) {
                 Some(text) => {
                     print!("{text}");
-                    ExitCode::SUCCESS
+                    Ok(())
                 }
                 None => {
                     let ids: Vec<_> = policy.contracts.iter().map(|c| c.id.as_str()).collect();
@@ -55,7 +49,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> ExitCode {
                         file.display(),
                         ids.join(", ")
                     );
-                    ExitCode::from(2)
+                    Err(Failure::Input)
                 }
             }
         }

@@ -4,9 +4,9 @@
 //! answer is `200`, 1 otherwise. The container image's `HEALTHCHECK` and the systemd unit's
 //! `ExecStartPost` use it; Kubernetes probes call the admin port directly.
 
+use super::Failure;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -23,16 +23,16 @@ pub(crate) struct ProbeArgs {
     timeout_ms: u64,
 }
 
-pub(crate) fn run(args: ProbeArgs) -> ExitCode {
+pub(crate) fn run(args: ProbeArgs) -> Result<(), Failure> {
     match probe(&args) {
-        Ok(200) => ExitCode::SUCCESS,
+        Ok(200) => Ok(()),
         Ok(status) => {
             eprintln!("probe {}{}: status {status}", args.address, args.path);
-            ExitCode::from(1)
+            Err(Failure::Failed)
         }
         Err(e) => {
             eprintln!("probe {}{}: {e}", args.address, args.path);
-            ExitCode::from(1)
+            Err(Failure::Failed)
         }
     }
 }

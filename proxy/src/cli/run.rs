@@ -1,8 +1,8 @@
 //! `sluice run --config FILE [--policy FILE]`: the server. SIGHUP reloads the policy and the
 //! certificates (validate, then swap); SIGTERM or SIGINT drains and exits 0.
 
+use super::Failure;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -25,18 +25,18 @@ pub(crate) struct RunArgs {
     ledger_key: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: RunArgs) -> ExitCode {
+pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let mut config = match crate::config::Config::load(&args.config) {
+    let mut config = match sluice::config::Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return Err(Failure::Input);
         }
     };
     if let Some(dir) = args.ledger_dir {
@@ -46,37 +46,34 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         config.ledger.signing_key = key;
     }
     if let Some(origin) = args.ledger_origin {
-        if let Err(e) = crate::config::check_origin(&origin) {
+        if let Err(e) = sluice::config::check_origin(&origin) {
             eprintln!("--ledger-origin: {e}");
-            return ExitCode::from(2);
+            return Err(Failure::Input);
         }
         config.ledger.origin = origin;
     }
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = super::runtime()?;
     runtime.block_on(async move {
         // Ports first: an instance that cannot listen stops before its ledger records anything.
-        let bound = match crate::server::bind(&config).await {
+        let bound = match sluice::server::bind(&config).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(1);
+                return Err(Failure::Failed);
             }
         };
-        let shared = match crate::state::Shared::load(config, args.policy) {
+        let shared = match sluice::state::Shared::load(config, args.policy) {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(2);
+                return Err(Failure::Input);
             }
         };
-        let running = match crate::server::serve_bound(shared, bound) {
+        let running = match sluice::server::serve_bound(shared, bound) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(1);
+                return Err(Failure::Failed);
             }
         };
         let (Ok(mut hup), Ok(mut term)) = (
@@ -84,7 +81,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
         ) else {
             eprintln!("cannot install signal handlers");
-            return ExitCode::from(1);
+            return Err(Failure::Failed);
         };
         loop {
             tokio::select! {
@@ -98,6 +95,6 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         }
         tracing::info!("shutting down: draining requests in flight");
         running.shutdown().await;
-        ExitCode::SUCCESS
+        Ok(())
     })
 }

@@ -154,9 +154,9 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
         partner_addr.port()
     );
     std::fs::write(dir.join("sluice.toml"), config).map_err(|e| e.to_string())?;
-    let cfg = crate::config::Config::load(&dir.join("sluice.toml")).map_err(|e| e.to_string())?;
-    let shared = Arc::new(crate::state::Shared::load(cfg, None).map_err(|e| e.to_string())?);
-    let running = crate::server::start(shared.clone())
+    let cfg = sluice::config::Config::load(&dir.join("sluice.toml")).map_err(|e| e.to_string())?;
+    let shared = Arc::new(sluice::state::Shared::load(cfg, None).map_err(|e| e.to_string())?);
+    let running = sluice::server::start(shared.clone())
         .await
         .map_err(|e| e.to_string())?;
     let (pp, ip) = (
@@ -257,7 +257,7 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     println!("{}", st.head("5. the disclosure ledger"));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let ledger_dir = dir.join("ledger");
-    for (r, _) in crate::ledger::read::entries(&ledger_dir)? {
+    for (r, _) in sluice::ledger::read::entries(&ledger_dir)? {
         let j = r.to_json();
         let detail = match j["kind"].as_str() {
             Some("disclosure.begin") => format!(
@@ -286,11 +286,11 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     }
     let key = std::fs::read_to_string(pki.join("signing.pub"))
         .ok()
-        .and_then(|t| crate::ledger::checkpoint::parse_public_key(&t))
+        .and_then(|t| sluice::ledger::checkpoint::parse_public_key(&t))
         .ok_or("signing.pub")?;
     // The writer signs a checkpoint once it has been idle for a second; then verify with the key.
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    match crate::ledger::verify::verify_dir(&ledger_dir, &key) {
+    match sluice::ledger::verify::verify_dir(&ledger_dir, &key) {
         Ok(r) => println!(
             "   sluice ledger verify → {} {} entries, {} signed checkpoints, root {}…\n",
             st.good("ok:"),
@@ -302,10 +302,10 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     }
     // The compliance team's view of the same log.
     let report = dir.join("report.html");
-    let summary = crate::ledger::summary::summarize(&ledger_dir, &key, None)?;
+    let summary = sluice::ledger::summary::summarize(&ledger_dir, &key, None)?;
     std::fs::write(
         &report,
-        crate::ledger::html::render(&summary, "by sluice demo"),
+        sluice::ledger::html::render(&summary, "by sluice demo"),
     )
     .map_err(|e| format!("{}: {e}", report.display()))?;
     println!(

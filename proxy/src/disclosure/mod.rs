@@ -10,7 +10,7 @@
 //!
 //! The end writes `disclosure.end` (outcome, bytes and digest of what was sent, counts, subjects),
 //! the access-log line, the metrics and the span's attributes — ids, counts and reasons, never a
-//! value (see [`access`]).
+//! value (the `access` module).
 
 mod access;
 mod end;

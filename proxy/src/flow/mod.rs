@@ -8,7 +8,7 @@
 //! route says so); build the upstream request with only allow-listed headers ([`crate::allow`]);
 //! decide filtered (type and coding checked) or pass-through *before* anything is recorded; make
 //! the [`Disclosure`](crate::disclosure::Disclosure) durable; then stream the partner-bound body
-//! through the engine ([`bodies::redacted`]) with its digest and signature
+//! through the engine (`bodies::redacted`) with its digest and signature
 //! ([`crate::outgoing`]). A failing body becomes a [`Reason`] in one place,
 //! [`crate::errors::body_reason`].
 

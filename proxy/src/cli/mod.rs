@@ -1,7 +1,9 @@
 //! The `sluice` command line: one subcommand per job, each in its own module.
 //!
-//! Exit codes: 0 success; 1 a runtime failure (I/O); 2 bad input (a policy or config that does not
-//! load, bad arguments); 3 a policy violation found in a body (`sluice filter`).
+//! Exit codes: 0 success; 1 a runtime failure (I/O, a check that failed); 2 bad input (a policy
+//! or config that does not load, bad arguments); 3 a policy violation found in a body
+//! (`sluice filter`). Commands return a [`Failure`] (their message already printed where the
+//! problem was found); [`main`] is the one place that turns it into an exit status.
 
 use std::process::ExitCode;
 
@@ -52,31 +54,50 @@ enum Command {
     Integrity(integrity::IntegrityCommand),
 }
 
+/// How a command failed, as the exit status it maps to. The message was printed where the
+/// problem was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// 1: a runtime failure (I/O, a verification that failed).
+    Failed = 1,
+    /// 2: bad input (arguments, a policy or configuration that does not load).
+    Input = 2,
+    /// 3: a policy violation found in a body (`sluice filter`).
+    Violation = 3,
+}
+
 /// The multi-threaded runtime for the commands that serve; exit 1 if it cannot start.
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             eprintln!("cannot start the runtime: {e}");
-            ExitCode::from(1)
+            Failure::Failed
         })
 }
 
-/// Entry point of the binary.
+/// Entry point of the binary: the one place a command's result becomes an exit status.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let result = match Cli::try_parse() {
+        Ok(cli) => dispatch(cli.command),
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
+            if e.use_stderr() {
+                Err(Failure::Input)
             } else {
-                ExitCode::SUCCESS
-            };
+                Ok(()) // --help, --version
+            }
         }
     };
-    match cli.command {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => ExitCode::from(failure as u8),
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Filter(args) => filter::run(args),
         Command::Certs(cmd) => certs::run(cmd),
@@ -92,12 +113,12 @@ pub fn main() -> ExitCode {
 /// Reads and loads a policy file, printing every problem to stderr on failure.
 pub(crate) fn load_policy(
     path: &std::path::Path,
-) -> Result<sluice_policy::CompiledPolicy, ExitCode> {
+) -> Result<sluice_policy::CompiledPolicy, Failure> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{}: cannot read: {e}", path.display());
-            return Err(ExitCode::from(2));
+            return Err(Failure::Input);
         }
     };
     sluice_policy::CompiledPolicy::load(&path.display().to_string(), &text).map_err(|e| {
@@ -107,6 +128,6 @@ pub(crate) fn load_policy(
             e.problems.len(),
             if e.problems.len() == 1 { "" } else { "s" }
         );
-        ExitCode::from(2)
+        Failure::Input
     })
 }
