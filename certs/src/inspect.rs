@@ -71,10 +71,7 @@ impl PeerIdentity {
 
     /// SPKI SHA-256 as lowercase hex.
     pub fn spki_hex(&self) -> String {
-        self.spki_sha256
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex(&self.spki_sha256)
     }
 }
 

@@ -37,7 +37,8 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(p)
 }
 
-/// Lowercase hex without separators (certificate serials, as [`PeerIdentity::serial`] has them).
+/// Lowercase hex without separators (serials, key hashes): the crate's one hex encoder (this
+/// crate knows nothing of `sluice-policy`, which has the proxy's).
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -12,7 +12,10 @@ use std::fmt;
 pub struct Instant(pub i64);
 
 /// China Standard Time, the offset that bare dates are read in.
-const CST_OFFSET_SECONDS: i64 = 8 * 3600;
+const CST: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => panic!("+08:00 is a valid offset"),
+};
 
 impl Instant {
     /// Converts a TOML date or offset date-time. `Err` carries what was expected.
@@ -20,22 +23,30 @@ impl Instant {
         let Some(date) = dt.date else {
             return Err("expected a date (2026-01-01) or an offset date-time, got a time of day");
         };
-        let days = days_from_civil(i64::from(date.year), date.month.into(), date.day.into());
-        let Some(time) = dt.time else {
-            return Ok(Instant(days * 86_400 - CST_OFFSET_SECONDS));
+        let date = time::Month::try_from(date.month)
+            .ok()
+            .and_then(|m| time::Date::from_calendar_date(i32::from(date.year), m, date.day).ok())
+            .ok_or("expected a calendar date that exists")?;
+        let Some(clock) = dt.time else {
+            return Ok(Instant(date.midnight().assume_offset(CST).unix_timestamp()));
         };
-        let offset_seconds = match dt.offset {
+        let offset = match dt.offset {
             None => {
                 return Err(
                     "a date-time needs an explicit offset (2026-01-01T00:00:00+08:00) or must be a plain date",
                 );
             }
-            Some(toml::value::Offset::Z) => 0,
-            Some(toml::value::Offset::Custom { minutes }) => i64::from(minutes) * 60,
+            Some(toml::value::Offset::Z) => time::UtcOffset::UTC,
+            Some(toml::value::Offset::Custom { minutes }) => {
+                time::UtcOffset::from_whole_seconds(i32::from(minutes) * 60)
+                    .map_err(|_| "expected an offset between -25:59 and +25:59")?
+            }
         };
-        let secs =
-            i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second);
-        Ok(Instant(days * 86_400 + secs - offset_seconds))
+        let clock = time::Time::from_hms(clock.hour, clock.minute, clock.second)
+            .map_err(|_| "expected a time of day that exists")?;
+        Ok(Instant(
+            date.with_time(clock).assume_offset(offset).unix_timestamp(),
+        ))
     }
 
     /// The current time.
@@ -50,48 +61,24 @@ impl Instant {
 impl fmt::Display for Instant {
     /// RFC 3339 in China Standard Time, the zone contracts are written in.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let local = self.0 + CST_OFFSET_SECONDS;
-        let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        match time::OffsetDateTime::from_unix_timestamp(self.0) {
+            Ok(t) => {
+                let t = t.to_offset(CST);
+                write!(
+                    f,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            }
+            // Outside the years time can represent: the raw count, still unambiguous.
+            Err(_) => write!(f, "@{}", self.0),
+        }
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 #[cfg(test)]
@@ -132,10 +119,20 @@ mod tests {
     }
 
     #[test]
-    fn civil_round_trip() {
-        for days in [-800_000, -1, 0, 1, 19_000, 20_454, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+    fn dates_far_apart_and_leap_days_read_and_print_back() {
+        for d in [
+            "1970-01-01",
+            "2000-02-29",
+            "2024-02-29",
+            "2099-12-31",
+            "1900-03-01",
+        ] {
+            assert_eq!(
+                parse(d).unwrap().to_string(),
+                format!("{d}T00:00:00+08:00"),
+                "{d}"
+            );
         }
+        assert_eq!(parse("1970-01-01T08:00:00+08:00").unwrap(), Instant(0));
     }
 }

@@ -34,9 +34,39 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of `text`: an even number of hex digits, either case; `None` for anything else.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
+/// Exactly 32 bytes from 64 hex digits.
+pub fn decode32(text: &str) -> Option<[u8; 32]> {
+    decode(text)?.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_reads_what_encoding_writes_and_nothing_else() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode(&hex(&all)).unwrap(), all);
+        assert_eq!(decode("ABcd"), Some(vec![0xab, 0xcd]));
+        for bad in ["a", "zz", "0x", "+1", " 1", "1 "] {
+            assert_eq!(decode(bad), None, "{bad:?}");
+        }
+        assert_eq!(decode32(&"ab".repeat(32)), Some([0xab; 32]));
+        assert_eq!(decode32(&"ab".repeat(31)), None);
+    }
 
     #[test]
     fn every_byte_is_two_lowercase_digits_at_any_length() {

@@ -309,7 +309,7 @@ mod tests {
     fn sm3_digests_are_verified_and_rank_below_sha_2() {
         // GB/T 32905 example: SM3("abc").
         let abc = Algorithm::Sm3.digest(b"abc");
-        let hex: String = abc.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = sluice_policy::hex::hex(&abc);
         assert_eq!(
             hex,
             "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"

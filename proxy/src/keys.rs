@@ -10,11 +10,8 @@ pub fn read_key_file(path: &Path) -> Result<Vec<u8>, String> {
         return Ok(bytes);
     }
     let text = String::from_utf8_lossy(&bytes);
-    let hex = text.trim();
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok((0..32)
-            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits"))
-            .collect());
+    if let Some(key) = sluice_policy::hex::decode32(text.trim()) {
+        return Ok(key.to_vec());
     }
     Err(format!(
         "{}: expected 32 raw bytes or 64 hex digits, got {} bytes",

@@ -113,7 +113,7 @@ pub fn init_with(dir: &Path, partners: &[String], force: bool) -> Result<InitRep
         let mut hash_key = [0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut hash_key)
             .map_err(|_| err(dir, "no randomness"))?;
-        let hex: String = hash_key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex(&hash_key);
         write_private(&dir.join("hash.key"), format!("{hex}\n").as_bytes())?;
     }
     write_public(&dir.join("partners.toml"), snippets.as_bytes())?;

@@ -33,8 +33,7 @@ impl std::fmt::Display for Identity {
             Identity::UriSan(u) => write!(f, "uri_san {u}"),
             Identity::DnsSan(d) => write!(f, "dns_san {d}"),
             Identity::SpkiSha256(h) => {
-                f.write_str("spki_sha256 ")?;
-                h.iter().try_for_each(|b| write!(f, "{b:02x}"))
+                write!(f, "spki_sha256 {}", crate::hex::hex(h))
             }
         }
     }
@@ -389,15 +388,8 @@ fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identit
 
 /// Decodes 64 hex digits (colons allowed, as openssl prints them).
 pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    let digits: Vec<u8> = s.bytes().filter(|&b| b != b':').collect();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in digits.chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
+    let digits: String = s.chars().filter(|&c| c != ':').collect();
+    crate::hex::decode32(&digits)
 }
 
 fn read_contract(

@@ -107,12 +107,8 @@ pub fn verify(note: &str, public: &[u8]) -> Result<Checkpoint, NoteError> {
 /// The raw Ed25519 public key from a PEM SubjectPublicKeyInfo (`signing.pub`) or 64 hex digits.
 pub fn parse_public_key(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
-    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Some(
-            (0..32)
-                .map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).expect("hex"))
-                .collect(),
-        );
+    if let Some(key) = sluice_policy::hex::decode32(t) {
+        return Some(key.to_vec());
     }
     let b64: String = t.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = B64.decode(b64).ok()?;

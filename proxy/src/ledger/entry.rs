@@ -392,7 +392,7 @@ impl Record {
 
     /// The JSON rendering for people.
     pub fn to_json(&self) -> Value {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let hex = sluice_policy::hex::hex;
         let mut v = match &self.entry {
             Entry::InstanceStarted { origin, build } => {
                 json!({"kind": "instance.started", "origin": origin, "build": build})

@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn empty_and_single_trees() {
         // SHA-256 of the empty string.
-        let empty: String = root(&[]).iter().map(|b| format!("{b:02x}")).collect();
+        let empty = sluice_policy::hex::hex(&root(&[]));
         assert_eq!(
             empty,
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -193,7 +193,7 @@ mod tests {
             digest.as_slice(),
             ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()
         );
-        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let name = sluice_policy::hex::hex(&digest);
         assert_eq!(std::fs::read(d.join(format!("{name}.bin"))).unwrap(), bytes);
         let leftovers = std::fs::read_dir(&d).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file left");
