@@ -3,9 +3,9 @@
 //! engine, so the difference is the shape of the work, not the work itself.
 
 use serde_json::{Map, Value};
-use sluice_policy::compile::{FieldProgram, NodeId};
 use sluice_policy::engine::EngineKeys;
 use sluice_policy::mask::{REDACTED, mask};
+use sluice_policy::program::{FieldProgram, NodeId};
 use sluice_policy::rule::Action;
 
 /// Filters `body` with `program` the DOM way.

@@ -8,7 +8,7 @@
 //!
 //! - [`CompiledPolicy::load`] reads a policy document (TOML), validates it and reports *every*
 //!   problem with the file, key path, bad value and expectation; then compiles each route's field
-//!   rules into a trie ([`compile::FieldProgram`]).
+//!   rules into a trie ([`program::FieldProgram`]).
 //! - [`CompiledPolicy::resolve`] maps a partner, method and path to a contract and route.
 //! - [`engine::Redactor`] filters one JSON or NDJSON body, chunk by chunk, in bounded memory.
 
@@ -25,6 +25,7 @@ pub mod hex;
 pub mod mask;
 pub mod owned_headers;
 pub mod path;
+pub mod program;
 pub mod pseudonym;
 pub mod resolve;
 pub mod rule;

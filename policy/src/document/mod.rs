@@ -6,15 +6,17 @@
 
 pub(crate) mod problems;
 pub(crate) mod read;
+mod rules;
 
 pub use problems::{PolicyError, Problem};
 pub(crate) use problems::{Problems, describe, join, quote};
 
 use crate::date::Instant;
 use crate::path::FieldPath;
-use crate::rule::{Action, parse_rule};
+use crate::rule::Action;
 use crate::template::PathTemplate;
 use read::TableReader;
+use rules::parse_rule;
 
 /// How a partner is recognised from its verified client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +165,7 @@ pub struct Route {
     /// their digest (and signature) as header fields; larger ones stream with trailers.
     pub buffer_limit: Option<u32>,
     /// The compiled field rules for this route.
-    pub program: std::sync::Arc<crate::compile::FieldProgram>,
+    pub program: std::sync::Arc<crate::program::FieldProgram>,
 }
 
 /// A data-sharing contract with one partner.

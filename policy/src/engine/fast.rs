@@ -22,8 +22,8 @@ use super::Format;
 use super::machine::{Member, Redactor, Scalar, Sink, State, Target};
 use super::number::whole_number;
 use super::utf8::Checked;
-use crate::compile::FieldProgram;
 use crate::escape::scan_plain;
+use crate::program::FieldProgram;
 use crate::rule::{Action, KeepKind};
 
 #[inline]

@@ -9,8 +9,8 @@ use super::summary::Summary;
 use super::utf8::{Checked, Utf8Error, Utf8Stream};
 use super::violation::{Violation, ViolationKind as V};
 use super::{EngineConfig, Format};
-use crate::compile::{FieldProgram, NodeId};
 use crate::escape::scan_plain;
+use crate::program::{FieldProgram, NodeId};
 use crate::rule::KeepKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -105,7 +105,7 @@ impl EngineKeys {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// The route's compiled rules.
-    pub program: Arc<crate::compile::FieldProgram>,
+    pub program: Arc<crate::program::FieldProgram>,
     /// JSON or NDJSON.
     pub format: Format,
     /// Limits.

@@ -4,7 +4,7 @@
 use super::Format;
 use super::machine::{Redactor, State};
 use super::summary::Summary;
-use crate::compile::FieldProgram;
+use crate::program::FieldProgram;
 
 impl Redactor {
     /// Starts a record when the value is at the records node (or an NDJSON line). Returns true

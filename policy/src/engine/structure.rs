@@ -5,7 +5,7 @@
 use super::Format;
 use super::machine::{Frame, Member, Redactor, Scalar, Sink, State, Target};
 use super::violation::{Violation, ViolationKind as V};
-use crate::compile::{FieldProgram, NodeId};
+use crate::program::{FieldProgram, NodeId};
 use crate::rule::{Action, KeepKind};
 
 impl Redactor {

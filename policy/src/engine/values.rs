@@ -3,9 +3,9 @@
 
 use super::machine::{Lit, Redactor, Scalar, Sink, Target};
 use super::violation::ViolationKind as V;
-use crate::compile::FieldProgram;
 use crate::decimal::Decimal;
 use crate::mask::REDACTED;
+use crate::program::FieldProgram;
 use crate::rule::Action;
 
 const KEPT: usize = 0;
