@@ -35,7 +35,7 @@ pub struct PeerIdentity {
     pub subject: String,
     /// Issuer distinguished name.
     pub issuer: String,
-    /// Serial number, hex.
+    /// Serial number, lowercase hex without separators.
     pub serial: String,
     /// Not-after, seconds since the Unix epoch.
     pub not_after: i64,
@@ -64,7 +64,7 @@ impl PeerIdentity {
             spki_sha256: spki.as_ref().try_into().expect("32 bytes"),
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
-            serial: cert.raw_serial_as_string().replace(':', ""),
+            serial: crate::hex(cert.raw_serial()),
             not_after: cert.validity().not_after.timestamp(),
         })
     }

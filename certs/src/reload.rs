@@ -68,9 +68,7 @@ impl ServerTls {
 
     /// True when the current CRLs revoke the certificate `peer` identifies.
     pub fn is_revoked(&self, peer: &crate::PeerIdentity) -> bool {
-        self.current()
-            .crls
-            .is_revoked(&peer.issuer, &peer.serial.to_ascii_lowercase())
+        self.current().crls.is_revoked(&peer.issuer, &peer.serial)
     }
 
     /// The current CRLs' facts (for readiness: a CRL near its `nextUpdate`).

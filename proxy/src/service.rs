@@ -58,7 +58,7 @@ pub async fn route(
     shared: &Arc<Shared>,
     conn: &ConnInfo,
     req: Request<Incoming>,
-    id: &str,
+    id: Arc<str>,
 ) -> Result<Response<ProxyBody>, Reason> {
     // HTTP/1.1: the raw head's verdict; none at all means the sniffer lost track (fail closed).
     if let Some(v) = &conn.verdicts
@@ -81,7 +81,7 @@ pub async fn route(
         .cloned();
     tracing::Span::current().record("trace_id", trace.0.as_str());
     let ctx = crate::disclosure::RequestCtx {
-        id: id.into(),
+        id,
         trace,
         otel,
         send_timed_out: req.extensions().get().cloned(),

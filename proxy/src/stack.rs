@@ -347,7 +347,7 @@ impl Service<Request<Incoming>> for ProxyService {
                 .get::<RequestId>()
                 .map(|r| r.0.clone())
                 .unwrap_or_else(|| "".into());
-            crate::service::route(&shared, &conn, req, &id)
+            crate::service::route(&shared, &conn, req, id)
                 .await
                 .map_err(|r| Box::new(r) as BoxError)
         })

@@ -572,8 +572,19 @@ pub async fn raw_tls_as(
 /// paths in the PKI dir), for tests that write raw bytes.
 pub async fn tls_connect_as(
     dir: &Path,
+    identity: (&str, &str),
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    tls_connect_alpn(dir, identity, addr, b"http/1.1").await
+}
+
+/// As [`tls_connect_as`], offering `alpn` only (`b"h2"` for raw HTTP/2 frames); the server must
+/// choose it.
+pub async fn tls_connect_alpn(
+    dir: &Path,
     (cert, key): (&str, &str),
     addr: SocketAddr,
+    alpn: &[u8],
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
@@ -594,12 +605,18 @@ pub async fn tls_connect_as(
     .with_root_certificates(roots)
     .with_client_auth_cert(chain, key)
     .unwrap();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![alpn.to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect("localhost".try_into().unwrap(), tcp)
         .await
-        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        Some(alpn),
+        "ALPN not chosen"
+    );
+    tls
 }
 
 /// The ledger's disclosures (`sluice ledger` join of begins and ends) as soon as `ready` holds for

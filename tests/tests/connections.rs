@@ -70,20 +70,24 @@ async fn ask<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A development PKI for `partners`, a mock partner API, and sluice with `limits` in front of
+/// the institution at `institution`.
+async fn start(
+    name: &str,
+    partners: &[&str],
+    institution: SocketAddr,
+    limits: &str,
+) -> (std::path::PathBuf, sluice::server::Running) {
+    let dir = pki(name, partners);
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice_with(&dir, institution, partner, &example_policy(), limits, "").await;
+    (dir, sluice)
+}
+
 #[tokio::test]
 async fn idle_connections_are_closed_whether_or_not_they_sent_a_request() {
-    let dir = pki("conn-idle", &["acme-loans"]);
     let (inst, _) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
-    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
-    let sluice = start_sluice_with(
-        &dir,
-        inst,
-        partner,
-        &example_policy(),
-        "idle_timeout_ms = 300",
-        "",
-    )
-    .await;
+    let (dir, sluice) = start("conn-idle", &["acme-loans"], inst, "idle_timeout_ms = 300").await;
     let addr = sluice.addr("partners").unwrap();
     // HTTP/1.1, handshake only, no request: closed (it used to live for ever).
     let mut quiet = tls_connect_as(&dir, ACME, addr).await;
@@ -117,11 +121,9 @@ async fn idle_connections_are_closed_whether_or_not_they_sent_a_request() {
 
 #[tokio::test]
 async fn one_partner_cannot_hold_every_connection() {
-    let dir = pki("conn-caps", &["acme-loans", "safe-insure"]);
     let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
-    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
     let limits = "max_connections = 3\nmax_connections_per_partner = 2";
-    let sluice = start_sluice_with(&dir, inst, partner, &example_policy(), limits, "").await;
+    let (dir, sluice) = start("conn-caps", &["acme-loans", "safe-insure"], inst, limits).await;
     let addr = sluice.addr("partners").unwrap();
     // acme-loans holds its two connections, idle.
     let mut held = Vec::new();
@@ -161,10 +163,8 @@ async fn one_partner_cannot_hold_every_connection() {
 
 #[tokio::test]
 async fn a_revoked_partners_open_connection_is_closed_at_reload() {
-    let dir = pki("conn-revoked", &["acme-loans"]);
     let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
-    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
-    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let (dir, sluice) = start("conn-revoked", &["acme-loans"], inst, "").await;
     let addr = sluice.addr("partners").unwrap();
     let mut h1 = tls_connect_as(&dir, ACME, addr).await;
     assert!(ask(&mut h1, GET).await.starts_with("HTTP/1.1 200"));
@@ -232,16 +232,12 @@ async fn endless_upstream() -> (SocketAddr, Arc<AtomicBool>) {
 
 #[tokio::test]
 async fn a_stream_whose_window_never_opens_is_ended_and_the_upstream_released() {
-    let dir = pki("conn-send-timeout", &["acme-loans"]);
     let (inst, released) = endless_upstream().await;
-    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
-    let sluice = start_sluice_with(
-        &dir,
+    let (dir, sluice) = start(
+        "conn-send-timeout",
+        &["acme-loans"],
         inst,
-        partner,
-        &example_policy(),
         "send_timeout_ms = 500",
-        "",
     )
     .await;
     let addr = sluice.addr("partners").unwrap();
@@ -343,34 +339,8 @@ fn get_headers(path: &str, addr: SocketAddr) -> Vec<u8> {
 /// A TLS connection that negotiates `h2` by ALPN, presenting `identity`.
 async fn h2_connect(
     dir: &std::path::Path,
-    (cert, key): (&str, &str),
+    identity: (&str, &str),
     addr: SocketAddr,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join(cert))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join(key)).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    tls
+    tls_connect_alpn(dir, identity, addr, b"h2").await
 }

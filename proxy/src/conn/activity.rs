@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -21,40 +21,41 @@ use http_body::{Body, Frame};
 
 use super::CloseReason;
 
+/// One request's place in its connection's activity: whether (and since when) its response
+/// waits on the partner, and whether the send deadline passed. Atomics, so that a body's every
+/// poll costs two stores and no lock.
+#[derive(Debug)]
+struct Slot {
+    /// Milliseconds since the activity's epoch, plus one, at which the response started to wait
+    /// on the partner; 0 while it does not.
+    waiting_since: AtomicU64,
+    timed_out: AtomicBool,
+}
+
 /// Set when sluice ended a request's connection because the partner took none of its response
 /// for `send_timeout` (read by the ledger's end entry: `send_timeout`, not `client_gone`).
-#[derive(Debug, Clone, Default)]
-pub struct SendTimedOut(Arc<AtomicBool>);
+#[derive(Debug, Clone)]
+pub struct SendTimedOut(Arc<Slot>);
 
 impl SendTimedOut {
     /// True once the send deadline passed.
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.timed_out.load(Ordering::Acquire)
     }
 }
 
 #[derive(Debug)]
 struct State {
     next: u64,
-    in_flight: HashMap<u64, InFlight>,
+    in_flight: HashMap<u64, Arc<Slot>>,
     idle_since: Instant,
     close: Option<CloseReason>,
-}
-
-#[derive(Debug)]
-struct InFlight {
-    /// Since when a response waits for the partner to take bytes (`None`: not waiting).
-    waiting_since: Option<Instant>,
-    timed_out: SendTimedOut,
 }
 
 /// One connection's activity, shared by its watchdog, its service and its response bodies.
 #[derive(Debug)]
 pub struct Activity {
+    epoch: Instant,
     state: Mutex<State>,
     /// Wakes the watchdog when the connection should close at once.
     pub(super) wake: tokio::sync::Notify,
@@ -62,11 +63,13 @@ pub struct Activity {
 
 impl Default for Activity {
     fn default() -> Self {
+        let now = Instant::now();
         Self {
+            epoch: now,
             state: Mutex::new(State {
                 next: 0,
                 in_flight: HashMap::new(),
-                idle_since: Instant::now(),
+                idle_since: now,
                 close: None,
             }),
             wake: tokio::sync::Notify::new(),
@@ -81,21 +84,19 @@ impl Activity {
 
     /// A request arrived: in flight until the guard (or the body it moves into) is dropped.
     pub fn request(self: &Arc<Self>) -> RequestGuard {
-        let timed_out = SendTimedOut::default();
+        let slot = Arc::new(Slot {
+            waiting_since: AtomicU64::new(0),
+            timed_out: AtomicBool::new(false),
+        });
         let mut s = self.state();
         let id = s.next;
         s.next += 1;
-        s.in_flight.insert(
-            id,
-            InFlight {
-                waiting_since: None,
-                timed_out: timed_out.clone(),
-            },
-        );
+        s.in_flight.insert(id, slot.clone());
+        drop(s);
         RequestGuard {
             activity: self.clone(),
             id,
-            timed_out,
+            slot,
         }
     }
 
@@ -116,24 +117,23 @@ impl Activity {
         s.in_flight.is_empty().then_some(s.idle_since)
     }
 
-    /// The responses waiting on the partner since before `deadline`: marked as timed out, and
-    /// counted.
+    /// The responses waiting on the partner since `deadline` or before: marked as timed out,
+    /// and counted.
     pub(super) fn expire_waiting(&self, deadline: Instant) -> usize {
+        let Some(limit) = deadline.checked_duration_since(self.epoch) else {
+            return 0;
+        };
+        let limit = limit.as_millis() as u64 + 1;
         let s = self.state();
         let mut n = 0;
-        for f in s.in_flight.values() {
-            if f.waiting_since.is_some_and(|t| t <= deadline) {
-                f.timed_out.set();
+        for slot in s.in_flight.values() {
+            let since = slot.waiting_since.load(Ordering::Acquire);
+            if since != 0 && since <= limit {
+                slot.timed_out.store(true, Ordering::Release);
                 n += 1;
             }
         }
         n
-    }
-
-    fn set_waiting(&self, id: u64, since: Option<Instant>) {
-        if let Some(f) = self.state().in_flight.get_mut(&id) {
-            f.waiting_since = since;
-        }
     }
 
     fn end(&self, id: u64) {
@@ -150,13 +150,23 @@ impl Activity {
 pub struct RequestGuard {
     activity: Arc<Activity>,
     id: u64,
-    timed_out: SendTimedOut,
+    slot: Arc<Slot>,
 }
 
 impl RequestGuard {
     /// The flag the ledger reads to tell a send timeout from a partner that went away.
     pub fn send_timed_out(&self) -> SendTimedOut {
-        self.timed_out.clone()
+        SendTimedOut(self.slot.clone())
+    }
+
+    /// Marks the response as waiting on the partner from now on, or (`false`) not waiting.
+    fn set_waiting(&self, waiting: bool) {
+        let since = if waiting {
+            self.activity.epoch.elapsed().as_millis() as u64 + 1
+        } else {
+            0
+        };
+        self.slot.waiting_since.store(since, Ordering::Release);
     }
 }
 
@@ -176,7 +186,7 @@ pub struct Tracked<B> {
 impl<B> Tracked<B> {
     /// Tracks `inner`: waiting on the partner from now (hyper has its head to send).
     pub fn new(inner: B, guard: RequestGuard) -> Self {
-        guard.activity.set_waiting(guard.id, Some(Instant::now()));
+        guard.set_waiting(true);
         Self {
             inner,
             guard: Some(guard),
@@ -197,13 +207,13 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         // hyper is asking for more: the partner took what it had.
         if let Some(g) = &self.guard {
-            g.activity.set_waiting(g.id, None);
+            g.set_waiting(false);
         }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(_))) => {
                 if let Some(g) = &self.guard {
-                    g.activity.set_waiting(g.id, Some(Instant::now()));
+                    g.set_waiting(true);
                 }
             }
             Poll::Ready(None) | Poll::Ready(Some(Err(_))) => self.guard = None,
