@@ -154,7 +154,7 @@ impl Redactor {
         i: usize,
     ) -> Option<usize> {
         // Held records are bounded byte by byte; they stay with the automaton.
-        if self.holding || self.cfg.consent.is_some() {
+        if self.rec.holding || self.cfg.consent.is_some() {
             return None;
         }
         let rule = match self.next_target(program) {
@@ -173,7 +173,7 @@ impl Redactor {
         self.value_target(program);
         if let Some((n, r)) = rule {
             self.maybe_begin_record(program.node(n).record, self.offset + i as u64);
-            self.rule_counts[r as usize][0] += 1;
+            self.ev.rule_counts[r as usize][0] += 1;
         }
         self.emit_prefix(program);
         self.sink().extend_from_slice(&buf[i..end]);
@@ -327,7 +327,7 @@ impl Redactor {
         let Some((end, escaped)) = whole else {
             return Ok(None);
         };
-        let target = self.member_target;
+        let target = self.tok.member_target;
         if let Target::Node(n) = target
             && let node = program.node(n)
             && let (Some(keep), Some(r)) = (node.as_written, node.rule)
@@ -337,7 +337,7 @@ impl Redactor {
             // (what `value_sink`, the token's steps and `end_scalar` come to for this rule).
             self.emit_prefix(program);
             self.sink().extend_from_slice(&buf[v..end]);
-            self.rule_counts[r as usize][0] += 1;
+            self.ev.rule_counts[r as usize][0] += 1;
             self.after_value(program);
             return Ok(Some(end));
         }
@@ -360,7 +360,7 @@ impl Redactor {
             }
             Sink::Capture => {
                 // The rule reads the value where it lies, already known to be text.
-                self.tok_escape = escaped;
+                self.tok.escape = escaped;
                 let valid = match kind {
                     Scalar::String => text.get(v + 1, end - 1),
                     Scalar::Number => text.get(v, end),
@@ -418,12 +418,12 @@ impl Redactor {
             let key = &buf[key_start..key_end];
             if let Some((idx, child)) = node.child(key) {
                 // The automaton's own key handling, as if it had read this key.
-                self.tok_start = self.offset + j as u64;
-                self.tok_escape = false;
-                self.tok_in_key = false;
+                self.tok.start = self.offset + j as u64;
+                self.tok.escape = false;
+                self.tok.in_key = false;
                 self.key_matched(idx, child)?;
                 self.state = State::Colon;
-                self.span_start = key_end;
+                self.tok.span_start = key_end;
                 if program.node(child).record {
                     return Ok(key_end + 1);
                 }
@@ -448,11 +448,11 @@ impl Redactor {
             let Some(end) = end else {
                 return Ok(i);
             };
-            self.node_stripped[n as usize] += 1;
+            self.ev.node_stripped[n as usize] += 1;
             let top = self.stack.last_mut().expect("open object");
             top.member = Member::Unlisted;
             top.count += 1;
-            self.member_target = Target::Strip;
+            self.tok.member_target = Target::Strip;
             self.state = State::After;
             i = end;
         }

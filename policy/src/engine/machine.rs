@@ -143,6 +143,57 @@ pub(super) struct Frame {
 /// Per-rule counters: kept, masked, hashed, redacted.
 pub(super) type RuleCounts = [u64; 4];
 
+/// The token being read and the member key it belongs to.
+#[derive(Debug)]
+pub(super) struct Token {
+    pub(super) target: Target,
+    pub(super) sink: Sink,
+    pub(super) in_key: bool,
+    pub(super) start: u64,
+    pub(super) limit: u64,
+    pub(super) escape: bool,
+    pub(super) span_start: usize,
+    pub(super) capture: Vec<u8>,
+    pub(super) key: Vec<u8>,
+    pub(super) key_unescaped: Vec<u8>,
+    pub(super) key_escape: bool,
+    pub(super) member_target: Target,
+}
+
+/// The record being held (a route with `records` releases one record at a time).
+#[derive(Debug)]
+pub(super) struct RecordState {
+    pub(super) hold: Vec<u8>,
+    pub(super) holding: bool,
+    pub(super) depth: Option<usize>,
+    pub(super) limit: u64,
+    pub(super) saved_has_items: bool,
+    pub(super) subjects: Vec<[u8; 32]>,
+}
+
+/// What the body's summary reports.
+pub(super) struct Evidence {
+    pub(super) rule_counts: Vec<RuleCounts>,
+    pub(super) node_stripped: Vec<u64>,
+    pub(super) records: u64,
+    pub(super) records_dropped: u64,
+    pub(super) subjects: Vec<[u8; 32]>,
+    pub(super) subject_count: u64,
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
+    pub(super) digest: ring::digest::Context,
+}
+
+/// The stripped-value skipper's state.
+#[derive(Debug)]
+pub(super) struct Skip {
+    pub(super) active: bool,
+    pub(super) depth: u32,
+    pub(super) bits: u128,
+    pub(super) in_key: bool,
+    pub(super) num: NumScan,
+}
+
 /// The streaming filter for one body. See [`engine`](super).
 pub struct Redactor {
     pub(super) cfg: EngineConfig,
@@ -154,52 +205,24 @@ pub struct Redactor {
     pub(super) failed: Option<Violation>,
     pub(super) root_seen: bool,
 
-    // The current token.
-    pub(super) tok_target: Target,
-    pub(super) tok_sink: Sink,
-    pub(super) tok_in_key: bool,
-    pub(super) tok_start: u64,
-    pub(super) tok_limit: u64,
-    pub(super) tok_escape: bool,
-    pub(super) span_start: usize,
-    pub(super) capture: Vec<u8>,
-    pub(super) key: Vec<u8>,
-    pub(super) key_unescaped: Vec<u8>,
-    pub(super) key_escape: bool,
-    pub(super) member_target: Target,
+    /// The current token and member key (the grammar walker: machine, structure, values).
+    pub(super) tok: Token,
 
-    // Output: the caller's buffer while `feed` runs, and the held record.
+    // Output: the caller's buffer while `feed` runs.
     pub(super) out: Vec<u8>,
-    pub(super) hold: Vec<u8>,
-    pub(super) holding: bool,
 
-    // Records.
-    pub(super) record_depth: Option<usize>,
-    pub(super) record_limit: u64,
-    pub(super) record_saved_has_items: bool,
-    pub(super) record_subjects: Vec<[u8; 32]>,
+    /// The record being held, when the route declares records (records.rs).
+    pub(super) rec: RecordState,
 
     // Duplicate detection.
     pub(super) seen: Vec<u64>,
     pub(super) keysets: KeySets,
 
-    // Evidence.
-    pub(super) rule_counts: Vec<RuleCounts>,
-    pub(super) node_stripped: Vec<u64>,
-    pub(super) records: u64,
-    pub(super) records_dropped: u64,
-    pub(super) subjects: Vec<[u8; 32]>,
-    pub(super) subject_count: u64,
-    pub(super) bytes_in: u64,
-    pub(super) bytes_out: u64,
-    pub(super) digest: ring::digest::Context,
+    /// What the summary reports: counts, subjects, bytes and the output's digest.
+    pub(super) ev: Evidence,
 
-    // The stripped-value skipper (skip.rs).
-    pub(super) skip_active: bool,
-    pub(super) skip_depth: u32,
-    pub(super) skip_bits: u128,
-    pub(super) skip_in_key: bool,
-    pub(super) num: NumScan,
+    /// The stripped-value skipper (skip.rs, number.rs).
+    pub(super) skip: Skip,
 
     // Scratch for values.
     pub(super) decoded: String,
@@ -215,7 +238,7 @@ impl std::fmt::Debug for Redactor {
             .field("state", &self.state)
             .field("depth", &self.stack.len())
             .field("offset", &self.offset)
-            .field("records", &self.records)
+            .field("records", &self.ev.records)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
@@ -257,41 +280,49 @@ impl Redactor {
             utf8: Utf8Stream::default(),
             failed: None,
             root_seen: false,
-            tok_target: Target::Strip,
-            tok_sink: Sink::Discard,
-            tok_in_key: false,
-            tok_start: 0,
-            tok_limit: u64::MAX,
-            tok_escape: false,
-            span_start: 0,
-            capture: Vec::new(),
-            key: Vec::new(),
-            key_unescaped: Vec::new(),
-            key_escape: false,
-            member_target: Target::Strip,
+            tok: Token {
+                target: Target::Strip,
+                sink: Sink::Discard,
+                in_key: false,
+                start: 0,
+                limit: u64::MAX,
+                escape: false,
+                span_start: 0,
+                capture: Vec::new(),
+                key: Vec::new(),
+                key_unescaped: Vec::new(),
+                key_escape: false,
+                member_target: Target::Strip,
+            },
             out: Vec::new(),
-            hold: Vec::new(),
-            holding: false,
-            record_depth: None,
-            record_limit: u64::MAX,
-            record_saved_has_items: false,
-            record_subjects: Vec::new(),
+            rec: RecordState {
+                hold: Vec::new(),
+                holding: false,
+                depth: None,
+                limit: u64::MAX,
+                saved_has_items: false,
+                subjects: Vec::new(),
+            },
             seen: Vec::new(),
             keysets: KeySets::default(),
-            rule_counts: vec![[0; 4]; rules],
-            node_stripped: vec![0; nodes],
-            records: 0,
-            records_dropped: 0,
-            subjects: Vec::new(),
-            subject_count: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            digest: ring::digest::Context::new(&ring::digest::SHA256),
-            skip_active: false,
-            skip_depth: 0,
-            skip_bits: 0,
-            skip_in_key: false,
-            num: NumScan::default(),
+            ev: Evidence {
+                rule_counts: vec![[0; 4]; rules],
+                node_stripped: vec![0; nodes],
+                records: 0,
+                records_dropped: 0,
+                subjects: Vec::new(),
+                subject_count: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                digest: ring::digest::Context::new(&ring::digest::SHA256),
+            },
+            skip: Skip {
+                active: false,
+                depth: 0,
+                bits: 0,
+                in_key: false,
+                num: NumScan::default(),
+            },
             decoded: String::new(),
             digits: Vec::new(),
             scratch: String::new(),
@@ -311,7 +342,7 @@ impl Redactor {
         self.commit(start);
         std::mem::swap(&mut self.out, out);
         self.offset += chunk.len() as u64;
-        self.bytes_in += chunk.len() as u64;
+        self.ev.bytes_in += chunk.len() as u64;
         if let Err(v) = &result {
             self.failed = Some(v.clone());
         }
@@ -339,18 +370,18 @@ impl Redactor {
 
     /// Subject hashes gathered and not yet taken.
     pub fn pending_subjects(&self) -> usize {
-        self.subjects.len()
+        self.ev.subjects.len()
     }
 
     /// Takes the subject hashes gathered so far, so that a long body does not accumulate them.
     pub fn take_subjects(&mut self) -> Vec<[u8; 32]> {
-        std::mem::take(&mut self.subjects)
+        std::mem::take(&mut self.ev.subjects)
     }
 
     fn commit(&mut self, start: usize) {
         let new = &self.out[start..];
-        self.digest.update(new);
-        self.bytes_out += new.len() as u64;
+        self.ev.digest.update(new);
+        self.ev.bytes_out += new.len() as u64;
     }
 
     fn feed_chunk(&mut self, chunk: &[u8]) -> Result<(), Violation> {
@@ -390,7 +421,7 @@ impl Redactor {
     }
 
     fn in_token(&self) -> bool {
-        !self.skip_active
+        !self.skip.active
             && matches!(
                 self.state,
                 State::Str
@@ -423,24 +454,24 @@ impl Redactor {
     ) -> Result<(), Violation> {
         let base = self.offset;
         if self.in_token() {
-            self.span_start = i;
+            self.tok.span_start = i;
         }
-        if self.skip_active && i < end {
+        if self.skip.active && i < end {
             // A stripped value continues from the previous chunk.
-            let stop = self.record_limit.saturating_sub(base).min(end as u64) as usize;
+            let stop = self.rec.limit.saturating_sub(base).min(end as u64) as usize;
             i = self.skip(buf, i, stop)?;
         }
         while i < end {
             let abs = base + i as u64;
             // Records are only bounded while held for a consent check.
-            if self.holding && abs >= self.record_limit {
+            if self.rec.holding && abs >= self.rec.limit {
                 return Err(self.violation(V::RecordTooLarge, abs));
             }
             let b = buf[i];
             match self.state {
                 State::Str => {
-                    let tok_stop = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
-                    let rec_stop = self.record_limit.saturating_sub(base).min(end as u64) as usize;
+                    let tok_stop = self.tok.limit.saturating_sub(base).min(end as u64) as usize;
+                    let rec_stop = self.rec.limit.saturating_sub(base).min(end as u64) as usize;
                     let stop = tok_stop.min(rec_stop).max(i);
                     i = scan_plain(buf, i, stop);
                     if i >= end || i == rec_stop {
@@ -448,16 +479,16 @@ impl Redactor {
                     }
                     match buf[i] {
                         b'"' => {
-                            if self.tok_in_key
-                                && self.key.is_empty()
-                                && !self.tok_escape
-                                && self.tok_sink == Sink::Capture
+                            if self.tok.in_key
+                                && self.tok.key.is_empty()
+                                && !self.tok.escape
+                                && self.tok.sink == Sink::Capture
                             {
                                 // The whole key is in this chunk: look it up in place.
-                                let start = self.span_start;
-                                self.span_start = i;
+                                let start = self.tok.span_start;
+                                self.tok.span_start = i;
                                 i += 1;
-                                self.tok_in_key = false;
+                                self.tok.in_key = false;
                                 self.key_done(program, Some(&buf[start..i - 1]))?;
                                 self.state = State::Colon;
                                 continue;
@@ -470,7 +501,7 @@ impl Redactor {
                             return Err(self.violation(V::TokenTooLong, base + i as u64));
                         }
                         b'\\' => {
-                            self.tok_escape = true;
+                            self.tok.escape = true;
                             self.state = State::Esc;
                             i += 1;
                         }
@@ -482,14 +513,14 @@ impl Redactor {
                 | State::LowBs
                 | State::LowU
                 | State::LowHex { .. } => {
-                    if abs >= self.tok_limit {
+                    if abs >= self.tok.limit {
                         return Err(self.violation(V::TokenTooLong, abs));
                     }
                     self.escape_byte(b, abs)?;
                     i += 1;
                 }
                 State::Num(n) => {
-                    let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
+                    let lim = self.tok.limit.saturating_sub(base).min(end as u64) as usize;
                     match self.number_step(n, buf, i, lim.max(i), abs)? {
                         NumStep::To(j) => i = j,
                         NumStep::Ended => {
@@ -534,7 +565,7 @@ impl Redactor {
                                 b'"' => {
                                     self.begin_value(program, Scalar::String, abs)?;
                                     self.state = State::Str;
-                                    self.span_start = i;
+                                    self.tok.span_start = i;
                                 }
                                 b'{' | b'[' => {
                                     if let Some(j) =
@@ -547,7 +578,7 @@ impl Redactor {
                                 }
                                 b'-' | b'0'..=b'9' => {
                                     self.begin_value(program, Scalar::Number, abs)?;
-                                    self.span_start = i - 1;
+                                    self.tok.span_start = i - 1;
                                     self.state = self.begin_number(b);
                                 }
                                 b't' | b'f' | b'n' => {
@@ -567,7 +598,7 @@ impl Redactor {
                         }
                         State::ObjFirst | State::ObjNext => match b {
                             b'"' => {
-                                if !self.holding {
+                                if !self.rec.holding {
                                     let state = self.state;
                                     let j = self.members(program, &buf[..end], text, i)?;
                                     if j != i || self.state != state {
@@ -577,7 +608,7 @@ impl Redactor {
                                 }
                                 i += 1;
                                 self.begin_key(abs);
-                                self.span_start = i;
+                                self.tok.span_start = i;
                             }
                             b'}' if self.state == State::ObjFirst => {
                                 self.close(program, true, abs)?;
@@ -590,9 +621,9 @@ impl Redactor {
                                 return Err(self.violation(V::InvalidJson, abs));
                             }
                             i += 1;
-                            if self.member_target != Target::Strip {
+                            if self.tok.member_target != Target::Strip {
                                 self.state = State::Value;
-                            } else if !self.holding
+                            } else if !self.rec.holding
                                 && let Some(j) = self.skip_whole(&buf[..end], i)
                             {
                                 self.state = State::After;
@@ -600,7 +631,7 @@ impl Redactor {
                             } else {
                                 self.begin_skip();
                                 let stop =
-                                    self.record_limit.saturating_sub(base).min(end as u64) as usize;
+                                    self.rec.limit.saturating_sub(base).min(end as u64) as usize;
                                 i = self.skip(buf, i, stop)?;
                             }
                         }
@@ -674,27 +705,27 @@ impl Redactor {
     /// Moves the current token's bytes `buf[span_start..to]` to where they go.
     #[inline(always)]
     fn flush(&mut self, buf: &[u8], to: usize) {
-        let bytes = &buf[self.span_start..to];
-        self.span_start = to;
-        match self.tok_sink {
+        let bytes = &buf[self.tok.span_start..to];
+        self.tok.span_start = to;
+        match self.tok.sink {
             Sink::Discard => {}
             Sink::Emit => {
-                if self.holding {
-                    self.hold.extend_from_slice(bytes)
+                if self.rec.holding {
+                    self.rec.hold.extend_from_slice(bytes)
                 } else {
                     self.out.extend_from_slice(bytes)
                 }
             }
-            Sink::Capture if self.tok_in_key => self.key.extend_from_slice(bytes),
-            Sink::Capture => self.capture.extend_from_slice(bytes),
+            Sink::Capture if self.tok.in_key => self.tok.key.extend_from_slice(bytes),
+            Sink::Capture => self.tok.capture.extend_from_slice(bytes),
         }
     }
 
     /// The output buffer: the held record, or the caller's buffer.
     #[inline]
     pub(super) fn sink(&mut self) -> &mut Vec<u8> {
-        if self.holding {
-            &mut self.hold
+        if self.rec.holding {
+            &mut self.rec.hold
         } else {
             &mut self.out
         }

@@ -60,19 +60,19 @@ impl Redactor {
     /// Starts a number at its first byte (`-` or a digit).
     #[inline]
     pub(super) fn begin_number(&mut self, first: u8) -> State {
-        self.num = NumScan {
+        self.skip.num = NumScan {
             negative: first == b'-',
             ..NumScan::default()
         };
         match first {
             b'-' => State::Num(Num::Minus),
             b'0' => {
-                self.num.int_digits = 1;
+                self.skip.num.int_digits = 1;
                 State::Num(Num::Zero)
             }
             d => {
-                self.num.int = u128::from(d - b'0');
-                self.num.int_digits = 1;
+                self.skip.num.int = u128::from(d - b'0');
+                self.skip.num.int_digits = 1;
                 State::Num(Num::Int)
             }
         }
@@ -90,60 +90,60 @@ impl Redactor {
     ) -> Result<NumStep, Violation> {
         let b = buf[i];
         let continues = matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
-        if continues && abs >= self.tok_limit {
+        if continues && abs >= self.tok.limit {
             return Err(self.violation(V::TokenTooLong, abs));
         }
         let next = match (n, b) {
             (Num::Minus, b'0') => {
-                self.num.int_digits = 1;
+                self.skip.num.int_digits = 1;
                 Num::Zero
             }
             (Num::Minus, b'1'..=b'9') => {
-                self.num.int = u128::from(b - b'0');
-                self.num.int_digits = 1;
+                self.skip.num.int = u128::from(b - b'0');
+                self.skip.num.int_digits = 1;
                 Num::Int
             }
             (Num::Zero, b'0'..=b'9') => return Err(self.violation(V::InvalidJson, abs)),
             (Num::Zero | Num::Int, b'.') => {
-                self.num.fraction_or_exponent = true;
+                self.skip.num.fraction_or_exponent = true;
                 Num::Dot
             }
             (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => {
-                self.num.fraction_or_exponent = true;
+                self.skip.num.fraction_or_exponent = true;
                 Num::E
             }
             (Num::Int | Num::Frac | Num::Exp | Num::Dot | Num::E | Num::ESign, b'0'..=b'9') => {
                 let mut j = i;
                 match n {
                     Num::Int => {
-                        let (mut int, mut digits) = (self.num.int, self.num.int_digits);
+                        let (mut int, mut digits) = (self.skip.num.int, self.skip.num.int_digits);
                         while j < lim && buf[j].is_ascii_digit() {
                             int = (int * 10 + u128::from(buf[j] - b'0')).min(CAP);
                             digits += 1;
                             j += 1;
                         }
-                        self.num.int = int;
-                        self.num.int_digits = digits;
+                        self.skip.num.int = int;
+                        self.skip.num.int_digits = digits;
                     }
                     Num::Frac | Num::Dot => {
                         while j < lim && buf[j].is_ascii_digit() {
-                            if !self.num.frac_nonzero {
+                            if !self.skip.num.frac_nonzero {
                                 if buf[j] == b'0' {
-                                    self.num.frac_leading_zeros += 1;
+                                    self.skip.num.frac_leading_zeros += 1;
                                 } else {
-                                    self.num.frac_nonzero = true;
+                                    self.skip.num.frac_nonzero = true;
                                 }
                             }
                             j += 1;
                         }
                     }
                     _ => {
-                        let mut exp = self.num.exp;
+                        let mut exp = self.skip.num.exp;
                         while j < lim && buf[j].is_ascii_digit() {
                             exp = (exp * 10 + i64::from(buf[j] - b'0')).min(1_000_000_000);
                             j += 1;
                         }
-                        self.num.exp = exp;
+                        self.skip.num.exp = exp;
                     }
                 }
                 self.state = State::Num(match n {
@@ -154,14 +154,14 @@ impl Redactor {
                 return Ok(NumStep::To(j));
             }
             (Num::E, b'+' | b'-') => {
-                self.num.exp_negative = b == b'-';
+                self.skip.num.exp_negative = b == b'-';
                 Num::ESign
             }
             (Num::Zero | Num::Int | Num::Frac | Num::Exp, _) => {
-                return if self.num.interoperable() {
+                return if self.skip.num.interoperable() {
                     Ok(NumStep::Ended)
                 } else {
-                    Err(self.violation(V::NumberRange, self.tok_start))
+                    Err(self.violation(V::NumberRange, self.tok.start))
                 };
             }
             _ => return Err(self.violation(V::InvalidJson, abs)),
@@ -172,10 +172,10 @@ impl Redactor {
 
     /// The number ends with the body (a bare number as the whole document).
     pub(super) fn number_at_end(&self) -> Result<(), Violation> {
-        if self.num.interoperable() {
+        if self.skip.num.interoperable() {
             Ok(())
         } else {
-            Err(self.violation(V::NumberRange, self.tok_start))
+            Err(self.violation(V::NumberRange, self.tok.start))
         }
     }
 }

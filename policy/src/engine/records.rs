@@ -11,47 +11,47 @@ impl Redactor {
     /// when it did.
     pub(super) fn maybe_begin_record(&mut self, at_record_node: bool, abs: u64) -> bool {
         let line = self.cfg.format == Format::Ndjson && self.stack.is_empty();
-        if !(at_record_node || line) || self.record_depth.is_some() {
+        if !(at_record_node || line) || self.rec.depth.is_some() {
             return false;
         }
-        self.records += 1;
-        self.record_depth = Some(self.stack.len());
-        self.record_subjects.clear();
+        self.ev.records += 1;
+        self.rec.depth = Some(self.stack.len());
+        self.rec.subjects.clear();
         if self.cfg.consent.is_some() {
-            self.holding = true;
-            self.hold.clear();
-            self.record_saved_has_items = self.stack.last().is_some_and(|f| f.has_items);
-            self.record_limit = abs.saturating_add(self.cfg.limits.record_cap);
+            self.rec.holding = true;
+            self.rec.hold.clear();
+            self.rec.saved_has_items = self.stack.last().is_some_and(|f| f.has_items);
+            self.rec.limit = abs.saturating_add(self.cfg.limits.record_cap);
         }
         true
     }
 
     pub(super) fn end_record(&mut self) {
-        self.record_depth = None;
-        self.subject_count += self.record_subjects.len() as u64;
+        self.rec.depth = None;
+        self.ev.subject_count += self.rec.subjects.len() as u64;
         let withdrawn = match &self.cfg.consent {
-            Some(list) => self.record_subjects.iter().any(|s| list.is_withdrawn(s)),
+            Some(list) => self.rec.subjects.iter().any(|s| list.is_withdrawn(s)),
             None => false,
         };
-        self.subjects.extend_from_slice(&self.record_subjects);
+        self.ev.subjects.extend_from_slice(&self.rec.subjects);
         let line = self.cfg.format == Format::Ndjson && self.stack.is_empty();
-        if self.holding {
-            self.holding = false;
-            self.record_limit = u64::MAX;
+        if self.rec.holding {
+            self.rec.holding = false;
+            self.rec.limit = u64::MAX;
             if withdrawn {
-                self.records_dropped += 1;
-                self.hold.clear();
+                self.ev.records_dropped += 1;
+                self.rec.hold.clear();
                 if let Some(top) = self.stack.last_mut() {
-                    top.has_items = self.record_saved_has_items;
+                    top.has_items = self.rec.saved_has_items;
                 } else if self.cfg.format == Format::Json {
                     self.out.extend_from_slice(b"null");
                 }
                 return;
             }
-            let hold = std::mem::take(&mut self.hold);
+            let hold = std::mem::take(&mut self.rec.hold);
             self.out.extend_from_slice(&hold);
-            self.hold = hold;
-            self.hold.clear();
+            self.rec.hold = hold;
+            self.rec.hold.clear();
         }
         if line {
             self.out.push(b'\n');
@@ -60,7 +60,7 @@ impl Redactor {
 
     #[inline]
     pub(super) fn after_value(&mut self, _program: &FieldProgram) {
-        if self.record_depth == Some(self.stack.len()) {
+        if self.rec.depth == Some(self.stack.len()) {
             self.end_record();
         }
         self.state = if self.stack.is_empty() {
@@ -73,7 +73,7 @@ impl Redactor {
     pub(super) fn summary(&mut self) -> Summary {
         let program = &self.cfg.program;
         let mut fields: Vec<super::FieldCount> = Vec::new();
-        for (r, c) in self.rule_counts.iter().enumerate() {
+        for (r, c) in self.ev.rule_counts.iter().enumerate() {
             if c.iter().any(|&x| x > 0) {
                 fields.push(super::FieldCount {
                     path: program.rules[r].path.clone(),
@@ -85,7 +85,7 @@ impl Redactor {
                 });
             }
         }
-        for (n, &s) in self.node_stripped.iter().enumerate() {
+        for (n, &s) in self.ev.node_stripped.iter().enumerate() {
             if s > 0 {
                 fields.push(super::FieldCount {
                     path: program.nodes[n].path.clone(),
@@ -95,18 +95,18 @@ impl Redactor {
             }
         }
         let digest = std::mem::replace(
-            &mut self.digest,
+            &mut self.ev.digest,
             ring::digest::Context::new(&ring::digest::SHA256),
         )
         .finish();
         Summary {
-            bytes_in: self.bytes_in,
-            bytes_out: self.bytes_out,
-            records: self.records,
-            records_dropped: self.records_dropped,
+            bytes_in: self.ev.bytes_in,
+            bytes_out: self.ev.bytes_out,
+            records: self.ev.records,
+            records_dropped: self.ev.records_dropped,
             fields,
-            subjects: std::mem::take(&mut self.subjects),
-            subject_count: self.subject_count,
+            subjects: std::mem::take(&mut self.ev.subjects),
+            subject_count: self.ev.subject_count,
             output_sha256: digest.as_ref().try_into().expect("sha256 is 32 bytes"),
         }
     }

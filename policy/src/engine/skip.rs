@@ -15,10 +15,10 @@ use crate::escape::scan_plain;
 impl Redactor {
     /// Enters the skipper for the value that starts at the next non-whitespace byte.
     pub(super) fn begin_skip(&mut self) {
-        self.skip_active = true;
-        self.skip_depth = 0;
-        self.skip_bits = 0;
-        self.skip_in_key = false;
+        self.skip.active = true;
+        self.skip.depth = 0;
+        self.skip.bits = 0;
+        self.skip.in_key = false;
         self.state = State::Value;
     }
 
@@ -36,7 +36,7 @@ impl Redactor {
             let abs = base + i as u64;
             match self.state {
                 State::Str => {
-                    let tok_stop = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
+                    let tok_stop = self.tok.limit.saturating_sub(base).min(end as u64) as usize;
                     i = scan_plain(buf, i, tok_stop.max(i));
                     if i >= end {
                         break;
@@ -44,8 +44,8 @@ impl Redactor {
                     match buf[i] {
                         b'"' => {
                             i += 1;
-                            if self.skip_in_key {
-                                self.skip_in_key = false;
+                            if self.skip.in_key {
+                                self.skip.in_key = false;
                                 self.state = State::Colon;
                             } else if self.skip_scalar_done() {
                                 return Ok(i);
@@ -66,14 +66,14 @@ impl Redactor {
                 | State::LowBs
                 | State::LowU
                 | State::LowHex { .. } => {
-                    if abs >= self.tok_limit {
+                    if abs >= self.tok.limit {
                         return Err(self.violation(V::TokenTooLong, abs));
                     }
                     self.escape_byte(b, abs)?;
                     i += 1;
                 }
                 State::Num(n) => {
-                    let lim = self.tok_limit.saturating_sub(base).min(end as u64) as usize;
+                    let lim = self.tok.limit.saturating_sub(base).min(end as u64) as usize;
                     match self.number_step(n, buf, i, lim.max(i), abs)? {
                         NumStep::To(j) => i = j,
                         NumStep::Ended => {
@@ -111,14 +111,14 @@ impl Redactor {
                             self.skip_token(abs, State::Str, 1)
                         }
                         (State::Value | State::ArrFirst, b'{' | b'[') => {
-                            if self.stack.len() + self.skip_depth as usize
+                            if self.stack.len() + self.skip.depth as usize
                                 >= self.cfg.limits.max_depth.min(127)
                             {
                                 return Err(self.violation(V::DepthExceeded, abs));
                             }
                             let is_obj = b == b'{';
-                            self.skip_bits = self.skip_bits << 1 | u128::from(is_obj);
-                            self.skip_depth += 1;
+                            self.skip.bits = self.skip.bits << 1 | u128::from(is_obj);
+                            self.skip.depth += 1;
                             self.state = if is_obj {
                                 State::ObjFirst
                             } else {
@@ -153,23 +153,23 @@ impl Redactor {
                             }
                         }
                         (State::ObjFirst | State::ObjNext, b'"') => {
-                            self.skip_in_key = true;
+                            self.skip.in_key = true;
                             self.skip_token(abs, State::Str, 1);
                         }
                         (State::Colon, b':') => self.state = State::Value,
                         (State::After, b',') => {
-                            self.state = if self.skip_bits & 1 == 1 {
+                            self.state = if self.skip.bits & 1 == 1 {
                                 State::ObjNext
                             } else {
                                 State::Value
                             };
                         }
-                        (State::After, b'}') if self.skip_bits & 1 == 1 => {
+                        (State::After, b'}') if self.skip.bits & 1 == 1 => {
                             if self.skip_close() {
                                 return Ok(i);
                             }
                         }
-                        (State::After, b']') if self.skip_bits & 1 == 0 => {
+                        (State::After, b']') if self.skip.bits & 1 == 0 => {
                             if self.skip_close() {
                                 return Ok(i);
                             }
@@ -184,16 +184,16 @@ impl Redactor {
 
     #[inline]
     fn skip_token(&mut self, abs: u64, state: State, quote: u64) {
-        self.tok_start = abs;
-        self.tok_limit = (abs + quote).saturating_add(self.cfg.limits.max_token_len);
+        self.tok.start = abs;
+        self.tok.limit = (abs + quote).saturating_add(self.cfg.limits.max_token_len);
         self.state = state;
     }
 
     /// A scalar inside the skipped value ended; true when it was the whole value.
     #[inline]
     fn skip_scalar_done(&mut self) -> bool {
-        if self.skip_depth == 0 {
-            self.skip_active = false;
+        if self.skip.depth == 0 {
+            self.skip.active = false;
             self.state = State::After;
             true
         } else {
@@ -205,8 +205,8 @@ impl Redactor {
     /// A container inside the skipped value closed; true when it was the whole value.
     #[inline]
     fn skip_close(&mut self) -> bool {
-        self.skip_depth -= 1;
-        self.skip_bits >>= 1;
+        self.skip.depth -= 1;
+        self.skip.bits >>= 1;
         self.skip_scalar_done()
     }
 }

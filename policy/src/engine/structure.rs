@@ -12,16 +12,16 @@ impl Redactor {
     #[inline]
     pub(super) fn begin_key(&mut self, abs: u64) {
         let top = self.stack.last().expect("keys are inside objects");
-        self.tok_in_key = true;
-        self.tok_escape = false;
-        self.tok_start = abs;
-        self.tok_limit = (abs + 1).saturating_add(self.cfg.limits.max_token_len);
-        self.tok_sink = if top.target == Target::Strip {
+        self.tok.in_key = true;
+        self.tok.escape = false;
+        self.tok.start = abs;
+        self.tok.limit = (abs + 1).saturating_add(self.cfg.limits.max_token_len);
+        self.tok.sink = if top.target == Target::Strip {
             Sink::Discard
         } else {
             Sink::Capture
         };
-        self.key.clear();
+        self.tok.key.clear();
         self.state = State::Str;
     }
 
@@ -30,8 +30,8 @@ impl Redactor {
         program: &FieldProgram,
         _abs_after: u64,
     ) -> Result<(), Violation> {
-        if self.tok_in_key {
-            self.tok_in_key = false;
+        if self.tok.in_key {
+            self.tok.in_key = false;
             self.key_done(program, None)?;
             self.state = State::Colon;
             Ok(())
@@ -41,28 +41,28 @@ impl Redactor {
     }
 
     /// A key ended. `direct` is the raw key when it lay whole in the current chunk without
-    /// escapes; otherwise it was captured into `self.key`.
+    /// escapes; otherwise it was captured into `self.tok.key`.
     pub(super) fn key_done(
         &mut self,
         program: &FieldProgram,
         direct: Option<&[u8]>,
     ) -> Result<(), Violation> {
-        let key_at = self.tok_start;
-        self.key_escape = self.tok_escape;
+        let key_at = self.tok.start;
+        self.tok.key_escape = self.tok.escape;
         let top_target = self.stack.last().expect("keys are inside objects").target;
         if let (Some(raw), Target::Subtree) = (direct, top_target) {
             // Subtree keys are re-emitted, so they must be kept.
-            self.key.clear();
-            self.key.extend_from_slice(raw);
+            self.tok.key.clear();
+            self.tok.key.extend_from_slice(raw);
         }
         let key: &[u8] = if let (Some(raw), Target::Node(_)) = (direct, top_target) {
             raw
-        } else if self.tok_escape {
-            self.key_unescaped.clear();
-            crate::escape::unescape_into(&mut self.key_unescaped, &self.key);
-            &self.key_unescaped
+        } else if self.tok.escape {
+            self.tok.key_unescaped.clear();
+            crate::escape::unescape_into(&mut self.tok.key_unescaped, &self.tok.key);
+            &self.tok.key_unescaped
         } else {
-            &self.key
+            &self.tok.key
         };
         let top = *self.stack.last().expect("keys are inside objects");
         let (member, target) = match top.target {
@@ -82,7 +82,7 @@ impl Redactor {
             Target::Node(n) => match program.node(n).child(key) {
                 Some((idx, child)) => return self.key_matched(idx, child),
                 None => {
-                    self.node_stripped[n as usize] += 1;
+                    self.ev.node_stripped[n as usize] += 1;
                     (Member::Unlisted, Target::Strip)
                 }
             },
@@ -90,7 +90,7 @@ impl Redactor {
         let top = self.stack.last_mut().expect("open object");
         top.member = member;
         top.count += 1;
-        self.member_target = target;
+        self.tok.member_target = target;
         Ok(())
     }
 
@@ -98,18 +98,18 @@ impl Redactor {
     /// checked against the keys already seen there, then the member's value goes to `child`.
     #[inline]
     pub(super) fn key_matched(&mut self, idx: usize, child: NodeId) -> Result<(), Violation> {
-        self.key_escape = self.tok_escape;
+        self.tok.key_escape = self.tok.escape;
         let top = self.stack.last_mut().expect("keys are inside objects");
         top.member = Member::Matched(child);
         let word = top.seen_at as usize + idx / 64;
         let bit = 1u64 << (idx % 64);
         if self.seen[word] & bit != 0 {
-            return Err(self.violation(V::DuplicateKey, self.tok_start));
+            return Err(self.violation(V::DuplicateKey, self.tok.start));
         }
         self.seen[word] |= bit;
         let top = self.stack.last_mut().expect("keys are inside objects");
         top.count += 1;
-        self.member_target = Target::Node(child);
+        self.tok.member_target = Target::Node(child);
         Ok(())
     }
 
@@ -135,7 +135,7 @@ impl Redactor {
             });
         };
         if top.is_obj {
-            return self.member_target;
+            return self.tok.member_target;
         }
         match top.target {
             Target::Node(n) => Target::Node(
@@ -157,8 +157,8 @@ impl Redactor {
         let comma = top.has_items;
         top.has_items = true;
         let (is_obj, target, member) = (top.is_obj, top.target, top.member);
-        let out = if self.holding {
-            &mut self.hold
+        let out = if self.rec.holding {
+            &mut self.rec.hold
         } else {
             &mut self.out
         };
@@ -170,14 +170,14 @@ impl Redactor {
                 (Target::Node(_), Member::Matched(n)) => {
                     out.extend_from_slice(&program.node(n).emit_key)
                 }
-                _ if !self.key_escape => {
+                _ if !self.tok.key_escape => {
                     out.push(b'"');
-                    out.extend_from_slice(&self.key);
+                    out.extend_from_slice(&self.tok.key);
                     out.extend_from_slice(b"\":");
                 }
                 _ => {
                     out.push(b'"');
-                    crate::escape::write_json_string_body(out, &self.key_unescaped);
+                    crate::escape::write_json_string_body(out, &self.tok.key_unescaped);
                     out.extend_from_slice(b"\":");
                 }
             }
@@ -186,13 +186,13 @@ impl Redactor {
 
     #[inline]
     pub(super) fn start_token(&mut self, target: Target, sink: Sink, abs: u64, string: bool) {
-        self.tok_target = target;
-        self.tok_sink = sink;
-        self.tok_in_key = false;
-        self.tok_escape = false;
-        self.tok_start = abs;
-        self.tok_limit = (abs + u64::from(string)).saturating_add(self.cfg.limits.max_token_len);
-        self.capture.clear();
+        self.tok.target = target;
+        self.tok.sink = sink;
+        self.tok.in_key = false;
+        self.tok.escape = false;
+        self.tok.start = abs;
+        self.tok.limit = (abs + u64::from(string)).saturating_add(self.cfg.limits.max_token_len);
+        self.tok.capture.clear();
     }
 
     #[inline]
@@ -279,7 +279,7 @@ impl Redactor {
                 record = self.maybe_begin_record(node.record, abs);
                 match node.rule.map(|r| &program.rules[r as usize].action) {
                     Some(Action::Keep(k)) if k.kind == KeepKind::Subtree => {
-                        self.rule_counts[node.rule.expect("rule") as usize][0] += 1;
+                        self.ev.rule_counts[node.rule.expect("rule") as usize][0] += 1;
                         (Target::Subtree, true)
                     }
                     Some(_) => return Err(self.violation(V::TypeMismatch, abs)),

@@ -20,15 +20,15 @@ impl Redactor {
         program: &FieldProgram,
         kind: Scalar,
     ) -> Result<(), super::Violation> {
-        match self.tok_sink {
+        match self.tok.sink {
             Sink::Discard => {
-                if let Target::Node(n) = self.tok_target
+                if let Target::Node(n) = self.tok.target
                     && let Some(r) = program.node(n).rule
                 {
                     // A `redact` rule: the value was validated, the marker goes out.
                     self.emit_prefix(program);
                     self.emit_str(REDACTED);
-                    self.rule_counts[r as usize][REDACTED_COUNT] += 1;
+                    self.ev.rule_counts[r as usize][REDACTED_COUNT] += 1;
                 }
             }
             Sink::Emit => {
@@ -37,16 +37,16 @@ impl Redactor {
                     Scalar::Literal(lit) => self.sink().extend_from_slice(lit.bytes()),
                     Scalar::Number => {}
                 }
-                if let Target::Node(n) = self.tok_target
+                if let Target::Node(n) = self.tok.target
                     && let Some(r) = program.node(n).rule
                 {
-                    self.rule_counts[r as usize][KEPT] += 1;
+                    self.ev.rule_counts[r as usize][KEPT] += 1;
                 }
             }
             Sink::Capture => {
-                let capture = std::mem::take(&mut self.capture);
+                let capture = std::mem::take(&mut self.tok.capture);
                 let result = self.apply_rule(program, kind, &capture, None);
-                self.capture = capture;
+                self.tok.capture = capture;
                 result?;
             }
         }
@@ -71,11 +71,11 @@ impl Redactor {
         raw: &[u8],
         valid: Option<&str>,
     ) -> Result<(), super::Violation> {
-        let Target::Node(n) = self.tok_target else {
+        let Target::Node(n) = self.tok.target else {
             unreachable!("only rule nodes capture")
         };
         let node = program.node(n);
-        let at = self.tok_start;
+        let at = self.tok.start;
         let raw = match kind {
             Scalar::Literal(lit) => lit.bytes(),
             _ => raw,
@@ -87,7 +87,7 @@ impl Redactor {
             Some(text) => text,
             None => std::str::from_utf8(raw).expect("validated UTF-8"),
         };
-        let decoded = if kind == Scalar::String && self.tok_escape {
+        let decoded = if kind == Scalar::String && self.tok.escape {
             decoded_buf.clear();
             crate::escape::unescape_str_into(&mut decoded_buf, text);
             &decoded_buf
@@ -100,7 +100,7 @@ impl Redactor {
                 .keys
                 .subject
                 .subject_hash_with(decoded, &mut self.scratch);
-            self.record_subjects.push(h);
+            self.rec.subjects.push(h);
         }
         let Some(r) = node.rule else { return Ok(()) };
         let r = r as usize;
@@ -138,7 +138,7 @@ impl Redactor {
                 self.emit_prefix(program);
                 if findings > 0 {
                     self.emit_str(&scratch);
-                    self.rule_counts[r][MASKED] += findings as u64;
+                    self.ev.rule_counts[r][MASKED] += findings as u64;
                 } else {
                     let out = self.sink();
                     if kind == Scalar::String {
@@ -149,14 +149,14 @@ impl Redactor {
                         out.extend_from_slice(raw);
                     }
                 }
-                self.rule_counts[r][KEPT] += 1;
+                self.ev.rule_counts[r][KEPT] += 1;
                 Ok(())
             }
             Action::Mask(_) | Action::Hash(_) if kind == Scalar::Literal(Lit::Null) => {
                 // null carries no data: it stays null.
                 self.emit_prefix(program);
                 self.sink().extend_from_slice(b"null");
-                self.rule_counts[r][KEPT] += 1;
+                self.ev.rule_counts[r][KEPT] += 1;
                 Ok(())
             }
             Action::Mask(m) => {
@@ -165,10 +165,10 @@ impl Redactor {
                 self.emit_prefix(program);
                 if ok {
                     self.emit_str(&scratch);
-                    self.rule_counts[r][MASKED] += 1;
+                    self.ev.rule_counts[r][MASKED] += 1;
                 } else {
                     self.emit_str(REDACTED);
-                    self.rule_counts[r][REDACTED_COUNT] += 1;
+                    self.ev.rule_counts[r][REDACTED_COUNT] += 1;
                 }
                 Ok(())
             }
@@ -181,17 +181,17 @@ impl Redactor {
                         .pseudonym
                         .pseudonym(*alg, decoded, &mut scratch);
                     self.emit_str(&scratch);
-                    self.rule_counts[r][HASHED] += 1;
+                    self.ev.rule_counts[r][HASHED] += 1;
                 } else {
                     self.emit_str(REDACTED);
-                    self.rule_counts[r][REDACTED_COUNT] += 1;
+                    self.ev.rule_counts[r][REDACTED_COUNT] += 1;
                 }
                 Ok(())
             }
             Action::Redact => {
                 self.emit_prefix(program);
                 self.emit_str(REDACTED);
-                self.rule_counts[r][REDACTED_COUNT] += 1;
+                self.ev.rule_counts[r][REDACTED_COUNT] += 1;
                 Ok(())
             }
         };
