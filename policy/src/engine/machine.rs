@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::keyset::KeySets;
-use super::number::{NumScan, NumStep};
+pub(crate) use super::number::Num;
+use super::number::{NumFault, NumScan, NumStep};
 use super::summary::Summary;
 use super::utf8::{Checked, Utf8Error, Utf8Stream};
 use super::violation::{Violation, ViolationKind as V};
@@ -12,18 +13,6 @@ use super::{EngineConfig, Format};
 use crate::escape::scan_plain;
 use crate::program::{FieldProgram, NodeId};
 use crate::rule::KeepKind;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Num {
-    Minus,
-    Zero,
-    Int,
-    Dot,
-    Frac,
-    E,
-    ESign,
-    Exp,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lit {
@@ -761,5 +750,50 @@ impl KeepKind {
                 | (KeepKind::Boolean, Scalar::Literal(Lit::True | Lit::False))
                 | (KeepKind::Null, Scalar::Literal(Lit::Null))
         )
+    }
+}
+
+impl Redactor {
+    /// Starts a number at its first byte (`-` or a digit).
+    #[inline]
+    pub(super) fn begin_number(&mut self, first: u8) -> State {
+        let (scan, at) = NumScan::begin(first);
+        self.skip.num = scan;
+        State::Num(at)
+    }
+
+    /// One step of the number grammar at `buf[i]` (see [`NumScan::step`]), within the token limit.
+    #[inline]
+    pub(super) fn number_step(
+        &mut self,
+        n: Num,
+        buf: &[u8],
+        i: usize,
+        lim: usize,
+        abs: u64,
+    ) -> Result<NumStep, Violation> {
+        let continues = matches!(buf[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
+        if continues && abs >= self.tok.limit {
+            return Err(self.violation(V::TokenTooLong, abs));
+        }
+        match self.skip.num.step(n, buf, i, lim) {
+            Ok((step, at)) => {
+                if let NumStep::To(_) = step {
+                    self.state = State::Num(at);
+                }
+                Ok(step)
+            }
+            Err(NumFault::Grammar) => Err(self.violation(V::InvalidJson, abs)),
+            Err(NumFault::Range) => Err(self.violation(V::NumberRange, self.tok.start)),
+        }
+    }
+
+    /// The number ends with the body (a bare number as the whole document).
+    pub(super) fn number_at_end(&self) -> Result<(), Violation> {
+        if self.skip.num.ends_well() {
+            Ok(())
+        } else {
+            Err(self.violation(V::NumberRange, self.tok.start))
+        }
     }
 }

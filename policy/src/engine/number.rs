@@ -5,9 +5,6 @@
 //! other numbers must be zero or have a decimal exponent in `-307..=308`. Precision is not
 //! checked: kept numbers are copied byte-exact, never re-encoded.
 
-use super::machine::{Num, Redactor, State};
-use super::violation::{Violation, ViolationKind as V};
-
 const CAP: u128 = 1 << 100;
 
 /// What the digits seen so far say about the number's magnitude.
@@ -56,127 +53,141 @@ pub(super) enum NumStep {
     Ended,
 }
 
-impl Redactor {
-    /// Starts a number at its first byte (`-` or a digit).
+/// Where in the number grammar a number being read is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    E,
+    ESign,
+    Exp,
+}
+
+/// Why a number is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NumFault {
+    /// Not the RFC 8259 grammar.
+    Grammar,
+    /// Outside what binary64 or a 64-bit integer holds.
+    Range,
+}
+
+impl NumScan {
+    /// Starts a number at its first byte (`-` or a digit): the scan and the grammar position.
     #[inline]
-    pub(super) fn begin_number(&mut self, first: u8) -> State {
-        self.skip.num = NumScan {
+    pub(super) fn begin(first: u8) -> (Self, Num) {
+        let mut scan = NumScan {
             negative: first == b'-',
             ..NumScan::default()
         };
-        match first {
-            b'-' => State::Num(Num::Minus),
+        let at = match first {
+            b'-' => Num::Minus,
             b'0' => {
-                self.skip.num.int_digits = 1;
-                State::Num(Num::Zero)
+                scan.int_digits = 1;
+                Num::Zero
             }
             d => {
-                self.skip.num.int = u128::from(d - b'0');
-                self.skip.num.int_digits = 1;
-                State::Num(Num::Int)
+                scan.int = u128::from(d - b'0');
+                scan.int_digits = 1;
+                Num::Int
             }
-        }
+        };
+        (scan, at)
     }
 
-    /// One step of the number grammar at `buf[i]`; digit runs are taken whole up to `lim`.
+    /// One step of the number grammar at `buf[i]` from position `n`; digit runs are taken whole
+    /// up to `lim`. Returns what was consumed and the grammar position after it.
     #[inline]
-    pub(super) fn number_step(
+    pub(super) fn step(
         &mut self,
         n: Num,
         buf: &[u8],
         i: usize,
         lim: usize,
-        abs: u64,
-    ) -> Result<NumStep, Violation> {
+    ) -> Result<(NumStep, Num), NumFault> {
         let b = buf[i];
-        let continues = matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-');
-        if continues && abs >= self.tok.limit {
-            return Err(self.violation(V::TokenTooLong, abs));
-        }
         let next = match (n, b) {
             (Num::Minus, b'0') => {
-                self.skip.num.int_digits = 1;
+                self.int_digits = 1;
                 Num::Zero
             }
             (Num::Minus, b'1'..=b'9') => {
-                self.skip.num.int = u128::from(b - b'0');
-                self.skip.num.int_digits = 1;
+                self.int = u128::from(b - b'0');
+                self.int_digits = 1;
                 Num::Int
             }
-            (Num::Zero, b'0'..=b'9') => return Err(self.violation(V::InvalidJson, abs)),
+            (Num::Zero, b'0'..=b'9') => return Err(NumFault::Grammar),
             (Num::Zero | Num::Int, b'.') => {
-                self.skip.num.fraction_or_exponent = true;
+                self.fraction_or_exponent = true;
                 Num::Dot
             }
             (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => {
-                self.skip.num.fraction_or_exponent = true;
+                self.fraction_or_exponent = true;
                 Num::E
             }
             (Num::Int | Num::Frac | Num::Exp | Num::Dot | Num::E | Num::ESign, b'0'..=b'9') => {
                 let mut j = i;
                 match n {
                     Num::Int => {
-                        let (mut int, mut digits) = (self.skip.num.int, self.skip.num.int_digits);
+                        let (mut int, mut digits) = (self.int, self.int_digits);
                         while j < lim && buf[j].is_ascii_digit() {
                             int = (int * 10 + u128::from(buf[j] - b'0')).min(CAP);
                             digits += 1;
                             j += 1;
                         }
-                        self.skip.num.int = int;
-                        self.skip.num.int_digits = digits;
+                        self.int = int;
+                        self.int_digits = digits;
                     }
                     Num::Frac | Num::Dot => {
                         while j < lim && buf[j].is_ascii_digit() {
-                            if !self.skip.num.frac_nonzero {
+                            if !self.frac_nonzero {
                                 if buf[j] == b'0' {
-                                    self.skip.num.frac_leading_zeros += 1;
+                                    self.frac_leading_zeros += 1;
                                 } else {
-                                    self.skip.num.frac_nonzero = true;
+                                    self.frac_nonzero = true;
                                 }
                             }
                             j += 1;
                         }
                     }
                     _ => {
-                        let mut exp = self.skip.num.exp;
+                        let mut exp = self.exp;
                         while j < lim && buf[j].is_ascii_digit() {
                             exp = (exp * 10 + i64::from(buf[j] - b'0')).min(1_000_000_000);
                             j += 1;
                         }
-                        self.skip.num.exp = exp;
+                        self.exp = exp;
                     }
                 }
-                self.state = State::Num(match n {
+                let at = match n {
                     Num::Dot => Num::Frac,
                     Num::E | Num::ESign => Num::Exp,
                     other => other,
-                });
-                return Ok(NumStep::To(j));
+                };
+                return Ok((NumStep::To(j), at));
             }
             (Num::E, b'+' | b'-') => {
-                self.skip.num.exp_negative = b == b'-';
+                self.exp_negative = b == b'-';
                 Num::ESign
             }
             (Num::Zero | Num::Int | Num::Frac | Num::Exp, _) => {
-                return if self.skip.num.interoperable() {
-                    Ok(NumStep::Ended)
+                return if self.interoperable() {
+                    Ok((NumStep::Ended, n))
                 } else {
-                    Err(self.violation(V::NumberRange, self.tok.start))
+                    Err(NumFault::Range)
                 };
             }
-            _ => return Err(self.violation(V::InvalidJson, abs)),
+            _ => return Err(NumFault::Grammar),
         };
-        self.state = State::Num(next);
-        Ok(NumStep::To(i + 1))
+        Ok((NumStep::To(i + 1), next))
     }
 
-    /// The number ends with the body (a bare number as the whole document).
-    pub(super) fn number_at_end(&self) -> Result<(), Violation> {
-        if self.skip.num.interoperable() {
-            Ok(())
-        } else {
-            Err(self.violation(V::NumberRange, self.tok.start))
-        }
+    /// Whether a number that ends here (with the body) is one every parser reads the same.
+    pub(super) fn ends_well(&self) -> bool {
+        self.interoperable()
     }
 }
 
