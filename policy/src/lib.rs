@@ -38,7 +38,7 @@ use std::sync::Arc;
 pub use date::Instant;
 pub use document::{
     Class, Contract, DigestAlgorithm, FieldRule, Flow, Identity, Partner, PolicyError, Problem,
-    Rate, Route, SignatureKey, SignaturePolicy,
+    Rate, Route, RouteSpec, SignatureKey, SignaturePolicy,
 };
 pub use path::{FieldPath, Segment};
 pub use resolve::{ResolveError, Resolved};
@@ -90,25 +90,26 @@ impl CompiledPolicy {
             }])
         })?;
         let mut problems = document::Problems::default();
-        let mut doc = document::read(&root, &mut problems);
+        let doc = document::read(&root, &mut problems);
         validate::check(&doc, &mut problems);
-        for raw in &mut doc.contracts {
-            for ri in 0..raw.contract.routes.len() {
-                let route = &raw.contract.routes[ri];
-                let program = compile::compile_route(
+        let mut contracts = Vec::with_capacity(doc.contracts.len());
+        for raw in doc.contracts {
+            let mut programs = Vec::with_capacity(raw.contract.routes.len());
+            for (ri, route) in raw.contract.routes.iter().enumerate() {
+                programs.push(compile::compile_route(
                     &raw.contract.fields,
                     &raw.field_key_paths,
                     route.records.as_ref(),
                     route.subject.as_ref(),
                     &format!("{}.route[{ri}]", raw.key_path),
                     &mut problems,
-                );
-                raw.contract.routes[ri].program = program;
+                ));
                 if ri > 0 {
                     // Rule problems are the same for every route of a contract: report them once.
                     dedup_tail(&mut problems.0);
                 }
             }
+            contracts.push(raw.contract.compiled(programs));
         }
         if !problems.0.is_empty() {
             dedup_tail(&mut problems.0);
@@ -117,7 +118,7 @@ impl CompiledPolicy {
         Ok(Self {
             version,
             partners: doc.partners.into_iter().map(|(_, p)| p).collect(),
-            contracts: doc.contracts.into_iter().map(|c| c.contract).collect(),
+            contracts,
             classes: doc.classes.into_iter().map(|(p, c, _)| (p, c)).collect(),
         })
     }

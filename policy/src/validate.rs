@@ -73,7 +73,12 @@ fn check_classes(
 /// equal, some request path matches both templates and their contracts' validity windows
 /// intersect.
 fn check_overlaps(doc: &Document, problems: &mut Problems) {
-    let mut seen: Vec<(usize, String, &crate::document::Contract, usize)> = Vec::new();
+    let mut seen: Vec<(
+        usize,
+        String,
+        &crate::document::Contract<crate::document::RouteSpec>,
+        usize,
+    )> = Vec::new();
     for raw in &doc.contracts {
         let c = &raw.contract;
         for (ri, route) in c.routes.iter().enumerate() {

@@ -138,7 +138,7 @@ pub struct FieldRule {
 
 /// A route of a contract.
 #[derive(Debug, Clone)]
-pub struct Route {
+pub struct RouteSpec {
     /// Pull or push.
     pub flow: Flow,
     /// HTTP method, upper case.
@@ -164,13 +164,39 @@ pub struct Route {
     /// Filtered bodies up to this many bytes are held whole and sent with `Content-Length` and
     /// their digest (and signature) as header fields; larger ones stream with trailers.
     pub buffer_limit: Option<u32>,
+}
+
+/// A route as requests meet it: what the policy says of it ([`RouteSpec`], reachable through
+/// `Deref`: `route.path`, `route.flow`, ...) and the field rules compiled for it. Only
+/// [`CompiledPolicy::load`](crate::CompiledPolicy::load) makes one, once the rules compiled: a
+/// route is never seen half-built.
+#[derive(Debug, Clone)]
+pub struct Route {
+    spec: RouteSpec,
     /// The compiled field rules for this route.
     pub program: std::sync::Arc<crate::program::FieldProgram>,
 }
 
-/// A data-sharing contract with one partner.
+impl Route {
+    pub(crate) fn new(
+        spec: RouteSpec,
+        program: std::sync::Arc<crate::program::FieldProgram>,
+    ) -> Self {
+        Self { spec, program }
+    }
+}
+
+impl std::ops::Deref for Route {
+    type Target = RouteSpec;
+    fn deref(&self) -> &RouteSpec {
+        &self.spec
+    }
+}
+
+/// A data-sharing contract with one partner. `R` is [`RouteSpec`] while the policy is being read
+/// and validated, [`Route`] (with compiled rules) once it is loaded.
 #[derive(Debug, Clone)]
-pub struct Contract {
+pub struct Contract<R = Route> {
     /// Stable id.
     pub id: String,
     /// Index of the partner in [`CompiledPolicy::partners`](crate::CompiledPolicy::partners).
@@ -190,7 +216,7 @@ pub struct Contract {
     /// The digest algorithm of the `Content-Digest` sluice sends under this contract.
     pub digest: DigestAlgorithm,
     /// Routes.
-    pub routes: Vec<Route>,
+    pub routes: Vec<R>,
     /// Field rules, in the order written.
     pub fields: Vec<FieldRule>,
 }
@@ -212,7 +238,7 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 pub(crate) struct RawContract {
     pub key_path: String,
-    pub contract: Contract,
+    pub contract: Contract<RouteSpec>,
     /// Key path of each field rule, parallel to `contract.fields`.
     pub field_key_paths: Vec<String>,
 }
@@ -223,8 +249,8 @@ pub(crate) struct Document {
     pub contracts: Vec<RawContract>,
 }
 
-/// Reads the document, recording every problem. Routes come back with empty programs; compiling
-/// happens after validation.
+/// Reads the document, recording every problem. Routes come back as [`RouteSpec`]s; compiling
+/// their rules happens after validation and makes the [`Route`]s.
 pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
     let top = TableReader::new("", root, &["version", "classes", "partner", "contract"]);
     top.check_unknown(problems);
@@ -667,7 +693,7 @@ fn read_rate(r: &TableReader<'_>, problems: &mut Problems) -> Option<Rate> {
     })
 }
 
-fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Route> {
+fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<RouteSpec> {
     let r = TableReader::new(
         path,
         t,
@@ -763,7 +789,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     if flow == Some(Flow::Pull) && !query.is_empty() {
         problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
-    Some(Route {
+    Some(RouteSpec {
         flow: flow?,
         method: method?.into(),
         path: template?,
@@ -775,6 +801,33 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         pass_through,
         require_digest,
         buffer_limit,
-        program: Default::default(),
     })
+}
+
+impl Contract<RouteSpec> {
+    /// The contract with its routes' compiled rules (one program per route, in order).
+    pub(crate) fn compiled(
+        self,
+        programs: Vec<std::sync::Arc<crate::program::FieldProgram>>,
+    ) -> Contract<Route> {
+        debug_assert_eq!(programs.len(), self.routes.len());
+        Contract {
+            id: self.id,
+            partner: self.partner,
+            purpose: self.purpose,
+            legal_basis: self.legal_basis,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            rate: self.rate,
+            signatures: self.signatures,
+            digest: self.digest,
+            routes: self
+                .routes
+                .into_iter()
+                .zip(programs)
+                .map(|(spec, program)| Route::new(spec, program))
+                .collect(),
+            fields: self.fields,
+        }
+    }
 }
