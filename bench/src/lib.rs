@@ -29,6 +29,17 @@ pub fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (f64, usize) {
 }
 
 /// The value after `name` (e.g. `--seconds`) on the command line, if given.
+/// With `--help` or `-h` among the arguments, prints `usage` and returns true: the binary then
+/// exits without running anything.
+pub fn help_requested(usage: &str) -> bool {
+    let asked = std::env::args().skip(1).any(|a| a == "--help" || a == "-h");
+    if asked {
+        println!("{}", usage.trim());
+    }
+    asked
+}
+
+/// The value after `name` on the command line.
 pub fn arg_opt(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     let i = args.iter().position(|a| a == name)?;

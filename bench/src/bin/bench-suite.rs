@@ -119,7 +119,18 @@ async fn profile<F: std::future::Future>(
     ((!by_dso.is_empty()).then_some(text), out)
 }
 
+/// `--help`.
+const USAGE: &str = "Runs every bench scenario against every target on loopback and writes bench/results/<date>-<commit>.{md,json,svg}.
+
+Usage: bench-suite [--seconds 5] [--proxy-core 0] [--stream-mib 1024] [--profile] [--out bench/results]
+                   [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH]
+
+Usually started by bench/run.sh (builds, installs nginx, pins cores).";
+
 fn main() -> ExitCode {
+    if sluice_bench::help_requested(USAGE) {
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

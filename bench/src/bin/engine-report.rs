@@ -82,7 +82,15 @@ fn print_floor(f: &floor::Floor, t_engine: f64, records: usize, bytes: usize) {
     );
 }
 
+/// `--help`.
+const USAGE: &str = "The engine on the reference workload, with its same-run baselines (memcpy, digests, the naive filter).
+
+Usage: engine-report [--size 64MiB] [--rounds 5] [--profile reference|passthrough|strip-all|POLICY.toml]";
+
 fn main() {
+    if sluice_bench::help_requested(USAGE) {
+        return;
+    }
     let arg = sluice_bench::arg;
     let size = arg("--size", "64MiB");
     let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");

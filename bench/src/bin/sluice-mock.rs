@@ -7,7 +7,16 @@
 
 use sluice_bench::{arg, mock, workload};
 
+/// `--help`.
+const USAGE: &str =
+    "The bench harness's mock institution API as its own process. Prints `listening on ADDR`.
+
+Usage: sluice-mock [--listen 127.0.0.1:0] [--feed /tmp/sluice-feed-1MiB.json]";
+
 fn main() {
+    if sluice_bench::help_requested(USAGE) {
+        return;
+    }
     let listen = arg("--listen", "127.0.0.1:0");
     let feed_path = arg(
         "--feed",

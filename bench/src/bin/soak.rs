@@ -34,7 +34,15 @@ fn spec(url: &str, pki: &Path, rate: Option<f64>, duration: Duration) -> Spec {
     }
 }
 
+/// `--help`.
+const USAGE: &str = "sluice under a steady open-loop load for a long time: zero errors, flat memory, a ledger that verifies after SIGKILL.
+
+Usage: soak [--minutes 10] [--fraction 0.7] [--size 1024] [--keep]";
+
 fn main() {
+    if sluice_bench::help_requested(USAGE) {
+        return;
+    }
     let minutes: f64 = arg("--minutes", "10").parse().expect("--minutes N");
     let fraction: f64 = arg("--fraction", "0.7").parse().expect("--fraction F");
     let size = arg("--size", "1024");
