@@ -119,6 +119,7 @@ fn open_ledger_of(
         key: Arc::new(key),
         commit_window: config.ledger.commit_window,
         checkpoint_every: config.ledger.checkpoint_every,
+        checkpoint_min_interval: config.ledger.checkpoint_min_interval,
         segment_bytes: 64 << 20,
     })
     .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;

@@ -110,6 +110,7 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
         key,
         commit_window: std::time::Duration::ZERO,
         checkpoint_every: 1,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 1 << 20,
     })
     .unwrap();

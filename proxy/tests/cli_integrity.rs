@@ -24,6 +24,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
         key,
         commit_window: Duration::ZERO,
         checkpoint_every: 4,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -26,6 +26,7 @@ fn compliance_tools_answer_who_received_what() {
         key,
         commit_window: Duration::ZERO,
         checkpoint_every: 1,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 300,
     })
     .unwrap();

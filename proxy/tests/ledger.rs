@@ -31,6 +31,7 @@ fn open(
         key: key.clone(),
         commit_window: Duration::from_millis(1),
         checkpoint_every: every,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 1 << 20,
     })
 }
@@ -296,6 +297,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         key: k.clone(),
         commit_window: Duration::from_millis(0),
         checkpoint_every: 3,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 256,
     })
     .unwrap();
@@ -315,6 +317,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         key: k.clone(),
         commit_window: Duration::ZERO,
         checkpoint_every: 3,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 256,
     })
     .unwrap();
@@ -368,6 +371,7 @@ fn verify_streams_many_segments_and_checks_every_checkpoint() {
         key: k.clone(),
         commit_window: Duration::ZERO,
         checkpoint_every: 3,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 2048,
     })
     .unwrap();
@@ -500,4 +504,39 @@ fn a_second_writer_of_a_directory_is_refused_before_it_writes() {
     drop(l);
     let (again, _) = open(&d, &key, 4).unwrap();
     again.close();
+}
+
+/// Under load, `checkpoint_every` alone signed hundreds of checkpoints a second (a signature, a
+/// file, two syncs and a rename each): `checkpoint_min_interval` bounds them, and the log still
+/// verifies with every entry covered at close.
+#[test]
+fn checkpoints_are_bounded_by_the_minimum_interval() {
+    let key = key();
+    let count = |min_interval: Duration| -> u64 {
+        let d = dir(&format!("min-interval-{}", min_interval.as_millis()));
+        let (l, _) = Ledger::open(LedgerOptions {
+            dir: d.clone(),
+            origin: "test.example/sluice/1".into(),
+            key: key.clone(),
+            commit_window: Duration::ZERO,
+            checkpoint_every: 1,
+            checkpoint_min_interval: min_interval,
+            segment_bytes: 1 << 20,
+        })
+        .unwrap();
+        for i in 0..60 {
+            l.append_blocking(begin(i)).unwrap();
+        }
+        let signed_while_appending = std::fs::read_dir(d.join("checkpoints"))
+            .map(|r| r.count() as u64)
+            .unwrap_or(0);
+        l.close();
+        let r = verify_dir(&d, key.public_key().as_ref()).unwrap();
+        assert_eq!(r.entries, 61);
+        signed_while_appending
+    };
+    assert!(count(Duration::ZERO) >= 60, "one per entry without a bound");
+    // With an hour's bound only the once-a-second rule can sign while appending.
+    let bounded = count(Duration::from_secs(3600));
+    assert!(bounded <= 3, "{bounded} checkpoints signed with the bound");
 }

@@ -20,6 +20,7 @@ fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
         key,
         commit_window: Duration::ZERO,
         checkpoint_every: 2,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -39,13 +39,14 @@ fn begin(i: u64) -> Entry {
     }))
 }
 
-fn open(dir: &Path, key: &Arc<Ed25519KeyPair>) -> Ledger {
+fn open(dir: &Path, key: &Arc<Ed25519KeyPair>, min_interval: Duration) -> Ledger {
     Ledger::open(LedgerOptions {
         dir: dir.to_path_buf(),
         origin: "bench.sluice/ledger".into(),
         key: key.clone(),
         commit_window: Duration::ZERO,
         checkpoint_every: 256,
+        checkpoint_min_interval: min_interval,
         segment_bytes: 64 << 20,
     })
     .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -53,9 +54,14 @@ fn open(dir: &Path, key: &Arc<Ed25519KeyPair>) -> Ledger {
 }
 
 /// Durable appends per second with `writers` concurrent writers for `secs`.
-fn appends(dir: &Path, key: &Arc<Ed25519KeyPair>, writers: usize, secs: f64) -> f64 {
+fn appends(
+    dir: &Path,
+    key: &Arc<Ed25519KeyPair>,
+    (writers, min_interval): (usize, Duration),
+    secs: f64,
+) -> f64 {
     let _ = std::fs::remove_dir_all(dir);
-    let ledger = Arc::new(open(dir, key));
+    let ledger = Arc::new(open(dir, key, min_interval));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -139,26 +145,34 @@ fn main() {
         + 8;
 
     println!("ledger-bench: {secs} s per measurement, entries of {record_len} bytes on disk");
-    println!("{:<44} {:>12}", "measurement", "per second");
+    println!("{:<58} {:>12}", "measurement", "per second");
     let raw = raw_syncs(&root.join("raw"), record_len, secs);
     println!(
-        "{:<44} {:>12.0}",
+        "{:<58} {:>12.0}",
         "raw write+fdatasync, 1 at a time (ceiling)", raw
     );
+    // Checkpoints every 256 entries with the production bound (200 ms between them), and with
+    // no bound (one per 256 entries, whatever the rate), alternated: the lever measured alone.
     for writers in [1usize, 16, 256] {
-        let rate = appends(&root.join(format!("w{writers}")), &key, writers, secs);
-        println!(
-            "{:<44} {:>12.0}   ({:.1}x the raw sync rate)",
-            format!("durable appends, {writers} writers"),
-            rate,
-            rate / raw
-        );
+        for (label, interval) in [
+            ("200 ms", Duration::from_millis(200)),
+            ("unbounded", Duration::ZERO),
+        ] {
+            let dir = root.join(format!("w{writers}"));
+            let rate = appends(&dir, &key, (writers, interval), secs);
+            println!(
+                "{:<58} {:>12.0}   ({:.1}x the raw sync rate)",
+                format!("durable appends, {writers} writers, checkpoints {label}"),
+                rate,
+                rate / raw
+            );
+        }
     }
 
     // Verify: a ledger of `entries` entries, written detached (batched), then verified.
     let dir = root.join("verify");
     let _ = std::fs::remove_dir_all(&dir);
-    let ledger = open(&dir, &key);
+    let ledger = open(&dir, &key, Duration::from_millis(200));
     for i in 1..entries {
         ledger.append_detached(begin(i));
     }
@@ -174,7 +188,7 @@ fn main() {
         .unwrap_or_else(|e| panic!("verify: {e:?}"));
     let verify_secs = started.elapsed().as_secs_f64();
     println!(
-        "{:<44} {:>12.0}   ({} entries, {:.2} s; reading the {:.0} MiB of segments alone: {:.2} s)",
+        "{:<58} {:>12.0}   ({} entries, {:.2} s; reading the {:.0} MiB of segments alone: {:.2} s)",
         "verify, entries",
         report.entries as f64 / verify_secs,
         report.entries,

@@ -93,6 +93,8 @@ pub struct Ledger {
     pub commit_window: Duration,
     /// A checkpoint every this many entries.
     pub checkpoint_every: u64,
+    /// Checkpoints no more often than this.
+    pub checkpoint_min_interval: Duration,
 }
 
 /// Where and how often telemetry is exported.
@@ -447,6 +449,9 @@ impl Config {
                 },
                 commit_window: Duration::from_millis(raw.ledger.commit_window_ms),
                 checkpoint_every: raw.ledger.checkpoint_every.max(1),
+                checkpoint_min_interval: Duration::from_millis(
+                    raw.ledger.checkpoint_min_interval_ms,
+                ),
             },
             upstreams,
         })

@@ -104,11 +104,17 @@ pub(super) struct RawLedger {
     pub(super) commit_window_ms: u64,
     #[serde(default = "default_checkpoint_every")]
     pub(super) checkpoint_every: u64,
+    #[serde(default = "default_checkpoint_min_interval_ms")]
+    pub(super) checkpoint_min_interval_ms: u64,
 }
 
 fn default_commit_ms() -> u64 {
     0
 }
+fn default_checkpoint_min_interval_ms() -> u64 {
+    200
+}
+
 fn default_checkpoint_every() -> u64 {
     256
 }

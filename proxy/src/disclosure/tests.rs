@@ -30,6 +30,7 @@ fn fixture(name: &str) -> Fixture {
         key: Arc::new(key),
         commit_window: Duration::ZERO,
         checkpoint_every: 1000,
+        checkpoint_min_interval: std::time::Duration::ZERO,
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -29,6 +29,10 @@ pub struct LedgerOptions {
     pub commit_window: Duration,
     /// Sign a checkpoint after this many new entries (or at shutdown).
     pub checkpoint_every: u64,
+    /// ... but not more often than this (a checkpoint is a signature, a file, two syncs and a
+    /// rename: under load, `checkpoint_every` alone would sign hundreds a second). Zero: no
+    /// bound. Entries are never left unsigned longer than a second either way.
+    pub checkpoint_min_interval: Duration,
     /// Start a new segment file once the current one reaches this size.
     pub segment_bytes: u64,
 }
@@ -198,6 +202,7 @@ impl Ledger {
             key: opts.key.clone(),
             window: opts.commit_window,
             every: opts.checkpoint_every.max(1),
+            min_interval: opts.checkpoint_min_interval,
             last_checkpoint: 0,
             last_checkpoint_at: Instant::now(),
             healthy: healthy.clone(),

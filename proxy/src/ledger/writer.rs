@@ -68,6 +68,7 @@ pub(super) struct Writer {
     pub(super) every: u64,
     pub(super) last_checkpoint: u64,
     pub(super) last_checkpoint_at: Instant,
+    pub(super) min_interval: Duration,
     pub(super) healthy: Arc<AtomicBool>,
     /// Set for good once the segment on disk is no longer what this writer wrote (someone else
     /// appended, cut or replaced it): nothing more is appended, and the instance stays not-ready.
@@ -111,9 +112,11 @@ impl Writer {
                 }
             }
             self.commit(batch);
-            // A checkpoint after `every` entries, and at least once a second under steady load:
-            // what is not yet under a signed checkpoint is never older than that.
-            if self.size >= self.last_checkpoint + self.every
+            // A checkpoint after `every` entries (but no more often than `min_interval`), and at
+            // least once a second under steady load: what is not yet under a signed checkpoint
+            // is never older than that.
+            if (self.size >= self.last_checkpoint + self.every
+                && self.last_checkpoint_at.elapsed() >= self.min_interval)
                 || (self.size > self.last_checkpoint
                     && self.last_checkpoint_at.elapsed() >= CHECKPOINT_INTERVAL)
             {
