@@ -215,7 +215,10 @@ async fn accept_loop(
         ));
     }
     drop(listener);
-    // Each connection closes gracefully on `stopped` and is dropped `drain_timeout` later.
+    // Each connection closes gracefully now and is dropped `drain_timeout` later.
+    shared
+        .connections
+        .close_all(crate::conn::CloseReason::Shutdown);
     let drain = shared.config.limits.drain_timeout + std::time::Duration::from_millis(100);
     let all = async { while open.join_next().await.is_some() {} };
     if tokio::time::timeout(drain, all).await.is_err() {

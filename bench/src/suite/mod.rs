@@ -38,7 +38,8 @@ pub struct Scenario {
     pub body_bytes: u64,
 }
 
-/// The scenarios of the issue: 1 KiB, 64 KiB, 16 MiB bodies over h1 and h2; new mTLS
+/// The scenarios of the issue: 1 KiB (h1 at 16 and 256 connections), 64 KiB, 16 MiB bodies over
+/// h1 and h2; new mTLS
 /// connections per request; one 1 GiB NDJSON stream.
 pub fn scenarios(stream_mib: u64) -> Vec<Scenario> {
     let s = |name, query: &str, protocol, connections, streams| Scenario {
@@ -53,6 +54,8 @@ pub fn scenarios(stream_mib: u64) -> Vec<Scenario> {
     };
     vec![
         s("1 KiB h1", "size=1024", Protocol::Http1, 16, 1),
+        // At 16 connections the ledger's sync latency bounds throughput; at 256 batches grow.
+        s("1 KiB h1 x256", "size=1024", Protocol::Http1, 256, 1),
         s("1 KiB h2", "size=1024", Protocol::Http2, 4, 16),
         s("64 KiB h1", "size=65536", Protocol::Http1, 16, 1),
         s("64 KiB h2", "size=65536", Protocol::Http2, 4, 4),

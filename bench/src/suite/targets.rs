@@ -113,6 +113,7 @@ pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target,
          [keys]\npseudonym_key = \"{hash}\"\n\
          [ledger]\ndir = \"ledger\"\nsigning_key = \"{signing}\"\norigin = \"bench.sluice/{name}\"\n\
          [admin]\naddress = \"127.0.0.1:{admin}\"\n\
+         {limits}\
          [[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:{port}\"\n\
          cert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\ncrls = [\"{crl}\"]\n\
          [[upstream]]\nname = \"institution\"\nurl = \"http://{mock}\"\npool_size = 256\n",
@@ -123,6 +124,10 @@ pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target,
         ca = p("ca.pem"),
         crl = p("crl.pem"),
         mock = setup.mock,
+        // One partner makes every connection of a scenario (up to 256). A build from before
+        // the per-partner cap refuses the key: SLUICE_BENCH_LIMITS="" measures it.
+        limits = std::env::var("SLUICE_BENCH_LIMITS")
+            .unwrap_or_else(|_| "[limits]\nmax_connections_per_partner = 512\n".into()),
     );
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;

@@ -52,7 +52,7 @@ pub async fn drive<C>(
     graceful: impl Fn(Pin<&mut C>),
     activity: &Activity,
     limits: Lifetimes,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> Ended
 where
     C: Future,
@@ -61,16 +61,16 @@ where
     let mut tick = tokio::time::interval(limits.tick());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing: Option<(CloseReason, Instant)> = None;
-    let mut stopping = *stopped.borrow();
     loop {
+        // Not `stopped.changed()` here: every connection's task would register with the one
+        // shared watch channel on each wake-up. The server stopping asks each connection through
+        // its activity (`Registry::close_all`), and each tick looks at `stopped` as well.
         tokio::select! {
             _ = conn.as_mut() => return Ended::Finished(closing.map(|c| c.0)),
             _ = tick.tick() => {}
             _ = activity.wake.notified() => {}
-            changed = stopped.changed(), if !stopping => {
-                stopping = changed.is_err() || *stopped.borrow();
-            }
         }
+        let stopping = *stopped.borrow();
         let now = Instant::now();
         if limits.send < Duration::MAX
             && let Some(deadline) = now.checked_sub(limits.send)

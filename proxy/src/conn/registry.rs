@@ -89,6 +89,15 @@ impl Registry {
         self.inner().per_partner.get(partner).copied().unwrap_or(0)
     }
 
+    /// Asks every connection to close gracefully (the server is stopping).
+    pub fn close_all(&self, reason: CloseReason) {
+        for (live, _) in self.inner().live.values() {
+            if let Some(a) = live.activity.upgrade() {
+                a.close(reason);
+            }
+        }
+    }
+
     /// Asks every connection for which `untrusted` says so to close gracefully; returns how many.
     pub fn sweep(&self, untrusted: impl Fn(&Live) -> bool) -> usize {
         let inner = self.inner();
