@@ -103,7 +103,7 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
     Some(out)
 }
 
-fn constraints(action: &Action) -> String {
+pub(crate) fn constraints(action: &Action) -> String {
     let Action::Keep(keep) = action else {
         return String::new();
     };

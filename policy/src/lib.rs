@@ -17,6 +17,7 @@ pub mod consent;
 pub mod date;
 pub mod decimal;
 pub mod detect;
+pub mod diff;
 pub mod document;
 pub mod engine;
 pub mod escape;

@@ -104,3 +104,51 @@ fn explain_lists_every_receivable_path() {
         "{stderr}"
     );
 }
+
+/// `policy diff OLD NEW`: what a change gives or takes from each partner, Markdown or JSON;
+/// exit 0 when nothing changes, 1 when something does, 2 when a policy does not load.
+#[test]
+fn policy_diff_reports_what_partners_gain_and_lose_with_exit_codes() {
+    let dir = support::scratch_dir("sluice-cli-policy-diff");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/examples/policy.toml"
+    );
+    let text = std::fs::read_to_string(example).unwrap();
+    let (old, new, bad) = (
+        dir.join("old.toml"),
+        dir.join("new.toml"),
+        dir.join("bad.toml"),
+    );
+    std::fs::write(&old, &text).unwrap();
+    let changed = text.replace(
+        r#""$.applicants[*].address"        = "mask:address""#,
+        r#""$.applicants[*].address"        = "redact""#,
+    );
+    assert_ne!(changed, text, "the example changed");
+    std::fs::write(&new, &changed).unwrap();
+    std::fs::write(&bad, "version = 1\n[[partner]\n").unwrap();
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+
+    let (code, out, err) = sluice(&["policy", "diff", &p(&old), &p(&old)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "No change to what any partner receives.\n");
+
+    let (code, out, _) = sluice(&["policy", "diff", &p(&old), &p(&new)]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("| acme-prescreen-2026 | acme-loans | receives differently | `$.applicants[*].address` | `mask:address` | `redact` |"),
+        "{out}"
+    );
+    let (code, out, _) = sluice(&["policy", "diff", &p(&old), &p(&new), "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["change"], "receives differently");
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    let (code, _, err) = sluice(&["policy", "diff", &p(&old), &p(&bad)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+}

@@ -1,4 +1,5 @@
-//! `sluice policy check FILE` and `sluice policy explain FILE --contract ID`.
+//! `sluice policy check FILE`, `sluice policy explain FILE --contract ID` and
+//! `sluice policy diff OLD NEW`.
 
 use super::Failure;
 use std::path::PathBuf;
@@ -20,10 +21,44 @@ pub(crate) enum PolicyCommand {
         #[arg(long)]
         contract: String,
     },
+    /// What a change gives or takes from each partner: paths gained, lost or received
+    /// differently, routes and contracts added or removed, changed terms. Exit 0 when nothing
+    /// changes, 1 when something does.
+    Diff {
+        /// The policy in force.
+        old: PathBuf,
+        /// The candidate.
+        new: PathBuf,
+        /// `markdown` (a table for the change review) or `json` (one array).
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
+        format: String,
+    },
 }
 
 pub(crate) fn run(cmd: PolicyCommand) -> Result<(), Failure> {
     match cmd {
+        PolicyCommand::Diff { old, new, format } => {
+            let (old, new) = (super::load_policy(&old)?, super::load_policy(&new)?);
+            let changes = sluice_policy::diff::diff(&old, &new);
+            if format == "json" {
+                let rows: Vec<serde_json::Value> = changes
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({"contract": c.contract, "partner": c.partner, "change": c.kind,
+                            "what": c.what, "before": c.before, "after": c.after})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                print!("{}", sluice_policy::diff::markdown(&changes));
+            }
+            // 1: something a partner receives changes (for a CI gate on policy changes).
+            if changes.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::Failed)
+            }
+        }
         PolicyCommand::Check { file } => {
             let policy = super::load_policy(&file)?;
             println!(
