@@ -71,9 +71,15 @@ impl ServerTls {
         self.current().crls.is_revoked(&peer.issuer, &peer.serial)
     }
 
-    /// The current CRLs' facts (for readiness: a CRL near its `nextUpdate`).
-    pub fn crls(&self) -> Vec<crate::crl::CrlFacts> {
-        self.current().crls.facts().to_vec()
+    /// Each current CRL's label and `nextUpdate` (Unix seconds), for readiness and gauges —
+    /// without copying its revoked serials.
+    pub fn crl_deadlines(&self) -> Vec<(String, i64)> {
+        self.current()
+            .crls
+            .facts()
+            .iter()
+            .map(|c| (c.label.clone(), c.next_update))
+            .collect()
     }
 
     /// Days left for every loaded certificate.

@@ -100,10 +100,16 @@ const CLASSES: &[(&str, &[&str], &[&str])] = &[
 /// What a header allow-list expected instead of `name` (any case), when a class owns it: such a
 /// header can never be allow-listed.
 pub fn owner(name: &str) -> Option<&'static str> {
-    let name = name.to_ascii_lowercase();
+    // Case-insensitive without a lowered copy: the proxy asks again for each allow-listed
+    // header of each request.
+    let has_prefix = |p: &str| {
+        name.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
     CLASSES.iter().find_map(|(class, names, prefixes)| {
-        (names.contains(&name.as_str()) || prefixes.iter().any(|p| name.starts_with(p)))
-            .then_some(*class)
+        (names.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || prefixes.iter().any(|p| has_prefix(p)))
+        .then_some(*class)
     })
 }
 

@@ -97,17 +97,17 @@ impl CompiledPolicy {
                 if partner.is_some_and(|p| self.partners[contract.partner].id != p) {
                     continue;
                 }
-                if now < contract.valid_from {
-                    best = Some(ResolveError::ContractNotYetValid);
-                } else if now >= contract.valid_until {
-                    // A not-yet-valid successor is the more useful answer than an expired predecessor.
-                    best = best.or(Some(ResolveError::ContractExpired));
-                } else {
+                if contract.in_force(now) {
                     return Ok(Resolved {
                         contract,
                         route_index,
                         route,
                     });
+                } else if now < contract.valid_from {
+                    best = Some(ResolveError::ContractNotYetValid);
+                } else {
+                    // A not-yet-valid successor is the more useful answer than an expired predecessor.
+                    best = best.or(Some(ResolveError::ContractExpired));
                 }
             }
         }

@@ -31,12 +31,12 @@ fn readiness(shared: &Shared) -> Option<String> {
     if let Some(c) = shared
         .tls
         .iter()
-        .flat_map(|t| t.crls())
-        .find(|c| c.next_update <= now)
+        .flat_map(|t| t.crl_deadlines())
+        .find(|(_, next_update)| *next_update <= now)
     {
         return Some(format!(
             "{} is stale (past its nextUpdate): every partner handshake fails",
-            c.label
+            c.0
         ));
     }
     shared
@@ -57,13 +57,12 @@ fn warnings(shared: &Shared) -> Vec<String> {
     shared
         .tls
         .iter()
-        .flat_map(|t| t.crls())
-        .filter(|c| c.next_update - now < CRL_WARNING_SECS)
-        .map(|c| {
+        .flat_map(|t| t.crl_deadlines())
+        .filter(|(_, next_update)| next_update - now < CRL_WARNING_SECS)
+        .map(|(label, next_update)| {
             format!(
-                "warning: {} reaches its nextUpdate in {} minutes; install a fresh CRL and reload",
-                c.label,
-                (c.next_update - now).max(0) / 60
+                "warning: {label} reaches its nextUpdate in {} minutes; install a fresh CRL and reload",
+                (next_update - now).max(0) / 60
             )
         })
         .collect()
@@ -93,11 +92,11 @@ pub fn gauges(shared: &Shared) -> Vec<crate::metrics::Gauge> {
         }
     }
     for (listener, tls) in shared.config.listeners.iter().zip(&shared.tls) {
-        for c in tls.crls() {
+        for (label, next_update) in tls.crl_deadlines() {
             gauges.push((
                 "sluice_crl_next_update_seconds",
-                vec![("listener", listener.name.clone()), ("crl", c.label)],
-                (c.next_update - now) as f64,
+                vec![("listener", listener.name.clone()), ("crl", label)],
+                (next_update - now) as f64,
             ));
         }
     }

@@ -19,71 +19,90 @@ use crate::startup::StartError;
 /// Days ahead that expiries are warned about.
 pub const WARN_DAYS: i64 = 30;
 
-/// A secret or key file a configuration names, with its key path.
+/// A key file (or a certificate file that reload does not re-read) a configuration names, with
+/// its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFile {
     /// `keys.pseudonym_key`, `listener[0].key`, ...
     pub key_path: String,
     /// The file.
     pub file: PathBuf,
-    /// What changing it under a running instance would do (for reload refusals).
-    pub held: &'static str,
+    /// A private key or secret (group- or other-readable is warned about); certificates and CA
+    /// bundles are not.
+    pub secret: bool,
+    /// What changing it under a running instance would do, when reload does not re-read it
+    /// (`None`: reload does, as for listener keys).
+    pub held: Option<&'static str>,
 }
 
-/// Every private key and secret file of `config`.
+fn file(
+    key_path: String,
+    file: &std::path::Path,
+    secret: bool,
+    held: Option<&'static str>,
+) -> KeyFile {
+    KeyFile {
+        key_path,
+        file: file.to_path_buf(),
+        secret,
+        held,
+    }
+}
+
+/// Every private key and secret file of `config`, and the upstreams' certificates.
 pub fn key_files(config: &Config) -> Vec<KeyFile> {
     let mut out = vec![
-        KeyFile {
-            key_path: "keys.pseudonym_key".into(),
-            file: config.pseudonym_key.clone(),
-            held: "every partner's pseudonyms would change",
-        },
-        KeyFile {
-            key_path: "keys.subject_key".into(),
-            file: config.subject_key.clone(),
-            held: "the ledger's subject hashes would change",
-        },
-        KeyFile {
-            key_path: "ledger.signing_key".into(),
-            file: config.ledger.signing_key.clone(),
-            held: "the ledger's checkpoints are signed with the key the ledger was opened with (its log key); rotating it means a new ledger directory and origin",
-        },
+        file(
+            "keys.pseudonym_key".into(),
+            &config.pseudonym_key,
+            true,
+            Some("every partner's pseudonyms would change"),
+        ),
+        file(
+            "keys.subject_key".into(),
+            &config.subject_key,
+            true,
+            Some("the ledger's subject hashes would change"),
+        ),
+        file(
+            "ledger.signing_key".into(),
+            &config.ledger.signing_key,
+            true,
+            Some(
+                "the ledger's checkpoints are signed with the key the ledger was opened with (its log key); rotating it means a new ledger directory and origin",
+            ),
+        ),
     ];
     if let Some((path, _)) = &config.message_signing {
-        out.push(KeyFile {
-            key_path: "keys.message_signing_key".into(),
-            file: path.clone(),
-            held: "responses are signed with the key loaded at start",
-        });
+        out.push(file(
+            "keys.message_signing_key".into(),
+            path,
+            true,
+            Some("responses are signed with the key loaded at start"),
+        ));
     }
     for (i, l) in config.listeners.iter().enumerate() {
-        out.push(KeyFile {
-            key_path: format!("listener[{i}].key"),
-            file: l.tls.key.clone(),
-            held: "",
-        });
+        out.push(file(format!("listener[{i}].key"), &l.tls.key, true, None));
     }
+    let upstream = Some("the upstream's TLS client keeps the material loaded at start");
     for (i, u) in config.upstreams.iter().enumerate() {
-        for (key, file) in [
-            ("client_key", &u.tls.key),
-            ("client_cert", &u.tls.cert),
-            ("ca", &u.tls.ca_bundle),
+        for (key, path, secret) in [
+            ("client_key", &u.tls.key, true),
+            ("client_cert", &u.tls.cert, false),
+            ("ca", &u.tls.ca_bundle, false),
         ] {
-            if let Some(f) = file {
-                out.push(KeyFile {
-                    key_path: format!("upstream[{i}].{key}"),
-                    file: f.clone(),
-                    held: "the upstream's TLS client keeps the material loaded at start",
-                });
+            if let Some(p) = path {
+                out.push(file(format!("upstream[{i}].{key}"), p, secret, upstream));
             }
         }
     }
     if let Some(f) = &config.admin_token_file {
-        out.push(KeyFile {
-            key_path: "admin.token_file".into(),
-            file: f.clone(),
-            held: "the admin listener keeps the token loaded at start",
-        });
+        out.push(file(
+            "admin.token_file".into(),
+            f,
+            true,
+            Some("the admin listener keeps the token loaded at start"),
+        ));
     }
     out
 }
@@ -93,7 +112,7 @@ pub fn readable_keys(config: &Config) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
     key_files(config)
         .into_iter()
-        .filter(|k| !k.key_path.ends_with(".ca") && !k.key_path.ends_with(".client_cert"))
+        .filter(|k| k.secret)
         .filter_map(|k| {
             let mode = std::fs::metadata(&k.file).ok()?.permissions().mode() & 0o777;
             (mode & 0o077 != 0).then(|| {
@@ -127,7 +146,7 @@ impl KeyFingerprints {
         Self(
             key_files(config)
                 .into_iter()
-                .filter(|k| !k.held.is_empty())
+                .filter(|k| k.held.is_some())
                 .map(|k| {
                     let f = fingerprint(&k.file);
                     (k, f)
@@ -146,7 +165,7 @@ impl KeyFingerprints {
                     config_file.display(),
                     k.key_path,
                     k.file.display(),
-                    k.held
+                    k.held.unwrap_or_default()
                 )));
             }
         }

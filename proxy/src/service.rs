@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use sluice_certs::PeerIdentity;
 use sluice_policy::{Flow, Instant, Resolved};
 
-pub use crate::identity::partner_of;
+use crate::identity::partner_of;
 
 use crate::body::ProxyBody;
 use crate::config::ListenerKind;

@@ -302,11 +302,11 @@ impl Shared {
                 return true;
             }
             match crate::identity::partner_of(&state.policy, peer) {
-                Ok(p) => !state.policy.contracts.iter().any(|c| {
-                    state.policy.partners[c.partner].id == p.id
-                        && c.valid_from <= now
-                        && now < c.valid_until
-                }),
+                Ok(p) => !state
+                    .policy
+                    .contracts
+                    .iter()
+                    .any(|c| state.policy.partners[c.partner].id == p.id && c.in_force(now)),
                 Err(_) => true,
             }
         })

@@ -804,6 +804,14 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     })
 }
 
+impl<R> Contract<R> {
+    /// Whether the contract is in force at `now`: its window is half-open,
+    /// `valid_from <= now < valid_until`.
+    pub fn in_force(&self, now: Instant) -> bool {
+        self.valid_from <= now && now < self.valid_until
+    }
+}
+
 impl Contract<RouteSpec> {
     /// The contract with its routes' compiled rules (one program per route, in order).
     pub(crate) fn compiled(

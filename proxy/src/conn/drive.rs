@@ -72,8 +72,7 @@ where
         }
         let stopping = *stopped.borrow();
         let now = Instant::now();
-        if limits.send < Duration::MAX
-            && let Some(deadline) = now.checked_sub(limits.send)
+        if let Some(deadline) = now.checked_sub(limits.send)
             && activity.expire_waiting(deadline) > 0
         {
             return Ended::Dropped(CloseReason::SendTimeout);

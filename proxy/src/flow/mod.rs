@@ -134,3 +134,8 @@ fn target_of(uri: &http::Uri) -> String {
 fn request_id_value(ctx: &RequestCtx) -> http::HeaderValue {
     http::HeaderValue::from_str(&ctx.id).expect("a request id is hex")
 }
+
+/// The log line of an unfiltered body (an explicit decision of the route).
+fn pass_through_logged(f: &Flow<'_>, partner: &str) {
+    tracing::warn!(request_id = %f.ctx.id, partner = %partner, contract = %f.r.contract.id, route = %f.r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
+}

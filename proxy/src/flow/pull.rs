@@ -6,7 +6,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sluice_certs::PeerIdentity;
 
-use super::{Flow, bodies, request_id_value, target_of};
+use super::{Flow, bodies, pass_through_logged, request_id_value, target_of};
 use crate::body::{ProxyBody, media_type};
 use crate::disclosure::Disclosure;
 use crate::errors::{BodySource, Reason};
@@ -120,9 +120,4 @@ fn institution_request(
         headers.insert("sluice-contract", v);
     }
     Ok(up)
-}
-
-/// The log line of an unfiltered body (an explicit decision of the route).
-pub(super) fn pass_through_logged(f: &Flow<'_>, partner: &str) {
-    tracing::warn!(request_id = %f.ctx.id, partner = %partner, contract = %f.r.contract.id, route = %f.r.route.path, "pass_through: body sent unfiltered, as the route allows for this content type");
 }

@@ -7,7 +7,7 @@ use http::{Request, Response, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::{Flow, bodies, request_id_value, target_of};
+use super::{Flow, bodies, pass_through_logged, request_id_value, target_of};
 use crate::body::{OnFinish, Outcome, ProxyBody, media_type};
 use crate::disclosure::Disclosure;
 use crate::errors::{BodySource, Reason};
@@ -64,7 +64,7 @@ pub(crate) async fn push(
                 .ok()
         }
         None => {
-            super::pull::pass_through_logged(f, &partner);
+            pass_through_logged(f, &partner);
             let headers = up.headers_mut().expect("builder has headers");
             crate::allow::copy_pass_through(&parts.headers, headers);
             let body = crate::passthrough::PassThroughBody::new(source, finish);
