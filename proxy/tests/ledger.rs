@@ -540,3 +540,105 @@ fn checkpoints_are_bounded_by_the_minimum_interval() {
     let bounded = count(Duration::from_secs(3600));
     assert!(bounded <= 3, "{bounded} checkpoints signed with the bound");
 }
+
+/// Copies the files of a ledger directory (not the lock): what a crash leaves on disk.
+fn crash_image(from: &Path, name: &str) -> PathBuf {
+    let to = dir(name);
+    std::fs::create_dir_all(to.join("checkpoints")).unwrap();
+    for (_, p) in sluice::ledger::segment::list(from) {
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("checkpoints")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join("checkpoints").join(p.file_name().unwrap())).unwrap();
+    }
+    to
+}
+
+/// The segment being written is preallocated (zeros ahead of the records, so a batch's sync
+/// writes no inode): a copy taken while the writer runs — what SIGKILL leaves — verifies, and
+/// a batch torn inside the zeros is cut at the next start; a closed ledger has no zero tail.
+#[test]
+fn a_preallocated_segment_reads_verifies_and_recovers() {
+    let k = key();
+    let d = dir("prealloc");
+    let (l, _) = open(&d, &k, 4).unwrap();
+    for i in 0..10 {
+        let b = l.append_blocking(begin(i)).unwrap();
+        l.append_blocking(end(b)).unwrap();
+    }
+    let seg = segment(&d);
+    let on_disk = std::fs::read(&seg).unwrap();
+    let records = sluice::ledger::segment::scan(&on_disk).good_len as usize;
+    assert!(on_disk.len() > records, "no space preallocated");
+    assert!(on_disk[records..].iter().all(|&b| b == 0));
+
+    let image = crash_image(&d, "prealloc-image");
+    let r = verify_dir(&image, k.public_key().as_ref()).unwrap();
+    assert_eq!((r.entries, r.torn_tail), (21, false));
+    // Half a batch reached the disk before the crash.
+    let mut torn = std::fs::read(segment(&image)).unwrap();
+    torn[records..records + 12].copy_from_slice(&[0, 0, 0, 40, 9, 9, 9, 9, 1, 2, 3, 4]);
+    std::fs::write(segment(&image), &torn).unwrap();
+    let r = verify_dir(&image, k.public_key().as_ref()).unwrap();
+    assert_eq!((r.entries, r.torn_tail), (21, true));
+    let (again, rec) = open(&image, &k, 4).unwrap();
+    assert_eq!(
+        (rec.entries, rec.cut_bytes),
+        (21, (torn.len() - records) as u64)
+    );
+    again.close();
+    let r = verify_dir(&image, k.public_key().as_ref()).unwrap();
+    assert_eq!((r.entries, r.torn_tail), (22, false));
+
+    l.close();
+    let closed = std::fs::read(&seg).unwrap();
+    assert_eq!(
+        sluice::ledger::segment::scan(&closed).good_len,
+        closed.len() as u64,
+        "zero tail left after close"
+    );
+}
+
+/// The writer checks its open file per batch and the file's name only at checkpoints: a segment
+/// replaced by another file (renamed over its name) must still stop the next append, since its
+/// entries would go to a file nobody can find.
+#[test]
+fn a_segment_replaced_under_the_running_writer_stops_the_next_append() {
+    let key = key();
+    let d = dir("replaced");
+    let (l, _) = open(&d, &key, 1000).unwrap();
+    l.append_blocking(begin(0)).unwrap();
+    let seg = segment(&d);
+    let copy = d.join("copy.log");
+    std::fs::copy(&seg, &copy).unwrap();
+    std::fs::rename(&copy, &seg).unwrap();
+    assert!(
+        l.append_blocking(begin(1)).is_err(),
+        "append after the swap accepted"
+    );
+    assert!(!l.healthy());
+    l.close();
+}
+
+/// An append nobody waits for (a disclosure's end) does not wake the writer, but it still
+/// reaches the disk on its own, without any other append after it.
+#[test]
+fn a_detached_append_is_written_without_a_later_append() {
+    let key = key();
+    let d = dir("detached");
+    let (l, _) = open(&d, &key, 1000).unwrap();
+    let b = l.append_blocking(begin(0)).unwrap();
+    l.append_detached(end(b));
+    let on_disk = || {
+        let data = std::fs::read(segment(&d)).unwrap();
+        sluice::ledger::segment::scan(&data).entries.len()
+    };
+    let mut polls = 0;
+    while on_disk() < 3 && polls < 500 {
+        std::thread::sleep(Duration::from_millis(10));
+        polls += 1;
+    }
+    assert_eq!(on_disk(), 3, "instance.started, begin and end");
+    l.close();
+}

@@ -54,6 +54,16 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let runtime = super::runtime()?;
     runtime.block_on(async move {
+        // Signals before anything else: once a port is open, a SIGTERM must be a clean shutdown
+        // (it is handled once the instance is serving), never the default action's kill in
+        // the middle of opening the ledger.
+        let (Ok(mut hup), Ok(mut term)) = (
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
+        ) else {
+            eprintln!("cannot install signal handlers");
+            return Err(Failure::Failed);
+        };
         // Ports first: an instance that cannot listen stops before its ledger records anything.
         let bound = match sluice::server::bind(&config).await {
             Ok(b) => b,
@@ -75,13 +85,6 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
                 eprintln!("{e}");
                 return Err(Failure::Failed);
             }
-        };
-        let (Ok(mut hup), Ok(mut term)) = (
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
-        ) else {
-            eprintln!("cannot install signal handlers");
-            return Err(Failure::Failed);
         };
         loop {
             tokio::select! {

@@ -1,8 +1,15 @@
 //! Segment files: records of `u32 length | u32 crc32c | entry`, appended in order.
 //!
-//! Reading stops at the first record that is not whole and intact. If that record is the last
-//! thing in the file (a write cut short by a crash: the "torn tail"), it can be cut away; a bad
+//! Reading stops at the first record that is not whole and intact. If nothing but zeros follows
+//! that record (a write cut short by a crash: the "torn tail"), it can be cut away; a bad
 //! record with more data after it is damage, never silently skipped.
+//!
+//! The writer preallocates the segment it appends to by writing zeros ahead of its records, so
+//! that a sync flushes data only (the file's size and block map do not change with every batch).
+//! A record is never empty, so a zero length where a record would start is the end of the
+//! records: everything from there to the end of the file must then be zeros, or it is damage
+//! (a zero run with data after it is never skipped over). A closed or rotated segment has no
+//! zero tail.
 
 /// The name of the first segment file in a ledger directory.
 pub const SEGMENT: &str = "segment-00000000.log";
@@ -141,19 +148,24 @@ pub enum Tail {
     Damaged(String),
 }
 
+fn zeros(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
 /// Splits a segment into records.
 pub fn scan(data: &[u8]) -> Scan<'_> {
     let mut at = 0usize;
     let mut entries = Vec::new();
     loop {
-        if at == data.len() {
+        let rest = &data[at..];
+        if zeros(rest) {
+            // The end of the file, or of the records in a preallocated one.
             return Scan {
                 entries,
                 good_len: at as u64,
                 tail: Tail::Clean,
             };
         }
-        let rest = &data[at..];
         if rest.len() < 8 {
             return Scan {
                 entries,
@@ -163,6 +175,17 @@ pub fn scan(data: &[u8]) -> Scan<'_> {
         }
         let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_be_bytes(rest[4..8].try_into().expect("4 bytes"));
+        if len == 0 {
+            let what = format!(
+                "record {} at byte {at}: zero length with data after it",
+                entries.len()
+            );
+            return Scan {
+                entries,
+                good_len: at as u64,
+                tail: Tail::Damaged(what),
+            };
+        }
         if len > super::entry::MAX_ENTRY {
             let what = format!(
                 "record {} at byte {at}: length {len} is over the limit",
@@ -184,8 +207,8 @@ pub fn scan(data: &[u8]) -> Scan<'_> {
         let body = &rest[8..8 + len];
         if crc32c::crc32c(body) != crc {
             let n = entries.len();
-            let tail = if rest.len() == 8 + len {
-                // The very last record, complete but with a bad checksum: a torn write too.
+            let tail = if zeros(&rest[8 + len..]) {
+                // The last record, complete but with a bad checksum: a torn write too.
                 Tail::Torn
             } else {
                 Tail::Damaged(format!("record {n} at byte {at}: checksum mismatch"))
@@ -217,6 +240,22 @@ mod tests {
             let s = scan(&data[..cut]);
             assert!(matches!(s.tail, Tail::Torn | Tail::Clean), "cut {cut}");
         }
+        // A preallocated file: zeros after the records end them; a torn record before the
+        // zeros is still torn; a zero run with data after it is damage, never skipped.
+        let mut padded = data.clone();
+        padded.resize(data.len() + 4096, 0);
+        let s = scan(&padded);
+        assert_eq!((s.entries.len(), s.good_len), (3, data.len() as u64));
+        assert_eq!(s.tail, Tail::Clean);
+        for cut in 0..data.len() {
+            let mut torn = data[..cut].to_vec();
+            torn.resize(data.len() + 4096, 0);
+            let s = scan(&torn);
+            assert!(matches!(s.tail, Tail::Torn | Tail::Clean), "cut {cut}");
+        }
+        let mut gap = padded.clone();
+        gap.extend_from_slice(&data);
+        assert!(matches!(scan(&gap).tail, Tail::Damaged(_)));
         let mut flipped = data.clone();
         flipped[9] ^= 1; // inside the first record's body
         assert!(matches!(scan(&flipped).tail, Tail::Damaged(_)));

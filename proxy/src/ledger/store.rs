@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ring::signature::Ed25519KeyPair;
@@ -14,6 +14,7 @@ use super::checkpoint;
 use super::entry::{Begin, End, Entry, Outcome, Record};
 pub use super::error::LedgerError;
 use super::merkle;
+use super::queue::Queue;
 use super::segment::{self, Tail};
 use super::writer::{Job, Writer, io};
 
@@ -59,7 +60,7 @@ pub struct Recovery {
 
 /// An open ledger.
 pub struct Ledger {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    queue: Arc<Queue>,
     healthy: Arc<AtomicBool>,
     origin: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -179,21 +180,26 @@ impl Ledger {
         }
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
             .open(&path)
             .map_err(|e| io("opening", &path, e))?;
-        if recovery.cut_bytes > 0 {
+        if file_len > good_len {
+            // A torn tail, or the zeros a writer preallocated and did not trim (a crash).
             file.set_len(good_len)
                 .map_err(|e| io("cutting the torn tail of", &path, e))?;
             file.sync_all().map_err(|e| io("syncing", &path, e))?;
         }
         let healthy = Arc::new(AtomicBool::new(true));
-        let (tx, rx) = mpsc::channel::<Job>();
+        let queue = Arc::new(Queue::default());
+        let writer_queue = queue.clone();
         let writer = Writer {
             dir: opts.dir.clone(),
             path,
             file,
             len: good_len,
+            allocated: good_len,
             segment: seg_no,
             segment_bytes: opts.segment_bytes.max(1),
             range,
@@ -211,10 +217,10 @@ impl Ledger {
         };
         let thread = std::thread::Builder::new()
             .name("sluice-ledger".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(writer_queue))
             .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
         let ledger = Ledger {
-            tx: Mutex::new(Some(tx)),
+            queue,
             healthy,
             origin: opts.origin,
             thread: Mutex::new(Some(thread)),
@@ -242,13 +248,7 @@ impl Ledger {
     }
 
     fn send(&self, job: Job) -> Result<(), LedgerError> {
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        match tx.as_ref() {
-            Some(tx) => tx
-                .send(job)
-                .map_err(|_| LedgerError::Unavailable("the ledger writer stopped".into())),
-            None => Err(LedgerError::Unavailable("the ledger is closed".into())),
-        }
+        self.queue.push(job, true)
     }
 
     /// Appends and waits until the entry is durable; returns its sequence number.
@@ -273,17 +273,12 @@ impl Ledger {
     /// dropped waiter when the answer was already there (`BeginWaiter`).
     pub async fn append_begin(&self, begin: Begin) -> Result<u64, LedgerError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let queue = self
-            .tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| LedgerError::Unavailable("the ledger is closed".into()))?;
+        let queue = self.queue.clone();
         self.send(Job {
             entry: Entry::Begin(Box::new(begin)),
             done: Some(Box::new(move |r| {
                 if let Err(Ok(seq)) = tx.send(r) {
-                    let _ = queue.send(Job {
+                    queue.push_owed(Job {
                         entry: client_gone(seq),
                         done: None,
                     });
@@ -303,7 +298,7 @@ impl Ledger {
 
     /// Appends and waits, from a thread that is not async.
     pub fn append_blocking(&self, entry: Entry) -> Result<u64, LedgerError> {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::channel();
         self.send(Job {
             entry,
             done: Some(Box::new(move |r| drop(tx.send(r)))),
@@ -312,16 +307,17 @@ impl Ledger {
             .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
     }
 
-    /// Appends without waiting (the entry is still group-committed; failures are logged).
+    /// Appends without waiting: the entry joins the next batch and is durable within
+    /// `DETACHED_FLUSH` (see `queue`); failures are logged.
     pub fn append_detached(&self, entry: Entry) {
-        if let Err(e) = self.send(Job { entry, done: None }) {
+        if let Err(e) = self.queue.push(Job { entry, done: None }, false) {
             tracing::error!(error = %e, "ledger append failed");
         }
     }
 
     /// Flushes, signs a final checkpoint, and stops the writer.
     pub fn close(&self) {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.queue.close();
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
