@@ -3,7 +3,8 @@
 //! One log per proxy instance, in a directory:
 //! ```text
 //! segment-00000000.log        records: u32 length | u32 crc32c | canonical entry
-//! checkpoints/<size>.note     C2SP signed notes (Ed25519) over the RFC 6962 tree root
+//! checkpoints.log             C2SP signed notes (Ed25519) over the RFC 6962 tree root, framed
+//!                             as segment records, oldest first (`notes`)
 //! policies/<sha256>.toml      every policy that was in force, under its hash
 //! LOCK                        held (flock) by the one process writing this ledger
 //! ```
@@ -20,6 +21,7 @@ mod error;
 pub mod html;
 pub mod lock;
 pub mod merkle;
+pub mod notes;
 mod queue;
 pub mod read;
 pub mod segment;

@@ -77,23 +77,12 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// The latest checkpoint note in `dir/checkpoints`, if any.
+/// The latest checkpoint note in `dir`, if any (see `notes`).
 pub fn latest_checkpoint(dir: &Path) -> Result<Option<String>, LedgerError> {
-    let cps = dir.join("checkpoints");
-    let Ok(rd) = std::fs::read_dir(&cps) else {
-        return Ok(None);
-    };
-    let mut names: Vec<String> = rd
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".note"))
-        .collect();
-    names.sort();
-    match names.last() {
-        Some(n) => std::fs::read_to_string(cps.join(n))
-            .map(Some)
-            .map_err(|e| io("reading", &cps.join(n), e)),
-        None => Ok(None),
-    }
+    super::notes::latest(dir).map_err(|e| match e {
+        super::notes::NotesError::Io(e) => LedgerError::Unavailable(e),
+        super::notes::NotesError::Damaged(e) => LedgerError::Tampered(e),
+    })
 }
 
 impl Ledger {
@@ -209,6 +198,7 @@ impl Ledger {
             window: opts.commit_window,
             every: opts.checkpoint_every.max(1),
             min_interval: opts.checkpoint_min_interval,
+            notes: None,
             last_checkpoint: 0,
             last_checkpoint_at: Instant::now(),
             healthy: healthy.clone(),

@@ -35,18 +35,9 @@ pub struct Problem(pub String);
 /// being a prefix root of the same entries is what consistency between them means, so it needs
 /// no separate proof here; checkpoints must not shrink in the order they were written.
 pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".note"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let notes = super::notes::all(dir).map_err(|e| Problem(e.to_string()))?;
     let mut checkpoints: Vec<(String, checkpoint::Checkpoint)> = Vec::new();
-    for name in names {
-        let note = std::fs::read_to_string(dir.join("checkpoints").join(&name)).unwrap_or_default();
+    for (name, note) in notes {
         let cp = checkpoint::verify(&note, public)
             .map_err(|e| Problem(format!("checkpoint {name}: {e}")))?;
         if let Some((_, p)) = checkpoints.last()

@@ -11,7 +11,6 @@
 //! trimmed to its records when it is rotated and when the ledger closes.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +24,7 @@ use super::entry::Entry;
 use super::entry::Record;
 use super::error::LedgerError;
 use super::merkle;
+use super::notes;
 use super::queue::{Queue, Taken};
 use super::segment;
 
@@ -52,18 +52,6 @@ pub(super) fn io(what: &str, path: &Path, e: std::io::Error) -> LedgerError {
     LedgerError::Unavailable(format!("{what} {}: {e}", path.display()))
 }
 
-fn write_checkpoint(dir: &Path, note: &str, size: u64) -> std::io::Result<()> {
-    let cps = dir.join("checkpoints");
-    std::fs::create_dir_all(&cps)?;
-    let tmp = cps.join(format!("{size:020}.note.tmp"));
-    let fin = cps.join(format!("{size:020}.note"));
-    let mut f = File::create(&tmp)?;
-    f.write_all(note.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &fin)?;
-    File::open(&cps)?.sync_all()
-}
-
 pub(super) struct Writer {
     pub(super) dir: PathBuf,
     pub(super) path: PathBuf,
@@ -82,6 +70,8 @@ pub(super) struct Writer {
     pub(super) key: Arc<Ed25519KeyPair>,
     pub(super) window: Duration,
     pub(super) every: u64,
+    /// The checkpoint log (`notes`) and where its records end, once opened.
+    pub(super) notes: Option<(File, u64)>,
     pub(super) last_checkpoint: u64,
     pub(super) last_checkpoint_at: Instant,
     pub(super) min_interval: Duration,
@@ -313,7 +303,23 @@ impl Writer {
             root: self.range.root(),
         };
         let note = checkpoint::sign(&cp, &self.key);
-        match write_checkpoint(&self.dir, &note, cp.size) {
+        let written = match self.notes.take() {
+            Some(open) => Ok(open),
+            None => notes::open(&self.dir),
+        }
+        .and_then(
+            |(mut file, end)| match notes::append(&mut file, end, &note) {
+                Ok(end) => {
+                    self.notes = Some((file, end));
+                    Ok(())
+                }
+                Err(e) => {
+                    self.notes = Some((file, end));
+                    Err(e)
+                }
+            },
+        );
+        match written {
             Ok(()) => {
                 self.last_checkpoint = cp.size;
                 self.last_checkpoint_at = Instant::now();
