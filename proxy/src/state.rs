@@ -120,6 +120,7 @@ fn open_ledger_of(
         commit_window: config.ledger.commit_window,
         checkpoint_every: config.ledger.checkpoint_every,
         checkpoint_min_interval: config.ledger.checkpoint_min_interval,
+        commit_delay: config.ledger.commit_delay,
         segment_bytes: 64 << 20,
     })
     .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;

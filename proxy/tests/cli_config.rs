@@ -55,6 +55,10 @@ fn broken_configurations_name_the_problem() {
             ),
             "upstream[0].url: got \"ftp://127.0.0.1:8080\", expected an http:// or https:// URL without a query",
         ),
+        (
+            text.replace("[ledger]\n", "[ledger]\ncommit_delay_us = 250000\n"),
+            "ledger.commit_delay_us: 250000 is too long; expected 0 to 100000 (0.1 s)",
+        ),
     ];
     for (variant, want) in cases {
         assert_ne!(variant, text, "the example changed; {want}");
@@ -111,6 +115,7 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
         commit_window: std::time::Duration::ZERO,
         checkpoint_every: 1,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
     })
     .unwrap();

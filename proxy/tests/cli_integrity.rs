@@ -25,6 +25,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
         commit_window: Duration::ZERO,
         checkpoint_every: 4,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -27,6 +27,7 @@ fn compliance_tools_answer_who_received_what() {
         commit_window: Duration::ZERO,
         checkpoint_every: 1,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 300,
     })
     .unwrap();

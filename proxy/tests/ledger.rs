@@ -32,6 +32,7 @@ fn open(
         commit_window: Duration::from_millis(1),
         checkpoint_every: every,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
     })
 }
@@ -298,6 +299,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         commit_window: Duration::from_millis(0),
         checkpoint_every: 3,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 256,
     })
     .unwrap();
@@ -318,6 +320,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         commit_window: Duration::ZERO,
         checkpoint_every: 3,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 256,
     })
     .unwrap();
@@ -372,6 +375,7 @@ fn verify_streams_many_segments_and_checks_every_checkpoint() {
         commit_window: Duration::ZERO,
         checkpoint_every: 3,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 2048,
     })
     .unwrap();
@@ -521,6 +525,7 @@ fn checkpoints_are_bounded_by_the_minimum_interval() {
             commit_window: Duration::ZERO,
             checkpoint_every: 1,
             checkpoint_min_interval: min_interval,
+            commit_delay: sluice::ledger::CommitDelay::default(),
             segment_bytes: 1 << 20,
         })
         .unwrap();
@@ -711,4 +716,43 @@ fn checkpoints_are_records_of_one_file() {
     let mixed = verify_dir(&old, &pubkey).unwrap();
     assert_eq!(mixed.entries, 23);
     assert!(mixed.checkpoints > legacy.checkpoints);
+}
+
+/// With at least `siblings` disclosures open, a due batch waits `delay` for more entries
+/// (PostgreSQL's commit_delay): begins arriving 20 ms apart, all within the delay, share one
+/// batch (one sync; a batch's entries carry one time — without the delay each would be a batch
+/// of its own, 20 ms from the next).
+#[test]
+fn with_enough_open_disclosures_a_batch_waits_for_more() {
+    let key = key();
+    let d = dir("commit-delay");
+    let (l, _) = Ledger::open(LedgerOptions {
+        dir: d.clone(),
+        origin: "test.example/sluice/1".into(),
+        key: key.clone(),
+        commit_window: Duration::ZERO,
+        checkpoint_every: 1000,
+        checkpoint_min_interval: Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay {
+            delay: Duration::from_millis(400),
+            siblings: 1,
+        },
+        segment_bytes: 1 << 20,
+    })
+    .unwrap();
+    l.append_blocking(begin(0)).unwrap(); // one open: the delay applies from now on
+    std::thread::scope(|s| {
+        for i in 1..=8 {
+            let l = &l;
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(20 * i));
+                l.append_blocking(begin(i)).unwrap();
+            });
+        }
+    });
+    l.close();
+    let entries = sluice::ledger::read::entries(&d).unwrap();
+    let times: std::collections::BTreeSet<u64> =
+        entries[2..10].iter().map(|(r, _)| r.time_ms).collect();
+    assert_eq!(times.len(), 1, "8 begins in {} batches", times.len());
 }

@@ -21,6 +21,7 @@ fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
         commit_window: Duration::ZERO,
         checkpoint_every: 2,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -47,6 +47,7 @@ fn open(dir: &Path, key: &Arc<Ed25519KeyPair>, min_interval: Duration) -> Ledger
         commit_window: Duration::ZERO,
         checkpoint_every: 256,
         checkpoint_min_interval: min_interval,
+        commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 64 << 20,
     })
     .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -91,6 +91,8 @@ pub struct Ledger {
     pub origin: String,
     /// Group-commit window.
     pub commit_window: Duration,
+    /// The wait for more entries when many disclosures are open.
+    pub commit_delay: crate::ledger::CommitDelay,
     /// A checkpoint every this many entries.
     pub checkpoint_every: u64,
     /// Checkpoints no more often than this.
@@ -448,6 +450,17 @@ impl Config {
                     raw.ledger.origin.clone()
                 },
                 commit_window: Duration::from_millis(raw.ledger.commit_window_ms),
+                commit_delay: crate::ledger::CommitDelay {
+                    delay: match raw.ledger.commit_delay_us {
+                        us @ 0..=100_000 => Duration::from_micros(us),
+                        us => {
+                            return Err(fail(format!(
+                                "ledger.commit_delay_us: {us} is too long; expected 0 to 100000 (0.1 s): every request waits it under load"
+                            )));
+                        }
+                    },
+                    siblings: raw.ledger.commit_siblings,
+                },
                 checkpoint_every: raw.ledger.checkpoint_every.max(1),
                 checkpoint_min_interval: Duration::from_millis(
                     raw.ledger.checkpoint_min_interval_ms,

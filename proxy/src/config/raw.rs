@@ -102,6 +102,10 @@ pub(super) struct RawLedger {
     pub(super) origin: String,
     #[serde(default = "default_commit_ms")]
     pub(super) commit_window_ms: u64,
+    #[serde(default = "default_commit_delay_us")]
+    pub(super) commit_delay_us: u64,
+    #[serde(default = "default_commit_siblings")]
+    pub(super) commit_siblings: u64,
     #[serde(default = "default_checkpoint_every")]
     pub(super) checkpoint_every: u64,
     #[serde(default = "default_checkpoint_min_interval_ms")]
@@ -110,6 +114,12 @@ pub(super) struct RawLedger {
 
 fn default_commit_ms() -> u64 {
     0
+}
+fn default_commit_delay_us() -> u64 {
+    crate::ledger::CommitDelay::default().delay.as_micros() as u64
+}
+fn default_commit_siblings() -> u64 {
+    crate::ledger::CommitDelay::default().siblings
 }
 fn default_checkpoint_min_interval_ms() -> u64 {
     200

@@ -31,6 +31,7 @@ fn fixture(name: &str) -> Fixture {
         commit_window: Duration::ZERO,
         checkpoint_every: 1000,
         checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: crate::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
     })
     .unwrap();

@@ -32,4 +32,4 @@ pub mod verify;
 mod writer;
 
 pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record};
-pub use store::{Ledger, LedgerError, LedgerOptions, Recovery};
+pub use store::{CommitDelay, Ledger, LedgerError, LedgerOptions, Recovery};

@@ -69,6 +69,9 @@ pub(super) struct Writer {
     pub(super) origin: String,
     pub(super) key: Arc<Ed25519KeyPair>,
     pub(super) window: Duration,
+    pub(super) delay: super::store::CommitDelay,
+    /// Disclosures begun and not yet ended or marked incomplete, as written.
+    pub(super) open: u64,
     pub(super) every: u64,
     /// The checkpoint log (`notes`) and where its records end, once opened.
     pub(super) notes: Option<(File, u64)>,
@@ -88,7 +91,12 @@ impl Writer {
             // Idle: sign what is not yet covered once a second, so a quiet log is still checkpointed.
             // Entries queue up while a sync runs, so batches grow with load at no added latency;
             // a window > 0 also waits that long for stragglers, trading latency for fewer syncs.
-            let batch = match queue.take(CHECKPOINT_INTERVAL, self.window) {
+            let window = if self.open >= self.delay.siblings {
+                self.window.max(self.delay.delay)
+            } else {
+                self.window
+            };
+            let batch = match queue.take(CHECKPOINT_INTERVAL, window) {
                 Taken::Batch(batch) => batch,
                 Taken::Idle => {
                     if self.size > self.last_checkpoint {
@@ -170,8 +178,14 @@ impl Writer {
         let mut leaves = Vec::new();
         let mut accepted = Vec::new();
         let time_ms = now_ms();
+        let (mut begun, mut ended) = (0u64, 0u64);
         for job in batch {
             let seq = self.size + leaves.len() as u64;
+            let (b, e) = match &job.entry {
+                Entry::Begin(_) => (1, 0),
+                Entry::End(_) | Entry::Incomplete { .. } => (0, 1),
+                _ => (0, 0),
+            };
             match (Record {
                 seq,
                 time_ms,
@@ -183,6 +197,7 @@ impl Writer {
                     segment::frame(&bytes, &mut buf);
                     leaves.push(merkle::leaf_hash(&bytes));
                     accepted.push((seq, job.done));
+                    (begun, ended) = (begun + b, ended + e);
                 }
                 Err(n) => {
                     if let Some(done) = job.done {
@@ -205,6 +220,7 @@ impl Writer {
                 }
                 leaves.iter().for_each(|l| self.range.push(*l));
                 self.size += leaves.len() as u64;
+                self.open = (self.open + begun).saturating_sub(ended);
                 self.healthy.store(true, Ordering::SeqCst);
                 for (seq, done) in accepted {
                     if let Some(done) = done {
