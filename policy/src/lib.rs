@@ -12,6 +12,7 @@
 //! - [`CompiledPolicy::resolve`] maps a partner, method and path to a contract and route.
 //! - [`engine::Redactor`] filters one JSON or NDJSON body, chunk by chunk, in bounded memory.
 
+pub mod cases;
 pub mod compile;
 pub mod consent;
 pub mod date;

@@ -16,6 +16,7 @@ mod filter;
 mod integrity;
 mod ledger;
 mod policy;
+mod policy_test;
 mod probe;
 mod run;
 

@@ -1,5 +1,5 @@
-//! `sluice policy check FILE`, `sluice policy explain FILE --contract ID` and
-//! `sluice policy diff OLD NEW`.
+//! `sluice policy check FILE`, `sluice policy explain FILE --contract ID`,
+//! `sluice policy diff OLD NEW` and `sluice policy test PATH…`.
 
 use super::Failure;
 use std::path::PathBuf;
@@ -24,6 +24,17 @@ pub(crate) enum PolicyCommand {
     /// What a change gives or takes from each partner: paths gained, lost or received
     /// differently, routes and contracts added or removed, changed terms. Exit 0 when nothing
     /// changes, 1 when something does.
+    /// Run the test files next to a policy (`*.test.toml`: cases with a body and the exact
+    /// output or refusal expected) through the proxy's engine. Exit 0 when all pass, 1 when one
+    /// fails.
+    Test {
+        /// Test files, or directories holding `*.test.toml` files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// `text` or `junit` (JUnit XML for CI systems).
+        #[arg(long, default_value = "text", value_parser = ["text", "junit"])]
+        format: String,
+    },
     Diff {
         /// The policy in force.
         old: PathBuf,
@@ -37,6 +48,7 @@ pub(crate) enum PolicyCommand {
 
 pub(crate) fn run(cmd: PolicyCommand) -> Result<(), Failure> {
     match cmd {
+        PolicyCommand::Test { paths, format } => super::policy_test::run(&paths, &format),
         PolicyCommand::Diff { old, new, format } => {
             let (old, new) = (super::load_policy(&old)?, super::load_policy(&new)?);
             let changes = sluice_policy::diff::diff(&old, &new);
