@@ -77,6 +77,10 @@ pub type SubjectSink = Box<dyn FnMut(Vec<[u8; 32]>) -> std::io::Result<()> + Sen
 /// Subject hashes gathered before they are handed to the sink.
 const SUBJECTS_PER_DRAIN: usize = 1024;
 
+fn refused(v: &Violation) -> crate::shadow::compare::Result {
+    crate::shadow::compare::Result::Refused(v.kind.code(), v.path.clone())
+}
+
 /// A body filtered through the engine as it streams.
 pub struct RedactedBody<B> {
     inner: B,
@@ -90,6 +94,8 @@ pub struct RedactedBody<B> {
     seal: Option<Seal>,
     /// SM3 of the output, for contracts that select it (`digest = "sm3"`).
     sm3: Option<crate::digest::Hasher>,
+    /// The same input, offered to the shadow candidate (never waited for).
+    shadow: Option<crate::shadow::Tap>,
 }
 
 /// Completes the trailers (which hold `content-digest`) before they are sent: sluice's RFC 9421
@@ -117,6 +123,19 @@ impl<B> RedactedBody<B> {
             trailers: None,
             seal: None,
             sm3: None,
+            shadow: None,
+        }
+    }
+
+    /// Offers every input chunk and the result to a shadow candidate.
+    pub fn with_shadow(mut self, tap: Option<crate::shadow::Tap>) -> Self {
+        self.shadow = tap;
+        self
+    }
+
+    fn shadow_end(&mut self, live: impl FnOnce() -> crate::shadow::compare::Result) {
+        if let Some(tap) = self.shadow.as_mut() {
+            tap.end(live());
         }
     }
 
@@ -176,7 +195,11 @@ where
                         continue; // trailers: dropped
                     };
                     let mut out = Vec::with_capacity(data.len());
+                    if let Some(tap) = this.shadow.as_mut() {
+                        tap.chunk(&data);
+                    }
                     if let Err(v) = this.redactor.feed(&data, &mut out) {
+                        this.shadow_end(|| refused(&v));
                         this.fail(Outcome::Violation(&v));
                         return Poll::Ready(Some(Err(Box::new(BodyViolation(v)))));
                     }
@@ -215,6 +238,12 @@ where
                                 seal(&mut trailers);
                             }
                             this.trailers = Some(trailers);
+                            this.shadow_end(|| {
+                                crate::shadow::compare::Result::Passed(
+                                    summary.fields.clone(),
+                                    summary.output_sha256,
+                                )
+                            });
                             this.on_finish.call(Outcome::Sent(&summary));
                             if out.is_empty() {
                                 continue;
@@ -222,6 +251,7 @@ where
                             return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                         }
                         Err(v) => {
+                            this.shadow_end(|| refused(&v));
                             this.fail(Outcome::Violation(&v));
                             return Poll::Ready(Some(Err(Box::new(BodyViolation(v)))));
                         }

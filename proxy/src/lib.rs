@@ -51,6 +51,7 @@ pub mod passthrough;
 pub mod ratelimit;
 pub mod server;
 pub mod service;
+pub mod shadow;
 pub mod signature;
 pub mod stack;
 pub mod startup;

@@ -79,6 +79,16 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Connections refused, by cap (listener_limit, partner_limit).",
     ),
     (
+        "sluice_shadow_bodies_total",
+        "counter",
+        "Bodies the shadow candidate policy saw, by contract, route and result (same, different, skipped).",
+    ),
+    (
+        "sluice_shadow_differences_total",
+        "counter",
+        "What the candidate policy would do differently, by contract, route, rule path and kind.",
+    ),
+    (
         "sluice_connections_closed_total",
         "counter",
         "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",

@@ -23,6 +23,8 @@ pub struct PolicyState {
     pub keys: HashMap<String, Arc<EngineKeys>>,
     /// The policy's rate limits.
     pub limits: crate::ratelimit::RateLimits,
+    /// The candidate policy evaluated in the shadow of this one (`[shadow]`).
+    pub shadow: Option<Arc<crate::shadow::Candidate>>,
 }
 
 /// State shared by every connection and request.
@@ -51,6 +53,8 @@ pub struct Shared {
     pub signer: Option<Arc<crate::signature::MessageSigner>>,
     /// This instance's counters and histograms.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Shadow evaluation of a candidate policy, when `[shadow]` is set.
+    pub shadow: Option<crate::shadow::Runner>,
     /// Open connections by partner (caps, and the connections a reload closes).
     pub connections: crate::conn::Registry,
     /// The key files loaded at start (a reload refuses when one changed on disk).
@@ -80,12 +84,12 @@ fn record_policy(
     Ok(())
 }
 
-fn load_policy(
+/// A policy file, compiled, with its contracts' engine keys.
+fn compile(
     path: &std::path::Path,
     pseudonym: &[u8],
     subject: &[u8],
-    previous: Option<&crate::ratelimit::RateLimits>,
-) -> Result<PolicyState, StartError> {
+) -> Result<(CompiledPolicy, HashMap<String, Arc<EngineKeys>>), StartError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| StartError::Policy(format!("{}: cannot read: {e}", path.display())))?;
     let policy = CompiledPolicy::load(&path.display().to_string(), &text)
@@ -100,11 +104,35 @@ fn load_policy(
             )
         })
         .collect();
+    Ok((policy, keys))
+}
+
+/// The live policy and, when `[shadow]` names one, the candidate (which must load too: a
+/// reload with a broken candidate is refused like one with a broken policy).
+fn load_policy(
+    path: &std::path::Path,
+    (pseudonym, subject): (&[u8], &[u8]),
+    previous: Option<&crate::ratelimit::RateLimits>,
+    shadow: Option<&crate::config::ShadowConfig>,
+) -> Result<PolicyState, StartError> {
+    let (policy, keys) = compile(path, pseudonym, subject)?;
+    let shadow = match shadow {
+        Some(sh) => {
+            let (policy, keys) = compile(&sh.policy, pseudonym, subject)
+                .map_err(|e| StartError::Policy(format!("shadow.policy: {e}")))?;
+            Some(Arc::new(crate::shadow::Candidate {
+                policy: Arc::new(policy),
+                keys,
+            }))
+        }
+        None => None,
+    };
     let limits = crate::ratelimit::RateLimits::build(&policy, previous);
     Ok(PolicyState {
         policy: Arc::new(policy),
         keys,
         limits,
+        shadow,
     })
 }
 
@@ -155,7 +183,12 @@ impl Shared {
         let subject_master =
             crate::keys::read_key_file(&config.subject_key).map_err(StartError::Key)?;
         let policy_path = policy_override.unwrap_or_else(|| config.policy.clone());
-        let policy = load_policy(&policy_path, &pseudonym_master, &subject_master, None)?;
+        let policy = load_policy(
+            &policy_path,
+            (&pseudonym_master, &subject_master),
+            None,
+            config.shadow.as_ref(),
+        )?;
         config.check_with_policy(&policy.policy)?;
         let upstreams =
             crate::upstream::clients(&config).map_err(|e| crate::checks::locate(&config, e))?;
@@ -201,8 +234,18 @@ impl Shared {
             subjects_dir: config.ledger.dir.join("subjects"),
             target_key: sluice_policy::pseudonym::SubjectKey::derive(&subject_master),
         };
+        // The shadow thread runs only where requests are served (`config check` validates the
+        // candidate above and starts nothing).
+        let shadow = match (&config.shadow, open_ledger) {
+            (Some(sh), true) => Some(
+                crate::shadow::Runner::start(sh, metrics.clone())
+                    .map_err(|e| StartError::Policy(format!("shadow: cannot start: {e}")))?,
+            ),
+            _ => None,
+        };
         let shared = Self {
             config,
+            shadow,
             key_fingerprints,
             policy_path,
             policy: RwLock::new(Arc::new(policy)),
@@ -255,9 +298,9 @@ impl Shared {
         let current = self.policy();
         let next = load_policy(
             &self.policy_path,
-            &self.pseudonym_master,
-            &self.subject_master,
+            (&self.pseudonym_master, &self.subject_master),
             Some(&current.limits),
+            self.config.shadow.as_ref(),
         )?;
         self.config.check_with_policy(&next.policy)?;
         // Certificates: every listener validates before any swaps; the first failure is reported

@@ -1,5 +1,6 @@
 //! `sluice policy check FILE`, `sluice policy explain FILE --contract ID`,
-//! `sluice policy diff OLD NEW` and `sluice policy test PATH…`.
+//! `sluice policy diff OLD NEW`, `sluice policy test PATH…` and
+//! `sluice policy shadow-report FILE`.
 
 use super::Failure;
 use std::path::PathBuf;
@@ -35,6 +36,15 @@ pub(crate) enum PolicyCommand {
         #[arg(long, default_value = "text", value_parser = ["text", "junit"])]
         format: String,
     },
+    /// Summarise a shadow evaluation's side file (`[shadow] report`): per contract, route, path
+    /// and kind, how many bodies the candidate policy would have treated differently.
+    ShadowReport {
+        /// The side file (default location: `shadow.jsonl` in the ledger directory).
+        file: PathBuf,
+        /// `markdown` or `json`.
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "json"])]
+        format: String,
+    },
     Diff {
         /// The policy in force.
         old: PathBuf,
@@ -49,6 +59,34 @@ pub(crate) enum PolicyCommand {
 pub(crate) fn run(cmd: PolicyCommand) -> Result<(), Failure> {
     match cmd {
         PolicyCommand::Test { paths, format } => super::policy_test::run(&paths, &format),
+        PolicyCommand::ShadowReport { file, format } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                eprintln!("{}: cannot read: {e}", file.display());
+                Failure::Input
+            })?;
+            let summary = sluice::shadow::report::summarise(&text).map_err(|e| {
+                eprintln!("{}: {e}", file.display());
+                Failure::Input
+            })?;
+            if format == "json" {
+                let rows: Vec<serde_json::Value> = summary
+                    .totals
+                    .iter()
+                    .map(|((contract, route, path, kind), n)| {
+                        serde_json::json!({"contract": contract, "route": route, "path": path,
+                            "kind": kind, "bodies": n})
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"bodies": summary.bodies, "candidates": summary.candidates,
+                        "differences": rows})
+                );
+            } else {
+                print!("{}", sluice::shadow::report::markdown(&summary));
+            }
+            Ok(())
+        }
         PolicyCommand::Diff { old, new, format } => {
             let (old, new) = (super::load_policy(&old)?, super::load_policy(&new)?);
             let changes = sluice_policy::diff::diff(&old, &new);

@@ -99,6 +99,17 @@ pub struct Ledger {
     pub checkpoint_min_interval: Duration,
 }
 
+/// Shadow evaluation of a candidate policy (`[shadow]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowConfig {
+    /// The candidate policy.
+    pub policy: PathBuf,
+    /// The fraction of filtered bodies also run through the candidate (0 to 1).
+    pub sample: f64,
+    /// The side file of bodies the candidate would treat differently (paths and counts).
+    pub report: PathBuf,
+}
+
 /// Where and how often telemetry is exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryConfig {
@@ -165,6 +176,8 @@ pub struct Config {
     pub admin_token_file: Option<PathBuf>,
     /// OTLP export, when `[telemetry] otlp_endpoint` is set (nothing leaves otherwise).
     pub telemetry: Option<TelemetryConfig>,
+    /// A candidate policy evaluated in the shadow of the live one, when `[shadow]` is set.
+    pub shadow: Option<ShadowConfig>,
     /// The disclosure ledger (required: without it nothing is disclosed).
     pub ledger: Ledger,
     /// Upstreams by name.
@@ -407,6 +420,25 @@ impl Config {
             },
             limits,
             listeners,
+            shadow: match &raw.shadow {
+                None => None,
+                Some(sh) => {
+                    let sample = sh.sample.unwrap_or(1.0);
+                    if !(0.0..=1.0).contains(&sample) {
+                        return Err(fail(format!(
+                            "shadow.sample: got {sample}, expected a fraction from 0 to 1"
+                        )));
+                    }
+                    Some(ShadowConfig {
+                        policy: rel(&sh.policy),
+                        sample,
+                        report: match &sh.report {
+                            Some(p) => rel(p),
+                            None => rel(&raw.ledger.dir).join("shadow.jsonl"),
+                        },
+                    })
+                }
+            },
             telemetry: match raw.telemetry {
                 None => None,
                 Some(t) => match t.otlp_endpoint {

@@ -16,9 +16,18 @@ pub(super) struct RawConfig {
     pub(super) listeners: Vec<RawListener>,
     pub(super) admin: Option<RawAdmin>,
     pub(super) telemetry: Option<RawTelemetry>,
+    pub(super) shadow: Option<RawShadow>,
     pub(super) ledger: RawLedger,
     #[serde(rename = "upstream", default)]
     pub(super) upstreams: Vec<RawUpstream>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawShadow {
+    pub(super) policy: PathBuf,
+    pub(super) sample: Option<f64>,
+    pub(super) report: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -61,9 +61,12 @@ pub(super) fn redacted(
     source: ProxyBody,
     (media, coding): (crate::body::MediaType, crate::decode::Coding),
     (finish, sink): (OnFinish, SubjectSink),
+    shadow: Option<crate::shadow::Tap>,
 ) -> RedactedBody<ProxyBody> {
     let redactor = Redactor::new(engine_config(state, r, media.format()));
-    let body = RedactedBody::new(decoded(source, coding), redactor, finish).with_subject_sink(sink);
+    let body = RedactedBody::new(decoded(source, coding), redactor, finish)
+        .with_subject_sink(sink)
+        .with_shadow(shadow);
     if r.contract.digest == sluice_policy::DigestAlgorithm::Sm3 {
         body.with_sm3()
     } else {

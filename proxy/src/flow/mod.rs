@@ -125,6 +125,22 @@ impl<'a> Flow<'a> {
 
 /// The path and query of an upstream request, exactly as it goes out (what the ledger's
 /// `target_hmac` covers).
+impl Flow<'_> {
+    /// A shadow tap for the body filtered under this flow's route, when `[shadow]` is set and
+    /// the body is sampled (`target`: the path and query sent upstream).
+    fn shadow_tap(
+        &self,
+        method: &str,
+        target: &str,
+        format: sluice_policy::engine::Format,
+    ) -> Option<crate::shadow::Tap> {
+        let runner = self.shared.shadow.as_ref()?;
+        let candidate = self.state.shadow.as_ref()?;
+        let path = target.split('?').next().unwrap_or(target);
+        runner.tap(candidate, &self.r, method, path, format)
+    }
+}
+
 fn target_of(uri: &http::Uri) -> String {
     uri.path_and_query()
         .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string())

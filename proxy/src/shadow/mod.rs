@@ -1,0 +1,236 @@
+//! Shadow evaluation: a candidate policy (`[shadow] policy`) sees every sampled filtered body
+//! too, and what it would have done differently is counted — before the candidate is promoted
+//! (promoting it is a reload with it as the policy).
+//!
+//! The live response is never touched and never waits: the body's chunks (`Bytes`, shared, not
+//! copied) are offered to one shadow thread through a bounded queue with `try_send`. When the
+//! queue is full the body's shadow is abandoned and counted (`sluice_shadow_bodies_total`
+//! `result="skipped"`), so the shadow's cost is bounded by the sampling rate, one thread (at
+//! most one core) and the queue, whatever the load. The thread runs the candidate's
+//! [`Redactor`](sluice_policy::engine::Redactor) on the same bytes, compares the two results
+//! ([`compare`]) and counts the differences per contract, route, path and kind on `/metrics`,
+//! and appends one line per differing body to a side file that `sluice policy shadow-report`
+//! summarises. Paths, kinds and counts only: never a value.
+
+pub mod compare;
+pub mod report;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use bytes::Bytes;
+use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits};
+use sluice_policy::{CompiledPolicy, Resolved};
+
+use crate::metrics::Metrics;
+
+/// Messages queued for the shadow thread.
+const QUEUE: usize = 256;
+
+/// A candidate policy with its contracts' engine keys (derived as the live policy's are).
+#[derive(Debug)]
+pub struct Candidate {
+    /// The policy.
+    pub policy: Arc<CompiledPolicy>,
+    /// Engine keys by contract id.
+    pub keys: HashMap<String, Arc<EngineKeys>>,
+}
+
+/// Which series a body's results go to.
+#[derive(Debug, Clone)]
+pub(crate) struct Labels {
+    pub(crate) contract: String,
+    pub(crate) route: String,
+    pub(crate) candidate: String,
+}
+
+/// Shared by a tap and the thread: the tap has sent its end (so a tap dropped without one,
+/// after a failure or a full queue, is swept).
+#[derive(Debug, Default)]
+pub(crate) struct TapState {
+    pub(crate) ended: AtomicBool,
+}
+
+pub(crate) enum Msg {
+    Start {
+        id: u64,
+        labels: Labels,
+        cfg: Box<EngineConfig>,
+        state: Arc<TapState>,
+    },
+    Chunk {
+        id: u64,
+        data: Bytes,
+    },
+    End {
+        id: u64,
+        live: compare::Result,
+    },
+    /// The candidate has no route for the request: it would refuse whatever the body.
+    Unroutable {
+        labels: Labels,
+    },
+}
+
+/// The shadow thread's queue and the sampler.
+#[derive(Debug)]
+pub struct Runner {
+    tx: SyncSender<Msg>,
+    sample: f64,
+    seen: AtomicU64,
+    next_id: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl Runner {
+    /// Starts the shadow thread, which appends differing bodies to `report`.
+    pub fn start(
+        cfg: &crate::config::ShadowConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let thread_metrics = metrics.clone();
+        let report = cfg.report.clone();
+        std::thread::Builder::new()
+            .name("sluice-shadow".into())
+            .spawn(move || worker::run(rx, thread_metrics, report))?;
+        Ok(Runner {
+            tx,
+            sample: cfg.sample,
+            seen: AtomicU64::new(0),
+            next_id: AtomicU64::new(0),
+            metrics,
+        })
+    }
+
+    /// Whether this body is sampled: exactly `sample` of them, evenly spread.
+    fn sampled(&self) -> bool {
+        let n = self.seen.fetch_add(1, Ordering::Relaxed) as f64;
+        ((n + 1.0) * self.sample).floor() > (n * self.sample).floor()
+    }
+
+    /// A tap for one body filtered under `live`, or `None` when the body is not sampled.
+    pub fn tap(
+        &self,
+        candidate: &Candidate,
+        live: &Resolved<'_>,
+        method: &str,
+        path: &str,
+        format: Format,
+    ) -> Option<Tap> {
+        if !self.sampled() {
+            return None;
+        }
+        let labels = Labels {
+            contract: live.contract.id.clone(),
+            route: live.route.path.as_str().to_owned(),
+            candidate: candidate.policy.version.to_string(),
+        };
+        let route = candidate.policy.contract(&live.contract.id).and_then(|c| {
+            c.routes
+                .iter()
+                .find(|r| r.flow == live.route.flow && r.method == method && r.path.matches(path))
+        });
+        let (Some(route), Some(keys)) = (route, candidate.keys.get(&live.contract.id)) else {
+            if self.tx.try_send(Msg::Unroutable { labels }).is_err() {
+                self.skipped(&live.contract.id, live.route.path.as_str());
+            }
+            return None;
+        };
+        let cfg = EngineConfig {
+            program: route.program.clone(),
+            format,
+            limits: Limits::default(),
+            keys: keys.clone(),
+            consent: None,
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::<TapState>::default();
+        let start = Msg::Start {
+            id,
+            labels: labels.clone(),
+            cfg: Box::new(cfg),
+            state: state.clone(),
+        };
+        let mut tap = Tap {
+            id,
+            tx: self.tx.clone(),
+            state,
+            broken: false,
+            labels,
+            metrics: self.metrics.clone(),
+        };
+        tap.send(start);
+        Some(tap)
+    }
+
+    fn skipped(&self, contract: &str, route: &str) {
+        self.metrics.add(
+            "sluice_shadow_bodies_total",
+            &[
+                ("contract", contract),
+                ("route", route),
+                ("result", "skipped"),
+            ],
+            1,
+        );
+    }
+}
+
+/// One body's line to the shadow thread.
+#[derive(Debug)]
+pub struct Tap {
+    id: u64,
+    tx: SyncSender<Msg>,
+    state: Arc<TapState>,
+    /// A message could not be queued: nothing more is sent for this body.
+    broken: bool,
+    labels: Labels,
+    metrics: Arc<Metrics>,
+}
+
+impl Tap {
+    fn send(&mut self, msg: Msg) {
+        if self.broken {
+            return;
+        }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(msg) {
+            self.broken = true;
+            self.state.ended.store(false, Ordering::Release);
+            self.metrics.add(
+                "sluice_shadow_bodies_total",
+                &[
+                    ("contract", &self.labels.contract),
+                    ("route", &self.labels.route),
+                    ("result", "skipped"),
+                ],
+                1,
+            );
+        }
+    }
+
+    /// The next chunk of the body, as the live engine receives it.
+    pub fn chunk(&mut self, data: &Bytes) {
+        let id = self.id;
+        self.send(Msg::Chunk {
+            id,
+            data: data.clone(),
+        });
+    }
+
+    /// The live engine's result: the shadow thread compares.
+    pub fn end(&mut self, live: compare::Result) {
+        self.state.ended.store(true, Ordering::Release);
+        let id = self.id;
+        self.send(Msg::End { id, live });
+    }
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shadow::Msg")
+    }
+}
