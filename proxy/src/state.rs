@@ -120,10 +120,7 @@ fn load_policy(
         Some(sh) => {
             let (policy, keys) = compile(&sh.policy, pseudonym, subject)
                 .map_err(|e| StartError::Policy(format!("shadow.policy: {e}")))?;
-            Some(Arc::new(crate::shadow::Candidate {
-                policy: Arc::new(policy),
-                keys,
-            }))
+            Some(Arc::new(crate::shadow::Candidate::new(policy, keys)))
         }
         None => None,
     };

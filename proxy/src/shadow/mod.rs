@@ -3,32 +3,30 @@
 //! (promoting it is a reload with it as the policy).
 //!
 //! The live response is never touched and never waits: the body's chunks (`Bytes`, shared, not
-//! copied) are offered to one shadow thread through a bounded queue with `try_send`. When the
-//! queue is full the body's shadow is abandoned and counted (`sluice_shadow_bodies_total`
-//! `result="skipped"`), so the shadow's cost is bounded by the sampling rate, one thread (at
-//! most one core) and the queue, whatever the load. The thread runs the candidate's
+//! copied) are offered to one shadow thread through a bounded queue that never blocks and never
+//! wakes the thread per message ([`queue`]). When the queue is full the body's shadow is
+//! abandoned and counted (`sluice_shadow_bodies_total` `result="skipped"`), so the shadow's cost
+//! is bounded by the sampling rate, one thread (at most one core) and the queue, whatever the
+//! load. The thread runs the candidate's
 //! [`Redactor`](sluice_policy::engine::Redactor) on the same bytes, compares the two results
 //! ([`compare`]) and counts the differences per contract, route, path and kind on `/metrics`,
 //! and appends one line per differing body to a side file that `sluice policy shadow-report`
 //! summarises. Paths, kinds and counts only: never a value.
 
 pub mod compare;
+mod queue;
 pub mod report;
 mod worker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 
 use bytes::Bytes;
 use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits};
 use sluice_policy::{CompiledPolicy, Resolved};
 
 use crate::metrics::Metrics;
-
-/// Messages queued for the shadow thread.
-const QUEUE: usize = 256;
 
 /// A candidate policy with its contracts' engine keys (derived as the live policy's are).
 #[derive(Debug)]
@@ -37,6 +35,38 @@ pub struct Candidate {
     pub policy: Arc<CompiledPolicy>,
     /// Engine keys by contract id.
     pub keys: HashMap<String, Arc<EngineKeys>>,
+    /// Series labels by contract id, one per route (built once, not per body).
+    labels: HashMap<String, Vec<Arc<Labels>>>,
+}
+
+impl Candidate {
+    /// The candidate `policy` with its contracts' `keys`.
+    pub fn new(policy: CompiledPolicy, keys: HashMap<String, Arc<EngineKeys>>) -> Self {
+        let version = policy.version.to_string();
+        let labels = policy
+            .contracts
+            .iter()
+            .map(|c| {
+                let routes = c
+                    .routes
+                    .iter()
+                    .map(|r| {
+                        Arc::new(Labels {
+                            contract: c.id.clone(),
+                            route: r.path.as_str().to_owned(),
+                            candidate: version.clone(),
+                        })
+                    })
+                    .collect();
+                (c.id.clone(), routes)
+            })
+            .collect();
+        Candidate {
+            policy: Arc::new(policy),
+            keys,
+            labels,
+        }
+    }
 }
 
 /// Which series a body's results go to.
@@ -57,7 +87,7 @@ pub(crate) struct TapState {
 pub(crate) enum Msg {
     Start {
         id: u64,
-        labels: Labels,
+        labels: Arc<Labels>,
         cfg: Box<EngineConfig>,
         state: Arc<TapState>,
     },
@@ -71,14 +101,14 @@ pub(crate) enum Msg {
     },
     /// The candidate has no route for the request: it would refuse whatever the body.
     Unroutable {
-        labels: Labels,
+        labels: Arc<Labels>,
     },
 }
 
 /// The shadow thread's queue and the sampler.
 #[derive(Debug)]
 pub struct Runner {
-    tx: SyncSender<Msg>,
+    queue: Arc<queue::Queue>,
     sample: f64,
     seen: AtomicU64,
     next_id: AtomicU64,
@@ -91,14 +121,14 @@ impl Runner {
         cfg: &crate::config::ShadowConfig,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        let thread_metrics = metrics.clone();
+        let queue = Arc::<queue::Queue>::default();
+        let (thread_queue, thread_metrics) = (queue.clone(), metrics.clone());
         let report = cfg.report.clone();
         std::thread::Builder::new()
             .name("sluice-shadow".into())
-            .spawn(move || worker::run(rx, thread_metrics, report))?;
+            .spawn(move || worker::run(&thread_queue, thread_metrics, report))?;
         Ok(Runner {
-            tx,
+            queue,
             sample: cfg.sample,
             seen: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
@@ -124,18 +154,20 @@ impl Runner {
         if !self.sampled() {
             return None;
         }
-        let labels = Labels {
-            contract: live.contract.id.clone(),
-            route: live.route.path.as_str().to_owned(),
-            candidate: candidate.policy.version.to_string(),
-        };
-        let route = candidate.policy.contract(&live.contract.id).and_then(|c| {
-            c.routes
-                .iter()
-                .find(|r| r.flow == live.route.flow && r.method == method && r.path.matches(path))
+        let found = candidate.policy.contract(&live.contract.id).and_then(|c| {
+            let i = c.routes.iter().position(|r| {
+                r.flow == live.route.flow && r.method == method && r.path.matches(path)
+            })?;
+            let labels = candidate.labels.get(&c.id)?.get(i)?;
+            Some((&c.routes[i], labels.clone(), candidate.keys.get(&c.id)?))
         });
-        let (Some(route), Some(keys)) = (route, candidate.keys.get(&live.contract.id)) else {
-            if self.tx.try_send(Msg::Unroutable { labels }).is_err() {
+        let Some((route, labels, keys)) = found else {
+            let labels = Arc::new(Labels {
+                contract: live.contract.id.clone(),
+                route: live.route.path.as_str().to_owned(),
+                candidate: candidate.policy.version.to_string(),
+            });
+            if !self.queue.push(Msg::Unroutable { labels }, 0) {
                 self.skipped(&live.contract.id, live.route.path.as_str());
             }
             return None;
@@ -157,13 +189,13 @@ impl Runner {
         };
         let mut tap = Tap {
             id,
-            tx: self.tx.clone(),
+            queue: self.queue.clone(),
             state,
             broken: false,
             labels,
             metrics: self.metrics.clone(),
         };
-        tap.send(start);
+        tap.send(start, 0);
         Some(tap)
     }
 
@@ -184,20 +216,20 @@ impl Runner {
 #[derive(Debug)]
 pub struct Tap {
     id: u64,
-    tx: SyncSender<Msg>,
+    queue: Arc<queue::Queue>,
     state: Arc<TapState>,
     /// A message could not be queued: nothing more is sent for this body.
     broken: bool,
-    labels: Labels,
+    labels: Arc<Labels>,
     metrics: Arc<Metrics>,
 }
 
 impl Tap {
-    fn send(&mut self, msg: Msg) {
+    fn send(&mut self, msg: Msg, bytes: usize) {
         if self.broken {
             return;
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(msg) {
+        if !self.queue.push(msg, bytes) {
             self.broken = true;
             self.state.ended.store(false, Ordering::Release);
             self.metrics.add(
@@ -215,17 +247,26 @@ impl Tap {
     /// The next chunk of the body, as the live engine receives it.
     pub fn chunk(&mut self, data: &Bytes) {
         let id = self.id;
-        self.send(Msg::Chunk {
-            id,
-            data: data.clone(),
-        });
+        self.send(
+            Msg::Chunk {
+                id,
+                data: data.clone(),
+            },
+            data.len(),
+        );
     }
 
     /// The live engine's result: the shadow thread compares.
     pub fn end(&mut self, live: compare::Result) {
         self.state.ended.store(true, Ordering::Release);
         let id = self.id;
-        self.send(Msg::End { id, live });
+        self.send(Msg::End { id, live }, 0);
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 

@@ -2,14 +2,13 @@
 //! live engine gets; at the body's end the two results are compared, counted and, when they
 //! differ, appended to the side file (one JSON line: time, candidate, contract, route and the
 //! differences' paths and kinds). Bodies whose tap went away without an end (a failed source,
-//! a full queue) are swept once a second.
+//! a full queue) are swept at most once a second, after a batch.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use sluice_policy::engine::Redactor;
@@ -19,7 +18,7 @@ use super::{Labels, Msg, TapState};
 use crate::metrics::Metrics;
 
 struct Body {
-    labels: Labels,
+    labels: Arc<Labels>,
     redactor: Redactor,
     /// The candidate refused the body part-way (later chunks are not fed).
     refused: Option<compare::Result>,
@@ -34,7 +33,7 @@ struct Worker {
     scratch: Vec<u8>,
 }
 
-pub(super) fn run(rx: Receiver<Msg>, metrics: Arc<Metrics>, report: PathBuf) {
+pub(super) fn run(queue: &super::queue::Queue, metrics: Arc<Metrics>, report: PathBuf) {
     let mut w = Worker {
         bodies: HashMap::new(),
         metrics,
@@ -43,11 +42,10 @@ pub(super) fn run(rx: Receiver<Msg>, metrics: Arc<Metrics>, report: PathBuf) {
         scratch: Vec::new(),
     };
     let mut swept = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(msg) => w.handle(msg),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    let mut batch = Vec::new();
+    while queue.take(&mut batch).is_some() {
+        for msg in batch.drain(..) {
+            w.handle(msg);
         }
         if swept.elapsed() >= Duration::from_secs(1) {
             // A tap dropped without its end: only the thread holds its state now.
