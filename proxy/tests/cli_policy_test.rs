@@ -205,3 +205,41 @@ fn the_junit_report_parses_and_agrees_with_the_text_report() {
         .unwrap();
     assert!(errored.attribute("name").unwrap().contains("plain text"));
 }
+
+#[test]
+fn shadow_report_summarises_the_side_file() {
+    let dir = support::scratch_dir("sluice-shadow-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shadow.jsonl");
+    let line = |path: &str, kind: &str| {
+        format!(
+            r#"{{"time_ms":1,"candidate":"ab12","contract":"acme-prescreen-2026","route":"/v1/applicants/{{id}}","differences":[{{"path":"{path}","kind":"{kind}"}}]}}"#
+        )
+    };
+    let text = [
+        line("$.applicants[*].name", "would_change"),
+        line("$.applicants[*].name", "would_change"),
+        line("$.applicants[*].credit_score", "would_refuse"),
+    ]
+    .join("\n");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = sluice(&["policy", "shadow-report", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("# Shadow evaluation: 3 bodies the candidate would treat differently\n\ncandidate policy: ab12\n"), "{out}");
+    assert!(out.contains("| acme-prescreen-2026 | `/v1/applicants/{id}` | `$.applicants[*].name` | change | 2 |\n"), "{out}");
+    let (code, json, _) = sluice(&[
+        "policy",
+        "shadow-report",
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["bodies"], 3);
+    assert_eq!(v["differences"].as_array().unwrap().len(), 2);
+    std::fs::write(&file, "not json\n").unwrap();
+    let (code, _, err) = sluice(&["policy", "shadow-report", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 1: not a shadow report line"), "{err}");
+}

@@ -275,3 +275,29 @@ impl std::fmt::Debug for Msg {
         f.write_str("shadow::Msg")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sampler_takes_exactly_the_fraction_evenly() {
+        for (sample, want) in [(0.0, 0), (0.25, 25), (0.5, 50), (1.0, 100)] {
+            let cfg = crate::config::ShadowConfig {
+                policy: "unused.toml".into(),
+                sample,
+                report: std::env::temp_dir().join("sluice-shadow-sampler.jsonl"),
+            };
+            let r = Runner::start(&cfg, Arc::default()).unwrap();
+            let taken: Vec<bool> = (0..100).map(|_| r.sampled()).collect();
+            assert_eq!(taken.iter().filter(|&&t| t).count(), want, "{sample}");
+            if sample == 0.25 {
+                assert!(
+                    taken
+                        .chunks(4)
+                        .all(|c| c.iter().filter(|&&t| t).count() == 1)
+                );
+            }
+        }
+    }
+}

@@ -91,3 +91,29 @@ impl Queue {
         Some(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg() -> Msg {
+        Msg::Chunk {
+            id: 0,
+            data: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_and_drains_before_it_closes() {
+        let q = Queue::default();
+        assert!(q.push(msg(), MAX_BYTES - 10));
+        assert!(!q.push(msg(), 11), "over the bound");
+        assert!(q.push(msg(), 10));
+        q.close();
+        assert!(!q.push(msg(), 0), "closed");
+        let mut got = Vec::new();
+        assert!(q.take(&mut got).is_some());
+        assert_eq!(got.len(), 2);
+        assert!(q.take(&mut got).is_none());
+    }
+}
