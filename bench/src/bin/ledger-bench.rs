@@ -2,7 +2,8 @@
 //! ceiling measured in the same run.
 //!
 //! - Durable appends per second with 1, 16 and 256 concurrent writers (each waits until its
-//!   `disclosure.begin`-sized entry is durable, as a request does), under group commit; next to
+//!   `disclosure.begin` is durable, as a request does, then appends its `disclosure.end`
+//!   without waiting, as a request does once its response is out), under group commit; next to
 //!   raw `write` + `fdatasync` of the same-sized record, one at a time, in the same directory.
 //! - `ledger verify` speed in entries per second on a ledger of `--entries` entries (default one
 //!   million), next to reading its segment files.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use sluice::ledger::{Begin, Entry, Ledger, LedgerOptions};
+use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
 
 /// `--help`.
 const USAGE: &str = "The ledger's durable appends/s (1, 16, 256 writers) and verify speed, next to the disk's ceiling.
@@ -77,10 +78,13 @@ fn appends(
                 tokio::spawn(async move {
                     let mut n = 0u64;
                     while Instant::now() < deadline {
-                        ledger
+                        let seq = ledger
                             .append(begin(w as u64 * 1_000_000_000 + n))
                             .await
                             .expect("durable append");
+                        // Its end, detached, as a request appends it once the response is out:
+                        // the writer then sees as many open disclosures as there are writers.
+                        ledger.append_detached(Entry::End(Box::new(End::new(seq, Outcome::Sent))));
                         n += 1;
                     }
                     n

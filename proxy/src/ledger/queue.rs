@@ -95,8 +95,9 @@ impl Queue {
 
     /// The writer's side: blocks until a batch is due (a waited append, a detached one queued
     /// for `DETACHED_FLUSH`, `DETACHED_MAX` queued, or closing), or `idle` passes with nothing
-    /// queued. `window` > 0 then waits that long for stragglers before taking the batch.
-    pub(super) fn take(&self, idle: Duration, window: Duration) -> Taken {
+    /// queued. `window` > 0 then waits that long for stragglers before taking the batch, and
+    /// so does `delay` (the writer's commit delay, when it applies).
+    pub(super) fn take(&self, idle: Duration, window: Duration, delay: Duration) -> Taken {
         let mut s = self.lock();
         loop {
             let due = s.urgent || s.closed || s.jobs.len() >= DETACHED_MAX;
@@ -122,6 +123,11 @@ impl Queue {
         if !window.is_zero() && !s.closed {
             drop(s);
             std::thread::sleep(window);
+            s = self.lock();
+        }
+        if !delay.is_zero() && !s.closed {
+            drop(s);
+            std::thread::sleep(delay);
             s = self.lock();
         }
         let jobs = std::mem::take(&mut s.jobs);

@@ -41,8 +41,10 @@ pub struct LedgerOptions {
 }
 
 /// PostgreSQL's `commit_delay` and `commit_siblings`, for the ledger: when at least `siblings`
-/// disclosures are open (begun, not yet ended), a batch that is due waits `delay` for more
-/// entries before its one `fdatasync`. With that many requests in flight, latency is already
+/// disclosures are open (begun, not yet ended) and the last batch answered at least two
+/// waiting appenders, a batch that is due waits `delay` for more entries before its one
+/// `fdatasync` (long-running streams keep disclosures open without new ones arriving: batches
+/// of one waiter then do not wait). With that many requests in flight, latency is already
 /// queueing, and each sync saved is CPU (a sync costs the proxy ~100 µs of CPU on a virtual
 /// disk). With few requests in flight there is no wait: at 16 connections every added
 /// microsecond is latency and throughput.
@@ -223,6 +225,7 @@ impl Ledger {
             window: opts.commit_window,
             delay: opts.commit_delay,
             open: open_begins.len() as u64,
+            last_waited: 0,
             every: opts.checkpoint_every.max(1),
             min_interval: opts.checkpoint_min_interval,
             notes: None,

@@ -72,6 +72,8 @@ pub(super) struct Writer {
     pub(super) delay: super::store::CommitDelay,
     /// Disclosures begun and not yet ended or marked incomplete, as written.
     pub(super) open: u64,
+    /// Appends somebody waited for in the last batch.
+    pub(super) last_waited: usize,
     pub(super) every: u64,
     /// The checkpoint log (`notes`) and where its records end, once opened.
     pub(super) notes: Option<(File, u64)>,
@@ -91,12 +93,14 @@ impl Writer {
             // Idle: sign what is not yet covered once a second, so a quiet log is still checkpointed.
             // Entries queue up while a sync runs, so batches grow with load at no added latency;
             // a window > 0 also waits that long for stragglers, trading latency for fewer syncs.
-            let window = if self.open >= self.delay.siblings {
-                self.window.max(self.delay.delay)
+            // Waiting gathers more only when several appenders were waiting at once last time:
+            // long-running streams keep disclosures open without new ones arriving.
+            let delay = if self.open >= self.delay.siblings && self.last_waited >= 2 {
+                self.delay.delay
             } else {
-                self.window
+                Duration::ZERO
             };
-            let batch = match queue.take(CHECKPOINT_INTERVAL, window) {
+            let batch = match queue.take(CHECKPOINT_INTERVAL, self.window, delay) {
                 Taken::Batch(batch) => batch,
                 Taken::Idle => {
                     if self.size > self.last_checkpoint {
@@ -174,6 +178,7 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: Vec<Job>) {
+        self.last_waited = batch.iter().filter(|j| j.done.is_some()).count();
         let mut buf = Vec::new();
         let mut leaves = Vec::new();
         let mut accepted = Vec::new();
