@@ -196,11 +196,7 @@ async fn accept_loop(
                 listener = index,
                 "connection limit of the listener reached; connection closed"
             );
-            shared.metrics.add(
-                "sluice_connections_refused_total",
-                &[("reason", "listener_limit")],
-                1,
-            );
+            shared.metrics.connection_refused("listener_limit");
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -278,11 +274,7 @@ async fn serve(
             listener = index,
             "connection limit of the partner reached; connection refused"
         );
-        shared.metrics.add(
-            "sluice_connections_refused_total",
-            &[("reason", "partner_limit")],
-            1,
-        );
+        shared.metrics.connection_refused("partner_limit");
         let refuse = hyper::service::service_fn(|_req| async {
             let mut resp = crate::errors::error_response(
                 &crate::errors::Reason::ConnectionLimit,
@@ -339,9 +331,5 @@ async fn serve(
         reason = reason.as_str(),
         "connection closed by sluice"
     );
-    shared.metrics.add(
-        "sluice_connections_closed_total",
-        &[("reason", reason.as_str())],
-        1,
-    );
+    shared.metrics.connection_closed(reason.as_str());
 }

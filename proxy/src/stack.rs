@@ -227,24 +227,7 @@ where
         Box::pin(
             async move {
                 let resp = fut.await?;
-                let labels = [("kind", kind)];
-                metrics.observe(
-                    "http_server_request_duration_seconds",
-                    &labels,
-                    started.elapsed(),
-                );
-                let class = match resp.status().as_u16() {
-                    100..=199 => "1xx",
-                    200..=299 => "2xx",
-                    300..=399 => "3xx",
-                    400..=499 => "4xx",
-                    _ => "5xx",
-                };
-                metrics.add(
-                    "sluice_requests_total",
-                    &[("kind", kind), ("status", class)],
-                    1,
-                );
+                metrics.request(kind, resp.status().as_u16(), started.elapsed());
                 if let Some(s) = &otel {
                     s.set_int(
                         "http.response.status_code",
@@ -259,7 +242,7 @@ where
                     }
                 }
                 if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
-                    metrics.add("sluice_rejections_total", &[("reason", reason.0)], 1);
+                    metrics.rejection(reason.0);
                     tracing::info!(
                         status = resp.status().as_u16(),
                         reason = reason.0,

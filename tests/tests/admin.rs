@@ -86,7 +86,7 @@ async fn metrics_after_traffic_and_reload_over_http() {
     assert_eq!(metrics.0, 200);
     let text = metrics.1;
     for want in [
-        "# TYPE sluice_disclosures_total counter",
+        "# TYPE sluice_disclosures counter",
         "sluice_disclosures_total{partner=\"acme-loans\",contract=\"acme-prescreen-2026\",outcome=\"sent\"} 1\n",
         "sluice_records_total{partner=\"acme-loans\",contract=\"acme-prescreen-2026\"} 1\n",
         "sluice_fields_total{action=\"masked\"} 2\n",

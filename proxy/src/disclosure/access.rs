@@ -33,15 +33,7 @@ pub(super) fn access_logger(
             Outcome::SourceFailed(_) => "upstream_error",
             Outcome::Dropped => "client_gone",
         };
-        let pc = [
-            ("partner", partner.as_str()),
-            ("contract", contract.as_str()),
-        ];
-        metrics.add(
-            "sluice_disclosures_total",
-            &[pc[0], pc[1], ("outcome", name)],
-            1,
-        );
+        metrics.disclosure(&partner, &contract, name);
         if let Some(span) = &otel {
             // The server span ends when this last handle drops, with the body's counts.
             span.set_str("sluice.verdict", name);
@@ -65,18 +57,19 @@ pub(super) fn access_logger(
         }
         if let Outcome::Sent(s) = &outcome {
             let t = s.totals();
-            metrics.add("sluice_records_total", &pc, s.records);
-            for (action, n) in [
-                ("kept", t.kept),
-                ("masked", t.masked),
-                ("hashed", t.hashed),
-                ("redacted", t.redacted),
-                ("stripped", t.stripped),
-            ] {
-                metrics.add("sluice_fields_total", &[("action", action)], n);
-            }
-            metrics.add("sluice_bytes_total", &[("direction", "in")], s.bytes_in);
-            metrics.add("sluice_bytes_total", &[("direction", "out")], s.bytes_out);
+            metrics.sent(
+                &partner,
+                &contract,
+                s.records,
+                &[
+                    ("kept", t.kept),
+                    ("masked", t.masked),
+                    ("hashed", t.hashed),
+                    ("redacted", t.redacted),
+                    ("stripped", t.stripped),
+                ],
+                (s.bytes_in, s.bytes_out),
+            );
         }
         log_disclosure(&id, &partner, &contract, &route, name, outcome);
     })

@@ -108,11 +108,7 @@ impl Disclosure {
         let ledger = rec.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
         let started = std::time::Instant::now();
         let appended = ledger.append_begin(begin).await;
-        rec.metrics.observe(
-            "sluice_ledger_append_duration_seconds",
-            &[],
-            started.elapsed(),
-        );
+        rec.metrics.ledger_append(started.elapsed());
         let seq = appended.map_err(|e| {
             tracing::error!(request_id = %ctx.id, error = %e, "ledger unavailable: disclosure refused");
             Reason::LedgerUnavailable

@@ -200,15 +200,7 @@ impl Runner {
     }
 
     fn skipped(&self, contract: &str, route: &str) {
-        self.metrics.add(
-            "sluice_shadow_bodies_total",
-            &[
-                ("contract", contract),
-                ("route", route),
-                ("result", "skipped"),
-            ],
-            1,
-        );
+        self.metrics.shadow_body(contract, route, "skipped");
     }
 }
 
@@ -232,15 +224,8 @@ impl Tap {
         if !self.queue.push(msg, bytes) {
             self.broken = true;
             self.state.ended.store(false, Ordering::Release);
-            self.metrics.add(
-                "sluice_shadow_bodies_total",
-                &[
-                    ("contract", &self.labels.contract),
-                    ("route", &self.labels.route),
-                    ("result", "skipped"),
-                ],
-                1,
-            );
+            self.metrics
+                .shadow_body(&self.labels.contract, &self.labels.route, "skipped");
         }
     }
 

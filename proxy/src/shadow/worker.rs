@@ -118,26 +118,10 @@ impl Worker {
         } else {
             "different"
         };
-        self.metrics.add(
-            "sluice_shadow_bodies_total",
-            &[
-                ("contract", &l.contract),
-                ("route", &l.route),
-                ("result", result),
-            ],
-            1,
-        );
+        self.metrics.shadow_body(&l.contract, &l.route, result);
         for d in differences {
-            self.metrics.add(
-                "sluice_shadow_differences_total",
-                &[
-                    ("contract", &l.contract),
-                    ("route", &l.route),
-                    ("path", &d.path),
-                    ("kind", d.kind),
-                ],
-                1,
-            );
+            self.metrics
+                .shadow_difference(&l.contract, &l.route, &d.path, d.kind);
         }
         if !differences.is_empty() {
             let line = super::report::line(l, differences);

@@ -186,11 +186,7 @@ mod tests {
     fn histogram_buckets_become_per_bucket_counts() {
         let m = crate::metrics::Metrics::default();
         for ms in [1, 3, 3, 20_000] {
-            m.observe(
-                "http_server_request_duration_seconds",
-                &[("kind", "partner")],
-                std::time::Duration::from_millis(ms),
-            );
+            m.request("partner", 200, std::time::Duration::from_millis(ms));
         }
         let doc = metrics("sluice", SystemTime::now(), &m.snapshot(), &[]);
         let metric = doc["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]

@@ -1,0 +1,106 @@
+//! A latency histogram updated with atomics only: no lock between concurrent requests.
+//!
+//! Each bucket counts the observations that fall in it (not cumulatively); the count exported is
+//! the sum of the buckets read, so a scrape never shows a count that disagrees with its buckets.
+//! The sum of seconds is kept as nanoseconds in an integer, so it too is one atomic add.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the buckets, seconds (a last `+Inf` bucket is implied).
+pub const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Observations by bucket, and their sum.
+#[derive(Debug)]
+pub struct AtomicHistogram {
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Default for AtomicHistogram {
+    fn default() -> Self {
+        AtomicHistogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A histogram series at one instant.
+#[derive(Debug, Clone)]
+pub struct HistogramPoint {
+    /// Upper bounds of the buckets, seconds.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative, as Prometheus counts them).
+    pub cumulative: Vec<u64>,
+    /// All observations.
+    pub count: u64,
+    /// Their sum, seconds.
+    pub sum: f64,
+}
+
+impl AtomicHistogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = BUCKETS.partition_point(|bound| *bound < secs);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Per-bucket counts (the last is `+Inf`) and the sum in seconds.
+    pub fn read(&self) -> (Vec<(f64, u64)>, f64) {
+        let buckets = BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(&self.buckets)
+            .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+            .collect();
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        (buckets, sum)
+    }
+
+    /// The series as exporters other than `/metrics` want it.
+    pub fn point(&self) -> HistogramPoint {
+        let (buckets, sum) = self.read();
+        let mut running = 0;
+        let mut cumulative: Vec<u64> = buckets
+            .iter()
+            .map(|(_, n)| {
+                running += n;
+                running
+            })
+            .collect();
+        let count = cumulative.pop().unwrap_or(0);
+        HistogramPoint {
+            bounds: BUCKETS,
+            cumulative,
+            count,
+            sum,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_land_in_the_first_bucket_whose_bound_holds_them() {
+        let h = AtomicHistogram::default();
+        h.observe(Duration::from_micros(500)); // exactly the first bound
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(60)); // past the last bound
+        let p = h.point();
+        assert_eq!(p.count, 3);
+        assert_eq!(p.cumulative[0], 1, "le=0.0005");
+        assert_eq!(p.cumulative[2], 1, "le=0.0025");
+        assert_eq!(p.cumulative[3], 2, "le=0.005");
+        assert_eq!(*p.cumulative.last().unwrap(), 2, "le=10");
+        assert!((p.sum - 60.0035).abs() < 1e-9);
+    }
+}

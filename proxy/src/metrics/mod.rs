@@ -1,0 +1,492 @@
+//! The metrics sluice exports: `/metrics` in the OpenMetrics text format (encoded by
+//! `prometheus-client`) and the same series for the OTLP exporter.
+//!
+//! This module is the only place a metric label is built. Recording goes through typed methods
+//! ([`Metrics::request`], [`Metrics::disclosure`], ...), one per family, whose closed-set label
+//! values are `&'static str` (a code written in sluice's source, which no request can supply) and
+//! whose open-set values are ids from the configuration and the policy (partner, contract, route
+//! template, rule path) — never a value from a body, header, path or query. Each family is
+//! declared once in [`FAMILIES`] with its type and help.
+//!
+//! Nothing on the request path takes a lock another request waits for: counters are atomics found
+//! by borrowed label values in a map read under a shared lock ([`family`]), histograms are atomic
+//! buckets ([`histogram`]). Gauges are computed when scraped.
+
+pub mod family;
+pub mod histogram;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+use family::CounterFamily;
+use histogram::AtomicHistogram;
+pub use histogram::HistogramPoint;
+
+/// (name, type, help) of every family sluice exports.
+pub const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "sluice_requests_total",
+        "counter",
+        "Requests answered, by listener kind and status class.",
+    ),
+    (
+        "sluice_rejections_total",
+        "counter",
+        "Requests refused, by reason code.",
+    ),
+    (
+        "sluice_disclosures_total",
+        "counter",
+        "Disclosures ended, by partner, contract and outcome.",
+    ),
+    (
+        "sluice_records_total",
+        "counter",
+        "Records disclosed, by partner and contract.",
+    ),
+    (
+        "sluice_fields_total",
+        "counter",
+        "Field occurrences by what the contract did to them.",
+    ),
+    (
+        "sluice_bytes_total",
+        "counter",
+        "Body bytes filtered, in (from the source) and out (to the recipient).",
+    ),
+    (
+        "http_server_request_duration_seconds",
+        "histogram",
+        "Time from request head to response head.",
+    ),
+    (
+        "sluice_ledger_append_duration_seconds",
+        "histogram",
+        "Time for a disclosure's begin entry to become durable.",
+    ),
+    (
+        "sluice_ledger_healthy",
+        "gauge",
+        "1 while the ledger can write, else 0.",
+    ),
+    (
+        "sluice_certificate_expiry_days",
+        "gauge",
+        "Whole days until a listener certificate (or a CA it trusts) expires.",
+    ),
+    (
+        "sluice_policy_contracts",
+        "gauge",
+        "Contracts in the loaded policy.",
+    ),
+    (
+        "sluice_crl_next_update_seconds",
+        "gauge",
+        "Seconds until a listener's client CRL reaches its nextUpdate (negative once stale).",
+    ),
+    (
+        "sluice_connections_refused_total",
+        "counter",
+        "Connections refused, by cap (listener_limit, partner_limit).",
+    ),
+    (
+        "sluice_shadow_bodies_total",
+        "counter",
+        "Bodies the shadow candidate policy saw, by contract, route and result (same, different, skipped).",
+    ),
+    (
+        "sluice_shadow_differences_total",
+        "counter",
+        "What the candidate policy would do differently, by contract, route, rule path and kind.",
+    ),
+    (
+        "sluice_connections_closed_total",
+        "counter",
+        "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",
+    ),
+];
+
+/// Label pairs of one series.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// Families by exported name, each with its series.
+type Families<T> = Vec<(&'static str, Vec<(Labels, T)>)>;
+
+/// A gauge's current value, computed at scrape time.
+pub type Gauge = (&'static str, Labels, f64);
+
+/// The series of one sluice instance.
+#[derive(Debug)]
+struct Tables {
+    requests: CounterFamily<2>,
+    rejections: CounterFamily<1>,
+    disclosures: CounterFamily<3>,
+    records: CounterFamily<2>,
+    fields: CounterFamily<1>,
+    bytes: CounterFamily<1>,
+    connections_refused: CounterFamily<1>,
+    connections_closed: CounterFamily<1>,
+    shadow_bodies: CounterFamily<3>,
+    shadow_differences: CounterFamily<4>,
+    /// By listener kind; a handful of kinds, added on first use.
+    request_duration: RwLock<Vec<(&'static str, Arc<AtomicHistogram>)>>,
+    ledger_append: Arc<AtomicHistogram>,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables {
+            requests: CounterFamily::new(["kind", "status"]),
+            rejections: CounterFamily::new(["reason"]),
+            disclosures: CounterFamily::new(["partner", "contract", "outcome"]),
+            records: CounterFamily::new(["partner", "contract"]),
+            fields: CounterFamily::new(["action"]),
+            bytes: CounterFamily::new(["direction"]),
+            connections_refused: CounterFamily::new(["reason"]),
+            connections_closed: CounterFamily::new(["reason"]),
+            shadow_bodies: CounterFamily::new(["contract", "route", "result"]),
+            shadow_differences: CounterFamily::new(["contract", "route", "path", "kind"]),
+            request_duration: RwLock::default(),
+            ledger_append: Arc::default(),
+        }
+    }
+}
+
+/// The registry of one sluice instance; cheap to share.
+#[derive(Debug, Default, Clone)]
+pub struct Metrics(Arc<Tables>);
+
+/// A response status as its class label.
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    /// A request answered by a listener of `kind`, with its status, `elapsed` after its head.
+    pub fn request(&self, kind: &'static str, status: u16, elapsed: Duration) {
+        let t = &self.0;
+        t.requests.add([kind, status_class(status)], 1);
+        let found = t
+            .request_duration
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, h)| h.clone());
+        let h = found.unwrap_or_else(|| {
+            let mut all = t
+                .request_duration
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((_, h)) = all.iter().find(|(k, _)| *k == kind) {
+                return h.clone();
+            }
+            let h = Arc::new(AtomicHistogram::default());
+            all.push((kind, h.clone()));
+            h
+        });
+        h.observe(elapsed);
+    }
+
+    /// A request refused, by its reason code.
+    pub fn rejection(&self, reason: &'static str) {
+        self.0.rejections.add([reason], 1);
+    }
+
+    /// A disclosure ended with `outcome`.
+    pub fn disclosure(&self, partner: &str, contract: &str, outcome: &'static str) {
+        self.0.disclosures.add([partner, contract, outcome], 1);
+    }
+
+    /// What a sent disclosure carried: records, field occurrences by action, bytes in and out.
+    pub fn sent(
+        &self,
+        partner: &str,
+        contract: &str,
+        records: u64,
+        fields: &[(&'static str, u64)],
+        bytes: (u64, u64),
+    ) {
+        let t = &self.0;
+        t.records.add([partner, contract], records);
+        for (action, n) in fields {
+            t.fields.add([action], *n);
+        }
+        t.bytes.add(["in"], bytes.0);
+        t.bytes.add(["out"], bytes.1);
+    }
+
+    /// A connection refused by a cap (`listener_limit`, `partner_limit`).
+    pub fn connection_refused(&self, cap: &'static str) {
+        self.0.connections_refused.add([cap], 1);
+    }
+
+    /// A connection sluice closed, by reason.
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.0.connections_closed.add([reason], 1);
+    }
+
+    /// The time a disclosure's begin entry took to become durable.
+    pub fn ledger_append(&self, elapsed: Duration) {
+        self.0.ledger_append.observe(elapsed);
+    }
+
+    /// A body the shadow candidate saw (`same`, `different`, `skipped`).
+    pub fn shadow_body(&self, contract: &str, route: &str, result: &'static str) {
+        self.0.shadow_bodies.add([contract, route, result], 1);
+    }
+
+    /// One difference the shadow candidate would make at a rule path.
+    pub fn shadow_difference(&self, contract: &str, route: &str, path: &str, kind: &'static str) {
+        self.0
+            .shadow_differences
+            .add([contract, route, path, kind], 1);
+    }
+
+    /// The counter families with their exported names.
+    fn counters(&self) -> Families<u64> {
+        fn rows<const N: usize>(f: &CounterFamily<N>) -> Vec<(Labels, u64)> {
+            f.collect()
+                .into_iter()
+                .map(|(values, n)| {
+                    let labels = f
+                        .keys
+                        .iter()
+                        .copied()
+                        .zip(values.iter().map(|v| v.to_string()))
+                        .collect();
+                    (labels, n)
+                })
+                .collect()
+        }
+        let t = &self.0;
+        vec![
+            ("sluice_requests_total", rows(&t.requests)),
+            ("sluice_rejections_total", rows(&t.rejections)),
+            ("sluice_disclosures_total", rows(&t.disclosures)),
+            ("sluice_records_total", rows(&t.records)),
+            ("sluice_fields_total", rows(&t.fields)),
+            ("sluice_bytes_total", rows(&t.bytes)),
+            (
+                "sluice_connections_refused_total",
+                rows(&t.connections_refused),
+            ),
+            (
+                "sluice_connections_closed_total",
+                rows(&t.connections_closed),
+            ),
+            ("sluice_shadow_bodies_total", rows(&t.shadow_bodies)),
+            (
+                "sluice_shadow_differences_total",
+                rows(&t.shadow_differences),
+            ),
+        ]
+    }
+
+    /// The histogram families with their exported names.
+    fn histograms(&self) -> Families<Arc<AtomicHistogram>> {
+        let t = &self.0;
+        let mut by_kind: Vec<_> = t
+            .request_duration
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, h)| (vec![("kind", (*k).to_string())], h.clone()))
+            .collect();
+        by_kind.sort_by(|a, b| a.0.cmp(&b.0));
+        vec![
+            ("http_server_request_duration_seconds", by_kind),
+            (
+                "sluice_ledger_append_duration_seconds",
+                if t.ledger_append.point().count == 0 {
+                    vec![]
+                } else {
+                    vec![(vec![], t.ledger_append.clone())]
+                },
+            ),
+        ]
+    }
+
+    /// The OpenMetrics exposition; `gauges` are current values computed by the caller at
+    /// scrape time.
+    pub fn render(&self, gauges: &[Gauge]) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register_collector(Box::new(Scrape {
+            metrics: self.clone(),
+            gauges: gauges.to_vec(),
+        }));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    /// A copy of every counter and histogram series.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            counters: self
+                .counters()
+                .into_iter()
+                .flat_map(|(name, rows)| rows.into_iter().map(move |(l, n)| (name, l, n)))
+                .collect(),
+            histograms: self
+                .histograms()
+                .into_iter()
+                .flat_map(|(name, rows)| rows.into_iter().map(move |(l, h)| (name, l, h.point())))
+                .collect(),
+        }
+    }
+}
+
+/// One scrape: the series, and the gauges computed for it.
+#[derive(Debug)]
+struct Scrape {
+    metrics: Metrics,
+    gauges: Vec<Gauge>,
+}
+
+/// The help text declared for a family.
+fn help(name: &str) -> &'static str {
+    FAMILIES
+        .iter()
+        .find(|f| f.0 == name)
+        .map(|f| f.2)
+        .unwrap_or_default()
+}
+
+/// A histogram's buckets, for the encoder.
+#[derive(Debug)]
+struct Buckets<'a>(&'a AtomicHistogram);
+
+impl prometheus_client::encoding::EncodeMetric for Buckets<'_> {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        let (buckets, sum) = self.0.read();
+        let count = buckets.iter().map(|b| b.1).sum();
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+impl prometheus_client::collector::Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        for (name, rows) in self.metrics.counters() {
+            // OpenMetrics names a counter family without its `_total` suffix.
+            let base = name.trim_end_matches("_total");
+            let mut family =
+                encoder.encode_descriptor(base, help(name), None, MetricType::Counter)?;
+            for (labels, n) in rows {
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
+                let counter = prometheus_client::metrics::counter::ConstCounter::new(n);
+                counter.encode(family.encode_family(&pairs)?)?;
+            }
+        }
+        for (name, rows) in self.metrics.histograms() {
+            let mut family =
+                encoder.encode_descriptor(name, help(name), None, MetricType::Histogram)?;
+            for (labels, h) in rows {
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
+                Buckets(&h).encode(family.encode_family(&pairs)?)?;
+            }
+        }
+        for (name, _, help) in FAMILIES.iter().filter(|f| f.1 == "gauge") {
+            let rows: Vec<_> = self.gauges.iter().filter(|g| g.0 == *name).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (_, labels, v) in rows {
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
+                let series = family.encode_family(&pairs)?;
+                use prometheus_client::metrics::gauge::ConstGauge;
+                // Whole numbers (days, seconds, counts, 0/1) print as integers.
+                if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    ConstGauge::new(*v as i64).encode(series)?;
+                } else {
+                    ConstGauge::new(*v).encode(series)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every counter and histogram series at one instant, for exporters other than `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// (family, labels, value).
+    pub counters: Vec<(&'static str, Labels, u64)>,
+    /// (family, labels, point).
+    pub histograms: Vec<(&'static str, Labels, HistogramPoint)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_histograms_and_gauges_render_as_openmetrics() {
+        let m = Metrics::default();
+        m.rejection("rate_limited");
+        m.rejection("rate_limited");
+        m.rejection("rate_limited");
+        m.disclosure("a\"b", "c", "sent");
+        m.request("partner", 200, Duration::from_millis(3));
+        let text = m.render(&[("sluice_ledger_healthy", vec![], 1.0)]);
+        for want in [
+            "# TYPE sluice_rejections counter\n",
+            "sluice_rejections_total{reason=\"rate_limited\"} 3\n",
+            "sluice_disclosures_total{partner=\"a\\\"b\",contract=\"c\",outcome=\"sent\"} 1\n",
+            "sluice_requests_total{kind=\"partner\",status=\"2xx\"} 1\n",
+            "# TYPE http_server_request_duration_seconds histogram\n",
+            "http_server_request_duration_seconds_bucket{le=\"0.0025\",kind=\"partner\"} 0\n",
+            "http_server_request_duration_seconds_bucket{le=\"0.005\",kind=\"partner\"} 1\n",
+            "http_server_request_duration_seconds_bucket{le=\"+Inf\",kind=\"partner\"} 1\n",
+            "http_server_request_duration_seconds_count{kind=\"partner\"} 1\n",
+            "sluice_ledger_healthy 1",
+        ] {
+            assert!(text.contains(want), "{want} not in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let snap = m.snapshot();
+        assert!(
+            snap.counters
+                .iter()
+                .any(|(n, l, v)| *n == "sluice_rejections_total"
+                    && l[0].1 == "rate_limited"
+                    && *v == 3)
+        );
+        assert_eq!(snap.histograms[0].2.count, 1);
+    }
+
+    #[test]
+    fn every_recorded_family_is_declared() {
+        let m = Metrics::default();
+        for (name, _) in m.counters() {
+            assert!(
+                FAMILIES.iter().any(|f| f.0 == name && f.1 == "counter"),
+                "{name}"
+            );
+        }
+        for (name, _) in m.histograms() {
+            assert!(
+                FAMILIES.iter().any(|f| f.0 == name && f.1 == "histogram"),
+                "{name}"
+            );
+        }
+    }
+}
