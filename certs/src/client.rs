@@ -12,7 +12,7 @@ use crate::inspect::{Usage, check_leaf};
 use crate::pem::{load_certs, load_key, load_roots};
 
 /// The files of an upstream TLS client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientMaterial {
     /// CA bundle for the partner's server certificate.
     pub ca_bundle: Option<PathBuf>,

@@ -55,6 +55,10 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // The last spans and a final metrics export go out before the instance ends.
+        if let Some(t) = &self.shared.telemetry {
+            t.flush().await;
+        }
     }
 }
 
@@ -101,10 +105,14 @@ pub fn serve_bound(shared: Arc<Shared>, bound: Bound) -> Result<Running, StartEr
     if let Some(t) = &shared.telemetry {
         // The exporter gets what it reads, not the whole state.
         let weak = Arc::downgrade(&shared);
-        t.spawn(Box::new(move || {
-            let shared = weak.upgrade()?;
-            Some((shared.metrics.snapshot(), crate::admin::gauges(&shared)))
-        }));
+        t.start(
+            &shared.metrics,
+            Box::new(move || {
+                let shared = weak.upgrade()?;
+                Some(crate::admin::gauges(&shared))
+            }),
+        )
+        .map_err(|e| StartError::Telemetry(e.to_string()))?;
     }
     let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();

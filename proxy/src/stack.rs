@@ -204,8 +204,8 @@ where
         let span = tracing::info_span!("request", request.id = %id, http.request.method = %req.method(), trace_id = tracing::field::Empty);
         // The caller's trace (W3C traceparent) or a new one; the OTLP server span joins it.
         let (trace, parent) = crate::tracecontext::TraceId::with_parent(req.headers());
-        let otel = self.1.telemetry.as_ref().map(|t| {
-            let s = t.server_span(trace.0.clone(), parent, req.method());
+        let otel = self.1.telemetry.as_ref().and_then(|t| {
+            let s = t.server_span(&trace.0, parent.as_deref(), req.method())?;
             s.set_str("sluice.request_id", &id);
             s.set_str(
                 "network.protocol.version",
@@ -215,7 +215,7 @@ where
                     _ => "1.1",
                 },
             );
-            s
+            Some(s)
         });
         req.extensions_mut().insert(trace);
         if let Some(s) = &otel {

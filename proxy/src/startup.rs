@@ -22,4 +22,7 @@ pub enum StartError {
     /// The disclosure ledger.
     #[error("{0}")]
     Ledger(String),
+    /// The telemetry pipeline (a TLS file for the collector, an exporter setting).
+    #[error("{0}")]
+    Telemetry(String),
 }

@@ -559,3 +559,41 @@ fn the_dockerfile_copies_every_file_the_build_reads() {
         );
     }
 }
+
+#[test]
+fn the_grafana_dashboard_queries_only_exported_families() {
+    let families: Vec<&str> = sluice::metrics::FAMILIES.iter().map(|f| f.0).collect();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("monitoring/grafana-dashboard.json")).unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap();
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title}: no query");
+        for t in targets {
+            let expr = t["expr"].as_str().unwrap();
+            assert!(
+                expr.contains("$instance"),
+                "{title}: not filtered by replica"
+            );
+            for m in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("sluice_") || w.starts_with("http_server_"))
+            {
+                let family = m.trim_end_matches("_bucket");
+                assert!(families.contains(&family), "{title}: {m} is not exported");
+                queried.insert(family);
+            }
+        }
+    }
+    // The four views: requests by verdict, disclosures by partner and contract, the
+    // ledger's sync latency, rate-limit refusals.
+    for must in [
+        "sluice_requests_total",
+        "sluice_rejections_total",
+        "sluice_disclosures_total",
+        "sluice_ledger_append_duration_seconds",
+    ] {
+        assert!(queried.contains(must), "no panel on {must}");
+    }
+}

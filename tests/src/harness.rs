@@ -319,6 +319,9 @@ pub struct Extras<'a> {
     pub institution: &'a str,
     /// At the end (whole tables).
     pub tail: &'a str,
+    /// The environment the configuration is read with (`OTEL_*` overrides), instead of the
+    /// process's.
+    pub env: Option<&'a [(&'a str, &'a str)]>,
 }
 
 /// Writes the test configuration with `extras` and starts sluice on ephemeral ports.
@@ -335,6 +338,7 @@ pub async fn start_sluice_extras(
         admin,
         institution: institution_extra,
         tail,
+        env,
     } = *extras;
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
@@ -390,45 +394,22 @@ client_key = "institution.key"
         partner_api.port()
     );
     std::fs::write(dir.join("sluice.toml"), &config).unwrap();
-    let cfg = sluice::config::Config::load(&dir.join("sluice.toml")).unwrap();
+    let cfg = match env {
+        None => sluice::config::Config::load(&dir.join("sluice.toml")).unwrap(),
+        Some(vars) => {
+            sluice::config::Config::parse_with_env(&dir.join("sluice.toml"), &config, &|k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap()
+        }
+    };
     let shared = Arc::new(sluice::state::Shared::load(cfg, None).unwrap_or_else(|e| panic!("{e}")));
     sluice::server::start(shared).await.unwrap()
 }
 
-/// What an OTLP/HTTP receiver got: (path, JSON document) per export request.
-pub type Exports = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
-
-/// An in-process OTLP/HTTP (JSON) receiver on loopback.
-pub async fn otlp_receiver() -> (SocketAddr, Exports) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let got: Exports = Arc::default();
-    let seen = got.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let doc: serde_json::Value = serde_json::from_slice(&body)
-                            .unwrap_or_else(|e| panic!("OTLP JSON from sluice: {e}"));
-                        seen.lock().unwrap().push((path, doc));
-                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
-                            Bytes::from_static(b"{}"),
-                        )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    (addr, got)
-}
+pub use crate::otlp::{Exports, otlp_grpc_receiver, otlp_http_receiver, otlp_receiver};
 
 /// The example policy, with its validity window moved around now.
 pub fn example_policy() -> String {

@@ -3,6 +3,7 @@
 //! End-to-end and conformance tests for sluice, and the helpers they share.
 
 pub mod harness;
+pub mod otlp;
 pub mod scratch;
 
 use std::path::PathBuf;

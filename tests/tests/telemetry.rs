@@ -53,11 +53,11 @@ fn attr(span: &Value, key: &str) -> Option<String> {
     span["attributes"].as_array()?.iter().find_map(|a| {
         (a["key"] == key).then(|| {
             let v = &a["value"];
-            v["stringValue"]
-                .as_str()
-                .or(v["intValue"].as_str())
-                .unwrap_or_default()
-                .to_string()
+            match (&v["stringValue"], &v["intValue"]) {
+                (serde_json::Value::String(s), _) => s.clone(),
+                (_, serde_json::Value::String(i)) => i.clone(),
+                (_, i) => i.to_string(),
+            }
         })
     })
 }
@@ -220,4 +220,197 @@ async fn reqwest_free_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
+}
+
+/// Sends one traced request with canaries in its path, query and headers; asserts it is served.
+async fn one_traced_request(sluice: &sluice::server::Running, dir: &std::path::Path) {
+    let port = sluice.addr("partners").unwrap().port();
+    let acme = client(
+        dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    let (status, _, body) = fetch(
+        &acme,
+        Request::get(format!(
+            "https://localhost:{port}/v1/applicants/{ID_NO}?mobile={MOBILE}"
+        ))
+        .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
+        .header("x-applicant", NAME)
+        .body(Full::new(Bytes::new()))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.is_ok());
+}
+
+/// Waits (bounded) until the receiver holds the route's server span and a metrics export that
+/// counts its disclosure; returns the server span.
+async fn served_span_and_metrics(exports: &Exports) -> Value {
+    for _ in 0..200 {
+        let served = spans(exports)
+            .into_iter()
+            .find(|s| s["name"] == "GET /v1/applicants/{id}");
+        let counted = exports.lock().unwrap().iter().any(|(p, d)| {
+            p == "/v1/metrics"
+                && d.to_string().contains("\"sluice.disclosures\"")
+                && d.to_string().contains("\"asInt\":\"1\"")
+        });
+        if let (Some(s), true) = (served, counted) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "no server span and counted disclosure in {:#?}",
+        exports.lock().unwrap()
+    );
+}
+
+fn no_canary_in(exports: &Exports) {
+    let everything: String = exports
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, d)| d.to_string())
+        .collect();
+    for canary in [NAME, ID_NO, MOBILE] {
+        assert!(!everything.contains(canary), "{canary} was exported");
+    }
+}
+
+#[tokio::test]
+async fn grpc_export_carries_the_joined_spans_the_latency_histogram_and_the_counters() {
+    let (receiver, exports) = otlp_grpc_receiver().await;
+    let dir = pki("telemetry-grpc", &["acme-loans"]);
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let sluice = start_sluice_tail(
+        &dir,
+        inst,
+        partner_api,
+        &example_policy(),
+        &format!(
+            "[telemetry]\notlp_endpoint = \"http://{receiver}\"\nprotocol = \"grpc\"\nexport_interval_ms = 100"
+        ),
+    )
+    .await;
+    one_traced_request(&sluice, &dir).await;
+    let served = served_span_and_metrics(&exports).await;
+    assert_eq!(served["traceId"], TRACE);
+    assert_eq!(served["parentSpanId"], CALLER_SPAN);
+    assert_eq!(attr(&served, "sluice.verdict").as_deref(), Some("sent"));
+    assert!(
+        spans(&exports)
+            .iter()
+            .any(|s| s["parentSpanId"] == served["spanId"] && s["traceId"] == TRACE),
+        "a client span under the server span"
+    );
+    let metrics: String = exports
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == "/v1/metrics")
+        .map(|(_, d)| d.to_string())
+        .collect();
+    for name in [
+        "\"http.server.request.duration\"",
+        "\"sluice.ledger.append.duration\"",
+        "\"sluice.requests\"",
+        "\"sluice.ledger.healthy\"",
+    ] {
+        assert!(metrics.contains(name), "{name} not exported");
+    }
+    no_canary_in(&exports);
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_to_the_collector_presents_the_client_certificate_and_headers() {
+    let dir = pki("telemetry-tls", &["acme-loans"]);
+    let (receiver, exports) = otlp_http_receiver(Some(&dir)).await;
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let sluice = start_sluice_tail(
+        &dir,
+        inst,
+        partner_api,
+        &example_policy(),
+        &format!(
+            "[telemetry]\notlp_endpoint = \"https://localhost:{}\"\nexport_interval_ms = 100\nca = \"ca.pem\"\nclient_cert = \"institution.pem\"\nclient_key = \"institution.key\"\nheaders = {{ \"x-test-key\" = \"k-file\" }}",
+            receiver.port()
+        ),
+    )
+    .await;
+    one_traced_request(&sluice, &dir).await;
+    served_span_and_metrics(&exports).await;
+    assert!(
+        exports
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, d)| d["x-test-key"] == "k-file"),
+        "every export carries the configured header"
+    );
+    no_canary_in(&exports);
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_collector_that_refuses_the_tls_handshake_costs_telemetry_not_requests() {
+    let dir = pki("telemetry-tls-refused", &["acme-loans"]);
+    let (receiver, exports) = otlp_http_receiver(Some(&dir)).await;
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    // No client certificate: the receiver requires one.
+    let sluice = start_sluice_tail(
+        &dir,
+        inst,
+        partner_api,
+        &example_policy(),
+        &format!(
+            "[telemetry]\notlp_endpoint = \"https://localhost:{}\"\nexport_interval_ms = 100\nca = \"ca.pem\"",
+            receiver.port()
+        ),
+    )
+    .await;
+    for _ in 0..3 {
+        one_traced_request(&sluice, &dir).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(exports.lock().unwrap().is_empty());
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn otel_environment_variables_override_the_file() {
+    let (receiver, exports) = otlp_grpc_receiver().await;
+    let dir = pki("telemetry-env", &["acme-loans"]);
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let endpoint = format!("http://{receiver}");
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-test-key=k-env"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+    ];
+    // The file names a collector that is not there, over HTTP, every minute.
+    let extras = Extras {
+        tail: "[telemetry]\notlp_endpoint = \"http://127.0.0.1:9\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 60000\nheaders = { \"x-test-key\" = \"k-file\" }",
+        env: Some(&env),
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner_api, &example_policy(), &extras).await;
+    one_traced_request(&sluice, &dir).await;
+    served_span_and_metrics(&exports).await;
+    assert!(
+        exports
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, d)| d["x-test-key"] == "k-env")
+    );
+    sluice.shutdown().await;
 }

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod raw;
+mod telemetry;
+
+pub use telemetry::{Protocol as TelemetryProtocol, TelemetryConfig};
 
 use raw::{RawClientAuth, RawConfig, RawKind};
 
@@ -110,17 +113,6 @@ pub struct ShadowConfig {
     pub report: PathBuf,
 }
 
-/// Where and how often telemetry is exported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TelemetryConfig {
-    /// Base URL of an OTLP/HTTP receiver, e.g. `http://127.0.0.1:4318`.
-    pub otlp_endpoint: http::Uri,
-    /// `service.name` of the resource.
-    pub service_name: String,
-    /// How often spans and metrics are sent.
-    pub export_interval: Duration,
-}
-
 /// Limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -196,6 +188,16 @@ impl Config {
 
     /// Validates `text` as the config at `path` (relative paths resolve against its directory).
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_env(path, text, &|k| std::env::var(k).ok())
+    }
+
+    /// As [`Config::parse`], reading the `OTEL_*` variables that override `[telemetry]` from
+    /// `env` instead of the process environment.
+    pub fn parse_with_env(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let fail = |message: String| ConfigError {
             file: file.clone(),
@@ -439,38 +441,7 @@ impl Config {
                     })
                 }
             },
-            telemetry: match raw.telemetry {
-                None => None,
-                Some(t) => match t.otlp_endpoint {
-                    None => None,
-                    Some(endpoint) => {
-                        let uri: http::Uri = endpoint
-                            .parse()
-                            .ok()
-                            .filter(|u: &http::Uri| {
-                                u.scheme_str() == Some("http")
-                                    && u.authority().is_some()
-                                    && u.path_and_query().is_none_or(|p| p.query().is_none())
-                            })
-                            .ok_or_else(|| {
-                                fail(format!(
-                                    "telemetry.otlp_endpoint: got {endpoint:?}, expected the base URL of an OTLP/HTTP receiver such as \"http://127.0.0.1:4318\" (plain HTTP to a local or sidecar collector)"
-                                ))
-                            })?;
-                        let interval = t.export_interval_ms.unwrap_or(5000);
-                        if !(100..=600_000).contains(&interval) {
-                            return Err(fail(format!(
-                                "telemetry.export_interval_ms: got {interval}, expected 100 to 600000"
-                            )));
-                        }
-                        Some(TelemetryConfig {
-                            otlp_endpoint: uri,
-                            service_name: t.service_name.unwrap_or_else(|| "sluice".into()),
-                            export_interval: Duration::from_millis(interval),
-                        })
-                    }
-                },
-            },
+            telemetry: telemetry::resolve(raw.telemetry, env, &rel).map_err(fail)?,
             admin,
             admin_token_file,
             ledger: Ledger {

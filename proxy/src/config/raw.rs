@@ -149,8 +149,16 @@ pub(super) struct RawAdmin {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTelemetry {
     pub(super) otlp_endpoint: Option<String>,
+    pub(super) protocol: Option<String>,
     pub(super) service_name: Option<String>,
     pub(super) export_interval_ms: Option<u64>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) headers: Option<std::collections::BTreeMap<String, String>>,
+    pub(super) ca: Option<PathBuf>,
+    pub(super) client_cert: Option<PathBuf>,
+    pub(super) client_key: Option<PathBuf>,
+    pub(super) sampler_ratio: Option<f64>,
+    pub(super) max_queued_spans: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

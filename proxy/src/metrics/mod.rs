@@ -15,7 +15,7 @@
 pub mod family;
 pub mod histogram;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet};
@@ -134,6 +134,15 @@ struct Tables {
     /// By listener kind; a handful of kinds, added on first use.
     request_duration: RwLock<Vec<(&'static str, Arc<AtomicHistogram>)>>,
     ledger_append: Arc<AtomicHistogram>,
+    /// The same two latencies into the OpenTelemetry SDK, once telemetry runs.
+    otel: OnceLock<OtelHistograms>,
+}
+
+/// Request and ledger-append latency instruments of the OpenTelemetry SDK.
+#[derive(Debug)]
+struct OtelHistograms {
+    request: opentelemetry::metrics::Histogram<f64>,
+    ledger_append: opentelemetry::metrics::Histogram<f64>,
 }
 
 impl Default for Tables {
@@ -151,6 +160,7 @@ impl Default for Tables {
             shadow_differences: CounterFamily::new(["contract", "route", "path", "kind"]),
             request_duration: RwLock::default(),
             ledger_append: Arc::default(),
+            otel: OnceLock::new(),
         }
     }
 }
@@ -195,6 +205,12 @@ impl Metrics {
             h
         });
         h.observe(elapsed);
+        if let Some(o) = t.otel.get() {
+            o.request.record(
+                elapsed.as_secs_f64(),
+                &[opentelemetry::KeyValue::new("kind", kind)],
+            );
+        }
     }
 
     /// A request refused, by its reason code.
@@ -238,6 +254,21 @@ impl Metrics {
     /// The time a disclosure's begin entry took to become durable.
     pub fn ledger_append(&self, elapsed: Duration) {
         self.0.ledger_append.observe(elapsed);
+        if let Some(o) = self.0.otel.get() {
+            o.ledger_append.record(elapsed.as_secs_f64(), &[]);
+        }
+    }
+
+    /// Also records the two latency histograms into these OpenTelemetry instruments (once).
+    pub fn export_histograms(
+        &self,
+        request: opentelemetry::metrics::Histogram<f64>,
+        ledger_append: opentelemetry::metrics::Histogram<f64>,
+    ) {
+        let _ = self.0.otel.set(OtelHistograms {
+            request,
+            ledger_append,
+        });
     }
 
     /// A body the shadow candidate saw (`same`, `different`, `skipped`).

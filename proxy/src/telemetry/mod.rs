@@ -1,32 +1,38 @@
-//! OpenTelemetry traces and metrics, exported over OTLP/HTTP (JSON encoding) when
-//! `[telemetry] otlp_endpoint` is set — and nothing leaves otherwise.
+//! OpenTelemetry traces and metrics through the OpenTelemetry SDK, exported over OTLP (gRPC or
+//! HTTP/protobuf, TLS and client certificates to the collector) when `[telemetry]` is set — and
+//! nothing leaves otherwise.
 //!
 //! Each request gets a **server span**, each upstream call a **client span** under it. A caller's
-//! W3C `traceparent` is honoured (the server span joins the caller's trace); trace context is never
-//! sent on to partners or upstreams: trace ids are internal data.
+//! W3C `traceparent` is honoured (the server span joins the caller's trace, and the caller's
+//! sampling decision is followed); trace context is never sent on to partners or upstreams:
+//! trace ids are internal data.
 //!
-//! Spans are built from typed, named attributes only — HTTP semantic-convention keys
+//! This module is the only place a span attribute is set. [`SpanHandle`] accepts attributes
+//! under `&'static str` keys written in sluice's source — HTTP semantic-convention keys
 //! (`http.request.method`, `http.route` as the route *template*, `http.response.status_code`,
 //! `server.address` as the upstream's configured name) and `sluice.*` keys (partner, contract,
-//! flow, verdict, records, field counts by action, bytes, disclosure sequence number). There is
-//! no path, query, header or body value to put in one: no generic bridge from log fields to span
-//! attributes exists, so personal data cannot leak through one. Unknown HTTP methods are recorded
-//! as `_OTHER`, as the conventions say.
+//! flow, verdict, records, field counts by action, bytes, disclosure sequence number) — and
+//! there is no path, query, header or body value to put in one: no generic bridge from log
+//! fields to span attributes exists, so personal data cannot leak through one. Unknown HTTP
+//! methods are recorded as `_OTHER`, as the conventions say. Metric labels are built in
+//! [`crate::metrics`] the same way.
 //!
-//! The exporter is written here on purpose instead of pulling in the OpenTelemetry SDK and an OTLP
-//! client stack: it is about 300 lines, has no dependency beyond hyper and serde_json, and the
-//! whole of what can leave the process is visible in [`otlp`]. A span ends when its last handle
-//! drops — the server span when the response body has ended (its counts are known then) — and
-//! goes into a bounded queue; when the queue is full, spans are dropped and counted, never
-//! waited for.
+//! A span ends when its last handle drops — the server span when the response body has ended
+//! (its counts are known then). The SDK's batch processor queues it; when the queue is full the
+//! span is dropped (and counted by the SDK, which logs the total), never waited for.
 
-pub mod export;
-pub mod otlp;
+pub mod http_client;
+pub mod ids;
+pub mod names;
+pub mod pipeline;
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-pub use export::Telemetry;
+use opentelemetry::trace::{Span as _, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{KeyValue, trace::SpanKind};
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+
+pub use pipeline::Telemetry;
 
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,68 +43,37 @@ pub enum Value {
     Int(i64),
 }
 
-/// OTLP span kinds used by sluice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A request sluice serves.
-    Server,
-    /// A call sluice makes.
-    Client,
-}
-
-/// One span, as exported.
-#[derive(Debug, Clone)]
-pub struct SpanData {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits.
-    pub span_id: String,
-    /// The parent's span id, if any.
-    pub parent_span_id: Option<String>,
-    /// Span name (`GET /v1/applicants/{id}`, `GET`).
-    pub name: String,
-    /// Server or client.
-    pub kind: Kind,
-    /// Start.
-    pub start: SystemTime,
-    /// End (set when the span ends).
-    pub end: SystemTime,
-    /// Attributes, in the order set (a key set twice keeps the last value).
-    pub attributes: Vec<(&'static str, Value)>,
-    /// The request failed (5xx, an abort).
-    pub error: bool,
+#[derive(Debug)]
+struct State {
+    span: Span,
+    /// Attributes, in the order first set; a key set twice keeps the last value.
+    attributes: Vec<(&'static str, Value)>,
+    name: Option<String>,
+    error: bool,
 }
 
 #[derive(Debug)]
 struct Inner {
-    data: Mutex<SpanData>,
-    sink: Arc<Telemetry>,
+    state: Mutex<State>,
+    tracer: SdkTracer,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let mut data = std::mem::replace(
-            self.data.get_mut().unwrap_or_else(|e| e.into_inner()),
-            SpanData::empty(),
-        );
-        data.end = SystemTime::now();
-        self.sink.finished(data);
-    }
-}
-
-impl SpanData {
-    fn empty() -> Self {
-        SpanData {
-            trace_id: String::new(),
-            span_id: String::new(),
-            parent_span_id: None,
-            name: String::new(),
-            kind: Kind::Server,
-            start: SystemTime::UNIX_EPOCH,
-            end: SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            error: false,
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in state.attributes.drain(..) {
+            state.span.set_attribute(match v {
+                Value::Str(s) => KeyValue::new(k, s),
+                Value::Int(i) => KeyValue::new(k, i),
+            });
         }
+        if let Some(name) = state.name.take() {
+            state.span.update_name(name);
+        }
+        if state.error {
+            state.span.set_status(Status::error(""));
+        }
+        state.span.end();
     }
 }
 
@@ -107,38 +82,30 @@ impl SpanData {
 pub struct SpanHandle(Arc<Inner>);
 
 impl SpanHandle {
-    pub(crate) fn start(
-        sink: Arc<Telemetry>,
-        trace_id: String,
-        parent_span_id: Option<String>,
-        name: String,
-        kind: Kind,
-    ) -> Self {
+    fn new(span: Span, tracer: SdkTracer) -> Self {
         SpanHandle(Arc::new(Inner {
-            data: Mutex::new(SpanData {
-                trace_id,
-                span_id: random_hex(8),
-                parent_span_id,
-                name,
-                kind,
-                start: SystemTime::now(),
-                end: SystemTime::now(),
+            state: Mutex::new(State {
+                span,
                 attributes: Vec::new(),
+                name: None,
                 error: false,
             }),
-            sink,
+            tracer,
         }))
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut SpanData) -> R) -> R {
-        f(&mut self.0.data.lock().unwrap_or_else(|e| e.into_inner()))
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Sets an attribute (replacing an earlier value of the same key).
     pub fn set(&self, key: &'static str, value: Value) {
-        self.with(|d| {
-            d.attributes.retain(|(k, _)| *k != key);
-            d.attributes.push((key, value));
+        self.with(|s| {
+            if let Some(slot) = s.attributes.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = value;
+            } else {
+                s.attributes.push((key, value));
+            }
         });
     }
 
@@ -154,33 +121,31 @@ impl SpanHandle {
 
     /// Renames the span (once the route template is known).
     pub fn rename(&self, name: String) {
-        self.with(|d| d.name = name);
+        self.with(|s| s.name = Some(name));
     }
 
     /// Marks the span as failed.
     pub fn fail(&self) {
-        self.with(|d| d.error = true);
+        self.with(|s| s.error = true);
     }
 
     /// A client span under this one.
     pub fn child(&self, name: String) -> SpanHandle {
-        let (trace, parent) = self.with(|d| (d.trace_id.clone(), d.span_id.clone()));
-        SpanHandle::start(self.0.sink.clone(), trace, Some(parent), name, Kind::Client)
+        let parent = self.with(|s| s.span.span_context().clone());
+        let cx = opentelemetry::Context::new().with_remote_span_context(parent);
+        let span = self
+            .0
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .start_with_context(&self.0.tracer, &cx);
+        SpanHandle::new(span, self.0.tracer.clone())
     }
 
-    /// The span's trace id.
+    /// The span's trace id (32 hex digits).
     pub fn trace_id(&self) -> String {
-        self.with(|d| d.trace_id.clone())
+        self.with(|s| s.span.span_context().trace_id().to_string())
     }
-}
-
-/// `n` random bytes as lower-case hex (span ids: 8 bytes).
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    // A failing system RNG leaves a zero id, which collectors treat as invalid: acceptable for
-    // telemetry, never used for security.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    sluice_policy::hex::hex(&bytes)
 }
 
 /// The method as the semantic conventions want it: a known method, else `_OTHER` (an extension
