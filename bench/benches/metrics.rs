@@ -10,33 +10,22 @@ use sluice::metrics::Metrics;
 
 /// The updates of one served pull request.
 fn one_request(m: &Metrics, partner: &str, contract: &str) {
-    let pc = [("partner", partner), ("contract", contract)];
-    m.add(
-        "sluice_requests_total",
-        &[("kind", "partner"), ("status", "2xx")],
-        1,
+    m.request("partner", 200, Duration::from_micros(900));
+    m.ledger_append(Duration::from_micros(300));
+    m.disclosure(partner, contract, "sent");
+    m.sent(
+        partner,
+        contract,
+        3,
+        &[
+            ("kept", 7),
+            ("masked", 7),
+            ("hashed", 7),
+            ("redacted", 7),
+            ("stripped", 7),
+        ],
+        (1024, 400),
     );
-    m.observe(
-        "http_server_request_duration_seconds",
-        &[("kind", "partner")],
-        Duration::from_micros(900),
-    );
-    m.observe(
-        "sluice_ledger_append_duration_seconds",
-        &[],
-        Duration::from_micros(300),
-    );
-    m.add(
-        "sluice_disclosures_total",
-        &[pc[0], pc[1], ("outcome", "sent")],
-        1,
-    );
-    m.add("sluice_records_total", &pc, 3);
-    for action in ["kept", "masked", "hashed", "redacted", "stripped"] {
-        m.add("sluice_fields_total", &[("action", action)], 7);
-    }
-    m.add("sluice_bytes_total", &[("direction", "in")], 1024);
-    m.add("sluice_bytes_total", &[("direction", "out")], 400);
 }
 
 fn metrics(c: &mut Criterion) {

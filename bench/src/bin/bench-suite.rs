@@ -208,6 +208,10 @@ fn run() -> Result<(), String> {
         "sluice-reference",
         "reference-policy.toml",
     )?);
+    // sluice-reference with telemetry exported over OTLP: the cost of export on.
+    let (sink, exported) = suite::otlp_sink::start()?;
+    all.push(targets::sluice_otel(&setup, sink)?);
+    let otel_named = only_targets.iter().any(|f| f == "sluice-otel");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -221,6 +225,11 @@ fn run() -> Result<(), String> {
     let mut rows = Vec::new();
     for scenario in &scenarios {
         for target in all.iter().filter(|t| chosen(&only_targets, t.name)) {
+            // Export on is compared with export off where the fixed cost per request shows:
+            // small bodies, unless asked for by name.
+            if target.name == "sluice-otel" && !otel_named && !scenario.name.starts_with("1 KiB") {
+                continue;
+            }
             // Warm up connections, caches and the proxy's pools before measuring.
             if scenario.count.is_none() {
                 runtime.block_on(suite::measure(
@@ -233,6 +242,23 @@ fn run() -> Result<(), String> {
             let row = runtime.block_on(suite::measure(&setup, target, scenario, seconds))?;
             println!("{}", suite::line(&row));
             rows.push(row);
+        }
+    }
+
+    // Telemetry export on ÷ off, per scenario both ran.
+    for on in rows.iter().filter(|r| r.target == "sluice-otel") {
+        if let Some(off) = rows
+            .iter()
+            .find(|r| r.target == "sluice-reference" && r.scenario == on.scenario)
+        {
+            notes.push(format!(
+                "Telemetry export cost, {}: sluice-otel {:.1} µs CPU/request ÷ sluice-reference {:.1} = {:.3} (OTLP/HTTP to an in-process sink, {} bytes exported in the run).",
+                on.scenario,
+                on.cpu_us_per_request,
+                off.cpu_us_per_request,
+                on.cpu_us_per_request / off.cpu_us_per_request.max(1e-9),
+                exported.bytes()
+            ));
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod chart;
 pub mod markdown;
+pub mod otlp_sink;
 pub mod procs;
 #[path = "../../../tests/src/scratch.rs"]
 pub mod scratch;

@@ -5,7 +5,9 @@
 //!   keep-alive upstream connections and no buffering (streaming, as sluice does) — what a user
 //!   would run instead, doing no field work at all;
 //! - `sluice-passthrough`: sluice with `passthrough-policy.toml` (validation and re-emission);
-//! - `sluice-reference`: sluice with `reference-policy.toml`, the ledger on, as in production.
+//! - `sluice-reference`: sluice with `reference-policy.toml`, the ledger on, as in production;
+//! - `sluice-otel`: `sluice-reference` with `[telemetry]` exporting spans and metrics over
+//!   OTLP/HTTP to an in-process sink (run in the `1 KiB` scenarios unless named in `--targets`).
 
 use std::path::{Path, PathBuf};
 
@@ -100,6 +102,29 @@ pub fn direct(setup: &Setup, mock_pid: u32) -> Target {
 
 /// Starts sluice with one of the workload's policies.
 pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target, String> {
+    sluice_with(setup, name, policy, "")
+}
+
+/// `sluice-otel`: `sluice-reference` exporting its spans and metrics over OTLP/HTTP to an
+/// in-process sink every second, as a production instance with telemetry on would.
+pub fn sluice_otel(setup: &Setup, sink: std::net::SocketAddr) -> Result<Target, String> {
+    sluice_with(
+        setup,
+        "sluice-otel",
+        "reference-policy.toml",
+        &format!(
+            "[telemetry]\notlp_endpoint = \"http://{sink}\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 1000\n"
+        ),
+    )
+}
+
+/// sluice with `policy` and the configuration lines `tail` appended.
+fn sluice_with(
+    setup: &Setup,
+    name: &'static str,
+    policy: &str,
+    tail: &str,
+) -> Result<Target, String> {
     let dir = setup.dir.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::copy(setup.workload.join(policy), dir.join("policy.toml"))
@@ -116,7 +141,7 @@ pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target,
          {limits}\
          [[listener]]\nname = \"partners\"\nkind = \"partner\"\naddress = \"127.0.0.1:{port}\"\n\
          cert = \"{cert}\"\nkey = \"{key}\"\nclient_ca = \"{ca}\"\ncrls = [\"{crl}\"]\n\
-         [[upstream]]\nname = \"institution\"\nurl = \"http://{mock}\"\npool_size = 256\n",
+         [[upstream]]\nname = \"institution\"\nurl = \"http://{mock}\"\npool_size = 256\n{tail}",
         hash = p("hash.key"),
         signing = p("signing.key"),
         cert = p("server.pem"),

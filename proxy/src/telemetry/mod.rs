@@ -46,6 +46,8 @@ pub enum Value {
 #[derive(Debug)]
 struct State {
     span: Span,
+    /// The sampler kept the span: attributes are worth collecting.
+    recording: bool,
     /// Attributes, in the order first set; a key set twice keeps the last value.
     attributes: Vec<(&'static str, Value)>,
     name: Option<String>,
@@ -85,6 +87,7 @@ impl SpanHandle {
     fn new(span: Span, tracer: SdkTracer) -> Self {
         SpanHandle(Arc::new(Inner {
             state: Mutex::new(State {
+                recording: span.is_recording(),
                 span,
                 attributes: Vec::new(),
                 name: None,
@@ -101,6 +104,9 @@ impl SpanHandle {
     /// Sets an attribute (replacing an earlier value of the same key).
     pub fn set(&self, key: &'static str, value: Value) {
         self.with(|s| {
+            if !s.recording {
+                return;
+            }
             if let Some(slot) = s.attributes.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
             } else {
@@ -111,7 +117,9 @@ impl SpanHandle {
 
     /// Sets a string attribute.
     pub fn set_str(&self, key: &'static str, value: &str) {
-        self.set(key, Value::Str(value.to_string()));
+        if self.with(|s| s.recording) {
+            self.set(key, Value::Str(value.to_string()));
+        }
     }
 
     /// Sets an integer attribute.
