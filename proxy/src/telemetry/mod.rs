@@ -63,12 +63,14 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        for (k, v) in state.attributes.drain(..) {
-            state.span.set_attribute(match v {
+        // One call: the SDK grows its attribute list once.
+        let attributes = std::mem::take(&mut state.attributes);
+        state
+            .span
+            .set_attributes(attributes.into_iter().map(|(k, v)| match v {
                 Value::Str(s) => KeyValue::new(k, s),
                 Value::Int(i) => KeyValue::new(k, i),
-            });
-        }
+            }));
         if let Some(name) = state.name.take() {
             state.span.update_name(name);
         }
@@ -89,7 +91,8 @@ impl SpanHandle {
             state: Mutex::new(State {
                 recording: span.is_recording(),
                 span,
-                attributes: Vec::new(),
+                // A server span gets about twenty attributes.
+                attributes: Vec::with_capacity(24),
                 name: None,
                 error: false,
             }),
