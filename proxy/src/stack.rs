@@ -205,7 +205,7 @@ where
         // The caller's trace (W3C traceparent) or a new one; the OTLP server span joins it.
         let (trace, parent) = crate::tracecontext::TraceId::with_parent(req.headers());
         let otel = self.1.telemetry.as_ref().and_then(|t| {
-            let s = t.server_span(&trace.0, parent.as_deref(), req.method())?;
+            let s = t.server_span(&trace.0, parent.as_ref(), req.method())?;
             s.set_str("sluice.request_id", &id);
             s.set_str(
                 "network.protocol.version",

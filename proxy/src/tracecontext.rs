@@ -18,7 +18,7 @@ impl TraceId {
 
     /// As [`TraceId::from_headers`], with the caller's span id (the parent of sluice's server
     /// span) when `traceparent` is valid.
-    pub fn with_parent(headers: &HeaderMap) -> (Self, Option<String>) {
+    pub fn with_parent(headers: &HeaderMap) -> (Self, Option<Parent>) {
         match headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
@@ -35,10 +35,18 @@ impl TraceId {
     }
 }
 
-/// The trace id and parent span id of a version-00 `traceparent`
-/// (`00-<32 hex>-<16 hex>-<2 hex>`), if valid. Later versions may append fields; their first four
-/// are read the same way.
-fn parse(value: &str) -> Option<(String, String)> {
+/// The caller's span, parent of sluice's server span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    /// Its span id (16 hex digits).
+    pub span_id: String,
+    /// The caller sampled the trace (the `sampled` bit of the trace flags).
+    pub sampled: bool,
+}
+
+/// The trace id and parent of a version-00 `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if
+/// valid. Later versions may append fields; their first four are read the same way.
+fn parse(value: &str) -> Option<(String, Parent)> {
     let mut parts = value.trim().split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -55,7 +63,16 @@ fn parse(value: &str) -> Option<(String, String)> {
         && hex(parent, 16)
         && parent.bytes().any(|b| b != b'0')
         && hex(flags, 2);
-    valid.then(|| (trace.to_string(), parent.to_string()))
+    let sampled = u8::from_str_radix(flags, 16).is_ok_and(|f| f & 1 == 1);
+    valid.then(|| {
+        (
+            trace.to_string(),
+            Parent {
+                span_id: parent.to_string(),
+                sampled,
+            },
+        )
+    })
 }
 
 /// A random request id (128 bits, hex).
@@ -84,9 +101,14 @@ mod tests {
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         assert_eq!(
-            TraceId::with_parent(&h).1.as_deref(),
-            Some("00f067aa0ba902b7")
+            TraceId::with_parent(&h).1,
+            Some(Parent {
+                span_id: "00f067aa0ba902b7".into(),
+                sampled: true
+            })
         );
+        let unsampled = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+        assert!(!TraceId::with_parent(&unsampled).1.unwrap().sampled);
     }
 
     #[test]

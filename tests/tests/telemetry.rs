@@ -414,3 +414,51 @@ async fn otel_environment_variables_override_the_file() {
     );
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_callers_unsampled_trace_is_not_recorded() {
+    let (receiver, exports) = otlp_receiver().await;
+    let dir = pki("telemetry-unsampled", &["acme-loans"]);
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let sluice = start_sluice_tail(
+        &dir,
+        inst,
+        partner_api,
+        &example_policy(),
+        &format!("[telemetry]\notlp_endpoint = \"http://{receiver}\"\nexport_interval_ms = 100"),
+    )
+    .await;
+    let port = sluice.addr("partners").unwrap().port();
+    let acme = client(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
+    for (trace, flags) in [(UNSAMPLED, "00"), (TRACE, "01")] {
+        let (status, _, _) = fetch(
+            &acme,
+            Request::get(format!("https://localhost:{port}/v1/applicants/LA20260001"))
+                .header("traceparent", format!("00-{trace}-{CALLER_SPAN}-{flags}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // The sampled request's span arrives; the shutdown flushes anything still queued.
+    for _ in 0..200 {
+        if spans(&exports).iter().any(|s| s["traceId"] == TRACE) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    sluice.shutdown().await;
+    let all = spans(&exports);
+    assert!(all.iter().any(|s| s["traceId"] == TRACE));
+    assert!(
+        all.iter().all(|s| s["traceId"] != UNSAMPLED),
+        "the caller said not sampled: {all:#?}"
+    );
+}

@@ -64,24 +64,29 @@ impl Telemetry {
     }
 
     /// Starts a server span for a request: in the caller's trace when its `traceparent` was
-    /// valid (`parent_span_id` set), else a root span with the request's own trace id. `None`
-    /// before the pipeline runs.
+    /// valid (`parent` set; the caller's sampling decision stands), else a root span with the
+    /// request's own trace id. `None` before the pipeline runs.
     pub fn server_span(
         &self,
         trace_id: &str,
-        parent_span_id: Option<&str>,
+        parent: Option<&crate::tracecontext::Parent>,
         method: &http::Method,
     ) -> Option<super::SpanHandle> {
         let p = self.pipeline.get()?;
         let trace = TraceId::from_hex(trace_id).unwrap_or(TraceId::INVALID);
         let m = super::method_attribute(method);
         let builder = p.tracer.span_builder(m).with_kind(SpanKind::Server);
-        let span = match parent_span_id.and_then(|s| SpanId::from_hex(s).ok()) {
-            Some(parent) => {
+        let span = match parent.and_then(|p| Some((SpanId::from_hex(&p.span_id).ok()?, p.sampled)))
+        {
+            Some((parent, sampled)) => {
                 let remote = SpanContext::new(
                     trace,
                     parent,
-                    TraceFlags::SAMPLED,
+                    if sampled {
+                        TraceFlags::SAMPLED
+                    } else {
+                        TraceFlags::default()
+                    },
                     true,
                     TraceState::default(),
                 );
