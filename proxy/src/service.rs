@@ -134,15 +134,13 @@ fn describe_span(
     method: &Method,
 ) {
     let Some(span) = span else { return };
-    let template = r.route.path.as_str();
-    span.rename(format!(
-        "{} {template}",
-        crate::telemetry::method_attribute(method)
-    ));
-    span.set_str("http.route", template);
-    span.set_str("sluice.partner", partner);
-    span.set_str("sluice.contract", &r.contract.id);
-    span.set_str("sluice.flow", r.route.flow.as_str());
+    span.routed(
+        method,
+        r.route.path.as_str(),
+        partner,
+        &r.contract.id,
+        r.route.flow.as_str(),
+    );
 }
 
 /// The partner's RFC 9421 request signature, when its contract requires one: checked on the

@@ -206,15 +206,7 @@ where
         let (trace, parent) = crate::tracecontext::TraceId::with_parent(req.headers());
         let otel = self.1.telemetry.as_ref().and_then(|t| {
             let s = t.server_span(&trace.0, parent.as_ref(), req.method())?;
-            s.set_str("sluice.request_id", &id);
-            s.set_str(
-                "network.protocol.version",
-                match req.version() {
-                    http::Version::HTTP_2 => "2",
-                    http::Version::HTTP_10 => "1.0",
-                    _ => "1.1",
-                },
-            );
+            s.request(&id, req.version());
             Some(s)
         });
         req.extensions_mut().insert(trace);
@@ -229,17 +221,8 @@ where
                 let resp = fut.await?;
                 metrics.request(kind, resp.status().as_u16(), started.elapsed());
                 if let Some(s) = &otel {
-                    s.set_int(
-                        "http.response.status_code",
-                        i64::from(resp.status().as_u16()),
-                    );
-                    if resp.status().is_server_error() {
-                        s.fail();
-                    }
-                    if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
-                        s.set_str("sluice.verdict", reason.0);
-                        s.set_str("error.type", reason.0);
-                    }
+                    let refused = resp.extensions().get::<crate::errors::Refused>();
+                    s.answered(resp.status(), refused.map(|r| r.0));
                 }
                 if let Some(reason) = resp.extensions().get::<crate::errors::Refused>() {
                     metrics.rejection(reason.0);

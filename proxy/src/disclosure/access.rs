@@ -36,24 +36,23 @@ pub(super) fn access_logger(
         metrics.disclosure(&partner, &contract, name);
         if let Some(span) = &otel {
             // The server span ends when this last handle drops, with the body's counts.
-            span.set_str("sluice.verdict", name);
-            if let Outcome::Sent(s) = &outcome {
-                let t = s.totals();
-                for (key, n) in [
-                    ("sluice.records", s.records),
-                    ("sluice.fields.kept", t.kept),
-                    ("sluice.fields.masked", t.masked),
-                    ("sluice.fields.hashed", t.hashed),
-                    ("sluice.fields.redacted", t.redacted),
-                    ("sluice.fields.stripped", t.stripped),
-                    ("sluice.bytes.in", s.bytes_in),
-                    ("sluice.bytes.out", s.bytes_out),
-                ] {
-                    span.set_int(key, n as i64);
+            let carried = match &outcome {
+                Outcome::Sent(s) => {
+                    let t = s.totals();
+                    Some(crate::telemetry::attributes::Carried {
+                        records: s.records,
+                        kept: t.kept,
+                        masked: t.masked,
+                        hashed: t.hashed,
+                        redacted: t.redacted,
+                        stripped: t.stripped,
+                        bytes_in: s.bytes_in,
+                        bytes_out: s.bytes_out,
+                    })
                 }
-            } else {
-                span.fail();
-            }
+                _ => None,
+            };
+            span.disclosure_ended(name, carried);
         }
         if let Outcome::Sent(s) = &outcome {
             let t = s.totals();

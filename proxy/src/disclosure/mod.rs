@@ -114,7 +114,7 @@ impl Disclosure {
             Reason::LedgerUnavailable
         })?;
         if let Some(s) = &ctx.otel {
-            s.set_int("sluice.disclosure.seq", seq as i64);
+            s.disclosed(seq);
         }
         let header = HeaderValue::from_str(&format!("{}/{seq}", ledger.origin()))
             .map_err(|_| Reason::LedgerUnavailable)?;

@@ -78,30 +78,17 @@ impl<'a> Flow<'a> {
 
     /// Calls the upstream under a client span (method, the upstream's configured name, status).
     async fn send(&self, req: Request<ProxyBody>) -> Result<Response<Incoming>, Reason> {
-        let span = self.ctx.otel.as_ref().map(|p| {
-            let m = crate::telemetry::method_attribute(req.method());
-            let s = p.child(m.to_string());
-            s.set_str("http.request.method", m);
-            s.set_str("server.address", &self.r.route.upstream);
-            s
-        });
+        let span = self
+            .ctx
+            .otel
+            .as_ref()
+            .map(|p| p.upstream_call(req.method(), &self.r.route.upstream));
         let result = self.upstream.send(req).await;
         if let Some(s) = span {
-            match &result {
-                Ok(resp) => {
-                    s.set_int(
-                        "http.response.status_code",
-                        i64::from(resp.status().as_u16()),
-                    );
-                    if resp.status().is_server_error() {
-                        s.fail();
-                    }
-                }
-                Err(reason) => {
-                    s.set_str("error.type", reason.code());
-                    s.fail();
-                }
-            }
+            s.upstream_answered(match &result {
+                Ok(resp) => Ok(resp.status()),
+                Err(reason) => Err(reason.code()),
+            });
         }
         result
     }

@@ -7,8 +7,9 @@
 //! sampling decision is followed); trace context is never sent on to partners or upstreams:
 //! trace ids are internal data.
 //!
-//! This module is the only place a span attribute is set. [`SpanHandle`] accepts attributes
-//! under `&'static str` keys written in sluice's source — HTTP semantic-convention keys
+//! This module is the only place a span attribute is set: [`attributes`] describes a request
+//! through typed methods, and the generic setters behind them are private here. Keys are written
+//! in sluice's source — HTTP semantic-convention keys
 //! (`http.request.method`, `http.route` as the route *template*, `http.response.status_code`,
 //! `server.address` as the upstream's configured name) and `sluice.*` keys (partner, contract,
 //! flow, verdict, records, field counts by action, bytes, disclosure sequence number) — and
@@ -21,6 +22,7 @@
 //! (its counts are known then). The SDK's batch processor queues it; when the queue is full the
 //! span is dropped (and counted by the SDK, which logs the total), never waited for.
 
+pub mod attributes;
 pub mod http_client;
 pub mod ids;
 pub mod names;
@@ -36,9 +38,11 @@ pub use pipeline::Telemetry;
 
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A string (ids, codes, templates — never data).
+enum Value {
+    /// A string (ids, templates — never data).
     Str(String),
+    /// A code or constant written in sluice's source.
+    Static(&'static str),
     /// An integer.
     Int(i64),
 }
@@ -69,6 +73,7 @@ impl Drop for Inner {
             .span
             .set_attributes(attributes.into_iter().map(|(k, v)| match v {
                 Value::Str(s) => KeyValue::new(k, s),
+                Value::Static(s) => KeyValue::new(k, s),
                 Value::Int(i) => KeyValue::new(k, i),
             }));
         if let Some(name) = state.name.take() {
@@ -105,7 +110,7 @@ impl SpanHandle {
     }
 
     /// Sets an attribute (replacing an earlier value of the same key).
-    pub fn set(&self, key: &'static str, value: Value) {
+    fn set(&self, key: &'static str, value: Value) {
         self.with(|s| {
             if !s.recording {
                 return;
@@ -119,29 +124,34 @@ impl SpanHandle {
     }
 
     /// Sets a string attribute.
-    pub fn set_str(&self, key: &'static str, value: &str) {
+    fn set_str(&self, key: &'static str, value: &str) {
         if self.with(|s| s.recording) {
             self.set(key, Value::Str(value.to_string()));
         }
     }
 
+    /// Sets a string attribute from sluice's own source (no copy is made while buffering).
+    fn set_static(&self, key: &'static str, value: &'static str) {
+        self.set(key, Value::Static(value));
+    }
+
     /// Sets an integer attribute.
-    pub fn set_int(&self, key: &'static str, value: i64) {
+    fn set_int(&self, key: &'static str, value: i64) {
         self.set(key, Value::Int(value));
     }
 
     /// Renames the span (once the route template is known).
-    pub fn rename(&self, name: String) {
+    fn rename(&self, name: String) {
         self.with(|s| s.name = Some(name));
     }
 
     /// Marks the span as failed.
-    pub fn fail(&self) {
+    fn fail(&self) {
         self.with(|s| s.error = true);
     }
 
     /// A client span under this one.
-    pub fn child(&self, name: String) -> SpanHandle {
+    fn child(&self, name: String) -> SpanHandle {
         let parent = self.with(|s| s.span.span_context().clone());
         let cx = opentelemetry::Context::new().with_remote_span_context(parent);
         let span = self

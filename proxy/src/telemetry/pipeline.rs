@@ -98,8 +98,8 @@ impl Telemetry {
             }),
         };
         let span = super::SpanHandle::new(span, p.tracer.clone());
-        span.set_str("http.request.method", m);
-        span.set_str("url.scheme", "https");
+        span.set_static("http.request.method", m);
+        span.set_static("url.scheme", "https");
         Some(span)
     }
 
