@@ -462,3 +462,61 @@ async fn a_callers_unsampled_trace_is_not_recorded() {
         "the caller said not sampled: {all:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_collector_that_never_answers_delays_no_request() {
+    // Accepts connections and never reads or answers: every export hangs until its timeout.
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole = blackhole.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = blackhole.accept().await {
+            held.push(tcp);
+        }
+    });
+    let dir = pki("telemetry-blackhole", &["acme-loans"]);
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    // A queue of 64 spans: 100 requests (200 spans) overflow it while exports hang.
+    // The contract's rate limit (burst 50) lifted, so that 100 requests are served.
+    let policy = example_policy().replace(
+        "rate        = { per_second = 200, burst = 50 }",
+        "rate        = { per_second = 1000, burst = 1000 }",
+    );
+    assert_ne!(policy, example_policy());
+    let sluice = start_sluice_tail(
+        &dir,
+        inst,
+        partner_api,
+        &policy,
+        &format!(
+            "[telemetry]\notlp_endpoint = \"http://{hole}\"\nexport_interval_ms = 100\ntimeout_ms = 300\nmax_queued_spans = 64"
+        ),
+    )
+    .await;
+    let port = sluice.addr("partners").unwrap().port();
+    let acme = client(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    // 100 requests take about a second here. Were a request to wait on the exporter, each would
+    // wait at least one export timeout (0.3 s): the whole loop is bounded at 30 s, far from both.
+    let all = async {
+        for _ in 0..100 {
+            let (status, _, body) = fetch(
+                &acme,
+                Request::get(format!("https://localhost:{port}/v1/applicants/LA20260001"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 200);
+            assert!(body.is_ok());
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), all)
+        .await
+        .expect("requests waited on the telemetry exporter");
+    sluice.shutdown().await;
+}
