@@ -83,15 +83,6 @@ impl<const N: usize> CounterFamily<N> {
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
     }
-
-    /// The label pairs of one series, for an encoder.
-    pub fn pairs<'a>(&self, values: &'a [Box<str>; N]) -> Vec<(&'static str, &'a str)> {
-        self.keys
-            .iter()
-            .copied()
-            .zip(values.iter().map(|v| &**v))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -110,9 +101,5 @@ mod tests {
         assert_eq!(&*all[0].0[1], "c1");
         assert_eq!(all[0].1, 5);
         assert_eq!(all[1].1, 1);
-        assert_eq!(
-            f.pairs(&all[1].0),
-            vec![("partner", "acme"), ("contract", "c2")]
-        );
     }
 }

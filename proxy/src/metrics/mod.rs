@@ -12,102 +12,19 @@
 //! by borrowed label values in a map read under a shared lock ([`family`]), histograms are atomic
 //! buckets ([`histogram`]). Gauges are computed when scraped.
 
+mod exposition;
+pub mod families;
 pub mod family;
 pub mod histogram;
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-
 use family::CounterFamily;
 use histogram::AtomicHistogram;
 pub use histogram::HistogramPoint;
 
-/// (name, type, help) of every family sluice exports.
-pub const FAMILIES: &[(&str, &str, &str)] = &[
-    (
-        "sluice_requests_total",
-        "counter",
-        "Requests answered, by listener kind and status class.",
-    ),
-    (
-        "sluice_rejections_total",
-        "counter",
-        "Requests refused, by reason code.",
-    ),
-    (
-        "sluice_disclosures_total",
-        "counter",
-        "Disclosures ended, by partner, contract and outcome.",
-    ),
-    (
-        "sluice_records_total",
-        "counter",
-        "Records disclosed, by partner and contract.",
-    ),
-    (
-        "sluice_fields_total",
-        "counter",
-        "Field occurrences by what the contract did to them.",
-    ),
-    (
-        "sluice_bytes_total",
-        "counter",
-        "Body bytes filtered, in (from the source) and out (to the recipient).",
-    ),
-    (
-        "http_server_request_duration_seconds",
-        "histogram",
-        "Time from request head to response head.",
-    ),
-    (
-        "sluice_ledger_append_duration_seconds",
-        "histogram",
-        "Time for a disclosure's begin entry to become durable.",
-    ),
-    (
-        "sluice_ledger_healthy",
-        "gauge",
-        "1 while the ledger can write, else 0.",
-    ),
-    (
-        "sluice_certificate_expiry_days",
-        "gauge",
-        "Whole days until a listener certificate (or a CA it trusts) expires.",
-    ),
-    (
-        "sluice_policy_contracts",
-        "gauge",
-        "Contracts in the loaded policy.",
-    ),
-    (
-        "sluice_crl_next_update_seconds",
-        "gauge",
-        "Seconds until a listener's client CRL reaches its nextUpdate (negative once stale).",
-    ),
-    (
-        "sluice_connections_refused_total",
-        "counter",
-        "Connections refused, by cap (listener_limit, partner_limit).",
-    ),
-    (
-        "sluice_shadow_bodies_total",
-        "counter",
-        "Bodies the shadow candidate policy saw, by contract, route and result (same, different, skipped).",
-    ),
-    (
-        "sluice_shadow_differences_total",
-        "counter",
-        "What the candidate policy would do differently, by contract, route, rule path and kind.",
-    ),
-    (
-        "sluice_connections_closed_total",
-        "counter",
-        "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",
-    ),
-];
+pub use families::FAMILIES;
 
 /// Label pairs of one series.
 pub type Labels = Vec<(&'static str, String)>;
@@ -347,20 +264,6 @@ impl Metrics {
         ]
     }
 
-    /// The OpenMetrics exposition; `gauges` are current values computed by the caller at
-    /// scrape time.
-    pub fn render(&self, gauges: &[Gauge]) -> String {
-        let mut registry = prometheus_client::registry::Registry::default();
-        registry.register_collector(Box::new(Scrape {
-            metrics: self.clone(),
-            gauges: gauges.to_vec(),
-        }));
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
-    }
-
     /// A copy of every counter and histogram series.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -375,84 +278,6 @@ impl Metrics {
                 .flat_map(|(name, rows)| rows.into_iter().map(move |(l, h)| (name, l, h.point())))
                 .collect(),
         }
-    }
-}
-
-/// One scrape: the series, and the gauges computed for it.
-#[derive(Debug)]
-struct Scrape {
-    metrics: Metrics,
-    gauges: Vec<Gauge>,
-}
-
-/// The help text declared for a family.
-fn help(name: &str) -> &'static str {
-    FAMILIES
-        .iter()
-        .find(|f| f.0 == name)
-        .map(|f| f.2)
-        .unwrap_or_default()
-}
-
-/// A histogram's buckets, for the encoder.
-#[derive(Debug)]
-struct Buckets<'a>(&'a AtomicHistogram);
-
-impl prometheus_client::encoding::EncodeMetric for Buckets<'_> {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::MetricEncoder<'_>,
-    ) -> Result<(), std::fmt::Error> {
-        let (buckets, sum) = self.0.read();
-        let count = buckets.iter().map(|b| b.1).sum();
-        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Histogram
-    }
-}
-
-impl prometheus_client::collector::Collector for Scrape {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        for (name, rows) in self.metrics.counters() {
-            // OpenMetrics names a counter family without its `_total` suffix.
-            let base = name.trim_end_matches("_total");
-            let mut family =
-                encoder.encode_descriptor(base, help(name), None, MetricType::Counter)?;
-            for (labels, n) in rows {
-                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
-                let counter = prometheus_client::metrics::counter::ConstCounter::new(n);
-                counter.encode(family.encode_family(&pairs)?)?;
-            }
-        }
-        for (name, rows) in self.metrics.histograms() {
-            let mut family =
-                encoder.encode_descriptor(name, help(name), None, MetricType::Histogram)?;
-            for (labels, h) in rows {
-                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
-                Buckets(&h).encode(family.encode_family(&pairs)?)?;
-            }
-        }
-        for (name, _, help) in FAMILIES.iter().filter(|f| f.1 == "gauge") {
-            let rows: Vec<_> = self.gauges.iter().filter(|g| g.0 == *name).collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (_, labels, v) in rows {
-                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
-                let series = family.encode_family(&pairs)?;
-                use prometheus_client::metrics::gauge::ConstGauge;
-                // Whole numbers (days, seconds, counts, 0/1) print as integers.
-                if v.fract() == 0.0 && v.abs() < 9.0e15 {
-                    ConstGauge::new(*v as i64).encode(series)?;
-                } else {
-                    ConstGauge::new(*v).encode(series)?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 
