@@ -216,7 +216,9 @@ impl Shared {
         let telemetry = config
             .telemetry
             .clone()
-            .map(crate::telemetry::Telemetry::new);
+            .map(crate::telemetry::Telemetry::new)
+            .transpose()
+            .map_err(|e| StartError::Telemetry(e.to_string()))?;
         let ledger = if open_ledger {
             let ledger = open_ledger_of(&config, key)?;
             record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;

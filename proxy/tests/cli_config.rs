@@ -59,6 +59,20 @@ fn broken_configurations_name_the_problem() {
             text.replace("[ledger]\n", "[ledger]\ncommit_delay_us = 250000\n"),
             "ledger.commit_delay_us: 250000 is too long; expected 0 to 100000 (0.1 s)",
         ),
+        (
+            text.replace(
+                "[telemetry]\n",
+                "[telemetry]\notlp_endpoint = \"https://collector:4317\"\nprotocol = \"grpc\"\nca = \"certs/collector-ca.pem\"\n",
+            ),
+            "certs/collector-ca.pem",
+        ),
+        (
+            text.replace(
+                "[telemetry]\n",
+                "[telemetry]\notlp_endpoint = \"https://collector:4317\"\n",
+            ),
+            "telemetry.ca: required for the https:// collector telemetry.otlp_endpoint names",
+        ),
     ];
     for (variant, want) in cases {
         assert_ne!(variant, text, "the example changed; {want}");

@@ -55,12 +55,16 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Telemetry to the collector `config` names; nothing is exported before [`Telemetry::start`].
-    pub fn new(config: TelemetryConfig) -> Arc<Self> {
-        Arc::new(Telemetry {
+    /// Telemetry to the collector `config` names; nothing is exported before
+    /// [`Telemetry::start`]. The collector's CA and client certificate are read and checked now,
+    /// so that `sluice config check` finds a missing or broken file as `run` would.
+    pub fn new(config: TelemetryConfig) -> Result<Arc<Self>, TelemetryError> {
+        http_tls(&config)?;
+        grpc_tls(&config)?;
+        Ok(Arc::new(Telemetry {
             config,
             pipeline: OnceLock::new(),
-        })
+        }))
     }
 
     /// Starts a server span for a request: in the caller's trace when its `traceparent` was
@@ -271,7 +275,7 @@ fn http_tls(c: &TelemetryConfig) -> Result<rustls::ClientConfig, TelemetryError>
         );
     }
     let mut tls = (*sluice_certs::client::client_config(&c.tls, sluice_certs::inspect::now())
-        .map_err(|e| TelemetryError::Tls(e.to_string()))?)
+        .map_err(|e| TelemetryError::Tls(format!("the collector's TLS files: {e}")))?)
     .clone();
     // hyper-rustls sets ALPN itself from the enabled protocols.
     tls.alpn_protocols.clear();
