@@ -6,7 +6,7 @@
 //! from the platform. Variables read here: `OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_ENDPOINT`,
 //! `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
 //! `OTEL_EXPORTER_OTLP_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`,
-//! `OTEL_EXPORTER_OTLP_CLIENT_KEY` and `OTEL_METRIC_EXPORT_INTERVAL`. Three more are left to the
+//! `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_METRIC_EXPORT_INTERVAL` and `OTEL_BSP_MAX_QUEUE_SIZE`. Three more are left to the
 //! OpenTelemetry SDK, which reads them itself: `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`
 //! (the resource) and `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (the sampler); when they
 //! are set, the file's `service_name` and `sampler_ratio` step aside.
@@ -181,12 +181,22 @@ pub(super) fn resolve(
             ));
         }
     };
-    let max_queued_spans = match t.max_queued_spans.unwrap_or(8192) {
+    let (queued, from) = match env("OTEL_BSP_MAX_QUEUE_SIZE") {
+        Some(v) => (
+            v.trim().parse::<usize>().map_err(|_| {
+                format!("OTEL_BSP_MAX_QUEUE_SIZE: got {v:?}, expected a number of spans")
+            })?,
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+        ),
+        None => (
+            t.max_queued_spans.unwrap_or(8192),
+            "telemetry.max_queued_spans",
+        ),
+    };
+    let max_queued_spans = match queued {
         n @ 64..=1_048_576 => n,
         n => {
-            return Err(format!(
-                "telemetry.max_queued_spans: got {n}, expected 64 to 1048576"
-            ));
+            return Err(format!("{from}: got {n}, expected 64 to 1048576"));
         }
     };
     Ok(Some(TelemetryConfig {
@@ -264,6 +274,7 @@ ca = "ca.pem"
             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/run/c.key"),
             ("OTEL_SERVICE_NAME", "sluice-eu"),
             ("OTEL_TRACES_SAMPLER", "parentbased_always_off"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
         ];
         let c = resolve(Some(file), &with_env(&vars), &rel)
             .unwrap()
@@ -278,6 +289,7 @@ ca = "ca.pem"
         assert_eq!(c.tls.cert, Some(PathBuf::from("/run/c.pem")));
         assert_eq!(c.service_name, None, "left to the SDK's resource detector");
         assert_eq!(c.sampler_ratio, None, "left to the SDK's sampler variables");
+        assert_eq!(c.max_queued_spans, 2048);
     }
 
     #[test]
