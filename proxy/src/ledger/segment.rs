@@ -156,71 +156,48 @@ fn zeros(bytes: &[u8]) -> bool {
 pub fn scan(data: &[u8]) -> Scan<'_> {
     let mut at = 0usize;
     let mut entries = Vec::new();
-    loop {
+    // Each `break` names what follows the intact records, which end at `at`.
+    let tail = loop {
         let rest = &data[at..];
         if zeros(rest) {
             // The end of the file, or of the records in a preallocated one.
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail: Tail::Clean,
-            };
+            break Tail::Clean;
         }
         if rest.len() < 8 {
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail: Tail::Torn,
-            };
+            break Tail::Torn;
         }
         let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_be_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let n = entries.len();
         if len == 0 {
-            let what = format!(
-                "record {} at byte {at}: zero length with data after it",
-                entries.len()
-            );
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail: Tail::Damaged(what),
-            };
+            break Tail::Damaged(format!(
+                "record {n} at byte {at}: zero length with data after it"
+            ));
         }
         if len > super::entry::MAX_ENTRY {
-            let what = format!(
-                "record {} at byte {at}: length {len} is over the limit",
-                entries.len()
-            );
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail: Tail::Damaged(what),
-            };
+            break Tail::Damaged(format!(
+                "record {n} at byte {at}: length {len} is over the limit"
+            ));
         }
         if rest.len() < 8 + len {
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail: Tail::Torn,
-            };
+            break Tail::Torn;
         }
         let body = &rest[8..8 + len];
         if crc32c::crc32c(body) != crc {
-            let n = entries.len();
-            let tail = if zeros(&rest[8 + len..]) {
+            break if zeros(&rest[8 + len..]) {
                 // The last record, complete but with a bad checksum: a torn write too.
                 Tail::Torn
             } else {
                 Tail::Damaged(format!("record {n} at byte {at}: checksum mismatch"))
             };
-            return Scan {
-                entries,
-                good_len: at as u64,
-                tail,
-            };
         }
         entries.push(body);
         at += 8 + len;
+    };
+    Scan {
+        entries,
+        good_len: at as u64,
+        tail,
     }
 }
 
