@@ -165,7 +165,7 @@ where
 /// Layer 2: the span, the refusal log line, and the request metrics.
 #[derive(Debug, Clone)]
 pub struct TraceLayer {
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: crate::metrics::Metrics,
     telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     kind: &'static str,
 }

@@ -52,7 +52,7 @@ pub struct Shared {
     /// Signs filtered responses (RFC 9421), when `[keys] message_signing_key` is set.
     pub signer: Option<Arc<crate::signature::MessageSigner>>,
     /// This instance's counters and histograms.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: crate::metrics::Metrics,
     /// Shadow evaluation of a candidate policy, when `[shadow]` is set.
     pub shadow: Option<crate::shadow::Runner>,
     /// Open connections by partner (caps, and the connections a reload closes).
@@ -226,7 +226,7 @@ impl Shared {
         } else {
             None
         };
-        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let metrics = crate::metrics::Metrics::default();
         let recorder = crate::disclosure::Recorder {
             ledger: ledger.clone(),
             metrics: metrics.clone(),

@@ -1,8 +1,6 @@
 //! The access-log line, the metrics and the span attributes of a finished disclosure: ids,
 //! counts and the outcome — never values.
 
-use std::sync::Arc;
-
 use sluice_policy::Resolved;
 
 use crate::body::Outcome;
@@ -12,7 +10,7 @@ pub(super) fn access_logger(
     id: &str,
     partner: &str,
     r: &Resolved<'_>,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: crate::metrics::Metrics,
     otel: Option<crate::telemetry::SpanHandle>,
 ) -> crate::body::OnFinish {
     let (id, partner, contract, route) = (

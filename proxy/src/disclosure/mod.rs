@@ -33,7 +33,7 @@ pub struct Recorder {
     /// The ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<Ledger>>,
     /// Counters and histograms.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: crate::metrics::Metrics,
     /// `LEDGER/subjects`: side files of long subject lists.
     pub subjects_dir: PathBuf,
     /// Hashes the exact path and query sent upstream (the begin's `target_hmac`).

@@ -44,7 +44,7 @@ fn fixture(name: &str) -> Fixture {
     Fixture {
         rec: Recorder {
             ledger: Some(ledger.clone()),
-            metrics: Arc::default(),
+            metrics: Default::default(),
             subjects_dir: dir.join("subjects"),
             target_key: sluice_policy::pseudonym::SubjectKey::derive(&[7; 32]),
         },

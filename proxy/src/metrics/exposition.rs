@@ -5,6 +5,7 @@
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
+use super::families::help;
 use super::histogram::AtomicHistogram;
 use super::{FAMILIES, Gauge, Metrics};
 
@@ -29,15 +30,6 @@ impl Metrics {
 struct Scrape {
     metrics: Metrics,
     gauges: Vec<Gauge>,
-}
-
-/// The help text declared for a family.
-fn help(name: &str) -> &'static str {
-    FAMILIES
-        .iter()
-        .find(|f| f.0 == name)
-        .map(|f| f.2)
-        .unwrap_or_default()
 }
 
 /// A histogram's buckets, for the encoder.

@@ -84,3 +84,12 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",
     ),
 ];
+
+/// The help text declared for `family` (empty for an undeclared one).
+pub fn help(family: &str) -> &'static str {
+    FAMILIES
+        .iter()
+        .find(|f| f.0 == family)
+        .map(|f| f.2)
+        .unwrap_or_default()
+}

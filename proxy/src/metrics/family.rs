@@ -72,7 +72,7 @@ impl<const N: usize> CounterFamily<N> {
     }
 
     /// Every series: label values and count, sorted by label values (a stable exposition).
-    pub fn collect(&self) -> Vec<([Box<str>; N], u64)> {
+    fn collect(&self) -> Vec<([Box<str>; N], u64)> {
         let mut all: Vec<_> = self
             .series
             .read()
@@ -82,6 +82,29 @@ impl<const N: usize> CounterFamily<N> {
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+}
+
+/// The series of a counter family as label pairs, whatever its number of labels.
+pub trait Rows {
+    /// Every series: its labels and count.
+    fn rows(&self) -> Vec<(super::Labels, u64)>;
+}
+
+impl<const N: usize> Rows for CounterFamily<N> {
+    fn rows(&self) -> Vec<(super::Labels, u64)> {
+        self.collect()
+            .into_iter()
+            .map(|(values, n)| {
+                let labels = self
+                    .keys
+                    .iter()
+                    .copied()
+                    .zip(values.iter().map(|v| v.to_string()))
+                    .collect();
+                (labels, n)
+            })
+            .collect()
     }
 }
 

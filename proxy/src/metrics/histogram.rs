@@ -28,19 +28,6 @@ impl Default for AtomicHistogram {
     }
 }
 
-/// A histogram series at one instant.
-#[derive(Debug, Clone)]
-pub struct HistogramPoint {
-    /// Upper bounds of the buckets, seconds.
-    pub bounds: &'static [f64],
-    /// Observations at or below each bound (cumulative, as Prometheus counts them).
-    pub cumulative: Vec<u64>,
-    /// All observations.
-    pub count: u64,
-    /// Their sum, seconds.
-    pub sum: f64,
-}
-
 impl AtomicHistogram {
     /// Records one observation.
     pub fn observe(&self, d: Duration) {
@@ -64,24 +51,9 @@ impl AtomicHistogram {
         (buckets, sum)
     }
 
-    /// The series as exporters other than `/metrics` want it.
-    pub fn point(&self) -> HistogramPoint {
-        let (buckets, sum) = self.read();
-        let mut running = 0;
-        let mut cumulative: Vec<u64> = buckets
-            .iter()
-            .map(|(_, n)| {
-                running += n;
-                running
-            })
-            .collect();
-        let count = cumulative.pop().unwrap_or(0);
-        HistogramPoint {
-            bounds: BUCKETS,
-            cumulative,
-            count,
-            sum,
-        }
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|n| n.load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -95,12 +67,15 @@ mod tests {
         h.observe(Duration::from_micros(500)); // exactly the first bound
         h.observe(Duration::from_millis(3));
         h.observe(Duration::from_secs(60)); // past the last bound
-        let p = h.point();
-        assert_eq!(p.count, 3);
-        assert_eq!(p.cumulative[0], 1, "le=0.0005");
-        assert_eq!(p.cumulative[2], 1, "le=0.0025");
-        assert_eq!(p.cumulative[3], 2, "le=0.005");
-        assert_eq!(*p.cumulative.last().unwrap(), 2, "le=10");
-        assert!((p.sum - 60.0035).abs() < 1e-9);
+        assert_eq!(h.count(), 3);
+        let (buckets, sum) = h.read();
+        let counts: Vec<u64> = buckets.iter().map(|b| b.1).collect();
+        // le=0.0005 holds the first, le=0.005 the second, +Inf the third; nothing else.
+        let mut want = vec![0; BUCKETS.len() + 1];
+        (want[0], want[3], want[BUCKETS.len()]) = (1, 1, 1);
+        assert_eq!(counts, want);
+        assert_eq!(buckets[3].0, 0.005);
+        assert!(buckets[BUCKETS.len()].0.is_infinite());
+        assert!((sum - 60.0035).abs() < 1e-9);
     }
 }

@@ -20,9 +20,8 @@ pub mod histogram;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use family::CounterFamily;
+use family::{CounterFamily, Rows};
 use histogram::AtomicHistogram;
-pub use histogram::HistogramPoint;
 
 pub use families::FAMILIES;
 
@@ -102,26 +101,27 @@ impl Metrics {
     pub fn request(&self, kind: &'static str, status: u16, elapsed: Duration) {
         let t = &self.0;
         t.requests.add([kind, status_class(status)], 1);
-        let found = t
-            .request_duration
+        // A handful of kinds, each added once: observed under the shared read, written only
+        // for a kind's first request.
+        let by_kind = &t.request_duration;
+        let observed = by_kind
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|(k, _)| *k == kind)
-            .map(|(_, h)| h.clone());
-        let h = found.unwrap_or_else(|| {
-            let mut all = t
-                .request_duration
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some((_, h)) = all.iter().find(|(k, _)| *k == kind) {
-                return h.clone();
+            .map(|(_, h)| h.observe(elapsed))
+            .is_some();
+        if !observed {
+            let mut all = by_kind.write().unwrap_or_else(|e| e.into_inner());
+            match all.iter().find(|(k, _)| *k == kind) {
+                Some((_, h)) => h.observe(elapsed),
+                None => {
+                    let h = Arc::new(AtomicHistogram::default());
+                    h.observe(elapsed);
+                    all.push((kind, h));
+                }
             }
-            let h = Arc::new(AtomicHistogram::default());
-            all.push((kind, h.clone()));
-            h
-        });
-        h.observe(elapsed);
+        }
         if let Some(o) = t.otel.get() {
             o.request.record(
                 elapsed.as_secs_f64(),
@@ -202,41 +202,35 @@ impl Metrics {
 
     /// The counter families with their exported names.
     fn counters(&self) -> Families<u64> {
-        fn rows<const N: usize>(f: &CounterFamily<N>) -> Vec<(Labels, u64)> {
-            f.collect()
-                .into_iter()
-                .map(|(values, n)| {
-                    let labels = f
-                        .keys
-                        .iter()
-                        .copied()
-                        .zip(values.iter().map(|v| v.to_string()))
-                        .collect();
-                    (labels, n)
-                })
-                .collect()
-        }
+        self.counter_families()
+            .into_iter()
+            .map(|(name, f)| (name, f.rows()))
+            .collect()
+    }
+
+    /// The series of the counter family exported as `family` (none for another name).
+    pub fn counter_series(&self, family: &str) -> Vec<(Labels, u64)> {
+        self.counter_families()
+            .into_iter()
+            .find(|(name, _)| *name == family)
+            .map(|(_, f)| f.rows())
+            .unwrap_or_default()
+    }
+
+    /// The counter families by exported name.
+    fn counter_families(&self) -> [(&'static str, &dyn Rows); 10] {
         let t = &self.0;
-        vec![
-            ("sluice_requests_total", rows(&t.requests)),
-            ("sluice_rejections_total", rows(&t.rejections)),
-            ("sluice_disclosures_total", rows(&t.disclosures)),
-            ("sluice_records_total", rows(&t.records)),
-            ("sluice_fields_total", rows(&t.fields)),
-            ("sluice_bytes_total", rows(&t.bytes)),
-            (
-                "sluice_connections_refused_total",
-                rows(&t.connections_refused),
-            ),
-            (
-                "sluice_connections_closed_total",
-                rows(&t.connections_closed),
-            ),
-            ("sluice_shadow_bodies_total", rows(&t.shadow_bodies)),
-            (
-                "sluice_shadow_differences_total",
-                rows(&t.shadow_differences),
-            ),
+        [
+            ("sluice_requests_total", &t.requests),
+            ("sluice_rejections_total", &t.rejections),
+            ("sluice_disclosures_total", &t.disclosures),
+            ("sluice_records_total", &t.records),
+            ("sluice_fields_total", &t.fields),
+            ("sluice_bytes_total", &t.bytes),
+            ("sluice_connections_refused_total", &t.connections_refused),
+            ("sluice_connections_closed_total", &t.connections_closed),
+            ("sluice_shadow_bodies_total", &t.shadow_bodies),
+            ("sluice_shadow_differences_total", &t.shadow_differences),
         ]
     }
 
@@ -255,7 +249,7 @@ impl Metrics {
             ("http_server_request_duration_seconds", by_kind),
             (
                 "sluice_ledger_append_duration_seconds",
-                if t.ledger_append.point().count == 0 {
+                if t.ledger_append.count() == 0 {
                     vec![]
                 } else {
                     vec![(vec![], t.ledger_append.clone())]
@@ -263,31 +257,6 @@ impl Metrics {
             ),
         ]
     }
-
-    /// A copy of every counter and histogram series.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            counters: self
-                .counters()
-                .into_iter()
-                .flat_map(|(name, rows)| rows.into_iter().map(move |(l, n)| (name, l, n)))
-                .collect(),
-            histograms: self
-                .histograms()
-                .into_iter()
-                .flat_map(|(name, rows)| rows.into_iter().map(move |(l, h)| (name, l, h.point())))
-                .collect(),
-        }
-    }
-}
-
-/// Every counter and histogram series at one instant, for exporters other than `/metrics`.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// (family, labels, value).
-    pub counters: Vec<(&'static str, Labels, u64)>,
-    /// (family, labels, point).
-    pub histograms: Vec<(&'static str, Labels, HistogramPoint)>,
 }
 
 #[cfg(test)]
@@ -318,15 +287,14 @@ mod tests {
             assert!(text.contains(want), "{want} not in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
-        let snap = m.snapshot();
-        assert!(
-            snap.counters
-                .iter()
-                .any(|(n, l, v)| *n == "sluice_rejections_total"
-                    && l[0].1 == "rate_limited"
-                    && *v == 3)
+        assert_eq!(
+            m.counter_series("sluice_rejections_total"),
+            vec![(vec![("reason", "rate_limited".to_string())], 3)]
         );
-        assert_eq!(snap.histograms[0].2.count, 1);
+        assert!(m.counter_series("sluice_nothing_total").is_empty());
+        let (name, series) = &m.histograms()[0];
+        assert_eq!(*name, "http_server_request_duration_seconds");
+        assert_eq!(series[0].1.count(), 1);
     }
 
     #[test]

@@ -112,15 +112,12 @@ pub struct Runner {
     sample: f64,
     seen: AtomicU64,
     next_id: AtomicU64,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 impl Runner {
     /// Starts the shadow thread, which appends differing bodies to `report`.
-    pub fn start(
-        cfg: &crate::config::ShadowConfig,
-        metrics: Arc<Metrics>,
-    ) -> std::io::Result<Self> {
+    pub fn start(cfg: &crate::config::ShadowConfig, metrics: Metrics) -> std::io::Result<Self> {
         let queue = Arc::<queue::Queue>::default();
         let (thread_queue, thread_metrics) = (queue.clone(), metrics.clone());
         let report = cfg.report.clone();
@@ -213,7 +210,7 @@ pub struct Tap {
     /// A message could not be queued: nothing more is sent for this body.
     broken: bool,
     labels: Arc<Labels>,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
 }
 
 impl Tap {
@@ -273,7 +270,7 @@ mod tests {
                 sample,
                 report: std::env::temp_dir().join("sluice-shadow-sampler.jsonl"),
             };
-            let r = Runner::start(&cfg, Arc::default()).unwrap();
+            let r = Runner::start(&cfg, Metrics::default()).unwrap();
             let taken: Vec<bool> = (0..100).map(|_| r.sampled()).collect();
             assert_eq!(taken.iter().filter(|&&t| t).count(), want, "{sample}");
             if sample == 0.25 {

@@ -27,13 +27,13 @@ struct Body {
 
 struct Worker {
     bodies: HashMap<u64, Body>,
-    metrics: Arc<Metrics>,
+    metrics: Metrics,
     report: PathBuf,
     file: Option<std::fs::File>,
     scratch: Vec<u8>,
 }
 
-pub(super) fn run(queue: &super::queue::Queue, metrics: Arc<Metrics>, report: PathBuf) {
+pub(super) fn run(queue: &super::queue::Queue, metrics: Metrics, report: PathBuf) {
     let mut w = Worker {
         bodies: HashMap::new(),
         metrics,

@@ -331,10 +331,8 @@ fn instruments(meters: &SdkMeterProvider, metrics: &crate::metrics::Metrics, gau
                     .with_description(*help)
                     .with_unit(unit)
                     .with_callback(move |o| {
-                        for (n, labels, v) in m.snapshot().counters {
-                            if n == *family {
-                                o.observe(v, &attributes(&labels));
-                            }
+                        for (labels, v) in m.counter_series(family) {
+                            o.observe(v, &attributes(&labels));
                         }
                     })
                     .build();
@@ -359,13 +357,9 @@ fn instruments(meters: &SdkMeterProvider, metrics: &crate::metrics::Metrics, gau
     }
     let histogram = |family: &str| {
         let (name, unit) = super::names::otel_name(family);
-        let help = crate::metrics::FAMILIES
-            .iter()
-            .find(|f| f.0 == family)
-            .map_or("", |f| f.2);
         meter
             .f64_histogram(name)
-            .with_description(help)
+            .with_description(crate::metrics::families::help(family))
             .with_unit(unit)
             .with_boundaries(crate::metrics::histogram::BUCKETS.to_vec())
             .build()
