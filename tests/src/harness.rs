@@ -208,17 +208,23 @@ pub async fn mock_http(handler: Handler) -> (SocketAddr, Recorder) {
     (addr, rec)
 }
 
-/// Starts an HTTPS mock that requires a client certificate from `ca`.
-pub async fn mock_https(pki: &Path, handler: Handler) -> (SocketAddr, Recorder) {
-    let tls = sluice_certs::reload::ServerTls::load(sluice_certs::server::ServerMaterial {
+/// The TLS server of the development PKI in `pki` (its `server.pem` for `localhost`), requiring a
+/// client certificate its CA signed.
+pub fn server_tls_requiring_clients(pki: &Path) -> Arc<rustls::ServerConfig> {
+    sluice_certs::reload::ServerTls::load(sluice_certs::server::ServerMaterial {
         cert: pki.join("server.pem"),
         key: pki.join("server.key"),
         client_ca: Some(pki.join("ca.pem")),
         crls: vec![],
         client_auth: sluice_certs::server::ClientAuth::Required,
     })
-    .unwrap();
-    let config = tls.config();
+    .unwrap()
+    .config()
+}
+
+/// Starts an HTTPS mock that requires a client certificate from `ca`.
+pub async fn mock_https(pki: &Path, handler: Handler) -> (SocketAddr, Recorder) {
+    let config = server_tls_requiring_clients(pki);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let rec = Recorder::default();

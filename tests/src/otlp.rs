@@ -42,17 +42,7 @@ fn decode(path: &str, body: &[u8]) -> Option<serde_json::Value> {
 /// An OTLP/HTTP (protobuf) receiver; with `pki`, over TLS with the server certificate of that
 /// development PKI, requiring a client certificate its CA signed.
 pub async fn otlp_http_receiver(pki: Option<&Path>) -> (SocketAddr, Exports) {
-    let tls = pki.map(|pki| {
-        sluice_certs::reload::ServerTls::load(sluice_certs::server::ServerMaterial {
-            cert: pki.join("server.pem"),
-            key: pki.join("server.key"),
-            client_ca: Some(pki.join("ca.pem")),
-            crls: vec![],
-            client_auth: sluice_certs::server::ClientAuth::Required,
-        })
-        .unwrap()
-        .config()
-    });
+    let tls = pki.map(crate::harness::server_tls_requiring_clients);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let got: Exports = Arc::default();

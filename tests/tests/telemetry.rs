@@ -3,6 +3,7 @@
 //! attributes — a client span per upstream call under it, and the metrics; and nothing it
 //! receives carries the personal data the requests did (bodies, paths, query strings, headers).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -62,45 +63,61 @@ fn attr(span: &Value, key: &str) -> Option<String> {
     })
 }
 
+/// sluice over the PKI in `dir`, its institution and partner API both serving
+/// [`institution`], with `policy` and the configuration lines `tail` (a `[telemetry]` table).
+async fn exporting(dir: &Path, policy: &str, tail: &str) -> sluice::server::Running {
+    exporting_in(dir, policy, tail, None).await
+}
+
+/// As [`exporting`], with the configuration read in the environment `env` (`OTEL_*`).
+async fn exporting_in(
+    dir: &Path,
+    policy: &str,
+    tail: &str,
+    env: Option<&[(&str, &str)]>,
+) -> sluice::server::Running {
+    let (inst, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_http(institution()).await;
+    let extras = Extras {
+        tail,
+        env,
+        ..Extras::default()
+    };
+    start_sluice_extras(dir, inst, partner_api, policy, &extras).await
+}
+
+/// The partner acme-loans, over HTTP/2 with its client certificate.
+fn acme_client(
+    dir: &Path,
+) -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+> {
+    client(
+        dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    )
+}
+
 #[tokio::test]
 async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
     let (receiver, exports) = otlp_receiver().await;
     let dir = pki("telemetry", &["acme-loans"]);
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &example_policy(),
         &format!(
             "[telemetry]\notlp_endpoint = \"http://{receiver}\"\nservice_name = \"sluice-test\"\nexport_interval_ms = 100"
         ),
     )
     .await;
-    let port = sluice.addr("partners").unwrap().port();
-    let acme = client(
-        &dir,
-        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
-        true,
-    );
     // Served, with the caller's trace context and canaries in path, query and headers.
-    let (status, _, body) = fetch(
-        &acme,
-        Request::get(format!(
-            "https://localhost:{port}/v1/applicants/{ID_NO}?mobile={MOBILE}"
-        ))
-        .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
-        .header("x-applicant", NAME)
-        .body(Full::new(Bytes::new()))
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert!(body.is_ok());
+    one_traced_request(&sluice, &dir).await;
     // Refused: no route (the path carries an id).
+    let port = sluice.addr("partners").unwrap().port();
     let (status, _, _) = fetch(
-        &acme,
+        &acme_client(&dir),
         Request::get(format!("https://localhost:{port}/v1/nothing/{ID_NO}"))
             .body(Full::new(Bytes::new()))
             .unwrap(),
@@ -186,20 +203,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
         Some("404")
     );
 
-    // Nothing exported — spans, metrics, resource — carries a canary, raw or JSON-escaped.
-    let everything: String = exports
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, d)| d.to_string())
-        .collect();
-    let escaped_name: String = NAME
-        .chars()
-        .map(|c| format!("\\u{:04x}", c as u32))
-        .collect();
-    for canary in [NAME, ID_NO, MOBILE, escaped_name.as_str()] {
-        assert!(!everything.contains(canary), "{canary} was exported");
-    }
+    no_canary_in(&exports);
     // The Prometheus text does not either.
     let admin = sluice.addr("admin").unwrap();
     let text = reqwest_free_get(admin, "/metrics").await;
@@ -223,13 +227,9 @@ async fn reqwest_free_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 /// Sends one traced request with canaries in its path, query and headers; asserts it is served.
-async fn one_traced_request(sluice: &sluice::server::Running, dir: &std::path::Path) {
+async fn one_traced_request(sluice: &sluice::server::Running, dir: &Path) {
     let port = sluice.addr("partners").unwrap().port();
-    let acme = client(
-        dir,
-        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
-        true,
-    );
+    let acme = acme_client(dir);
     let (status, _, body) = fetch(
         &acme,
         Request::get(format!(
@@ -268,6 +268,7 @@ async fn served_span_and_metrics(exports: &Exports) -> Value {
     );
 }
 
+/// Nothing exported — spans, metrics, resource — carries a canary, raw or JSON-escaped.
 fn no_canary_in(exports: &Exports) {
     let everything: String = exports
         .lock()
@@ -275,7 +276,11 @@ fn no_canary_in(exports: &Exports) {
         .iter()
         .map(|(_, d)| d.to_string())
         .collect();
-    for canary in [NAME, ID_NO, MOBILE] {
+    let escaped_name: String = NAME
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    for canary in [NAME, ID_NO, MOBILE, escaped_name.as_str()] {
         assert!(!everything.contains(canary), "{canary} was exported");
     }
 }
@@ -284,12 +289,8 @@ fn no_canary_in(exports: &Exports) {
 async fn grpc_export_carries_the_joined_spans_the_latency_histogram_and_the_counters() {
     let (receiver, exports) = otlp_grpc_receiver().await;
     let dir = pki("telemetry-grpc", &["acme-loans"]);
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &example_policy(),
         &format!(
             "[telemetry]\notlp_endpoint = \"http://{receiver}\"\nprotocol = \"grpc\"\nexport_interval_ms = 100"
@@ -330,12 +331,8 @@ async fn grpc_export_carries_the_joined_spans_the_latency_histogram_and_the_coun
 async fn tls_to_the_collector_presents_the_client_certificate_and_headers() {
     let dir = pki("telemetry-tls", &["acme-loans"]);
     let (receiver, exports) = otlp_http_receiver(Some(&dir)).await;
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &example_policy(),
         &format!(
             "[telemetry]\notlp_endpoint = \"https://localhost:{}\"\nexport_interval_ms = 100\nca = \"ca.pem\"\nclient_cert = \"institution.pem\"\nclient_key = \"institution.key\"\nheaders = {{ \"x-test-key\" = \"k-file\" }}",
@@ -361,13 +358,9 @@ async fn tls_to_the_collector_presents_the_client_certificate_and_headers() {
 async fn a_collector_that_refuses_the_tls_handshake_costs_telemetry_not_requests() {
     let dir = pki("telemetry-tls-refused", &["acme-loans"]);
     let (receiver, exports) = otlp_http_receiver(Some(&dir)).await;
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
     // No client certificate: the receiver requires one.
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &example_policy(),
         &format!(
             "[telemetry]\notlp_endpoint = \"https://localhost:{}\"\nexport_interval_ms = 100\nca = \"ca.pem\"",
@@ -387,8 +380,6 @@ async fn a_collector_that_refuses_the_tls_handshake_costs_telemetry_not_requests
 async fn otel_environment_variables_override_the_file() {
     let (receiver, exports) = otlp_grpc_receiver().await;
     let dir = pki("telemetry-env", &["acme-loans"]);
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
     let endpoint = format!("http://{receiver}");
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
@@ -397,12 +388,13 @@ async fn otel_environment_variables_override_the_file() {
         ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
     ];
     // The file names a collector that is not there, over HTTP, every minute.
-    let extras = Extras {
-        tail: "[telemetry]\notlp_endpoint = \"http://127.0.0.1:9\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 60000\nheaders = { \"x-test-key\" = \"k-file\" }",
-        env: Some(&env),
-        ..Extras::default()
-    };
-    let sluice = start_sluice_extras(&dir, inst, partner_api, &example_policy(), &extras).await;
+    let sluice = exporting_in(
+        &dir,
+        &example_policy(),
+        "[telemetry]\notlp_endpoint = \"http://127.0.0.1:9\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 60000\nheaders = { \"x-test-key\" = \"k-file\" }",
+        Some(&env),
+    )
+    .await;
     one_traced_request(&sluice, &dir).await;
     served_span_and_metrics(&exports).await;
     assert!(
@@ -419,22 +411,14 @@ async fn otel_environment_variables_override_the_file() {
 async fn a_callers_unsampled_trace_is_not_recorded() {
     let (receiver, exports) = otlp_receiver().await;
     let dir = pki("telemetry-unsampled", &["acme-loans"]);
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &example_policy(),
         &format!("[telemetry]\notlp_endpoint = \"http://{receiver}\"\nexport_interval_ms = 100"),
     )
     .await;
     let port = sluice.addr("partners").unwrap().port();
-    let acme = client(
-        &dir,
-        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
-        true,
-    );
+    let acme = acme_client(&dir);
     const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
     for (trace, flags) in [(UNSAMPLED, "00"), (TRACE, "01")] {
         let (status, _, _) = fetch(
@@ -475,8 +459,6 @@ async fn a_collector_that_never_answers_delays_no_request() {
         }
     });
     let dir = pki("telemetry-blackhole", &["acme-loans"]);
-    let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
     // A queue of 64 spans: 100 requests (200 spans) overflow it while exports hang.
     // The contract's rate limit (burst 50) lifted, so that 100 requests are served.
     let policy = example_policy().replace(
@@ -484,10 +466,8 @@ async fn a_collector_that_never_answers_delays_no_request() {
         "rate        = { per_second = 1000, burst = 1000 }",
     );
     assert_ne!(policy, example_policy());
-    let sluice = start_sluice_tail(
+    let sluice = exporting(
         &dir,
-        inst,
-        partner_api,
         &policy,
         &format!(
             "[telemetry]\notlp_endpoint = \"http://{hole}\"\nexport_interval_ms = 100\ntimeout_ms = 300\nmax_queued_spans = 64"
@@ -495,11 +475,7 @@ async fn a_collector_that_never_answers_delays_no_request() {
     )
     .await;
     let port = sluice.addr("partners").unwrap().port();
-    let acme = client(
-        &dir,
-        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
-        true,
-    );
+    let acme = acme_client(&dir);
     // 100 requests take about a second here. Were a request to wait on the exporter, each would
     // wait at least one export timeout (0.3 s): the whole loop is bounded at 30 s, far from both.
     let all = async {

@@ -55,7 +55,7 @@ impl SpanHandle {
         contract: &str,
         flow: &'static str,
     ) {
-        self.rename(format!("{} {template}", super::method_attribute(method)));
+        self.rename(|| format!("{} {template}", super::method_attribute(method)));
         self.set_str("http.route", template);
         self.set_str("sluice.partner", partner);
         self.set_str("sluice.contract", contract);

@@ -109,12 +109,14 @@ impl SpanHandle {
         f(&mut self.0.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Sets an attribute (replacing an earlier value of the same key).
-    fn set(&self, key: &'static str, value: Value) {
+    /// Sets an attribute (replacing an earlier value of the same key). The value is built only
+    /// when the sampler kept the span.
+    fn set(&self, key: &'static str, value: impl FnOnce() -> Value) {
         self.with(|s| {
             if !s.recording {
                 return;
             }
+            let value = value();
             if let Some(slot) = s.attributes.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
             } else {
@@ -125,24 +127,27 @@ impl SpanHandle {
 
     /// Sets a string attribute.
     fn set_str(&self, key: &'static str, value: &str) {
-        if self.with(|s| s.recording) {
-            self.set(key, Value::Str(value.to_string()));
-        }
+        self.set(key, || Value::Str(value.to_string()));
     }
 
     /// Sets a string attribute from sluice's own source (no copy is made while buffering).
     fn set_static(&self, key: &'static str, value: &'static str) {
-        self.set(key, Value::Static(value));
+        self.set(key, || Value::Static(value));
     }
 
     /// Sets an integer attribute.
     fn set_int(&self, key: &'static str, value: i64) {
-        self.set(key, Value::Int(value));
+        self.set(key, || Value::Int(value));
     }
 
-    /// Renames the span (once the route template is known).
-    fn rename(&self, name: String) {
-        self.with(|s| s.name = Some(name));
+    /// Renames the span (once the route template is known); the name is built only when the
+    /// sampler kept the span.
+    fn rename(&self, name: impl FnOnce() -> String) {
+        self.with(|s| {
+            if s.recording {
+                s.name = Some(name());
+            }
+        });
     }
 
     /// Marks the span as failed.
