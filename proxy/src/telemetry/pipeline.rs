@@ -51,6 +51,9 @@ struct Pipeline {
 #[derive(Debug)]
 pub struct Telemetry {
     config: TelemetryConfig,
+    /// The TLS settings for the collector, built once from the files when the configuration
+    /// loads.
+    tls: CollectorTls,
     pipeline: OnceLock<Pipeline>,
 }
 
@@ -59,10 +62,13 @@ impl Telemetry {
     /// [`Telemetry::start`]. The collector's CA and client certificate are read and checked now,
     /// so that `sluice config check` finds a missing or broken file as `run` would.
     pub fn new(config: TelemetryConfig) -> Result<Arc<Self>, TelemetryError> {
-        http_tls(&config)?;
-        grpc_tls(&config)?;
+        let tls = match config.protocol {
+            Protocol::Grpc => CollectorTls::Grpc(grpc_tls(&config)?),
+            Protocol::HttpProtobuf => CollectorTls::Http(http_tls(&config)?),
+        };
         Ok(Arc::new(Telemetry {
             config,
+            tls,
             pipeline: OnceLock::new(),
         }))
     }
@@ -124,7 +130,7 @@ impl Telemetry {
             resource = resource.with_service_name(name.clone());
         }
         let resource = resource.build();
-        let (spans, metric_exporter) = exporters(c)?;
+        let (spans, metric_exporter) = exporters(c, &self.tls)?;
         let processor = BatchSpanProcessor::builder(spans)
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -192,6 +198,7 @@ impl Drop for Telemetry {
 /// The span and metric exporters for `c`.
 fn exporters(
     c: &TelemetryConfig,
+    tls: &CollectorTls,
 ) -> Result<
     (
         opentelemetry_otlp::SpanExporter,
@@ -201,8 +208,8 @@ fn exporters(
 > {
     let base = c.endpoint.to_string().trim_end_matches('/').to_string();
     let fail = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter(e.to_string());
-    match c.protocol {
-        Protocol::Grpc => {
+    match tls {
+        CollectorTls::Grpc(tls) => {
             let mut headers = http::HeaderMap::new();
             for (k, v) in &c.headers {
                 // Validated when the configuration was read.
@@ -215,13 +222,12 @@ fn exporters(
             }
             let metadata =
                 opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-            let tls = grpc_tls(c)?;
             let spans = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(base.clone())
                 .with_timeout(c.timeout)
                 .with_metadata(metadata.clone());
-            let spans = match &tls {
+            let spans = match tls {
                 Some(t) => spans.with_tls_config(t.clone()),
                 None => spans,
             };
@@ -231,13 +237,13 @@ fn exporters(
                 .with_timeout(c.timeout)
                 .with_metadata(metadata);
             let metrics = match tls {
-                Some(t) => metrics.with_tls_config(t),
+                Some(t) => metrics.with_tls_config(t.clone()),
                 None => metrics,
             };
             Ok((spans.build().map_err(fail)?, metrics.build().map_err(fail)?))
         }
-        Protocol::HttpProtobuf => {
-            let client = super::http_client::RuntimeClient::new(http_tls(c)?, c.timeout);
+        CollectorTls::Http(tls) => {
+            let client = super::http_client::RuntimeClient::new(tls.clone(), c.timeout);
             let headers: std::collections::HashMap<String, String> =
                 c.headers.iter().cloned().collect();
             let spans = opentelemetry_otlp::SpanExporter::builder()
@@ -261,6 +267,15 @@ fn exporters(
             Ok((spans, metrics))
         }
     }
+}
+
+/// TLS to the collector, as the chosen protocol's client takes it.
+#[derive(Debug)]
+enum CollectorTls {
+    /// tonic's settings (`None` for `http://`).
+    Grpc(Option<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig>),
+    /// sluice's rustls client configuration.
+    Http(rustls::ClientConfig),
 }
 
 /// The rustls client configuration for an `https://` collector (or an unused one for `http://`).
