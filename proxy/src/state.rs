@@ -147,6 +147,7 @@ fn open_ledger_of(
         checkpoint_min_interval: config.ledger.checkpoint_min_interval,
         commit_delay: config.ledger.commit_delay,
         segment_bytes: 64 << 20,
+        idle_commit_wait: config.ledger.idle_commit_wait,
     })
     .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
     if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {

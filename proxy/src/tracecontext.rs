@@ -75,10 +75,11 @@ fn parse(value: &str) -> Option<(String, Parent)> {
     })
 }
 
-/// A random request id (128 bits, hex).
+/// A random request id (128 bits, hex), from the thread's CSPRNG (ChaCha, seeded and reseeded
+/// from the operating system): not a `getrandom` system call per id, which was two of the
+/// dozen system calls of a small request (its trace id and its request id).
 pub fn request_id() -> String {
-    let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    let b: [u8; 16] = rand::random();
     sluice_policy::hex::hex(&b)
 }
 

@@ -60,6 +60,10 @@ fn broken_configurations_name_the_problem() {
             "ledger.commit_delay_us: 250000 is too long; expected 0 to 100000 (0.1 s)",
         ),
         (
+            text.replace("[ledger]\n", "[ledger]\nidle_commit_wait_us = 100001\n"),
+            "ledger.idle_commit_wait_us: 100001 is too long; expected 0 to 100000 (0.1 s)",
+        ),
+        (
             text.replace(
                 "[telemetry]\n",
                 "[telemetry]\notlp_endpoint = \"https://collector:4317\"\nprotocol = \"grpc\"\nca = \"certs/collector-ca.pem\"\n",
@@ -131,6 +135,7 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     l.close();

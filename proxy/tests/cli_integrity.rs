@@ -27,6 +27,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     let begin = l

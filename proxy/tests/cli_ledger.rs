@@ -29,6 +29,7 @@ fn compliance_tools_answer_who_received_what() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 300,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     for (partner, subjects) in [

@@ -34,6 +34,7 @@ fn open(
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
 }
 
@@ -301,6 +302,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 256,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     for i in 0..12 {
@@ -322,6 +324,7 @@ fn segments_rotate_and_the_log_reads_across_them() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 256,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     assert_eq!(rec.entries, 25);
@@ -377,6 +380,7 @@ fn verify_streams_many_segments_and_checks_every_checkpoint() {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 2048,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     for i in 0..200 {
@@ -527,6 +531,7 @@ fn checkpoints_are_bounded_by_the_minimum_interval() {
             checkpoint_min_interval: min_interval,
             commit_delay: sluice::ledger::CommitDelay::default(),
             segment_bytes: 1 << 20,
+            idle_commit_wait: std::time::Duration::ZERO,
         })
         .unwrap();
         for i in 0..60 {
@@ -738,6 +743,7 @@ fn with_enough_open_disclosures_a_batch_gathers_while_entries_arrive() {
             siblings: 1,
         },
         segment_bytes: 64 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     let first = l.append_blocking(begin(0)).unwrap(); // one open: the delay applies from now on

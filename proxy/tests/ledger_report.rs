@@ -23,6 +23,7 @@ fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     for (partner, records, outcome, subjects) in disclosures {

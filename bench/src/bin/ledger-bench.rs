@@ -50,6 +50,7 @@ fn open(dir: &Path, key: &Arc<Ed25519KeyPair>, min_interval: Duration) -> Ledger
         checkpoint_min_interval: min_interval,
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 64 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
     .0

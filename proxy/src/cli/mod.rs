@@ -67,10 +67,13 @@ pub(crate) enum Failure {
     Violation = 3,
 }
 
-/// The multi-threaded runtime for the commands that serve; exit 1 if it cannot start.
+/// The multi-threaded runtime for the commands that serve; exit 1 if it cannot start. Its
+/// workers tell the ledger when they go idle (`ledger::idle`).
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    sluice::ledger::idle::install();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(sluice::ledger::idle::workers_idle)
         .build()
         .map_err(|e| {
             eprintln!("cannot start the runtime: {e}");

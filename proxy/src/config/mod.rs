@@ -96,6 +96,8 @@ pub struct Ledger {
     pub commit_window: Duration,
     /// The wait for more entries when many disclosures are open.
     pub commit_delay: crate::ledger::CommitDelay,
+    /// The longest a `disclosure.begin` waits for the workers to go idle before its sync.
+    pub idle_commit_wait: Duration,
     /// A checkpoint every this many entries.
     pub checkpoint_every: u64,
     /// Checkpoints no more often than this.
@@ -463,6 +465,14 @@ impl Config {
                         }
                     },
                     siblings: raw.ledger.commit_siblings,
+                },
+                idle_commit_wait: match raw.ledger.idle_commit_wait_us {
+                    us @ 0..=100_000 => Duration::from_micros(us),
+                    us => {
+                        return Err(fail(format!(
+                            "ledger.idle_commit_wait_us: {us} is too long; expected 0 to 100000 (0.1 s): a busy instance's requests wait it"
+                        )));
+                    }
                 },
                 checkpoint_every: raw.ledger.checkpoint_every.max(1),
                 checkpoint_min_interval: Duration::from_millis(

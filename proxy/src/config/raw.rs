@@ -115,6 +115,8 @@ pub(super) struct RawLedger {
     pub(super) commit_delay_us: u64,
     #[serde(default = "default_commit_siblings")]
     pub(super) commit_siblings: u64,
+    #[serde(default = "default_idle_commit_wait_us")]
+    pub(super) idle_commit_wait_us: u64,
     #[serde(default = "default_checkpoint_every")]
     pub(super) checkpoint_every: u64,
     #[serde(default = "default_checkpoint_min_interval_ms")]
@@ -129,6 +131,9 @@ fn default_commit_delay_us() -> u64 {
 }
 fn default_commit_siblings() -> u64 {
     crate::ledger::CommitDelay::default().siblings
+}
+fn default_idle_commit_wait_us() -> u64 {
+    1000
 }
 fn default_checkpoint_min_interval_ms() -> u64 {
     200

@@ -33,6 +33,7 @@ fn fixture(name: &str) -> Fixture {
         checkpoint_min_interval: std::time::Duration::ZERO,
         commit_delay: crate::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
+        idle_commit_wait: std::time::Duration::ZERO,
     })
     .unwrap();
     let ledger = Arc::new(ledger);

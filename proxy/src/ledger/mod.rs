@@ -9,7 +9,8 @@
 //! LOCK                        held (flock) by the one process writing this ledger
 //! ```
 //! Writes are group-committed: one `fdatasync` per batch, into a segment preallocated ahead of its
-//! records so that the sync flushes data only (`writer`). A `disclosure.begin` is durable before
+//! records so that the sync flushes data only (`writer`), at the moment the runtime's workers go
+//! idle (`idle`). A `disclosure.begin` is durable before
 //! the first byte goes to the partner; if the ledger cannot write, nothing is disclosed. A
 //! `disclosure.end` nobody waits for rides with the next batch, durable within 10 ms (`queue`). On open, a torn tail is cut, the tree is rebuilt and checked
 //! against the last signed checkpoint (a shorter or different log refuses to start), every
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod entry;
 mod error;
 pub mod html;
+pub mod idle;
 pub mod lock;
 pub mod merkle;
 pub mod notes;

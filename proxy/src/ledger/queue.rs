@@ -11,6 +11,10 @@
 //!
 //! The writer is woken only when it is waiting (a flag under the same lock), so an append while
 //! it syncs costs a lock and a push.
+//!
+//! A queue that defers to idle workers (`idle`) does not wake the writer for a waited append
+//! either: the batch is due when a worker is about to park ([`Queue::kick`]), or once the oldest
+//! waited append has waited the queue's bound, whichever comes first.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -29,6 +33,10 @@ struct State {
     jobs: Vec<Job>,
     /// Somebody waits for one of `jobs`.
     urgent: bool,
+    /// When the first waited job of `jobs` was pushed (deferring queues only).
+    urgent_since: Option<Instant>,
+    /// A worker went idle since the last batch was taken.
+    kicked: bool,
     /// When the oldest queued job was pushed.
     since: Option<Instant>,
     /// The writer sleeps on the condition variable.
@@ -41,6 +49,9 @@ struct State {
 pub(super) struct Queue {
     state: Mutex<State>,
     wake: Condvar,
+    /// Waited appends wait for idle workers (`idle`), at most this long; `None`: they wake the
+    /// writer at once.
+    defer: Option<Duration>,
 }
 
 /// What the writer took.
@@ -54,6 +65,14 @@ pub(super) enum Taken {
 }
 
 impl Queue {
+    /// A queue whose waited appends wait for idle workers at most `bound` (see `idle`).
+    pub(super) fn deferring(bound: Duration) -> Self {
+        Queue {
+            defer: Some(bound),
+            ..Queue::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -80,7 +99,25 @@ impl Queue {
         s.jobs.push(job);
         s.since.get_or_insert_with(Instant::now);
         s.urgent |= waited;
-        let wake = s.waiting && (s.urgent || s.jobs.len() >= DETACHED_MAX);
+        let deferred = waited && self.defer.is_some();
+        if deferred {
+            s.urgent_since.get_or_insert_with(Instant::now);
+        }
+        let wake = s.waiting && (s.jobs.len() >= DETACHED_MAX || (s.urgent && !deferred));
+        drop(s);
+        if deferred {
+            super::idle::waited_append();
+        }
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A worker is about to park: a waited batch is due now.
+    pub(super) fn kick(&self) {
+        let mut s = self.lock();
+        s.kicked = true;
+        let wake = s.waiting && s.urgent;
         drop(s);
         if wake {
             self.wake.notify_one();
@@ -93,21 +130,33 @@ impl Queue {
         self.wake.notify_one();
     }
 
-    /// The writer's side: blocks until a batch is due (a waited append, a detached one queued
-    /// for `DETACHED_FLUSH`, `DETACHED_MAX` queued, or closing), or `idle` passes with nothing
+    /// The writer's side: blocks until a batch is due (a waited append — once a worker went
+    /// idle or the bound passed, on a deferring queue —, a detached one queued for
+    /// `DETACHED_FLUSH`, `DETACHED_MAX` queued, or closing), or `idle` passes with nothing
     /// queued. `window` > 0 then waits that long for stragglers before taking the batch, and
-    /// so does `delay` (the writer's commit delay, when it applies).
+    /// so does `delay` (the writer's commit delay, when it applies; not on a deferring queue,
+    /// whose bound is that wait).
     pub(super) fn take(&self, idle: Duration, window: Duration, delay: Duration) -> Taken {
         let mut s = self.lock();
         loop {
-            let due = s.urgent || s.closed || s.jobs.len() >= DETACHED_MAX;
-            let wait = match s.since {
+            let due = s.closed
+                || s.jobs.len() >= DETACHED_MAX
+                || (s.urgent && (self.defer.is_none() || s.kicked));
+            let deferred = match (self.defer, s.urgent_since) {
+                (Some(bound), Some(since)) if s.urgent => Some(bound.checked_sub(since.elapsed())),
+                _ => None,
+            };
+            let wait = match (s.since, deferred) {
                 _ if due => break,
-                Some(since) => match DETACHED_FLUSH.checked_sub(since.elapsed()) {
+                (_, Some(left)) => match left {
                     Some(left) if !left.is_zero() => left,
                     _ => break,
                 },
-                None => idle,
+                (Some(since), None) => match DETACHED_FLUSH.checked_sub(since.elapsed()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => break,
+                },
+                (None, None) => idle,
             };
             s.waiting = true;
             let (next, timeout) = self
@@ -125,17 +174,96 @@ impl Queue {
             std::thread::sleep(window);
             s = self.lock();
         }
-        if !delay.is_zero() && !s.closed {
+        if !delay.is_zero() && !s.closed && self.defer.is_none() {
             drop(s);
             std::thread::sleep(delay);
             s = self.lock();
         }
         let jobs = std::mem::take(&mut s.jobs);
         s.urgent = false;
+        s.urgent_since = None;
+        s.kicked = false;
         s.since = None;
         if jobs.is_empty() {
             return if s.closed { Taken::Closed } else { Taken::Idle };
         }
         Taken::Batch(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::mpsc;
+
+    fn waited(queue: &Queue) {
+        let done: super::super::writer::Done = Box::new(|_| {});
+        let job = Job {
+            entry: super::super::entry::Entry::Incomplete { begin: 0 },
+            done: Some(done),
+        };
+        queue.push(job, true).unwrap();
+    }
+
+    /// Takes on another thread; the receiver says how many jobs the batch held.
+    fn taker(queue: &Arc<Queue>) -> mpsc::Receiver<usize> {
+        let (tx, rx) = mpsc::channel();
+        let queue = queue.clone();
+        std::thread::spawn(move || {
+            let n = match queue.take(Duration::from_secs(60), Duration::ZERO, Duration::ZERO) {
+                Taken::Batch(b) => b.len(),
+                _ => 0,
+            };
+            let _ = tx.send(n);
+        });
+        rx
+    }
+
+    #[test]
+    fn a_waited_append_on_a_deferring_queue_waits_for_idle_workers() {
+        let queue = Arc::new(Queue::deferring(Duration::from_secs(60)));
+        waited(&queue);
+        let batch = taker(&queue);
+        // Not taken while the workers are busy (the bound is a minute away)...
+        assert!(batch.recv_timeout(Duration::from_millis(100)).is_err());
+        // ... and everything queued meanwhile joins the batch once a worker goes idle.
+        waited(&queue);
+        waited(&queue);
+        queue.kick();
+        assert_eq!(batch.recv_timeout(Duration::from_secs(30)), Ok(3));
+    }
+
+    #[test]
+    fn a_deferred_batch_is_taken_after_its_bound_when_no_worker_goes_idle() {
+        let queue = Arc::new(Queue::deferring(Duration::from_millis(20)));
+        let batch = taker(&queue);
+        waited(&queue);
+        assert_eq!(batch.recv_timeout(Duration::from_secs(30)), Ok(1));
+    }
+
+    #[test]
+    fn a_waited_append_on_a_plain_queue_wakes_the_writer_at_once() {
+        let queue = Arc::new(Queue::default());
+        let batch = taker(&queue);
+        waited(&queue);
+        assert_eq!(batch.recv_timeout(Duration::from_secs(30)), Ok(1));
+    }
+
+    #[test]
+    fn a_kick_is_spent_with_the_batch_it_released() {
+        // A worker went idle while the writer was busy: the append that follows is due at once
+        // only until a batch is taken (the kick is spent with it).
+        let queue = Arc::new(Queue::deferring(Duration::from_secs(60)));
+        waited(&queue);
+        queue.kick();
+        assert_eq!(taker(&queue).recv_timeout(Duration::from_secs(30)), Ok(1));
+        waited(&queue);
+        assert!(
+            taker(&queue)
+                .recv_timeout(Duration::from_millis(100))
+                .is_err()
+        );
+        queue.kick();
     }
 }

@@ -38,6 +38,9 @@ pub struct LedgerOptions {
     pub commit_delay: CommitDelay,
     /// Start a new segment file once the current one reaches this size.
     pub segment_bytes: u64,
+    /// How long a waited append may wait for the runtime's workers to go idle before its batch
+    /// is synced anyway (see `idle`); zero, or a runtime without the hook: no wait.
+    pub idle_commit_wait: Duration,
 }
 
 /// PostgreSQL's `commit_delay` and `commit_siblings`, for the ledger: when at least `siblings`
@@ -208,7 +211,13 @@ impl Ledger {
             file.sync_all().map_err(|e| io("syncing", &path, e))?;
         }
         let healthy = Arc::new(AtomicBool::new(true));
-        let queue = Arc::new(Queue::default());
+        let queue = if !opts.idle_commit_wait.is_zero() && super::idle::installed() {
+            let queue = Arc::new(Queue::deferring(opts.idle_commit_wait));
+            super::idle::register(&queue);
+            queue
+        } else {
+            Arc::new(Queue::default())
+        };
         let writer_queue = queue.clone();
         let writer = Writer {
             dir: opts.dir.clone(),
