@@ -51,9 +51,42 @@ fn readiness(shared: &Shared) -> Option<String> {
 const CRL_WARNING_SECS: i64 = 24 * 3600;
 
 /// Warnings a ready instance still reports on `/readyz` (it stays ready): CRLs whose
-/// `nextUpdate` is less than a day away.
+/// `nextUpdate` is less than a day away, and an evidence store that lags or refused the log.
 fn warnings(shared: &Shared) -> Vec<String> {
     let now = sluice_certs::inspect::now();
+    let mut out = store_warnings(shared);
+    out.extend(crl_warnings(shared, now));
+    out
+}
+
+/// The evidence store's lag past its bounds, or its refusal (paths and counts, no values).
+fn store_warnings(shared: &Shared) -> Vec<String> {
+    let (Some(status), Some(ledger), Some(store)) =
+        (&shared.shipper, &shared.ledger, &shared.config.ledger.store)
+    else {
+        return Vec::new();
+    };
+    if let Some(why) = status.refused() {
+        return vec![format!(
+            "warning: the evidence store refused this ledger and shipping stopped: {why}"
+        )];
+    }
+    let (entries, seconds) = status.lag(ledger.durable_entries());
+    if entries > store.lag_warn_entries || seconds > store.lag_warn.as_secs_f64() {
+        vec![format!(
+            "warning: the evidence store is {entries} entries and {seconds:.0} s behind the ledger ({}; the ledger keeps them locally)",
+            if status.connected() {
+                "shipping"
+            } else {
+                "not connected"
+            }
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn crl_warnings(shared: &Shared, now: i64) -> Vec<String> {
     shared
         .tls
         .iter()
@@ -99,6 +132,15 @@ pub fn gauges(shared: &Shared) -> Vec<crate::metrics::Gauge> {
                 (next_update - now) as f64,
             ));
         }
+    }
+    if let (Some(status), Some(ledger)) = (&shared.shipper, &shared.ledger) {
+        let (entries, seconds) = status.lag(ledger.durable_entries());
+        gauges.push(("sluice_ledger_store_lag_entries", vec![], entries as f64));
+        gauges.push(("sluice_ledger_store_lag_seconds", vec![], seconds));
+        let connected = f64::from(u8::from(status.connected()));
+        gauges.push(("sluice_ledger_store_connected", vec![], connected));
+        let refused = f64::from(u8::from(status.refused().is_some()));
+        gauges.push(("sluice_ledger_store_refused", vec![], refused));
     }
     let contracts = shared.policy().policy.contracts.len();
     gauges.push(("sluice_policy_contracts", vec![], contracts as f64));

@@ -40,6 +40,7 @@ pub mod decode;
 pub mod digest;
 pub mod disclosure;
 pub mod errors;
+pub mod evidence;
 pub mod flow;
 pub mod framing;
 pub mod identity;

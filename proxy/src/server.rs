@@ -117,6 +117,25 @@ pub fn serve_bound(shared: Arc<Shared>, bound: Bound) -> Result<Running, StartEr
     let in_flight = Arc::new(Semaphore::new(shared.config.limits.max_in_flight));
     let mut addrs = Vec::new();
     let mut tasks = Vec::new();
+    if let (Some(status), Some(ledger), Some(store)) =
+        (&shared.shipper, &shared.ledger, &shared.config.ledger.store)
+    {
+        let opts = crate::evidence::ship::ShipOptions {
+            store: store.settings.clone(),
+            dir: ledger.dir().to_path_buf(),
+            origin: ledger.origin().to_string(),
+            public: ledger.public_key().to_vec(),
+            batch: store.batch,
+        };
+        let weak = Arc::downgrade(ledger);
+        let durable = move || weak.upgrade().map_or(0, |l| l.durable_entries());
+        tasks.push(tokio::spawn(crate::evidence::ship::run(
+            opts,
+            status.clone(),
+            durable,
+            stopped.clone(),
+        )));
+    }
     for (i, (listener, addr)) in bound.listeners.into_iter().enumerate() {
         let l = &shared.config.listeners[i];
         tracing::info!(listener = %l.name, address = %addr, "listening");

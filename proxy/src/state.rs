@@ -44,6 +44,8 @@ pub struct Shared {
     pub tls: Vec<Arc<ServerTls>>,
     /// The disclosure ledger (`None` only for `config check`, which never serves).
     pub ledger: Option<Arc<crate::ledger::Ledger>>,
+    /// How shipping the ledger to the evidence store goes (`[ledger.store]`, serving only).
+    pub shipper: Option<Arc<crate::evidence::ship::ShipStatus>>,
     /// SHA-256 of the bearer token the admin listener requires for `/metrics` and
     /// `/admin/reload`.
     pub admin_token: Option<[u8; 32]>,
@@ -243,6 +245,7 @@ impl Shared {
             ),
             _ => None,
         };
+        let shipper = (ledger.is_some() && config.ledger.store.is_some()).then(Default::default);
         let shared = Self {
             config,
             shadow,
@@ -253,6 +256,7 @@ impl Shared {
             subject_master,
             upstreams,
             tls,
+            shipper,
             ledger,
             signer,
             telemetry,

@@ -10,10 +10,14 @@ use sluice::ledger::read;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LedgerCommand {
-    /// Check record checksums, entries, the Merkle tree, and every signed checkpoint.
+    /// Check record checksums, entries, the Merkle tree, and every signed checkpoint (of a
+    /// directory, or of every replica in the evidence store with --store).
     Verify {
         /// The ledger directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: super::store::StoreArgs,
         /// The log's public key (PEM SubjectPublicKeyInfo, as `certs init` writes signing.pub).
         /// Without it, DIR/log.pub is used — which only shows the log agrees with itself.
         #[arg(long)]
@@ -24,10 +28,14 @@ pub(crate) enum LedgerCommand {
         /// The ledger directory.
         dir: PathBuf,
     },
-    /// Disclosures (begin joined with end) as JSON lines, filtered.
+    /// Disclosures (begin joined with end) as JSON lines, filtered (of a directory, or of every
+    /// replica in the evidence store with --store, each line with its `origin`).
     Query {
         /// The ledger directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: super::store::StoreArgs,
         /// Only this partner.
         #[arg(long)]
         partner: Option<String>,
@@ -96,6 +104,9 @@ pub(crate) enum LedgerCommand {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// The evidence store's schema.
+    #[command(subcommand)]
+    Store(super::store::StoreCommand),
     /// Every entry as JSON lines or CSV, or one OCSF event per disclosure.
     Export {
         /// The ledger directory.
@@ -177,7 +188,15 @@ fn done(result: Result<impl Sized, String>) -> Result<(), Failure> {
 
 pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
     match cmd {
-        LedgerCommand::Verify { dir, pubkey: p } => {
+        LedgerCommand::Store(cmd) => super::store::run(cmd),
+        LedgerCommand::Verify {
+            dir: None, store, ..
+        } => super::store::verify(store),
+        LedgerCommand::Verify {
+            dir: Some(dir),
+            pubkey: p,
+            ..
+        } => {
             let p = p.unwrap_or_else(|| {
                 eprintln!("note: no --pubkey; using {}/log.pub, which only shows the log agrees with itself", dir.display());
                 dir.join("log.pub")
@@ -291,6 +310,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
         }
         LedgerCommand::Query {
             dir,
+            store,
             partner,
             contract,
             outcome,
@@ -335,22 +355,27 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                 .as_ref()
                 .zip(target)
                 .map(|(k, t)| sluice_policy::hex::hex(&k.target_hash(&t)));
-            done(read::for_each_disclosure(&dir, |(v, subjects, time)| {
+            // Everything but the subject, which the store answers from its index.
+            let keep = |v: &serde_json::Value, time: u64| {
                 let is = |k: &str, want: &Option<String>| {
                     want.as_ref().is_none_or(|w| v[k].as_str() == Some(w))
                 };
                 let in_time =
                     since_ms.is_none_or(|s| time >= s) && until_ms.is_none_or(|u| time < u);
-                let about = wanted.is_none_or(|h| subjects.contains(&h))
-                    && wanted_target
-                        .as_ref()
-                        .is_none_or(|t| v["target_hmac"].as_str() == Some(t));
-                if is("partner", &partner)
+                let about = wanted_target
+                    .as_ref()
+                    .is_none_or(|t| v["target_hmac"].as_str() == Some(t));
+                is("partner", &partner)
                     && is("contract", &contract)
                     && is("outcome", &outcome)
                     && in_time
                     && about
-                {
+            };
+            let Some(dir) = dir else {
+                return super::store::query(store, wanted, keep);
+            };
+            done(read::for_each_disclosure(&dir, |(v, subjects, time)| {
+                if wanted.is_none_or(|h| subjects.contains(&h)) && keep(&v, time) {
                     println!("{v}");
                 }
             }))

@@ -19,6 +19,7 @@ mod policy;
 mod policy_test;
 mod probe;
 mod run;
+mod store;
 
 /// Sluice: a streaming DLP reverse proxy for third-party data feeds.
 #[derive(Debug, Parser)]

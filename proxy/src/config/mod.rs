@@ -102,6 +102,21 @@ pub struct Ledger {
     pub checkpoint_every: u64,
     /// Checkpoints no more often than this.
     pub checkpoint_min_interval: Duration,
+    /// The evidence store the log is shipped to (`[ledger.store]`).
+    pub store: Option<StoreConfig>,
+}
+
+/// `[ledger.store]`: where the shipper copies the ledger, and when its lag becomes a warning.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The store and its credentials.
+    pub settings: crate::evidence::StoreSettings,
+    /// Entries per transaction.
+    pub batch: usize,
+    /// `/readyz` warns past this many entries not yet in the store ...
+    pub lag_warn_entries: u64,
+    /// ... or when the store has not had everything for this long.
+    pub lag_warn: Duration,
 }
 
 /// Shadow evaluation of a candidate policy (`[shadow]`).
@@ -472,6 +487,34 @@ impl Config {
                         return Err(fail(format!(
                             "ledger.idle_commit_wait_us: {us} is too long; expected 0 to 100000 (0.1 s): a busy instance's requests wait it"
                         )));
+                    }
+                },
+                store: match &raw.ledger.store {
+                    None => None,
+                    Some(store) => {
+                        let url = store
+                            .url
+                            .parse::<crate::evidence::StoreUrl>()
+                            .map_err(|e| fail(format!("ledger.store.url: {e}")))?;
+                        let settings = crate::evidence::StoreSettings {
+                            url,
+                            password_file: store.password_file.as_deref().map(rel),
+                        };
+                        settings
+                            .check()
+                            .map_err(|e| fail(format!("ledger.store: {e}")))?;
+                        if store.batch == 0 || store.batch > 100_000 {
+                            return Err(fail(format!(
+                                "ledger.store.batch: {} is out of range; expected 1 to 100000 entries per transaction",
+                                store.batch
+                            )));
+                        }
+                        Some(StoreConfig {
+                            settings,
+                            batch: store.batch,
+                            lag_warn_entries: store.lag_warn_entries,
+                            lag_warn: Duration::from_secs(store.lag_warn_seconds),
+                        })
                     }
                 },
                 checkpoint_every: raw.ledger.checkpoint_every.max(1),

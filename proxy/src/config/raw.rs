@@ -117,10 +117,35 @@ pub(super) struct RawLedger {
     pub(super) commit_siblings: u64,
     #[serde(default = "default_idle_commit_wait_us")]
     pub(super) idle_commit_wait_us: u64,
+    pub(super) store: Option<RawStore>,
     #[serde(default = "default_checkpoint_every")]
     pub(super) checkpoint_every: u64,
     #[serde(default = "default_checkpoint_min_interval_ms")]
     pub(super) checkpoint_min_interval_ms: u64,
+}
+
+/// `[ledger.store]`: the evidence store the ledger is shipped to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(super) url: String,
+    pub(super) password_file: Option<PathBuf>,
+    #[serde(default = "default_store_batch")]
+    pub(super) batch: usize,
+    #[serde(default = "default_lag_warn_entries")]
+    pub(super) lag_warn_entries: u64,
+    #[serde(default = "default_lag_warn_seconds")]
+    pub(super) lag_warn_seconds: u64,
+}
+
+fn default_store_batch() -> usize {
+    1000
+}
+fn default_lag_warn_entries() -> u64 {
+    100_000
+}
+fn default_lag_warn_seconds() -> u64 {
+    60
 }
 
 fn default_commit_ms() -> u64 {

@@ -62,13 +62,15 @@ pub type Disclosure = (Value, Vec<[u8; 32]>, u64);
 /// Joins each begin with its end as entries stream by. Disclosures come out in the order they
 /// began, each as soon as it and every earlier one are closed, so memory holds only the ones in
 /// flight at a point of the log (a begin never closed waits for the end of the log).
-#[derive(Default)]
-struct Joiner {
+#[derive(Debug, Default)]
+pub struct Joiner {
     pending: std::collections::BTreeMap<u64, (Disclosure, bool)>,
 }
 
 impl Joiner {
-    fn add(&mut self, dir: &Path, r: &Record, out: &mut impl FnMut(Disclosure)) {
+    /// Adds `r`; calls `out` with the disclosures it completes (side-file subjects read from
+    /// `dir`).
+    pub fn add(&mut self, dir: &Path, r: &Record, out: &mut impl FnMut(Disclosure)) {
         match &r.entry {
             Entry::Begin(b) => {
                 let v = json!({"seq": r.seq, "time_ms": r.time_ms, "request_id": b.request_id, "trace_id": b.trace_id, "partner": b.partner, "contract": b.contract,
@@ -110,7 +112,8 @@ impl Joiner {
         }
     }
 
-    fn finish(self, out: &mut impl FnMut(Disclosure)) {
+    /// The disclosures still open at the end of the log.
+    pub fn finish(self, out: &mut impl FnMut(Disclosure)) {
         self.pending.into_values().for_each(|(d, _)| out(d));
     }
 }
@@ -128,7 +131,7 @@ pub fn for_each_disclosure(dir: &Path, mut f: impl FnMut(Disclosure)) -> Result<
 }
 
 /// The subject hashes of an end entry: inline, or from its side file (checked against the digest).
-fn subjects_of(dir: &Path, e: &super::entry::End) -> Vec<[u8; 32]> {
+pub fn subjects_of(dir: &Path, e: &super::entry::End) -> Vec<[u8; 32]> {
     if e.subjects_digest == [0; 32] {
         return e.subjects.clone();
     }

@@ -92,6 +92,9 @@ pub struct Recovery {
 pub struct Ledger {
     queue: Arc<Queue>,
     healthy: Arc<AtomicBool>,
+    durable: Arc<std::sync::atomic::AtomicU64>,
+    dir: PathBuf,
+    public: Vec<u8>,
     origin: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Held until [`close`](Self::close) (and by the writer thread until it has stopped).
@@ -211,6 +214,7 @@ impl Ledger {
             file.sync_all().map_err(|e| io("syncing", &path, e))?;
         }
         let healthy = Arc::new(AtomicBool::new(true));
+        let durable = Arc::new(std::sync::atomic::AtomicU64::new(end.entries));
         let queue = if !opts.idle_commit_wait.is_zero() && super::idle::installed() {
             let queue = Arc::new(Queue::deferring(opts.idle_commit_wait));
             super::idle::register(&queue);
@@ -241,6 +245,7 @@ impl Ledger {
             last_checkpoint: 0,
             last_checkpoint_at: Instant::now(),
             healthy: healthy.clone(),
+            durable: durable.clone(),
             diverged: false,
             _lock: lock.clone(),
         };
@@ -251,6 +256,9 @@ impl Ledger {
         let ledger = Ledger {
             queue,
             healthy,
+            durable,
+            dir: opts.dir.clone(),
+            public,
             origin: opts.origin,
             thread: Mutex::new(Some(thread)),
             lock: Mutex::new(Some(lock)),
@@ -269,6 +277,21 @@ impl Ledger {
     /// The log's origin.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The directory the log is in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The Ed25519 public key of the checkpoint signatures.
+    pub fn public_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// Entries durable in the log.
+    pub fn durable_entries(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
     }
 
     /// False after a write or sync failed, until one succeeds again.

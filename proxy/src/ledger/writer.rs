@@ -81,6 +81,8 @@ pub(super) struct Writer {
     pub(super) last_checkpoint_at: Instant,
     pub(super) min_interval: Duration,
     pub(super) healthy: Arc<AtomicBool>,
+    /// `size`, published for the evidence store's shipper (its lag).
+    pub(super) durable: Arc<std::sync::atomic::AtomicU64>,
     /// Set for good once the segment on disk is no longer what this writer wrote (someone else
     /// appended, cut or replaced it): nothing more is appended, and the instance stays not-ready.
     pub(super) diverged: bool,
@@ -225,6 +227,7 @@ impl Writer {
                 }
                 leaves.iter().for_each(|l| self.range.push(*l));
                 self.size += leaves.len() as u64;
+                self.durable.store(self.size, Ordering::Release);
                 self.open = (self.open + begun).saturating_sub(ended);
                 self.healthy.store(true, Ordering::SeqCst);
                 for (seq, done) in accepted {

@@ -49,6 +49,26 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "1 while the ledger can write, else 0.",
     ),
     (
+        "sluice_ledger_store_lag_entries",
+        "gauge",
+        "Durable ledger entries not yet in the evidence store.",
+    ),
+    (
+        "sluice_ledger_store_lag_seconds",
+        "gauge",
+        "Seconds since the evidence store last held every durable ledger entry (0 when it does).",
+    ),
+    (
+        "sluice_ledger_store_connected",
+        "gauge",
+        "1 while the shipper is connected to the evidence store, else 0.",
+    ),
+    (
+        "sluice_ledger_store_refused",
+        "gauge",
+        "1 once the evidence store refused this ledger (a fork, a rewritten entry, another key): shipping stopped.",
+    ),
+    (
         "sluice_certificate_expiry_days",
         "gauge",
         "Whole days until a listener certificate (or a CA it trusts) expires.",

@@ -1,0 +1,141 @@
+//! The ledger commands on the evidence store: `ledger store init URL`, and `--store URL` for
+//! `ledger verify` and `ledger query` (every replica at once, `--origin` to pick one).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::Failure;
+use sluice::evidence::{StoreError, StoreSettings, StoreUrl, audit, schema};
+
+/// Where the store is, for the commands that read it.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// Read the evidence store instead of a directory: a postgresql:// URL (no password in it;
+    /// `sslmode=verify-full&sslrootcert=CA.pem`, or `sslmode=disable` on a trusted loopback).
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// Only this replica's log (its origin).
+    #[arg(long, requires = "store")]
+    pub(crate) origin: Option<String>,
+    /// The store password's file (default: PGPASSWORD).
+    #[arg(long, requires = "store")]
+    pub(crate) password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Create the store's schema, or migrate it to this sluice's version.
+    Init {
+        /// postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=CA.pem
+        url: String,
+        /// The password's file (default: PGPASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn settings(url: &str, password_file: Option<PathBuf>) -> Result<StoreSettings, Failure> {
+    match url.parse::<StoreUrl>() {
+        Ok(url) => Ok(StoreSettings { url, password_file }),
+        Err(e) => {
+            eprintln!("--store: {e}");
+            Err(Failure::Input)
+        }
+    }
+}
+
+/// Runs `f` on a small runtime; a store error is printed and becomes its exit status.
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the runtime: {e}");
+            Failure::Failed
+        })?;
+    runtime.block_on(f).map_err(|e| {
+        eprintln!("{e}");
+        match e {
+            StoreError::Settings(_) => Failure::Input,
+            _ => Failure::Failed,
+        }
+    })
+}
+
+pub(crate) fn run(cmd: StoreCommand) -> Result<(), Failure> {
+    match cmd {
+        StoreCommand::Init { url, password_file } => {
+            let settings = settings(&url, password_file)?;
+            let (before, after) = block_on(async {
+                let mut client = settings.connect().await?;
+                schema::init(&mut client, &settings.url).await
+            })?;
+            if before == after {
+                println!("{}: schema version {after}, up to date", settings.url);
+            } else {
+                println!("{}: schema version {after} (was {before})", settings.url);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `ledger verify --store`: every origin's entries and checkpoints; exit 1 if any is wrong.
+pub(crate) fn verify(args: StoreArgs) -> Result<(), Failure> {
+    let url = args.store.as_deref().unwrap_or_default();
+    let settings = settings(url, args.password_file)?;
+    let (verdicts, alarms) = block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        let verdicts = audit::verify(&client, &settings.url, args.origin.as_deref()).await?;
+        let alarms = audit::alarms(&client, &settings.url, args.origin.as_deref()).await?;
+        Ok((verdicts, alarms))
+    })?;
+    let mut failed = false;
+    for v in verdicts {
+        match v.result {
+            Ok((entries, checkpoints, root)) => println!(
+                "ok: origin {}: {entries} entries, {checkpoints} checkpoints, root {root}",
+                v.origin
+            ),
+            Err(problem) => {
+                failed = true;
+                eprintln!("origin {}: {problem}", v.origin);
+            }
+        }
+    }
+    for (origin, seq, kind, detail) in &alarms {
+        let at = seq.map(|s| format!(" at entry {s}")).unwrap_or_default();
+        eprintln!("alarm: origin {origin}{at}: {kind}: {detail}");
+    }
+    if failed { Err(Failure::Failed) } else { Ok(()) }
+}
+
+/// `ledger query --store`: the disclosures across every origin, each with its `origin`;
+/// `keep` filters them as on a directory.
+pub(crate) fn query(
+    args: StoreArgs,
+    subject: Option<[u8; 32]>,
+    mut keep: impl FnMut(&serde_json::Value, u64) -> bool,
+) -> Result<(), Failure> {
+    let url = args.store.as_deref().unwrap_or_default();
+    let settings = settings(url, args.password_file)?;
+    block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        audit::for_each_disclosure(
+            &client,
+            &settings.url,
+            args.origin.as_deref(),
+            subject,
+            |origin, (mut v, _, time)| {
+                if keep(&v, time) {
+                    v["origin"] = serde_json::json!(origin);
+                    println!("{v}");
+                }
+            },
+        )
+        .await
+    })
+}

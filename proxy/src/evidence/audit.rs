@@ -1,0 +1,242 @@
+//! The compliance commands on the store, across every replica: `ledger verify --store` and
+//! `ledger query --store`.
+//!
+//! `verify` re-checks what the shippers checked, from the rows alone: per origin, the entries are
+//! numbered from 0 without a gap, each decodes and names its own sequence number, and at every
+//! stored checkpoint the Merkle root of the entries so far is the one the note signs, under the
+//! key registered for the origin. A deleted row is named by its sequence number; a changed one by
+//! its number when it no longer decodes as that entry, else by the span between the two
+//! checkpoints whose roots enclose it (the tree says where, not which). Entries are streamed from
+//! the server, so memory does not grow with the store.
+//!
+//! `query --subject` is one index lookup (`sluice_subjects_by_subject`) over every replica, then
+//! the begin and end of each disclosure found.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::{StreamExt, pin_mut};
+use tokio_postgres::Client;
+
+use super::{StoreError, StoreUrl};
+use crate::ledger::read::{Disclosure, Joiner};
+use crate::ledger::{Record, checkpoint, merkle};
+
+/// One origin's verification.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The origin.
+    pub origin: String,
+    /// Entries, checkpoints and the root, or what is wrong.
+    pub result: Result<(u64, u64, String), String>,
+}
+
+/// Alarms the shippers recorded: (origin, seq, kind, detail).
+pub type Alarm = (String, Option<i64>, String, String);
+
+/// The origins in the store (or just `only`), with their keys.
+async fn origins(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT origin, public_key FROM sluice_origins WHERE $1::text IS NULL OR origin = $1 ORDER BY origin",
+            &[&only],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "listing origins", e))?;
+    let out: Vec<_> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    if let (Some(o), true) = (only, out.is_empty()) {
+        return Err(StoreError::Refused(format!(
+            "{url}: no origin {o:?} in the store"
+        )));
+    }
+    Ok(out)
+}
+
+/// The alarms recorded for the origins (or just `only`).
+pub async fn alarms(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+) -> Result<Vec<Alarm>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT origin, seq, kind, detail FROM sluice_alarms WHERE $1::text IS NULL OR origin = $1 ORDER BY id",
+            &[&only],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "reading alarms", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// Verifies every origin (or just `only`).
+pub async fn verify(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+) -> Result<Vec<Verdict>, StoreError> {
+    let mut out = Vec::new();
+    for (origin, public) in origins(client, url, only).await? {
+        let result = verify_origin(client, url, &origin, &public).await?;
+        out.push(Verdict { origin, result });
+    }
+    Ok(out)
+}
+
+async fn verify_origin(
+    client: &Client,
+    url: &StoreUrl,
+    origin: &str,
+    public: &[u8],
+) -> Result<Result<(u64, u64, String), String>, StoreError> {
+    let checkpoints: Vec<(i64, Vec<u8>, String)> = client
+        .query(
+            "SELECT size, root, note FROM sluice_checkpoints WHERE origin = $1 ORDER BY size",
+            &[&origin],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "reading checkpoints", e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut checkpoints = checkpoints.into_iter().peekable();
+    let rows = client
+        .query_raw(
+            "SELECT seq, record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
+            [origin],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "reading entries", e))?;
+    pin_mut!(rows);
+    let mut range = merkle::CompactRange::default();
+    let (mut expected, mut signed, mut verified_to) = (0u64, 0u64, 0u64);
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+        let (seq, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        if seq as u64 != expected {
+            return Ok(Err(format!(
+                "entry {expected} is missing (deleted?): the next stored entry is {seq}"
+            )));
+        }
+        if Record::decode(&bytes).is_none_or(|r| r.seq != expected) {
+            return Ok(Err(format!(
+                "entry {seq} has been changed: it no longer decodes as entry {seq}"
+            )));
+        }
+        range.push(merkle::leaf_hash(&bytes));
+        expected += 1;
+        while let Some((size, root, note)) = checkpoints.next_if(|c| c.0 as u64 <= expected) {
+            if let Err(e) = check_note(&note, public, origin, size as u64, &root) {
+                return Ok(Err(format!("checkpoint {size}: {e}")));
+            }
+            if size as u64 == expected && range.root().as_slice() != root.as_slice() {
+                return Ok(Err(format!(
+                    "entries {verified_to}..{} differ from what the signed checkpoint at {size} covers: one of them was changed",
+                    size - 1
+                )));
+            }
+            verified_to = size as u64;
+            signed += 1;
+        }
+    }
+    if let Some((size, _, _)) = checkpoints.next() {
+        return Ok(Err(format!(
+            "entry {expected} is missing (deleted?): the signed checkpoint at {size} covers entries up to {}",
+            size - 1
+        )));
+    }
+    Ok(Ok((
+        expected,
+        signed,
+        sluice_policy::hex::hex(&range.root()),
+    )))
+}
+
+/// A stored note: signed by the origin's key, for this origin, size and root.
+fn check_note(
+    note: &str,
+    public: &[u8],
+    origin: &str,
+    size: u64,
+    root: &[u8],
+) -> Result<(), String> {
+    let cp = checkpoint::verify(note, public).map_err(|e| e.to_string())?;
+    if cp.origin != origin || cp.size != size || cp.root.as_slice() != root {
+        return Err("the note does not say what its row says (origin, size or root)".into());
+    }
+    Ok(())
+}
+
+/// Calls `f(origin, disclosure)` for the disclosures in the store (or of `only`): with
+/// `subject`, those about that subject hash (from the index), else all, origin by origin.
+pub async fn for_each_disclosure(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+    subject: Option<[u8; 32]>,
+    mut f: impl FnMut(&str, Disclosure),
+) -> Result<(), StoreError> {
+    let origins = origins(client, url, only).await?;
+    let no_dir = Path::new("");
+    let Some(subject) = subject else {
+        for (origin, _) in &origins {
+            let rows = client
+                .query_raw(
+                    "SELECT record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
+                    [origin],
+                )
+                .await
+                .map_err(|e| StoreError::db(url, "reading entries", e))?;
+            pin_mut!(rows);
+            let mut joiner = Joiner::default();
+            let mut out = |d| f(origin, d);
+            while let Some(row) = rows.next().await {
+                let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+                if let Some(r) = Record::decode(row.get::<_, &[u8]>(0)) {
+                    joiner.add(no_dir, &r, &mut out);
+                }
+            }
+            joiner.finish(&mut out);
+        }
+        return Ok(());
+    };
+    let rows = client
+        .query(
+            "SELECT origin, begin_seq, end_seq FROM sluice_subjects WHERE subject = $1 AND ($2::text IS NULL OR origin = $2) ORDER BY origin, begin_seq",
+            &[&subject.as_slice(), &only],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "looking up the subject", e))?;
+    let mut by_origin: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in &rows {
+        let seqs = by_origin.entry(r.get(0)).or_default();
+        seqs.push(r.get(1));
+        seqs.push(r.get(2));
+    }
+    for (origin, mut seqs) in by_origin {
+        seqs.sort_unstable();
+        seqs.dedup();
+        let records = client
+            .query(
+                "SELECT record FROM sluice_entries WHERE origin = $1 AND seq = ANY($2) ORDER BY seq",
+                &[&origin, &seqs],
+            )
+            .await
+            .map_err(|e| StoreError::db(url, "reading disclosures", e))?;
+        let mut joiner = Joiner::default();
+        let mut out = |(v, _, time): Disclosure| f(&origin, (v, vec![subject], time));
+        for row in &records {
+            if let Some(r) = Record::decode(row.get::<_, &[u8]>(0)) {
+                joiner.add(no_dir, &r, &mut out);
+            }
+        }
+        joiner.finish(&mut out);
+    }
+    Ok(())
+}

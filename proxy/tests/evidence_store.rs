@@ -1,0 +1,509 @@
+//! The evidence store against a real PostgreSQL server (a throwaway cluster on loopback): the
+//! shipper's copying and refusals, and `sluice ledger store init | verify --store |
+//! query --store` through the real binary.
+
+mod support;
+use support::{signing_key, sluice};
+
+#[path = "../../tests/src/postgres.rs"]
+mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ring::signature::Ed25519KeyPair;
+use sluice::evidence::ship::{self, ShipOptions, ShipStatus};
+use sluice::evidence::{StoreSettings, StoreUrl};
+use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+
+const SUBJECT: &str = "31011519751103008X";
+const SHIPPER_PASSWORD: &str = "shipper-pw";
+
+/// A cluster with an `evidence` database, its schema created by `sluice ledger store init`, and
+/// the shipper's password file.
+struct Store {
+    cluster: postgres::Cluster,
+    url: String,
+    password_file: PathBuf,
+    dir: PathBuf,
+}
+
+impl Store {
+    fn start(name: &str) -> Self {
+        let dir = support::scratch_dir(&format!("sluice-store-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cluster = postgres::Cluster::start(&dir.join("pg"), None);
+        cluster.database("evidence", "shipper", SHIPPER_PASSWORD);
+        let password_file = dir.join("store.password");
+        std::fs::write(&password_file, format!("{SHIPPER_PASSWORD}\n")).unwrap();
+        let url = cluster.url("shipper", "evidence");
+        let store = Store {
+            cluster,
+            url,
+            password_file,
+            dir,
+        };
+        let (code, out, err) = store.cli(&["ledger", "store", "init"], &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("schema version 1 (was 0)"), "{out}");
+        store
+    }
+
+    /// `sluice ARGS URL --password-file F REST` (the URL as the first argument after `args`
+    /// for `store init`, as `--store URL` otherwise).
+    fn cli(&self, args: &[&str], rest: &[&str]) -> (i32, String, String) {
+        let pw = self.password_file.to_str().unwrap();
+        let mut all: Vec<&str> = args.to_vec();
+        if args.contains(&"init") {
+            all.push(&self.url);
+        } else {
+            all.extend(["--store", &self.url]);
+        }
+        all.extend(["--password-file", pw]);
+        all.extend(rest);
+        sluice(&all)
+    }
+
+    fn settings(&self) -> StoreSettings {
+        StoreSettings {
+            url: self.url.parse::<StoreUrl>().unwrap(),
+            password_file: Some(self.password_file.clone()),
+        }
+    }
+
+    fn rows(&self, table: &str, origin: &str) -> u64 {
+        self.cluster
+            .psql(
+                "evidence",
+                &format!("SELECT count(*) FROM {table} WHERE origin = '{origin}'"),
+            )
+            .parse()
+            .unwrap()
+    }
+}
+
+fn subject_key(dir: &Path) -> PathBuf {
+    let path = dir.join("subject.key");
+    std::fs::write(&path, [7u8; 32]).unwrap();
+    path
+}
+
+fn open(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>) -> Ledger {
+    Ledger::open(LedgerOptions {
+        dir: dir.to_path_buf(),
+        origin: origin.into(),
+        key: key.clone(),
+        commit_window: Duration::ZERO,
+        checkpoint_every: 4,
+        checkpoint_min_interval: Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
+        segment_bytes: 2048,
+        idle_commit_wait: Duration::ZERO,
+    })
+    .unwrap()
+    .0
+}
+
+/// Appends `n` disclosures to `partner` about the test subject (and one other person each).
+fn disclose(l: &Ledger, partner: &str, n: usize) {
+    let someone = sluice_policy::pseudonym::SubjectKey::derive(&[7u8; 32]).subject_hash(SUBJECT);
+    for i in 0..n {
+        let b = l
+            .append_blocking(Entry::Begin(Box::new(Begin {
+                request_id: format!("r{i}"),
+                trace_id: String::new(),
+                partner: partner.into(),
+                spki_sha256: [1; 32],
+                serial: "01".into(),
+                contract: format!("{partner}-contract"),
+                route: "/v1/applicants/{id}".into(),
+                flow: "pull".into(),
+                policy_version: [2; 32],
+                target: None,
+            })))
+            .unwrap();
+        l.append_blocking(Entry::End(Box::new(End {
+            begin: b,
+            outcome: Outcome::Sent,
+            bytes_sent: 5,
+            sha256_sent: [3; 32],
+            records: 1,
+            records_dropped: 0,
+            fields: vec![],
+            subject_count: 2,
+            subjects: vec![someone, [i as u8; 32]],
+            subjects_digest: [0; 32],
+            integrity: "none".into(),
+        })))
+        .unwrap();
+    }
+}
+
+fn entries(dir: &Path) -> u64 {
+    sluice::ledger::read::entries(dir).unwrap().len() as u64
+}
+
+/// Runs the shipper for the (closed) ledger in `dir` until it has shipped everything or been
+/// refused (at most 60 s); returns its status.
+fn ship(store: &Store, dir: &Path, origin: &str, key: &Ed25519KeyPair) -> Arc<ShipStatus> {
+    let total = entries(dir);
+    let opts = ShipOptions {
+        store: store.settings(),
+        dir: dir.to_path_buf(),
+        origin: origin.into(),
+        public: ring::signature::KeyPair::public_key(key).as_ref().to_vec(),
+        batch: 3,
+    };
+    let status = Arc::new(ShipStatus::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let s = status.clone();
+    runtime.block_on(async move {
+        let task = tokio::spawn(ship::run(opts, s.clone(), move || total, stopped));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s.shipped() < total && s.refused().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = stop.send(true);
+        let _ = task.await;
+    });
+    status
+}
+
+#[test]
+fn two_origins_ship_to_one_store_and_one_query_sees_both() {
+    let store = Store::start("two-origins");
+    let key_file = subject_key(&store.dir);
+    for (origin, partner) in [
+        ("bank/replica-1", "acme-loans"),
+        ("bank/replica-2", "safe-insure"),
+    ] {
+        let (key, _) = signing_key();
+        let dir = store.dir.join(origin.replace('/', "-"));
+        let l = open(&dir, origin, &key);
+        disclose(&l, partner, 5);
+        l.close();
+        let status = ship(&store, &dir, origin, &key);
+        assert_eq!(status.refused(), None);
+        assert_eq!(status.shipped(), entries(&dir));
+        assert_eq!(store.rows("sluice_entries", origin), entries(&dir));
+        // Shipping again (a restart) adds nothing and is not refused.
+        let again = ship(&store, &dir, origin, &key);
+        assert_eq!(again.refused(), None);
+        assert_eq!(store.rows("sluice_entries", origin), entries(&dir));
+        // Every subject hash of every end, once: 5 disclosures × 2 subjects.
+        assert_eq!(store.rows("sluice_subjects", origin), 10);
+    }
+
+    // "Which partners received data about this person?" over every replica: one command.
+    let (code, out, err) = store.cli(
+        &["ledger", "query"],
+        &[
+            "--subject",
+            SUBJECT,
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10, "{out}");
+    let mut seen: Vec<(String, String)> = lines
+        .iter()
+        .map(|v| {
+            assert_eq!(v["outcome"], "sent");
+            (
+                v["origin"].as_str().unwrap().to_string(),
+                v["partner"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            ("bank/replica-1".to_string(), "acme-loans".to_string()),
+            ("bank/replica-2".to_string(), "safe-insure".to_string())
+        ]
+    );
+    // --origin picks one replica; the other filters apply as on a directory.
+    let (_, out, _) = store.cli(
+        &["ledger", "query"],
+        &[
+            "--origin",
+            "bank/replica-2",
+            "--subject",
+            SUBJECT,
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.lines().count(), 5, "{out}");
+    let (_, out, _) = store.cli(&["ledger", "query"], &["--partner", "acme-loans"]);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    // Nobody else's disclosures answer for a subject never disclosed.
+    let (code, out, _) = store.cli(
+        &["ledger", "query"],
+        &[
+            "--subject",
+            "11010519491231002X",
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ok: origin bank/replica-1: ") && out.contains("ok: origin bank/replica-2: "),
+        "{out}"
+    );
+    // init again: nothing to do.
+    let (code, out, _) = store.cli(&["ledger", "store", "init"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"), "{out}");
+}
+
+#[test]
+fn a_changed_or_deleted_row_is_named_by_verify_store() {
+    let store = Store::start("tamper");
+    let (key, _) = signing_key();
+    let dir = store.dir.join("ledger");
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "acme-loans", 8);
+    l.close();
+    assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "{err}");
+
+    // A disclosure's partner rewritten in place (the record still decodes).
+    let db = &store.cluster;
+    db.psql(
+        "evidence",
+        "UPDATE sluice_entries SET record = decode(replace(encode(record, 'hex'), encode('acme-loans', 'hex'), encode('acme-loanz', 'hex')), 'hex') WHERE origin = 'bank/replica-1' AND seq = 5",
+    );
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("origin bank/replica-1: entries "), "{err}");
+    let span: Vec<u64> = err
+        .split("entries ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .map(|s| s.split("..").map(|n| n.parse().unwrap()).collect())
+        .unwrap();
+    assert!(span[0] <= 5 && 5 <= span[1], "{err}");
+
+    // A row deleted: named by its sequence number.
+    db.psql(
+        "evidence",
+        "DELETE FROM sluice_entries WHERE origin = 'bank/replica-1' AND seq = 3",
+    );
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("origin bank/replica-1: entry 3 is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
+    let store = Store::start("fork");
+    let (key, _) = signing_key();
+    let dir = store.dir.join("ledger");
+    let old = store.dir.join("ledger-backup");
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "acme-loans", 2);
+    l.close();
+    copy_dir(&dir, &old);
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "acme-loans", 4);
+    l.close();
+    assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
+    let shipped = store.rows("sluice_entries", "bank/replica-1");
+
+    // The volume is restored from the old copy and the instance goes on writing: other entries
+    // at numbers the store already holds.
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(&old, &dir);
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "safe-insure", 1);
+    l.close();
+    let status = ship(&store, &dir, "bank/replica-1", &key);
+    let why = status.refused().expect("refused");
+    assert!(why.contains("forked"), "{why}");
+    // Nothing stored was changed, and the alarm is there for the compliance team.
+    assert_eq!(store.rows("sluice_entries", "bank/replica-1"), shipped);
+    assert_eq!(
+        store.cluster.psql(
+            "evidence",
+            "SELECT kind FROM sluice_alarms WHERE origin = 'bank/replica-1'"
+        ),
+        "fork"
+    );
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "the stored log itself is intact: {err}");
+    assert!(
+        err.contains("alarm: origin bank/replica-1 at entry "),
+        "{err}"
+    );
+
+    // Another key under the same origin is refused too.
+    let (other, _) = signing_key();
+    let dir2 = store.dir.join("impostor");
+    let l = open(&dir2, "bank/replica-1", &other);
+    l.close();
+    let why = ship(&store, &dir2, "bank/replica-1", &other)
+        .refused()
+        .expect("refused");
+    assert!(why.contains("another checkpoint key"), "{why}");
+}
+
+#[test]
+fn wrong_password_tls_and_schema_problems_are_clear_errors() {
+    let store = Store::start("errors");
+    // A wrong password: the server's answer, the store named without credentials.
+    let bad = store.dir.join("bad.password");
+    std::fs::write(&bad, "not-it\n").unwrap();
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "verify",
+        "--store",
+        &store.url,
+        "--password-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "127.0.0.1:{}/evidence: connecting: ",
+            store.cluster.port
+        )) && err.contains("password authentication failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-it") && !err.contains("shipper@"),
+        "{err}"
+    );
+
+    // TLS required from a server that has none: refused, never sent in the clear.
+    let pki = store.dir.join("pki");
+    sluice_certs::devpki::init(&pki, &["acme".to_string()]).unwrap();
+    let tls_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        store.url.split('?').next().unwrap(),
+        pki.join("ca.pem").display()
+    );
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "verify",
+        "--store",
+        &tls_url,
+        "--password-file",
+        store.password_file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("connecting: ") && err.contains("TLS"), "{err}");
+
+    // Settings refused before connecting: a password in the URL (not echoed), no sslrootcert.
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "verify",
+        "--store",
+        &format!(
+            "postgresql://shipper:hunter2@127.0.0.1:{}/evidence",
+            store.cluster.port
+        ),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("carries a password") && !err.contains("hunter2"),
+        "{err}"
+    );
+
+    // A schema newer than this binary's is refused with what to do.
+    store
+        .cluster
+        .psql("evidence", "UPDATE sluice_schema SET version = 99");
+    let (code, _, err) = store.cli(&["ledger", "store", "init"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("schema is version 99, newer than this sluice knows (1): upgrade sluice"),
+        "{err}"
+    );
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("upgrade sluice"), "{err}");
+}
+
+#[test]
+fn tls_to_the_store_verifies_the_server_certificate() {
+    let dir = support::scratch_dir("sluice-store-tls");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = dir.join("pki");
+    sluice_certs::devpki::init(&pki, &["acme".to_string()]).unwrap();
+    let cluster = postgres::Cluster::start(
+        &dir.join("pg"),
+        Some((&pki.join("server.pem"), &pki.join("server.key"))),
+    );
+    cluster.database("evidence", "shipper", SHIPPER_PASSWORD);
+    let pw = dir.join("pw");
+    std::fs::write(&pw, SHIPPER_PASSWORD).unwrap();
+    let url = |host: &str, ca: &Path| {
+        format!(
+            "postgresql://shipper@{host}:{}/evidence?sslmode=verify-full&sslrootcert={}",
+            cluster.port,
+            ca.display()
+        )
+    };
+    // The dev PKI's server certificate names localhost.
+    let (code, out, err) = sluice(&[
+        "ledger",
+        "store",
+        "init",
+        &url("localhost", &pki.join("ca.pem")),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("schema version 1"), "{out}");
+    // Another CA: the handshake fails, nothing is sent.
+    let other = dir.join("other-pki");
+    sluice_certs::devpki::init(&other, &["acme".to_string()]).unwrap();
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "verify",
+        "--store",
+        &url("localhost", &other.join("ca.pem")),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("connecting: ") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else if e.file_name() != "LOCK" {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! A throwaway PostgreSQL cluster for the evidence store's tests: `initdb` into a temporary
+//! directory, a server on a free loopback port (password authentication, optionally TLS), stopped
+//! and removed when dropped. A real server, never a mock; `.ci/run` installs it from Debian's
+//! packages. As root (CI), the server runs as the `postgres` user the package creates (PostgreSQL
+//! refuses to run as root).
+//!
+//! Std only, so that the `sluice` crate's own tests can include it by path.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The administrator's name and password in every test cluster.
+pub const ADMIN: &str = "sluice_admin";
+/// The administrator's password.
+pub const ADMIN_PASSWORD: &str = "admin-pw-for-tests";
+
+/// A running test cluster.
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// The loopback port it listens on.
+    pub port: u16,
+    tls: Option<(PathBuf, PathBuf)>,
+    child: Option<Child>,
+}
+
+/// The directory of PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`).
+fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, b)| b).unwrap_or_else(|| {
+        panic!("PostgreSQL's server programs are not installed (no /usr/lib/postgresql/*/bin/initdb, no PG_BIN): .ci/run installs the postgresql package")
+    })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// `program args` as the server's user (the `postgres` account when running as root).
+fn as_server_user(program: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            "--",
+        ]);
+        c.arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn chown_to_server_user(path: &Path) {
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chown {} to postgres", path.display());
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    /// Creates and starts a cluster in `dir` (which must not exist yet). With `tls`, the server
+    /// also accepts TLS with that certificate and key (PEM files, copied into the cluster).
+    pub fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Self {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let bin = bin_dir();
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, format!("{ADMIN_PASSWORD}\n")).unwrap();
+        let tls = tls.map(|(cert, key)| {
+            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::copy(cert, &c).unwrap();
+            std::fs::copy(key, &k).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+            (c, k)
+        });
+        chown_to_server_user(dir);
+        let out = as_server_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args([
+                "-U",
+                ADMIN,
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut cluster = Cluster {
+            dir: dir.to_path_buf(),
+            bin,
+            port: free_port(),
+            tls,
+            child: None,
+        };
+        cluster.resume();
+        cluster
+    }
+
+    /// Starts the server again (after [`stop`](Self::stop)) on the same port and data.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let mut cmd = as_server_user(&self.bin.join("postgres"));
+        cmd.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", self.dir.display()))
+            .args(["-c", "fsync=off", "-c", "max_connections=50"]);
+        if let Some((cert, key)) = &self.tls {
+            cmd.args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", key.display()));
+        }
+        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        chown_to_server_user(&self.dir.join("server.log"));
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "postgres exited ({status}): {}",
+                    std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "postgres did not become ready in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (fast shutdown), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs `sql` as the administrator (psql, on the database `db`); panics on failure.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let psql = ["psql", "/usr/bin/psql"]
+            .iter()
+            .map(|p| self.bin.join(p))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("psql"));
+        let out = Command::new(psql)
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-U",
+                ADMIN,
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ])
+            .env("PGPASSWORD", ADMIN_PASSWORD)
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Creates database `db` owned by a new role `user` with `password`.
+    pub fn database(&self, db: &str, user: &str, password: &str) {
+        self.psql(
+            "postgres",
+            &format!("CREATE ROLE {user} LOGIN PASSWORD '{password}'"),
+        );
+        self.psql("postgres", &format!("CREATE DATABASE {db} OWNER {user}"));
+    }
+
+    /// `postgresql://USER@127.0.0.1:PORT/DB?sslmode=disable`.
+    pub fn url(&self, user: &str, db: &str) -> String {
+        format!(
+            "postgresql://{user}@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
