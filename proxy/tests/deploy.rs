@@ -64,6 +64,7 @@ fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
         ("hash.key", "keys/subject.key"),
         ("signing.key", "ledger-keys/sluice-0.key"),
         ("signing.key", "ledger-keys/sluice-1.key"),
+        ("ca.pem", "store/ca.pem"),
     ];
     for (from, to) in placed {
         let to = etc.join(to);
@@ -80,9 +81,14 @@ fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
         "0123456789abcdef0123456789abcdef\n",
     )
     .unwrap();
+    std::fs::write(etc.join("store/password"), "shipper-password\n").unwrap();
     let ports = [free_port(), free_port(), free_port()];
     let text = read("sluice.toml")
         .replace("\"/etc/sluice/", &format!("\"{}/", etc.display()))
+        .replace(
+            "sslrootcert=/etc/sluice/",
+            &format!("sslrootcert={}/", etc.display()),
+        )
         .replace(
             "\"/var/lib/sluice/",
             &format!("\"{}/var/lib/sluice/", root.display()),
@@ -91,7 +97,7 @@ fn container_root(name: &str) -> (PathBuf, PathBuf, [u16; 3]) {
         .replace("0.0.0.0:8444", &format!("127.0.0.1:{}", ports[1]))
         .replace("0.0.0.0:9090", &format!("127.0.0.1:{}", ports[2]));
     assert!(
-        !text.contains("\"/etc/") && !text.contains("0.0.0.0"),
+        !text.contains("\"/etc/") && !text.contains("=/etc/") && !text.contains("0.0.0.0"),
         "{text}"
     );
     let config = etc.join("sluice.toml");

@@ -20,8 +20,9 @@ use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
 const SUBJECT: &str = "31011519751103008X";
 const SHIPPER_PASSWORD: &str = "shipper-pw";
 
-/// A cluster with an `evidence` database, its schema created by `sluice ledger store init`, and
-/// the shipper's password file.
+/// A cluster with an `evidence` database, its schema created by its owner with
+/// `sluice ledger store init`, and a shipper role with the grants `deploy/docs/evidence-store.md`
+/// documents (SELECT and INSERT, no UPDATE or DELETE), which every test ships and reads as.
 struct Store {
     cluster: postgres::Cluster,
     url: String,
@@ -35,20 +36,48 @@ impl Store {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let cluster = postgres::Cluster::start(&dir.join("pg"), None);
-        cluster.database("evidence", "shipper", SHIPPER_PASSWORD);
+        cluster.database("evidence", "evidence_owner", "owner-pw");
+        let owner_pw = dir.join("owner.password");
+        std::fs::write(&owner_pw, "owner-pw\n").unwrap();
+        let (code, out, err) = sluice(&[
+            "ledger",
+            "store",
+            "init",
+            &cluster.url("evidence_owner", "evidence"),
+            "--password-file",
+            owner_pw.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("schema version 1 (was 0)"), "{out}");
+        // The documented grants, as documented.
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/docs/evidence-store.md"
+        ))
+        .unwrap();
+        let sql = doc
+            .split("```sql")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .unwrap()
+            .replace("PASSWORD '…'", &format!("PASSWORD '{SHIPPER_PASSWORD}'"));
+        // Roles by the administrator, grants by the tables' owner.
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            if statement.starts_with("CREATE ROLE") {
+                cluster.psql("evidence", statement);
+            } else {
+                cluster.psql("evidence", &format!("SET ROLE evidence_owner; {statement}"));
+            }
+        }
         let password_file = dir.join("store.password");
         std::fs::write(&password_file, format!("{SHIPPER_PASSWORD}\n")).unwrap();
-        let url = cluster.url("shipper", "evidence");
-        let store = Store {
+        let url = cluster.url("sluice_shipper", "evidence");
+        Store {
             cluster,
             url,
             password_file,
             dir,
-        };
-        let (code, out, err) = store.cli(&["ledger", "store", "init"], &[]);
-        assert_eq!(code, 0, "{err}");
-        assert!(out.contains("schema version 1 (was 0)"), "{out}");
-        store
+        }
     }
 
     /// `sluice ARGS URL --password-file F REST` (the URL as the first argument after `args`
@@ -267,10 +296,23 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
         out.contains("ok: origin bank/replica-1: ") && out.contains("ok: origin bank/replica-2: "),
         "{out}"
     );
-    // init again: nothing to do.
-    let (code, out, _) = store.cli(&["ledger", "store", "init"], &[]);
-    assert_eq!(code, 0);
+    // init again: nothing to do (and nothing written: the shipper's role may run it).
+    let (code, out, err) = store.cli(&["ledger", "store", "init"], &[]);
+    assert_eq!(code, 0, "{err}");
     assert!(out.contains("up to date"), "{out}");
+    // The shipper's role cannot change what is stored.
+    for sql in [
+        "DELETE FROM sluice_entries",
+        "UPDATE sluice_checkpoints SET note = ''",
+    ] {
+        let denied = store
+            .cluster
+            .psql_as("sluice_shipper", SHIPPER_PASSWORD, "evidence", sql);
+        assert!(
+            String::from_utf8_lossy(&denied.stderr).contains("permission denied"),
+            "{sql}: {denied:?}"
+        );
+    }
 }
 
 #[test]
@@ -506,4 +548,121 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), target).unwrap();
         }
     }
+}
+
+/// A `sluice run` process, killed if the test ends first.
+struct Instance(std::process::Child);
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sluice run` on the example configuration in `dir`, shipping to `store` one entry per
+/// transaction.
+fn spawn_shipping(dir: &Path, store: &Store) -> Instance {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
+    if !dir.join("certs").exists() {
+        let (code, _, err) = sluice(&["certs", "init", dir.join("certs").to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let policy = std::fs::read_to_string(format!("{examples}/policy.toml")).unwrap();
+        std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    }
+    let (p1, p2, admin) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
+        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{admin}"));
+    let config = format!(
+        "{config}\n[ledger.store]\nurl = \"{}\"\npassword_file = \"{}\"\nbatch = 1\n",
+        store.url,
+        store.password_file.display()
+    );
+    std::fs::write(dir.join("sluice.toml"), config).unwrap();
+    let child = std::process::Command::new(support::SLUICE)
+        .args(["run", "--config"])
+        .arg(dir.join("sluice.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Instance(child)
+}
+
+/// Waits (at most 60 s) until the local log holds more than `after` entries and the store as
+/// many of `origin` as it.
+fn wait_shipped(store: &Store, ledger: &Path, origin: &str, after: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let local = entries(ledger);
+        let stored = store.rows("sluice_entries", origin);
+        if stored == local && local > after {
+            return stored;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the store has {stored} entries of {origin}, the local log {local}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_instance_killed_with_sigkill_resumes_shipping_from_the_right_entry() {
+    let store = Store::start("sigkill");
+    let dir = store.dir.join("instance");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("var/ledger");
+    let origin = "sluice.example/ledger/instance-1";
+
+    let mut first = spawn_shipping(&dir, &store);
+    // Killed as soon as shipping has begun (one entry per transaction: mid-way, most runs).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.rows("sluice_entries", origin) == 0 {
+        assert!(Instant::now() < deadline, "nothing was shipped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let before = entries(&ledger);
+
+    let mut second = spawn_shipping(&dir, &store);
+    let shipped = wait_shipped(&store, &ledger, origin, before);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &second.0.id().to_string()])
+        .status();
+    assert_eq!(second.0.wait().unwrap().code(), Some(0));
+    // The two starts' entries, each exactly once, byte for byte the local ones.
+    let local = sluice::ledger::read::entries(&ledger).unwrap();
+    assert!(shipped > before, "{shipped} {before}");
+    let starts = local
+        .iter()
+        .filter(|(r, _)| matches!(r.entry, Entry::InstanceStarted { .. }))
+        .count();
+    assert!(starts >= 2, "{starts}");
+    for (record, bytes) in local.iter().take(shipped as usize) {
+        let stored = store.cluster.psql(
+            "evidence",
+            &format!(
+                "SELECT encode(record, 'hex') FROM sluice_entries WHERE origin = '{origin}' AND seq = {}",
+                record.seq
+            ),
+        );
+        assert_eq!(
+            stored,
+            sluice_policy::hex::hex(bytes),
+            "entry {}",
+            record.seq
+        );
+    }
+    let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("ok: origin {origin}: ")), "{out}");
 }

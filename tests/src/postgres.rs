@@ -17,6 +17,7 @@ pub const ADMIN: &str = "sluice_admin";
 pub const ADMIN_PASSWORD: &str = "admin-pw-for-tests";
 
 /// A running test cluster.
+#[derive(Debug)]
 pub struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
@@ -206,18 +207,17 @@ impl Cluster {
         }
     }
 
-    /// Runs `sql` as the administrator (psql, on the database `db`); panics on failure.
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let psql = ["psql", "/usr/bin/psql"]
-            .iter()
-            .map(|p| self.bin.join(p))
+    /// Runs `sql` as `user` with `password` (psql, on the database `db`).
+    pub fn psql_as(&self, user: &str, password: &str, db: &str, sql: &str) -> std::process::Output {
+        let psql = [self.bin.join("psql"), PathBuf::from("/usr/bin/psql")]
+            .into_iter()
             .find(|p| p.exists())
             .unwrap_or_else(|| PathBuf::from("psql"));
-        let out = Command::new(psql)
+        Command::new(psql)
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args([
                 "-U",
-                ADMIN,
+                user,
                 "-d",
                 db,
                 "-v",
@@ -226,9 +226,14 @@ impl Cluster {
                 "-c",
                 sql,
             ])
-            .env("PGPASSWORD", ADMIN_PASSWORD)
+            .env("PGPASSWORD", password)
             .output()
-            .expect("run psql");
+            .expect("run psql")
+    }
+
+    /// Runs `sql` as the administrator (on the database `db`); panics on failure.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = self.psql_as(ADMIN, ADMIN_PASSWORD, db, sql);
         assert!(
             out.status.success(),
             "psql {sql}: {}",

@@ -100,6 +100,9 @@ pub async fn init(client: &mut Client, url: &StoreUrl) -> Result<(i32, i32), Sto
             .await
             .map_err(|e| StoreError::db(url, "creating the schema table", e))?;
     }
+    if before == VERSION {
+        return Ok((before, VERSION)); // nothing written: up to date
+    }
     for migration in &MIGRATIONS[before as usize..] {
         tx.batch_execute(migration)
             .await

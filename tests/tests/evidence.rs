@@ -1,0 +1,152 @@
+//! A serving instance shipping to the evidence store (a real PostgreSQL cluster on loopback): the
+//! store stopped under load costs nothing but lag — requests are served and recorded locally,
+//! the lag gauges and `/readyz` say so — and once it returns every entry arrives exactly once.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use sluice_tests::harness::*;
+use sluice_tests::postgres::Cluster;
+
+/// `GET path` on the admin listener: the whole response.
+async fn admin(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The value of the unlabelled series `name` in a `/metrics` response.
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
+fn local_entries(ledger: &Path) -> u64 {
+    sluice::ledger::read::entries(ledger).unwrap().len() as u64
+}
+
+fn stored(cluster: &Cluster) -> (u64, u64, u64) {
+    let row = cluster.psql(
+        "evidence",
+        "SELECT count(*), count(DISTINCT seq), coalesce(max(seq) + 1, 0) FROM sluice_entries",
+    );
+    let v: Vec<u64> = row.split('|').map(|n| n.parse().unwrap()).collect();
+    (v[0], v[1], v[2])
+}
+
+/// Waits (at most 60 s) until `cond` holds, polling every 50 ms.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once() {
+    let dir = pki("evidence", &["acme-loans"]);
+    let mut cluster = Cluster::start(&dir.join("pg"), None);
+    cluster.database("evidence", "shipper", "shipper-pw");
+    std::fs::write(dir.join("store.password"), "shipper-pw\n").unwrap();
+    let url = cluster.url("shipper", "evidence");
+    let settings = sluice::evidence::StoreSettings {
+        url: url.parse().unwrap(),
+        password_file: Some(dir.join("store.password")),
+    };
+    let mut store = settings.connect().await.unwrap();
+    sluice::evidence::schema::init(&mut store, &settings.url)
+        .await
+        .unwrap();
+    drop(store);
+
+    let (inst, _) = mock_http(json_mock(
+        r#"{"applicants":[{"name":"张伟","credit_score":1}]}"#.as_bytes(),
+    ))
+    .await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let tail = format!(
+        "[ledger.store]\nurl = \"{url}\"\npassword_file = \"store.password\"\nbatch = 7\nlag_warn_entries = 1\nlag_warn_seconds = 1\n"
+    );
+    let sluice = start_sluice_tail(&dir, inst, partner, &example_policy(), &tail).await;
+    let admin_addr = sluice.addr("admin").unwrap();
+    let c = client(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    let port = sluice.addr("partners").unwrap().port();
+    let request = || {
+        Request::get(format!("https://localhost:{port}/v1/applicants"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let ledger = dir.join("ledger");
+
+    for _ in 0..10 {
+        assert_eq!(fetch(&c, request()).await.0, 200);
+    }
+    until("the first requests in the store", || {
+        stored(&cluster).0 == local_entries(&ledger)
+    })
+    .await;
+    let metrics = admin(admin_addr, "/metrics").await;
+    assert_eq!(gauge(&metrics, "sluice_ledger_store_connected"), 1.0);
+
+    // The store goes away: disclosures go on, recorded locally; the lag shows.
+    cluster.stop();
+    for _ in 0..10 {
+        let (status, _, body) = fetch(&c, request()).await;
+        assert_eq!(status, 200, "{body:?}");
+    }
+    let begins = sluice::ledger::read::entries(&ledger)
+        .unwrap()
+        .iter()
+        .filter(|(r, _)| matches!(r.entry, sluice::ledger::Entry::Begin(_)))
+        .count();
+    assert_eq!(begins, 20);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let last = admin(admin_addr, "/metrics").await;
+        if gauge(&last, "sluice_ledger_store_connected") == 0.0
+            && gauge(&last, "sluice_ledger_store_lag_entries") >= 20.0
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{last}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = admin(admin_addr, "/readyz").await;
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.contains("warning: the evidence store is "),
+        "{ready}"
+    );
+
+    // It returns: the backlog follows, each entry once.
+    cluster.resume();
+    until("the backlog in the store", || {
+        stored(&cluster).0 == local_entries(&ledger)
+    })
+    .await;
+    let (rows, distinct, end) = stored(&cluster);
+    assert_eq!((rows, distinct, end), (rows, rows, rows));
+    let metrics = admin(admin_addr, "/metrics").await;
+    assert_eq!(gauge(&metrics, "sluice_ledger_store_lag_entries"), 0.0);
+    let store = settings.connect().await.unwrap();
+    let verdicts = sluice::evidence::audit::verify(&store, &settings.url, None)
+        .await
+        .unwrap();
+    assert_eq!(verdicts.len(), 1);
+    assert!(verdicts[0].result.is_ok(), "{:?}", verdicts[0].result);
+    sluice.shutdown().await;
+}
