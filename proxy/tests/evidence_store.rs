@@ -208,12 +208,14 @@ fn ship(store: &Store, dir: &Path, origin: &str, key: &Ed25519KeyPair) -> Arc<Sh
 fn two_origins_ship_to_one_store_and_one_query_sees_both() {
     let store = Store::start("two-origins");
     let key_file = subject_key(&store.dir);
+    let mut dirs = Vec::new();
     for (origin, partner) in [
         ("bank/replica-1", "acme-loans"),
         ("bank/replica-2", "safe-insure"),
     ] {
         let (key, _) = signing_key();
         let dir = store.dir.join(origin.replace('/', "-"));
+        dirs.push((origin, dir.clone()));
         let l = open(&dir, origin, &key);
         disclose(&l, partner, 5);
         l.close();
@@ -296,6 +298,45 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
         out.contains("ok: origin bank/replica-1: ") && out.contains("ok: origin bank/replica-2: "),
         "{out}"
     );
+    // export and stats: what the directories say, across both, each line with its origin.
+    let (code, out, err) = store.cli(&["ledger", "export"], &["--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    for (origin, dir) in &dirs {
+        let (_, local, _) = sluice(&["ledger", "export", dir.to_str().unwrap()]);
+        let stored: Vec<String> = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["origin"] == *origin)
+            .map(|mut v| {
+                // instance.started names its origin itself.
+                if v["kind"] != "instance.started" {
+                    v.as_object_mut().unwrap().remove("origin");
+                }
+                v.to_string()
+            })
+            .collect();
+        assert_eq!(stored, local.lines().collect::<Vec<_>>(), "{origin}");
+    }
+    let (code, csv, _) = store.cli(&["ledger", "export"], &["--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(csv.starts_with("origin,seq,time_ms,kind,"), "{csv}");
+    assert_eq!(
+        csv.lines().count() as u64,
+        1 + dirs.iter().map(|(_, d)| entries(d)).sum::<u64>()
+    );
+    let (code, out, err) = store.cli(&["ledger", "stats"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let stats: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(stats.len(), 3, "{out}");
+    assert_eq!(stats[0]["partner"], "acme-loans");
+    assert_eq!(stats[0]["disclosures"], 5);
+    assert_eq!(stats[1]["partner"], "safe-insure");
+    // The test subject and the five others, each disclosed by both replicas: six persons.
+    assert_eq!(stats[2]["distinct_subjects_total"], 6, "{out}");
+
     // init again: nothing to do (and nothing written: the shipper's role may run it).
     let (code, out, err) = store.cli(&["ledger", "store", "init"], &[]);
     assert_eq!(code, 0, "{err}");

@@ -120,7 +120,9 @@ fn shipping(
         stopped,
     ));
     let writing = Arc::new(AtomicBool::new(true));
-    let someone = sluice_policy::pseudonym::SubjectKey::derive(&KEY).subject_hash(SUBJECT);
+    // Every thousandth disclosure is about one person (not the query's).
+    let someone =
+        sluice_policy::pseudonym::SubjectKey::derive(&KEY).subject_hash("11010519491231002X");
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let (before, max_lag) = rt.block_on(async {

@@ -84,7 +84,10 @@ pub(crate) enum LedgerCommand {
     /// cross-border thresholds of the 2024 CAC rules (per calendar year, de-duplicated persons).
     Stats {
         /// The ledger directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: super::store::StoreArgs,
         /// Only this calendar year (China Standard Time).
         #[arg(long)]
         year: Option<i32>,
@@ -110,7 +113,10 @@ pub(crate) enum LedgerCommand {
     /// Every entry as JSON lines or CSV, or one OCSF event per disclosure.
     Export {
         /// The ledger directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: super::store::StoreArgs,
         /// jsonl (every entry), csv (every entry), or ocsf (one OCSF API Activity event per
         /// disclosure).
         #[arg(long, default_value = "jsonl")]
@@ -142,6 +148,51 @@ fn ocsf(v: &serde_json::Value, time: u64, origin: &str) -> serde_json::Value {
             "records": v["records"], "subject_count": v["subject_count"], "policy_version": v["policy_version"],
         },
     })
+}
+
+/// The columns of `export --format csv`.
+const CSV_HEADER: &str =
+    "seq,time_ms,kind,partner,contract,route,outcome,bytes_sent,sha256_sent,records";
+
+/// One entry as a CSV row (the columns of [`CSV_HEADER`]).
+fn csv_row(r: &sluice::ledger::Record) -> String {
+    let j = r.to_json();
+    let f = |k: &str| {
+        j.get(k)
+            .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
+    format!(
+        "{},{},{},{},{},{},{},{},{},{}",
+        r.seq,
+        r.time_ms,
+        f("kind"),
+        f("partner"),
+        f("contract"),
+        f("route"),
+        f("outcome"),
+        f("bytes_sent"),
+        f("sha256_sent"),
+        f("records")
+    )
+}
+
+/// `export --store`: as on a directory, each line (or row, first column) with its origin.
+fn export_store(store: super::store::StoreArgs, format: &str) -> Result<(), Failure> {
+    match format {
+        "jsonl" => super::store::entries(store, |origin, r| {
+            let mut v = r.to_json();
+            v["origin"] = serde_json::json!(origin);
+            println!("{v}");
+        }),
+        "csv" => {
+            println!("origin,{CSV_HEADER}");
+            super::store::entries(store, |origin, r| println!("{origin},{}", csv_row(r)))
+        }
+        _ => super::store::disclosures(store, |origin, (v, _, time)| {
+            println!("{}", ocsf(&v, time, origin));
+        }),
+    }
 }
 
 /// Disclosures, records, distinct inline subjects, and subjects only counted (not inline).
@@ -260,7 +311,14 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
             println!("{}", r.to_json());
             Ok(())
         })),
-        LedgerCommand::Export { dir, format } => {
+        LedgerCommand::Export { dir, store, format } => {
+            if !["jsonl", "csv", "ocsf"].contains(&format.as_str()) {
+                eprintln!("--format {format:?}: expected jsonl, csv or ocsf");
+                return Err(Failure::Input);
+            }
+            let Some(dir) = dir else {
+                return export_store(store, &format);
+            };
             let result = match format.as_str() {
                 "jsonl" => read::for_each_entry(&dir, |r, _| {
                     println!("{}", r.to_json());
@@ -268,43 +326,19 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                 })
                 .map(drop),
                 "csv" => {
-                    println!(
-                        "seq,time_ms,kind,partner,contract,route,outcome,bytes_sent,sha256_sent,records"
-                    );
+                    println!("{CSV_HEADER}");
                     read::for_each_entry(&dir, |r, _| {
-                        let j = r.to_json();
-                        let f = |k: &str| {
-                            j.get(k)
-                                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-                                .unwrap_or_default()
-                        };
-                        println!(
-                            "{},{},{},{},{},{},{},{},{},{}",
-                            r.seq,
-                            r.time_ms,
-                            f("kind"),
-                            f("partner"),
-                            f("contract"),
-                            f("route"),
-                            f("outcome"),
-                            f("bytes_sent"),
-                            f("sha256_sent"),
-                            f("records")
-                        );
+                        println!("{}", csv_row(r));
                         Ok(())
                     })
                     .map(drop)
                 }
                 // The log's origin comes from its first instance.started entry.
-                "ocsf" => read::origin(&dir).and_then(|origin| {
+                _ => read::origin(&dir).and_then(|origin| {
                     read::for_each_disclosure(&dir, |(v, _, time)| {
                         println!("{}", ocsf(&v, time, &origin));
                     })
                 }),
-                other => {
-                    eprintln!("--format {other:?}: expected jsonl, csv or ocsf");
-                    return Err(Failure::Input);
-                }
             };
             done(result)
         }
@@ -380,13 +414,13 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                 }
             }))
         }
-        LedgerCommand::Stats { dir, year } => {
+        LedgerCommand::Stats { dir, store, year } => {
             let year_of = |ms: u64| sluice::ledger::summary::day_of(ms).year();
             let mut by: std::collections::BTreeMap<(String, String), PartnerStats> =
                 Default::default();
             let mut all = std::collections::HashSet::new();
             let mut opaque = 0u64;
-            let walked = read::for_each_disclosure(&dir, |(v, subjects, time)| {
+            let mut add = |(v, subjects, time): read::Disclosure| {
                 if year.is_some_and(|y| year_of(time) != y) {
                     return;
                 }
@@ -406,9 +440,15 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                     e.2.insert(h);
                     all.insert(h);
                 }
-            });
-            if let Err(e) = walked {
-                return fail(e);
+            };
+            match dir {
+                Some(dir) => {
+                    if let Err(e) = read::for_each_disclosure(&dir, add) {
+                        return fail(e);
+                    }
+                }
+                // Across every replica: a person disclosed by two replicas counts once.
+                None => super::store::disclosures(store, |_, d| add(d))?,
             }
             for ((partner, contract), (n, records, subjects, extra)) in &by {
                 println!(

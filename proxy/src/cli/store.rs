@@ -139,3 +139,31 @@ pub(crate) fn query(
         .await
     })
 }
+
+/// Every entry of the store's logs (or `--origin`'s), with its origin, for `export --store`.
+pub(crate) fn entries(
+    args: StoreArgs,
+    f: impl FnMut(&str, &sluice::ledger::Record),
+) -> Result<(), Failure> {
+    let url = args.store.as_deref().unwrap_or_default();
+    let settings = settings(url, args.password_file)?;
+    block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        audit::for_each_entry(&client, &settings.url, args.origin.as_deref(), f).await
+    })
+}
+
+/// Every disclosure of the store's logs (or `--origin`'s), with its origin, for `stats --store`.
+pub(crate) fn disclosures(
+    args: StoreArgs,
+    f: impl FnMut(&str, sluice::ledger::read::Disclosure),
+) -> Result<(), Failure> {
+    let url = args.store.as_deref().unwrap_or_default();
+    let settings = settings(url, args.password_file)?;
+    block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        audit::for_each_disclosure(&client, &settings.url, args.origin.as_deref(), None, f).await
+    })
+}

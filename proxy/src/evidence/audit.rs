@@ -158,6 +158,66 @@ async fn verify_origin(
     )))
 }
 
+/// A disclosure whose subjects went to a side file on the replica (more than an end entry holds
+/// inline): its subject hashes from the store's rows.
+async fn with_side_file_subjects(
+    client: &Client,
+    url: &StoreUrl,
+    origin: &str,
+    (v, subjects, time): Disclosure,
+) -> Result<Disclosure, StoreError> {
+    let counted = v["subject_count"].as_u64().unwrap_or(0);
+    let Some(end) = v["end_seq"]
+        .as_i64()
+        .filter(|_| (subjects.len() as u64) < counted)
+    else {
+        return Ok((v, subjects, time));
+    };
+    let rows = client
+        .query(
+            "SELECT subject FROM sluice_subjects WHERE origin = $1 AND end_seq = $2 ORDER BY position",
+            &[&origin, &end],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "reading subject hashes", e))?;
+    let subjects = rows
+        .iter()
+        .filter_map(|r| r.get::<_, &[u8]>(0).try_into().ok())
+        .collect();
+    Ok((v, subjects, time))
+}
+
+/// Calls `f(origin, record)` for every entry in the store (or of `only`), origin by origin, in
+/// order, streamed from the server.
+pub async fn for_each_entry(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+    mut f: impl FnMut(&str, &Record),
+) -> Result<(), StoreError> {
+    for (origin, _) in origins(client, url, only).await? {
+        let rows = client
+            .query_raw(
+                "SELECT seq, record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
+                [&origin],
+            )
+            .await
+            .map_err(|e| StoreError::db(url, "reading entries", e))?;
+        pin_mut!(rows);
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+            let seq: i64 = row.get(0);
+            let record = Record::decode(row.get::<_, &[u8]>(1)).ok_or_else(|| {
+                StoreError::Refused(format!(
+                    "origin {origin}: entry {seq} does not decode; run `sluice ledger verify --store`"
+                ))
+            })?;
+            f(&origin, &record);
+        }
+    }
+    Ok(())
+}
+
 /// A stored note: signed by the origin's key, for this origin, size and root.
 fn check_note(
     note: &str,
@@ -195,14 +255,26 @@ pub async fn for_each_disclosure(
                 .map_err(|e| StoreError::db(url, "reading entries", e))?;
             pin_mut!(rows);
             let mut joiner = Joiner::default();
-            let mut out = |d| f(origin, d);
-            while let Some(row) = rows.next().await {
-                let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
-                if let Some(r) = Record::decode(row.get::<_, &[u8]>(0)) {
-                    joiner.add(no_dir, &r, &mut out);
+            let mut done = Vec::new();
+            let mut finished = false;
+            while !finished {
+                match rows.next().await {
+                    Some(row) => {
+                        let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+                        if let Some(r) = Record::decode(row.get::<_, &[u8]>(0)) {
+                            joiner.add(no_dir, &r, &mut |d| done.push(d));
+                        }
+                    }
+                    None => {
+                        std::mem::take(&mut joiner).finish(&mut |d| done.push(d));
+                        finished = true;
+                    }
+                }
+                for d in done.drain(..) {
+                    let d = with_side_file_subjects(client, url, origin, d).await?;
+                    f(origin, d);
                 }
             }
-            joiner.finish(&mut out);
         }
         return Ok(());
     };
