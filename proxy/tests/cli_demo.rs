@@ -37,5 +37,16 @@ fn the_demo_walkthrough_runs_end_to_end() {
         "{report}"
     );
     assert!(report.contains("data-chart=\"disclosures\""));
+    // With PostgreSQL's server programs here (CI installs them), the ledger is shipped to a
+    // throwaway evidence store and verified there; without them the section says why not.
+    if sluice::evidence::throwaway::server_programs().is_some() {
+        assert!(
+            stdout.contains("sluice ledger verify --store → ok: origin demo.sluice/ledger: "),
+            "{stdout}"
+        );
+        assert!(!dir.join("pg").exists(), "the throwaway cluster is removed");
+    } else {
+        assert!(stdout.contains("skipped: PostgreSQL"), "{stdout}");
+    }
     assert!(stdout.contains(&format!("demo files kept in {}", dir.display())));
 }

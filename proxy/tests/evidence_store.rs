@@ -5,8 +5,7 @@
 mod support;
 use support::{signing_key, sluice};
 
-#[path = "../../tests/src/postgres.rs"]
-mod postgres;
+use sluice::evidence::throwaway as postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,8 +34,10 @@ impl Store {
         let dir = support::scratch_dir(&format!("sluice-store-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cluster = postgres::Cluster::start(&dir.join("pg"), None);
-        cluster.database("evidence", "evidence_owner", "owner-pw");
+        let cluster = postgres::Cluster::start(&dir.join("pg"), None).unwrap();
+        cluster
+            .database("evidence", "evidence_owner", "owner-pw")
+            .unwrap();
         let owner_pw = dir.join("owner.password");
         std::fs::write(&owner_pw, "owner-pw\n").unwrap();
         let (code, out, err) = sluice(&[
@@ -64,9 +65,11 @@ impl Store {
         // Roles by the administrator, grants by the tables' owner.
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             if statement.starts_with("CREATE ROLE") {
-                cluster.psql("evidence", statement);
+                cluster.psql("evidence", statement).unwrap();
             } else {
-                cluster.psql("evidence", &format!("SET ROLE evidence_owner; {statement}"));
+                cluster
+                    .psql("evidence", &format!("SET ROLE evidence_owner; {statement}"))
+                    .unwrap();
             }
         }
         let password_file = dir.join("store.password");
@@ -108,6 +111,7 @@ impl Store {
                 "evidence",
                 &format!("SELECT count(*) FROM {table} WHERE origin = '{origin}'"),
             )
+            .unwrap()
             .parse()
             .unwrap()
     }
@@ -348,7 +352,8 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
     ] {
         let denied = store
             .cluster
-            .psql_as("sluice_shipper", SHIPPER_PASSWORD, "evidence", sql);
+            .psql_as("sluice_shipper", SHIPPER_PASSWORD, "evidence", sql)
+            .unwrap();
         assert!(
             String::from_utf8_lossy(&denied.stderr).contains("permission denied"),
             "{sql}: {denied:?}"
@@ -373,7 +378,7 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
     db.psql(
         "evidence",
         "UPDATE sluice_entries SET record = decode(replace(encode(record, 'hex'), encode('acme-loans', 'hex'), encode('acme-loanz', 'hex')), 'hex') WHERE origin = 'bank/replica-1' AND seq = 5",
-    );
+    ).unwrap();
     let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("origin bank/replica-1: entries "), "{err}");
@@ -389,7 +394,8 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
     db.psql(
         "evidence",
         "DELETE FROM sluice_entries WHERE origin = 'bank/replica-1' AND seq = 3",
-    );
+    )
+    .unwrap();
     let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 1);
     assert!(
@@ -427,10 +433,13 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
     // Nothing stored was changed, and the alarm is there for the compliance team.
     assert_eq!(store.rows("sluice_entries", "bank/replica-1"), shipped);
     assert_eq!(
-        store.cluster.psql(
-            "evidence",
-            "SELECT kind FROM sluice_alarms WHERE origin = 'bank/replica-1'"
-        ),
+        store
+            .cluster
+            .psql(
+                "evidence",
+                "SELECT kind FROM sluice_alarms WHERE origin = 'bank/replica-1'"
+            )
+            .unwrap(),
         "fork"
     );
     let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
@@ -516,7 +525,8 @@ fn wrong_password_tls_and_schema_problems_are_clear_errors() {
     // A schema newer than this binary's is refused with what to do.
     store
         .cluster
-        .psql("evidence", "UPDATE sluice_schema SET version = 99");
+        .psql("evidence", "UPDATE sluice_schema SET version = 99")
+        .unwrap();
     let (code, _, err) = store.cli(&["ledger", "store", "init"], &[]);
     assert_eq!(code, 1);
     assert!(
@@ -538,8 +548,11 @@ fn tls_to_the_store_verifies_the_server_certificate() {
     let cluster = postgres::Cluster::start(
         &dir.join("pg"),
         Some((&pki.join("server.pem"), &pki.join("server.key"))),
-    );
-    cluster.database("evidence", "shipper", SHIPPER_PASSWORD);
+    )
+    .unwrap();
+    cluster
+        .database("evidence", "shipper", SHIPPER_PASSWORD)
+        .unwrap();
     let pw = dir.join("pw");
     std::fs::write(&pw, SHIPPER_PASSWORD).unwrap();
     let url = |host: &str, ca: &Path| {
@@ -695,7 +708,7 @@ fn an_instance_killed_with_sigkill_resumes_shipping_from_the_right_entry() {
                 "SELECT encode(record, 'hex') FROM sluice_entries WHERE origin = '{origin}' AND seq = {}",
                 record.seq
             ),
-        );
+        ).unwrap();
         assert_eq!(
             stored,
             sluice_policy::hex::hex(bytes),

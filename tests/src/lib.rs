@@ -4,7 +4,6 @@
 
 pub mod harness;
 pub mod otlp;
-pub mod postgres;
 pub mod scratch;
 
 use std::path::PathBuf;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
+use sluice::evidence::throwaway::Cluster;
 use sluice_tests::harness::*;
-use sluice_tests::postgres::Cluster;
 
 /// `GET path` on the admin listener: the whole response.
 async fn admin(addr: std::net::SocketAddr, path: &str) -> String {
@@ -36,10 +36,12 @@ fn local_entries(ledger: &Path) -> u64 {
 }
 
 fn stored(cluster: &Cluster) -> (u64, u64, u64) {
-    let row = cluster.psql(
-        "evidence",
-        "SELECT count(*), count(DISTINCT seq), coalesce(max(seq) + 1, 0) FROM sluice_entries",
-    );
+    let row = cluster
+        .psql(
+            "evidence",
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq) + 1, 0) FROM sluice_entries",
+        )
+        .unwrap();
     let v: Vec<u64> = row.split('|').map(|n| n.parse().unwrap()).collect();
     (v[0], v[1], v[2])
 }
@@ -56,8 +58,10 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once() {
     let dir = pki("evidence", &["acme-loans"]);
-    let mut cluster = Cluster::start(&dir.join("pg"), None);
-    cluster.database("evidence", "shipper", "shipper-pw");
+    let mut cluster = Cluster::start(&dir.join("pg"), None).unwrap();
+    cluster
+        .database("evidence", "shipper", "shipper-pw")
+        .unwrap();
     std::fs::write(dir.join("store.password"), "shipper-pw\n").unwrap();
     let url = cluster.url("shipper", "evidence");
     let settings = sluice::evidence::StoreSettings {
@@ -133,7 +137,7 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
     );
 
     // It returns: the backlog follows, each entry once.
-    cluster.resume();
+    cluster.resume().unwrap();
     until("the backlog in the store", || {
         stored(&cluster).0 == local_entries(&ledger)
     })

@@ -17,8 +17,7 @@
 //! Needs PostgreSQL's server programs (`apt-get install postgresql`); as root the cluster runs as
 //! the `postgres` user.
 
-#[path = "../../../tests/src/postgres.rs"]
-mod postgres;
+use sluice::evidence::throwaway as postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -292,8 +291,8 @@ fn main() {
         std::env::temp_dir().join(format!("sluice-store-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    let cluster = postgres::Cluster::start(&root.join("pg"), None);
-    cluster.database("evidence", "shipper", "bench-pw");
+    let cluster = postgres::Cluster::start(&root.join("pg"), None).unwrap();
+    cluster.database("evidence", "shipper", "bench-pw").unwrap();
     std::fs::write(root.join("pw"), "bench-pw\n").unwrap();
     let settings = StoreSettings {
         url: cluster.url("shipper", "evidence").parse().unwrap(),

@@ -125,6 +125,51 @@ fn policy_text() -> String {
         )
 }
 
+/// A throwaway PostgreSQL cluster in `dir/pg` with the evidence store's schema: the cluster (kept
+/// alive by the caller), the shipper's URL and its password file.
+async fn evidence_store(
+    dir: &Path,
+) -> Result<(sluice::evidence::throwaway::Cluster, String, PathBuf), String> {
+    let pg = dir.join("pg");
+    let cluster = tokio::task::spawn_blocking(move || {
+        let cluster = sluice::evidence::throwaway::Cluster::start(&pg, None)?;
+        cluster.database("evidence", "demo_shipper", "demo-shipper-pw")?;
+        Ok::<_, String>(cluster)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let password = dir.join("store.password");
+    std::fs::write(&password, "demo-shipper-pw\n").map_err(|e| e.to_string())?;
+    let url = cluster.url("demo_shipper", "evidence");
+    let settings = sluice::evidence::StoreSettings {
+        url: url.parse()?,
+        password_file: Some(password.clone()),
+    };
+    let mut client = settings.connect().await.map_err(|e| e.to_string())?;
+    sluice::evidence::schema::init(&mut client, &settings.url)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((cluster, url, password))
+}
+
+/// Waits (at most 5 s) for the shipper to have the whole ledger in the store; says how far it got.
+async fn shipped(shared: &sluice::state::Shared) -> String {
+    let (Some(status), Some(ledger)) = (&shared.shipper, &shared.ledger) else {
+        return "not shipping".into();
+    };
+    for _ in 0..100 {
+        if status.shipped() >= ledger.durable_entries() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    format!(
+        "{} of {} entries",
+        status.shipped(),
+        ledger.durable_entries()
+    )
+}
+
 /// Runs the demo.
 pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     let st = Style {
@@ -144,6 +189,21 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     let inst = mocks::institution().await.map_err(|e| e.to_string())?;
     eprint!(", partner API");
     let (partner_addr, received) = mocks::partner_api(&pki).await?;
+    // The evidence store, when PostgreSQL's server programs are here: a throwaway cluster the
+    // ledger is shipped to (sluice itself never needs it to serve).
+    let store = match sluice::evidence::throwaway::server_programs() {
+        Some(_) => {
+            eprint!(", evidence store (PostgreSQL)");
+            match evidence_store(&dir).await {
+                Ok(store) => Some(store),
+                Err(e) => {
+                    eprint!(" [skipped: {e}]");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     eprint!(", sluice");
     let config = format!(
         "policy = \"policy.toml\"\n[keys]\npseudonym_key = \"certs/hash.key\"\n[ledger]\ndir = \"ledger\"\nsigning_key = \"certs/signing.key\"\norigin = \"demo.sluice/ledger\"\n\
@@ -153,6 +213,13 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
          [[upstream]]\nname = \"acme-api\"\nurl = \"https://localhost:{}\"\nca = \"certs/ca.pem\"\nclient_cert = \"certs/institution.pem\"\nclient_key = \"certs/institution.key\"\n",
         partner_addr.port()
     );
+    let config = match &store {
+        Some((_, url, password)) => format!(
+            "{config}[ledger.store]\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+            password.display()
+        ),
+        None => config,
+    };
     std::fs::write(dir.join("sluice.toml"), config).map_err(|e| e.to_string())?;
     let cfg = sluice::config::Config::load(&dir.join("sluice.toml")).map_err(|e| e.to_string())?;
     let shared = Arc::new(sluice::state::Shared::load(cfg, None).map_err(|e| e.to_string())?);
@@ -312,6 +379,50 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
         "   sluice ledger report → {} (open it in a browser)\n",
         report.display()
     );
+
+    // 6. The evidence store.
+    println!("{}", st.head("6. the evidence store"));
+    match &store {
+        Some((_, url, password)) => {
+            let shipped = shipped(&shared).await;
+            let settings = sluice::evidence::StoreSettings {
+                url: url.parse()?,
+                password_file: Some(password.clone()),
+            };
+            let verdicts = async {
+                let client = settings.connect().await?;
+                sluice::evidence::audit::verify(&client, &settings.url, None).await
+            }
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "   the ledger shipped to PostgreSQL at {}: {shipped}",
+                settings.url
+            );
+            for v in verdicts {
+                match v.result {
+                    Ok((entries, checkpoints, _)) => println!(
+                        "   sluice ledger verify --store → {} origin {}: {entries} entries, {checkpoints} checkpoints",
+                        st.good("ok:"),
+                        v.origin
+                    ),
+                    Err(e) => println!(
+                        "   sluice ledger verify --store → {} origin {}: {e}",
+                        st.bad("FAILED:"),
+                        v.origin
+                    ),
+                }
+            }
+            println!(
+                "   {}\n",
+                st.dim("every replica ships here; `sluice ledger query --store URL --subject ID --key-file F` asks all of them at once")
+            );
+        }
+        None => println!(
+            "   {}\n",
+            st.dim("skipped: PostgreSQL's server programs are not installed (apt-get install postgresql shows every replica's ledger in one database)")
+        ),
+    }
 
     if once {
         running.shutdown().await;

@@ -22,6 +22,7 @@ pub mod connect;
 pub mod schema;
 pub mod ship;
 mod tail;
+pub mod throwaway;
 
 pub use connect::{StoreSettings, StoreUrl};
 

@@ -1,22 +1,22 @@
-//! A throwaway PostgreSQL cluster for the evidence store's tests: `initdb` into a temporary
-//! directory, a server on a free loopback port (password authentication, optionally TLS), stopped
-//! and removed when dropped. A real server, never a mock; `.ci/run` installs it from Debian's
-//! packages. As root (CI), the server runs as the `postgres` user the package creates (PostgreSQL
-//! refuses to run as root).
+//! A throwaway PostgreSQL cluster on loopback, for the demo, the tests and the bench: `initdb` into
+//! a directory, a server on a free loopback port (password authentication, optionally TLS),
+//! stopped and its directory removed when dropped. Never for production: the data is deleted and
+//! durability is off (`fsync=off`).
 //!
-//! Std only, so that the `sluice` crate's own tests can include it by path.
-#![allow(dead_code)]
+//! It needs PostgreSQL's server programs (Debian: `apt-get install postgresql`;
+//! [`server_programs`] finds them). As root the server runs as the `postgres` account the package
+//! creates (PostgreSQL refuses to run as root).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The administrator's name and password in every test cluster.
+/// The administrator's name in every throwaway cluster.
 pub const ADMIN: &str = "sluice_admin";
 /// The administrator's password.
 pub const ADMIN_PASSWORD: &str = "admin-pw-for-tests";
 
-/// A running test cluster.
+/// A running throwaway cluster.
 #[derive(Debug)]
 pub struct Cluster {
     dir: PathBuf,
@@ -27,10 +27,11 @@ pub struct Cluster {
     child: Option<Child>,
 }
 
-/// The directory of PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`).
-fn bin_dir() -> PathBuf {
+/// The directory of PostgreSQL's server programs (`initdb`, `postgres`, `pg_isready`): `PG_BIN`,
+/// else the newest `/usr/lib/postgresql/*/bin`.
+pub fn server_programs() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PG_BIN") {
-        return PathBuf::from(dir);
+        return Some(PathBuf::from(dir));
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -43,9 +44,7 @@ fn bin_dir() -> PathBuf {
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, b)| b).unwrap_or_else(|| {
-        panic!("PostgreSQL's server programs are not installed (no /usr/lib/postgresql/*/bin/initdb, no PG_BIN): .ci/run installs the postgresql package")
-    })
+    versions.pop().map(|(_, b)| b)
 }
 
 fn is_root() -> bool {
@@ -59,7 +58,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// `program args` as the server's user (the `postgres` account when running as root).
+/// `program` run as the server's user (the `postgres` account when running as root).
 fn as_server_user(program: &Path) -> Command {
     if is_root() {
         let mut c = Command::new("setpriv");
@@ -76,43 +75,57 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn chown_to_server_user(path: &Path) {
+fn chown_to_server_user(path: &Path) -> Result<(), String> {
     if is_root() {
         let ok = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(path)
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "chown {} to postgres", path.display());
+        if !ok {
+            return Err(format!("chown {} to postgres failed", path.display()));
+        }
     }
+    Ok(())
 }
 
-fn free_port() -> u16 {
+fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free loopback port: {e}"))
+}
+
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> String {
+    let path = path.display().to_string();
+    let what = what.to_string();
+    move |e| format!("{what} {path}: {e}")
 }
 
 impl Cluster {
-    /// Creates and starts a cluster in `dir` (which must not exist yet). With `tls`, the server
-    /// also accepts TLS with that certificate and key (PEM files, copied into the cluster).
-    pub fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Self {
+    /// Creates and starts a cluster in `dir` (emptied first). With `tls`, the server also accepts
+    /// TLS with that certificate and key (PEM files, copied into the cluster).
+    pub fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Result<Self, String> {
+        let bin = server_programs().ok_or(
+            "PostgreSQL's server programs are not installed (no /usr/lib/postgresql/*/bin/initdb, no PG_BIN): apt-get install postgresql",
+        )?;
         let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).unwrap();
-        let bin = bin_dir();
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
         let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, format!("{ADMIN_PASSWORD}\n")).unwrap();
-        let tls = tls.map(|(cert, key)| {
-            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
-            std::fs::copy(cert, &c).unwrap();
-            std::fs::copy(key, &k).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
-            (c, k)
-        });
-        chown_to_server_user(dir);
+        std::fs::write(&pwfile, format!("{ADMIN_PASSWORD}\n")).map_err(io("writing", &pwfile))?;
+        let tls = match tls {
+            None => None,
+            Some((cert, key)) => {
+                use std::os::unix::fs::PermissionsExt;
+                let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+                std::fs::copy(cert, &c).map_err(io("copying", cert))?;
+                std::fs::copy(key, &k).map_err(io("copying", key))?;
+                std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io("restricting", &k))?;
+                Some((c, k))
+            }
+        };
+        chown_to_server_user(dir)?;
         let out = as_server_user(&bin.join("initdb"))
             .arg("-D")
             .arg(dir.join("data"))
@@ -126,26 +139,29 @@ impl Cluster {
             ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
-            .expect("run initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .map_err(|e| format!("running initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
         let mut cluster = Cluster {
             dir: dir.to_path_buf(),
             bin,
-            port: free_port(),
+            port: free_port()?,
             tls,
             child: None,
         };
-        cluster.resume();
-        cluster
+        cluster.resume()?;
+        Ok(cluster)
     }
 
     /// Starts the server again (after [`stop`](Self::stop)) on the same port and data.
-    pub fn resume(&mut self) {
-        assert!(self.child.is_none(), "already running");
+    pub fn resume(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Ok(());
+        }
         let mut cmd = as_server_user(&self.bin.join("postgres"));
         cmd.arg("-D")
             .arg(self.dir.join("data"))
@@ -161,13 +177,14 @@ impl Cluster {
                 .arg("-c")
                 .arg(format!("ssl_key_file={}", key.display()));
         }
-        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        chown_to_server_user(&self.dir.join("server.log"));
+        let log_path = self.dir.join("server.log");
+        let log = std::fs::File::create(&log_path).map_err(io("creating", &log_path))?;
+        chown_to_server_user(&log_path)?;
         let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("start postgres");
+            .map_err(|e| format!("starting postgres: {e}"))?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -176,18 +193,18 @@ impl Cluster {
                 .status()
                 .is_ok_and(|s| s.success());
             if ready {
-                return;
+                return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
+                self.child = None;
+                return Err(format!(
                     "postgres exited ({status}): {}",
-                    std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-                );
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                ));
             }
-            assert!(
-                Instant::now() < deadline,
-                "postgres did not become ready in 60 s"
-            );
+            if Instant::now() > deadline {
+                return Err("postgres did not become ready in 60 s".into());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -208,7 +225,13 @@ impl Cluster {
     }
 
     /// Runs `sql` as `user` with `password` (psql, on the database `db`).
-    pub fn psql_as(&self, user: &str, password: &str, db: &str, sql: &str) -> std::process::Output {
+    pub fn psql_as(
+        &self,
+        user: &str,
+        password: &str,
+        db: &str,
+        sql: &str,
+    ) -> Result<Output, String> {
         let psql = [self.bin.join("psql"), PathBuf::from("/usr/bin/psql")]
             .into_iter()
             .find(|p| p.exists())
@@ -228,27 +251,29 @@ impl Cluster {
             ])
             .env("PGPASSWORD", password)
             .output()
-            .expect("run psql")
+            .map_err(|e| format!("running psql: {e}"))
     }
 
-    /// Runs `sql` as the administrator (on the database `db`); panics on failure.
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = self.psql_as(ADMIN, ADMIN_PASSWORD, db, sql);
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    /// Runs `sql` as the administrator (on the database `db`); its output, or psql's error.
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = self.psql_as(ADMIN, ADMIN_PASSWORD, db, sql)?;
+        if !out.status.success() {
+            return Err(format!(
+                "psql {sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Creates database `db` owned by a new role `user` with `password`.
-    pub fn database(&self, db: &str, user: &str, password: &str) {
+    pub fn database(&self, db: &str, user: &str, password: &str) -> Result<(), String> {
         self.psql(
             "postgres",
             &format!("CREATE ROLE {user} LOGIN PASSWORD '{password}'"),
-        );
-        self.psql("postgres", &format!("CREATE DATABASE {db} OWNER {user}"));
+        )?;
+        self.psql("postgres", &format!("CREATE DATABASE {db} OWNER {user}"))?;
+        Ok(())
     }
 
     /// `postgresql://USER@127.0.0.1:PORT/DB?sslmode=disable`.
