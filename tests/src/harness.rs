@@ -328,6 +328,8 @@ pub struct Extras<'a> {
     /// The environment the configuration is read with (`OTEL_*` overrides), instead of the
     /// process's.
     pub env: Option<&'a [(&'a str, &'a str)]>,
+    /// The ledger's origin (default `test.sluice/ledger`).
+    pub origin: Option<&'a str>,
 }
 
 /// Writes the test configuration with `extras` and starts sluice on ephemeral ports.
@@ -345,7 +347,9 @@ pub async fn start_sluice_extras(
         institution: institution_extra,
         tail,
         env,
+        origin,
     } = *extras;
+    let origin = origin.unwrap_or("test.sluice/ledger");
     // `RUST_LOG=info cargo test` shows sluice's logs (ids and counts only).
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -368,7 +372,7 @@ address = "127.0.0.1:0"
 [ledger]
 dir = "ledger"
 signing_key = "signing.key"
-origin = "test.sluice/ledger"
+origin = "{origin}"
 [[listener]]
 name = "partners"
 kind = "partner"

@@ -154,3 +154,144 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
     assert!(verdicts[0].result.is_ok(), "{:?}", verdicts[0].result);
     sluice.shutdown().await;
 }
+
+/// A valid 18-digit resident identity number (GB 11643) for `n`.
+fn id_no(n: u32) -> String {
+    let base = format!(
+        "11010519{:02}{:02}{:02}{:03}",
+        60 + n % 40,
+        1 + n % 12,
+        1 + n % 28,
+        n % 1000
+    );
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = base
+        .bytes()
+        .zip(weights)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{base}{check}")
+}
+
+/// The institution's answer about `people` applicants.
+fn applicants(people: std::ops::Range<u32>) -> &'static [u8] {
+    let items: Vec<String> = people
+        .map(|n| {
+            format!(
+                r#"{{"applicant_no":"LA{:08}","id_no":"{}"}}"#,
+                20_000_000 + n,
+                id_no(n)
+            )
+        })
+        .collect();
+    Box::leak(
+        format!(r#"{{"applicants":[{}]}}"#, items.join(","))
+            .into_bytes()
+            .into_boxed_slice(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_ship_to_one_store_and_one_query_sees_both() {
+    let root = pki("evidence-two", &["acme-loans"]);
+    let cluster = Cluster::start(&root.join("pg"), None).unwrap();
+    cluster
+        .database("evidence", "shipper", "shipper-pw")
+        .unwrap();
+    let url = cluster.url("shipper", "evidence");
+    let password = root.join("store.password");
+    std::fs::write(&password, "shipper-pw\n").unwrap();
+    let settings = sluice::evidence::StoreSettings {
+        url: url.parse().unwrap(),
+        password_file: Some(password.clone()),
+    };
+    let mut store = settings.connect().await.unwrap();
+    sluice::evidence::schema::init(&mut store, &settings.url)
+        .await
+        .unwrap();
+    let tail = format!(
+        "[ledger.store]\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+        password.display()
+    );
+    // Replica 1 answers about 3000 people (their hashes go to a side file), replica 2 about one
+    // of them; both replicas hash subjects with the institution's one subject key.
+    let mut instances = Vec::new();
+    for (name, body) in [
+        ("evidence-r1", applicants(0..3000)),
+        ("evidence-r2", applicants(1500..1501)),
+    ] {
+        let dir = pki(name, &["acme-loans"]);
+        std::fs::copy(root.join("hash.key"), dir.join("hash.key")).unwrap();
+        let (inst, _) = mock_http(json_mock(body)).await;
+        let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+        let origin = format!("bank.example/sluice/{name}");
+        let extras = Extras {
+            tail: &tail,
+            origin: Some(&origin),
+            ..Extras::default()
+        };
+        let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+        let c = client(
+            &dir,
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            true,
+        );
+        let port = sluice.addr("partners").unwrap().port();
+        let req = Request::get(format!("https://localhost:{port}/v1/applicants"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        assert_eq!(fetch(&c, req).await.0, 200);
+        instances.push((sluice, dir.join("ledger"), origin));
+    }
+    for (_, ledger, origin) in &instances {
+        until("both ledgers in the store", || {
+            let stored = cluster
+                .psql(
+                    "evidence",
+                    &format!("SELECT count(*) FROM sluice_entries WHERE origin = '{origin}'"),
+                )
+                .unwrap();
+            stored == local_entries(ledger).to_string()
+        })
+        .await;
+    }
+
+    // "Which partners received data about this person?": one lookup, both replicas.
+    let key = sluice::keys::read_key_file(&root.join("hash.key")).unwrap();
+    let someone = sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash(&id_no(1500));
+    let mut found = Vec::new();
+    sluice::evidence::audit::for_each_disclosure(
+        &store,
+        &settings.url,
+        None,
+        Some(someone),
+        |origin, (v, _, _)| found.push((origin.to_string(), v["partner"].clone())),
+    )
+    .await
+    .unwrap();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        found,
+        [
+            (instances[0].2.clone(), serde_json::json!("acme-loans")),
+            (instances[1].2.clone(), serde_json::json!("acme-loans")),
+        ]
+    );
+    // Someone only replica 1 disclosed, from the middle of its side file.
+    let other = sluice_policy::pseudonym::SubjectKey::derive(&key).subject_hash(&id_no(2222));
+    let mut origins = Vec::new();
+    sluice::evidence::audit::for_each_disclosure(
+        &store,
+        &settings.url,
+        None,
+        Some(other),
+        |o, _| origins.push(o.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(origins, [instances[0].2.clone()]);
+    for (sluice, _, _) in instances {
+        sluice.shutdown().await;
+    }
+}
