@@ -341,6 +341,19 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
     // The test subject and the five others, each disclosed by both replicas: six persons.
     assert_eq!(stats[2]["distinct_subjects_total"], 6, "{out}");
 
+    // The compliance team's HTML report over every replica, verified from the store.
+    let html = store.dir.join("report.html");
+    let (code, out, err) = store.cli(&["ledger", "report"], &["--html", html.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("report written (log verified)"), "{out}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("class=\"ok\" id=\"verification\""), "{page}");
+    assert!(
+        page.contains("bank/replica-1, bank/replica-2")
+            && page.contains("2 logs in the evidence store"),
+        "{page}"
+    );
+
     // init again: nothing to do (and nothing written: the shipper's role may run it).
     let (code, out, err) = store.cli(&["ledger", "store", "init"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -389,6 +402,10 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
         .map(|s| s.split("..").map(|n| n.parse().unwrap()).collect())
         .unwrap();
     assert!(span[0] <= 5 && 5 <= span[1], "{err}");
+    let html = store.dir.join("report.html");
+    let (code, out, _) = store.cli(&["ledger", "report"], &["--html", html.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("LOG DOES NOT VERIFY"), "{out}");
 
     // A row deleted: named by its sequence number.
     db.psql(

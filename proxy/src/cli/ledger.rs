@@ -96,7 +96,10 @@ pub(crate) enum LedgerCommand {
     /// per day, fields disclosed, outcomes, distinct subjects, and the log's verification.
     Report {
         /// The ledger directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "store", conflicts_with = "store")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: super::store::StoreArgs,
         /// Write the report here.
         #[arg(long)]
         html: PathBuf,
@@ -273,14 +276,20 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
         }
         LedgerCommand::Report {
             dir,
+            store,
             html,
             pubkey: p,
             year,
         } => {
-            let key = pubkey(&p.unwrap_or_else(|| dir.join("log.pub")))?;
-            let summary = match sluice::ledger::summary::summarize(&dir, &key, year) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
+            let summary = match dir {
+                Some(dir) => {
+                    let key = pubkey(&p.unwrap_or_else(|| dir.join("log.pub")))?;
+                    match sluice::ledger::summary::summarize(&dir, &key, year) {
+                        Ok(s) => s,
+                        Err(e) => return fail(e),
+                    }
+                }
+                None => super::store::summary(store, year)?,
             };
             let now = time::OffsetDateTime::now_utc()
                 .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("+08:00"));

@@ -167,3 +167,53 @@ pub(crate) fn disclosures(
         audit::for_each_disclosure(&client, &settings.url, args.origin.as_deref(), None, f).await
     })
 }
+
+/// `report --store`: the summary of every replica's log (or `--origin`'s), verified from the
+/// store's rows; the report's origin line names them all.
+pub(crate) fn summary(
+    args: StoreArgs,
+    year: Option<i32>,
+) -> Result<sluice::ledger::summary::Summary, Failure> {
+    use sluice::ledger::summary::EntryPass;
+    let url = args.store.as_deref().unwrap_or_default();
+    let settings = settings(url, args.password_file)?;
+    let only = args.origin.as_deref();
+    block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        let verdicts = audit::verify(&client, &settings.url, only).await?;
+        let mut first = EntryPass::default();
+        let mut current = String::new();
+        audit::for_each_entry(&client, &settings.url, only, |origin, r| {
+            if origin != current {
+                first.next_log();
+                current = origin.to_string();
+            }
+            first.add(r);
+        })
+        .await?;
+        let origins: Vec<&str> = verdicts.iter().map(|v| v.origin.as_str()).collect();
+        let verified = match verdicts.iter().find_map(|v| {
+            v.result
+                .as_ref()
+                .err()
+                .map(|e| format!("origin {}: {e}", v.origin))
+        }) {
+            Some(problem) => Err(problem),
+            None => {
+                let (entries, checkpoints) = verdicts
+                    .iter()
+                    .filter_map(|v| v.result.as_ref().ok())
+                    .fold((0, 0), |(e, c), (ve, vc, _)| (e + ve, c + vc));
+                Ok(format!(
+                    "{} logs in the evidence store: {entries} entries, {checkpoints} signed checkpoints",
+                    origins.len()
+                ))
+            }
+        };
+        let mut second = first.finish(Some(origins.join(", ")), year, verified, None);
+        audit::for_each_disclosure(&client, &settings.url, only, None, |_, d| second.add(d))
+            .await?;
+        Ok(second.finish())
+    })
+}

@@ -66,67 +66,87 @@ pub fn cross_border_regime(persons: u64) -> &'static str {
     }
 }
 
-/// Reads and aggregates the ledger in `dir`; `public` is the log's key for verification; `year`
-/// defaults to the year of the newest disclosure.
-pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary, String> {
-    if !dir.is_dir() {
-        return Err(format!("{}: not a ledger directory", dir.display()));
+/// The first pass over a log (or, on the evidence store, over every replica's): the entry count,
+/// the origin, each contract's field treatment, and the newest disclosure's time.
+#[derive(Default)]
+pub struct EntryPass {
+    origin: Option<String>,
+    fields: Fields,
+    newest: Option<u64>,
+    entries: u64,
+}
+
+impl std::fmt::Debug for EntryPass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryPass")
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
     }
-    // First pass: counts, origin, field treatment, and the newest disclosure's time. A log that
-    // cannot be read still gets a summary: empty, and saying why it does not verify.
-    let mut origin = None;
-    let mut fields = Fields::default();
-    let mut newest = None;
-    let walked = read::for_each_entry(dir, |r, _| {
+}
+
+impl EntryPass {
+    /// Adds one entry (in log order).
+    pub fn add(&mut self, r: &Record) {
         match &r.entry {
-            Entry::InstanceStarted { origin: o, .. } if origin.is_none() => {
-                origin = Some(o.clone())
+            Entry::InstanceStarted { origin: o, .. } if self.origin.is_none() => {
+                self.origin = Some(o.clone())
             }
-            Entry::Begin(_) => newest = Some(r.time_ms),
+            Entry::Begin(_) => self.newest = Some(r.time_ms.max(self.newest.unwrap_or(0))),
             _ => {}
         }
-        fields.add(r);
-        Ok(())
-    });
-    let (count, unreadable) = match walked {
-        Ok(n) => (n, None),
-        Err(e) => (0, Some(e)),
-    };
-    let mut s = Summary {
-        entries: count,
-        verified: super::verify::verify_dir(dir, public)
-            .map(|r| {
-                format!(
-                    "{} entries, {} signed checkpoints, root {}",
-                    r.entries, r.checkpoints, r.root
-                )
-            })
-            .map_err(|p| p.0)
-            .and_then(|ok| unreadable.clone().map_or(Ok(ok), Err)),
-        checkpoint: super::store::latest_checkpoint(dir).ok().flatten(),
-        origin: origin.unwrap_or_default(),
-        per_day: BTreeMap::new(),
-        fields: if unreadable.is_none() {
-            fields.by_contract
-        } else {
-            BTreeMap::new()
-        },
-        outcomes: BTreeMap::new(),
-        year: 0,
-        subjects: BTreeMap::new(),
-        subjects_uncounted: BTreeMap::new(),
-        subjects_total: 0,
-    };
-    s.year = year.unwrap_or_else(|| {
-        newest.map_or(time::OffsetDateTime::now_utc().year(), |t| day_of(t).year())
-    });
-    if unreadable.is_some() {
-        s.entries = 0;
-        return Ok(s);
+        self.fields.add(r);
+        self.entries += 1;
     }
-    // Second pass: the disclosures.
-    let mut all = HashSet::new();
-    read::for_each_disclosure(dir, |(v, subjects, time_ms)| {
+
+    /// The next entries are another log's (the evidence store streams one origin after another):
+    /// its sequence numbers start again.
+    pub fn next_log(&mut self) {
+        self.fields.open.clear();
+    }
+
+    /// Ends the first pass (`origin`, when given, names the logs instead of the first
+    /// `instance.started`); the summary's disclosures come next, with [`DisclosurePass::add`].
+    pub fn finish(
+        self,
+        origin: Option<String>,
+        year: Option<i32>,
+        verified: Result<String, String>,
+        checkpoint: Option<String>,
+    ) -> DisclosurePass {
+        let year = year.unwrap_or_else(|| {
+            self.newest
+                .map_or(time::OffsetDateTime::now_utc().year(), |t| day_of(t).year())
+        });
+        DisclosurePass {
+            summary: Summary {
+                origin: origin.or(self.origin).unwrap_or_default(),
+                entries: self.entries,
+                per_day: BTreeMap::new(),
+                fields: self.fields.by_contract,
+                outcomes: BTreeMap::new(),
+                year,
+                subjects: BTreeMap::new(),
+                subjects_uncounted: BTreeMap::new(),
+                subjects_total: 0,
+                verified,
+                checkpoint,
+            },
+            all: HashSet::new(),
+        }
+    }
+}
+
+/// The second pass: disclosures per day, outcomes, distinct subjects.
+#[derive(Debug)]
+pub struct DisclosurePass {
+    summary: Summary,
+    all: HashSet<[u8; 32]>,
+}
+
+impl DisclosurePass {
+    /// Adds one disclosure (begin joined with end).
+    pub fn add(&mut self, (v, subjects, time_ms): read::Disclosure) {
+        let s = &mut self.summary;
         let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
         let pair = (text("partner"), text("contract"));
         let records = v["records"].as_u64().unwrap_or(0);
@@ -150,11 +170,53 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
         let set = s.subjects.entry(pair.0).or_default();
         for h in subjects {
             set.insert(h);
-            all.insert(h);
+            self.all.insert(h);
         }
-    })?;
-    s.subjects_total = all.len() as u64;
-    Ok(s)
+    }
+
+    /// The summary.
+    pub fn finish(mut self) -> Summary {
+        self.summary.subjects_total = self.all.len() as u64;
+        self.summary
+    }
+}
+
+/// Reads and aggregates the ledger in `dir`; `public` is the log's key for verification; `year`
+/// defaults to the year of the newest disclosure.
+pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a ledger directory", dir.display()));
+    }
+    // First pass: counts, origin, field treatment, and the newest disclosure's time. A log that
+    // cannot be read still gets a summary: empty, and saying why it does not verify.
+    let mut first = EntryPass::default();
+    let walked = read::for_each_entry(dir, |r, _| {
+        first.add(r);
+        Ok(())
+    });
+    let verified = super::verify::verify_dir(dir, public)
+        .map(|r| {
+            format!(
+                "{} entries, {} signed checkpoints, root {}",
+                r.entries, r.checkpoints, r.root
+            )
+        })
+        .map_err(|p| p.0);
+    let checkpoint = super::store::latest_checkpoint(dir).ok().flatten();
+    if let Err(unreadable) = walked {
+        // Empty, and saying why it does not verify (verify's own finding first).
+        let empty = EntryPass {
+            origin: first.origin,
+            newest: first.newest,
+            ..EntryPass::default()
+        };
+        let verified = verified.and_then(|_| Err(unreadable));
+        return Ok(empty.finish(None, year, verified, checkpoint).finish());
+    }
+    // Second pass: the disclosures.
+    let mut second = first.finish(None, year, verified, checkpoint);
+    read::for_each_disclosure(dir, |d| second.add(d))?;
+    Ok(second.finish())
 }
 
 /// Field treatment per contract, from each `end` joined with its `begin`, as entries stream by.
