@@ -210,7 +210,7 @@ pub fn summarize(dir: &Path, public: &[u8], year: Option<i32>) -> Result<Summary
             newest: first.newest,
             ..EntryPass::default()
         };
-        let verified = verified.and_then(|_| Err(unreadable));
+        let verified = verified.and(Err(unreadable));
         return Ok(empty.finish(None, year, verified, checkpoint).finish());
     }
     // Second pass: the disclosures.
