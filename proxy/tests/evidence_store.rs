@@ -383,8 +383,32 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
     disclose(&l, "acme-loans", 8);
     l.close();
     assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
-    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("not yet covered"), "{out}");
+
+    // A row added after the last signed checkpoint: nothing signs it, and verify says so.
+    let n = entries(&dir);
+    let extra = sluice::ledger::Record {
+        seq: n,
+        time_ms: 1,
+        entry: Entry::Incomplete { begin: 1 },
+    }
+    .encode()
+    .unwrap();
+    store.cluster.psql(
+        "evidence",
+        &format!(
+            "INSERT INTO sluice_entries VALUES ('bank/replica-1', {n}, 1, 'disclosure.incomplete', '\\x{}')",
+            sluice_policy::hex::hex(&extra)
+        ),
+    ).unwrap();
+    let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("(1 entries after the last signed checkpoint, not yet covered"),
+        "{out}"
+    );
 
     // A disclosure's partner rewritten in place (the record still decodes).
     let db = &store.cluster;

@@ -95,9 +95,20 @@ pub(crate) fn verify(args: StoreArgs) -> Result<(), Failure> {
     let mut failed = false;
     for v in verdicts {
         match v.result {
-            Ok((entries, checkpoints, root)) => println!(
-                "ok: origin {}: {entries} entries, {checkpoints} checkpoints, root {root}",
-                v.origin
+            Ok(ok) => println!(
+                "ok: origin {}: {} entries, {} checkpoints, root {}{}",
+                v.origin,
+                ok.entries,
+                ok.checkpoints,
+                ok.root,
+                if ok.covered < ok.entries {
+                    format!(
+                        " ({} entries after the last signed checkpoint, not yet covered: its shipper stopped mid-way or is shipping)",
+                        ok.entries - ok.covered
+                    )
+                } else {
+                    String::new()
+                }
             ),
             Err(problem) => {
                 failed = true;
@@ -204,7 +215,7 @@ pub(crate) fn summary(
                 let (entries, checkpoints) = verdicts
                     .iter()
                     .filter_map(|v| v.result.as_ref().ok())
-                    .fold((0, 0), |(e, c), (ve, vc, _)| (e + ve, c + vc));
+                    .fold((0, 0), |(e, c), ok| (e + ok.entries, c + ok.checkpoints));
                 Ok(format!(
                     "{} logs in the evidence store: {entries} entries, {checkpoints} signed checkpoints",
                     origins.len()

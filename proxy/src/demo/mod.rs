@@ -401,10 +401,12 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
             );
             for v in verdicts {
                 match v.result {
-                    Ok((entries, checkpoints, _)) => println!(
-                        "   sluice ledger verify --store → {} origin {}: {entries} entries, {checkpoints} checkpoints",
+                    Ok(ok) => println!(
+                        "   sluice ledger verify --store → {} origin {}: {} entries, {} checkpoints",
                         st.good("ok:"),
-                        v.origin
+                        v.origin,
+                        ok.entries,
+                        ok.checkpoints
                     ),
                     Err(e) => println!(
                         "   sluice ledger verify --store → {} origin {}: {e}",

@@ -27,8 +27,22 @@ use crate::ledger::{Record, checkpoint, merkle};
 pub struct Verdict {
     /// The origin.
     pub origin: String,
-    /// Entries, checkpoints and the root, or what is wrong.
-    pub result: Result<(u64, u64, String), String>,
+    /// What verified, or what is wrong.
+    pub result: Result<Verified, String>,
+}
+
+/// A log that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Entries stored.
+    pub entries: u64,
+    /// Signed checkpoints stored.
+    pub checkpoints: u64,
+    /// The Merkle root of all the entries (hex).
+    pub root: String,
+    /// Entries under the last signed checkpoint; the rest were shipped in the first transactions
+    /// of a checkpoint whose last one has not arrived yet (the shipper stopped mid-way).
+    pub covered: u64,
 }
 
 /// Alarms the shippers recorded: (origin, seq, kind, detail).
@@ -94,7 +108,7 @@ async fn verify_origin(
     url: &StoreUrl,
     origin: &str,
     public: &[u8],
-) -> Result<Result<(u64, u64, String), String>, StoreError> {
+) -> Result<Result<Verified, String>, StoreError> {
     let checkpoints: Vec<(i64, Vec<u8>, String)> = client
         .query(
             "SELECT size, root, note FROM sluice_checkpoints WHERE origin = $1 ORDER BY size",
@@ -151,11 +165,12 @@ async fn verify_origin(
             size - 1
         )));
     }
-    Ok(Ok((
-        expected,
-        signed,
-        sluice_policy::hex::hex(&range.root()),
-    )))
+    Ok(Ok(Verified {
+        entries: expected,
+        checkpoints: signed,
+        root: sluice_policy::hex::hex(&range.root()),
+        covered: verified_to,
+    }))
 }
 
 /// A disclosure whose subjects went to a side file on the replica (more than an end entry holds
