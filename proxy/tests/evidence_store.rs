@@ -761,3 +761,97 @@ fn an_instance_killed_with_sigkill_resumes_shipping_from_the_right_entry() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("ok: origin {origin}: ")), "{out}");
 }
+
+/// Cuts the last `n` checkpoint notes from `dir/checkpoints.log` (notes the shipper read before
+/// the writer's sync of them completed, lost in a crash).
+fn drop_last_notes(dir: &Path, n: usize) {
+    let path = dir.join("checkpoints.log");
+    let data = std::fs::read(&path).unwrap();
+    let mut starts = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= data.len() {
+        let len = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        starts.push(at);
+        at += 8 + len;
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(starts[starts.len() - n] as u64).unwrap();
+}
+
+#[test]
+fn a_replay_over_entries_already_stored_ships_the_rest_and_the_checkpoint() {
+    let store = Store::start("replay");
+    let (key, _) = signing_key();
+    let dir = store.dir.join("ledger");
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "acme-loans", 6);
+    l.close();
+    assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
+    // The local log lost its two newest notes: a shipper starting now resumes before the store's
+    // end, and the next checkpoints' spans begin over entries the store already holds (the same
+    // bytes), in batches of 3, one of them crossing that boundary.
+    drop_last_notes(&dir, 2);
+    let opts = ShipOptions {
+        store: store.settings(),
+        dir: dir.clone(),
+        origin: "bank/replica-1".into(),
+        public: ring::signature::KeyPair::public_key(&*key)
+            .as_ref()
+            .to_vec(),
+        batch: 3,
+    };
+    let status = Arc::new(ShipStatus::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let s = status.clone();
+    let shipper = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(ship::run(opts, s, || u64::MAX, stopped));
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let l = open(&dir, "bank/replica-1", &key);
+    disclose(&l, "acme-loans", 3);
+    l.close();
+    let total = entries(&dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status.shipped() < total && status.refused().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = stop.send(true);
+    shipper.join().unwrap();
+    assert_eq!(status.refused(), None);
+    assert_eq!(status.shipped(), total);
+    assert_eq!(store.rows("sluice_entries", "bank/replica-1"), total);
+    // Every checkpoint the local log signed is in the store, those of spans that began over
+    // entries already stored among them.
+    let stored: Vec<String> = store
+        .cluster
+        .psql(
+            "evidence",
+            "SELECT size FROM sluice_checkpoints WHERE origin = 'bank/replica-1' ORDER BY size",
+        )
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let public = ring::signature::KeyPair::public_key(&*key)
+        .as_ref()
+        .to_vec();
+    for (name, note) in sluice::ledger::notes::all(&dir).unwrap() {
+        let size = sluice::ledger::checkpoint::verify(&note, &public)
+            .unwrap()
+            .size;
+        assert!(
+            stored.contains(&size.to_string()),
+            "{name} ({size}) not in {stored:?}"
+        );
+    }
+    let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("not yet covered"), "{out}");
+}

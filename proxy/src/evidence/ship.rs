@@ -415,7 +415,11 @@ async fn ship_checkpoint(
                 .collect();
             drop(tx); // rolled back: nothing of this batch is kept if it conflicts
             compare(client, opts, &again).await?;
-            return ship_again(client, opts, &batch, cp, note, last, status).await;
+            ship_again(client, opts, &batch, cp, note, last, status).await?;
+            if last {
+                return Ok(());
+            }
+            continue;
         }
         insert_rest(&tx, opts, &batch, last.then_some((cp, note))).await?;
         tx.commit()

@@ -82,8 +82,11 @@ impl Entries {
         while self.next < until && done < max {
             let path = self.dir.join(segment::name(self.segment));
             let data = read_chunk(&path, self.offset)?;
-            let (records, _) = records(&path, &data)?;
-            if records.is_empty() {
+            let scan = segment::scan(&data);
+            if let Tail::Damaged(what) = &scan.tail {
+                return Err(format!("{}: {what}", path.display()));
+            }
+            if scan.entries.is_empty() {
                 // This segment holds no more: the writer moved on to the next one, if it exists.
                 let next = self.dir.join(segment::name(self.segment + 1));
                 if next.exists() {
@@ -93,11 +96,12 @@ impl Entries {
                 }
                 break;
             }
-            for record in records {
+            // The records are borrowed from the chunk; only those passed on are looked at.
+            for record in scan.entries {
                 if self.next >= until || done >= max {
                     break;
                 }
-                f(self.next, &record)?;
+                f(self.next, record)?;
                 self.offset += 8 + record.len() as u64;
                 self.next += 1;
                 done += 1;
