@@ -59,8 +59,9 @@ pub struct ShipOptions {
 pub struct ShipStatus {
     /// Entries of this origin in the store (as far as this shipper knows).
     shipped: AtomicU64,
-    /// When the shipper last had everything the local log held in the store (ms since the epoch).
-    caught_up_ms: AtomicU64,
+    /// How current the store is (ms since the epoch): the time of the newest entry shipped, or
+    /// when the shipper last found nothing left to ship, whichever is later.
+    current_ms: AtomicU64,
     connected: AtomicBool,
     /// Why shipping stopped for good, when it did.
     refused: Mutex<Option<String>>,
@@ -85,16 +86,24 @@ impl ShipStatus {
             .clone()
     }
 
-    /// Entries behind `durable` and seconds since the shipper last had everything.
+    /// Entries behind `durable`, and how old the store's view is when it is behind: seconds
+    /// since the newest entry it holds was written (or since the shipper last had everything).
+    /// Under steady load the store trails by about a checkpoint interval (≤ ~1 s); while it is
+    /// away this grows with the outage.
     pub fn lag(&self, durable: u64) -> (u64, f64) {
         let entries = durable.saturating_sub(self.shipped());
         let seconds = if entries == 0 {
             0.0
         } else {
-            let since = self.caught_up_ms.load(Ordering::Acquire);
+            let since = self.current_ms.load(Ordering::Acquire);
             now_ms().saturating_sub(since) as f64 / 1000.0
         };
         (entries, seconds)
+    }
+
+    /// The store is current as of `ms` (never moves back).
+    fn current_as_of(&self, ms: u64) {
+        self.current_ms.fetch_max(ms, Ordering::AcqRel);
     }
 }
 
@@ -122,7 +131,7 @@ pub async fn run(
     durable: impl Fn() -> u64 + Send + 'static,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    status.caught_up_ms.store(now_ms(), Ordering::Release);
+    status.current_as_of(now_ms());
     let mut pause = Duration::from_millis(200);
     loop {
         let result = tokio::select! {
@@ -222,7 +231,7 @@ async fn session(
             }
             None => {
                 if status.shipped() >= durable() {
-                    status.caught_up_ms.store(now_ms(), Ordering::Release);
+                    status.current_as_of(now_ms());
                 }
                 tokio::time::sleep(POLL).await;
                 for note in notes.read_new().map_err(StoreError::Local)? {
@@ -426,6 +435,9 @@ async fn ship_checkpoint(
             .await
             .map_err(|e| StoreError::db(url, "committing entries", e))?;
         status.shipped.store(entries.next, Ordering::Release);
+        if let Some(t) = batch.times.iter().max() {
+            status.current_as_of(*t as u64);
+        }
         if last {
             return Ok(());
         }
@@ -462,6 +474,9 @@ async fn ship_again(
         .map_err(|e| StoreError::db(url, "committing entries", e))?;
     if let Some(seq) = batch.seqs.last() {
         status.shipped.store(*seq as u64 + 1, Ordering::Release);
+    }
+    if let Some(t) = batch.times.iter().max() {
+        status.current_as_of(*t as u64);
     }
     Ok(())
 }
@@ -549,5 +564,24 @@ impl Batch {
             out.3.push(s.clone());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_seconds_are_the_age_of_the_newest_entry_shipped_while_behind() {
+        let status = ShipStatus::default();
+        status.shipped.store(10, Ordering::Release);
+        status.current_as_of(now_ms() - 5_000);
+        assert_eq!(status.lag(10), (0, 0.0), "caught up: no lag");
+        let (entries, seconds) = status.lag(12);
+        assert_eq!(entries, 2);
+        assert!((5.0..60.0).contains(&seconds), "{seconds}");
+        // An older entry shipped later (a backlog) does not make the store look older.
+        status.current_as_of(now_ms() - 50_000);
+        assert!(status.lag(12).1 < 50.0);
     }
 }

@@ -56,7 +56,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "sluice_ledger_store_lag_seconds",
         "gauge",
-        "Seconds since the evidence store last held every durable ledger entry (0 when it does).",
+        "While the evidence store is behind the ledger: the age in seconds of the newest entry it holds (0 when it holds them all).",
     ),
     (
         "sluice_ledger_store_connected",
