@@ -490,6 +490,51 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
         "{err}"
     );
 
+    // A checkpoint the store holds with another root than the log's own at that size: refused.
+    let (key3, _) = signing_key();
+    let dir3 = store.dir.join("ledger-3");
+    let l = open(&dir3, "bank/replica-3", &key3);
+    disclose(&l, "acme-loans", 3);
+    l.close();
+    let public3 = sluice_policy::hex::hex(ring::signature::KeyPair::public_key(&*key3).as_ref());
+    store
+        .cluster
+        .psql(
+            "evidence",
+            &format!(
+                "INSERT INTO sluice_origins VALUES ('bank/replica-3', '\\x{public3}');
+             INSERT INTO sluice_checkpoints VALUES ('bank/replica-3', 4, '\\x{}', 'forged')",
+                "00".repeat(32)
+            ),
+        )
+        .unwrap();
+    let why = ship(&store, &dir3, "bank/replica-3", &key3)
+        .refused()
+        .expect("refused");
+    assert!(why.contains("another root for checkpoint 4"), "{why}");
+    assert_eq!(
+        store
+            .cluster
+            .psql(
+                "evidence",
+                "SELECT kind || ' ' || seq FROM sluice_alarms WHERE origin = 'bank/replica-3'"
+            )
+            .unwrap(),
+        "checkpoint_mismatch 4"
+    );
+    // Never overwritten: the store's row stays as it was, and nothing after it was shipped.
+    assert_eq!(
+        store
+            .cluster
+            .psql(
+                "evidence",
+                "SELECT string_agg(size || ' ' || note, ',') FROM sluice_checkpoints WHERE origin = 'bank/replica-3'"
+            )
+            .unwrap(),
+        "4 forged"
+    );
+    assert!(store.rows("sluice_entries", "bank/replica-3") < 4);
+
     // Another key under the same origin is refused too.
     let (other, _) = signing_key();
     let dir2 = store.dir.join("impostor");

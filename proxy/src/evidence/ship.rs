@@ -430,7 +430,10 @@ async fn ship_checkpoint(
             }
             continue;
         }
-        insert_rest(&tx, opts, &batch, last.then_some((cp, note))).await?;
+        if let Err(e) = insert_rest(&tx, opts, &batch, last.then_some((cp, note))).await {
+            drop(tx);
+            return with_alarm(client, opts, cp, e).await;
+        }
         tx.commit()
             .await
             .map_err(|e| StoreError::db(url, "committing entries", e))?;
@@ -468,7 +471,10 @@ async fn ship_again(
     )
     .await
     .map_err(|e| StoreError::db(url, "inserting entries", e))?;
-    insert_rest(&tx, opts, batch, last.then_some((cp, note))).await?;
+    if let Err(e) = insert_rest(&tx, opts, batch, last.then_some((cp, note))).await {
+        drop(tx);
+        return with_alarm(client, opts, cp, e).await;
+    }
     tx.commit()
         .await
         .map_err(|e| StoreError::db(url, "committing entries", e))?;
@@ -479,6 +485,22 @@ async fn ship_again(
         status.current_as_of(*t as u64);
     }
     Ok(())
+}
+
+/// A failure of a batch's transaction (rolled back): a refusal is recorded as an alarm against
+/// the checkpoint, anything else passed on.
+async fn with_alarm(
+    client: &Client,
+    opts: &ShipOptions,
+    cp: &Checkpoint,
+    e: StoreError,
+) -> Result<(), StoreError> {
+    match e {
+        StoreError::Refused(detail) => {
+            refuse(client, opts, Some(cp.size), "checkpoint_mismatch", detail).await
+        }
+        other => Err(other),
+    }
 }
 
 /// The subject rows of a batch, and its closing checkpoint (compared with a stored one).
@@ -520,8 +542,8 @@ async fn insert_rest(
             .get(0);
         if stored != root {
             return Err(StoreError::Refused(format!(
-                "origin {}: the store holds another root for checkpoint {}: the log forked",
-                opts.origin, cp.size
+                "the store holds another root for checkpoint {}: the log forked or a checkpoint was rewritten",
+                cp.size
             )));
         }
     }
