@@ -60,6 +60,24 @@ fn broken_configurations_name_the_problem() {
             "ledger.commit_delay_us: 250000 is too long; expected 0 to 100000 (0.1 s)",
         ),
         (
+            format!(
+                "{text}\n[ledger.store]\nurl = \"postgresql://shipper@db/evidence?sslmode=disable\"\npassword_file = \"missing.password\"\n"
+            ),
+            "missing.password: cannot read the password file",
+        ),
+        (
+            format!(
+                "{text}\n[ledger.store]\nurl = \"postgresql://shipper:hunter2@db/evidence?sslmode=disable\"\n"
+            ),
+            "ledger.store.url: the URL carries a password; give it in a file (password_file, --password-file) or PGPASSWORD instead",
+        ),
+        (
+            format!(
+                "{text}\n[ledger.store]\nurl = \"postgresql://shipper@db/evidence?sslmode=prefer\"\n"
+            ),
+            "ledger.store.url: sslmode=prefer is not accepted",
+        ),
+        (
             text.replace("[ledger]\n", "[ledger]\nidle_commit_wait_us = 100001\n"),
             "ledger.idle_commit_wait_us: 100001 is too long; expected 0 to 100000 (0.1 s)",
         ),
