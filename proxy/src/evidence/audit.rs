@@ -130,6 +130,16 @@ async fn verify_origin(
     pin_mut!(rows);
     let mut range = merkle::CompactRange::default();
     let (mut expected, mut signed, mut verified_to) = (0u64, 0u64, 0u64);
+    // A checkpoint of the empty log (size 0) is checked against the empty tree's root.
+    while let Some((size, root, note)) = checkpoints.next_if(|c| c.0 == 0) {
+        if let Err(e) = check_note(&note, public, origin, 0, &root) {
+            return Ok(Err(format!("checkpoint {size}: {e}")));
+        }
+        if range.root().as_slice() != root.as_slice() {
+            return Ok(Err("checkpoint 0 does not have the empty log's root".into()));
+        }
+        signed += 1;
+    }
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
         let (seq, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
