@@ -900,3 +900,70 @@ fn a_replay_over_entries_already_stored_ships_the_rest_and_the_checkpoint() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("not yet covered"), "{out}");
 }
+
+#[test]
+fn a_store_that_authenticates_clients_by_certificate_gets_one() {
+    let dir = support::scratch_dir("sluice-store-client-cert");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = dir.join("pki");
+    sluice_certs::devpki::init(&pki, &["acme".to_string()]).unwrap();
+    let cluster = postgres::Cluster::start_requiring_client_certificates(
+        &dir.join("pg"),
+        (&pki.join("server.pem"), &pki.join("server.key")),
+        &pki.join("ca.pem"),
+    )
+    .unwrap();
+    cluster
+        .database("evidence", "shipper", SHIPPER_PASSWORD)
+        .unwrap();
+    let pw = dir.join("pw");
+    std::fs::write(&pw, SHIPPER_PASSWORD).unwrap();
+    let base = format!(
+        "postgresql://shipper@localhost:{}/evidence?sslmode=verify-full&sslrootcert={}",
+        cluster.port,
+        pki.join("ca.pem").display()
+    );
+    // Without a client certificate the server refuses the login, however right the password.
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "store",
+        "init",
+        &base,
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("connecting: ") && err.contains("certificate"),
+        "{err}"
+    );
+    // With the institution's certificate (signed by the CA the server trusts) it is let in.
+    let with_cert = format!(
+        "{base}&sslcert={}&sslkey={}",
+        pki.join("institution.pem").display(),
+        pki.join("institution.key").display()
+    );
+    let (code, out, err) = sluice(&[
+        "ledger",
+        "store",
+        "init",
+        &with_cert,
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("schema version 1"), "{out}");
+    // A key that is not the certificate's is refused before connecting.
+    let mismatched = format!(
+        "{base}&sslcert={}&sslkey={}",
+        pki.join("institution.pem").display(),
+        pki.join("server.key").display()
+    );
+    let (code, _, err) = sluice(&["ledger", "verify", "--store", &mismatched]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("sslcert") || err.contains("connecting"),
+        "{err}"
+    );
+}

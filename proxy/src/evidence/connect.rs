@@ -6,7 +6,8 @@
 //! process listings): it comes from `password_file` (`--password-file`) or `PGPASSWORD`.
 //! `sslmode` is `verify-full` (the default; `require` is read the same way: sluice always checks
 //! the server's certificate and name against `sslrootcert`) or `disable`; `prefer` and `allow`,
-//! which fall back to plain text when an attacker asks, are refused. The URL is shown as
+//! which fall back to plain text when an attacker asks, are refused. `sslcert` and `sslkey` (PEM)
+//! present a client certificate, for servers that authenticate clients by certificate. The URL is shown as
 //! `HOST:PORT/DATABASE` in messages and logs, never with its user or password.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub struct StoreUrl {
     config: tokio_postgres::Config,
     /// The CA that signs the server's certificate; `None`: `sslmode=disable`.
     root: Option<PathBuf>,
+    /// A client certificate chain and its key (`sslcert`, `sslkey`).
+    client: Option<(PathBuf, PathBuf)>,
     shown: String,
 }
 
@@ -50,11 +53,14 @@ impl FromStr for StoreUrl {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut ssl = "verify-full".to_string();
         let mut root = None;
+        let (mut cert, mut key) = (None, None);
         let mut rest = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("sslmode", v)) => ssl = v.to_string(),
                 Some(("sslrootcert", v)) => root = Some(PathBuf::from(v)),
+                Some(("sslcert", v)) => cert = Some(PathBuf::from(v)),
+                Some(("sslkey", v)) => key = Some(PathBuf::from(v)),
                 Some(("password", _)) => return Err(password_refused()),
                 _ => rest.push(pair),
             }
@@ -87,6 +93,18 @@ impl FromStr for StoreUrl {
                 ));
             }
         };
+        let client = match (cert, key) {
+            (None, None) => None,
+            (Some(_), Some(_)) if root.is_none() => {
+                return Err("sslcert and sslkey need TLS (sslmode=verify-full)".into());
+            }
+            (Some(c), Some(k)) => Some((c, k)),
+            _ => {
+                return Err(
+                    "sslcert and sslkey go together: the certificate chain and its key".into(),
+                );
+            }
+        };
         if config.get_user().is_none() {
             return Err(
                 "the URL names no user; expected postgresql://USER@HOST:PORT/DATABASE".into(),
@@ -110,6 +128,7 @@ impl FromStr for StoreUrl {
         Ok(StoreUrl {
             config,
             root,
+            client,
             shown,
         })
     }
@@ -165,11 +184,36 @@ impl StoreSettings {
             return Err(fail("holds no certificate".into()));
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| fail(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let config = match &self.url.client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                    .and_then(|certs| certs.collect())
+                    .map_err(|e| {
+                        StoreError::Settings(format!(
+                            "sslcert {}: expected PEM certificates ({e})",
+                            cert.display()
+                        ))
+                    })?;
+                let private = rustls_pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                    StoreError::Settings(format!(
+                        "sslkey {}: expected a PEM private key ({e})",
+                        key.display()
+                    ))
+                })?;
+                builder.with_client_auth_cert(chain, private).map_err(|e| {
+                    StoreError::Settings(format!(
+                        "sslcert {} and sslkey {}: not a usable pair ({e})",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?
+            }
+        };
         Ok(Some(config))
     }
 
@@ -247,6 +291,11 @@ mod tests {
         .unwrap();
         assert_eq!(ok.to_string(), "db:6432/evidence");
         assert_eq!(ok.root.as_deref(), Some(Path::new("/ca.pem")));
+        let e = StoreUrl::from_str(
+            "postgresql://sluice@db/evidence?sslrootcert=/ca.pem&sslcert=/c.pem",
+        )
+        .unwrap_err();
+        assert!(e.contains("go together"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct Cluster {
     /// The loopback port it listens on.
     pub port: u16,
     tls: Option<(PathBuf, PathBuf)>,
+    client_ca: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -106,6 +107,25 @@ impl Cluster {
     /// Creates and starts a cluster in `dir` (emptied first). With `tls`, the server also accepts
     /// TLS with that certificate and key (PEM files, copied into the cluster).
     pub fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Result<Self, String> {
+        Self::start_with(dir, tls, None)
+    }
+
+    /// As [`start`](Self::start), and with `client_ca` every role but the administrator must
+    /// connect over TLS presenting a client certificate that CA signed (`clientcert=verify-ca`),
+    /// besides its password.
+    pub fn start_requiring_client_certificates(
+        dir: &Path,
+        tls: (&Path, &Path),
+        client_ca: &Path,
+    ) -> Result<Self, String> {
+        Self::start_with(dir, Some(tls), Some(client_ca))
+    }
+
+    fn start_with(
+        dir: &Path,
+        tls: Option<(&Path, &Path)>,
+        client_ca: Option<&Path>,
+    ) -> Result<Self, String> {
         let bin = server_programs().ok_or(
             "PostgreSQL's server programs are not installed (no /usr/lib/postgresql/*/bin/initdb, no PG_BIN): apt-get install postgresql",
         )?;
@@ -146,11 +166,29 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        let mut client_ca_file = None;
+        if let Some(ca) = client_ca {
+            let copy = dir.join("client-ca.pem");
+            std::fs::copy(ca, &copy).map_err(io("copying", ca))?;
+            let hba = dir.join("data/pg_hba.conf");
+            std::fs::write(
+                &hba,
+                format!(
+                    "hostnossl all {ADMIN} 127.0.0.1/32 scram-sha-256\n\
+                     hostssl   all {ADMIN} 127.0.0.1/32 scram-sha-256\n\
+                     hostssl   all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
+                ),
+            )
+            .map_err(io("writing", &hba))?;
+            chown_to_server_user(dir)?;
+            client_ca_file = Some(copy);
+        }
         let mut cluster = Cluster {
             dir: dir.to_path_buf(),
             bin,
             port: free_port()?,
             tls,
+            client_ca: client_ca_file,
             child: None,
         };
         cluster.resume()?;
@@ -176,6 +214,9 @@ impl Cluster {
                 .arg(format!("ssl_cert_file={}", cert.display()))
                 .arg("-c")
                 .arg(format!("ssl_key_file={}", key.display()));
+        }
+        if let Some(ca) = &self.client_ca {
+            cmd.arg("-c").arg(format!("ssl_ca_file={}", ca.display()));
         }
         let log_path = self.dir.join("server.log");
         let log = std::fs::File::create(&log_path).map_err(io("creating", &log_path))?;
