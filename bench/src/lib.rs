@@ -9,6 +9,7 @@
 
 pub mod feed;
 pub mod floor;
+pub mod ledgers;
 pub mod load;
 pub mod mock;
 pub mod naive;

@@ -18,42 +18,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, Outcome};
+use sluice_bench::ledgers::{self, begin};
 
 /// `--help`.
 const USAGE: &str = "The ledger's durable appends/s (1, 16, 256 writers) and verify speed, next to the disk's ceiling.
 
 Usage: ledger-bench [--seconds 3] [--entries 1000000] [--dir $TMPDIR]";
 
-fn begin(i: u64) -> Entry {
-    Entry::Begin(Box::new(Begin {
-        request_id: format!("{i:032x}"),
-        trace_id: format!("{:032x}", i ^ 0x5a5a),
-        partner: "acme-loans".into(),
-        spki_sha256: [7; 32],
-        serial: "0a1b2c3d4e5f".into(),
-        contract: "acme-prescreen-2026".into(),
-        route: "/v1/applicants/{id}".into(),
-        flow: "pull".into(),
-        policy_version: [9; 32],
-        target: Some([3; 32]),
-    }))
-}
-
 fn open(dir: &Path, key: &Arc<Ed25519KeyPair>, min_interval: Duration) -> Ledger {
-    Ledger::open(LedgerOptions {
-        dir: dir.to_path_buf(),
-        origin: "bench.sluice/ledger".into(),
-        key: key.clone(),
-        commit_window: Duration::ZERO,
-        checkpoint_every: 256,
-        checkpoint_min_interval: min_interval,
-        commit_delay: sluice::ledger::CommitDelay::default(),
-        segment_bytes: 64 << 20,
-        idle_commit_wait: std::time::Duration::ZERO,
-    })
-    .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-    .0
+    ledgers::open(dir, "bench.sluice/ledger", key, min_interval)
 }
 
 /// Durable appends per second with `writers` concurrent writers for `secs`.
@@ -137,9 +111,7 @@ fn main() {
         &std::env::temp_dir().display().to_string(),
     ))
     .join(format!("sluice-ledger-bench-{}", std::process::id()));
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-    let key = Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap());
+    let key = ledgers::signing_key();
     let record_len = sluice::ledger::Record {
         seq: 0,
         time_ms: 0,

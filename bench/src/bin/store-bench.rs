@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sluice::evidence::ship::{self, ShipOptions, ShipStatus};
 use sluice::evidence::{StoreSettings, audit, schema};
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome, Record};
+use sluice::ledger::{End, Entry, Ledger, Outcome, Record};
+use sluice_bench::ledgers::{self, begin};
 
 const USAGE: &str =
     "The evidence store: shipping rate next to the local append rate, and query --subject time.
@@ -37,21 +38,6 @@ Usage: store-bench [--seconds 10] [--rate 11000] [--disclosures 10000000] [--ski
 const SUBJECT: &str = "31011519751103008X";
 const KEY: [u8; 32] = [7; 32];
 
-fn begin(i: u64) -> Entry {
-    Entry::Begin(Box::new(Begin {
-        request_id: format!("{i:032x}"),
-        trace_id: format!("{:032x}", i ^ 0x5a5a),
-        partner: "acme-loans".into(),
-        spki_sha256: [7; 32],
-        serial: "0a1b2c3d4e5f".into(),
-        contract: "acme-prescreen-2026".into(),
-        route: "/v1/applicants/{id}".into(),
-        flow: "pull".into(),
-        policy_version: [9; 32],
-        target: Some([3; 32]),
-    }))
-}
-
 fn end(begin: u64, subjects: Vec<[u8; 32]>) -> Entry {
     let mut e = End::new(begin, Outcome::Sent);
     e.records = 1;
@@ -60,28 +46,9 @@ fn end(begin: u64, subjects: Vec<[u8; 32]>) -> Entry {
     Entry::End(Box::new(e))
 }
 
-fn key() -> Arc<Ed25519KeyPair> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
-}
-
 fn open(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>) -> Arc<Ledger> {
     let _ = std::fs::remove_dir_all(dir);
-    Arc::new(
-        Ledger::open(LedgerOptions {
-            dir: dir.to_path_buf(),
-            origin: origin.into(),
-            key: key.clone(),
-            commit_window: Duration::ZERO,
-            checkpoint_every: 256,
-            checkpoint_min_interval: Duration::from_millis(200),
-            commit_delay: sluice::ledger::CommitDelay::default(),
-            segment_bytes: 64 << 20,
-            idle_commit_wait: Duration::ZERO,
-        })
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .0,
-    )
+    Arc::new(ledgers::open(dir, origin, key, Duration::from_millis(200)))
 }
 
 /// Writes disclosures at `rate` a second (0: as fast as 16 writers go) for `secs` while the
@@ -95,7 +62,7 @@ fn shipping(
     secs: f64,
 ) -> (f64, f64, u64, f64) {
     let dir = root.join(origin.replace('/', "-"));
-    let key = key();
+    let key = ledgers::signing_key();
     let ledger = open(&dir, origin, &key);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
