@@ -192,7 +192,7 @@ fn export_store(store: super::store::StoreArgs, format: &str) -> Result<(), Fail
             println!("origin,{CSV_HEADER}");
             super::store::entries(store, |origin, r| println!("{origin},{}", csv_row(r)))
         }
-        _ => super::store::disclosures(store, |origin, (v, _, time)| {
+        _ => super::store::disclosures(store, None, |origin, (v, _, time)| {
             println!("{}", ocsf(&v, time, origin));
         }),
     }
@@ -457,7 +457,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                     }
                 }
                 // Across every replica: a person disclosed by two replicas counts once.
-                None => super::store::disclosures(store, |_, d| add(d))?,
+                None => super::store::disclosures(store, None, |_, d| add(d))?,
             }
             for ((partner, contract), (n, records, subjects, extra)) in &by {
                 println!(

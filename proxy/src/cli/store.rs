@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::Failure;
 use sluice::evidence::{StoreError, StoreSettings, StoreUrl, audit, schema};
+use tokio_postgres::Client;
 
 /// Where the store is, for the commands that read it.
 #[derive(Debug, Args)]
@@ -63,6 +64,23 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T, StoreError>>) -> R
     })
 }
 
+/// Runs `f` on the store `args` names (connected, its schema checked) with `--origin`; a store
+/// error is printed and becomes the exit status.
+fn on_store<T>(
+    args: StoreArgs,
+    f: impl AsyncFnOnce(&Client, &StoreUrl, Option<&str>) -> Result<T, StoreError>,
+) -> Result<T, Failure> {
+    let settings = settings(
+        args.store.as_deref().unwrap_or_default(),
+        args.password_file,
+    )?;
+    block_on(async {
+        let client = settings.connect().await?;
+        schema::check(&client, &settings.url).await?;
+        f(&client, &settings.url, args.origin.as_deref()).await
+    })
+}
+
 pub(crate) fn run(cmd: StoreCommand) -> Result<(), Failure> {
     match cmd {
         StoreCommand::Init { url, password_file } => {
@@ -83,14 +101,11 @@ pub(crate) fn run(cmd: StoreCommand) -> Result<(), Failure> {
 
 /// `ledger verify --store`: every origin's entries and checkpoints; exit 1 if any is wrong.
 pub(crate) fn verify(args: StoreArgs) -> Result<(), Failure> {
-    let url = args.store.as_deref().unwrap_or_default();
-    let settings = settings(url, args.password_file)?;
-    let (verdicts, alarms) = block_on(async {
-        let client = settings.connect().await?;
-        schema::check(&client, &settings.url).await?;
-        let verdicts = audit::verify(&client, &settings.url, args.origin.as_deref()).await?;
-        let alarms = audit::alarms(&client, &settings.url, args.origin.as_deref()).await?;
-        Ok((verdicts, alarms))
+    let (verdicts, alarms) = on_store(args, async |client, url, only| {
+        Ok((
+            audit::verify(client, url, only).await?,
+            audit::alarms(client, url, only).await?,
+        ))
     })?;
     let mut failed = false;
     for v in verdicts {
@@ -130,24 +145,11 @@ pub(crate) fn query(
     subject: Option<[u8; 32]>,
     mut keep: impl FnMut(&serde_json::Value, u64) -> bool,
 ) -> Result<(), Failure> {
-    let url = args.store.as_deref().unwrap_or_default();
-    let settings = settings(url, args.password_file)?;
-    block_on(async {
-        let client = settings.connect().await?;
-        schema::check(&client, &settings.url).await?;
-        audit::for_each_disclosure(
-            &client,
-            &settings.url,
-            args.origin.as_deref(),
-            subject,
-            |origin, (mut v, _, time)| {
-                if keep(&v, time) {
-                    v["origin"] = serde_json::json!(origin);
-                    println!("{v}");
-                }
-            },
-        )
-        .await
+    disclosures(args, subject, |origin, (mut v, _, time)| {
+        if keep(&v, time) {
+            v["origin"] = serde_json::json!(origin);
+            println!("{v}");
+        }
     })
 }
 
@@ -156,26 +158,20 @@ pub(crate) fn entries(
     args: StoreArgs,
     f: impl FnMut(&str, &sluice::ledger::Record),
 ) -> Result<(), Failure> {
-    let url = args.store.as_deref().unwrap_or_default();
-    let settings = settings(url, args.password_file)?;
-    block_on(async {
-        let client = settings.connect().await?;
-        schema::check(&client, &settings.url).await?;
-        audit::for_each_entry(&client, &settings.url, args.origin.as_deref(), f).await
+    on_store(args, async |client, url, only| {
+        audit::for_each_entry(client, url, only, f).await
     })
 }
 
-/// Every disclosure of the store's logs (or `--origin`'s), with its origin, for `stats --store`.
+/// Every disclosure of the store's logs (or `--origin`'s) — with `subject`, those about that
+/// subject hash — with its origin.
 pub(crate) fn disclosures(
     args: StoreArgs,
+    subject: Option<[u8; 32]>,
     f: impl FnMut(&str, sluice::ledger::read::Disclosure),
 ) -> Result<(), Failure> {
-    let url = args.store.as_deref().unwrap_or_default();
-    let settings = settings(url, args.password_file)?;
-    block_on(async {
-        let client = settings.connect().await?;
-        schema::check(&client, &settings.url).await?;
-        audit::for_each_disclosure(&client, &settings.url, args.origin.as_deref(), None, f).await
+    on_store(args, async |client, url, only| {
+        audit::for_each_disclosure(client, url, only, subject, f).await
     })
 }
 
@@ -186,16 +182,11 @@ pub(crate) fn summary(
     year: Option<i32>,
 ) -> Result<sluice::ledger::summary::Summary, Failure> {
     use sluice::ledger::summary::EntryPass;
-    let url = args.store.as_deref().unwrap_or_default();
-    let settings = settings(url, args.password_file)?;
-    let only = args.origin.as_deref();
-    block_on(async {
-        let client = settings.connect().await?;
-        schema::check(&client, &settings.url).await?;
-        let verdicts = audit::verify(&client, &settings.url, only).await?;
+    on_store(args, async |client, url, only| {
+        let verdicts = audit::verify(client, url, only).await?;
         let mut first = EntryPass::default();
         let mut current = String::new();
-        audit::for_each_entry(&client, &settings.url, only, |origin, r| {
+        audit::for_each_entry(client, url, only, |origin, r| {
             if origin != current {
                 first.next_log();
                 current = origin.to_string();
@@ -223,8 +214,7 @@ pub(crate) fn summary(
             }
         };
         let mut second = first.finish(Some(origins.join(", ")), year, verified, None);
-        audit::for_each_disclosure(&client, &settings.url, only, None, |_, d| second.add(d))
-            .await?;
+        audit::for_each_disclosure(client, url, only, None, |_, d| second.add(d)).await?;
         Ok(second.finish())
     })
 }
