@@ -4,6 +4,7 @@
 
 pub mod harness;
 pub mod otlp;
+pub mod people;
 pub mod scratch;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ use http::Request;
 use http_body_util::Full;
 use sluice::evidence::throwaway::Cluster;
 use sluice_tests::harness::*;
+use sluice_tests::people::{applicants, id_no};
 
 /// `GET path` on the admin listener: the whole response.
 async fn admin(addr: std::net::SocketAddr, path: &str) -> String {
@@ -153,43 +154,6 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
     assert_eq!(verdicts.len(), 1);
     assert!(verdicts[0].result.is_ok(), "{:?}", verdicts[0].result);
     sluice.shutdown().await;
-}
-
-/// A valid 18-digit resident identity number (GB 11643) for `n`.
-fn id_no(n: u32) -> String {
-    let base = format!(
-        "11010519{:02}{:02}{:02}{:03}",
-        60 + n % 40,
-        1 + n % 12,
-        1 + n % 28,
-        n % 1000
-    );
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = base
-        .bytes()
-        .zip(weights)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{base}{check}")
-}
-
-/// The institution's answer about `people` applicants.
-fn applicants(people: std::ops::Range<u32>) -> &'static [u8] {
-    let items: Vec<String> = people
-        .map(|n| {
-            format!(
-                r#"{{"applicant_no":"LA{:08}","id_no":"{}"}}"#,
-                20_000_000 + n,
-                id_no(n)
-            )
-        })
-        .collect();
-    Box::leak(
-        format!(r#"{{"applicants":[{}]}}"#, items.join(","))
-            .into_bytes()
-            .into_boxed_slice(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,44 +8,13 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use sluice_tests::harness::*;
-
-/// A valid 18-digit resident identity number (GB 11643) for `n`.
-fn id_no(n: u32) -> String {
-    // Region 110105, a birth date in 1960–1999, a 3-digit sequence: 17 digits.
-    let base = format!(
-        "11010519{:02}{:02}{:02}{:03}",
-        60 + n % 40,
-        1 + n % 12,
-        1 + n % 28,
-        n % 1000
-    );
-    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = base
-        .bytes()
-        .zip(weights)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{base}{check}")
-}
+use sluice_tests::people::{applicants, id_no};
 
 const PEOPLE: u32 = 6000;
 
 #[tokio::test]
 async fn thousands_of_subjects_stream_to_a_side_file_and_stay_queryable() {
-    let body: Vec<u8> = {
-        let items: Vec<String> = (0..PEOPLE)
-            .map(|n| {
-                format!(
-                    r#"{{"applicant_no":"LA{:08}","id_no":"{}"}}"#,
-                    20_000_000 + n,
-                    id_no(n)
-                )
-            })
-            .collect();
-        format!(r#"{{"applicants":[{}]}}"#, items.join(",")).into_bytes()
-    };
-    let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let body = applicants(0..PEOPLE);
     let dir = pki("subjects", &["acme-loans"]);
     let (inst, _) = mock_http(Arc::new(move |_| MockResponse {
         status: 200,
