@@ -8,7 +8,7 @@ use support::{signing_key, sluice};
 use std::time::Duration;
 
 use base64::Engine as _;
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
 
 #[test]
 fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
@@ -31,18 +31,7 @@ fn a_kept_body_is_checked_against_its_digest_and_the_ledger() {
     })
     .unwrap();
     let begin = l
-        .append_blocking(Entry::Begin(Box::new(Begin {
-            request_id: "r".into(),
-            trace_id: String::new(),
-            partner: "acme-loans".into(),
-            spki_sha256: [1; 32],
-            serial: "01".into(),
-            contract: "acme-prescreen-2026".into(),
-            route: "/v1/applicants/{id}".into(),
-            flow: "pull".into(),
-            policy_version: [2; 32],
-            target: None,
-        })))
+        .append_blocking(support::begin("r", "acme-loans", "acme-prescreen-2026"))
         .unwrap();
     l.append_blocking(Entry::End(Box::new(End {
         begin,

@@ -5,7 +5,7 @@ use support::{signing_key, sluice};
 
 use std::time::Duration;
 
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
 
 #[test]
 fn compliance_tools_answer_who_received_what() {
@@ -38,18 +38,7 @@ fn compliance_tools_answer_who_received_what() {
         ("acme-loans", vec![]),
     ] {
         let b = l
-            .append_blocking(Entry::Begin(Box::new(Begin {
-                request_id: "r".into(),
-                trace_id: String::new(),
-                partner: partner.into(),
-                spki_sha256: [1; 32],
-                serial: "01".into(),
-                contract: format!("{partner}-contract"),
-                route: "/v1/x/{id}".into(),
-                flow: "pull".into(),
-                policy_version: [2; 32],
-                target: None,
-            })))
+            .append_blocking(support::begin("r", partner, &format!("{partner}-contract")))
             .unwrap();
         l.append_blocking(Entry::End(Box::new(End {
             begin: b,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ring::signature::Ed25519KeyPair;
 use sluice::evidence::ship::{self, ShipOptions, ShipStatus};
 use sluice::evidence::{StoreSettings, StoreUrl};
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
 
 const SUBJECT: &str = "31011519751103008X";
 const SHIPPER_PASSWORD: &str = "shipper-pw";
@@ -144,18 +144,11 @@ fn disclose(l: &Ledger, partner: &str, n: usize) {
     let someone = sluice_policy::pseudonym::SubjectKey::derive(&[7u8; 32]).subject_hash(SUBJECT);
     for i in 0..n {
         let b = l
-            .append_blocking(Entry::Begin(Box::new(Begin {
-                request_id: format!("r{i}"),
-                trace_id: String::new(),
-                partner: partner.into(),
-                spki_sha256: [1; 32],
-                serial: "01".into(),
-                contract: format!("{partner}-contract"),
-                route: "/v1/applicants/{id}".into(),
-                flow: "pull".into(),
-                policy_version: [2; 32],
-                target: None,
-            })))
+            .append_blocking(support::begin(
+                &format!("r{i}"),
+                partner,
+                &format!("{partner}-contract"),
+            ))
             .unwrap();
         l.append_blocking(Entry::End(Box::new(End {
             begin: b,

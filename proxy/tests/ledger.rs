@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sluice::ledger::verify::verify_dir;
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerError, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, LedgerError, LedgerOptions, Outcome};
 
 fn key() -> Arc<Ed25519KeyPair> {
     support::signing_key().0
@@ -39,18 +39,7 @@ fn open(
 }
 
 fn begin(i: u64) -> Entry {
-    Entry::Begin(Box::new(Begin {
-        request_id: format!("req-{i}"),
-        trace_id: String::new(),
-        partner: "acme-loans".into(),
-        spki_sha256: [1; 32],
-        serial: "01".into(),
-        contract: "acme-prescreen-2026".into(),
-        route: "/v1/applicants/{id}".into(),
-        flow: "pull".into(),
-        policy_version: [2; 32],
-        target: None,
-    }))
+    support::begin(&format!("req-{i}"), "acme-loans", "acme-prescreen-2026")
 }
 
 fn end(b: u64) -> Entry {

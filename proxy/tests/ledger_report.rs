@@ -7,7 +7,7 @@ use support::{signing_key, sluice};
 use std::time::Duration;
 
 use sluice::ledger::entry::FieldCounts;
-use sluice::ledger::{Begin, End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
 
 /// (partner, records, outcome, subjects)
 type Disclosure = (&'static str, u64, Outcome, Vec<[u8; 32]>);
@@ -28,18 +28,7 @@ fn write_ledger(dir: &std::path::Path, disclosures: &[Disclosure]) -> String {
     .unwrap();
     for (partner, records, outcome, subjects) in disclosures {
         let b = l
-            .append_blocking(Entry::Begin(Box::new(Begin {
-                request_id: "r".into(),
-                trace_id: String::new(),
-                partner: (*partner).into(),
-                spki_sha256: [1; 32],
-                serial: "01".into(),
-                contract: format!("{partner}-contract"),
-                route: "/v1/applicants/{id}".into(),
-                flow: "pull".into(),
-                policy_version: [2; 32],
-                target: None,
-            })))
+            .append_blocking(support::begin("r", partner, &format!("{partner}-contract")))
             .unwrap();
         l.append_blocking(Entry::End(Box::new(End {
             begin: b,

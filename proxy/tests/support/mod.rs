@@ -48,3 +48,20 @@ pub fn signing_key() -> (Arc<Ed25519KeyPair>, String) {
         .collect();
     (key, public)
 }
+
+/// A test ledger's `disclosure.begin`: `partner` under `contract`, a pull of
+/// `/v1/applicants/{id}`, fixed certificate and policy hashes.
+pub fn begin(request_id: &str, partner: &str, contract: &str) -> sluice::ledger::Entry {
+    sluice::ledger::Entry::Begin(Box::new(sluice::ledger::Begin {
+        request_id: request_id.into(),
+        trace_id: String::new(),
+        partner: partner.into(),
+        spki_sha256: [1; 32],
+        serial: "01".into(),
+        contract: contract.into(),
+        route: "/v1/applicants/{id}".into(),
+        flow: "pull".into(),
+        policy_version: [2; 32],
+        target: None,
+    }))
+}
