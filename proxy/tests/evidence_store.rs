@@ -123,8 +123,11 @@ fn subject_key(dir: &Path) -> PathBuf {
     path
 }
 
-fn open(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>) -> Ledger {
-    Ledger::open(LedgerOptions {
+/// Opens (and recovers) the ledger in `dir` as `origin`, appends `n` disclosures to `partner`
+/// about the test subject (and one other person each), and closes it: a checkpoint every 4
+/// entries and a last one at the close.
+fn write(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>, partner: &str, n: usize) {
+    let (l, _) = Ledger::open(LedgerOptions {
         dir: dir.to_path_buf(),
         origin: origin.into(),
         key: key.clone(),
@@ -135,12 +138,7 @@ fn open(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>) -> Ledger {
         segment_bytes: 2048,
         idle_commit_wait: Duration::ZERO,
     })
-    .unwrap()
-    .0
-}
-
-/// Appends `n` disclosures to `partner` about the test subject (and one other person each).
-fn disclose(l: &Ledger, partner: &str, n: usize) {
+    .unwrap();
     let someone = sluice_policy::pseudonym::SubjectKey::derive(&[7u8; 32]).subject_hash(SUBJECT);
     for i in 0..n {
         let b = l
@@ -165,6 +163,7 @@ fn disclose(l: &Ledger, partner: &str, n: usize) {
         })))
         .unwrap();
     }
+    l.close();
 }
 
 fn entries(dir: &Path) -> u64 {
@@ -213,9 +212,7 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
         let (key, _) = signing_key();
         let dir = store.dir.join(origin.replace('/', "-"));
         dirs.push((origin, dir.clone()));
-        let l = open(&dir, origin, &key);
-        disclose(&l, partner, 5);
-        l.close();
+        write(&dir, origin, &key, partner, 5);
         let status = ship(&store, &dir, origin, &key);
         assert_eq!(status.refused(), None);
         assert_eq!(status.shipped(), entries(&dir));
@@ -372,9 +369,7 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
     let store = Store::start("tamper");
     let (key, _) = signing_key();
     let dir = store.dir.join("ledger");
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "acme-loans", 8);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "acme-loans", 8);
     assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
     let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -444,13 +439,9 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
     let (key, _) = signing_key();
     let dir = store.dir.join("ledger");
     let old = store.dir.join("ledger-backup");
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "acme-loans", 2);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "acme-loans", 2);
     copy_dir(&dir, &old);
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "acme-loans", 4);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "acme-loans", 4);
     assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
     let shipped = store.rows("sluice_entries", "bank/replica-1");
 
@@ -458,9 +449,7 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
     // at numbers the store already holds.
     std::fs::remove_dir_all(&dir).unwrap();
     copy_dir(&old, &dir);
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "safe-insure", 1);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "safe-insure", 1);
     let status = ship(&store, &dir, "bank/replica-1", &key);
     let why = status.refused().expect("refused");
     assert!(why.contains("forked"), "{why}");
@@ -486,9 +475,7 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
     // A checkpoint the store holds with another root than the log's own at that size: refused.
     let (key3, _) = signing_key();
     let dir3 = store.dir.join("ledger-3");
-    let l = open(&dir3, "bank/replica-3", &key3);
-    disclose(&l, "acme-loans", 3);
-    l.close();
+    write(&dir3, "bank/replica-3", &key3, "acme-loans", 3);
     let public3 = sluice_policy::hex::hex(ring::signature::KeyPair::public_key(&*key3).as_ref());
     store
         .cluster
@@ -531,8 +518,7 @@ fn a_log_restored_from_an_old_volume_is_refused_as_a_fork() {
     // Another key under the same origin is refused too.
     let (other, _) = signing_key();
     let dir2 = store.dir.join("impostor");
-    let l = open(&dir2, "bank/replica-1", &other);
-    l.close();
+    write(&dir2, "bank/replica-1", &other, "acme-loans", 0);
     let why = ship(&store, &dir2, "bank/replica-1", &other)
         .refused()
         .expect("refused");
@@ -824,9 +810,7 @@ fn a_replay_over_entries_already_stored_ships_the_rest_and_the_checkpoint() {
     let store = Store::start("replay");
     let (key, _) = signing_key();
     let dir = store.dir.join("ledger");
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "acme-loans", 6);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "acme-loans", 6);
     assert_eq!(ship(&store, &dir, "bank/replica-1", &key).refused(), None);
     // The local log lost its two newest notes: a shipper starting now resumes before the store's
     // end, and the next checkpoints' spans begin over entries the store already holds (the same
@@ -852,9 +836,7 @@ fn a_replay_over_entries_already_stored_ships_the_rest_and_the_checkpoint() {
             .block_on(ship::run(opts, s, || u64::MAX, stopped));
     });
     std::thread::sleep(Duration::from_millis(500));
-    let l = open(&dir, "bank/replica-1", &key);
-    disclose(&l, "acme-loans", 3);
-    l.close();
+    write(&dir, "bank/replica-1", &key, "acme-loans", 3);
     let total = entries(&dir);
     let deadline = Instant::now() + Duration::from_secs(60);
     while status.shipped() < total && status.refused().is_none() && Instant::now() < deadline {
