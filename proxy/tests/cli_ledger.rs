@@ -5,7 +5,7 @@ use support::{signing_key, sluice};
 
 use std::time::Duration;
 
-use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{Ledger, LedgerOptions};
 
 #[test]
 fn compliance_tools_answer_who_received_what() {
@@ -40,20 +40,7 @@ fn compliance_tools_answer_who_received_what() {
         let b = l
             .append_blocking(support::begin("r", partner, &format!("{partner}-contract")))
             .unwrap();
-        l.append_blocking(Entry::End(Box::new(End {
-            begin: b,
-            outcome: Outcome::Sent,
-            bytes_sent: 5,
-            sha256_sent: [3; 32],
-            records: 1,
-            records_dropped: 0,
-            fields: vec![],
-            subject_count: subjects.len() as u64,
-            subjects,
-            subjects_digest: [0; 32],
-            integrity: "none".into(),
-        })))
-        .unwrap();
+        l.append_blocking(support::sent(b, subjects)).unwrap();
     }
     l.close();
     let d = ledger_dir.to_str().unwrap();

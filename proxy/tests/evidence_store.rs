@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ring::signature::Ed25519KeyPair;
 use sluice::evidence::ship::{self, ShipOptions, ShipStatus};
 use sluice::evidence::{StoreSettings, StoreUrl};
-use sluice::ledger::{End, Entry, Ledger, LedgerOptions, Outcome};
+use sluice::ledger::{Entry, Ledger, LedgerOptions};
 
 const SUBJECT: &str = "31011519751103008X";
 const SHIPPER_PASSWORD: &str = "shipper-pw";
@@ -148,20 +148,8 @@ fn write(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>, partner: &str, n: 
                 &format!("{partner}-contract"),
             ))
             .unwrap();
-        l.append_blocking(Entry::End(Box::new(End {
-            begin: b,
-            outcome: Outcome::Sent,
-            bytes_sent: 5,
-            sha256_sent: [3; 32],
-            records: 1,
-            records_dropped: 0,
-            fields: vec![],
-            subject_count: 2,
-            subjects: vec![someone, [i as u8; 32]],
-            subjects_digest: [0; 32],
-            integrity: "none".into(),
-        })))
-        .unwrap();
+        l.append_blocking(support::sent(b, vec![someone, [i as u8; 32]]))
+            .unwrap();
     }
     l.close();
 }

@@ -65,3 +65,21 @@ pub fn begin(request_id: &str, partner: &str, contract: &str) -> sluice::ledger:
         target: None,
     }))
 }
+
+/// A test ledger's `disclosure.end`: the disclosure begun at `begin` sent whole (one record,
+/// five bytes) about `subjects`, held inline.
+pub fn sent(begin: u64, subjects: Vec<[u8; 32]>) -> sluice::ledger::Entry {
+    sluice::ledger::Entry::End(Box::new(sluice::ledger::End {
+        begin,
+        outcome: sluice::ledger::Outcome::Sent,
+        bytes_sent: 5,
+        sha256_sent: [3; 32],
+        records: 1,
+        records_dropped: 0,
+        fields: vec![],
+        subject_count: subjects.len() as u64,
+        subjects,
+        subjects_digest: [0; 32],
+        integrity: "none".into(),
+    }))
+}
