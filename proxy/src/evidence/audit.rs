@@ -15,12 +15,39 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures_util::{StreamExt, pin_mut};
-use tokio_postgres::Client;
+use futures_util::StreamExt;
+use tokio_postgres::{Client, Row, RowStream};
 
 use super::{StoreError, StoreUrl};
 use crate::ledger::read::{Disclosure, Joiner};
 use crate::ledger::{Record, checkpoint, merkle};
+
+/// An origin's entries, oldest first, as `(seq, record)` rows streamed from the server.
+async fn entry_rows(
+    client: &Client,
+    url: &StoreUrl,
+    origin: &str,
+) -> Result<std::pin::Pin<Box<RowStream>>, StoreError> {
+    let rows = client
+        .query_raw(
+            "SELECT seq, record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
+            [origin],
+        )
+        .await
+        .map_err(|e| StoreError::db(url, "reading entries", e))?;
+    Ok(Box::pin(rows))
+}
+
+/// The next row of [`entry_rows`], if any.
+async fn next_entry(
+    rows: &mut std::pin::Pin<Box<RowStream>>,
+    url: &StoreUrl,
+) -> Result<Option<Row>, StoreError> {
+    rows.next()
+        .await
+        .transpose()
+        .map_err(|e| StoreError::db(url, "reading entries", e))
+}
 
 /// One origin's verification.
 #[derive(Debug)]
@@ -120,14 +147,7 @@ async fn verify_origin(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let mut checkpoints = checkpoints.into_iter().peekable();
-    let rows = client
-        .query_raw(
-            "SELECT seq, record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
-            [origin],
-        )
-        .await
-        .map_err(|e| StoreError::db(url, "reading entries", e))?;
-    pin_mut!(rows);
+    let mut rows = entry_rows(client, url, origin).await?;
     let mut range = merkle::CompactRange::default();
     let (mut expected, mut signed, mut verified_to) = (0u64, 0u64, 0u64);
     // A checkpoint of the empty log (size 0) is checked against the empty tree's root.
@@ -140,8 +160,7 @@ async fn verify_origin(
         }
         signed += 1;
     }
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+    while let Some(row) = next_entry(&mut rows, url).await? {
         let (seq, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
         if seq as u64 != expected {
             return Ok(Err(format!(
@@ -221,16 +240,8 @@ pub async fn for_each_entry(
     mut f: impl FnMut(&str, &Record),
 ) -> Result<(), StoreError> {
     for (origin, _) in origins(client, url, only).await? {
-        let rows = client
-            .query_raw(
-                "SELECT seq, record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
-                [&origin],
-            )
-            .await
-            .map_err(|e| StoreError::db(url, "reading entries", e))?;
-        pin_mut!(rows);
-        while let Some(row) = rows.next().await {
-            let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
+        let mut rows = entry_rows(client, url, &origin).await?;
+        while let Some(row) = next_entry(&mut rows, url).await? {
             let seq: i64 = row.get(0);
             let record = Record::decode(row.get::<_, &[u8]>(1)).ok_or_else(|| {
                 StoreError::Refused(format!(
@@ -271,22 +282,14 @@ pub async fn for_each_disclosure(
     let no_dir = Path::new("");
     let Some(subject) = subject else {
         for (origin, _) in &origins {
-            let rows = client
-                .query_raw(
-                    "SELECT record FROM sluice_entries WHERE origin = $1 ORDER BY seq",
-                    [origin],
-                )
-                .await
-                .map_err(|e| StoreError::db(url, "reading entries", e))?;
-            pin_mut!(rows);
+            let mut rows = entry_rows(client, url, origin).await?;
             let mut joiner = Joiner::default();
             let mut done = Vec::new();
             let mut finished = false;
             while !finished {
-                match rows.next().await {
+                match next_entry(&mut rows, url).await? {
                     Some(row) => {
-                        let row = row.map_err(|e| StoreError::db(url, "reading entries", e))?;
-                        if let Some(r) = Record::decode(row.get::<_, &[u8]>(0)) {
+                        if let Some(r) = Record::decode(row.get::<_, &[u8]>(1)) {
                             joiner.add(no_dir, &r, &mut |d| done.push(d));
                         }
                     }
