@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::tail::{Entries, Notes};
 use super::{StoreError, StoreSettings, schema};
@@ -209,8 +209,10 @@ async fn session(
             )));
         }
     }
-    if let Some(bytes) = last {
-        compare(&client, opts, &[(start - 1, bytes)]).await?;
+    if let Some(bytes) = last
+        && let Some((seq, kind, detail)) = mismatch(&client, opts, &[(start - 1, bytes)]).await?
+    {
+        return refuse(&client, opts, Some(seq), kind, detail).await;
     }
     let mut notes_of = pending.into_iter().zip(signed).collect::<VecDeque<_>>();
     notes_of.retain(|(cp, _)| cp.size > start);
@@ -306,14 +308,15 @@ async fn refuse<T>(
     )))
 }
 
-/// Fails (with an alarm) unless every `(seq, bytes)` is what the store holds at `seq`.
-async fn compare(
-    client: &Client,
+/// Why the store cannot take these entries: the first `(seq, bytes)` that is not what the store
+/// holds at `seq` — as an alarm's sequence number, kind and detail — or `None` when all are.
+async fn mismatch(
+    db: &impl GenericClient,
     opts: &ShipOptions,
     expected: &[(u64, Vec<u8>)],
-) -> Result<(), StoreError> {
+) -> Result<Option<(u64, &'static str, String)>, StoreError> {
     let seqs: Vec<i64> = expected.iter().map(|(s, _)| *s as i64).collect();
-    let rows = client
+    let rows = db
         .query(
             "SELECT seq, record FROM sluice_entries WHERE origin = $1 AND seq = ANY($2)",
             &[&opts.origin, &seqs],
@@ -322,32 +325,15 @@ async fn compare(
         .map_err(|e| StoreError::db(&opts.store.url, "comparing stored entries", e))?;
     let stored: std::collections::HashMap<i64, Vec<u8>> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    for (seq, bytes) in expected {
-        match stored.get(&(*seq as i64)) {
-            Some(s) if s == bytes => {}
-            Some(_) => {
-                return refuse(
-                    client,
-                    opts,
-                    Some(*seq),
-                    "fork",
-                    format!("entry {seq} differs from the one already stored: the log forked (restored from an old volume?) or was rewritten"),
-                )
-                .await;
-            }
-            None => {
-                return refuse(
-                    client,
-                    opts,
-                    Some(*seq),
-                    "missing",
-                    format!("entry {seq} is missing from the store"),
-                )
-                .await;
-            }
-        }
-    }
-    Ok(())
+    Ok(expected.iter().find_map(|(seq, bytes)| match stored.get(&(*seq as i64)) {
+        Some(s) if s == bytes => None,
+        Some(_) => Some((
+            *seq,
+            "fork",
+            format!("entry {seq} differs from the one already stored: the log forked (restored from an old volume?) or was rewritten"),
+        )),
+        None => Some((*seq, "missing", format!("entry {seq} is missing from the store"))),
+    }))
 }
 
 /// Ships the entries up to `cp.size` and then `cp` itself.
@@ -413,7 +399,8 @@ async fn ship_checkpoint(
             .map(|r| r.get(0))
             .collect();
         if inserted.len() < batch.seqs.len() {
-            // Some were there already: a replay must be the same bytes.
+            // Some were there already: a replay must be the same bytes, or nothing of this batch
+            // is kept (the transaction rolls back) and the store refuses the log.
             let inserted: std::collections::HashSet<i64> = inserted.into_iter().collect();
             let again: Vec<(u64, Vec<u8>)> = batch
                 .seqs
@@ -422,13 +409,10 @@ async fn ship_checkpoint(
                 .filter(|(s, _)| !inserted.contains(s))
                 .map(|(s, r)| (*s as u64, r.clone()))
                 .collect();
-            drop(tx); // rolled back: nothing of this batch is kept if it conflicts
-            compare(client, opts, &again).await?;
-            ship_again(client, opts, &batch, cp, note, last, status).await?;
-            if last {
-                return Ok(());
+            if let Some((seq, kind, detail)) = mismatch(&tx, opts, &again).await? {
+                drop(tx);
+                return refuse(client, opts, Some(seq), kind, detail).await;
             }
-            continue;
         }
         if let Err(e) = insert_rest(&tx, opts, &batch, last.then_some((cp, note))).await {
             drop(tx);
@@ -445,46 +429,6 @@ async fn ship_checkpoint(
             return Ok(());
         }
     }
-}
-
-/// A batch whose entries were partly stored already (and found equal): the rest of it, with
-/// conflicts ignored, in a transaction of its own.
-async fn ship_again(
-    client: &mut Client,
-    opts: &ShipOptions,
-    batch: &Batch,
-    cp: &Checkpoint,
-    note: &str,
-    last: bool,
-    status: &ShipStatus,
-) -> Result<(), StoreError> {
-    let url = &opts.store.url;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| StoreError::db(url, "starting a transaction", e))?;
-    tx.execute(
-        "INSERT INTO sluice_entries (origin, seq, time_ms, kind, record)
-         SELECT $1, s, t, k, r FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bytea[]) AS u(s, t, k, r)
-         ON CONFLICT (origin, seq) DO NOTHING",
-        &[&opts.origin, &batch.seqs, &batch.times, &batch.kinds, &batch.records],
-    )
-    .await
-    .map_err(|e| StoreError::db(url, "inserting entries", e))?;
-    if let Err(e) = insert_rest(&tx, opts, batch, last.then_some((cp, note))).await {
-        drop(tx);
-        return with_alarm(client, opts, cp, e).await;
-    }
-    tx.commit()
-        .await
-        .map_err(|e| StoreError::db(url, "committing entries", e))?;
-    if let Some(seq) = batch.seqs.last() {
-        status.shipped.store(*seq as u64 + 1, Ordering::Release);
-    }
-    if let Some(t) = batch.times.iter().max() {
-        status.current_as_of(*t as u64);
-    }
-    Ok(())
 }
 
 /// A failure of a batch's transaction (rolled back): a refusal is recorded as an alarm against
