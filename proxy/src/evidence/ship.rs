@@ -181,13 +181,11 @@ async fn session(
 
     // The signed checkpoints not yet in the store, and the local log up to where it resumes.
     let mut notes = Notes::new(&opts.dir);
-    let mut pending: VecDeque<Checkpoint> = VecDeque::new();
-    let mut signed = Vec::new();
+    let mut notes_of = VecDeque::new();
     for note in notes.read_new().map_err(StoreError::Local)? {
-        pending.push_back(verified(&note, &opts.public)?);
-        signed.push(note);
+        notes_of.push_back((verified(&note, &opts.public)?, note));
     }
-    let local_signed = pending.back().map_or(0, |c| c.size);
+    let local_signed = notes_of.back().map_or(0, |(cp, _)| cp.size);
     // Resume at the store's end, or earlier if the local log is shorter (a restored volume: the
     // entries it writes from there must be the stored ones, or the store refuses them).
     let start = stored.min(local_signed);
@@ -214,7 +212,6 @@ async fn session(
     {
         return refuse(&client, opts, Some(seq), kind, detail).await;
     }
-    let mut notes_of = pending.into_iter().zip(signed).collect::<VecDeque<_>>();
     notes_of.retain(|(cp, _)| cp.size > start);
     status.shipped.store(start, Ordering::Release);
     loop {
@@ -455,13 +452,18 @@ async fn insert_rest(
     checkpoint: Option<(&Checkpoint, &str)>,
 ) -> Result<(), StoreError> {
     let url = &opts.store.url;
-    if !batch.subjects.is_empty() {
-        let (ends, positions, begins, hashes) = batch.subject_columns();
+    if !batch.subject_hashes.is_empty() {
         tx.execute(
             "INSERT INTO sluice_subjects (origin, end_seq, position, begin_seq, subject)
              SELECT $1, e, p, b, s FROM unnest($2::bigint[], $3::int[], $4::bigint[], $5::bytea[]) AS u(e, p, b, s)
              ON CONFLICT DO NOTHING",
-            &[&opts.origin, &ends, &positions, &begins, &hashes],
+            &[
+                &opts.origin,
+                &batch.subject_ends,
+                &batch.subject_positions,
+                &batch.subject_begins,
+                &batch.subject_hashes,
+            ],
         )
         .await
         .map_err(|e| StoreError::db(url, "inserting subject hashes", e))?;
@@ -501,8 +503,12 @@ struct Batch {
     times: Vec<i64>,
     kinds: Vec<&'static str>,
     records: Vec<Vec<u8>>,
-    /// (end seq, position, begin seq, subject hash)
-    subjects: Vec<(i64, i32, i64, Vec<u8>)>,
+    /// Subject rows: the end's sequence number, the hash's position in it, the begin's sequence
+    /// number, the hash.
+    subject_ends: Vec<i64>,
+    subject_positions: Vec<i32>,
+    subject_begins: Vec<i64>,
+    subject_hashes: Vec<Vec<u8>>,
 }
 
 impl Batch {
@@ -514,22 +520,12 @@ impl Batch {
         if let Entry::End(end) = &record.entry {
             let hashes = crate::ledger::read::subjects_of(dir, end);
             for (i, h) in hashes.iter().enumerate() {
-                self.subjects
-                    .push((record.seq as i64, i as i32, end.begin as i64, h.to_vec()));
+                self.subject_ends.push(record.seq as i64);
+                self.subject_positions.push(i as i32);
+                self.subject_begins.push(end.begin as i64);
+                self.subject_hashes.push(h.to_vec());
             }
         }
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn subject_columns(&self) -> (Vec<i64>, Vec<i32>, Vec<i64>, Vec<Vec<u8>>) {
-        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (e, p, b, s) in &self.subjects {
-            out.0.push(*e);
-            out.1.push(*p);
-            out.2.push(*b);
-            out.3.push(s.clone());
-        }
-        out
     }
 }
 
