@@ -12,9 +12,10 @@
 //! about to park — when every request it holds is waiting (for its begin, for the partner, for
 //! a client). The batch then holds every begin that worker had to give, the sync costs the same,
 //! and no request waits longer than it would have: the worker had nothing else to run. When the
-//! workers stay busy and never park, the writer takes the batch after the configured bound
-//! (`ledger.idle_commit_wait_us`) anyway, so a saturated instance trades at most that latency for
-//! fewer syncs, as PostgreSQL's `commit_delay` does.
+//! workers stay busy and never park, a waiting append kicks the writer itself once the
+//! configured bound (`ledger.idle_commit_wait_us`) has passed (a runtime timer on the waiting
+//! task, cancelled when the answer comes first), so a saturated instance trades at most that
+//! latency for fewer syncs, as PostgreSQL's `commit_delay` does.
 //!
 //! The hook is process-wide (as the runtime is): [`install`] is called by the command that builds
 //! the serving runtime with the hook, and a ledger opened afterwards defers to it. A ledger opened

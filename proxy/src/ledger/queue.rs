@@ -14,7 +14,9 @@
 //!
 //! A queue that defers to idle workers (`idle`) does not wake the writer for a waited append
 //! either: the batch is due when a worker is about to park ([`Queue::kick`]), or once the oldest
-//! waited append has waited the queue's bound, whichever comes first.
+//! waited append has waited the queue's bound, whichever comes first. A writer already asleep
+//! when a batch's first waited append arrives set its sleep without that deadline: that append's
+//! waiter kicks it when the bound passes (`Ledger::answer`).
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -78,13 +80,17 @@ impl Queue {
     }
 
     /// Queues `job`; `waited` says whether somebody waits for it to be durable.
-    pub(super) fn push(&self, job: Job, waited: bool) -> Result<(), LedgerError> {
+    ///
+    /// Returns the bound to watch, on a deferring queue, when this append started a batch while
+    /// the writer sleeps: the writer's sleep was set before it, so the waiter must kick the writer
+    /// itself once the bound passes (see `Ledger::answer`). Later appends of the batch need not:
+    /// the first one's watch covers them.
+    pub(super) fn push(&self, job: Job, waited: bool) -> Result<Option<Duration>, LedgerError> {
         let s = self.lock();
         if s.closed {
             return Err(LedgerError::Unavailable("the ledger is closed".into()));
         }
-        self.queue(s, job, waited);
-        Ok(())
+        Ok(self.queue(s, job, waited))
     }
 
     /// Queues an entry the writer itself owes (ending a begin whose waiter went away, from the
@@ -92,16 +98,18 @@ impl Queue {
     /// it stops.
     pub(super) fn push_owed(&self, job: Job) {
         let s = self.lock();
-        self.queue(s, job, false);
+        let _ = self.queue(s, job, false);
     }
 
-    fn queue(&self, mut s: MutexGuard<'_, State>, job: Job, waited: bool) {
+    fn queue(&self, mut s: MutexGuard<'_, State>, job: Job, waited: bool) -> Option<Duration> {
         s.jobs.push(job);
         s.since.get_or_insert_with(Instant::now);
         s.urgent |= waited;
         let deferred = waited && self.defer.is_some();
-        if deferred {
-            s.urgent_since.get_or_insert_with(Instant::now);
+        let mut watch = None;
+        if deferred && s.urgent_since.is_none() {
+            s.urgent_since = Some(Instant::now());
+            watch = self.defer.filter(|_| s.waiting);
         }
         let wake = s.waiting && (s.jobs.len() >= DETACHED_MAX || (s.urgent && !deferred));
         drop(s);
@@ -111,9 +119,10 @@ impl Queue {
         if wake {
             self.wake.notify_one();
         }
+        watch
     }
 
-    /// A worker is about to park: a waited batch is due now.
+    /// A worker is about to park (or a waiter's bound passed): a waited batch is due now.
     pub(super) fn kick(&self) {
         let mut s = self.lock();
         s.kicked = true;
@@ -197,13 +206,23 @@ mod tests {
     use std::sync::Arc;
     use std::sync::mpsc;
 
-    fn waited(queue: &Queue) {
+    /// Queues a waited append; the bound its waiter must watch, if any.
+    fn waited(queue: &Queue) -> Option<Duration> {
         let done: super::super::writer::Done = Box::new(|_| {});
         let job = Job {
             entry: super::super::entry::Entry::Incomplete { begin: 0 },
             done: Some(done),
         };
-        queue.push(job, true).unwrap();
+        queue.push(job, true).unwrap()
+    }
+
+    /// Waits (at most 30 s) until the writer's side sleeps on the queue.
+    fn until_asleep(queue: &Queue) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !queue.lock().waiting {
+            assert!(Instant::now() < deadline, "the taker never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Takes on another thread; the receiver says how many jobs the batch held.
@@ -248,6 +267,24 @@ mod tests {
         let batch = taker(&queue);
         waited(&queue);
         assert_eq!(batch.recv_timeout(Duration::from_secs(30)), Ok(1));
+    }
+
+    #[test]
+    fn the_first_waited_append_while_the_writer_sleeps_watches_the_bound() {
+        let bound = Duration::from_secs(60);
+        // The writer busy (not asleep on the queue): it will see the batch's deadline itself.
+        let queue = Arc::new(Queue::deferring(bound));
+        assert_eq!(waited(&queue), None);
+        // Asleep: the batch's first append watches the bound, the others do not need to.
+        let queue = Arc::new(Queue::deferring(bound));
+        let batch = taker(&queue);
+        until_asleep(&queue);
+        assert_eq!(waited(&queue), Some(bound));
+        assert_eq!(waited(&queue), None);
+        // A plain queue never asks anyone to watch.
+        assert_eq!(waited(&Queue::default()), None);
+        queue.kick();
+        assert_eq!(batch.recv_timeout(Duration::from_secs(30)), Ok(2));
     }
 
     #[test]

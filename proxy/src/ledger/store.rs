@@ -299,19 +299,45 @@ impl Ledger {
         self.healthy.load(Ordering::SeqCst)
     }
 
-    fn send(&self, job: Job) -> Result<(), LedgerError> {
+    /// Queues a waited append; the bound its waiter must watch, if any (see [`Queue::push`]).
+    fn send(&self, job: Job) -> Result<Option<Duration>, LedgerError> {
         self.queue.push(job, true)
     }
 
     /// Appends and waits until the entry is durable; returns its sequence number.
     pub async fn append(&self, entry: Entry) -> Result<u64, LedgerError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Job {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let watch = self.send(Job {
             entry,
             done: Some(Box::new(move |r| drop(tx.send(r)))),
         })?;
-        rx.await
+        self.answer(&mut rx, watch)
+            .await
             .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
+    }
+
+    /// Waits for the writer's answer to a waited append. With a bound to `watch` (the append
+    /// started a batch on a queue deferring to idle workers while the writer slept: `idle`),
+    /// workers that stay busy would never signal; once the bound passes, the waiting task kicks
+    /// the writer itself (a runtime timer, cancelled when the answer comes first). So no append
+    /// waits longer than the bound, with one timer per batch and no wake of the writer per
+    /// append.
+    async fn answer(
+        &self,
+        rx: &mut tokio::sync::oneshot::Receiver<Result<u64, LedgerError>>,
+        watch: Option<Duration>,
+    ) -> Result<Result<u64, LedgerError>, tokio::sync::oneshot::error::RecvError> {
+        let Some(bound) = watch else {
+            return rx.await;
+        };
+        tokio::select! {
+            biased;
+            answer = &mut *rx => answer,
+            () = tokio::time::sleep(bound) => {
+                self.queue.kick();
+                rx.await
+            }
+        }
     }
 
     /// Appends a `disclosure.begin` and waits until it is durable; returns its sequence number.
@@ -326,7 +352,7 @@ impl Ledger {
     pub async fn append_begin(&self, begin: Begin) -> Result<u64, LedgerError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queue = self.queue.clone();
-        self.send(Job {
+        let watch = self.send(Job {
             entry: Entry::Begin(Box::new(begin)),
             done: Some(Box::new(move |r| {
                 if let Err(Ok(seq)) = tx.send(r) {
@@ -343,18 +369,22 @@ impl Ledger {
             rx: Some(rx),
             ledger: self,
         };
-        let answer = waiter.rx.as_mut().expect("set above").await;
+        let answer = self
+            .answer(waiter.rx.as_mut().expect("set above"), watch)
+            .await;
         waiter.rx = None;
         answer.unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
     }
 
-    /// Appends and waits, from a thread that is not async.
+    /// Appends and waits, from a thread that is not async (start-up, reloads): due at once, as
+    /// no worker of a runtime is there to go idle for it.
     pub fn append_blocking(&self, entry: Entry) -> Result<u64, LedgerError> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.send(Job {
             entry,
             done: Some(Box::new(move |r| drop(tx.send(r)))),
         })?;
+        self.queue.kick();
         rx.recv()
             .unwrap_or_else(|_| Err(LedgerError::Unavailable("the ledger writer stopped".into())))
     }
@@ -397,8 +427,12 @@ impl Drop for BeginWaiter<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
-            if let Ok(Ok(seq)) = rx.try_recv() {
-                self.ledger.append_detached(client_gone(seq));
+            match rx.try_recv() {
+                Ok(Ok(seq)) => self.ledger.append_detached(client_gone(seq)),
+                Ok(Err(_)) => {}
+                // Unanswered: if this waiter watched its batch's bound, nobody does now; the
+                // batch is due at once instead.
+                Err(_) => self.ledger.queue.kick(),
             }
         }
     }
