@@ -629,6 +629,19 @@ pub async fn disclosures_when(
     found
 }
 
+/// `GET path` over plain HTTP/1.1 on the admin listener at `addr`: the whole response, head and
+/// body.
+pub async fn admin_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
 /// A mock that answers every request `200` with `body` as `application/json`, in 64-byte chunks.
 pub fn json_mock(body: &'static [u8]) -> Handler {
     Arc::new(move |_| MockResponse {

@@ -12,18 +12,6 @@ use sluice::evidence::throwaway::Cluster;
 use sluice_tests::harness::*;
 use sluice_tests::people::{applicants, id_no};
 
-/// `GET path` on the admin listener: the whole response.
-async fn admin(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 /// The value of the unlabelled series `name` in a `/metrics` response.
 fn gauge(metrics: &str, name: &str) -> f64 {
     metrics
@@ -105,7 +93,7 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
         stored(&cluster).0 == local_entries(&ledger)
     })
     .await;
-    let metrics = admin(admin_addr, "/metrics").await;
+    let metrics = admin_get(admin_addr, "/metrics").await;
     assert_eq!(gauge(&metrics, "sluice_ledger_store_connected"), 1.0);
 
     // The store goes away: disclosures go on, recorded locally; the lag shows.
@@ -122,7 +110,7 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
     assert_eq!(begins, 20);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let last = admin(admin_addr, "/metrics").await;
+        let last = admin_get(admin_addr, "/metrics").await;
         if gauge(&last, "sluice_ledger_store_connected") == 0.0
             && gauge(&last, "sluice_ledger_store_lag_entries") >= 20.0
         {
@@ -131,7 +119,7 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
         assert!(Instant::now() < deadline, "{last}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ready = admin(admin_addr, "/readyz").await;
+    let ready = admin_get(admin_addr, "/readyz").await;
     assert!(
         ready.starts_with("HTTP/1.1 200") && ready.contains("warning: the evidence store is "),
         "{ready}"
@@ -145,7 +133,7 @@ async fn the_store_stopped_under_load_loses_nothing_and_every_entry_arrives_once
     .await;
     let (rows, distinct, end) = stored(&cluster);
     assert_eq!((rows, distinct, end), (rows, rows, rows));
-    let metrics = admin(admin_addr, "/metrics").await;
+    let metrics = admin_get(admin_addr, "/metrics").await;
     assert_eq!(gauge(&metrics, "sluice_ledger_store_lag_entries"), 0.0);
     let store = settings.connect().await.unwrap();
     let verdicts = sluice::evidence::audit::verify(&store, &settings.url, None)

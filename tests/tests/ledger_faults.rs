@@ -33,14 +33,11 @@ impl Drop for Mount {
 
 /// The status line of `GET /readyz` on the admin listener.
 async fn readyz(admin: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
-    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    admin_get(admin, "/readyz")
         .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.get(..12).unwrap_or_default().to_string()
+        .get(..12)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn institution() -> Handler {

@@ -206,24 +206,12 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
     no_canary_in(&exports);
     // The Prometheus text does not either.
     let admin = sluice.addr("admin").unwrap();
-    let text = reqwest_free_get(admin, "/metrics").await;
+    let text = admin_get(admin, "/metrics").await;
     assert!(text.contains("sluice_disclosures_total"));
     for canary in [NAME, ID_NO, MOBILE] {
         assert!(!text.contains(canary), "{canary} in /metrics");
     }
     sluice.shutdown().await;
-}
-
-/// A plain HTTP GET to the admin listener.
-async fn reqwest_free_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }
 
 /// Sends one traced request with canaries in its path, query and headers; asserts it is served.
