@@ -78,7 +78,7 @@ fn misspelt_key_names_the_key_path_and_the_expected_keys() {
     assert_eq!(
         problems(&text),
         [
-            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, pass_through, require_digest, buffer_limit"#,
+            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, pass_through, require_digest, buffer_limit, formats"#,
             r#"policy.toml: contract "c1".route[0].method: missing; expected a non-empty string"#,
         ]
     );
@@ -536,5 +536,40 @@ fn digest_algorithm_and_buffer_limit() {
     assert_eq!(
         one_problem(&with_limit("33554432")),
         r#"policy.toml: contract "c1".route[0].buffer_limit: got 33554432, expected at most 16777216 bytes (16 MiB): larger bodies stream"#
+    );
+}
+
+#[test]
+fn a_route_lists_the_formats_it_filters_and_nothing_else() {
+    let with = |formats: &str, pass: &str| {
+        contract("", r#""$.applicants[*].name" = "mask:name""#).replace(
+            "method = \"GET\"",
+            &format!("method = \"GET\"\nformats = {formats}\npass_through = {pass}"),
+        )
+    };
+    let policy = CompiledPolicy::load("policy.toml", &with(r#"["csv", "json"]"#, "[]"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    use sluice_policy::engine::Format;
+    assert_eq!(
+        policy.contracts[0].routes[0].formats,
+        [Format::Csv, Format::Json]
+    );
+    assert_eq!(
+        problems(&with(r#"["xml"]"#, "[]")),
+        [
+            r#"policy.toml: contract "c1".route[0].formats[0]: got "xml", expected one of "json", "ndjson", "csv", "form""#
+        ]
+    );
+    assert_eq!(
+        problems(&with("[]", "[]")),
+        [
+            r#"policy.toml: contract "c1".route[0].formats: got [], expected at least one of "json", "ndjson", "csv", "form""#
+        ]
+    );
+    assert_eq!(
+        problems(&with(r#"["csv"]"#, r#"["text/csv"]"#)),
+        [
+            r#"policy.toml: contract "c1".route[0].pass_through[0]: got "text/csv", which this route filters as csv (listed in formats): a type is filtered or passed through, not both"#
+        ]
     );
 }

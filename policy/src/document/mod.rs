@@ -12,6 +12,7 @@ pub use problems::{PolicyError, Problem};
 pub(crate) use problems::{Problems, describe, join, quote};
 
 use crate::date::Instant;
+use crate::engine::Format;
 use crate::path::FieldPath;
 use crate::rule::Action;
 use crate::template::PathTemplate;
@@ -164,6 +165,9 @@ pub struct RouteSpec {
     /// Filtered bodies up to this many bytes are held whole and sent with `Content-Length` and
     /// their digest (and signature) as header fields; larger ones stream with trailers.
     pub buffer_limit: Option<u32>,
+    /// Body formats this route filters (`formats = ["json", "csv"]`; default JSON and NDJSON).
+    /// A body of any other format is refused.
+    pub formats: Vec<Format>,
 }
 
 /// A route as requests meet it: what the policy says of it ([`RouteSpec`], reachable through
@@ -709,6 +713,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             "pass_through",
             "require_digest",
             "buffer_limit",
+            "formats",
         ],
     );
     r.check_unknown(problems);
@@ -769,11 +774,26 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         .map(|h| h.to_ascii_lowercase())
         .collect();
     let query = r.opt_strings("query", token, problems);
-    let pass_through = r
+    let pass_through: Vec<String> = r
         .opt_strings("pass_through", |s| if s.contains('/') && !s.contains(';') && !s.to_ascii_lowercase().contains("json") { Ok(()) } else { Err("a media type without parameters that is not JSON (JSON is always filtered)") }, problems)
         .into_iter()
         .map(|m| m.to_ascii_lowercase())
         .collect();
+    let formats = read_formats(&r, t, problems);
+    for (i, m) in pass_through.iter().enumerate() {
+        if let Some(f) = FILTERED_TYPES
+            .iter()
+            .find(|(t, f)| t == m && formats.contains(f))
+        {
+            problems.push(
+                format!("{}[{i}]", r.key_path("pass_through")),
+                format!(
+                    "got \"{m}\", which this route filters as {} (listed in formats): a type is filtered or passed through, not both",
+                    f.1.name()
+                ),
+            );
+        }
+    }
     let require_digest = r.opt_bool("require_digest", problems);
     let buffer_limit = r.opt_u32("buffer_limit", problems);
     if let Some(n) = buffer_limit
@@ -801,7 +821,50 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         pass_through,
         require_digest,
         buffer_limit,
+        formats,
     })
+}
+
+/// Media types of the formats a route may filter besides JSON (whose types are never passed
+/// through).
+const FILTERED_TYPES: &[(&str, Format)] = &[
+    ("text/csv", Format::Csv),
+    ("application/x-www-form-urlencoded", Format::Form),
+];
+
+/// The route's `formats`: the body formats it filters (default JSON and NDJSON). A body in
+/// another format is refused, so a contract opts into each format it covers.
+fn read_formats(r: &TableReader<'_>, t: &toml::Table, problems: &mut Problems) -> Vec<Format> {
+    if !t.contains_key("formats") {
+        return vec![Format::Json, Format::Ndjson];
+    }
+    let names = Format::ALL.map(|(n, _)| format!("\"{n}\"")).join(", ");
+    let listed = r.opt_strings(
+        "formats",
+        |s| {
+            Format::parse(s)
+                .map(|_| ())
+                .ok_or(r#"one of "json", "ndjson", "csv", "form""#)
+        },
+        problems,
+    );
+    if listed.is_empty()
+        && t.get("formats")
+            .and_then(|v| v.as_array())
+            .is_some_and(|a| a.is_empty())
+    {
+        problems.push(
+            r.key_path("formats"),
+            format!("got [], expected at least one of {names}"),
+        );
+    }
+    let mut formats: Vec<Format> = Vec::new();
+    for f in listed.iter().filter_map(|s| Format::parse(s)) {
+        if !formats.contains(&f) {
+            formats.push(f);
+        }
+    }
+    formats
 }
 
 impl<R> Contract<R> {

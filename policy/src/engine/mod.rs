@@ -1,46 +1,37 @@
-//! The streaming redaction engine: one [`Redactor`] per body.
+//! The streaming redaction engine: one [`Redactor`] per body, whatever its format.
 //!
 //! Bytes go in chunk by chunk ([`Redactor::feed`]), filtered bytes come out as soon as they are
 //! known, and [`Redactor::finish`] returns a [`Summary`] or the [`Violation`] that stopped the
 //! body. Chunks may be split at any byte; output and verdict do not depend on the split.
 //!
-//! ## Shape
-//! A UTF-8 pre-pass validates each chunk with SIMD ([`utf8`]); a pushdown automaton then walks the
-//! JSON grammar byte by byte, with a block-at-a-time fast path through string interiors. Its stack
-//! holds one small frame per open container, each pointing at a node of the route's compiled
-//! trie, or marking a stripped or whole-kept subtree. Stripped members produce no output but are
-//! validated like everything else. Kept scalars are copied byte-exact as they stream; only values
-//! a rule must see whole (masks, hashes, constraints, scans, subjects) are captured, up to the
-//! token limit — and a value that lies whole in a chunk is not even copied: its rule reads it in
-//! place, as the text the UTF-8 pre-pass already produced.
+//! Every format applies the same contract: the route's compiled trie
+//! ([`FieldProgram`](crate::program::FieldProgram)) says which positions are disclosed and how;
+//! anything it does not list is removed (default deny); kept values go out byte-exact; a value
+//! that breaks the format's grammar or a rule's constraint stops the body.
+//! - JSON and NDJSON ([`json`]): a pushdown automaton over RFC 8259.
+//! - CSV ([`csv`]): RFC 4180 with a header row; each row is a record, each column a member of
+//!   it — matched at the route's `records` path (or at `$`), so one policy serves a JSON export
+//!   and its CSV twin.
+//! - Forms ([`form`]): `application/x-www-form-urlencoded`; the body is one object whose members
+//!   are the form's keys, matched like a CSV row.
 //!
-//! The automaton can stop and resume at any byte, which is what chunked input needs but costs a
-//! dispatch per byte. What lies whole inside the current chunk — the members of an object at a
-//! trie node, a stripped value, a container kept whole — takes the fast paths of [`fast`]
-//! instead, parsed with local state. They never decide a verdict: on anything unusual they hand
-//! the same byte back to the automaton, so both agree by construction (and tests and the fuzz
-//! targets compare them: whole bodies against the same bodies fed a byte at a time).
-//!
-//! ## Memory
-//! Per body: the stack (bounded by `max_depth`), one captured token (`max_token_len`), the keys
-//! of the open kept-whole objects (`max_keys_per_object`), and — only when a consent list is in
-//! force — the output of one record (`record_cap`). Nothing grows with the body.
+//! [`tally`] holds the counters every format moves; [`text`] applies a rule to a value every
+//! format but JSON sees as text.
 
-mod fast;
-mod keyset;
-mod machine;
-mod number;
-mod records;
-mod skip;
-mod structure;
+mod csv;
+mod flat;
+mod form;
+mod json;
+mod redactor;
 mod summary;
+mod tally;
+mod text;
 mod utf8;
-mod values;
 mod violation;
 
 use std::sync::Arc;
 
-pub use machine::Redactor;
+pub use redactor::Redactor;
 pub use summary::{FieldCount, Summary};
 pub use violation::{Violation, ViolationKind};
 
@@ -56,6 +47,33 @@ pub enum Format {
     /// is matched at the route's `records` path (or at `$` when the route declares none), so one
     /// policy serves a document and its NDJSON export.
     Ndjson,
+    /// CSV (RFC 4180) with a header row: each row is a record, matched like NDJSON's lines.
+    Csv,
+    /// `application/x-www-form-urlencoded`: one record whose members are the keys.
+    Form,
+}
+
+impl Format {
+    /// Every format, by the name the policy and the CLI use.
+    pub const ALL: [(&'static str, Format); 4] = [
+        ("json", Format::Json),
+        ("ndjson", Format::Ndjson),
+        ("csv", Format::Csv),
+        ("form", Format::Form),
+    ];
+
+    /// The format named `name` (`json`, `ndjson`, `csv`, `form`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    /// The format's name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
 }
 
 /// Bounds on what one body may make the engine hold or walk.
@@ -106,7 +124,7 @@ impl EngineKeys {
 pub struct EngineConfig {
     /// The route's compiled rules.
     pub program: Arc<crate::program::FieldProgram>,
-    /// JSON or NDJSON.
+    /// The body's format.
     pub format: Format,
     /// Limits.
     pub limits: Limits,

@@ -8,7 +8,7 @@
 
 /// Validator state carried between chunks.
 #[derive(Debug, Default)]
-pub(super) struct Utf8Stream {
+pub(crate) struct Utf8Stream {
     carry: [u8; 4],
     carry_len: usize,
     carry_offset: u64,
@@ -17,7 +17,7 @@ pub(super) struct Utf8Stream {
 /// The part of a chunk the validator has passed, as text: a value read from inside it needs no
 /// second validation to become a `&str`.
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Checked<'a> {
+pub(crate) struct Checked<'a> {
     /// Index in the chunk where `text` starts.
     at: usize,
     text: &'a str,
@@ -35,7 +35,7 @@ impl<'a> Checked<'a> {
 
 /// Where the first invalid sequence of a chunk is.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Utf8Error {
+pub(crate) enum Utf8Error {
     /// Starts at this index of the current chunk.
     InChunk(usize),
     /// Started in an earlier chunk, at this absolute offset.

@@ -50,6 +50,15 @@ pub enum ViolationKind {
     PatternMismatch,
     /// A string longer than the rule's `max_len`.
     TooLong,
+    /// CSV that RFC 4180 does not allow, or leaves to each reader: a quote inside an unquoted
+    /// cell, text after a closing quote, a bare CR, an empty column name.
+    InvalidCsv,
+    /// A CSV row with more or fewer cells than the header has columns.
+    RaggedRow,
+    /// A form body a conforming encoder does not write: a raw byte outside the unreserved set
+    /// (`;`, a space, a raw `=` in a value, non-ASCII), a pair without `=`, an empty pair or
+    /// key, a malformed `%` escape.
+    InvalidForm,
 }
 
 impl ViolationKind {
@@ -76,6 +85,9 @@ impl ViolationKind {
             Self::OutOfRange => "out_of_range",
             Self::PatternMismatch => "pattern_mismatch",
             Self::TooLong => "too_long",
+            Self::InvalidCsv => "invalid_csv",
+            Self::RaggedRow => "ragged_row",
+            Self::InvalidForm => "invalid_form",
         }
     }
 }

@@ -201,7 +201,7 @@ fn digit_run(b: &[u8], mut j: usize) -> usize {
 }
 
 /// A whole number at `buf[i..]` that ends before the end of `buf`, checked like
-/// [`Redactor::number_step`] checks one: the index just past it, or `None` when it is invalid,
+/// [`JsonRedactor::number_step`] checks one: the index just past it, or `None` when it is invalid,
 /// out of range, or not known to have ended inside `buf` (the caller then leaves it to the
 /// automaton).
 #[inline(always)]

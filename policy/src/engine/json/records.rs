@@ -1,12 +1,12 @@
 //! Records and evidence: where a record starts and ends, the consent check that may drop it
 //! whole, and the summary of what was disclosed.
 
-use super::Format;
-use super::machine::{Redactor, State};
-use super::summary::Summary;
+use super::machine::{JsonRedactor, State};
+use crate::engine::Format;
+use crate::engine::summary::Summary;
 use crate::program::FieldProgram;
 
-impl Redactor {
+impl JsonRedactor {
     /// Starts a record when the value is at the records node (or an NDJSON line). Returns true
     /// when it did.
     pub(super) fn maybe_begin_record(&mut self, at_record_node: bool, abs: u64) -> bool {
@@ -71,43 +71,6 @@ impl Redactor {
     }
 
     pub(super) fn summary(&mut self) -> Summary {
-        let program = &self.cfg.program;
-        let mut fields: Vec<super::FieldCount> = Vec::new();
-        for (r, c) in self.ev.rule_counts.iter().enumerate() {
-            if c.iter().any(|&x| x > 0) {
-                fields.push(super::FieldCount {
-                    path: program.rules[r].path.clone(),
-                    kept: c[0],
-                    masked: c[1],
-                    hashed: c[2],
-                    redacted: c[3],
-                    stripped: 0,
-                });
-            }
-        }
-        for (n, &s) in self.ev.node_stripped.iter().enumerate() {
-            if s > 0 {
-                fields.push(super::FieldCount {
-                    path: program.nodes[n].path.clone(),
-                    stripped: s,
-                    ..Default::default()
-                });
-            }
-        }
-        let digest = std::mem::replace(
-            &mut self.ev.digest,
-            ring::digest::Context::new(&ring::digest::SHA256),
-        )
-        .finish();
-        Summary {
-            bytes_in: self.ev.bytes_in,
-            bytes_out: self.ev.bytes_out,
-            records: self.ev.records,
-            records_dropped: self.ev.records_dropped,
-            fields,
-            subjects: std::mem::take(&mut self.ev.subjects),
-            subject_count: self.ev.subject_count,
-            output_sha256: digest.as_ref().try_into().expect("sha256 is 32 bytes"),
-        }
+        self.ev.summary(&self.cfg.program)
     }
 }

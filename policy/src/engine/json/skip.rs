@@ -6,13 +6,13 @@
 //! (1 = object) and reuses the walker's string, escape, number and literal states, so it resumes
 //! at any byte like the rest of the engine. It hands back when the value is complete.
 
-use super::Format;
-use super::machine::{Lit, Redactor, State};
+use super::machine::{JsonRedactor, Lit, State};
 use super::number::NumStep;
-use super::violation::{Violation, ViolationKind as V};
+use crate::engine::Format;
+use crate::engine::violation::{Violation, ViolationKind as V};
 use crate::escape::scan_plain;
 
-impl Redactor {
+impl JsonRedactor {
     /// Enters the skipper for the value that starts at the next non-whitespace byte.
     pub(super) fn begin_skip(&mut self) {
         self.skip.active = true;

@@ -5,9 +5,9 @@
 //! values that start and end inside one 64 KiB chunk. For those, this module parses with local
 //! state only:
 //!
-//! - [`Redactor::skip_whole`] validates a stripped value completely (strings, escapes, numbers
+//! - [`JsonRedactor::skip_whole`] validates a stripped value completely (strings, escapes, numbers
 //!   with their range check, literals, nesting and depth) and returns where it ends;
-//! - [`Redactor::members`] runs through the members of an object at a trie node: it looks each
+//! - [`JsonRedactor::members`] runs through the members of an object at a trie node: it looks each
 //!   key up, skips the values no rule wants, and puts a matched member's scalar value through
 //!   the automaton's own value steps (where it goes, the member's prefix, the rule at its end)
 //!   in one go. A matched container is handed to the automaton at its colon, exactly where the
@@ -18,10 +18,10 @@
 //! same byte in the same state. So verdicts, offsets and output are the automaton's by
 //! construction; the fast paths only decide how soon they are reached.
 
-use super::Format;
-use super::machine::{Member, Redactor, Scalar, Sink, State, Target};
+use super::machine::{JsonRedactor, Member, Scalar, Sink, State, Target};
 use super::number::whole_number;
-use super::utf8::Checked;
+use crate::engine::Format;
+use crate::engine::utf8::Checked;
 use crate::escape::scan_plain;
 use crate::program::FieldProgram;
 use crate::rule::{Action, KeepKind};
@@ -122,7 +122,7 @@ fn whole_scalar(buf: &[u8], i: usize, max_len: u64) -> Option<usize> {
     }
 }
 
-impl Redactor {
+impl JsonRedactor {
     /// A whole stripped value at `buf[i..]` (after whitespace) that ends inside `buf`: the
     /// index just past it, or `None` to leave the value to the automaton.
     #[inline]
@@ -305,7 +305,7 @@ impl Redactor {
         buf: &[u8],
         text: Checked<'_>,
         i: usize,
-    ) -> Result<Option<usize>, super::Violation> {
+    ) -> Result<Option<usize>, crate::engine::Violation> {
         let ndjson = self.cfg.format == Format::Ndjson;
         let max_len = self.cfg.limits.max_token_len;
         let colon = skip_ws(buf, i, ndjson);
@@ -386,7 +386,7 @@ impl Redactor {
         buf: &[u8],
         text: Checked<'_>,
         mut i: usize,
-    ) -> Result<usize, super::Violation> {
+    ) -> Result<usize, crate::engine::Violation> {
         let top = *self.stack.last().expect("members are inside objects");
         let Target::Node(n) = top.target else {
             return Ok(i);

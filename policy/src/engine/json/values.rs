@@ -1,25 +1,22 @@
 //! What happens when a scalar ends: emitted values are closed, captured values go through their
 //! rule (constraints, scan, mask, hash), subjects are hashed, and counters move.
 
-use super::machine::{Lit, Redactor, Scalar, Sink, Target};
-use super::violation::ViolationKind as V;
+use super::machine::{JsonRedactor, Lit, Scalar, Sink, Target};
 use crate::decimal::Decimal;
+use crate::engine::violation::ViolationKind as V;
 use crate::mask::REDACTED;
 use crate::program::FieldProgram;
 use crate::rule::Action;
 
-const KEPT: usize = 0;
-const MASKED: usize = 1;
-const HASHED: usize = 2;
-const REDACTED_COUNT: usize = 3;
+use crate::engine::tally::{HASHED, KEPT, MASKED, REDACTED as REDACTED_COUNT};
 
-impl Redactor {
+impl JsonRedactor {
     /// Called when a value's last byte has been read.
     pub(super) fn end_scalar(
         &mut self,
         program: &FieldProgram,
         kind: Scalar,
-    ) -> Result<(), super::Violation> {
+    ) -> Result<(), crate::engine::Violation> {
         match self.tok.sink {
             Sink::Discard => {
                 if let Target::Node(n) = self.tok.target
@@ -70,7 +67,7 @@ impl Redactor {
         kind: Scalar,
         raw: &[u8],
         valid: Option<&str>,
-    ) -> Result<(), super::Violation> {
+    ) -> Result<(), crate::engine::Violation> {
         let Target::Node(n) = self.tok.target else {
             unreachable!("only rule nodes capture")
         };

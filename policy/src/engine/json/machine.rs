@@ -6,10 +6,10 @@ use std::sync::Arc;
 use super::keyset::KeySets;
 pub(crate) use super::number::Num;
 use super::number::{NumFault, NumScan, NumStep};
-use super::summary::Summary;
-use super::utf8::{Checked, Utf8Error, Utf8Stream};
-use super::violation::{Violation, ViolationKind as V};
-use super::{EngineConfig, Format};
+use crate::engine::summary::Summary;
+use crate::engine::utf8::{Checked, Utf8Error, Utf8Stream};
+use crate::engine::violation::{Violation, ViolationKind as V};
+use crate::engine::{EngineConfig, Format};
 use crate::escape::scan_plain;
 use crate::program::{FieldProgram, NodeId};
 use crate::rule::KeepKind;
@@ -129,9 +129,6 @@ pub(super) struct Frame {
     pub(super) record: bool,
 }
 
-/// Per-rule counters: kept, masked, hashed, redacted.
-pub(super) type RuleCounts = [u64; 4];
-
 /// The token being read and the member key it belongs to.
 #[derive(Debug)]
 pub(super) struct Token {
@@ -160,18 +157,7 @@ pub(super) struct RecordState {
     pub(super) subjects: Vec<[u8; 32]>,
 }
 
-/// What the body's summary reports.
-pub(super) struct Evidence {
-    pub(super) rule_counts: Vec<RuleCounts>,
-    pub(super) node_stripped: Vec<u64>,
-    pub(super) records: u64,
-    pub(super) records_dropped: u64,
-    pub(super) subjects: Vec<[u8; 32]>,
-    pub(super) subject_count: u64,
-    pub(super) bytes_in: u64,
-    pub(super) bytes_out: u64,
-    pub(super) digest: ring::digest::Context,
-}
+pub(crate) use crate::engine::tally::Tally as Evidence;
 
 /// The stripped-value skipper's state.
 #[derive(Debug)]
@@ -184,7 +170,7 @@ pub(super) struct Skip {
 }
 
 /// The streaming filter for one body. See [`engine`](super).
-pub struct Redactor {
+pub struct JsonRedactor {
     pub(super) cfg: EngineConfig,
     pub(super) state: State,
     pub(super) stack: Vec<Frame>,
@@ -219,10 +205,10 @@ pub struct Redactor {
     pub(super) scratch: String,
 }
 
-impl std::fmt::Debug for Redactor {
+impl std::fmt::Debug for JsonRedactor {
     /// State and counts only: a redactor's buffers hold body data.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor")
+        f.debug_struct("JsonRedactor")
             .field("format", &self.cfg.format)
             .field("state", &self.state)
             .field("depth", &self.stack.len())
@@ -252,14 +238,13 @@ fn hex_val(b: u8) -> Option<u16> {
     }
 }
 
-impl Redactor {
+impl JsonRedactor {
     /// A redactor for one body.
-    pub fn new(cfg: EngineConfig) -> Self {
-        let rules = cfg.program.rules.len();
-        let nodes = cfg.program.nodes.len();
+    pub(crate) fn new(cfg: EngineConfig) -> Self {
+        let ev = Evidence::new(&cfg.program);
         let state = match cfg.format {
-            Format::Json => State::Value,
             Format::Ndjson => State::LineStart,
+            _ => State::Value,
         };
         Self {
             cfg,
@@ -294,17 +279,7 @@ impl Redactor {
             },
             seen: Vec::new(),
             keysets: KeySets::default(),
-            ev: Evidence {
-                rule_counts: vec![[0; 4]; rules],
-                node_stripped: vec![0; nodes],
-                records: 0,
-                records_dropped: 0,
-                subjects: Vec::new(),
-                subject_count: 0,
-                bytes_in: 0,
-                bytes_out: 0,
-                digest: ring::digest::Context::new(&ring::digest::SHA256),
-            },
+            ev,
             skip: Skip {
                 active: false,
                 depth: 0,
@@ -368,9 +343,7 @@ impl Redactor {
     }
 
     fn commit(&mut self, start: usize) {
-        let new = &self.out[start..];
-        self.ev.digest.update(new);
-        self.ev.bytes_out += new.len() as u64;
+        self.ev.released(&self.out[start..]);
     }
 
     fn feed_chunk(&mut self, chunk: &[u8]) -> Result<(), Violation> {
@@ -753,7 +726,7 @@ impl KeepKind {
     }
 }
 
-impl Redactor {
+impl JsonRedactor {
     /// Starts a number at its first byte (`-` or a digit).
     #[inline]
     pub(super) fn begin_number(&mut self, first: u8) -> State {

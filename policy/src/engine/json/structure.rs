@@ -2,13 +2,13 @@
 //! is at, what its rule wants (stream, capture, strip, keep whole), and the separators and keys
 //! written before kept values.
 
-use super::Format;
-use super::machine::{Frame, Member, Redactor, Scalar, Sink, State, Target};
-use super::violation::{Violation, ViolationKind as V};
+use super::machine::{Frame, JsonRedactor, Member, Scalar, Sink, State, Target};
+use crate::engine::Format;
+use crate::engine::violation::{Violation, ViolationKind as V};
 use crate::program::{FieldProgram, NodeId};
 use crate::rule::{Action, KeepKind};
 
-impl Redactor {
+impl JsonRedactor {
     #[inline]
     pub(super) fn begin_key(&mut self, abs: u64) {
         let top = self.stack.last().expect("keys are inside objects");
@@ -130,8 +130,8 @@ impl Redactor {
     pub(super) fn next_target(&self, program: &FieldProgram) -> Target {
         let Some(top) = self.stack.last() else {
             return Target::Node(match self.cfg.format {
-                Format::Json => program.root(),
                 Format::Ndjson => program.record_node.unwrap_or(program.root()),
+                _ => program.root(),
             });
         };
         if top.is_obj {

@@ -1,0 +1,319 @@
+//! `text/csv` bodies (RFC 4180): a header row naming the columns, then one record per row.
+//!
+//! Each row is matched like an object whose members are the columns (see [`flat`](super::flat)):
+//! a column no rule lists is dropped from the header and from every row; a kept cell goes out
+//! byte-exact, quotes and all; a masked or hashed cell is quoted only when its new text needs it.
+//! The header's names go out as written.
+//!
+//! ## Strict syntax
+//! Readers disagree on everything RFC 4180 leaves open, so sluice refuses it (`invalid_csv`):
+//! a quote inside an unquoted cell, anything but a separator or a line end after a closing
+//! quote, a CR not followed by LF, control characters other than a tab (and CR/LF inside quoted
+//! cells), and a body that ends inside a quoted cell (`truncated`). A row with more or fewer
+//! cells than the header is `ragged_row`; an empty body has no header (`empty_body`); the same
+//! column name twice is `duplicate_key`. Lines end with CRLF or LF; each row keeps its own.
+//! Cells must be UTF-8 (`invalid_utf8`).
+//!
+//! Hand-written rather than on `csv-core`: that reader never fails — it accepts bare quotes and
+//! text after a closing quote, the very inputs a DLP filter has to refuse — and checking them
+//! beside it would mean a second state machine.
+//!
+//! Memory: one cell (bounded by the token limit), the header's columns, and — with a consent
+//! list — one row (bounded by the record cap).
+
+use super::flat::{Flat, Member};
+use super::text::Applied;
+use super::violation::{Violation, ViolationKind as V};
+use super::{EngineConfig, Summary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before a cell's first byte.
+    CellStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: its end, or the first of a doubled quote.
+    QuoteInQuoted,
+    /// After a CR, which only LF may follow.
+    AfterCr,
+}
+
+/// One column of the header.
+struct Column {
+    member: Member,
+}
+
+/// The streaming filter for one CSV body.
+pub(crate) struct CsvRedactor {
+    flat: Flat,
+    state: State,
+    /// Still reading the header row.
+    header: bool,
+    columns: Vec<Column>,
+    names: std::collections::HashSet<Box<[u8]>>,
+    /// The current cell's content (quotes undone) and whether it was quoted.
+    cell: Vec<u8>,
+    quoted: bool,
+    cell_start: u64,
+    /// Index of the current cell in its row.
+    col: usize,
+    /// A kept cell already went out in this row (the next one needs a separator).
+    row_has_out: bool,
+    /// The header's kept names, written when the header row ends.
+    header_out: Vec<u8>,
+    offset: u64,
+    failed: Option<Violation>,
+}
+
+impl CsvRedactor {
+    pub(crate) fn new(cfg: EngineConfig) -> Self {
+        Self {
+            flat: Flat::new(cfg),
+            state: State::CellStart,
+            header: true,
+            columns: Vec::new(),
+            names: Default::default(),
+            cell: Vec::new(),
+            quoted: false,
+            cell_start: 0,
+            col: 0,
+            row_has_out: false,
+            header_out: Vec::new(),
+            offset: 0,
+            failed: None,
+        }
+    }
+
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.walk(chunk, out);
+        self.flat.tally.released(&out[start..]);
+        self.flat.tally.bytes_in += chunk.len() as u64;
+        self.offset += chunk.len() as u64;
+        result.inspect_err(|v| self.failed = Some(v.clone()))
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.end(out);
+        self.flat.tally.released(&out[start..]);
+        match result {
+            Ok(()) => Ok(self.flat.tally.summary(&self.flat.cfg.program)),
+            Err(v) => {
+                self.failed = Some(v.clone());
+                Err(v)
+            }
+        }
+    }
+
+    pub(crate) fn flat(&mut self) -> &mut Flat {
+        &mut self.flat
+    }
+
+    pub(crate) fn flat_ref(&self) -> &Flat {
+        &self.flat
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let at = self.offset;
+        match self.state {
+            State::Quoted => return Err(self.flat.violation(V::Truncated, None, at)),
+            State::AfterCr => return Err(self.flat.violation(V::InvalidCsv, None, at)),
+            // The last row ended with its line end (or the body is empty).
+            State::CellStart if self.col == 0 && self.cell_start == at => {}
+            _ => self.end_row(b"", out)?,
+        }
+        if self.header {
+            return Err(self.flat.violation(V::EmptyBody, None, at));
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        let limit = self.flat.cfg.limits.max_token_len;
+        for (i, &b) in chunk.iter().enumerate() {
+            let at = self.offset + i as u64;
+            let bad = |s: &Self, kind| Err(s.flat.violation(kind, s.current(), at));
+            if b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n') || b == 0x7F {
+                return bad(self, V::ControlCharacter);
+            }
+            match (self.state, b) {
+                (State::CellStart, b'"') => {
+                    self.state = State::Quoted;
+                    self.quoted = true;
+                }
+                (State::CellStart | State::Unquoted | State::QuoteInQuoted, b',') => {
+                    self.end_cell(at + 1, out)?;
+                }
+                (State::CellStart | State::Unquoted | State::QuoteInQuoted, b'\r') => {
+                    self.state = State::AfterCr;
+                }
+                (State::CellStart | State::Unquoted | State::QuoteInQuoted, b'\n') => {
+                    self.end_row(b"\n", out)?;
+                    self.cell_start = at + 1;
+                }
+                (State::CellStart | State::Unquoted, _) => {
+                    if b == b'"' {
+                        return bad(self, V::InvalidCsv);
+                    }
+                    self.state = State::Unquoted;
+                    self.cell.push(b);
+                }
+                (State::Quoted, b'"') => self.state = State::QuoteInQuoted,
+                (State::Quoted, _) => self.cell.push(b),
+                (State::QuoteInQuoted, b'"') => {
+                    self.state = State::Quoted;
+                    self.cell.push(b'"');
+                }
+                (State::QuoteInQuoted, _) => return bad(self, V::InvalidCsv),
+                (State::AfterCr, b'\n') => {
+                    self.end_row(b"\r\n", out)?;
+                    self.cell_start = at + 1;
+                }
+                (State::AfterCr, _) => return bad(self, V::InvalidCsv),
+            }
+            if self.cell.len() as u64 > limit {
+                return bad(self, V::TokenTooLong);
+            }
+            self.flat
+                .check_record_size(at)
+                .map_err(|kind| self.flat.violation(kind, None, at))?;
+        }
+        Ok(())
+    }
+
+    /// The member of the cell being read, once the header is known.
+    fn current(&self) -> Option<Member> {
+        self.columns.get(self.col).map(|c| c.member)
+    }
+
+    /// A cell ended; the next starts at `next`.
+    fn end_cell(&mut self, next: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let at = self.cell_start;
+        let result = if self.header {
+            self.header_cell(at)
+        } else {
+            self.data_cell(at, out)
+        };
+        self.cell.clear();
+        self.quoted = false;
+        self.state = State::CellStart;
+        self.cell_start = next;
+        self.col += 1;
+        result
+    }
+
+    fn header_cell(&mut self, at: u64) -> Result<(), Violation> {
+        let Ok(name) = std::str::from_utf8(&self.cell) else {
+            return Err(self.flat.violation(V::InvalidUtf8, None, at));
+        };
+        let member = self.flat.member(name.as_bytes());
+        let fail = |s: &Self, kind| Err(s.flat.violation(kind, Some(member), at));
+        if name.is_empty() {
+            return fail(self, V::InvalidCsv);
+        }
+        if self.columns.len() >= self.flat.cfg.limits.max_keys_per_object {
+            return fail(self, V::TooManyKeys);
+        }
+        if !self.names.insert(self.cell.as_slice().into()) {
+            return fail(self, V::DuplicateKey);
+        }
+        if let Member::Container(_) = member {
+            return fail(self, V::WrongContainer);
+        }
+        if emitted(member) {
+            if !self.header_out.is_empty() {
+                self.header_out.push(b',');
+            }
+            write_cell(&mut self.header_out, &self.cell, self.quoted);
+        }
+        self.columns.push(Column { member });
+        Ok(())
+    }
+
+    fn data_cell(&mut self, at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+        if self.col == 0 {
+            self.flat.begin_record(at);
+            self.row_has_out = false;
+        }
+        let Some(column) = self.columns.get(self.col) else {
+            return Err(self.flat.violation(V::RaggedRow, None, at));
+        };
+        let member = column.member;
+        let Ok(text) = std::str::from_utf8(&self.cell) else {
+            return Err(self.flat.violation(V::InvalidUtf8, Some(member), at));
+        };
+        let applied = self
+            .flat
+            .value(member, text)
+            .map_err(|kind| self.flat.violation(kind, Some(member), at))?;
+        if !emitted(member) {
+            return Ok(());
+        }
+        let replacement = std::mem::take(&mut self.flat.scratch.out);
+        let sink = self.flat.sink(out);
+        if self.row_has_out {
+            sink.push(b',');
+        }
+        match applied {
+            Applied::AsWritten => write_cell(sink, &self.cell, self.quoted),
+            Applied::Replaced => {
+                let quote = replacement
+                    .bytes()
+                    .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+                write_cell(sink, replacement.as_bytes(), quote);
+            }
+        }
+        self.flat.scratch.out = replacement;
+        self.row_has_out = true;
+        Ok(())
+    }
+
+    /// A row ended with `line_end` (empty at the end of the body).
+    fn end_row(&mut self, line_end: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        let at = self.cell_start;
+        self.end_cell(at, out)?;
+        if self.header {
+            self.header = false;
+            out.extend_from_slice(&self.header_out);
+            out.extend_from_slice(line_end);
+            self.header_out = Vec::new();
+        } else {
+            if self.col != self.columns.len() {
+                return Err(self.flat.violation(V::RaggedRow, None, at));
+            }
+            self.flat.sink(out).extend_from_slice(line_end);
+            self.flat.end_record(out);
+        }
+        self.col = 0;
+        Ok(())
+    }
+}
+
+/// Whether a column's cells go out.
+fn emitted(member: Member) -> bool {
+    matches!(member, Member::Ruled(_) | Member::Whole)
+}
+
+/// A cell as RFC 4180 writes it: quoted (quotes doubled) or as is. A cell read quoted and kept
+/// comes out as it was written.
+fn write_cell(out: &mut Vec<u8>, content: &[u8], quoted: bool) {
+    if !quoted {
+        out.extend_from_slice(content);
+        return;
+    }
+    out.push(b'"');
+    for &b in content {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}

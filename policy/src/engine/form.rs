@@ -1,0 +1,248 @@
+//! `application/x-www-form-urlencoded` bodies: one record whose members are the form's keys.
+//!
+//! ## Strict syntax
+//! A body is `key=value` pairs joined by `&`. Sluice reads what a conforming encoder writes and
+//! refuses the rest, because every leniency is a place where two parsers disagree on what a
+//! partner received (`invalid_form`):
+//! - raw bytes other than letters, digits, `*-._~`, `+` and `%XX` escapes — so a `;` (which some
+//!   frameworks split pairs on), a raw `=` inside a value, spaces and non-ASCII are refused;
+//! - a pair without `=`, an empty key, an empty pair (`a=1&&b=2`, a leading or trailing `&`);
+//! - a `%` not followed by two hex digits; escapes whose bytes are not UTF-8 (`invalid_utf8`);
+//! - the same key twice after decoding (`duplicate_key`, as for JSON members), whether its pairs
+//!   are kept or not.
+//!
+//! Keys match policy paths after decoding (`+` is a space): `applicant.name` is the member
+//! `$["applicant.name"]`, never the path `$.applicant.name` — a framework that binds dotted
+//! names onto nested objects sees only what the contract lists either way, since nothing else
+//! goes out. A kept pair goes out byte-exact as written; a masked or hashed value is encoded as
+//! the WHATWG serializer would (`+` for a space, `%XX` for anything but `*-._` and
+//! alphanumerics).
+
+use super::flat::{Flat, Member};
+use super::text::Applied;
+use super::violation::{Violation, ViolationKind as V};
+use super::{EngineConfig, Summary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before a pair's first byte.
+    PairStart,
+    Key,
+    Value,
+}
+
+/// The streaming filter for one form body.
+pub(crate) struct FormRedactor {
+    flat: Flat,
+    state: State,
+    /// Hex digits still owed by a `%` escape (0, 1 or 2).
+    escape: u8,
+    /// The pair's key as written, then its value as written.
+    key: Vec<u8>,
+    value: Vec<u8>,
+    pair_start: u64,
+    /// Decoded keys seen so far, and their total length.
+    seen: std::collections::HashSet<Box<[u8]>>,
+    seen_bytes: u64,
+    decoded: Vec<u8>,
+    any_out: bool,
+    offset: u64,
+    failed: Option<Violation>,
+}
+
+impl FormRedactor {
+    pub(crate) fn new(cfg: EngineConfig) -> Self {
+        Self {
+            flat: Flat::new(cfg),
+            state: State::PairStart,
+            escape: 0,
+            key: Vec::new(),
+            value: Vec::new(),
+            pair_start: 0,
+            seen: Default::default(),
+            seen_bytes: 0,
+            decoded: Vec::new(),
+            any_out: false,
+            offset: 0,
+            failed: None,
+        }
+    }
+
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.walk(chunk, out);
+        self.flat.tally.released(&out[start..]);
+        self.flat.tally.bytes_in += chunk.len() as u64;
+        self.offset += chunk.len() as u64;
+        result.inspect_err(|v| self.failed = Some(v.clone()))
+    }
+
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.end(out);
+        self.flat.tally.released(&out[start..]);
+        match result {
+            Ok(()) => Ok(self.flat.tally.summary(&self.flat.cfg.program)),
+            Err(v) => {
+                self.failed = Some(v.clone());
+                Err(v)
+            }
+        }
+    }
+
+    pub(crate) fn flat(&mut self) -> &mut Flat {
+        &mut self.flat
+    }
+
+    pub(crate) fn flat_ref(&self) -> &Flat {
+        &self.flat
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        if self.escape > 0 {
+            return Err(self.flat.violation(V::Truncated, None, self.offset));
+        }
+        match self.state {
+            State::PairStart if self.offset == 0 => {}
+            State::PairStart | State::Key => {
+                return Err(self.flat.violation(V::InvalidForm, None, self.offset));
+            }
+            State::Value => self.end_pair(out)?,
+        }
+        if self.offset > 0 {
+            self.flat.end_record(out);
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        let limit = self.flat.cfg.limits.max_token_len;
+        for (i, &b) in chunk.iter().enumerate() {
+            let at = self.offset + i as u64;
+            if at == 0 {
+                self.flat.begin_record(0);
+            }
+            let bad = |s: &Self, kind| Err(s.flat.violation(kind, None, at));
+            if self.escape > 0 {
+                if !b.is_ascii_hexdigit() {
+                    return bad(self, V::InvalidForm);
+                }
+                self.escape -= 1;
+            } else if b == b'%' {
+                self.escape = 2;
+            } else if !(b.is_ascii_alphanumeric() || b"*-._~+=&".contains(&b)) {
+                return bad(self, V::InvalidForm);
+            }
+            match (self.state, b) {
+                (State::PairStart, b'&' | b'=') => return bad(self, V::InvalidForm),
+                (State::PairStart, _) => {
+                    self.state = State::Key;
+                    self.pair_start = at;
+                    self.key.clear();
+                    self.key.push(b);
+                }
+                (State::Key, b'&') => return bad(self, V::InvalidForm),
+                (State::Key, b'=') => {
+                    self.state = State::Value;
+                    self.value.clear();
+                }
+                (State::Key, _) => self.key.push(b),
+                (State::Value, b'=') => return bad(self, V::InvalidForm),
+                (State::Value, b'&') => {
+                    self.end_pair(out)?;
+                    self.state = State::PairStart;
+                }
+                (State::Value, _) => self.value.push(b),
+            }
+            if self.key.len() as u64 > limit || self.value.len() as u64 > limit {
+                return bad(self, V::TokenTooLong);
+            }
+            self.flat
+                .check_record_size(at)
+                .map_err(|kind| self.flat.violation(kind, None, at))?;
+        }
+        Ok(())
+    }
+
+    /// A pair ended: its key checked and looked up, its value through the rule, out if kept.
+    fn end_pair(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let at = self.pair_start;
+        decode(&self.key, &mut self.decoded).map_err(|k| self.flat.violation(k, None, at))?;
+        let member = self.flat.member(&self.decoded);
+        let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
+        let limits = &self.flat.cfg.limits;
+        self.seen_bytes += self.decoded.len() as u64;
+        if self.seen.len() >= limits.max_keys_per_object || self.seen_bytes > limits.max_token_len {
+            return Err(fail(self, V::TooManyKeys));
+        }
+        if !self.seen.insert(self.decoded.as_slice().into()) {
+            return Err(fail(self, V::DuplicateKey));
+        }
+        decode(&self.value, &mut self.decoded).map_err(|k| fail(self, k))?;
+        let text = std::str::from_utf8(&self.decoded).expect("decode checks UTF-8");
+        let applied = self.flat.value(member, text).map_err(|k| fail(self, k))?;
+        if !matches!(member, Member::Ruled(_) | Member::Whole) {
+            return Ok(());
+        }
+        let first = !self.any_out;
+        self.any_out = true;
+        let replacement = std::mem::take(&mut self.flat.scratch.out);
+        let sink = self.flat.sink(out);
+        if !first {
+            sink.push(b'&');
+        }
+        sink.extend_from_slice(&self.key);
+        sink.push(b'=');
+        match applied {
+            Applied::Replaced => encode(replacement.as_bytes(), sink),
+            Applied::AsWritten => sink.extend_from_slice(&self.value),
+        }
+        self.flat.scratch.out = replacement;
+        Ok(())
+    }
+}
+
+/// Decodes `+` and `%XX` escapes of a syntactically checked token into `out`; the result must be
+/// UTF-8.
+pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
+    out.clear();
+    let hex = |b: u8| match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    };
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                out.push(hex(raw[i + 1]) << 4 | hex(raw[i + 2]));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    match std::str::from_utf8(out) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(V::InvalidUtf8),
+    }
+}
+
+/// Encodes text as the WHATWG urlencoded serializer does.
+pub(crate) fn encode(text: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text {
+        match b {
+            b' ' => out.push(b'+'),
+            b if b.is_ascii_alphanumeric() || b"*-._".contains(&b) => out.push(b),
+            b => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
+    }
+}

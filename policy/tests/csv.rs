@@ -1,0 +1,207 @@
+//! The CSV engine through the public `Redactor`: default deny by column, byte-exact cells, every
+//! rule kind, strictness refusals, split invariance, records, subjects and consent.
+
+mod support;
+
+use sluice_policy::consent::ConsentList;
+use sluice_policy::engine::Format;
+use support::{config, keys, policy, run, run_cfg, with_consent};
+
+fn csv(p: &sluice_policy::CompiledPolicy, input: &str) -> String {
+    match run(p, Format::Csv, input) {
+        Ok((o, _)) => o,
+        Err(v) => panic!("expected {input:?} to pass, got {v}"),
+    }
+}
+
+fn refused(p: &sluice_policy::CompiledPolicy, input: &str) -> String {
+    match run(p, Format::Csv, input) {
+        Ok((o, _)) => panic!("expected {input:?} to be refused, got output {o:?}"),
+        Err(v) => v.to_string(),
+    }
+}
+
+fn loans() -> sluice_policy::CompiledPolicy {
+    policy(
+        Some("$.loans[*]"),
+        Some("$.loans[*].id_no"),
+        r#""$.loans[*].loan_id" = "keep"
+"$.loans[*].name" = "mask:name"
+"$.loans[*].mobile" = "hash"
+"$.loans[*].amount" = { keep = "number", min = 0, max = 10000000 }
+"$.loans[*].remarks" = { keep = "string", scan = ["mobile"] }
+"$.loans[*].secret" = "redact""#,
+    )
+}
+
+#[test]
+fn an_unlisted_column_is_dropped_from_the_header_and_every_row() {
+    let p = loans();
+    let out = csv(
+        &p,
+        "loan_id,id_no,card,amount\r\nL1,310115197511030084,6222020000000005645,12.50\r\nL2,110101199003074258,,0\r\n",
+    );
+    assert_eq!(out, "loan_id,amount\r\nL1,12.50\r\nL2,0\r\n");
+}
+
+#[test]
+fn kept_cells_go_out_byte_exact_quotes_and_line_ends_as_written() {
+    let p = loans();
+    let input = "\"loan_id\",remarks\n\"L \"\"1\"\"\",\"two\r\nlines, and a comma\"\nL2,plain\r\n";
+    assert_eq!(csv(&p, input), input);
+}
+
+#[test]
+fn every_rule_kind_applies_to_cells_and_is_counted_per_path() {
+    let p = loans();
+    let input = "loan_id,name,mobile,amount,remarks,secret\nL1,欧阳明轩,13812345678,100,call 13912345678 today,x\nL2,,,5,none,y\n";
+    let (out, summary) = run(&p, Format::Csv, input).expect("passes");
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows[0], "loan_id,name,mobile,amount,remarks,secret");
+    let cells: Vec<&str> = rows[1].split(',').collect();
+    assert_eq!(cells[0], "L1");
+    assert_eq!(cells[1], "欧阳**");
+    assert_eq!(cells[2].len(), 64, "a hex pseudonym: {}", cells[2]);
+    assert!(!rows[1].contains("13812345678") && !rows[1].contains("13912345678"));
+    assert_eq!(cells[3], "100");
+    assert_eq!(cells[4], "call 139****5678 today");
+    assert_eq!(cells[5], "[REDACTED]");
+    // An empty cell carries no data: a mask or a hash leaves it empty.
+    assert_eq!(rows[2], "L2,,,5,none,[REDACTED]");
+    assert_eq!(summary.records, 2);
+    let name = summary.field("$.loans[*].name").expect("name counted");
+    assert_eq!((name.masked, name.kept), (1, 1));
+    assert_eq!(
+        summary.field("$.loans[*].mobile").map(|f| f.hashed),
+        Some(1)
+    );
+    assert_eq!(
+        summary
+            .field("$.loans[*].remarks")
+            .map(|f| (f.kept, f.masked)),
+        Some((2, 1))
+    );
+    assert_eq!(
+        summary.field("$.loans[*].secret").map(|f| f.redacted),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_replacement_is_quoted_only_when_its_text_needs_it() {
+    let p = policy(None, None, r#""$.note" = "mask:partial(2,1)""#);
+    // The masked text keeps a comma of the original: it must be quoted to stay one cell.
+    assert_eq!(csv(&p, "note\n\"a,bcd\"\n"), "note\n\"a,**d\"\n");
+    // Read quoted, written bare: the new text needs no quotes.
+    assert_eq!(csv(&p, "note\n\"abcd\"\n"), "note\nab*d\n");
+}
+
+#[test]
+fn constraints_on_cells_are_violations_with_the_column_path() {
+    let p = loans();
+    assert_eq!(
+        refused(&p, "loan_id,amount\nL1,12.5.0\n"),
+        "type_mismatch at $.loans[*].amount (byte 18)"
+    );
+    assert_eq!(
+        refused(&p, "loan_id,amount\nL1,10000001\n"),
+        "out_of_range at $.loans[*].amount (byte 18)"
+    );
+    let p = policy(None, None, r#""$.flag" = { keep = "boolean" }"#);
+    assert!(refused(&p, "flag\nyes\n").starts_with("type_mismatch at $.flag"));
+    assert_eq!(csv(&p, "flag\ntrue\nfalse\n"), "flag\ntrue\nfalse\n");
+}
+
+#[test]
+fn ambiguous_csv_is_refused_not_guessed() {
+    let p = loans();
+    let cases = [
+        ("loan_id\nL\"1\n", "invalid_csv"),
+        ("loan_id\n\"L1\"x\n", "invalid_csv"),
+        ("loan_id\n\"L1\" \n", "invalid_csv"),
+        ("loan_id\rL1\n", "invalid_csv"),
+        ("loan_id,amount\nL1\n", "ragged_row"),
+        ("loan_id,amount\nL1,1,2\n", "ragged_row"),
+        ("loan_id,amount\nL1,1\n\nL2,2\n", "ragged_row"),
+        ("loan_id,loan_id\nL1,L2\n", "duplicate_key"),
+        ("loan_id,\nL1,x\n", "invalid_csv"),
+        ("", "empty_body"),
+        ("loan_id\n\"L1\n", "truncated"),
+        ("loan_id\nL\u{1}1\n", "control_character"),
+        ("loan_id\nL1\r", "invalid_csv"),
+    ];
+    for (input, code) in cases {
+        let got = refused(&p, input);
+        assert!(
+            got.starts_with(code),
+            "{input:?}: expected {code}, got {got}"
+        );
+    }
+    let bad_utf8 = b"loan_id\nL\xff1\n";
+    let v = run_cfg(config(&p, Format::Csv), bad_utf8, &[]).expect_err("refused");
+    assert_eq!(v.kind.code(), "invalid_utf8");
+}
+
+#[test]
+fn a_column_the_policy_expects_as_an_object_is_refused_at_the_header() {
+    let p = policy(None, None, r#""$.applicant.name" = "keep""#);
+    assert!(refused(&p, "applicant\nx\n").starts_with("wrong_container at $.applicant"));
+}
+
+#[test]
+fn the_last_row_may_end_without_a_line_end() {
+    let p = loans();
+    assert_eq!(csv(&p, "loan_id,x\nL1,a\nL2,b"), "loan_id\nL1\nL2");
+    assert_eq!(csv(&p, "loan_id\n"), "loan_id\n");
+}
+
+#[test]
+fn output_and_verdict_do_not_depend_on_where_the_body_is_split() {
+    let p = loans();
+    let bodies: [&[u8]; 5] = [
+        "loan_id,name,mobile,amount,remarks\r\n\"L,1\",张三,13812345678,1,\"x\"\"y 13912345678\"\r\nL2,李四,,2,\"a\nb\"\r\n".as_bytes(),
+        b"loan_id,amount\nL1,12\nL2,1e3\n",
+        b"loan_id\n\"L1\"x\n",
+        b"loan_id,amount\nL1\n",
+        b"loan_id\n\"open",
+    ];
+    for body in bodies {
+        let whole = run_cfg(config(&p, Format::Csv), body, &[]);
+        let bytewise: Vec<usize> = (1..body.len()).collect();
+        assert_eq!(run_cfg(config(&p, Format::Csv), body, &bytewise), whole);
+        for cut in 0..=body.len() {
+            assert_eq!(
+                run_cfg(config(&p, Format::Csv), body, &[cut]),
+                whole,
+                "cut at {cut} of {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_row_whose_subject_withdrew_consent_is_dropped_whole() {
+    let p = loans();
+    let withdrawn = keys().subject.subject_hash("310115197511030084");
+    let cfg = with_consent(
+        config(&p, Format::Csv),
+        ConsentList::from_hashes([withdrawn]),
+    );
+    let input = "loan_id,id_no\nL1,310115197511030084\nL2,110101199003074258\n";
+    let (out, summary) = run_cfg(cfg, input.as_bytes(), &[]).expect("passes");
+    assert_eq!(String::from_utf8(out).unwrap(), "loan_id\nL2\n");
+    assert_eq!((summary.records, summary.records_dropped), (2, 1));
+    assert_eq!(summary.subject_count, 2);
+}
+
+#[test]
+fn a_whole_row_kept_as_a_subtree_keeps_every_column() {
+    let p = policy(
+        Some("$.rows[*]"),
+        None,
+        r#""$.rows[*]" = { keep = "subtree", plaintext_reason = "test" }"#,
+    );
+    let input = "a,b\n1,\"x,y\"\n";
+    assert_eq!(csv(&p, input), input);
+}
