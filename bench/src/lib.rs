@@ -5,9 +5,11 @@
 //!
 //! - `engine-report` (binary): the engine on the reference workload against `memcpy` and the
 //!   naive filter ([`naive`]), with allocations per record and peak heap per body.
+//! - `format-bench` (binary): the CSV and form engines against naive filters ([`flat`]).
 //! - `benches/engine.rs` (criterion): the same comparisons as a criterion group.
 
 pub mod feed;
+pub mod flat;
 pub mod floor;
 pub mod ledgers;
 pub mod load;

@@ -49,6 +49,8 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
             route.path,
             route.upstream
         );
+        let formats: Vec<&str> = route.formats.iter().map(|f| f.name()).collect();
+        let _ = writeln!(out, "  formats  {}", formats.join(", "));
         if let Some(r) = &route.records {
             let _ = writeln!(out, "  records  {r}");
         }

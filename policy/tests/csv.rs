@@ -205,3 +205,48 @@ fn a_whole_row_kept_as_a_subtree_keeps_every_column() {
     let input = "a,b\n1,\"x,y\"\n";
     assert_eq!(csv(&p, input), input);
 }
+
+#[test]
+fn a_cell_or_held_row_past_its_limit_is_refused_at_the_same_byte_however_split() {
+    use sluice_policy::engine::Limits;
+    let p = loans();
+    let small = |consent: bool| {
+        let mut cfg = config(&p, Format::Csv);
+        cfg.limits = Limits {
+            max_token_len: 8,
+            record_cap: 20,
+            ..Limits::default()
+        };
+        if consent {
+            cfg = with_consent(cfg, ConsentList::from_hashes([]));
+        }
+        cfg
+    };
+    let cases: [(&[u8], bool, &str); 3] = [
+        (
+            b"loan_id\nL12345678\n",
+            false,
+            "token_too_long at $.loans[*].loan_id (byte 16)",
+        ),
+        (
+            b"loan_id\n\"L1234567\"\"\"\n",
+            false,
+            "token_too_long at $.loans[*].loan_id (byte 18)",
+        ),
+        (
+            b"loan_id,amount,x\nL1234567,1234567,abcdefgh\n",
+            true,
+            "record_too_large at $.loans[*] (byte 38)",
+        ),
+    ];
+    for (body, consent, want) in cases {
+        let whole = run_cfg(small(consent), body, &[]).map(|_| ()).unwrap_err();
+        assert_eq!(whole.to_string(), want);
+        for cut in 0..=body.len() {
+            let split = run_cfg(small(consent), body, &[cut])
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(split, whole, "cut at {cut}");
+        }
+    }
+}

@@ -151,3 +151,37 @@ fn a_form_whose_subject_withdrew_consent_goes_out_empty() {
     let (out, _) = run_cfg(cfg, b"order=1&id_no=110101199003074258", &[]).expect("passes");
     assert_eq!(out, b"order=1");
 }
+
+#[test]
+fn a_key_or_value_past_the_token_limit_is_refused_at_the_same_byte_however_split() {
+    use sluice_policy::engine::Limits;
+    let p = callback();
+    let small = || {
+        let mut cfg = config(&p, Format::Form);
+        cfg.limits = Limits {
+            max_token_len: 8,
+            ..Limits::default()
+        };
+        cfg
+    };
+    for (body, want) in [
+        (
+            &b"order=12345678&name=%E5%BC%A0"[..],
+            "token_too_long at $.items[*] (byte 28)",
+        ),
+        (
+            b"order=%E5%BC%A0%E5",
+            "token_too_long at $.items[*] (byte 14)",
+        ),
+    ] {
+        let whole = run_cfg(small(), body, &[]).map(|_| ()).unwrap_err();
+        assert_eq!(whole.to_string(), want);
+        for cut in 0..=body.len() {
+            assert_eq!(
+                run_cfg(small(), body, &[cut]).map(|_| ()).unwrap_err(),
+                whole,
+                "cut {cut}"
+            );
+        }
+    }
+}

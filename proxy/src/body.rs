@@ -342,6 +342,10 @@ pub enum MediaType {
     Json,
     /// `application/x-ndjson`.
     Ndjson,
+    /// `text/csv` (a header row required: `header=absent` is not filterable).
+    Csv,
+    /// `application/x-www-form-urlencoded`.
+    Form,
 }
 
 impl MediaType {
@@ -350,30 +354,42 @@ impl MediaType {
         match self {
             MediaType::Json => Format::Json,
             MediaType::Ndjson => Format::Ndjson,
+            MediaType::Csv => Format::Csv,
+            MediaType::Form => Format::Form,
         }
     }
 }
 
 /// Parses a `Content-Type` (RFC 9110: case-insensitive type and parameters, quoted values).
-/// Only JSON types with no charset or `charset=utf-8` are filterable; anything else is `None`.
+/// Only types sluice filters, with no charset or `charset=utf-8` (and for CSV `header=present`),
+/// are filterable; anything else is `None`. Whether a route filters the format is the route's
+/// `formats`.
 pub fn media_type(value: &str) -> Option<MediaType> {
     let mut parts = value.split(';');
     let essence = parts.next()?.trim().to_ascii_lowercase();
+    let (ty, sub) = essence.split_once('/')?;
+    let media = match (ty, sub) {
+        ("application", "json") => MediaType::Json,
+        ("application", "x-ndjson") => MediaType::Ndjson,
+        ("application", s) if s.ends_with("+json") && s.len() > 5 => MediaType::Json,
+        ("text", "csv") => MediaType::Csv,
+        ("application", "x-www-form-urlencoded") => MediaType::Form,
+        _ => return None,
+    };
     for param in parts {
         let (name, val) = param.split_once('=')?;
         let name = name.trim().to_ascii_lowercase();
         let val = val.trim().trim_matches('"').to_ascii_lowercase();
-        if name != "charset" || val != "utf-8" {
+        let known = match name.as_str() {
+            "charset" => val == "utf-8",
+            "header" => media == MediaType::Csv && val == "present",
+            _ => false,
+        };
+        if !known {
             return None;
         }
     }
-    let (ty, sub) = essence.split_once('/')?;
-    match (ty, sub) {
-        ("application", "json") => Some(MediaType::Json),
-        ("application", "x-ndjson") => Some(MediaType::Ndjson),
-        ("application", s) if s.ends_with("+json") && s.len() > 5 => Some(MediaType::Json),
-        _ => None,
-    }
+    Some(media)
 }
 
 #[cfg(test)]
@@ -392,12 +408,23 @@ mod tests {
             Some(MediaType::Json)
         );
         assert_eq!(media_type("application/x-ndjson"), Some(MediaType::Ndjson));
+        assert_eq!(
+            media_type("text/csv; charset=utf-8; header=present"),
+            Some(MediaType::Csv)
+        );
+        assert_eq!(
+            media_type("application/x-www-form-urlencoded"),
+            Some(MediaType::Form)
+        );
         for bad in [
             "text/plain",
             "application/json; charset=utf-16",
             "application/+json",
             "multipart/form-data",
-            "application/x-www-form-urlencoded",
+            "text/csv; header=absent",
+            "text/csv; charset=gbk",
+            "application/json; header=present",
+            "application/x-www-form-urlencoded; charset=iso-8859-1",
             "application/json; boundary=x",
             "",
         ] {

@@ -141,3 +141,31 @@ fn ndjson_format() {
     );
     assert_eq!(lines[1], r#"{"policy_no":"P2"}"#);
 }
+
+#[test]
+fn filters_csv_and_forms_with_the_same_contract() {
+    let csv = "applicant_no,name,id_no,card_cvn,credit_score\r\nLA00000001,欧阳明轩,31011519751103008X,123,700\r\n";
+    let (code, out, err) = filter(
+        &["--contract", "acme-prescreen-2026", "--format", "csv"],
+        csv.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "applicant_no,name,id_no,credit_score\r\nLA00000001,欧阳**,310115********008X,700\r\n"
+    );
+    let (code, out, err) = filter(
+        &["--contract", "acme-prescreen-2026", "--format", "form"],
+        b"applicant_no=LA00000001&card_cvn=123&credit_score=700",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"applicant_no=LA00000001&credit_score=700");
+    // A bare quote is refused with its code and path, and nothing is written.
+    let (code, out, err) = filter(
+        &["--contract", "acme-prescreen-2026", "--format", "csv"],
+        b"applicant_no\nLA0\"1\n",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("invalid_csv"), "{err}");
+    assert!(!String::from_utf8_lossy(&out).contains("LA0"), "{:?}", out);
+}

@@ -120,8 +120,8 @@ fn bad_test_files_are_named_with_the_key_path() {
         (
             "format",
             "format   = \"ndjson\"",
-            "format   = \"csv\"",
-            "case[1].format: got \"csv\", expected \"json\" or \"ndjson\"",
+            "format   = \"xml\"",
+            "case[1].format: got \"xml\", expected one of \"json\", \"ndjson\", \"csv\", \"form\"",
         ),
         (
             "missing",

@@ -164,14 +164,13 @@ pub fn parse(text: &str) -> Result<CaseFile, String> {
             ));
         }
         let format = match c.format.as_deref() {
-            None | Some("json") => Format::Json,
-            Some("ndjson") => Format::Ndjson,
-            Some(other) => {
-                return Err(format!(
-                    "{}: got {other:?}, expected \"json\" or \"ndjson\"",
+            None => Format::Json,
+            Some(name) => Format::parse(name).ok_or_else(|| {
+                format!(
+                    "{}: got {name:?}, expected one of \"json\", \"ndjson\", \"csv\", \"form\"",
                     at("format")
-                ));
-            }
+                )
+            })?,
         };
         let body = one_of(c.body, c.body_file, &at("body"), &at("body_file"))?;
         let e = c.expect;

@@ -137,8 +137,36 @@ impl CsvRedactor {
 
     fn walk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         let limit = self.flat.cfg.limits.max_token_len;
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut i = 0;
+        while i < chunk.len() {
+            // The fast path: a run of bytes that only add to the cell, up to a byte that may
+            // end it, break the syntax, or pass a limit (all left to the byte-at-a-time path).
+            let plain = match self.state {
+                State::CellStart | State::Unquoted => Some(&PLAIN_UNQUOTED),
+                State::Quoted => Some(&PLAIN_QUOTED),
+                _ => None,
+            };
+            if let Some(plain) = plain {
+                let at = self.offset + i as u64;
+                let room = (limit.saturating_sub(self.cell.len() as u64))
+                    .min(self.flat.record_room(at))
+                    .min((chunk.len() - i) as u64) as usize;
+                let run = chunk[i..i + room]
+                    .iter()
+                    .position(|&b| !plain[usize::from(b)])
+                    .unwrap_or(room);
+                if run > 0 {
+                    self.cell.extend_from_slice(&chunk[i..i + run]);
+                    if self.state == State::CellStart {
+                        self.state = State::Unquoted;
+                    }
+                    i += run;
+                    continue;
+                }
+            }
+            let b = chunk[i];
             let at = self.offset + i as u64;
+            i += 1;
             let bad = |s: &Self, kind| Err(s.flat.violation(kind, s.current(), at));
             if b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n') || b == 0x7F {
                 return bad(self, V::ControlCharacter);
@@ -294,6 +322,29 @@ impl CsvRedactor {
         self.col = 0;
         Ok(())
     }
+}
+
+/// Bytes that only add to an unquoted cell: not a separator, quote, line end or control.
+static PLAIN_UNQUOTED: [bool; 256] = plain_table(b",\"\r\n\t");
+
+/// Bytes that only add to a quoted cell: not a quote or a control (CR, LF and tab are content
+/// here, but rare enough for the slow path).
+static PLAIN_QUOTED: [bool; 256] = plain_table(b"\"\r\n\t");
+
+const fn plain_table(special: &[u8]) -> [bool; 256] {
+    let mut t = [true; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = false;
+        b += 1;
+    }
+    t[0x7F] = false;
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = false;
+        i += 1;
+    }
+    t
 }
 
 /// Whether a column's cells go out.

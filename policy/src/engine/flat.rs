@@ -117,6 +117,17 @@ impl Flat {
         }
     }
 
+    /// How many bytes from absolute offset `at` on the held record may still take before its cap
+    /// (unbounded when nothing is held): a fast path runs at most this far, and leaves the byte
+    /// that breaks the cap to the byte-at-a-time path, which reports it.
+    pub(crate) fn record_room(&self, at: u64) -> u64 {
+        if self.holding {
+            (self.record_limit + 1).saturating_sub(at)
+        } else {
+            u64::MAX
+        }
+    }
+
     /// Puts a member's decoded value through its rule; `Replaced` leaves the new text in
     /// `self.scratch.out`.
     pub(crate) fn value(&mut self, member: Member, text: &str) -> Result<Applied, V> {

@@ -123,11 +123,37 @@ impl FormRedactor {
 
     fn walk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         let limit = self.flat.cfg.limits.max_token_len;
-        for (i, &b) in chunk.iter().enumerate() {
-            let at = self.offset + i as u64;
-            if at == 0 {
-                self.flat.begin_record(0);
+        if self.offset == 0 && !chunk.is_empty() {
+            self.flat.begin_record(0);
+        }
+        let mut i = 0;
+        while i < chunk.len() {
+            // The fast path: a run of unreserved bytes and whole `%XX` escapes inside a key or a
+            // value, up to a byte that ends it, breaks the syntax or passes a limit (all left to
+            // the byte-at-a-time path).
+            if matches!(self.state, State::Key | State::Value) && self.escape == 0 {
+                let token = match self.state {
+                    State::Key => &self.key,
+                    _ => &self.value,
+                };
+                let at = self.offset + i as u64;
+                let room = (limit.saturating_sub(token.len() as u64))
+                    .min(self.flat.record_room(at))
+                    .min((chunk.len() - i) as u64) as usize;
+                let run = plain_run(&chunk[i..i + room]);
+                if run > 0 {
+                    let token = match self.state {
+                        State::Key => &mut self.key,
+                        _ => &mut self.value,
+                    };
+                    token.extend_from_slice(&chunk[i..i + run]);
+                    i += run;
+                    continue;
+                }
             }
+            let b = chunk[i];
+            let at = self.offset + i as u64;
+            i += 1;
             let bad = |s: &Self, kind| Err(s.flat.violation(kind, None, at));
             if self.escape > 0 {
                 if !b.is_ascii_hexdigit() {
@@ -136,7 +162,7 @@ impl FormRedactor {
                 self.escape -= 1;
             } else if b == b'%' {
                 self.escape = 2;
-            } else if !(b.is_ascii_alphanumeric() || b"*-._~+=&".contains(&b)) {
+            } else if !(UNRESERVED[usize::from(b)] || b == b'=' || b == b'&') {
                 return bad(self, V::InvalidForm);
             }
             match (self.state, b) {
@@ -206,6 +232,38 @@ impl FormRedactor {
         self.flat.scratch.out = replacement;
         Ok(())
     }
+}
+
+/// Bytes a form carries raw: letters, digits, `*-._~` and `+` (a space).
+static UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_' | b'~' | b'+');
+        b += 1;
+    }
+    t
+};
+
+/// The length of the prefix of `bytes` made of unreserved bytes and whole `%XX` escapes.
+fn plain_run(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if UNRESERVED[usize::from(b)] {
+            i += 1;
+        } else if b == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+        {
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    i
 }
 
 /// Decodes `+` and `%XX` escapes of a syntactically checked token into `out`; the result must be

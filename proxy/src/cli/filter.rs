@@ -44,6 +44,10 @@ pub(crate) struct FilterArgs {
 enum FormatArg {
     Json,
     Ndjson,
+    /// RFC 4180 with a header row.
+    Csv,
+    /// `application/x-www-form-urlencoded`.
+    Form,
 }
 
 pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
@@ -101,6 +105,8 @@ pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
         format: match args.format {
             FormatArg::Json => Format::Json,
             FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Form => Format::Form,
         },
         limits: Limits::default(),
         keys: Arc::new(EngineKeys::derive(&master, &master, &contract.id)),

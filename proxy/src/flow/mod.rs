@@ -113,6 +113,12 @@ impl<'a> Flow<'a> {
 /// The path and query of an upstream request, exactly as it goes out (what the ledger's
 /// `target_hmac` covers).
 impl Flow<'_> {
+    /// The format a body of this `Content-Type` is filtered as, when sluice filters the type
+    /// and the route lists its format (`formats`); `None` refuses the body.
+    fn filtered_media(&self, content_type: &str) -> Option<crate::body::MediaType> {
+        crate::body::media_type(content_type).filter(|m| self.r.route.formats.contains(&m.format()))
+    }
+
     /// A shadow tap for the body filtered under this flow's route, when `[shadow]` is set and
     /// the body is sampled (`target`: the path and query sent upstream).
     fn shadow_tap(

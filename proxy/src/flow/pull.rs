@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use sluice_certs::PeerIdentity;
 
 use super::{Flow, bodies, pass_through_logged, request_id_value, target_of};
-use crate::body::{ProxyBody, media_type};
+use crate::body::ProxyBody;
 use crate::disclosure::Disclosure;
 use crate::errors::{BodySource, Reason};
 
@@ -64,7 +64,7 @@ pub(crate) async fn pull(
         None
     } else {
         Some((
-            media_type(ct).ok_or(Reason::UpstreamProtocol)?,
+            f.filtered_media(ct).ok_or(Reason::UpstreamProtocol)?,
             crate::decode::coding(&rparts.headers).ok_or(Reason::UpstreamProtocol)?,
         ))
     };

@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{Flow, bodies, pass_through_logged, request_id_value, target_of};
-use crate::body::{OnFinish, Outcome, ProxyBody, media_type};
+use crate::body::{OnFinish, Outcome, ProxyBody};
 use crate::disclosure::Disclosure;
 use crate::errors::{BodySource, Reason};
 
@@ -25,7 +25,7 @@ pub(crate) async fn push(
     let media = if crate::allow::passes_through(ct, &f.r.route.pass_through) {
         None
     } else {
-        Some(media_type(ct).ok_or(Reason::UnsupportedMediaType)?)
+        Some(f.filtered_media(ct).ok_or(Reason::UnsupportedMediaType)?)
     };
     let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
     let digest = f.incoming_digest(&parts.headers)?;
