@@ -250,3 +250,16 @@ fn a_cell_or_held_row_past_its_limit_is_refused_at_the_same_byte_however_split()
         }
     }
 }
+
+/// Found by the reference-model property: a row whose only kept cell was empty went out as a
+/// blank line, which CSV readers skip — the partner would have seen one row fewer.
+#[test]
+fn a_row_whose_only_kept_cell_is_empty_is_not_a_blank_line() {
+    let p = loans();
+    assert_eq!(
+        csv(&p, "loan_id,card\n,6222\nL2,1\n"),
+        "loan_id\n\"\"\nL2\n"
+    );
+    let p = policy(Some("$.r[*]"), None, r#""$.r[*].m" = "mask:mobile""#);
+    assert_eq!(csv(&p, "m,x\n,1\n"), "m\n\"\"\n");
+}

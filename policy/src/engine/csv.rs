@@ -59,8 +59,9 @@ pub(crate) struct CsvRedactor {
     col: usize,
     /// A kept cell already went out in this row (the next one needs a separator).
     row_has_out: bool,
-    /// The header's kept names, written when the header row ends.
+    /// The header's kept names, written when the header row ends, and how many.
     header_out: Vec<u8>,
+    emitted: usize,
     offset: u64,
     failed: Option<Violation>,
 }
@@ -79,6 +80,7 @@ impl CsvRedactor {
             col: 0,
             row_has_out: false,
             header_out: Vec::new(),
+            emitted: 0,
             offset: 0,
             failed: None,
         }
@@ -256,6 +258,7 @@ impl CsvRedactor {
             return fail(self, V::WrongContainer);
         }
         if emitted(member) {
+            self.emitted += 1;
             if !self.header_out.is_empty() {
                 self.header_out.push(b',');
             }
@@ -289,8 +292,14 @@ impl CsvRedactor {
         if self.row_has_out {
             sink.push(b',');
         }
+        // A row whose only cell goes out empty would be a blank line, which readers skip.
+        let lone_empty = self.emitted == 1 && !self.quoted;
         match applied {
-            Applied::AsWritten => write_cell(sink, &self.cell, self.quoted),
+            Applied::AsWritten => write_cell(
+                sink,
+                &self.cell,
+                self.quoted || lone_empty && self.cell.is_empty(),
+            ),
             Applied::Replaced => {
                 let quote = replacement
                     .bytes()
