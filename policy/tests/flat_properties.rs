@@ -85,8 +85,11 @@ fn cell() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.concat())
 }
 
-/// A table: distinct column names, and rows of cells with whether each is written quoted.
-fn table() -> impl Strategy<Value = (Vec<&'static str>, Vec<Vec<(String, bool)>>, bool)> {
+/// Column names, rows of cells (each with whether it is written quoted), CRLF line ends.
+type Table = (Vec<&'static str>, Vec<Vec<(String, bool)>>, bool);
+
+/// A table of distinct column names.
+fn table() -> impl Strategy<Value = Table> {
     proptest::sample::subsequence(NAMES.to_vec(), 1..=NAMES.len())
         .prop_shuffle()
         .prop_flat_map(|cols| {
