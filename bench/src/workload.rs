@@ -54,6 +54,7 @@ pub fn config(p: &CompiledPolicy, format: Format) -> EngineConfig {
         limits: Limits::default(),
         keys: Arc::new(keys(&c.id)),
         consent: None,
+        charset: Default::default(),
     }
 }
 

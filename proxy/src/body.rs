@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use sluice_policy::engine::{Format, Redactor, Summary, Violation};
+use sluice_policy::engine::{Charset, Format, Redactor, Summary, Violation};
 
 /// Errors inside bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -348,6 +348,22 @@ pub enum MediaType {
     Form,
 }
 
+/// A filterable body's media type and character set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Media {
+    /// The format.
+    pub kind: MediaType,
+    /// The `charset` parameter (UTF-8 when absent).
+    pub charset: Charset,
+}
+
+impl Media {
+    /// The engine format.
+    pub fn format(self) -> Format {
+        self.kind.format()
+    }
+}
+
 impl MediaType {
     /// The engine format.
     pub fn format(self) -> Format {
@@ -361,10 +377,11 @@ impl MediaType {
 }
 
 /// Parses a `Content-Type` (RFC 9110: case-insensitive type and parameters, quoted values).
-/// Only types sluice filters, with no charset or `charset=utf-8` (and for CSV `header=present`),
-/// are filterable; anything else is `None`. Whether a route filters the format is the route's
+/// Only types sluice filters are filterable, with no charset or one sluice decodes (UTF-8; and
+/// GB18030, GBK or GB2312 but for forms, whose escapes must be UTF-8), and for CSV
+/// `header=present`; anything else is `None`. Whether a route filters the format is the route's
 /// `formats`.
-pub fn media_type(value: &str) -> Option<MediaType> {
+pub fn media_type(value: &str) -> Option<Media> {
     let mut parts = value.split(';');
     let essence = parts.next()?.trim().to_ascii_lowercase();
     let (ty, sub) = essence.split_once('/')?;
@@ -376,20 +393,29 @@ pub fn media_type(value: &str) -> Option<MediaType> {
         ("application", "x-www-form-urlencoded") => MediaType::Form,
         _ => return None,
     };
+    let mut charset = None;
+    let mut header = false;
     for param in parts {
         let (name, val) = param.split_once('=')?;
         let name = name.trim().to_ascii_lowercase();
         let val = val.trim().trim_matches('"').to_ascii_lowercase();
-        let known = match name.as_str() {
-            "charset" => val == "utf-8",
-            "header" => media == MediaType::Csv && val == "present",
-            _ => false,
-        };
-        if !known {
-            return None;
+        match name.as_str() {
+            // A parameter given twice: which one a downstream parser believes is anyone's guess.
+            "charset" if charset.is_none() => {
+                let c = Charset::from_label(&val)?;
+                if media == MediaType::Form && c != Charset::Utf8 {
+                    return None;
+                }
+                charset = Some(c);
+            }
+            "header" if media == MediaType::Csv && !header && val == "present" => header = true,
+            _ => return None,
         }
     }
-    Some(media)
+    Some(Media {
+        kind: media,
+        charset: charset.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -398,31 +424,43 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type("application/json"), Some(MediaType::Json));
+        let kind = |v: &str| media_type(v).map(|m| m.kind);
+        assert_eq!(kind("application/json"), Some(MediaType::Json));
         assert_eq!(
-            media_type("Application/JSON ; Charset=\"UTF-8\""),
+            kind("Application/JSON ; Charset=\"UTF-8\""),
             Some(MediaType::Json)
         );
+        assert_eq!(kind("application/problem+json"), Some(MediaType::Json));
+        assert_eq!(kind("application/x-ndjson"), Some(MediaType::Ndjson));
         assert_eq!(
-            media_type("application/problem+json"),
-            Some(MediaType::Json)
-        );
-        assert_eq!(media_type("application/x-ndjson"), Some(MediaType::Ndjson));
-        assert_eq!(
-            media_type("text/csv; charset=utf-8; header=present"),
+            kind("text/csv; charset=utf-8; header=present"),
             Some(MediaType::Csv)
         );
         assert_eq!(
-            media_type("application/x-www-form-urlencoded"),
+            kind("application/x-www-form-urlencoded"),
             Some(MediaType::Form)
         );
+        let charset = |v: &str| media_type(v).map(|m| m.charset);
+        assert_eq!(charset("text/csv; charset=GBK"), Some(Charset::Gbk));
+        assert_eq!(
+            charset("application/json; charset=gb2312"),
+            Some(Charset::Gbk)
+        );
+        assert_eq!(
+            charset("application/json; charset=\"gb18030\""),
+            Some(Charset::Gb18030)
+        );
+        assert_eq!(charset("application/json"), Some(Charset::Utf8));
         for bad in [
             "text/plain",
             "application/json; charset=utf-16",
             "application/+json",
             "multipart/form-data",
             "text/csv; header=absent",
-            "text/csv; charset=gbk",
+            "text/csv; charset=big5",
+            "application/json; charset=utf-8; charset=gbk",
+            "text/csv; header=present; header=present",
+            "application/x-www-form-urlencoded; charset=gbk",
             "application/json; header=present",
             "application/x-www-form-urlencoded; charset=iso-8859-1",
             "application/json; boundary=x",

@@ -80,6 +80,7 @@ pub fn config(policy: &CompiledPolicy, format: Format) -> EngineConfig {
             &policy.contracts[0].id,
         )),
         consent: None,
+        charset: Default::default(),
     }
 }
 

@@ -90,23 +90,39 @@ fn form_body() -> String {
     )
 }
 
+fn gbk(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
+
 fn institution() -> Handler {
     Arc::new(|req| {
         let path = req.uri().path().to_string();
-        let (content_type, body): (&'static str, String) = if path.ends_with("/csv") {
-            ("text/csv; charset=utf-8; header=present", csv_body())
+        let (content_type, body): (&'static str, Vec<u8>) = if path.ends_with("/csv") {
+            (
+                "text/csv; charset=utf-8; header=present",
+                csv_body().into_bytes(),
+            )
+        } else if path.ends_with("/gbk") {
+            ("text/csv; charset=GBK", gbk(&csv_body()))
+        } else if path.ends_with("/big5") {
+            ("text/csv; charset=big5", csv_body().into_bytes())
         } else if path.ends_with("/form") {
-            ("application/x-www-form-urlencoded", form_body())
+            (
+                "application/x-www-form-urlencoded",
+                form_body().into_bytes(),
+            )
         } else {
             // A bare quote: refused, never guessed.
-            ("text/csv", "loan_id\nL\"1\n".to_string())
+            ("text/csv", b"loan_id\nL\"1\n".to_vec())
         };
         MockResponse {
             status: 200,
             content_type,
             encoding: None,
             delay_ms: 0,
-            body: Chunks::new(body.as_bytes(), 7, false),
+            body: Chunks::new(&body, 7, false),
         }
     })
 }
@@ -189,6 +205,25 @@ async fn a_partner_pulls_csv_and_forms_filtered_by_its_contract() {
         } else {
             assert_eq!(status, 502);
         }
+        // GBK in, GBK out: the partner gets the filtered rows in the body's own charset.
+        let (status, headers, body) = fetch(&acme, get("/v1/loans/gbk")).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "text/csv; charset=GBK");
+        let body = body.unwrap();
+        let (text, malformed) = encoding_rs::GBK.decode_without_bom_handling(&body);
+        assert!(!malformed);
+        assert_no_secret(&text);
+        assert!(
+            text.starts_with("loan_id,name,id_no,mobile,amount\r\n\"L,1\",欧阳**,"),
+            "{text}"
+        );
+        assert!(
+            body.windows(2).any(|w| w == gbk("欧").as_slice()),
+            "encoded as GBK"
+        );
+        // A charset sluice does not decode is refused.
+        let (status, _, _) = fetch(&acme, get("/v1/loans/big5")).await;
+        assert_eq!(status, 502);
         // A route that does not list CSV refuses it: 502, nothing of the body sent.
         let (status, _, body) = fetch(&acme, get("/v1/json-only/csv")).await;
         assert_eq!(status, 502);
@@ -200,7 +235,7 @@ async fn a_partner_pulls_csv_and_forms_filtered_by_its_contract() {
     // The ledger counted the rows and their subjects.
     let sent = |(v, _, _): &sluice::ledger::read::Disclosure| v["outcome"] == "sent";
     let ds = disclosures_when(&dir.join("ledger"), |ds| {
-        ds.iter().filter(|d| sent(d)).count() >= 4
+        ds.iter().filter(|d| sent(d)).count() >= 6
     })
     .await;
     let csv_end = ds

@@ -90,6 +90,7 @@ pub fn run(policy: &CompiledPolicy, master: &[u8], loaded: &Loaded<'_>) -> Verdi
         limits: Limits::default(),
         keys: Arc::new(EngineKeys::derive(master, master, &contract.id)),
         consent: None,
+        charset: Default::default(),
     };
     let (out, result) = filter(&cfg, &loaded.body, usize::MAX);
     let (split_out, split_result) = filter(&cfg, &loaded.body, 1000);

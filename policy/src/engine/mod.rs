@@ -15,9 +15,13 @@
 //! - Forms ([`form`]): `application/x-www-form-urlencoded`; the body is one object whose members
 //!   are the form's keys, matched like a CSV row.
 //!
+//! A body in GB18030 or GBK is decoded strictly before its format's engine and encoded back
+//! after it ([`charset`]).
+//!
 //! [`tally`] holds the counters every format moves; [`text`] applies a rule to a value every
 //! format but JSON sees as text.
 
+mod charset;
 mod csv;
 mod flat;
 mod form;
@@ -31,6 +35,7 @@ mod violation;
 
 use std::sync::Arc;
 
+pub use charset::Charset;
 pub use redactor::Redactor;
 pub use summary::{FieldCount, Summary};
 pub use violation::{Violation, ViolationKind};
@@ -132,4 +137,6 @@ pub struct EngineConfig {
     pub keys: Arc<EngineKeys>,
     /// Withdrawn subjects; when set, records are held until their subject is known.
     pub consent: Option<Arc<ConsentList>>,
+    /// The body's character set (UTF-8 unless its `charset` says GB18030 or GBK).
+    pub charset: Charset,
 }

@@ -1,12 +1,20 @@
 //! [`Redactor`]: the filter of one body, dispatching to its format's engine.
 
+use super::charset::Transcoder;
 use super::csv::CsvRedactor;
 use super::form::FormRedactor;
 use super::json::JsonRedactor;
 use super::{EngineConfig, Format, Summary, Violation};
 
 /// The streaming filter for one body. See [`engine`](super).
-pub struct Redactor(Inner);
+pub struct Redactor {
+    inner: Inner,
+    /// Set for a body in GB18030 or GBK.
+    charset: Option<Box<Transcoder>>,
+    /// The engine's UTF-8 output, before encoding (with a charset only).
+    utf8: Vec<u8>,
+    failed: Option<Violation>,
+}
 
 // One redactor per body, held in place: boxing the JSON engine would cost every JSON body an
 // allocation to save a few hundred bytes on the rarer formats.
@@ -20,36 +28,65 @@ enum Inner {
 impl Redactor {
     /// A redactor for one body in `cfg.format`.
     pub fn new(cfg: EngineConfig) -> Self {
-        Self(match cfg.format {
+        let charset = Transcoder::new(cfg.charset).map(Box::new);
+        let inner = match cfg.format {
             Format::Json | Format::Ndjson => Inner::Json(JsonRedactor::new(cfg)),
             Format::Csv => Inner::Csv(CsvRedactor::new(cfg)),
             Format::Form => Inner::Form(FormRedactor::new(cfg)),
-        })
+        };
+        Self {
+            inner,
+            charset,
+            utf8: Vec::new(),
+            failed: None,
+        }
     }
 
     /// Filters the next chunk, appending what can be released to `out`. After a violation every
     /// call returns it again; the caller must abort the message (never send a prefix as if it
     /// were complete).
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
-        match &mut self.0 {
-            Inner::Json(r) => r.feed(chunk, out),
-            Inner::Csv(r) => r.feed(chunk, out),
-            Inner::Form(r) => r.feed(chunk, out),
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
         }
+        let Some(t) = self.charset.as_deref_mut() else {
+            return self.inner.feed(chunk, out);
+        };
+        let (text, decoded) = t.decode(chunk, false);
+        self.utf8.clear();
+        let result = self
+            .inner
+            .feed(text.as_bytes(), &mut self.utf8)
+            .and(decoded)
+            .and_then(|()| t.encode(&self.utf8, out, false));
+        result.inspect_err(|v| self.failed = Some(v.clone()))
     }
 
     /// Ends the body: the summary, or the violation if the body is incomplete or invalid.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
-        match &mut self.0 {
-            Inner::Json(r) => r.finish(out),
-            Inner::Csv(r) => r.finish(out),
-            Inner::Form(r) => r.finish(out),
+        if let Some(v) = &self.failed {
+            return Err(v.clone());
         }
+        let Some(t) = self.charset.as_deref_mut() else {
+            return self.inner.finish(out);
+        };
+        let (text, decoded) = t.decode(&[], true);
+        self.utf8.clear();
+        let result = self
+            .inner
+            .feed(text.as_bytes(), &mut self.utf8)
+            .and(decoded)
+            .and_then(|()| self.inner.finish(&mut self.utf8))
+            .and_then(|summary| {
+                t.encode(&self.utf8, out, true)?;
+                Ok(t.summary(summary))
+            });
+        result.inspect_err(|v| self.failed = Some(v.clone()))
     }
 
     /// Subject hashes gathered and not yet taken.
     pub fn pending_subjects(&self) -> usize {
-        match &self.0 {
+        match &self.inner {
             Inner::Json(r) => r.pending_subjects(),
             Inner::Csv(r) => r.flat_ref().pending_subjects(),
             Inner::Form(r) => r.flat_ref().pending_subjects(),
@@ -58,7 +95,7 @@ impl Redactor {
 
     /// Takes the subject hashes gathered so far, so that a long body does not accumulate them.
     pub fn take_subjects(&mut self) -> Vec<[u8; 32]> {
-        match &mut self.0 {
+        match &mut self.inner {
             Inner::Json(r) => r.take_subjects(),
             Inner::Csv(r) => r.flat().take_subjects(),
             Inner::Form(r) => r.flat().take_subjects(),
@@ -66,10 +103,28 @@ impl Redactor {
     }
 }
 
+impl Inner {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        match self {
+            Inner::Json(r) => r.feed(chunk, out),
+            Inner::Csv(r) => r.feed(chunk, out),
+            Inner::Form(r) => r.feed(chunk, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
+        match self {
+            Inner::Json(r) => r.finish(out),
+            Inner::Csv(r) => r.finish(out),
+            Inner::Form(r) => r.finish(out),
+        }
+    }
+}
+
 impl std::fmt::Debug for Redactor {
     /// The format's engine state and counts only: a redactor's buffers hold body data.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        match &self.inner {
             Inner::Json(r) => r.fmt(f),
             Inner::Csv(_) => f.write_str("Redactor(csv)"),
             Inner::Form(_) => f.write_str("Redactor(form)"),

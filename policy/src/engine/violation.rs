@@ -59,6 +59,9 @@ pub enum ViolationKind {
     /// (`;`, a space, a raw `=` in a value, non-ASCII), a pair without `=`, an empty pair or
     /// key, a malformed `%` escape.
     InvalidForm,
+    /// Bytes that are not the body's declared charset (GB18030, GBK), or that would not come
+    /// back the same after decoding and encoding again.
+    InvalidEncoding,
 }
 
 impl ViolationKind {
@@ -88,6 +91,7 @@ impl ViolationKind {
             Self::InvalidCsv => "invalid_csv",
             Self::RaggedRow => "ragged_row",
             Self::InvalidForm => "invalid_form",
+            Self::InvalidEncoding => "invalid_encoding",
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn config(p: &CompiledPolicy, format: Format) -> EngineConfig {
         limits: Limits::default(),
         keys: keys(),
         consent: None,
+        charset: Default::default(),
     }
 }
 

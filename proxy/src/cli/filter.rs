@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sluice_policy::consent::ConsentList;
-use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits, Redactor, Summary};
+use sluice_policy::engine::{Charset, EngineConfig, EngineKeys, Format, Limits, Redactor, Summary};
 use sluice_policy::hex::hex;
 use sluice_policy::pseudonym::DEVELOPMENT_KEY;
 
@@ -32,12 +32,20 @@ pub(crate) struct FilterArgs {
     /// Body format.
     #[arg(long, value_enum, default_value_t = FormatArg::Json)]
     format: FormatArg,
+    /// The body's character set: utf-8, gb18030 or gbk (gb2312 reads as gbk).
+    #[arg(long, default_value = "utf-8", value_parser = parse_charset)]
+    charset: Charset,
     /// Subject hashes whose consent was withdrawn (one hex hash per line).
     #[arg(long)]
     consent_file: Option<PathBuf>,
     /// Print the summary as JSON on stderr.
     #[arg(long)]
     summary: bool,
+}
+
+fn parse_charset(label: &str) -> Result<Charset, String> {
+    Charset::from_label(label)
+        .ok_or_else(|| format!("got {label:?}, expected utf-8, gb18030, gbk or gb2312"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -111,6 +119,7 @@ pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
         limits: Limits::default(),
         keys: Arc::new(EngineKeys::derive(&master, &master, &contract.id)),
         consent,
+        charset: args.charset,
     };
     match filter_stdio(cfg) {
         Ok(Ok(summary)) => {

@@ -39,17 +39,14 @@ fn decoded(body: ProxyBody, coding: crate::decode::Coding) -> ProxyBody {
 }
 
 /// The engine's configuration for a route and a body format.
-fn engine_config(
-    state: &PolicyState,
-    r: &Resolved<'_>,
-    format: sluice_policy::engine::Format,
-) -> EngineConfig {
+fn engine_config(state: &PolicyState, r: &Resolved<'_>, media: crate::body::Media) -> EngineConfig {
     EngineConfig {
         program: r.route.program.clone(),
-        format,
+        format: media.format(),
         limits: Limits::default(),
         keys: state.keys[&r.contract.id].clone(),
         consent: None,
+        charset: media.charset,
     }
 }
 
@@ -59,11 +56,11 @@ pub(super) fn redacted(
     state: &PolicyState,
     r: &Resolved<'_>,
     source: ProxyBody,
-    (media, coding): (crate::body::MediaType, crate::decode::Coding),
+    (media, coding): (crate::body::Media, crate::decode::Coding),
     (finish, sink): (OnFinish, SubjectSink),
     shadow: Option<crate::shadow::Tap>,
 ) -> RedactedBody<ProxyBody> {
-    let redactor = Redactor::new(engine_config(state, r, media.format()));
+    let redactor = Redactor::new(engine_config(state, r, media));
     let body = RedactedBody::new(decoded(source, coding), redactor, finish)
         .with_subject_sink(sink)
         .with_shadow(shadow);

@@ -115,7 +115,7 @@ impl<'a> Flow<'a> {
 impl Flow<'_> {
     /// The format a body of this `Content-Type` is filtered as, when sluice filters the type
     /// and the route lists its format (`formats`); `None` refuses the body.
-    fn filtered_media(&self, content_type: &str) -> Option<crate::body::MediaType> {
+    fn filtered_media(&self, content_type: &str) -> Option<crate::body::Media> {
         crate::body::media_type(content_type).filter(|m| self.r.route.formats.contains(&m.format()))
     }
 
@@ -125,12 +125,12 @@ impl Flow<'_> {
         &self,
         method: &str,
         target: &str,
-        format: sluice_policy::engine::Format,
+        media: crate::body::Media,
     ) -> Option<crate::shadow::Tap> {
         let runner = self.shared.shadow.as_ref()?;
         let candidate = self.state.shadow.as_ref()?;
         let path = target.split('?').next().unwrap_or(target);
-        runner.tap(candidate, &self.r, method, path, format)
+        runner.tap(candidate, &self.r, method, path, media)
     }
 }
 

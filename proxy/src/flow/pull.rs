@@ -82,7 +82,7 @@ pub(crate) async fn pull(
             .body(body.boxed_unsync())
             .map_err(|_| Reason::UpstreamProtocol);
     };
-    let tap = f.shadow_tap(parts.method.as_str(), &target, filtered.0.format());
+    let tap = f.shadow_tap(parts.method.as_str(), &target, filtered.0);
     let body = bodies::redacted(f.state, &f.r, rbody, filtered, disclosure.into_body(), tap);
     let signing = crate::outgoing::Signing::Response(status.as_u16());
     let signer = f.shared.signer.as_ref();

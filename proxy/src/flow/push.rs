@@ -52,7 +52,7 @@ pub(crate) async fn push(
     let source = bodies::verified(bodies::limited(body, limit), digest);
     let body = match media {
         Some(media) => {
-            let tap = f.shadow_tap(parts.method.as_str(), &target, media.format());
+            let tap = f.shadow_tap(parts.method.as_str(), &target, media);
             let body =
                 bodies::redacted(f.state, &f.r, source, (media, coding), (finish, sink), tap);
             let target_uri = up.uri_ref().map(|u| u.to_string()).unwrap_or_default();

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use sluice_policy::engine::{EngineConfig, EngineKeys, Format, Limits};
+use sluice_policy::engine::{EngineConfig, EngineKeys, Limits};
 use sluice_policy::{CompiledPolicy, Resolved};
 
 use crate::metrics::Metrics;
@@ -146,7 +146,7 @@ impl Runner {
         live: &Resolved<'_>,
         method: &str,
         path: &str,
-        format: Format,
+        media: crate::body::Media,
     ) -> Option<Tap> {
         if !self.sampled() {
             return None;
@@ -171,10 +171,11 @@ impl Runner {
         };
         let cfg = EngineConfig {
             program: route.program.clone(),
-            format,
+            format: media.format(),
             limits: Limits::default(),
             keys: keys.clone(),
             consent: None,
+            charset: media.charset,
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::<TapState>::default();
