@@ -32,7 +32,10 @@ pub(crate) fn compile_route(
         match program.walk(&rule.path) {
             Ok(id) => {
                 let node = &program.nodes[id as usize];
-                if !node.children.is_empty() || node.any.is_some() {
+                let only_attributes = rule.path.is_xml()
+                    && node.any.is_none()
+                    && node.keys.iter().all(|k| k.starts_with(b"@"));
+                if (!node.children.is_empty() || node.any.is_some()) && !only_attributes {
                     problems.push(
                         &field_key_paths[i],
                         "has rules below it; a path may have a rule or rules below it, not both",

@@ -111,6 +111,29 @@ impl CompiledPolicy {
                     dedup_tail(&mut problems.0);
                 }
             }
+            // Every XML prefix a rule's path uses must be bound in `[namespaces]`.
+            for (rule, key_path) in raw.contract.fields.iter().zip(&raw.field_key_paths) {
+                for seg in rule.path.segments() {
+                    if let Segment::Key(k) = seg
+                        && rule.path.is_xml()
+                        && let Some((prefix, _)) = k.trim_start_matches('@').split_once(':')
+                        && !doc.namespaces.iter().any(|(p, _)| p == prefix)
+                    {
+                        problems.push(
+                            key_path,
+                            format!("uses the prefix {prefix:?}, which [namespaces] does not bind to a URI"),
+                        );
+                    }
+                }
+            }
+            let programs = programs
+                .into_iter()
+                .map(|p| {
+                    let mut p = Arc::unwrap_or_clone(p);
+                    p.namespaces.clone_from(&doc.namespaces);
+                    Arc::new(p)
+                })
+                .collect();
             contracts.push(raw.contract.compiled(programs));
         }
         if !problems.0.is_empty() {

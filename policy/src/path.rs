@@ -1,4 +1,5 @@
-//! Structural field paths: `$`, `.key`, `["any key"]` and `[*]`.
+//! Structural field paths: `$`, `.key`, `["any key"]` and `[*]`; for XML bodies also written
+//! `/prefix:element/item[*]/@attribute`.
 //!
 //! A path names a position in a JSON document by structure, never by text: `$.a.b` is the member
 //! `b` of the object that is member `a` of the root object; `$.items[*]` is every element of the
@@ -21,6 +22,8 @@ pub enum Segment {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct FieldPath {
     segments: Vec<Segment>,
+    /// Written (and displayed) in the XML form.
+    xml: bool,
 }
 
 /// Why a path string was refused. The message names the offending text and lists what is
@@ -49,7 +52,59 @@ impl FieldPath {
     pub fn child(&self, segment: Segment) -> Self {
         let mut segments = self.segments.clone();
         segments.push(segment);
-        Self { segments }
+        Self {
+            segments,
+            xml: self.xml,
+        }
+    }
+
+    /// True for a path written in the XML form (`/a/b[*]/@c`).
+    pub fn is_xml(&self) -> bool {
+        self.xml
+    }
+
+    /// The root path, displayed in the same form as `self`.
+    pub fn root_like(&self) -> Self {
+        Self {
+            segments: Vec::new(),
+            xml: self.xml,
+        }
+    }
+
+    /// Parses the XML form: `/` then steps separated by `/`, each a qualified name, optionally
+    /// followed by `[*]` (the element may repeat); the last step may be `@name` (an attribute).
+    fn parse_xml(text: &str) -> Result<Self, PathError> {
+        let err = |problem: String, at: usize| PathError { problem, at };
+        let mut segments = Vec::new();
+        let mut at = 1;
+        let steps: Vec<&str> = text[1..].split('/').collect();
+        for (i, step) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            let (name, any) = match step.strip_suffix("[*]") {
+                Some(n) => (n, true),
+                None => (*step, false),
+            };
+            let attr = name.strip_prefix('@');
+            let bare = attr.unwrap_or(name);
+            if !crate::engine::is_xml_name(bare) {
+                return Err(err(
+                    format!("{step:?} is not an element name, `name[*]` or a last `@attribute`"),
+                    at,
+                ));
+            }
+            if attr.is_some() && (!last || any) {
+                return Err(err("an attribute `@name` must be the last step".into(), at));
+            }
+            segments.push(Segment::Key(name.to_string()));
+            if any {
+                segments.push(Segment::Any);
+            }
+            at += step.chars().count() + 1;
+        }
+        Ok(Self {
+            segments,
+            xml: true,
+        })
     }
 
     /// True when `self` is `other` or lies below it.
@@ -69,8 +124,14 @@ impl FieldPath {
             problem: problem.to_string(),
             at,
         };
+        if chars.first() == Some(&'/') && chars.len() > 1 {
+            return Self::parse_xml(text);
+        }
         if chars.first() != Some(&'$') {
-            return Err(err("a path must start with `$`", 0));
+            return Err(err(
+                "a path must start with `$` (or `/` for an XML path)",
+                0,
+            ));
         }
         let mut segments = Vec::new();
         let mut i = 1;
@@ -134,7 +195,10 @@ impl FieldPath {
                 c => return Err(err(&format!("unexpected {c:?}"), i)),
             }
         }
-        Ok(Self { segments })
+        Ok(Self {
+            segments,
+            xml: false,
+        })
     }
 }
 
@@ -196,6 +260,21 @@ fn parse_quoted(chars: &[char], mut i: usize) -> Result<(String, usize), (String
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let xml_form = self.xml
+            && !self.segments.is_empty()
+            && self.segments.iter().enumerate().all(|(i, s)| match s {
+                Segment::Key(_) => true,
+                Segment::Any => i > 0 && matches!(self.segments[i - 1], Segment::Key(_)),
+            });
+        if xml_form {
+            for segment in &self.segments {
+                match segment {
+                    Segment::Key(k) => write!(f, "/{k}")?,
+                    Segment::Any => f.write_str("[*]")?,
+                }
+            }
+            return Ok(());
+        }
         f.write_str("$")?;
         for segment in &self.segments {
             match segment {

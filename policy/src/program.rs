@@ -165,12 +165,22 @@ pub struct FieldProgram {
     pub rules: Vec<ProgramRule>,
     /// The node of the route's `records` path, if any.
     pub record_node: Option<NodeId>,
+    /// The policy's XML namespace prefixes: prefix → URI (`[namespaces]`).
+    pub namespaces: Vec<(String, String)>,
 }
 
 impl FieldProgram {
     /// The root node.
     pub fn root(&self) -> NodeId {
         0
+    }
+
+    /// The policy's prefix for an XML namespace URI, if it binds one.
+    pub fn namespace_prefix(&self, uri: &str) -> Option<&str> {
+        self.namespaces
+            .iter()
+            .find(|(_, u)| u == uri)
+            .map(|(p, _)| p.as_str())
     }
 
     /// Node `id`.
@@ -187,12 +197,17 @@ impl FieldProgram {
             });
         }
         let mut at: NodeId = 0;
-        let mut so_far = FieldPath::root();
+        let mut so_far = path.root_like();
         for seg in path.segments() {
             let here = so_far.to_string();
             so_far = so_far.child(seg.clone());
             let node = &self.nodes[at as usize];
-            if let Some(r) = node.rule {
+            // In XML, an element's text and its attributes are different values: an attribute
+            // may have a rule beside its element's.
+            let attribute = path.is_xml() && matches!(seg, Segment::Key(k) if k.starts_with('@'));
+            if let Some(r) = node.rule
+                && !attribute
+            {
                 return Err(format!(
                     "lies below the rule at {}; a path may have a rule or rules below it, not both",
                     self.rules[r as usize].path

@@ -555,15 +555,15 @@ fn a_route_lists_the_formats_it_filters_and_nothing_else() {
         [Format::Csv, Format::Json]
     );
     assert_eq!(
-        problems(&with(r#"["xml"]"#, "[]")),
+        problems(&with(r#"["yaml"]"#, "[]")),
         [
-            r#"policy.toml: contract "c1".route[0].formats[0]: got "xml", expected one of "json", "ndjson", "csv", "form""#
+            r#"policy.toml: contract "c1".route[0].formats[0]: got "yaml", expected one of "json", "ndjson", "csv", "form", "xml""#
         ]
     );
     assert_eq!(
         problems(&with("[]", "[]")),
         [
-            r#"policy.toml: contract "c1".route[0].formats: got [], expected at least one of "json", "ndjson", "csv", "form""#
+            r#"policy.toml: contract "c1".route[0].formats: got [], expected at least one of "json", "ndjson", "csv", "form", "xml""#
         ]
     );
     assert_eq!(

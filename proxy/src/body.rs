@@ -346,6 +346,8 @@ pub enum MediaType {
     Csv,
     /// `application/x-www-form-urlencoded`.
     Form,
+    /// `application/xml`, `text/xml`, `application/soap+xml`, `application/*+xml`.
+    Xml,
 }
 
 /// A filterable body's media type and character set.
@@ -372,6 +374,7 @@ impl MediaType {
             MediaType::Ndjson => Format::Ndjson,
             MediaType::Csv => Format::Csv,
             MediaType::Form => Format::Form,
+            MediaType::Xml => Format::Xml,
         }
     }
 }
@@ -391,6 +394,8 @@ pub fn media_type(value: &str) -> Option<Media> {
         ("application", s) if s.ends_with("+json") && s.len() > 5 => MediaType::Json,
         ("text", "csv") => MediaType::Csv,
         ("application", "x-www-form-urlencoded") => MediaType::Form,
+        ("application" | "text", "xml") => MediaType::Xml,
+        ("application", s) if s.ends_with("+xml") && s.len() > 4 => MediaType::Xml,
         _ => return None,
     };
     let mut charset = None;
@@ -440,6 +445,11 @@ mod tests {
             kind("application/x-www-form-urlencoded"),
             Some(MediaType::Form)
         );
+        assert_eq!(
+            kind("application/soap+xml; charset=utf-8"),
+            Some(MediaType::Xml)
+        );
+        assert_eq!(kind("text/xml"), Some(MediaType::Xml));
         let charset = |v: &str| media_type(v).map(|m| m.charset);
         assert_eq!(charset("text/csv; charset=GBK"), Some(Charset::Gbk));
         assert_eq!(
@@ -462,6 +472,8 @@ mod tests {
             "text/csv; header=present; header=present",
             "application/x-www-form-urlencoded; charset=gbk",
             "application/json; header=present",
+            "application/+xml",
+            "image/svg",
             "application/x-www-form-urlencoded; charset=iso-8859-1",
             "application/json; boundary=x",
             "",

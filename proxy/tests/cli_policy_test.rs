@@ -120,8 +120,8 @@ fn bad_test_files_are_named_with_the_key_path() {
         (
             "format",
             "format   = \"ndjson\"",
-            "format   = \"xml\"",
-            "case[1].format: got \"xml\", expected one of \"json\", \"ndjson\", \"csv\", \"form\"",
+            "format   = \"yaml\"",
+            "case[1].format: got \"yaml\", expected one of \"json\", \"ndjson\", \"csv\", \"form\", \"xml\"",
         ),
         (
             "missing",

@@ -326,3 +326,146 @@ async fn the_institution_pushes_csv_and_forms_filtered_to_the_partner() {
     }
     sluice.shutdown().await;
 }
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const BANK_NS: &str = "urn:bank:loans:v1";
+
+fn xml_policy() -> String {
+    format!(
+        r#"version = 1
+[namespaces]
+soap = "{SOAP_NS}"
+b    = "{BANK_NS}"
+[[partner]]
+id           = "acme-loans"
+identity     = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
+jurisdiction = "CN"
+[[partner]]
+id           = "safe-insure"
+identity     = {{ uri_san = "spiffe://partners.sluice.test/safe-insure" }}
+jurisdiction = "CN"
+[[contract]]
+id          = "acme-xml"
+partner     = "acme-loans"
+purpose     = "tests"
+legal_basis = "consent"
+valid_from  = 2020-01-01
+valid_until = 2099-01-01
+  [[contract.route]]
+  flow     = "pull"
+  method   = "GET"
+  path     = "/v1/soap"
+  upstream = "institution"
+  formats  = ["xml"]
+  records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
+  subject  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo"
+  [contract.fields]
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/@id" = "keep"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Name" = "mask:name"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
+[[contract]]
+id          = "insure-xml"
+partner     = "safe-insure"
+purpose     = "tests"
+legal_basis = "consent"
+valid_from  = 2020-01-01
+valid_until = 2099-01-01
+  [[contract.route]]
+  flow     = "push"
+  method   = "POST"
+  path     = "/v2/soap"
+  upstream = "acme-api"
+  formats  = ["xml"]
+  records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
+  subject  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo"
+  [contract.fields]
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/@id" = "keep"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Name" = "mask:name"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
+"#
+    )
+}
+
+fn soap_body() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<s:Envelope xmlns:s="{SOAP_NS}"><s:Header><Token>secret-token</Token></s:Header><s:Body><Loans xmlns="{BANK_NS}"><Loan id="L1" branch="x"><Name>欧阳明轩</Name><IdNo>{ID}</IdNo><Mobile>{MOBILE}</Mobile><Amount>100</Amount></Loan></Loans></s:Body></s:Envelope>"#
+    )
+}
+
+#[tokio::test]
+async fn xml_is_pulled_and_pushed_filtered_and_an_xxe_payload_never_reaches_anyone() {
+    let dir = pki("formats-xml", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(Arc::new(|req| {
+        let body = if req.uri().path().ends_with("soap") {
+            soap_body()
+        } else {
+            String::new()
+        };
+        MockResponse {
+            status: 200,
+            content_type: "application/soap+xml; charset=utf-8",
+            encoding: None,
+            delay_ms: 0,
+            body: Chunks::new(body.as_bytes(), 11, false),
+        }
+    }))
+    .await;
+    let (partner, partner_rec) = mock_https(&dir, partner_api()).await;
+    let sluice = start_sluice(&dir, inst, partner, &xml_policy()).await;
+    let want = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><Loans xmlns="{BANK_NS}"><Loan id="L1"><Name>欧阳**</Name><IdNo>310115********0084</IdNo><Amount>100</Amount></Loan></Loans></s:Body></s:Envelope>"#
+    );
+    let port = sluice.addr("partners").unwrap().port();
+    for h2 in [false, true] {
+        let acme = client(
+            &dir,
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            h2,
+        );
+        let req = Request::get(format!("https://localhost:{port}/v1/soap"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let (status, headers, body) = fetch(&acme, req).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers["content-type"],
+            "application/soap+xml; charset=utf-8"
+        );
+        let text = String::from_utf8(body.unwrap()).unwrap();
+        assert_no_secret(&text);
+        assert!(!text.contains("secret-token") && !text.contains("branch"));
+        assert_eq!(text, want);
+    }
+    let port = sluice.addr("internal").unwrap().port();
+    let inst_client = client(&dir, Some(("institution.pem", "institution.key")), false);
+    let post = |body: String| {
+        Request::post(format!("https://localhost:{port}/v2/soap"))
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    let (status, _, _) = fetch(&inst_client, post(soap_body())).await;
+    assert_eq!(status, 201);
+    let got = partner_rec.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(String::from_utf8(got[0].3.clone().unwrap()).unwrap(), want);
+    // XXE: refused before anything is sent; the partner is never called.
+    let xxe = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE s [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        &soap_body()[39..]
+    );
+    let (status, _, resp) = fetch(&inst_client, post(xxe)).await;
+    let resp = String::from_utf8(resp.unwrap()).unwrap();
+    assert_eq!(status, 422, "{resp}");
+    assert!(resp.contains("xml_forbidden"), "{resp}");
+    assert_eq!(
+        partner_rec.requests().len(),
+        1,
+        "nothing reached the partner"
+    );
+    sluice.shutdown().await;
+}

@@ -167,7 +167,7 @@ pub fn parse(text: &str) -> Result<CaseFile, String> {
             None => Format::Json,
             Some(name) => Format::parse(name).ok_or_else(|| {
                 format!(
-                    "{}: got {name:?}, expected one of \"json\", \"ndjson\", \"csv\", \"form\"",
+                    "{}: got {name:?}, expected one of \"json\", \"ndjson\", \"csv\", \"form\", \"xml\"",
                     at("format")
                 )
             })?,

@@ -249,6 +249,8 @@ pub(crate) struct RawContract {
 
 pub(crate) struct Document {
     pub classes: Vec<(FieldPath, Class, String)>,
+    /// XML namespace prefixes for paths: prefix → URI.
+    pub namespaces: Vec<(String, String)>,
     pub partners: Vec<(String, Partner)>,
     pub contracts: Vec<RawContract>,
 }
@@ -256,11 +258,57 @@ pub(crate) struct Document {
 /// Reads the document, recording every problem. Routes come back as [`RouteSpec`]s; compiling
 /// their rules happens after validation and makes the [`Route`]s.
 pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
-    let top = TableReader::new("", root, &["version", "classes", "partner", "contract"]);
+    let top = TableReader::new(
+        "",
+        root,
+        &["version", "namespaces", "classes", "partner", "contract"],
+    );
     top.check_unknown(problems);
     match top.required("version", "1", problems) {
         Some(toml::Value::Integer(1)) | None => {}
         Some(v) => problems.push("version", format!("got {}, expected 1", describe(v))),
+    }
+
+    let mut namespaces: Vec<(String, String)> = Vec::new();
+    if let Some(t) = top.opt_table("namespaces", problems) {
+        for (prefix, v) in t {
+            let key_path = join("namespaces", prefix);
+            let ncname = !prefix.is_empty()
+                && !prefix.contains(':')
+                && prefix != "xml"
+                && prefix != "xmlns"
+                && crate::engine::is_xml_name(prefix);
+            match v.as_str() {
+                _ if !ncname => problems.push(
+                    &key_path,
+                    format!(
+                        "got prefix {}, expected an XML name without a colon (not xml or xmlns)",
+                        quote(prefix)
+                    ),
+                ),
+                Some(uri) if !uri.is_empty() => {
+                    if let Some((other, _)) = namespaces.iter().find(|(_, u)| u == uri) {
+                        problems.push(
+                            &key_path,
+                            format!(
+                                "got {}, which prefix {} already names: one prefix per namespace",
+                                quote(uri),
+                                quote(other)
+                            ),
+                        );
+                    } else {
+                        namespaces.push((prefix.to_string(), uri.to_string()));
+                    }
+                }
+                _ => problems.push(
+                    &key_path,
+                    format!(
+                        "got {}, expected a namespace URI (a non-empty string)",
+                        describe(v)
+                    ),
+                ),
+            }
+        }
     }
 
     let mut classes = Vec::new();
@@ -363,6 +411,7 @@ pub(crate) fn read(root: &toml::Table, problems: &mut Problems) -> Document {
     }
     Document {
         classes,
+        namespaces,
         partners,
         contracts,
     }
@@ -830,6 +879,9 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
 const FILTERED_TYPES: &[(&str, Format)] = &[
     ("text/csv", Format::Csv),
     ("application/x-www-form-urlencoded", Format::Form),
+    ("application/xml", Format::Xml),
+    ("text/xml", Format::Xml),
+    ("application/soap+xml", Format::Xml),
 ];
 
 /// The route's `formats`: the body formats it filters (default JSON and NDJSON). A body in
@@ -844,7 +896,7 @@ fn read_formats(r: &TableReader<'_>, t: &toml::Table, problems: &mut Problems) -
         |s| {
             Format::parse(s)
                 .map(|_| ())
-                .ok_or(r#"one of "json", "ndjson", "csv", "form""#)
+                .ok_or(r#"one of "json", "ndjson", "csv", "form", "xml""#)
         },
         problems,
     );

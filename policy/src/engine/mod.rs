@@ -14,6 +14,7 @@
 //!   and its CSV twin.
 //! - Forms ([`form`]): `application/x-www-form-urlencoded`; the body is one object whose members
 //!   are the form's keys, matched like a CSV row.
+//! - XML ([`xml`]): elements and attributes are members, named by namespace and local name.
 //!
 //! A body in GB18030 or GBK is decoded strictly before its format's engine and encoded back
 //! after it ([`charset`]).
@@ -32,6 +33,7 @@ mod tally;
 mod text;
 mod utf8;
 mod violation;
+mod xml;
 
 use std::sync::Arc;
 
@@ -39,6 +41,7 @@ pub use charset::Charset;
 pub use redactor::Redactor;
 pub use summary::{FieldCount, Summary};
 pub use violation::{Violation, ViolationKind};
+pub use xml::is_xml_name;
 
 use crate::consent::ConsentList;
 use crate::pseudonym::{PseudonymKeys, SubjectKey};
@@ -56,18 +59,21 @@ pub enum Format {
     Csv,
     /// `application/x-www-form-urlencoded`: one record whose members are the keys.
     Form,
+    /// XML: elements and attributes are members, matched by namespace and local name.
+    Xml,
 }
 
 impl Format {
     /// Every format, by the name the policy and the CLI use.
-    pub const ALL: [(&'static str, Format); 4] = [
+    pub const ALL: [(&'static str, Format); 5] = [
         ("json", Format::Json),
         ("ndjson", Format::Ndjson),
         ("csv", Format::Csv),
         ("form", Format::Form),
+        ("xml", Format::Xml),
     ];
 
-    /// The format named `name` (`json`, `ndjson`, `csv`, `form`).
+    /// The format named `name` (`json`, `ndjson`, `csv`, `form`, `xml`).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }

@@ -4,6 +4,7 @@ use super::charset::Transcoder;
 use super::csv::CsvRedactor;
 use super::form::FormRedactor;
 use super::json::JsonRedactor;
+use super::xml::XmlRedactor;
 use super::{EngineConfig, Format, Summary, Violation};
 
 /// The streaming filter for one body. See [`engine`](super).
@@ -23,6 +24,7 @@ enum Inner {
     Json(JsonRedactor),
     Csv(CsvRedactor),
     Form(FormRedactor),
+    Xml(XmlRedactor),
 }
 
 impl Redactor {
@@ -33,6 +35,7 @@ impl Redactor {
             Format::Json | Format::Ndjson => Inner::Json(JsonRedactor::new(cfg)),
             Format::Csv => Inner::Csv(CsvRedactor::new(cfg)),
             Format::Form => Inner::Form(FormRedactor::new(cfg)),
+            Format::Xml => Inner::Xml(XmlRedactor::new(cfg)),
         };
         Self {
             inner,
@@ -90,6 +93,7 @@ impl Redactor {
             Inner::Json(r) => r.pending_subjects(),
             Inner::Csv(r) => r.flat_ref().pending_subjects(),
             Inner::Form(r) => r.flat_ref().pending_subjects(),
+            Inner::Xml(r) => r.flat_ref().pending_subjects(),
         }
     }
 
@@ -99,6 +103,7 @@ impl Redactor {
             Inner::Json(r) => r.take_subjects(),
             Inner::Csv(r) => r.flat().take_subjects(),
             Inner::Form(r) => r.flat().take_subjects(),
+            Inner::Xml(r) => r.flat().take_subjects(),
         }
     }
 }
@@ -109,6 +114,7 @@ impl Inner {
             Inner::Json(r) => r.feed(chunk, out),
             Inner::Csv(r) => r.feed(chunk, out),
             Inner::Form(r) => r.feed(chunk, out),
+            Inner::Xml(r) => r.feed(chunk, out),
         }
     }
 
@@ -117,6 +123,7 @@ impl Inner {
             Inner::Json(r) => r.finish(out),
             Inner::Csv(r) => r.finish(out),
             Inner::Form(r) => r.finish(out),
+            Inner::Xml(r) => r.finish(out),
         }
     }
 }
@@ -128,6 +135,7 @@ impl std::fmt::Debug for Redactor {
             Inner::Json(r) => r.fmt(f),
             Inner::Csv(_) => f.write_str("Redactor(csv)"),
             Inner::Form(_) => f.write_str("Redactor(form)"),
+            Inner::Xml(_) => f.write_str("Redactor(xml)"),
         }
     }
 }

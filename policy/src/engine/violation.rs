@@ -62,6 +62,13 @@ pub enum ViolationKind {
     /// Bytes that are not the body's declared charset (GB18030, GBK), or that would not come
     /// back the same after decoding and encoding again.
     InvalidEncoding,
+    /// XML that is not well-formed: a malformed or mismatched tag, a bad name or reference, `<`
+    /// in an attribute value, an undeclared prefix, a second root, a bad declaration.
+    InvalidXml,
+    /// XML sluice never reads: a document type declaration (and with it every entity
+    /// declaration: no external entity, no expansion), a processing instruction, a named
+    /// entity other than the five predefined.
+    XmlForbidden,
 }
 
 impl ViolationKind {
@@ -92,6 +99,8 @@ impl ViolationKind {
             Self::RaggedRow => "ragged_row",
             Self::InvalidForm => "invalid_form",
             Self::InvalidEncoding => "invalid_encoding",
+            Self::InvalidXml => "invalid_xml",
+            Self::XmlForbidden => "xml_forbidden",
         }
     }
 }

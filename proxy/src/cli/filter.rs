@@ -56,6 +56,8 @@ enum FormatArg {
     Csv,
     /// `application/x-www-form-urlencoded`.
     Form,
+    /// XML (paths `/prefix:element/...`, prefixes from the policy's `[namespaces]`).
+    Xml,
 }
 
 pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
@@ -115,6 +117,7 @@ pub(crate) fn run(args: FilterArgs) -> Result<(), Failure> {
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Csv => Format::Csv,
             FormatArg::Form => Format::Form,
+            FormatArg::Xml => Format::Xml,
         },
         limits: Limits::default(),
         keys: Arc::new(EngineKeys::derive(&master, &master, &contract.id)),

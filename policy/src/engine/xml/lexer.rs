@@ -1,0 +1,172 @@
+//! The XML tokenizer: bytes in, whole tokens out — character data up to the next `<`, and one
+//! markup construct at a time (a start or end tag, a comment, a CDATA section, a processing
+//! instruction). A token is handed over only once it is complete, so everything that reads a
+//! token reads it whole and the result cannot depend on where the body was split.
+//!
+//! What XML allows but sluice refuses is refused here as soon as it is seen: a document type
+//! declaration (`<!DOCTYPE`: no entity can be declared, so no external entity and no expansion
+//! bomb), any other `<!` construct. Each token is bounded by the token limit.
+
+use crate::engine::violation::ViolationKind as V;
+
+/// A complete token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Character data, as written (references not yet decoded).
+    Text,
+    /// `<name ...>` or `<name .../>`.
+    Start,
+    /// `</name>`.
+    End,
+    /// `<!-- ... -->`.
+    Comment,
+    /// `<![CDATA[ ... ]]>`.
+    CData,
+    /// `<? ... ?>`.
+    Pi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Text,
+    /// After `<`, deciding what follows.
+    Open,
+    /// Inside a tag; `Some(q)` inside a quoted attribute value.
+    Tag(Option<u8>),
+    Comment,
+    CData,
+    Pi,
+}
+
+/// The tokenizer's state between chunks.
+pub(crate) struct Lexer {
+    state: State,
+    /// The token being read.
+    pub(crate) token: Vec<u8>,
+    /// Absolute offset of its first byte.
+    pub(crate) start: u64,
+}
+
+impl Lexer {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: State::Text,
+            token: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// Reads `chunk` (starting at absolute offset `offset`), calling `on` with each complete
+    /// token; `on` reads `self.token`. Stops at the first error, with its offset.
+    pub(crate) fn feed<E>(
+        &mut self,
+        chunk: &[u8],
+        offset: u64,
+        limit: u64,
+        mut on: impl FnMut(&mut Self, Kind) -> Result<(), E>,
+        fail: impl Fn(V, u64) -> E,
+    ) -> Result<(), E> {
+        let mut i = 0;
+        while i < chunk.len() {
+            let at = offset + i as u64;
+            if self.state == State::Text {
+                let room = (limit + 1).saturating_sub(self.token.len() as u64);
+                let end = memchr::memchr(b'<', &chunk[i..]).map_or(chunk.len(), |n| i + n);
+                if self.token.is_empty() {
+                    self.start = at;
+                }
+                let take = (end - i).min(usize::try_from(room).unwrap_or(usize::MAX));
+                self.token.extend_from_slice(&chunk[i..i + take]);
+                if self.token.len() as u64 > limit {
+                    return Err(fail(V::TokenTooLong, offset + (i + take) as u64 - 1));
+                }
+                i += take;
+                if i < chunk.len() {
+                    // At a `<`: the text so far is a token.
+                    if !self.token.is_empty() {
+                        on(self, Kind::Text)?;
+                    }
+                    self.token.clear();
+                    self.token.push(b'<');
+                    self.start = offset + i as u64;
+                    self.state = State::Open;
+                    i += 1;
+                }
+                continue;
+            }
+            let b = chunk[i];
+            i += 1;
+            self.token.push(b);
+            if self.token.len() as u64 > limit {
+                return Err(fail(V::TokenTooLong, at));
+            }
+            let t = &self.token;
+            let done = match self.state {
+                State::Text => unreachable!("handled above"),
+                State::Open => {
+                    match t.as_slice() {
+                        [b'<', b'!'] | [b'<', b'!', b'-'] | [b'<', b'!', b'['] => {}
+                        [b'<', b'!', b'-', b'-'] => self.state = State::Comment,
+                        b"<![CDATA[" => self.state = State::CData,
+                        [b'<', b'!', b'[', rest @ ..] if b"CDATA[".starts_with(rest) => {}
+                        [b'<', b'!', ..] => return Err(fail(V::XmlForbidden, self.start)),
+                        [b'<', b'?'] => self.state = State::Pi,
+                        [b'<', b'>'] => return Err(fail(V::InvalidXml, self.start)),
+                        _ => {
+                            self.state = State::Tag(None);
+                            // The byte after `<` may already end a short tag (`<a>`).
+                        }
+                    }
+                    matches!(self.state, State::Tag(_)) && b == b'>' && t.len() > 2
+                }
+                State::Tag(None) => match b {
+                    b'"' | b'\'' => {
+                        self.state = State::Tag(Some(b));
+                        false
+                    }
+                    b'>' => true,
+                    b'<' => return Err(fail(V::InvalidXml, at)),
+                    _ => false,
+                },
+                State::Tag(Some(q)) => {
+                    if b == q {
+                        self.state = State::Tag(None);
+                    } else if b == b'<' {
+                        return Err(fail(V::InvalidXml, at));
+                    }
+                    false
+                }
+                State::Comment => t.len() >= 7 && t.ends_with(b"-->"),
+                State::CData => t.len() >= 12 && t.ends_with(b"]]>"),
+                State::Pi => t.len() >= 4 && t.ends_with(b"?>"),
+            };
+            if done {
+                let kind = match self.state {
+                    State::Comment => Kind::Comment,
+                    State::CData => Kind::CData,
+                    State::Pi => Kind::Pi,
+                    _ if t.starts_with(b"</") => Kind::End,
+                    _ => Kind::Start,
+                };
+                on(self, kind)?;
+                self.token.clear();
+                self.state = State::Text;
+                self.start = offset + i as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end of the body: text still read is a last token; anything else is cut short.
+    pub(crate) fn finish<E>(
+        &mut self,
+        on: impl FnOnce(&mut Self, Kind) -> Result<(), E>,
+        fail: impl Fn(V, u64) -> E,
+    ) -> Result<(), E> {
+        match self.state {
+            State::Text if !self.token.is_empty() => on(self, Kind::Text),
+            State::Text => Ok(()),
+            _ => Err(fail(V::Truncated, self.start)),
+        }
+    }
+}

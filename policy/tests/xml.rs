@@ -1,0 +1,267 @@
+//! The XML engine through the public `Redactor`: paths by namespace, default deny for elements
+//! and attributes, byte-exact leaves, every rule kind, the refusals (XXE and entity expansion
+//! among them), records and consent, and split invariance.
+
+mod support;
+
+use sluice_policy::CompiledPolicy;
+use sluice_policy::consent::ConsentList;
+use sluice_policy::engine::{Charset, Format};
+use support::{config, keys, run_cfg, with_consent};
+
+const NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
+
+/// A one-route policy over a pain.001-like credit transfer.
+fn pain() -> CompiledPolicy {
+    let text = format!(
+        r#"version = 1
+[namespaces]
+doc = "{NS}"
+[[partner]]
+id = "p"
+identity = {{ uri_san = "spiffe://test/p" }}
+jurisdiction = "CN"
+[[contract]]
+id = "c"
+partner = "p"
+purpose = "tests"
+legal_basis = "consent"
+valid_from = 2026-01-01
+valid_until = 2099-01-01
+[[contract.route]]
+flow = "pull"
+method = "GET"
+path = "/x"
+upstream = "u"
+formats = ["xml"]
+records = "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]"
+subject = "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Id"
+[contract.fields]
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:PmtInfId" = "keep"
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Nm" = "mask:name"
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:DbtrAcct/doc:Id" = "mask:bank_card"
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Amt" = {{ keep = "number", min = 0 }}
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Amt/@Ccy" = "keep"
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Rmt" = {{ keep = "string", scan = ["mobile"] }}
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Secret" = "redact"
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Raw" = {{ keep = "subtree", plaintext_reason = "test" }}
+"#
+    );
+    CompiledPolicy::load("pain.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn xml(input: &str) -> Result<String, String> {
+    run_cfg(config(&pain(), Format::Xml), input.as_bytes(), &[])
+        .map(|(o, _)| String::from_utf8(o).expect("UTF-8"))
+        .map_err(|v| v.to_string())
+}
+
+fn doc(pmt: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="{NS}"><CstmrCdtTrfInitn><GrpHdr><MsgId>M-1</MsgId><CreDtTm>2026-12-06</CreDtTm></GrpHdr>{pmt}</CstmrCdtTrfInitn></Document>"#
+    )
+}
+
+const PMT: &str = r#"<PmtInf><PmtInfId>P1</PmtInfId><Dbtr><Nm>欧阳明轩</Nm><Id>310115197511030084</Id><PstlAdr>上海</PstlAdr></Dbtr><DbtrAcct><Id>6222020000000005645</Id></DbtrAcct><Amt Ccy="CNY" Note="x">100.50</Amt><Rmt>call 13812345678</Rmt><Secret>s</Secret></PmtInf>"#;
+
+#[test]
+fn elements_and_attributes_no_rule_lists_are_removed_and_leaves_go_out_as_written() {
+    let out = xml(&doc(PMT)).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="{NS}"><CstmrCdtTrfInitn><PmtInf><PmtInfId>P1</PmtInfId><Dbtr><Nm>欧阳**</Nm></Dbtr><DbtrAcct><Id>622202*********5645</Id></DbtrAcct><Amt Ccy="CNY">100.50</Amt><Rmt>call 138****5678</Rmt><Secret>[REDACTED]</Secret></PmtInf></CstmrCdtTrfInitn></Document>"#
+        )
+    );
+    let (_, summary) = run_cfg(config(&pain(), Format::Xml), doc(PMT).as_bytes(), &[]).unwrap();
+    assert_eq!(summary.records, 1);
+    assert_eq!(summary.subject_count, 1);
+    let nm = summary
+        .field("/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Nm")
+        .expect("counted under the path as written");
+    assert_eq!(nm.masked, 1);
+}
+
+#[test]
+fn names_match_by_namespace_whatever_the_prefix_the_document_uses() {
+    let prefixed = doc(PMT)
+        .replace(
+            &format!("<Document xmlns=\"{NS}\">"),
+            &format!("<p:Document xmlns:p=\"{NS}\">"),
+        )
+        .replace("</Document>", "</p:Document>")
+        .replace("<", "<p:")
+        .replace("<p:/", "</p:")
+        .replace("<p:?xml", "<?xml")
+        .replace("<p:p:", "<p:")
+        .replace("</p:p:", "</p:");
+    let out = xml(&prefixed).unwrap_or_else(|e| panic!("{e}: {prefixed}"));
+    assert!(out.contains("<p:Nm>欧阳**</p:Nm>"), "{out}");
+    assert!(!out.contains("310115197511030084") && !out.contains("上海"));
+    // The same names in another namespace match nothing: everything is removed.
+    let other = doc(PMT).replace(NS, "urn:other");
+    let out = xml(&other).unwrap();
+    assert!(
+        out.ends_with("<Document xmlns=\"urn:other\"></Document>") || !out.contains("<Nm>"),
+        "{out}"
+    );
+    assert!(!out.contains("欧阳"));
+}
+
+#[test]
+fn cdata_and_references_are_values_and_kept_ones_stay_as_written() {
+    let pmt = PMT
+        .replace(
+            "<PmtInfId>P1</PmtInfId>",
+            "<PmtInfId>P&amp;1<![CDATA[<x>]]></PmtInfId>",
+        )
+        .replace("<Nm>欧阳明轩</Nm>", "<Nm><![CDATA[欧阳]]>&#26126;轩</Nm>");
+    let out = xml(&doc(&pmt)).unwrap();
+    assert!(
+        out.contains("<PmtInfId>P&amp;1<![CDATA[<x>]]></PmtInfId>"),
+        "{out}"
+    );
+    assert!(out.contains("<Nm>欧阳**</Nm>"), "{out}");
+}
+
+#[test]
+fn a_repeated_element_needs_its_path_to_say_so() {
+    let twice = doc(&PMT.replace(
+        "<PmtInfId>P1</PmtInfId>",
+        "<PmtInfId>P1</PmtInfId><PmtInfId>P2</PmtInfId>",
+    ));
+    assert!(xml(&twice).unwrap_err().starts_with("duplicate_key"));
+    // PmtInf[*] may repeat: two records.
+    let two = doc(&format!("{PMT}{}", PMT.replace("P1", "P2")));
+    let (_, s) = run_cfg(config(&pain(), Format::Xml), two.as_bytes(), &[]).unwrap();
+    assert_eq!(s.records, 2);
+}
+
+#[test]
+fn a_subtree_kept_whole_goes_out_as_written_and_a_leaf_with_children_is_refused() {
+    let raw = r#"<Raw a="1"><!-- c --><X>y</X> z</Raw>"#;
+    let out = xml(&doc(&PMT.replace("<Secret>s</Secret>", raw))).unwrap();
+    assert!(out.contains(r#"<Raw a="1"><X>y</X> z</Raw>"#), "{out}");
+    let nested = doc(&PMT.replace("<Nm>欧阳明轩</Nm>", "<Nm><First>欧阳</First></Nm>"));
+    assert!(xml(&nested).unwrap_err().starts_with("wrong_container"));
+}
+
+#[test]
+fn what_xml_parsers_read_differently_or_dangerously_is_refused() {
+    let d = doc(PMT);
+    let cases: Vec<(String, &str)> = vec![
+        // XXE and entity expansion: no document type, so no entity, is ever read.
+        (format!("<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", &d[39..]), "xml_forbidden"),
+        ("<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><lolz>&lol2;</lolz>".into(), "xml_forbidden"),
+        (d.replace("<MsgId>M-1", "<MsgId>&lol2;M-1"), "xml_forbidden"),
+        (d.replace("<GrpHdr>", "<?php x?><GrpHdr>"), "xml_forbidden"),
+        (d.replace("</MsgId>", "</MsgID>"), "invalid_xml"),
+        (d.replace("Ccy=\"CNY\"", "Ccy=\"CNY\" Ccy=\"USD\""), "duplicate_key"),
+        (d.replace("Ccy=\"CNY\"", "xmlns:a=\"u\" xmlns:b=\"u\" a:k=\"1\" b:k=\"2\""), "duplicate_key"),
+        (d.replace("<Rmt>", "<q:Rmt>").replace("</Rmt>", "</q:Rmt>"), "invalid_xml"),
+        (d.replace("Ccy=\"CNY\"", "Ccy=\"<\""), "invalid_xml"),
+        (format!("{d}<Document/>"), "trailing_data"),
+        (format!("{d}text"), "trailing_data"),
+        (d.replace("encoding=\"UTF-8\"", "encoding=\"GBK\""), "invalid_encoding"),
+        (d.replace("</Document>", ""), "truncated"),
+        (String::new(), "empty_body"),
+        (d.replace("M-1", "M\u{1}1"), "control_character"),
+        (d.replace("M-1", "M&#0;1"), "invalid_xml"),
+        (d.replace("M-1", "M]]>1"), "invalid_xml"),
+        (d.replace("<GrpHdr>", "<!-- a -- b --><GrpHdr>"), "invalid_xml"),
+        (d.replace("<MsgId>", "<MsgId >").replace("<GrpHdr>", "<GrpHdr x=1>"), "invalid_xml"),
+        (d.replace("100.50", "-1"), "out_of_range"),
+    ];
+    for (input, code) in cases {
+        let got = xml(&input).expect_err(&input);
+        assert!(got.starts_with(code), "{input}\nexpected {code}, got {got}");
+    }
+}
+
+#[test]
+fn a_record_whose_subject_withdrew_consent_is_dropped_whole() {
+    let withdrawn = keys().subject.subject_hash("310115197511030084");
+    let cfg = with_consent(
+        config(&pain(), Format::Xml),
+        ConsentList::from_hashes([withdrawn]),
+    );
+    let two = doc(&format!(
+        "{PMT}{}",
+        PMT.replace("310115197511030084", "110101199003074258")
+            .replace("P1", "P2")
+    ));
+    let (out, s) = run_cfg(cfg, two.as_bytes(), &[]).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("<PmtInfId>P1") && out.contains("<PmtInfId>P2"),
+        "{out}"
+    );
+    assert_eq!((s.records, s.records_dropped), (2, 1));
+}
+
+#[test]
+fn output_and_verdict_do_not_depend_on_where_the_body_is_split() {
+    let bodies = [
+        doc(&format!("{PMT}{}", PMT.replace("P1", "P2"))),
+        doc(&PMT.replace("<Nm>欧阳明轩</Nm>", "<Nm><![CDATA[欧阳]]>&#26126;轩</Nm>")),
+        doc(PMT).replace("</MsgId>", "</MsgID>"),
+        "<!DOCTYPE x><x/>".to_string(),
+        doc(PMT).replace("</Document>", ""),
+    ];
+    for body in &bodies {
+        let body = body.as_bytes();
+        let whole = run_cfg(config(&pain(), Format::Xml), body, &[]);
+        for cut in 0..=body.len() {
+            assert_eq!(
+                run_cfg(config(&pain(), Format::Xml), body, &[cut]),
+                whole,
+                "cut {cut}"
+            );
+        }
+        let bytewise: Vec<usize> = (1..body.len()).collect();
+        assert_eq!(
+            run_cfg(config(&pain(), Format::Xml), body, &bytewise),
+            whole
+        );
+    }
+}
+
+#[test]
+fn a_gb18030_document_declares_its_encoding_and_goes_out_in_it() {
+    let text = doc(PMT).replace("UTF-8", "GB18030");
+    let (body, _, _) = encoding_rs::GB18030.encode(&text);
+    let mut cfg = config(&pain(), Format::Xml);
+    cfg.charset = Charset::Gb18030;
+    let (out, _) = run_cfg(cfg, &body, &[]).unwrap_or_else(|v| panic!("{v}"));
+    let (out, _, bad) = encoding_rs::GB18030.decode(&out);
+    assert!(!bad);
+    assert!(out.contains("<Nm>欧阳**</Nm>") && out.contains("encoding=\"GB18030\""));
+}
+
+#[test]
+fn xml_paths_and_namespaces_are_checked_when_the_policy_loads() {
+    let bad = pain_text_with("\"/doc:Document/x:Y\" = \"keep\"");
+    let e = CompiledPolicy::load("p.toml", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("uses the prefix \"x\", which [namespaces] does not bind"),
+        "{e}"
+    );
+    let bad = pain_text_with("\"/doc:Document/@a/b\" = \"keep\"");
+    let e = CompiledPolicy::load("p.toml", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("an attribute `@name` must be the last step"),
+        "{e}"
+    );
+}
+
+fn pain_text_with(rule: &str) -> String {
+    format!(
+        "version = 1\n[namespaces]\ndoc = \"{NS}\"\n[[partner]]\nid = \"p\"\nidentity = {{ uri_san = \"spiffe://test/p\" }}\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"t\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\n[contract.fields]\n{rule}\n"
+    )
+}
