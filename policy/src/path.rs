@@ -29,7 +29,9 @@ pub struct FieldPath {
 /// Why a path string was refused. The message names the offending text and lists what is
 /// supported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{problem} at character {at}; supported forms are `$`, `.key`, `[\"any key\"]` and `[*]`")]
+#[error(
+    "{problem} at character {at}; supported forms are `$`, `.key`, `[\"any key\"]` and `[*]` (XML: `/a/b[*]/@c`)"
+)]
 pub struct PathError {
     /// What was wrong.
     pub problem: String,
@@ -350,7 +352,10 @@ mod tests {
     #[test]
     fn refuses_unsupported_forms_with_a_message() {
         let cases = [
-            ("a.b", "a path must start with `$` at character 0"),
+            (
+                "a.b",
+                "a path must start with `$` (or `/` for an XML path) at character 0",
+            ),
             (
                 "$..name",
                 "recursive descent `..` is not supported at character 1",
@@ -388,7 +393,9 @@ mod tests {
             let got = FieldPath::parse(text).unwrap_err().to_string();
             assert_eq!(
                 got,
-                format!("{want}; supported forms are `$`, `.key`, `[\"any key\"]` and `[*]`"),
+                format!(
+                    "{want}; supported forms are `$`, `.key`, `[\"any key\"]` and `[*]` (XML: `/a/b[*]/@c`)"
+                ),
                 "{text}"
             );
         }

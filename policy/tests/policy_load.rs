@@ -136,7 +136,7 @@ fn unsupported_path_is_refused_with_the_supported_forms() {
     let text = contract("", r#""$..name" = "keep""#);
     assert_eq!(
         one_problem(&text),
-        r#"policy.toml: contract "c1".fields."$..name": recursive descent `..` is not supported at character 1; supported forms are `$`, `.key`, `["any key"]` and `[*]`"#
+        r#"policy.toml: contract "c1".fields."$..name": recursive descent `..` is not supported at character 1; supported forms are `$`, `.key`, `["any key"]` and `[*]` (XML: `/a/b[*]/@c`)"#
     );
 }
 
