@@ -5,7 +5,8 @@
 //!
 //! - `engine-report` (binary): the engine on the reference workload against `memcpy` and the
 //!   naive filter ([`naive`]), with allocations per record and peak heap per body.
-//! - `format-bench` (binary): the CSV and form engines against naive filters ([`flat`]).
+//! - `format-bench` (binary): the CSV, form and XML engines against naive filters ([`flat`],
+//!   [`xml_feed`]).
 //! - `benches/engine.rs` (criterion): the same comparisons as a criterion group.
 
 pub mod feed;
@@ -17,6 +18,7 @@ pub mod mock;
 pub mod naive;
 pub mod suite;
 pub mod workload;
+pub mod xml_feed;
 
 /// Runs `f` `rounds` times: the shortest time in seconds, and what the last run returned
 /// (kept from the optimiser).

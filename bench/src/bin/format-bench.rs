@@ -1,5 +1,5 @@
-//! `format-bench`: the CSV and form engines on the reference records, each against its naive
-//! filter in the same run.
+//! `format-bench`: the CSV, form and XML engines on the reference records, each against its
+//! naive filter in the same run.
 //!
 //! ```text
 //! cargo run --release -p sluice-bench --bin format-bench -- [--size 64MiB] [--forms 20000] [--rounds 5]
@@ -7,12 +7,13 @@
 //! CSV: one body of `--size` fed in 64 KiB chunks, the engine and the `csv`-crate filter taking
 //! turns round by round (the ratio of each pair is taken: the machine's speed drifts between
 //! minutes), and the peak live heap while the body streams. Forms: `--forms` bodies of one
-//! record each, a new redactor per body as the proxy does, against `form_urlencoded`. Both
-//! filters write the same bytes (checked before timing).
+//! record each, a new redactor per body as the proxy does, against `form_urlencoded`. XML: one
+//! body of `--size`, against a `roxmltree` DOM filter, and the peak live heap. The filters write
+//! the same bytes (CSV, forms) or the same leaves (XML), checked before timing.
 
 use std::alloc::System;
 
-use sluice_bench::{best, flat, workload};
+use sluice_bench::{best, flat, workload, xml_feed};
 use sluice_policy::engine::{EngineConfig, Format, Redactor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
@@ -181,4 +182,49 @@ fn main() {
         forms as f64 / t_engine
     );
     println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+
+    // XML.
+    let policy = workload::policy("reference-xml-policy.toml");
+    let keys = workload::keys(&policy.contracts[0].id);
+    let body = xml_feed::xml_feed(size);
+    let cfg = workload::config(&policy, Format::Xml);
+    let program = cfg.program.clone();
+    let (ours, theirs) = (
+        xml_feed::leaf_texts(&whole(&cfg, &body)),
+        xml_feed::leaf_texts(&xml_feed::naive_xml(&program, &keys, &body)),
+    );
+    if let Some(i) = (0..ours.len().max(theirs.len())).find(|&i| ours.get(i) != theirs.get(i)) {
+        panic!(
+            "the engine and the naive filter disagree at leaf {i}: {:?} against {:?}",
+            ours.get(i),
+            theirs.get(i)
+        );
+    }
+    let records = body.windows(8).filter(|w| w == b"<record>").count();
+    let mb = body.len() as f64 / 1e6;
+    let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
+    for _ in 0..rounds {
+        let (n, _) = best(1, || xml_feed::naive_xml(&program, &keys, &body).len());
+        let (e, _) = best(1, || engine(&cfg, &body, &mut out, || {}));
+        ratios.push(n / e);
+        (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
+    }
+    let base = live();
+    let mut peak = 0isize;
+    engine(&cfg, &body, &mut out, || peak = peak.max(live() - base));
+    let (m, lo, hi) = median(ratios);
+    println!("XML: {mb:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}");
+    println!(
+        "  naive (roxmltree DOM, written back)   {:>7.0} MB/s",
+        mb / t_naive
+    );
+    println!(
+        "  engine                               {:>7.0} MB/s",
+        mb / t_engine
+    );
+    println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+    println!(
+        "  peak live heap while the body streams: engine {:.1} KiB (input and output buffers aside)",
+        peak as f64 / 1024.0
+    );
 }
