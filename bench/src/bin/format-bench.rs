@@ -25,7 +25,7 @@ const CHUNK: usize = 64 * 1024;
 const USAGE: &str =
     "The CSV and form engines on the reference records, against naive filters in the same run.
 
-Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5]";
+Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5] [--only csv|form|xml]";
 
 /// One body through the engine in `CHUNK`s; calls `on_chunk` after each.
 fn engine(cfg: &EngineConfig, body: &[u8], out: &mut Vec<u8>, mut on_chunk: impl FnMut()) -> usize {
@@ -83,10 +83,30 @@ fn main() {
     let rounds: usize = sluice_bench::arg("--rounds", "5")
         .parse()
         .expect("--rounds N");
+    let only = sluice_bench::arg_opt("--only");
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let policy = workload::policy("reference-flat-policy.toml");
     let keys = workload::keys(&policy.contracts[0].id);
 
-    // CSV.
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    if run("csv") {
+        csv_section(&policy, &keys, size, rounds, &mut out);
+    }
+    if run("form") {
+        form_section(&policy, &keys, forms, rounds, &mut out);
+    }
+    if run("xml") {
+        xml_section(size, rounds, &mut out);
+    }
+}
+
+fn csv_section(
+    policy: &sluice_policy::CompiledPolicy,
+    keys: &sluice_policy::engine::EngineKeys,
+    size: usize,
+    rounds: usize,
+    out: &mut Vec<u8>,
+) {
     let body = flat::csv_feed(size);
     let cfg = workload::config(&policy, Format::Csv);
     let program = cfg.program.clone();
@@ -98,17 +118,16 @@ fn main() {
     );
     let rows = body.iter().filter(|&&b| b == b'\n').count() - 1;
     let mb = body.len() as f64 / 1e6;
-    let mut out = Vec::with_capacity(2 * CHUNK);
     let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
     for _ in 0..rounds {
-        let (n, _) = best(1, || flat::naive_csv(&program, &keys, &body).len());
-        let (e, _) = best(1, || engine(&cfg, &body, &mut out, || {}));
+        let (n, _) = best(1, || flat::naive_csv(&program, keys, &body).len());
+        let (e, _) = best(1, || engine(&cfg, &body, out, || {}));
         ratios.push(n / e);
         (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
     }
     let base = live();
     let mut peak = 0isize;
-    engine(&cfg, &body, &mut out, || peak = peak.max(live() - base));
+    engine(&cfg, &body, out, || peak = peak.max(live() - base));
     let base = live();
     let naive_peak = {
         let out = flat::naive_csv(&program, &keys, &body);
@@ -130,9 +149,17 @@ fn main() {
         peak as f64 / 1024.0,
         naive_peak as f64 / 1024.0
     );
+}
 
-    // Forms.
+fn form_section(
+    policy: &sluice_policy::CompiledPolicy,
+    keys: &sluice_policy::engine::EngineKeys,
+    forms: u64,
+    rounds: usize,
+    out: &mut Vec<u8>,
+) {
     let bodies = flat::form_bodies(forms);
+    let program = workload::config(policy, Format::Csv).program;
     let cfg = workload::config(&policy, Format::Form);
     for b in bodies.iter().take(100) {
         assert_eq!(
@@ -157,8 +184,8 @@ fn main() {
                 .map(|b| {
                     out.clear();
                     let mut r = Redactor::new(cfg.clone());
-                    r.feed(b, &mut out).expect("passes");
-                    r.finish(&mut out).expect("passes");
+                    r.feed(b, out).expect("passes");
+                    r.finish(out).expect("passes");
                     out.len()
                 })
                 .sum()
@@ -182,8 +209,9 @@ fn main() {
         forms as f64 / t_engine
     );
     println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+}
 
-    // XML.
+fn xml_section(size: usize, rounds: usize, out: &mut Vec<u8>) {
     let policy = workload::policy("reference-xml-policy.toml");
     let keys = workload::keys(&policy.contracts[0].id);
     let body = xml_feed::xml_feed(size);
@@ -205,13 +233,13 @@ fn main() {
     let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
     for _ in 0..rounds {
         let (n, _) = best(1, || xml_feed::naive_xml(&program, &keys, &body).len());
-        let (e, _) = best(1, || engine(&cfg, &body, &mut out, || {}));
+        let (e, _) = best(1, || engine(&cfg, &body, out, || {}));
         ratios.push(n / e);
         (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
     }
     let base = live();
     let mut peak = 0isize;
-    engine(&cfg, &body, &mut out, || peak = peak.max(live() - base));
+    engine(&cfg, &body, out, || peak = peak.max(live() - base));
     let (m, lo, hi) = median(ratios);
     println!("XML: {mb:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}");
     println!(

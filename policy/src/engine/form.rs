@@ -41,9 +41,10 @@ pub(crate) struct FormRedactor {
     key: Vec<u8>,
     value: Vec<u8>,
     pair_start: u64,
-    /// Decoded keys seen so far, and their total length.
-    seen: std::collections::HashSet<Box<[u8]>>,
-    seen_bytes: u64,
+    /// Decoded keys seen so far, end to end, and (hash, end) of each: a duplicate is found
+    /// without an allocation per key.
+    seen: Vec<u8>,
+    seen_at: Vec<(u64, u32)>,
     decoded: Vec<u8>,
     any_out: bool,
     offset: u64,
@@ -59,8 +60,8 @@ impl FormRedactor {
             key: Vec::new(),
             value: Vec::new(),
             pair_start: 0,
-            seen: Default::default(),
-            seen_bytes: 0,
+            seen: Vec::new(),
+            seen_at: Vec::new(),
             decoded: Vec::new(),
             any_out: false,
             offset: 0,
@@ -203,13 +204,21 @@ impl FormRedactor {
         let member = self.flat.member(&self.decoded);
         let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
         let limits = &self.flat.cfg.limits;
-        self.seen_bytes += self.decoded.len() as u64;
-        if self.seen.len() >= limits.max_keys_per_object || self.seen_bytes > limits.max_token_len {
+        if self.seen_at.len() >= limits.max_keys_per_object
+            || (self.seen.len() + self.decoded.len()) as u64 > limits.max_token_len
+        {
             return Err(fail(self, V::TooManyKeys));
         }
-        if !self.seen.insert(self.decoded.as_slice().into()) {
-            return Err(fail(self, V::DuplicateKey));
+        let hash = key_hash(&self.decoded);
+        let mut start = 0;
+        for &(h, end) in &self.seen_at {
+            if h == hash && self.seen[start..end as usize] == self.decoded[..] {
+                return Err(fail(self, V::DuplicateKey));
+            }
+            start = end as usize;
         }
+        self.seen.extend_from_slice(&self.decoded);
+        self.seen_at.push((hash, self.seen.len() as u32));
         decode(&self.value, &mut self.decoded).map_err(|k| fail(self, k))?;
         let text = std::str::from_utf8(&self.decoded).expect("decode checks UTF-8");
         let applied = self.flat.value(member, text).map_err(|k| fail(self, k))?;
@@ -232,6 +241,14 @@ impl FormRedactor {
         self.flat.scratch.out = replacement;
         Ok(())
     }
+}
+
+/// FNV-1a: a filter before comparing keys byte by byte (a collision costs a comparison, never
+/// a wrong answer).
+fn key_hash(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Bytes a form carries raw: letters, digits, `*-._~` and `+` (a space).

@@ -94,6 +94,32 @@ impl Lexer {
                 }
                 continue;
             }
+            // Inside a tag, a quoted value, a comment, a CDATA section or a processing
+            // instruction, only a few bytes matter: the run up to the next is copied at once.
+            let stops: &[u8] = match self.state {
+                State::Tag(None) => b"\"'><",
+                State::Tag(Some(b'"')) => b"\"<",
+                State::Tag(Some(_)) => b"'<",
+                State::Comment | State::CData | State::Pi => b">",
+                _ => b"",
+            };
+            if !stops.is_empty() {
+                let room = usize::try_from(limit.saturating_sub(self.token.len() as u64))
+                    .unwrap_or(usize::MAX)
+                    .min(chunk.len() - i);
+                let rest = &chunk[i..i + room];
+                let run = match stops {
+                    [a, b] => memchr::memchr2(*a, *b, rest),
+                    [a] => memchr::memchr(*a, rest),
+                    _ => rest.iter().position(|b| stops.contains(b)),
+                }
+                .unwrap_or(rest.len());
+                if run > 0 {
+                    self.token.extend_from_slice(&rest[..run]);
+                    i += run;
+                    continue;
+                }
+            }
             let b = chunk[i];
             i += 1;
             self.token.push(b);

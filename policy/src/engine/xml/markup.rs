@@ -19,12 +19,27 @@ pub(crate) struct Tag {
     pub(crate) empty: bool,
 }
 
+/// Bytes that may start a name, and bytes that may continue one (non-ASCII bytes are taken as
+/// name characters; the name must still be UTF-8).
+static NAME: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let start = c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80;
+        t[0][b] = start;
+        t[1][b] = start || c.is_ascii_digit() || c == b'-' || c == b'.';
+        b += 1;
+    }
+    t
+};
+
 fn name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
+    NAME[0][usize::from(b)]
 }
 
 fn name_char(b: u8) -> bool {
-    name_start(b) || b.is_ascii_digit() || b == b'-' || b == b'.'
+    NAME[1][usize::from(b)]
 }
 
 fn space(b: u8) -> bool {
@@ -33,12 +48,21 @@ fn space(b: u8) -> bool {
 
 /// Whether `name` is a qualified name: an XML name with at most one colon, not at either end.
 pub(crate) fn is_qname(name: &[u8]) -> bool {
-    let colons = name.iter().filter(|&&b| b == b':').count();
-    !name.is_empty()
-        && name_start(name[0])
-        && name.iter().all(|&b| name_char(b))
-        && std::str::from_utf8(name).is_ok()
-        && (colons == 0 || colons == 1 && name[0] != b':' && name[name.len() - 1] != b':')
+    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+        return false;
+    };
+    let mut colons = 0;
+    let mut ascii = true;
+    for &b in name {
+        if !name_char(b) {
+            return false;
+        }
+        colons += usize::from(b == b':');
+        ascii &= b < 0x80;
+    }
+    name_start(first)
+        && (ascii || std::str::from_utf8(name).is_ok())
+        && (colons == 0 || colons == 1 && first != b':' && last != b':')
 }
 
 fn scan_name(t: &[u8], mut i: usize) -> usize {
@@ -123,26 +147,37 @@ fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Whether UTF-8 text holds only characters XML allows, checked on its bytes: no control
+/// character but tab, LF and CR, and neither U+FFFE nor U+FFFF (`EF BF BE`, `EF BF BF`);
+/// surrogates cannot be UTF-8.
+fn xml_chars(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r')
+        && memchr::memchr_iter(0xEF, bytes).all(|i| {
+            !(bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+        })
+}
+
 /// Decodes character data or an attribute value as written (`raw`) into `out`: references
 /// resolved, every character checked. `attr` refuses `<` (allowed nowhere raw in a value).
 pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
     out.clear();
     let text = std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?;
-    if !attr && text.contains("]]>") {
+    if !attr && memchr::memchr_iter(b']', raw).any(|i| raw[i..].starts_with(b"]]>")) {
         return Err(V::InvalidXml);
     }
+    if !xml_chars(raw) {
+        return Err(V::ControlCharacter);
+    }
     let mut rest = text;
-    while let Some(amp) = rest.find(['&', '<']) {
-        let plain = &rest[..amp];
-        if !plain.chars().all(xml_char) {
-            return Err(V::ControlCharacter);
-        }
-        out.push_str(plain);
+    while let Some(amp) = memchr::memchr2(b'&', b'<', rest.as_bytes()) {
+        out.push_str(&rest[..amp]);
         if rest.as_bytes()[amp] == b'<' {
             return Err(V::InvalidXml);
         }
         let after = &rest[amp + 1..];
-        let semi = after.find(';').ok_or(V::InvalidXml)?;
+        let semi = memchr::memchr(b';', after.as_bytes()).ok_or(V::InvalidXml)?;
         let name = &after[..semi];
         let c = match name {
             "lt" => '<',
@@ -151,19 +186,20 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
             "quot" => '"',
             "apos" => '\'',
             _ => {
-                let code = if let Some(hex) = name.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()
+                let (digits, radix) = if let Some(hex) = name.strip_prefix("#x") {
+                    (hex, 16)
                 } else if let Some(dec) = name.strip_prefix('#') {
-                    dec.parse::<u32>().ok()
+                    (dec, 10)
                 } else {
                     // A named entity no document can declare here.
                     return Err(V::XmlForbidden);
                 };
-                let ok = |s: &str| {
-                    !s.is_empty() && s.len() <= 8 && s.bytes().all(|b| b.is_ascii_hexdigit())
-                };
-                let digits = name.trim_start_matches("#x").trim_start_matches('#');
-                code.filter(|_| ok(digits))
+                let ok = !digits.is_empty()
+                    && digits.len() <= 8
+                    && digits.bytes().all(|b| b.is_ascii_hexdigit());
+                u32::from_str_radix(digits, radix)
+                    .ok()
+                    .filter(|_| ok)
                     .and_then(char::from_u32)
                     .filter(|&c| xml_char(c))
                     .ok_or(V::InvalidXml)?
@@ -171,9 +207,6 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
         };
         out.push(c);
         rest = &after[semi + 1..];
-    }
-    if !rest.chars().all(xml_char) {
-        return Err(V::ControlCharacter);
     }
     out.push_str(rest);
     Ok(())

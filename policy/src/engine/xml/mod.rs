@@ -47,6 +47,13 @@ pub fn is_xml_name(name: &str) -> bool {
     markup::is_qname(name.as_bytes())
 }
 
+/// Equality of two short byte strings (prefixes, names) without a library call for the empty
+/// and one-byte cases that most documents have.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.len() < 2 && a.first() == b.first() || a == b)
+}
+
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -79,8 +86,9 @@ pub(crate) struct XmlRedactor {
     lexer: Lexer,
     stack: Vec<Frame>,
     names: Vec<u8>,
-    /// Prefix (empty: the default namespace) → URI, innermost last.
-    ns: Vec<(Box<[u8]>, Box<str>)>,
+    /// Prefix (empty: the default namespace) → URI and the index of the policy's prefix for
+    /// it (looked up once, when declared), innermost last.
+    ns: Vec<(Box<[u8]>, Box<str>, Option<u32>)>,
     /// Single (not `[*]`) children seen, per open element (by depth).
     seen: Vec<(usize, NodeId)>,
     tag: Tag,
@@ -325,9 +333,31 @@ impl XmlRedactor {
         if prefix == b"xml" {
             return Ok(Some(XML_NS));
         }
-        match self.ns.iter().rev().find(|(p, _)| **p == *prefix) {
-            Some((_, uri)) if uri.is_empty() => Ok(None),
-            Some((_, uri)) => Ok(Some(uri)),
+        match self.ns.iter().rev().find(|(p, _, _)| **p == *prefix) {
+            Some((_, uri, _)) if uri.is_empty() => Ok(None),
+            Some((_, uri, _)) => Ok(Some(uri)),
+            None if prefix.is_empty() => Ok(None),
+            None => Err(V::InvalidXml),
+        }
+    }
+
+    /// As [`namespace`](Self::namespace), the policy's side: `None` for no namespace,
+    /// `Some(None)` for a namespace the policy does not bind, `Some(Some(i))` for the policy's
+    /// `i`-th prefix.
+    fn binding(&self, prefix: &[u8]) -> Result<Option<Option<u32>>, V> {
+        if prefix == b"xml" {
+            let program = &self.flat.cfg.program;
+            return Ok(Some(
+                program
+                    .namespaces
+                    .iter()
+                    .position(|(_, u)| u == XML_NS)
+                    .map(|i| i as u32),
+            ));
+        }
+        match self.ns.iter().rev().find(|(p, _, _)| same(p, prefix)) {
+            Some((_, uri, _)) if uri.is_empty() => Ok(None),
+            Some((_, _, bound)) => Ok(Some(*bound)),
             None if prefix.is_empty() => Ok(None),
             None => Err(V::InvalidXml),
         }
@@ -345,15 +375,16 @@ impl XmlRedactor {
             Some(i) => (&qname[..i], &qname[i + 1..]),
             None => (&b""[..], qname),
         };
-        let uri = if attr && prefix.is_empty() {
+        let bound = if attr && prefix.is_empty() {
             None
         } else {
-            self.namespace(prefix)?
+            self.binding(prefix)?
         };
-        if let Some(uri) = uri {
-            let Some(p) = self.flat.cfg.program.namespace_prefix(uri) else {
+        if let Some(bound) = bound {
+            let Some(i) = bound else {
                 return Ok(false);
             };
+            let p = &self.flat.cfg.program.namespaces[i as usize].0;
             key.extend_from_slice(p.as_bytes());
             key.push(b':');
         }
@@ -392,7 +423,16 @@ impl XmlRedactor {
             if bad {
                 return fail(self, V::InvalidXml);
             }
-            self.ns.push((prefix.into(), self.text.as_str().into()));
+            let bound = self
+                .flat
+                .cfg
+                .program
+                .namespaces
+                .iter()
+                .position(|(_, u)| *u == self.text)
+                .map(|i| i as u32);
+            self.ns
+                .push((prefix.into(), self.text.as_str().into(), bound));
         }
         let name = self.tag.name.clone();
         let mut key = std::mem::take(&mut self.key);
@@ -614,7 +654,7 @@ impl XmlRedactor {
         let Some(top) = self.stack.last() else {
             return Err(self.violation(V::InvalidXml, at));
         };
-        if self.names[top.name.clone()] != t[name] {
+        if !same(&self.names[top.name.clone()], &t[name]) {
             return Err(self.violation(V::InvalidXml, at));
         }
         self.close(at, out)
