@@ -108,9 +108,9 @@ fn csv_section(
     out: &mut Vec<u8>,
 ) {
     let body = flat::csv_feed(size);
-    let cfg = workload::config(&policy, Format::Csv);
+    let cfg = workload::config(policy, Format::Csv);
     let program = cfg.program.clone();
-    let naive = flat::naive_csv(&program, &keys, &body);
+    let naive = flat::naive_csv(&program, keys, &body);
     assert_eq!(
         whole(&cfg, &body),
         naive,
@@ -130,7 +130,7 @@ fn csv_section(
     engine(&cfg, &body, out, || peak = peak.max(live() - base));
     let base = live();
     let naive_peak = {
-        let out = flat::naive_csv(&program, &keys, &body);
+        let out = flat::naive_csv(&program, keys, &body);
         live() - base - out.capacity() as isize
     };
     let (m, lo, hi) = median(ratios);
@@ -160,11 +160,11 @@ fn form_section(
 ) {
     let bodies = flat::form_bodies(forms);
     let program = workload::config(policy, Format::Csv).program;
-    let cfg = workload::config(&policy, Format::Form);
+    let cfg = workload::config(policy, Format::Form);
     for b in bodies.iter().take(100) {
         assert_eq!(
             whole(&cfg, b),
-            flat::naive_form(&program, &keys, b),
+            flat::naive_form(&program, keys, b),
             "the filters agree"
         );
     }
@@ -175,7 +175,7 @@ fn form_section(
         let (n, _) = best(1, || {
             bodies
                 .iter()
-                .map(|b| flat::naive_form(&program, &keys, b).len())
+                .map(|b| flat::naive_form(&program, keys, b).len())
                 .sum()
         });
         let (e, _) = best(1, || {

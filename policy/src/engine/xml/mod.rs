@@ -69,6 +69,16 @@ enum Target {
     Whole,
 }
 
+/// A namespace declaration in scope.
+struct NsDecl {
+    /// Empty for the default namespace.
+    prefix: Box<[u8]>,
+    /// Empty when the declaration undeclares the default namespace.
+    uri: Box<str>,
+    /// The index of the policy's prefix for the URI, if it binds one.
+    bound: Option<u32>,
+}
+
 struct Frame {
     /// The qualified name as written, in `names`.
     name: Range<usize>,
@@ -88,7 +98,7 @@ pub(crate) struct XmlRedactor {
     names: Vec<u8>,
     /// Prefix (empty: the default namespace) → URI and the index of the policy's prefix for
     /// it (looked up once, when declared), innermost last.
-    ns: Vec<(Box<[u8]>, Box<str>, Option<u32>)>,
+    ns: Vec<NsDecl>,
     /// Single (not `[*]`) children seen, per open element (by depth).
     seen: Vec<(usize, NodeId)>,
     tag: Tag,
@@ -333,9 +343,9 @@ impl XmlRedactor {
         if prefix == b"xml" {
             return Ok(Some(XML_NS));
         }
-        match self.ns.iter().rev().find(|(p, _, _)| **p == *prefix) {
-            Some((_, uri, _)) if uri.is_empty() => Ok(None),
-            Some((_, uri, _)) => Ok(Some(uri)),
+        match self.ns.iter().rev().find(|d| same(&d.prefix, prefix)) {
+            Some(d) if d.uri.is_empty() => Ok(None),
+            Some(d) => Ok(Some(&d.uri)),
             None if prefix.is_empty() => Ok(None),
             None => Err(V::InvalidXml),
         }
@@ -355,9 +365,9 @@ impl XmlRedactor {
                     .map(|i| i as u32),
             ));
         }
-        match self.ns.iter().rev().find(|(p, _, _)| same(p, prefix)) {
-            Some((_, uri, _)) if uri.is_empty() => Ok(None),
-            Some((_, _, bound)) => Ok(Some(*bound)),
+        match self.ns.iter().rev().find(|d| same(&d.prefix, prefix)) {
+            Some(d) if d.uri.is_empty() => Ok(None),
+            Some(d) => Ok(Some(d.bound)),
             None if prefix.is_empty() => Ok(None),
             None => Err(V::InvalidXml),
         }
@@ -431,8 +441,11 @@ impl XmlRedactor {
                 .iter()
                 .position(|(_, u)| *u == self.text)
                 .map(|i| i as u32);
-            self.ns
-                .push((prefix.into(), self.text.as_str().into(), bound));
+            self.ns.push(NsDecl {
+                prefix: prefix.into(),
+                uri: self.text.as_str().into(),
+                bound,
+            });
         }
         let name = self.tag.name.clone();
         let mut key = std::mem::take(&mut self.key);
