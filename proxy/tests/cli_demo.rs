@@ -22,6 +22,8 @@ fn the_demo_walkthrough_runs_end_to_end() {
         "$.applicants[0].card_cvn          123                                 — stripped",
         "622202*********5645",
         "the TLS handshake is refused",
+        "<holder><name>欧阳**</name><id_no>",
+        "<payment><card_no>622202*********5645</card_no></payment><premium>900</premium>",
         "\"error\":\"no_route\"",
         "disclosure.end         begin 2 sent",
         "sluice ledger verify → ok:",

@@ -278,6 +278,31 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     side_by_side(&st, record.as_bytes(), &got);
     println!("   {}\n", st.dim("contract safe-insure-claims-2026: the holder's ID hashed with SM3 (HMAC), the mobile kept with a documented reason, the card masked, diagnosis and CVN stripped"));
 
+    // 2b. The same contract over XML.
+    println!(
+        "{}",
+        st.head("   … and the same record as XML, from the core system's SOAP-era export")
+    );
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?><policies><policy_no>PN-2026-0002</policy_no><holder><name>欧阳娜娜</name><id_no>11010519491231002X</id_no><mobile>13860642414</mobile><occupation>teacher</occupation></holder><payment><card_no>6222029365368615645</card_no><card_cvn>999</card_cvn></payment><premium>900</premium><claims><claim_no>CL-2</claim_no><amount>120</amount><diagnosis>confidential</diagnosis></claims></policies>"#;
+    let req = http::Request::post(format!("https://localhost:{ip}/v2/policies"))
+        .header("content-type", "application/xml")
+        .body(Full::new(Bytes::from(xml)))
+        .map_err(|e| e.to_string())?;
+    let (status, _, _) = call(&inst_client, req).await?;
+    let got = received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    println!("   {} the partner API answered {status}", st.good("→"));
+    println!("   the institution has:    {xml}");
+    println!(
+        "   the partner receives:   {}",
+        st.good(&String::from_utf8_lossy(&got))
+    );
+    println!("   {}\n", st.dim("the same rules by element: holder name masked, ID hashed, card masked, occupation, CVN and diagnosis stripped; a DOCTYPE (XXE) would be refused"));
+
     // 3. Revocation.
     println!(
         "{}",
