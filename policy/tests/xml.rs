@@ -265,3 +265,34 @@ fn pain_text_with(rule: &str) -> String {
         "version = 1\n[namespaces]\ndoc = \"{NS}\"\n[[partner]]\nid = \"p\"\nidentity = {{ uri_san = \"spiffe://test/p\" }}\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"t\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\n[contract.fields]\n{rule}\n"
     )
 }
+
+/// Without a charset parameter (as legacy SOAP services send `text/xml`), the declaration names
+/// the charset (RFC 7303): a GBK document is decoded as GBK, whatever the split.
+#[test]
+fn an_unlabelled_document_is_read_in_the_charset_its_declaration_names() {
+    let text = doc(PMT).replace("UTF-8", "GBK");
+    let (body, _, _) = encoding_rs::GBK.encode(&text);
+    let unlabelled = || {
+        let mut cfg = config(&pain(), Format::Xml);
+        cfg.charset = Charset::Unlabelled;
+        cfg
+    };
+    let whole = run_cfg(unlabelled(), &body, &[]);
+    let (out, summary) = whole.clone().unwrap_or_else(|v| panic!("{v}"));
+    let (out_text, _, bad) = encoding_rs::GBK.decode(&out);
+    assert!(!bad);
+    assert!(out_text.contains("<Nm>欧阳**</Nm>"), "{out_text}");
+    assert_eq!(summary.bytes_in, body.len() as u64);
+    for cut in 0..=body.len().min(80) {
+        assert_eq!(run_cfg(unlabelled(), &body, &[cut]), whole, "cut {cut}");
+    }
+    // A charset sluice does not decode is refused; no declaration is UTF-8.
+    let big5 = doc(PMT).replace("UTF-8", "Big5");
+    let v = run_cfg(unlabelled(), big5.as_bytes(), &[])
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(v.kind.code(), "invalid_encoding");
+    let plain = doc(PMT).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "");
+    let (out, _) = run_cfg(unlabelled(), plain.as_bytes(), &[]).unwrap_or_else(|v| panic!("{v}"));
+    assert!(String::from_utf8(out).unwrap().contains("<Nm>欧阳**</Nm>"));
+}

@@ -419,7 +419,8 @@ pub fn media_type(value: &str) -> Option<Media> {
     }
     Some(Media {
         kind: media,
-        charset: charset.unwrap_or_default(),
+        // Without a parameter: UTF-8, but an XML body's declaration may name its charset.
+        charset: charset.unwrap_or(Charset::Unlabelled),
     })
 }
 
@@ -460,7 +461,8 @@ mod tests {
             charset("application/json; charset=\"gb18030\""),
             Some(Charset::Gb18030)
         );
-        assert_eq!(charset("application/json"), Some(Charset::Utf8));
+        assert_eq!(charset("application/json"), Some(Charset::Unlabelled));
+        assert_eq!(charset("text/xml; charset=utf-8"), Some(Charset::Utf8));
         for bad in [
             "text/plain",
             "application/json; charset=utf-16",

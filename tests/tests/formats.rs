@@ -354,7 +354,7 @@ valid_until = 2099-01-01
   [[contract.route]]
   flow     = "pull"
   method   = "GET"
-  path     = "/v1/soap"
+  path     = "/v1/soap/{{kind}}"
   upstream = "institution"
   formats  = ["xml"]
   records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
@@ -399,17 +399,21 @@ fn soap_body() -> String {
 async fn xml_is_pulled_and_pushed_filtered_and_an_xxe_payload_never_reaches_anyone() {
     let dir = pki("formats-xml", &["acme-loans", "safe-insure"]);
     let (inst, _) = mock_http(Arc::new(|req| {
-        let body = if req.uri().path().ends_with("soap") {
-            soap_body()
+        // A legacy service: GBK, `text/xml` without a charset, the declaration says which.
+        let (content_type, body) = if req.uri().path().ends_with("gbk") {
+            ("text/xml", gbk(&soap_body().replace("UTF-8", "GBK")))
         } else {
-            String::new()
+            (
+                "application/soap+xml; charset=utf-8",
+                soap_body().into_bytes(),
+            )
         };
         MockResponse {
             status: 200,
-            content_type: "application/soap+xml; charset=utf-8",
+            content_type,
             encoding: None,
             delay_ms: 0,
-            body: Chunks::new(body.as_bytes(), 11, false),
+            body: Chunks::new(&body, 11, false),
         }
     }))
     .await;
@@ -426,7 +430,7 @@ async fn xml_is_pulled_and_pushed_filtered_and_an_xxe_payload_never_reaches_anyo
             Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
             h2,
         );
-        let req = Request::get(format!("https://localhost:{port}/v1/soap"))
+        let req = Request::get(format!("https://localhost:{port}/v1/soap/utf8"))
             .body(Full::new(Bytes::new()))
             .unwrap();
         let (status, headers, body) = fetch(&acme, req).await;
@@ -439,6 +443,17 @@ async fn xml_is_pulled_and_pushed_filtered_and_an_xxe_payload_never_reaches_anyo
         assert_no_secret(&text);
         assert!(!text.contains("secret-token") && !text.contains("branch"));
         assert_eq!(text, want);
+        let req = Request::get(format!("https://localhost:{port}/v1/soap/gbk"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let (status, headers, body) = fetch(&acme, req).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "text/xml");
+        assert_eq!(
+            body.unwrap(),
+            gbk(&want.replace("UTF-8", "GBK")),
+            "GBK in, GBK out"
+        );
     }
     let port = sluice.addr("internal").unwrap().port();
     let inst_client = client(&dir, Some(("institution.pem", "institution.key")), false);

@@ -33,6 +33,9 @@ pub enum Charset {
     Gb18030,
     /// GBK (`charset=gbk`, `charset=gb2312`).
     Gbk,
+    /// No `charset` parameter: UTF-8, except for XML, whose encoding declaration names the
+    /// charset (RFC 7303); a declaration of a charset sluice does not decode is refused.
+    Unlabelled,
 }
 
 impl Charset {
@@ -48,7 +51,7 @@ impl Charset {
 
     fn encoding(self) -> Option<&'static Encoding> {
         match self {
-            Self::Utf8 => None,
+            Self::Utf8 | Self::Unlabelled => None,
             Self::Gb18030 => Some(encoding_rs::GB18030),
             Self::Gbk => Some(encoding_rs::GBK),
         }

@@ -1,10 +1,10 @@
 //! [`Redactor`]: the filter of one body, dispatching to its format's engine.
 
-use super::charset::Transcoder;
+use super::charset::{Charset, Transcoder};
 use super::csv::CsvRedactor;
 use super::form::FormRedactor;
 use super::json::JsonRedactor;
-use super::xml::XmlRedactor;
+use super::xml::{self, Sniffed, XmlRedactor};
 use super::{EngineConfig, Format, Summary, Violation};
 
 /// The streaming filter for one body. See [`engine`](super).
@@ -14,6 +14,8 @@ pub struct Redactor {
     charset: Option<Box<Transcoder>>,
     /// The engine's UTF-8 output, before encoding (with a charset only).
     utf8: Vec<u8>,
+    /// An unlabelled XML body's first bytes, held until its declaration says its charset.
+    sniffing: Option<Vec<u8>>,
     failed: Option<Violation>,
 }
 
@@ -31,6 +33,8 @@ impl Redactor {
     /// A redactor for one body in `cfg.format`.
     pub fn new(cfg: EngineConfig) -> Self {
         let charset = Transcoder::new(cfg.charset).map(Box::new);
+        let sniffing =
+            (cfg.format == Format::Xml && cfg.charset == Charset::Unlabelled).then(Vec::new);
         let inner = match cfg.format {
             Format::Json | Format::Ndjson => Inner::Json(JsonRedactor::new(cfg)),
             Format::Csv => Inner::Csv(CsvRedactor::new(cfg)),
@@ -41,8 +45,35 @@ impl Redactor {
             inner,
             charset,
             utf8: Vec::new(),
+            sniffing,
             failed: None,
         }
+    }
+
+    /// With an unlabelled XML body: holds `chunk` until the declaration names the charset
+    /// (`last`: the body ends), then sets the charset up. Returns the bytes to filter now.
+    fn sniff(&mut self, chunk: &[u8], last: bool) -> Result<Option<Vec<u8>>, Violation> {
+        let Some(head) = self.sniffing.as_mut() else {
+            return Ok(None);
+        };
+        head.extend_from_slice(chunk);
+        let charset = match xml::sniff(head) {
+            Sniffed::More if !last => return Ok(Some(Vec::new())),
+            Sniffed::More => Charset::Utf8,
+            Sniffed::Charset(c) => c,
+            Sniffed::Unknown => {
+                return Err(Violation {
+                    kind: super::ViolationKind::InvalidEncoding,
+                    path: "$".into(),
+                    offset: 0,
+                });
+            }
+        };
+        if let Inner::Xml(x) = &mut self.inner {
+            x.set_charset(charset);
+        }
+        self.charset = Transcoder::new(charset).map(Box::new);
+        Ok(self.sniffing.take())
     }
 
     /// Filters the next chunk, appending what can be released to `out`. After a violation every
@@ -51,6 +82,15 @@ impl Redactor {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         if let Some(v) = &self.failed {
             return Err(v.clone());
+        }
+        match self.sniff(chunk, false) {
+            Ok(None) => {}
+            Ok(Some(head)) if head.is_empty() => return Ok(()),
+            Ok(Some(head)) => return self.feed(&head, out),
+            Err(v) => {
+                self.failed = Some(v.clone());
+                return Err(v);
+            }
         }
         let Some(t) = self.charset.as_deref_mut() else {
             return self.inner.feed(chunk, out);
@@ -69,6 +109,14 @@ impl Redactor {
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
         if let Some(v) = &self.failed {
             return Err(v.clone());
+        }
+        match self.sniff(&[], true) {
+            Ok(Some(head)) if !head.is_empty() => self.feed(&head, out)?,
+            Ok(_) => {}
+            Err(v) => {
+                self.failed = Some(v.clone());
+                return Err(v);
+            }
         }
         let Some(t) = self.charset.as_deref_mut() else {
             return self.inner.finish(out);

@@ -54,6 +54,46 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.len() < 2 && a.first() == b.first() || a == b)
 }
 
+/// What the start of an XML body says of its charset, when the media type does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    /// Too few bytes to tell.
+    More,
+    /// The declaration names this charset, or there is none (UTF-8).
+    Charset(super::charset::Charset),
+    /// The declaration names a charset sluice does not decode.
+    Unknown,
+}
+
+/// Reads the charset from the XML declaration at the start of `head`. A malformed declaration
+/// reads as UTF-8: the engine refuses it when it reads it.
+pub(crate) fn sniff(head: &[u8]) -> Sniffed {
+    use super::charset::Charset;
+    const DECL: &[u8] = b"<?xml";
+    if head.len() < DECL.len() {
+        return if DECL.starts_with(head) {
+            Sniffed::More
+        } else {
+            Sniffed::Charset(Charset::Utf8)
+        };
+    }
+    if !head.starts_with(DECL) {
+        return Sniffed::Charset(Charset::Utf8);
+    }
+    let Some(end) = head.windows(2).position(|w| w == b"?>") else {
+        // A declaration longer than this is not one sluice reads.
+        return if head.len() < 512 {
+            Sniffed::More
+        } else {
+            Sniffed::Charset(Charset::Utf8)
+        };
+    };
+    match markup::declaration(&head[..end + 2]) {
+        Ok(Some(label)) => Charset::from_label(&label).map_or(Sniffed::Unknown, Sniffed::Charset),
+        _ => Sniffed::Charset(Charset::Utf8),
+    }
+}
+
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -140,6 +180,11 @@ impl XmlRedactor {
 
     pub(crate) fn flat_ref(&self) -> &Flat {
         &self.flat
+    }
+
+    /// The charset the body turned out to be in (read from its declaration), before any byte.
+    pub(crate) fn set_charset(&mut self, charset: super::charset::Charset) {
+        self.flat.cfg.charset = charset;
     }
 
     pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
