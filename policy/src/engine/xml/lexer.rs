@@ -96,10 +96,11 @@ impl Lexer {
             }
             // Inside a tag, a quoted value, a comment, a CDATA section or a processing
             // instruction, only a few bytes matter: the run up to the next is copied at once.
+            // (A `<` inside a tag is refused when the tag is read: no name or value holds one.)
             let stops: &[u8] = match self.state {
-                State::Tag(None) => b"\"'><",
-                State::Tag(Some(b'"')) => b"\"<",
-                State::Tag(Some(_)) => b"'<",
+                State::Tag(None) => b"\"'>",
+                State::Tag(Some(b'"')) => b"\"",
+                State::Tag(Some(_)) => b"'",
                 State::Comment | State::CData | State::Pi => b">",
                 _ => b"",
             };
@@ -108,10 +109,10 @@ impl Lexer {
                     .unwrap_or(usize::MAX)
                     .min(chunk.len() - i);
                 let rest = &chunk[i..i + room];
-                let run = match stops {
-                    [a, b] => memchr::memchr2(*a, *b, rest),
-                    [a] => memchr::memchr(*a, rest),
-                    _ => rest.iter().position(|b| stops.contains(b)),
+                let run = match *stops {
+                    [a, b, c] => memchr::memchr3(a, b, c, rest),
+                    [a] => memchr::memchr(a, rest),
+                    _ => unreachable!("one or three stops"),
                 }
                 .unwrap_or(rest.len());
                 if run > 0 {
@@ -151,14 +152,11 @@ impl Lexer {
                         false
                     }
                     b'>' => true,
-                    b'<' => return Err(fail(V::InvalidXml, at)),
                     _ => false,
                 },
                 State::Tag(Some(q)) => {
                     if b == q {
                         self.state = State::Tag(None);
-                    } else if b == b'<' {
-                        return Err(fail(V::InvalidXml, at));
                     }
                     false
                 }
