@@ -1,0 +1,343 @@
+//! Elements: a start tag read and matched against the trie (what it becomes, which of its
+//! attributes go out), and an end tag closing it (a leaf's value through its rule, a record's
+//! consent check).
+
+use std::ops::Range;
+
+use super::markup;
+use super::{Frame, NsDecl, Target, XML_NS, XmlRedactor, same};
+use crate::engine::flat::Member;
+use crate::engine::tally::KEPT;
+use crate::engine::text::Applied;
+use crate::engine::violation::{Violation, ViolationKind as V};
+
+impl XmlRedactor {
+    pub(super) fn start(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let fail = |s: &Self, kind| Err(s.violation(kind, at));
+        let mut tag = std::mem::take(&mut self.tag);
+        let parsed = markup::start_tag(t, &mut tag);
+        self.tag = tag;
+        parsed.map_err(|k| self.violation(k, at))?;
+        if self.root_done {
+            return fail(self, V::TrailingData);
+        }
+        if self.stack.len() >= self.flat.cfg.limits.max_depth {
+            return fail(self, V::DepthExceeded);
+        }
+        // Namespace declarations first: they apply to the element's own name.
+        let ns_len = self.ns.len();
+        for (n, v, _) in &self.tag.attrs {
+            let name = &t[n.clone()];
+            let prefix: &[u8] = match name {
+                b"xmlns" => b"",
+                _ => match name.strip_prefix(b"xmlns:") {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            markup::decode(&t[v.clone()], true, &mut self.text)
+                .map_err(|k| self.violation(k, at))?;
+            let bad = prefix == b"xmlns"
+                || (prefix == b"xml") != (self.text == XML_NS)
+                || !prefix.is_empty() && self.text.is_empty();
+            if bad {
+                return fail(self, V::InvalidXml);
+            }
+            let bound = self
+                .flat
+                .cfg
+                .program
+                .namespaces
+                .iter()
+                .position(|(_, u)| *u == self.text)
+                .map(|i| i as u32);
+            self.ns.push(NsDecl {
+                prefix: prefix.into(),
+                uri: self.text.as_str().into(),
+                bound,
+            });
+        }
+        let name = self.tag.name.clone();
+        let mut key = std::mem::take(&mut self.key);
+        let known = self.policy_key(&t[name.clone()], false, &mut key);
+        let known = known.map_err(|k| self.violation(k, at))?;
+        let program = self.flat.cfg.program.clone();
+        let (parent, depth) = match self.stack.last() {
+            Some(f) => (f.target, self.stack.len()),
+            None => (Target::Node(program.root()), 0),
+        };
+        let target = match parent {
+            Target::Strip => Target::Strip,
+            Target::Whole => Target::Whole,
+            Target::Leaf(_) => {
+                self.key = key;
+                return fail(self, V::WrongContainer);
+            }
+            Target::Node(p) => match known.then(|| program.node(p).child(&key)).flatten() {
+                None => {
+                    self.flat.tally.node_stripped[p as usize] += 1;
+                    Target::Strip
+                }
+                Some((_, c)) => {
+                    let node = match program.node(c).any {
+                        Some(any) => any,
+                        None => {
+                            if self.seen.iter().any(|&(d, n)| d == depth && n == c) {
+                                self.key = key;
+                                return fail(self, V::DuplicateKey);
+                            }
+                            self.seen.push((depth, c));
+                            c
+                        }
+                    };
+                    let n = program.node(node);
+                    match n.rule {
+                        Some(r) if program.rules[r as usize].action.is_subtree() => {
+                            self.flat.tally.rule_counts[r as usize][KEPT] += 1;
+                            Target::Whole
+                        }
+                        Some(_) => Target::Leaf(node),
+                        None if n.expects_array() => {
+                            self.key = key;
+                            return fail(self, V::WrongContainer);
+                        }
+                        None if n.expects_object() => Target::Node(node),
+                        None => Target::Leaf(node),
+                    }
+                }
+            },
+        };
+        self.key = key;
+        let node_of = |t: Target| match t {
+            Target::Node(n) | Target::Leaf(n) => Some(n),
+            _ => None,
+        };
+        let record = node_of(target).is_some() && node_of(target) == program.record_node;
+        if record {
+            self.flat.begin_record(at);
+        }
+        let emitted = match target {
+            Target::Whole => true,
+            Target::Leaf(n) => program.node(n).rule.is_some(),
+            Target::Node(n) => program.node(n).emits,
+            Target::Strip => false,
+        };
+        let name_start = self.names.len();
+        self.names.extend_from_slice(&t[name.clone()]);
+        self.stack.push(Frame {
+            name: name_start..self.names.len(),
+            target,
+            emitted,
+            ns_len,
+            seen_len: self.seen.len(),
+            record,
+        });
+        // The start tag as it goes out: the name, namespace declarations, listed attributes.
+        let mut open = std::mem::take(&mut self.leaf_open);
+        open.clear();
+        let result = self.attributes(t, target, at, &mut open);
+        if let Err(v) = result {
+            self.leaf_open = open;
+            return Err(v);
+        }
+        match target {
+            Target::Leaf(_) => {
+                self.leaf_open = open;
+                self.leaf_raw.clear();
+                self.leaf_text.clear();
+            }
+            _ => {
+                if emitted {
+                    let sink = self.flat.sink(out);
+                    sink.extend_from_slice(&open);
+                    sink.extend_from_slice(if self.tag.empty { b"/>" } else { b">" });
+                }
+                self.leaf_open = open;
+            }
+        }
+        if self.tag.empty {
+            self.close(at, out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `<name` and the attributes that go out into `open`, applying attribute rules.
+    pub(super) fn attributes(
+        &mut self,
+        t: &[u8],
+        target: Target,
+        at: u64,
+        open: &mut Vec<u8>,
+    ) -> Result<(), Violation> {
+        open.push(b'<');
+        open.extend_from_slice(&t[self.tag.name.clone()]);
+        let attrs = std::mem::take(&mut self.tag.attrs);
+        let result = self.each_attribute(t, &attrs, target, at, open);
+        self.tag.attrs = attrs;
+        result
+    }
+
+    pub(super) fn each_attribute(
+        &mut self,
+        t: &[u8],
+        attrs: &[(Range<usize>, Range<usize>, u8)],
+        target: Target,
+        at: u64,
+        open: &mut Vec<u8>,
+    ) -> Result<(), Violation> {
+        let program = self.flat.cfg.program.clone();
+        let mut expanded: Vec<(Option<String>, &[u8])> = Vec::new();
+        for (n, v, q) in attrs {
+            let name = &t[n.clone()];
+            let raw = &t[v.clone()];
+            let write_raw = |open: &mut Vec<u8>| {
+                open.push(b' ');
+                open.extend_from_slice(name);
+                open.push(b'=');
+                open.push(*q);
+                open.extend_from_slice(raw);
+                open.push(*q);
+            };
+            markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
+            if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                write_raw(open);
+                continue;
+            }
+            // Two names for one attribute (prefixes bound to one namespace) are one twice.
+            let (prefix, local) = match memchr::memchr(b':', name) {
+                Some(i) => (&name[..i], &name[i + 1..]),
+                None => (&b""[..], name),
+            };
+            let uri = if prefix.is_empty() {
+                None
+            } else {
+                self.namespace(prefix)
+                    .map_err(|k| self.violation(k, at))?
+                    .map(str::to_owned)
+            };
+            if expanded.iter().any(|(u, l)| *u == uri && *l == local) {
+                return Err(self.violation(V::DuplicateKey, at));
+            }
+            expanded.push((uri, local));
+            let node = match target {
+                Target::Whole => {
+                    write_raw(open);
+                    continue;
+                }
+                Target::Strip => continue,
+                Target::Node(n) | Target::Leaf(n) => n,
+            };
+            let mut key = std::mem::take(&mut self.key);
+            let known = self
+                .policy_key(name, true, &mut key)
+                .map_err(|k| self.violation(k, at))?;
+            let child = known.then(|| program.node(node).child(&key)).flatten();
+            self.key = key;
+            let member = match child {
+                Some((_, c)) => match program.node(c) {
+                    n if n.rule.is_some() => Member::Ruled(c),
+                    n if n.subject => Member::SubjectOnly(c),
+                    _ => Member::Stripped,
+                },
+                None => Member::Stripped,
+            };
+            if member == Member::Stripped {
+                self.flat.tally.node_stripped[node as usize] += 1;
+                continue;
+            }
+            let text = std::mem::take(&mut self.text);
+            let applied = self.flat.value(member, &text);
+            self.text = text;
+            let applied = applied.map_err(|k| Violation {
+                kind: k,
+                path: match member {
+                    Member::Ruled(c) | Member::SubjectOnly(c) => program.node(c).path.clone(),
+                    _ => self.path(),
+                },
+                offset: at,
+            })?;
+            if let Member::Ruled(_) = member {
+                match applied {
+                    Applied::AsWritten => write_raw(open),
+                    Applied::Replaced => {
+                        open.push(b' ');
+                        open.extend_from_slice(name);
+                        open.extend_from_slice(b"=\"");
+                        markup::escape(&self.flat.scratch.out, open);
+                        open.push(b'"');
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn end(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let name = markup::end_tag(t).map_err(|k| self.violation(k, at))?;
+        let Some(top) = self.stack.last() else {
+            return Err(self.violation(V::InvalidXml, at));
+        };
+        if !same(&self.names[top.name.clone()], &t[name]) {
+            return Err(self.violation(V::InvalidXml, at));
+        }
+        self.close(at, out)
+    }
+
+    /// Closes the innermost element.
+    pub(super) fn close(&mut self, at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let top = self.stack.last().expect("an open element");
+        let (target, emitted, record) = (top.target, top.emitted, top.record);
+        let name = top.name.clone();
+        if let Target::Leaf(n) = target {
+            let member = if emitted {
+                Member::Ruled(n)
+            } else {
+                Member::SubjectOnly(n)
+            };
+            let text = std::mem::take(&mut self.leaf_text);
+            let applied = self.flat.value(member, &text);
+            self.leaf_text = text;
+            let applied = applied.map_err(|k| self.violation(k, at))?;
+            if emitted {
+                let (open, raw) = (&self.leaf_open, &self.leaf_raw);
+                let replacement = std::mem::take(&mut self.flat.scratch.out);
+                let value_empty = match applied {
+                    Applied::AsWritten => raw.is_empty(),
+                    Applied::Replaced => replacement.is_empty(),
+                };
+                let sink = self.flat.sink(out);
+                sink.extend_from_slice(open);
+                if value_empty && self.tag.empty {
+                    sink.extend_from_slice(b"/>");
+                } else {
+                    sink.push(b'>');
+                    match applied {
+                        Applied::AsWritten => sink.extend_from_slice(raw),
+                        Applied::Replaced => markup::escape(&replacement, sink),
+                    }
+                    sink.extend_from_slice(b"</");
+                    sink.extend_from_slice(&self.names[name.clone()]);
+                    sink.push(b'>');
+                }
+                self.flat.scratch.out = replacement;
+            }
+        } else if emitted && !self.tag.empty {
+            let sink = self.flat.sink(out);
+            sink.extend_from_slice(b"</");
+            sink.extend_from_slice(&self.names[name.clone()]);
+            sink.push(b'>');
+        }
+        self.tag.empty = false;
+        let top = self.stack.pop().expect("an open element");
+        self.ns.truncate(top.ns_len);
+        self.seen.truncate(top.seen_len);
+        self.names.truncate(top.name.start);
+        if record {
+            self.flat.end_record(out);
+        }
+        if self.stack.is_empty() {
+            self.root_done = true;
+        }
+        Ok(())
+    }
+}
