@@ -158,7 +158,11 @@ fn the_last_row_may_end_without_a_line_end() {
 #[test]
 fn output_and_verdict_do_not_depend_on_where_the_body_is_split() {
     let p = loans();
-    let bodies: [&[u8]; 5] = [
+    let bodies: [&[u8]; 8] = [
+        // Invalid UTF-8 in a dropped column, in a kept one, and a character cut by the end.
+        b"loan_id,x\nL1,\xE4\xB8x\nL2,y\n",
+        b"loan_id,x\n\"L\xE4\xB8\xAD\xFF\"\"\",1\n",
+        b"loan_id,x\nL1,\xE4\xB8",
         "loan_id,name,mobile,amount,remarks\r\n\"L,1\",张三,13812345678,1,\"x\"\"y 13912345678\"\r\nL2,李四,,2,\"a\nb\"\r\n".as_bytes(),
         b"loan_id,amount\nL1,12\nL2,1e3\n",
         b"loan_id\n\"L1\"x\n",

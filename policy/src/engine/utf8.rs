@@ -124,6 +124,91 @@ impl Utf8Stream {
     }
 }
 
+/// UTF-8 checked ahead of a walker that must only ever see whole, valid characters (the CSV
+/// engine, which then needs no check per cell): each chunk is validated at once with SIMD; a
+/// character cut by the chunk's end is held back and handed over whole with the next chunk, so
+/// the walker sees the same bytes in the same order however the body was split, and stops at
+/// the same invalid sequence.
+#[derive(Debug, Default)]
+pub(crate) struct WholeChars {
+    carry: [u8; 4],
+    len: usize,
+    at: u64,
+}
+
+/// What a chunk gives the walker: a held-back character completed (its bytes, their count and
+/// offset), then the part of the chunk that ends on a whole character (and its offset), and
+/// where the first invalid sequence starts, if one does (nothing after it is handed over).
+pub(crate) struct Pieces<'a> {
+    pub(crate) head: Option<([u8; 4], usize, u64)>,
+    pub(crate) body: &'a [u8],
+    pub(crate) body_at: u64,
+    pub(crate) invalid_at: Option<u64>,
+}
+
+impl WholeChars {
+    /// Splits `chunk`, whose first byte is at absolute `offset`; `last` ends the body (a
+    /// character still cut short is then invalid).
+    pub(crate) fn split<'a>(&mut self, chunk: &'a [u8], offset: u64, last: bool) -> Pieces<'a> {
+        let mut head = None;
+        let mut i = 0;
+        let none = |at| Pieces {
+            head: None,
+            body: &[],
+            body_at: offset,
+            invalid_at: at,
+        };
+        if self.len > 0 {
+            let need = sequence_len(self.carry[0]) - self.len;
+            let take = need.min(chunk.len());
+            if chunk[..take].iter().any(|b| b & 0xC0 != 0x80) {
+                return none(Some(self.at));
+            }
+            self.carry[self.len..self.len + take].copy_from_slice(&chunk[..take]);
+            self.len += take;
+            if take < need {
+                return none(last.then_some(self.at));
+            }
+            if std::str::from_utf8(&self.carry[..self.len]).is_err() {
+                return none(Some(self.at));
+            }
+            head = Some((self.carry, self.len, self.at));
+            self.len = 0;
+            i = take;
+        }
+        let rest = &chunk[i..];
+        let body_at = offset + i as u64;
+        let (valid, invalid_at) = match simdutf8::compat::from_utf8(rest) {
+            Ok(_) => (rest.len(), None),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                match e.error_len() {
+                    None if !last => {
+                        // Cut by the chunk's end: held back until the next chunk completes it.
+                        let tail = &rest[valid..];
+                        self.carry[..tail.len()].copy_from_slice(tail);
+                        self.len = tail.len();
+                        self.at = body_at + valid as u64;
+                        (valid, None)
+                    }
+                    _ => (valid, Some(body_at + valid as u64)),
+                }
+            }
+        };
+        Pieces {
+            head,
+            body: &rest[..valid],
+            body_at,
+            invalid_at,
+        }
+    }
+
+    /// At the end of the body: where a character still cut short starts, if one is.
+    pub(crate) fn cut_short(&self) -> Option<u64> {
+        (self.len > 0).then_some(self.at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
