@@ -71,7 +71,7 @@ impl Lexer {
             let at = offset + i as u64;
             if self.state == State::Text {
                 let room = (limit + 1).saturating_sub(self.token.len() as u64);
-                let end = memchr::memchr(b'<', &chunk[i..]).map_or(chunk.len(), |n| i + n);
+                let end = find_short(&chunk[i..], |b| b == b'<').map_or(chunk.len(), |n| i + n);
                 if self.token.is_empty() {
                     self.start = at;
                 }
@@ -110,8 +110,8 @@ impl Lexer {
                     .min(chunk.len() - i);
                 let rest = &chunk[i..i + room];
                 let run = match *stops {
-                    [a, b, c] => memchr::memchr3(a, b, c, rest),
-                    [a] => memchr::memchr(a, rest),
+                    [a, b, c] => find_short(rest, |x| x == a || x == b || x == c),
+                    [a] => find_short(rest, |x| x == a),
                     _ => unreachable!("one or three stops"),
                 }
                 .unwrap_or(rest.len());
@@ -193,4 +193,22 @@ impl Lexer {
             _ => Err(fail(V::Truncated, self.start)),
         }
     }
+}
+
+/// The first byte of `bytes` that `stop` matches. Tokens are mostly short (a tag, a value):
+/// a plain loop first, memchr's vector search only for what runs longer.
+#[inline]
+fn find_short(bytes: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    if let Some(i) = head.iter().position(|&b| stop(b)) {
+        return Some(i);
+    }
+    if bytes.len() <= SHORT {
+        return None;
+    }
+    bytes[SHORT..]
+        .iter()
+        .position(|&b| stop(b))
+        .map(|i| i + SHORT)
 }

@@ -214,15 +214,18 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
 
 /// Escapes `text` for character data or a double-quoted attribute value.
 pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
-    for b in text.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b => out.push(b),
-        }
+    let mut rest = text.as_bytes();
+    while let Some(i) = rest.iter().position(|b| matches!(b, b'&' | b'<' | b'>' | b'"')) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(match rest[i] {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            _ => b"&quot;",
+        });
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 /// Reads `<?xml version="1.0" encoding="..." standalone="..."?>`: the encoding's label, if any.

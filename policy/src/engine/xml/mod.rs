@@ -299,7 +299,10 @@ impl XmlRedactor {
 
     fn text_token(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
         markup::decode(t, false, &mut self.text).map_err(|k| self.violation(k, at))?;
-        let blank = self.text.trim_matches([' ', '\t', '\r', '\n']).is_empty();
+        let blank = self
+            .text
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
         let Some(top) = self.stack.last() else {
             if !blank {
                 let kind = if self.root_done {
