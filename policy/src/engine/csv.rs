@@ -21,11 +21,11 @@
 //! Memory: one cell (bounded by the token limit), the header's columns, and — with a consent
 //! list — one row (bounded by the record cap).
 
-use super::flat::{Flat, Member};
+use super::EngineConfig;
+use super::flat::{Flat, FlatEngine, Member};
 use super::text::Applied;
 use super::utf8::WholeChars;
 use super::violation::{Violation, ViolationKind as V};
-use super::{EngineConfig, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -71,6 +71,32 @@ pub(crate) struct CsvRedactor {
     failed: Option<Violation>,
 }
 
+impl FlatEngine for CsvRedactor {
+    fn flat(&mut self) -> &mut Flat {
+        &mut self.flat
+    }
+
+    fn flat_ref(&self) -> &Flat {
+        &self.flat
+    }
+
+    fn failed(&mut self) -> &mut Option<Violation> {
+        &mut self.failed
+    }
+
+    fn offset(&mut self) -> &mut u64 {
+        &mut self.offset
+    }
+
+    fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        self.walk_checked(chunk, out)
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        self.end_body(out)
+    }
+}
+
 impl CsvRedactor {
     pub(crate) fn new(cfg: EngineConfig) -> Self {
         Self {
@@ -94,42 +120,6 @@ impl CsvRedactor {
         }
     }
 
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let result = self.walk_checked(chunk, out);
-        self.flat.tally.released(&out[start..]);
-        self.flat.tally.bytes_in += chunk.len() as u64;
-        self.offset += chunk.len() as u64;
-        result.inspect_err(|v| self.failed = Some(v.clone()))
-    }
-
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let result = self.end(out);
-        self.flat.tally.released(&out[start..]);
-        match result {
-            Ok(()) => Ok(self.flat.tally.summary(&self.flat.cfg.program)),
-            Err(v) => {
-                self.failed = Some(v.clone());
-                Err(v)
-            }
-        }
-    }
-
-    pub(crate) fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    pub(crate) fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
     /// Walks what the UTF-8 check hands over: whole, valid characters, up to an invalid one.
     fn walk_checked(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         let pieces = self.utf8.split(chunk, self.offset, false);
@@ -143,7 +133,7 @@ impl CsvRedactor {
         }
     }
 
-    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+    fn end_body(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
         if let Some(at) = self.utf8.cut_short() {
             return Err(self.flat.violation(V::InvalidUtf8, self.current(), at));
         }

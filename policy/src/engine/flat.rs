@@ -12,10 +12,10 @@
 //! so that a record whose subject withdrew consent can be dropped whole; otherwise values are
 //! released as soon as they are known.
 
-use super::EngineConfig;
 use super::tally::{KEPT, Tally};
 use super::text::{self, Applied, Scratch};
 use super::violation::{Violation, ViolationKind as V};
+use super::{EngineConfig, Summary};
 use crate::program::NodeId;
 
 /// How one member name is treated.
@@ -202,5 +202,51 @@ impl Flat {
     /// Takes the subject hashes gathered so far.
     pub(crate) fn take_subjects(&mut self) -> Vec<[u8; 32]> {
         std::mem::take(&mut self.tally.subjects)
+    }
+}
+
+/// The shell every text format's engine shares (CSV, forms, XML): after a violation every call
+/// returns it again; the bytes released are counted and digested; the summary comes from the
+/// record machinery's counters. An engine supplies its walk and its end.
+pub(crate) trait FlatEngine {
+    fn flat(&mut self) -> &mut Flat;
+    fn flat_ref(&self) -> &Flat;
+    /// The violation that stopped the body, once one did.
+    fn failed(&mut self) -> &mut Option<Violation>;
+    /// Absolute offset of the next byte.
+    fn offset(&mut self) -> &mut u64;
+    /// Reads `chunk`, appending what can be released to `out`.
+    fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation>;
+    /// The body ended: what is still held goes out, or the body was incomplete.
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation>;
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        if let Some(v) = self.failed() {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.walk_chunk(chunk, out);
+        let tally = &mut self.flat().tally;
+        tally.released(&out[start..]);
+        tally.bytes_in += chunk.len() as u64;
+        *self.offset() += chunk.len() as u64;
+        result.inspect_err(|v| *self.failed() = Some(v.clone()))
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
+        if let Some(v) = self.failed() {
+            return Err(v.clone());
+        }
+        let start = out.len();
+        let result = self.end(out);
+        let flat = self.flat();
+        flat.tally.released(&out[start..]);
+        match result {
+            Ok(()) => Ok(flat.tally.summary(&flat.cfg.program)),
+            Err(v) => {
+                *self.failed() = Some(v.clone());
+                Err(v)
+            }
+        }
     }
 }

@@ -18,10 +18,10 @@
 //! the WHATWG serializer would (`+` for a space, `%XX` for anything but `*-._` and
 //! alphanumerics).
 
-use super::flat::{Flat, Member};
+use super::EngineConfig;
+use super::flat::{Flat, FlatEngine, Member};
 use super::text::Applied;
 use super::violation::{Violation, ViolationKind as V};
-use super::{EngineConfig, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -51,6 +51,32 @@ pub(crate) struct FormRedactor {
     failed: Option<Violation>,
 }
 
+impl FlatEngine for FormRedactor {
+    fn flat(&mut self) -> &mut Flat {
+        &mut self.flat
+    }
+
+    fn flat_ref(&self) -> &Flat {
+        &self.flat
+    }
+
+    fn failed(&mut self) -> &mut Option<Violation> {
+        &mut self.failed
+    }
+
+    fn offset(&mut self) -> &mut u64 {
+        &mut self.offset
+    }
+
+    fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        self.walk(chunk, out)
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        self.end_body(out)
+    }
+}
+
 impl FormRedactor {
     pub(crate) fn new(cfg: EngineConfig) -> Self {
         Self {
@@ -69,43 +95,7 @@ impl FormRedactor {
         }
     }
 
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let result = self.walk(chunk, out);
-        self.flat.tally.released(&out[start..]);
-        self.flat.tally.bytes_in += chunk.len() as u64;
-        self.offset += chunk.len() as u64;
-        result.inspect_err(|v| self.failed = Some(v.clone()))
-    }
-
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let result = self.end(out);
-        self.flat.tally.released(&out[start..]);
-        match result {
-            Ok(()) => Ok(self.flat.tally.summary(&self.flat.cfg.program)),
-            Err(v) => {
-                self.failed = Some(v.clone());
-                Err(v)
-            }
-        }
-    }
-
-    pub(crate) fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    pub(crate) fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
-    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+    fn end_body(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
         if self.escape > 0 {
             return Err(self.flat.violation(V::Truncated, None, self.offset));
         }

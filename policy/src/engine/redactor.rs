@@ -2,6 +2,7 @@
 
 use super::charset::{Charset, Transcoder};
 use super::csv::CsvRedactor;
+use super::flat::FlatEngine;
 use super::form::FormRedactor;
 use super::json::JsonRedactor;
 use super::xml::{self, Sniffed, XmlRedactor};

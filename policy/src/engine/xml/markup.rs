@@ -215,7 +215,10 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
 /// Escapes `text` for character data or a double-quoted attribute value.
 pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
     let mut rest = text.as_bytes();
-    while let Some(i) = rest.iter().position(|b| matches!(b, b'&' | b'<' | b'>' | b'"')) {
+    while let Some(i) = rest
+        .iter()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"'))
+    {
         out.extend_from_slice(&rest[..i]);
         out.extend_from_slice(match rest[i] {
             b'&' => b"&amp;",

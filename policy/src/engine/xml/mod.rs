@@ -37,9 +37,9 @@ use lexer::{Kind, Lexer};
 use markup::Tag;
 pub(crate) use names::{Sniffed, sniff};
 
-use super::flat::Flat;
+use super::EngineConfig;
+use super::flat::{Flat, FlatEngine};
 use super::violation::{Violation, ViolationKind as V};
-use super::{EngineConfig, Summary};
 use crate::program::NodeId;
 
 /// Whether `name` is an XML qualified name (at most one colon, not at either end): what a
@@ -114,6 +114,61 @@ pub(crate) struct XmlRedactor {
     failed: Option<Violation>,
 }
 
+impl FlatEngine for XmlRedactor {
+    fn flat(&mut self) -> &mut Flat {
+        &mut self.flat
+    }
+
+    fn flat_ref(&self) -> &Flat {
+        &self.flat
+    }
+
+    fn failed(&mut self) -> &mut Option<Violation> {
+        &mut self.failed
+    }
+
+    fn offset(&mut self) -> &mut u64 {
+        &mut self.offset
+    }
+
+    fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        let limit = self.flat.cfg.limits.max_token_len;
+        let mut lexer = std::mem::replace(&mut self.lexer, Lexer::new());
+        let result = lexer.feed(
+            chunk,
+            self.offset,
+            limit,
+            |lx, kind| self.token(kind, &lx.token, lx.start, out),
+            placeholder,
+        );
+        self.lexer = lexer;
+        result.map_err(|v| self.located(v))
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let mut lexer = std::mem::replace(&mut self.lexer, Lexer::new());
+        let mut result = lexer.finish(
+            |lx, kind| self.token(kind, &lx.token, lx.start, out),
+            placeholder,
+        );
+        if result.is_ok() && !self.stack.is_empty() {
+            result = Err(self.violation(V::Truncated, self.offset));
+        } else if result.is_ok() && !self.root_done {
+            result = Err(self.violation(V::EmptyBody, self.offset));
+        }
+        result.map_err(|v| self.located(v))
+    }
+}
+
+/// A violation found by the tokenizer, whose path [`XmlRedactor::located`] fills in.
+fn placeholder(kind: V, offset: u64) -> Violation {
+    Violation {
+        kind,
+        path: "$".into(),
+        offset,
+    }
+}
+
 impl XmlRedactor {
     pub(crate) fn new(cfg: EngineConfig) -> Self {
         Self {
@@ -135,73 +190,9 @@ impl XmlRedactor {
         }
     }
 
-    pub(crate) fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    pub(crate) fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
     /// The charset the body turned out to be in (read from its declaration), before any byte.
     pub(crate) fn set_charset(&mut self, charset: super::charset::Charset) {
         self.flat.cfg.charset = charset;
-    }
-
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let limit = self.flat.cfg.limits.max_token_len;
-        let mut lexer = std::mem::replace(&mut self.lexer, Lexer::new());
-        let result = lexer.feed(
-            chunk,
-            self.offset,
-            limit,
-            |lx, kind| self.token(kind, &lx.token, lx.start, out),
-            |kind, at| Violation {
-                kind,
-                path: "$".into(),
-                offset: at,
-            },
-        );
-        self.lexer = lexer;
-        let result = result.map_err(|v| self.located(v));
-        self.flat.tally.released(&out[start..]);
-        self.flat.tally.bytes_in += chunk.len() as u64;
-        self.offset += chunk.len() as u64;
-        result.inspect_err(|v| self.failed = Some(v.clone()))
-    }
-
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> Result<Summary, Violation> {
-        if let Some(v) = &self.failed {
-            return Err(v.clone());
-        }
-        let start = out.len();
-        let mut lexer = std::mem::replace(&mut self.lexer, Lexer::new());
-        let mut result = lexer.finish(
-            |lx, kind| self.token(kind, &lx.token, lx.start, out),
-            |kind, at| Violation {
-                kind,
-                path: "$".into(),
-                offset: at,
-            },
-        );
-        if result.is_ok() && !self.stack.is_empty() {
-            result = Err(self.violation(V::Truncated, self.offset));
-        } else if result.is_ok() && !self.root_done {
-            result = Err(self.violation(V::EmptyBody, self.offset));
-        }
-        let result = result.map_err(|v| self.located(v));
-        self.flat.tally.released(&out[start..]);
-        match result {
-            Ok(()) => Ok(self.flat.tally.summary(&self.flat.cfg.program)),
-            Err(v) => {
-                self.failed = Some(v.clone());
-                Err(v)
-            }
-        }
     }
 
     /// A violation raised with a placeholder path gets the path of where the body stopped.
