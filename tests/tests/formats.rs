@@ -331,6 +331,34 @@ const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const BANK_NS: &str = "urn:bank:loans:v1";
 
 fn xml_policy() -> String {
+    // One contract per direction, with the same records and rules.
+    let contract =
+        |id: &str, partner: &str, flow: &str, method: &str, path: &str, upstream: &str| {
+            format!(
+                r#"
+[[contract]]
+id          = "{id}"
+partner     = "{partner}"
+purpose     = "tests"
+legal_basis = "consent"
+valid_from  = 2020-01-01
+valid_until = 2099-01-01
+  [[contract.route]]
+  flow     = "{flow}"
+  method   = "{method}"
+  path     = "{path}"
+  upstream = "{upstream}"
+  formats  = ["xml"]
+  records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
+  subject  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo"
+  [contract.fields]
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/@id" = "keep"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Name" = "mask:name"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
+  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
+"#
+            )
+        };
     format!(
         r#"version = 1
 [namespaces]
@@ -344,47 +372,23 @@ jurisdiction = "CN"
 id           = "safe-insure"
 identity     = {{ uri_san = "spiffe://partners.sluice.test/safe-insure" }}
 jurisdiction = "CN"
-[[contract]]
-id          = "acme-xml"
-partner     = "acme-loans"
-purpose     = "tests"
-legal_basis = "consent"
-valid_from  = 2020-01-01
-valid_until = 2099-01-01
-  [[contract.route]]
-  flow     = "pull"
-  method   = "GET"
-  path     = "/v1/soap/{{kind}}"
-  upstream = "institution"
-  formats  = ["xml"]
-  records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
-  subject  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo"
-  [contract.fields]
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/@id" = "keep"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Name" = "mask:name"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
-[[contract]]
-id          = "insure-xml"
-partner     = "safe-insure"
-purpose     = "tests"
-legal_basis = "consent"
-valid_from  = 2020-01-01
-valid_until = 2099-01-01
-  [[contract.route]]
-  flow     = "push"
-  method   = "POST"
-  path     = "/v2/soap"
-  upstream = "acme-api"
-  formats  = ["xml"]
-  records  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]"
-  subject  = "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo"
-  [contract.fields]
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/@id" = "keep"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Name" = "mask:name"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
-  "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
-"#
+{}{}"#,
+        contract(
+            "acme-xml",
+            "acme-loans",
+            "pull",
+            "GET",
+            "/v1/soap/{kind}",
+            "institution"
+        ),
+        contract(
+            "insure-xml",
+            "safe-insure",
+            "push",
+            "POST",
+            "/v2/soap",
+            "acme-api"
+        ),
     )
 }
 
