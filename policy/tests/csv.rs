@@ -267,3 +267,19 @@ fn a_row_whose_only_kept_cell_is_empty_is_not_a_blank_line() {
     let p = policy(Some("$.r[*]"), None, r#""$.r[*].m" = "mask:mobile""#);
     assert_eq!(csv(&p, "m,x\n,1\n"), "m\n\"\"\n");
 }
+
+#[test]
+fn pattern_and_length_constraints_apply_to_cells_as_to_json_strings() {
+    let p = policy(
+        None,
+        None,
+        r#""$.code" = { keep = "string", pattern = "LA[0-9]{4}", max_len = 6 }
+"$.flag" = "redact""#,
+    );
+    assert_eq!(
+        csv(&p, "code,flag\nLA1234,x\n"),
+        "code,flag\nLA1234,[REDACTED]\n"
+    );
+    assert!(refused(&p, "code\nLA12345\n").starts_with("too_long at $.code"));
+    assert!(refused(&p, "code\nXX1234\n").starts_with("pattern_mismatch at $.code"));
+}

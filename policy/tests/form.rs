@@ -185,3 +185,11 @@ fn a_key_or_value_past_the_token_limit_is_refused_at_the_same_byte_however_split
         }
     }
 }
+
+#[test]
+fn a_redacted_pair_keeps_its_key_and_loses_its_value() {
+    let p = policy(None, None, r#""$.secret" = "redact""#);
+    let (out, summary) = run(&p, Format::Form, "secret=abc&x=1").expect("passes");
+    assert_eq!(out, "secret=%5BREDACTED%5D");
+    assert_eq!(summary.field("$.secret").map(|f| f.redacted), Some(1));
+}
