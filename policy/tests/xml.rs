@@ -296,3 +296,49 @@ fn an_unlabelled_document_is_read_in_the_charset_its_declaration_names() {
     let (out, _) = run_cfg(unlabelled(), plain.as_bytes(), &[]).unwrap_or_else(|v| panic!("{v}"));
     assert!(String::from_utf8(out).unwrap().contains("<Nm>欧阳**</Nm>"));
 }
+
+/// Found writing the closing note: a record held for a consent check was not bounded by the
+/// record cap in XML (CSV and forms were) — a long record could grow the hold without limit.
+#[test]
+fn a_record_held_for_consent_is_bounded_by_the_record_cap() {
+    use sluice_policy::engine::Limits;
+    let long = PMT.replace(
+        "<PstlAdr>上海</PstlAdr>",
+        &format!("<PstlAdr>{}</PstlAdr>", "x".repeat(400)),
+    );
+    let body = doc(&long);
+    let cfg = || {
+        let mut cfg = with_consent(config(&pain(), Format::Xml), ConsentList::from_hashes([]));
+        cfg.limits = Limits {
+            record_cap: 256,
+            ..Limits::default()
+        };
+        cfg
+    };
+    let v = run_cfg(cfg(), body.as_bytes(), &[])
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(v.kind.code(), "record_too_large");
+    for cut in (0..=body.len()).step_by(7) {
+        assert_eq!(
+            run_cfg(cfg(), body.as_bytes(), &[cut])
+                .map(|_| ())
+                .unwrap_err(),
+            v,
+            "cut {cut}"
+        );
+    }
+    // Without a consent list nothing is held: the same record streams.
+    let mut free = config(&pain(), Format::Xml);
+    free.limits.record_cap = 256;
+    assert!(run_cfg(free, body.as_bytes(), &[]).is_ok());
+}
+
+#[test]
+fn a_byte_order_mark_is_refused_as_in_json() {
+    let body = format!("\u{FEFF}{}", doc(PMT));
+    let v = run_cfg(config(&pain(), Format::Xml), body.as_bytes(), &[])
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(v.kind.code(), "invalid_xml");
+}

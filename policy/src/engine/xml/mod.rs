@@ -230,6 +230,12 @@ impl XmlRedactor {
 
     fn token(&mut self, kind: Kind, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
         let fail = |s: &Self, kind| Err(s.violation(kind, at));
+        // A record held for a consent check may not grow past its cap: checked at each token's
+        // last byte (a token is itself bounded by the token limit).
+        let last = at + t.len().saturating_sub(1) as u64;
+        if let Err(kind) = self.flat.check_record_size(last) {
+            return Err(self.violation(kind, last));
+        }
         match kind {
             Kind::Text => self.text_token(t, at, out),
             Kind::CData => {
