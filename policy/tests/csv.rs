@@ -218,7 +218,7 @@ fn a_cell_or_held_row_past_its_limit_is_refused_at_the_same_byte_however_split()
         let mut cfg = config(&p, Format::Csv);
         cfg.limits = Limits {
             max_token_len: 8,
-            record_cap: 20,
+            record_cap: 12,
             ..Limits::default()
         };
         if consent {
@@ -238,9 +238,9 @@ fn a_cell_or_held_row_past_its_limit_is_refused_at_the_same_byte_however_split()
             "token_too_long at $.loans[*].loan_id (byte 18)",
         ),
         (
-            b"loan_id,amount,x\nL1234567,1234567,abcdefgh\n",
+            b"loan_id,x\nL1234567,abcdefgh\n",
             true,
-            "record_too_large at $.loans[*] (byte 38)",
+            "record_too_large at $.loans[*] (byte 23)",
         ),
     ];
     for (body, consent, want) in cases {
@@ -282,4 +282,21 @@ fn pattern_and_length_constraints_apply_to_cells_as_to_json_strings() {
     );
     assert!(refused(&p, "code\nLA12345\n").starts_with("too_long at $.code"));
     assert!(refused(&p, "code\nXX1234\n").starts_with("pattern_mismatch at $.code"));
+}
+
+/// The header is held until it ends, so its names together are bounded like one token: a
+/// header of many long names is refused, not held without limit.
+#[test]
+fn a_header_larger_than_the_token_limit_is_refused() {
+    use sluice_policy::engine::Limits;
+    let p = loans();
+    let mut cfg = config(&p, Format::Csv);
+    cfg.limits = Limits {
+        max_token_len: 64,
+        ..Limits::default()
+    };
+    let names: Vec<String> = (0..20).map(|i| format!("column_{i:02}")).collect();
+    let body = format!("{}\n", names.join(","));
+    let v = run_cfg(cfg, body.as_bytes(), &[]).map(|_| ()).unwrap_err();
+    assert_eq!(v.kind.code(), "too_many_keys");
 }

@@ -342,3 +342,23 @@ fn a_byte_order_mark_is_refused_as_in_json() {
         .unwrap_err();
     assert_eq!(v.kind.code(), "invalid_xml");
 }
+
+/// The names of open elements are held until they close: together they are bounded like one
+/// token, so a deep document of long names cannot grow them without limit.
+#[test]
+fn the_names_of_open_elements_are_bounded_like_a_token() {
+    use sluice_policy::engine::Limits;
+    let open: String = (0..10).map(|i| format!("<element_{i:02}>")).collect();
+    let close: String = (0..10)
+        .rev()
+        .map(|i| format!("</element_{i:02}>"))
+        .collect();
+    let body = format!("{open}x{close}");
+    let mut cfg = config(&pain(), Format::Xml);
+    cfg.limits = Limits {
+        max_token_len: 64,
+        ..Limits::default()
+    };
+    let v = run_cfg(cfg, body.as_bytes(), &[]).map(|_| ()).unwrap_err();
+    assert_eq!(v.kind.code(), "token_too_long");
+}

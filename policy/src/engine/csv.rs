@@ -66,6 +66,7 @@ pub(crate) struct CsvRedactor {
     /// The header's kept names, written when the header row ends, and how many.
     header_out: Vec<u8>,
     emitted: usize,
+    header_bytes: u64,
     offset: u64,
     utf8: WholeChars,
     failed: Option<Violation>,
@@ -114,6 +115,7 @@ impl CsvRedactor {
             row_has_out: false,
             header_out: Vec::new(),
             emitted: 0,
+            header_bytes: 0,
             offset: 0,
             utf8: WholeChars::default(),
             failed: None,
@@ -284,7 +286,12 @@ impl CsvRedactor {
         if name.is_empty() {
             return fail(self, V::InvalidCsv);
         }
-        if self.columns.len() >= self.flat.cfg.limits.max_keys_per_object {
+        // The header is held until it ends: its names together are bounded like one token.
+        self.header_bytes += self.cell.len() as u64;
+        let limits = &self.flat.cfg.limits;
+        if self.columns.len() >= limits.max_keys_per_object
+            || self.header_bytes > limits.max_token_len
+        {
             return fail(self, V::TooManyKeys);
         }
         if !self.names.insert(self.cell.as_slice().into()) {

@@ -122,6 +122,18 @@ impl XmlRedactor {
             Target::Node(n) => program.node(n).emits,
             Target::Strip => false,
         };
+        // The names of the open elements and the namespaces in scope are held while the
+        // elements are open: together they are bounded like one token.
+        let held = self.names.len()
+            + name.len()
+            + self
+                .ns
+                .iter()
+                .map(|d| d.prefix.len() + d.uri.len())
+                .sum::<usize>();
+        if held as u64 > self.flat.cfg.limits.max_token_len {
+            return fail(self, V::TokenTooLong);
+        }
         let name_start = self.names.len();
         self.names.extend_from_slice(&t[name.clone()]);
         self.stack.push(Frame {
