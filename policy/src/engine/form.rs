@@ -282,18 +282,19 @@ pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
         b'a'..=b'f' => b - b'a' + 10,
         _ => b - b'A' + 10,
     };
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                out.push(hex(raw[i + 1]) << 4 | hex(raw[i + 2]));
-                i += 2;
-            }
-            b => out.push(b),
+    // Runs between escapes are copied whole.
+    let mut rest = raw;
+    while let Some(i) = rest.iter().position(|&b| b == b'%' || b == b'+') {
+        out.extend_from_slice(&rest[..i]);
+        if rest[i] == b'+' {
+            out.push(b' ');
+            rest = &rest[i + 1..];
+        } else {
+            out.push(hex(rest[i + 1]) << 4 | hex(rest[i + 2]));
+            rest = &rest[i + 3..];
         }
-        i += 1;
     }
+    out.extend_from_slice(rest);
     match std::str::from_utf8(out) {
         Ok(_) => Ok(()),
         Err(_) => Err(V::InvalidUtf8),
