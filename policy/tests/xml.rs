@@ -362,3 +362,15 @@ fn the_names_of_open_elements_are_bounded_like_a_token() {
     let v = run_cfg(cfg, body.as_bytes(), &[]).map(|_| ()).unwrap_err();
     assert_eq!(v.kind.code(), "token_too_long");
 }
+
+/// Found on review against the "stripped subtrees leave no trace": indentation around a
+/// removed element went out, so blank lines showed where (and how many) elements were removed.
+#[test]
+fn a_removed_element_leaves_no_trace_not_even_its_indentation() {
+    let pretty = doc(&PMT
+        .replace("<PstlAdr>", "\n      <PstlAdr>")
+        .replace("</PstlAdr>", "</PstlAdr>\n    "));
+    let out = xml(&pretty).unwrap();
+    assert!(out.contains("<Dbtr><Nm>欧阳**</Nm></Dbtr>"), "{out}");
+    assert!(!out.contains("\n      "), "{out}");
+}

@@ -11,10 +11,10 @@
 //! element in a namespace the policy does not bind matches nothing.
 //!
 //! ## What goes out
-//! Default deny: an element or attribute no rule lists is removed with everything inside it. An
-//! element on the way to a rule goes out as a container (its start tag with its namespace
-//! declarations and listed attributes only, white space between kept children as written, other
-//! text removed). A rule's element is a leaf: its text (with CDATA sections) is the value — kept
+//! Default deny: an element or attribute no rule lists is removed with everything inside it,
+//! leaving no trace. An element on the way to a rule goes out as a container: its start tag with
+//! its namespace declarations and listed attributes only, its kept children, and no text at all
+//! (white space included: indentation around a removed child would show where it was). A rule's element is a leaf: its text (with CDATA sections) is the value — kept
 //! byte-exact, or replaced by the escaped mask, hash or marker; an element inside it is
 //! `wrong_container` unless the rule keeps the subtree, which then goes out as written. Comments
 //! are removed everywhere. The XML declaration goes out as written.
@@ -243,7 +243,7 @@ impl XmlRedactor {
                 let Some(top) = self.stack.last() else {
                     return fail(self, V::InvalidXml);
                 };
-                let (target, emitted) = (top.target, top.emitted);
+                let target = top.target;
                 let text =
                     std::str::from_utf8(content).map_err(|_| self.violation(V::InvalidUtf8, at))?;
                 match target {
@@ -259,8 +259,6 @@ impl XmlRedactor {
                     Target::Node(n) => {
                         if !text.trim().is_empty() {
                             self.flat.tally.node_stripped[n as usize] += 1;
-                        } else if emitted {
-                            self.flat.sink(out).extend_from_slice(t);
                         }
                         Ok(())
                     }
@@ -324,11 +322,11 @@ impl XmlRedactor {
                 self.flat.sink(out).extend_from_slice(t);
                 Ok(())
             }
-            (Target::Node(n), emitted) => {
+            // Text in a container goes nowhere, white space included: indentation around a
+            // removed child would show where it was.
+            (Target::Node(n), _) => {
                 if !blank {
                     self.flat.tally.node_stripped[n as usize] += 1;
-                } else if emitted {
-                    self.flat.sink(out).extend_from_slice(t);
                 }
                 Ok(())
             }
