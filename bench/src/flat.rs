@@ -106,8 +106,14 @@ fn object(program: &FieldProgram) -> NodeId {
 fn apply(program: &FieldProgram, keys: &EngineKeys, name: &str, value: &str) -> Option<String> {
     let (_, n) = program.node(object(program)).child(name.as_bytes())?;
     let r = program.node(n).rule?;
+    Some(apply_rule(program, keys, r, value))
+}
+
+/// Rule `r` applied to a text value, as the engines apply it to CSV cells, form values and XML
+/// text (an empty value stays empty under a mask or hash), with the same maskers and keys.
+pub fn apply_rule(program: &FieldProgram, keys: &EngineKeys, r: u32, value: &str) -> String {
     let mut s = String::new();
-    Some(match &program.rules[r as usize].action {
+    match &program.rules[r as usize].action {
         Action::Keep(k) if !k.scan.is_empty() => {
             if sluice_policy::detect::scan(&k.scan, value, &mut s) > 0 {
                 s
@@ -129,7 +135,7 @@ fn apply(program: &FieldProgram, keys: &EngineKeys, name: &str, value: &str) -> 
             s
         }
         Action::Redact => REDACTED.into(),
-    })
+    }
 }
 
 /// The naive CSV filter: every record read whole by the `csv` crate, filtered, written back.

@@ -9,9 +9,7 @@
 
 use serde_json::Value;
 use sluice_policy::engine::EngineKeys;
-use sluice_policy::mask::{REDACTED, mask};
 use sluice_policy::program::{FieldProgram, NodeId};
-use sluice_policy::rule::Action;
 
 /// The feed's namespace.
 pub const NS: &str = "urn:sluice:bench";
@@ -92,33 +90,6 @@ fn key(program: &FieldProgram, node: roxmltree::Node<'_, '_>) -> Option<String> 
     Some(format!("{prefix}:{}", node.tag_name().name()))
 }
 
-fn apply(program: &FieldProgram, keys: &EngineKeys, r: u32, value: &str) -> String {
-    let mut s = String::new();
-    match &program.rules[r as usize].action {
-        Action::Keep(k) if !k.scan.is_empty() => {
-            if sluice_policy::detect::scan(&k.scan, value, &mut s) > 0 {
-                s
-            } else {
-                value.to_string()
-            }
-        }
-        Action::Keep(_) => value.to_string(),
-        _ if value.is_empty() => String::new(),
-        Action::Mask(m) => {
-            if mask(*m, value, &mut s) {
-                s
-            } else {
-                REDACTED.into()
-            }
-        }
-        Action::Hash(alg) => {
-            keys.pseudonym.pseudonym(*alg, value, &mut s);
-            s
-        }
-        Action::Redact => REDACTED.into(),
-    }
-}
-
 fn write(
     program: &FieldProgram,
     keys: &EngineKeys,
@@ -140,7 +111,7 @@ fn write(
             .filter(|d| d.is_text())
             .filter_map(|d| d.text())
             .collect();
-        escape(&apply(program, keys, r, &text), out);
+        escape(&crate::flat::apply_rule(program, keys, r, &text), out);
     } else {
         for child in el.children().filter(|c| c.is_element()) {
             let Some(k) = key(program, child) else {

@@ -22,7 +22,7 @@
 //! list — one row (bounded by the record cap).
 
 use super::EngineConfig;
-use super::flat::{Flat, FlatEngine, Member};
+use super::flat::{Flat, FlatEngine, Member, shell_fields};
 use super::text::Applied;
 use super::utf8::WholeChars;
 use super::violation::{Violation, ViolationKind as V};
@@ -73,21 +73,7 @@ pub(crate) struct CsvRedactor {
 }
 
 impl FlatEngine for CsvRedactor {
-    fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
-    fn failed(&mut self) -> &mut Option<Violation> {
-        &mut self.failed
-    }
-
-    fn offset(&mut self) -> &mut u64 {
-        &mut self.offset
-    }
+    shell_fields!();
 
     fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         self.walk_checked(chunk, out)

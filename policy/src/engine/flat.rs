@@ -205,6 +205,28 @@ impl Flat {
     }
 }
 
+/// The accessors of [`FlatEngine`] for an engine whose fields are `flat`, `failed` and `offset`.
+macro_rules! shell_fields {
+    () => {
+        fn flat(&mut self) -> &mut Flat {
+            &mut self.flat
+        }
+
+        fn flat_ref(&self) -> &Flat {
+            &self.flat
+        }
+
+        fn failed(&mut self) -> &mut Option<Violation> {
+            &mut self.failed
+        }
+
+        fn offset(&mut self) -> &mut u64 {
+            &mut self.offset
+        }
+    };
+}
+pub(crate) use shell_fields;
+
 /// The shell every text format's engine shares (CSV, forms, XML): after a violation every call
 /// returns it again; the bytes released are counted and digested; the summary comes from the
 /// record machinery's counters. An engine supplies its walk and its end.

@@ -19,7 +19,7 @@
 //! alphanumerics).
 
 use super::EngineConfig;
-use super::flat::{Flat, FlatEngine, Member};
+use super::flat::{Flat, FlatEngine, Member, shell_fields};
 use super::text::Applied;
 use super::violation::{Violation, ViolationKind as V};
 
@@ -52,21 +52,7 @@ pub(crate) struct FormRedactor {
 }
 
 impl FlatEngine for FormRedactor {
-    fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
-    fn failed(&mut self) -> &mut Option<Violation> {
-        &mut self.failed
-    }
-
-    fn offset(&mut self) -> &mut u64 {
-        &mut self.offset
-    }
+    shell_fields!();
 
     fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         self.walk(chunk, out)

@@ -38,7 +38,7 @@ use markup::Tag;
 pub(crate) use names::{Sniffed, sniff};
 
 use super::EngineConfig;
-use super::flat::{Flat, FlatEngine};
+use super::flat::{Flat, FlatEngine, shell_fields};
 use super::violation::{Violation, ViolationKind as V};
 use crate::program::NodeId;
 
@@ -115,21 +115,7 @@ pub(crate) struct XmlRedactor {
 }
 
 impl FlatEngine for XmlRedactor {
-    fn flat(&mut self) -> &mut Flat {
-        &mut self.flat
-    }
-
-    fn flat_ref(&self) -> &Flat {
-        &self.flat
-    }
-
-    fn failed(&mut self) -> &mut Option<Violation> {
-        &mut self.failed
-    }
-
-    fn offset(&mut self) -> &mut u64 {
-        &mut self.offset
-    }
+    shell_fields!();
 
     fn walk_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         let limit = self.flat.cfg.limits.max_token_len;
