@@ -23,6 +23,7 @@
 
 use super::EngineConfig;
 use super::flat::{Flat, FlatEngine, Member, shell_fields};
+use super::keyset::KeySets;
 use super::text::Applied;
 use super::utf8::WholeChars;
 use super::violation::{Violation, ViolationKind as V};
@@ -51,7 +52,7 @@ pub(crate) struct CsvRedactor {
     /// Still reading the header row.
     header: bool,
     columns: Vec<Column>,
-    names: std::collections::HashSet<Box<[u8]>>,
+    names: KeySets,
     /// The current cell's content (quotes undone; not kept for a column that is dropped), its
     /// length, and whether it was quoted.
     cell: Vec<u8>,
@@ -91,7 +92,11 @@ impl CsvRedactor {
             state: State::CellStart,
             header: true,
             columns: Vec::new(),
-            names: Default::default(),
+            names: {
+                let mut names = KeySets::default();
+                names.push();
+                names
+            },
             cell: Vec::new(),
             cell_len: 0,
             copy: true,
@@ -280,7 +285,7 @@ impl CsvRedactor {
         {
             return fail(self, V::TooManyKeys);
         }
-        if !self.names.insert(self.cell.as_slice().into()) {
+        if self.names.insert(&self.cell, usize::MAX).is_err() {
             return fail(self, V::DuplicateKey);
         }
         if let Member::Container(_) = member {

@@ -20,6 +20,7 @@
 
 use super::EngineConfig;
 use super::flat::{Flat, FlatEngine, Member, shell_fields};
+use super::keyset::KeySets;
 use super::text::Applied;
 use super::violation::{Violation, ViolationKind as V};
 
@@ -41,10 +42,9 @@ pub(crate) struct FormRedactor {
     key: Vec<u8>,
     value: Vec<u8>,
     pair_start: u64,
-    /// Decoded keys seen so far, end to end, and (hash, end) of each: a duplicate is found
-    /// without an allocation per key.
-    seen: Vec<u8>,
-    seen_at: Vec<(u64, u32)>,
+    /// Decoded keys seen so far (one level), and their total length.
+    keys: KeySets,
+    key_bytes: u64,
     decoded: Vec<u8>,
     any_out: bool,
     offset: u64,
@@ -72,8 +72,12 @@ impl FormRedactor {
             key: Vec::new(),
             value: Vec::new(),
             pair_start: 0,
-            seen: Vec::new(),
-            seen_at: Vec::new(),
+            keys: {
+                let mut keys = KeySets::default();
+                keys.push();
+                keys
+            },
+            key_bytes: 0,
             decoded: Vec::new(),
             any_out: false,
             offset: 0,
@@ -180,21 +184,13 @@ impl FormRedactor {
         let member = self.flat.member(&self.decoded);
         let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
         let limits = &self.flat.cfg.limits;
-        if self.seen_at.len() >= limits.max_keys_per_object
-            || (self.seen.len() + self.decoded.len()) as u64 > limits.max_token_len
-        {
+        self.key_bytes += self.decoded.len() as u64;
+        if self.keys.len() >= limits.max_keys_per_object || self.key_bytes > limits.max_token_len {
             return Err(fail(self, V::TooManyKeys));
         }
-        let hash = key_hash(&self.decoded);
-        let mut start = 0;
-        for &(h, end) in &self.seen_at {
-            if h == hash && self.seen[start..end as usize] == self.decoded[..] {
-                return Err(fail(self, V::DuplicateKey));
-            }
-            start = end as usize;
+        if self.keys.insert(&self.decoded, usize::MAX).is_err() {
+            return Err(fail(self, V::DuplicateKey));
         }
-        self.seen.extend_from_slice(&self.decoded);
-        self.seen_at.push((hash, self.seen.len() as u32));
         decode(&self.value, &mut self.decoded).map_err(|k| fail(self, k))?;
         let text = std::str::from_utf8(&self.decoded).expect("decode checks UTF-8");
         let applied = self.flat.value(member, text).map_err(|k| fail(self, k))?;
@@ -217,14 +213,6 @@ impl FormRedactor {
         self.flat.scratch.out = replacement;
         Ok(())
     }
-}
-
-/// FNV-1a: a filter before comparing keys byte by byte (a collision costs a comparison, never
-/// a wrong answer).
-fn key_hash(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Bytes a form carries raw: letters, digits, `*-._~` and `+` (a space).

@@ -27,6 +27,7 @@ mod csv;
 mod flat;
 mod form;
 mod json;
+mod keyset;
 mod redactor;
 mod summary;
 mod tally;

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::keyset::KeySets;
 pub(crate) use super::number::Num;
 use super::number::{NumFault, NumScan, NumStep};
+use crate::engine::keyset::KeySets;
 use crate::engine::summary::Summary;
 use crate::engine::utf8::{Checked, Utf8Error, Utf8Stream};
 use crate::engine::violation::{Violation, ViolationKind as V};

@@ -23,7 +23,6 @@
 //! force — the output of one record (`record_cap`). Nothing grows with the body.
 
 mod fast;
-mod keyset;
 mod machine;
 mod number;
 mod records;

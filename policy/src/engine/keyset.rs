@@ -1,7 +1,6 @@
-//! Duplicate-key detection for objects whose members are all kept (`keep = "subtree"`).
-//!
-//! Every key of such an object reaches the partner, so a duplicate must be refused whatever its
-//! name. Keys are remembered per open object (a stack of levels), with the key bytes in an arena
+//! Duplicate-key detection: for JSON objects whose members are all kept (`keep = "subtree"`),
+//! whose every key reaches the partner, and for the one level of a form's keys and a CSV
+//! header's names — a duplicate is refused whatever its name. Keys are remembered per open object (a stack of levels), with the key bytes in an arena
 //! for an exact comparison. Small objects (up to 32 keys, the common case) are scanned linearly
 //! with a cheap unkeyed prefilter — length and eight bytes — so no hash is computed at all;
 //! a collision there costs one extra comparison, and there are at most 32. Before the scan, a
@@ -45,7 +44,7 @@ fn prefilter(key: &[u8]) -> u64 {
 
 /// A stack of key sets, one per open kept-whole object.
 #[derive(Debug)]
-pub(super) struct KeySets {
+pub(crate) struct KeySets {
     levels: Vec<Level>,
     depth: usize,
     seed: RandomState,
@@ -78,6 +77,13 @@ impl KeySets {
 
     pub fn pop(&mut self) {
         self.depth -= 1;
+    }
+
+    /// Keys in the innermost set.
+    pub fn len(&self) -> usize {
+        self.levels[..self.depth]
+            .last()
+            .map_or(0, |l| l.entries.len())
     }
 
     /// Open levels.
