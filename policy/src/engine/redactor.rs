@@ -93,17 +93,10 @@ impl Redactor {
                 return Err(v);
             }
         }
-        let Some(t) = self.charset.as_deref_mut() else {
+        if self.charset.is_none() {
             return self.inner.feed(chunk, out);
-        };
-        let (text, decoded) = t.decode(chunk, false);
-        self.utf8.clear();
-        let result = self
-            .inner
-            .feed(text.as_bytes(), &mut self.utf8)
-            .and(decoded)
-            .and_then(|()| t.encode(&self.utf8, out, false));
-        result.inspect_err(|v| self.failed = Some(v.clone()))
+        }
+        self.transcoded(chunk, out, false).map(|_| ())
     }
 
     /// Ends the body: the summary, or the violation if the body is incomplete or invalid.
@@ -119,20 +112,36 @@ impl Redactor {
                 return Err(v);
             }
         }
-        let Some(t) = self.charset.as_deref_mut() else {
+        if self.charset.is_none() {
             return self.inner.finish(out);
-        };
-        let (text, decoded) = t.decode(&[], true);
+        }
+        self.transcoded(&[], out, true)
+            .map(|summary| summary.expect("the body's end gives a summary"))
+    }
+
+    /// A body in another charset: `chunk` decoded, the text filtered, what the engine releases
+    /// encoded back into `out`; at the body's end (`last`) the summary, of the body's own bytes.
+    fn transcoded(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<u8>,
+        last: bool,
+    ) -> Result<Option<Summary>, Violation> {
+        let t = self.charset.as_deref_mut().expect("a charset to transcode");
+        let (text, decoded) = t.decode(chunk, last);
         self.utf8.clear();
-        let result = self
+        let mut result = self
             .inner
             .feed(text.as_bytes(), &mut self.utf8)
             .and(decoded)
-            .and_then(|()| self.inner.finish(&mut self.utf8))
-            .and_then(|summary| {
-                t.encode(&self.utf8, out, true)?;
-                Ok(t.summary(summary))
-            });
+            .map(|()| None);
+        if last {
+            result = result.and_then(|_| self.inner.finish(&mut self.utf8).map(Some));
+        }
+        let result = result.and_then(|summary| {
+            t.encode(&self.utf8, out, last)?;
+            Ok(summary.map(|s| t.summary(s)))
+        });
         result.inspect_err(|v| self.failed = Some(v.clone()))
     }
 

@@ -210,11 +210,13 @@ impl XmlRedactor {
                 open.extend_from_slice(raw);
                 open.push(*q);
             };
-            markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
+            // Namespace declarations go out as written; their values were read (and checked)
+            // with the element's name.
             if name == b"xmlns" || name.starts_with(b"xmlns:") {
                 write_raw(open);
                 continue;
             }
+            markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
             // Two names for one attribute (prefixes bound to one namespace) are one twice.
             let (prefix, local) = match memchr::memchr(b':', name) {
                 Some(i) => (&name[..i], &name[i + 1..]),
