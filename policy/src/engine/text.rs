@@ -14,7 +14,7 @@ use super::tally::{HASHED, KEPT, MASKED, REDACTED, Tally};
 use super::violation::ViolationKind as V;
 use crate::decimal::Decimal;
 use crate::program::{FieldProgram, NodeId};
-use crate::rule::{Action, KeepKind};
+use crate::rule::{Action, Keep, KeepKind};
 
 /// What a value becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,40 @@ pub(crate) struct Scratch {
     pub(crate) out: String,
     digits: Vec<u8>,
     subject: String,
+}
+
+/// A kept value's constraints, in the order every format checks them: the range of a number
+/// (`lexeme` as written, compared exactly; it must be a number when `number` says so or a bound
+/// is set), then `max_len` and `pattern` on the decoded `text`. `digits` is reused scratch.
+pub(crate) fn check_keep(
+    k: &Keep,
+    lexeme: &[u8],
+    number: bool,
+    text: &str,
+    digits: &mut Vec<u8>,
+) -> Result<(), V> {
+    if number || k.min.is_some() || k.max.is_some() {
+        let Some(value) = Decimal::parse_reusing(lexeme, std::mem::take(digits)) else {
+            return Err(V::TypeMismatch);
+        };
+        let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
+        let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
+        *digits = value.into_buffer();
+        if low || high {
+            return Err(V::OutOfRange);
+        }
+    }
+    if let Some(max) = k.max_len
+        && text.chars().count() > max as usize
+    {
+        return Err(V::TooLong);
+    }
+    if let Some((re, _)) = &k.pattern
+        && !re.is_match(text)
+    {
+        return Err(V::PatternMismatch);
+    }
+    Ok(())
 }
 
 /// Puts the text at `node` through its rule (when it has one) and records its subject (when the
@@ -65,28 +99,7 @@ pub(crate) fn apply(
                 KeepKind::Null if !text.is_empty() => return Err(V::TypeMismatch),
                 _ => false,
             };
-            if number || k.min.is_some() || k.max.is_some() {
-                let buf = std::mem::take(&mut scratch.digits);
-                let Some(value) = Decimal::parse_reusing(text.as_bytes(), buf) else {
-                    return Err(V::TypeMismatch);
-                };
-                let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
-                let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
-                scratch.digits = value.into_buffer();
-                if low || high {
-                    return Err(V::OutOfRange);
-                }
-            }
-            if let Some(max) = k.max_len
-                && text.chars().count() > max as usize
-            {
-                return Err(V::TooLong);
-            }
-            if let Some((re, _)) = &k.pattern
-                && !re.is_match(text)
-            {
-                return Err(V::PatternMismatch);
-            }
+            check_keep(k, text.as_bytes(), number, text, &mut scratch.digits)?;
             counts[KEPT] += 1;
             if !k.scan.is_empty() {
                 let findings = crate::detect::scan(&k.scan, text, out);

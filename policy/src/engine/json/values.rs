@@ -2,7 +2,6 @@
 //! rule (constraints, scan, mask, hash), subjects are hashed, and counters move.
 
 use super::machine::{JsonRedactor, Lit, Scalar, Sink, Target};
-use crate::decimal::Decimal;
 use crate::engine::violation::ViolationKind as V;
 use crate::mask::REDACTED;
 use crate::program::FieldProgram;
@@ -107,26 +106,9 @@ impl JsonRedactor {
                 if !k.kind.accepts(kind) {
                     return Err(self.violation(V::TypeMismatch, at));
                 }
-                if k.min.is_some() || k.max.is_some() {
-                    let buf = std::mem::take(&mut self.digits);
-                    let value = Decimal::parse_reusing(raw, buf).expect("validated number");
-                    let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
-                    let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
-                    self.digits = value.into_buffer();
-                    if low || high {
-                        return Err(self.violation(V::OutOfRange, at));
-                    }
-                }
-                if let Some(max) = k.max_len
-                    && decoded.chars().count() > max as usize
-                {
-                    return Err(self.violation(V::TooLong, at));
-                }
-                if let Some((re, _)) = &k.pattern
-                    && !re.is_match(decoded)
-                {
-                    return Err(self.violation(V::PatternMismatch, at));
-                }
+                // The type is checked above, so a bounded value is a validated number.
+                crate::engine::text::check_keep(k, raw, false, decoded, &mut self.digits)
+                    .map_err(|kind| self.violation(kind, at))?;
                 let findings = if k.scan.is_empty() {
                     0
                 } else {
