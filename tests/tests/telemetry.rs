@@ -359,9 +359,31 @@ async fn a_collector_that_refuses_the_tls_handshake_costs_telemetry_not_requests
     for _ in 0..3 {
         one_traced_request(&sluice, &dir).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The spans the collector never took are counted as lost (after the exporter's retries).
+    let admin = sluice.addr("admin").unwrap();
+    let mut failed = 0;
+    for _ in 0..100 {
+        failed = spans_dropped(&admin_get(admin, "/metrics").await, "export_failed");
+        if failed > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        (1..=6).contains(&failed),
+        "{failed} spans counted as export_failed"
+    );
     assert!(exports.lock().unwrap().is_empty());
     sluice.shutdown().await;
+}
+
+/// `sluice_telemetry_spans_dropped_total` for `reason` on a `/metrics` page (0 when absent).
+fn spans_dropped(metrics: &str, reason: &str) -> u64 {
+    let series = format!("sluice_telemetry_spans_dropped_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |n| n.parse().unwrap())
 }
 
 #[tokio::test]
@@ -458,14 +480,15 @@ async fn a_collector_that_never_answers_delays_no_request() {
         &dir,
         &policy,
         &format!(
-            "[telemetry]\notlp_endpoint = \"http://{hole}\"\nexport_interval_ms = 100\ntimeout_ms = 300\nmax_queued_spans = 64"
+            "[telemetry]\notlp_endpoint = \"http://{hole}\"\nexport_interval_ms = 100\ntimeout_ms = 2000\nmax_queued_spans = 64"
         ),
     )
     .await;
     let port = sluice.addr("partners").unwrap().port();
     let acme = acme_client(&dir);
-    // 100 requests take about a second here. Were a request to wait on the exporter, each would
-    // wait at least one export timeout (0.3 s): the whole loop is bounded at 30 s, far from both.
+    // 100 requests take about a second here, while the first export hangs for its 2 s timeout
+    // with 64 more spans queued behind it. Were a request to wait on the exporter, the waits
+    // would add up to minutes: the whole loop is bounded at 30 s, far from both.
     let all = async {
         for _ in 0..100 {
             let (status, _, body) = fetch(
@@ -482,5 +505,9 @@ async fn a_collector_that_never_answers_delays_no_request() {
     tokio::time::timeout(std::time::Duration::from_secs(30), all)
         .await
         .expect("requests waited on the telemetry exporter");
+    // What the exporter lost is on /metrics: 200 spans met a queue of 64 that never drained.
+    let text = admin_get(sluice.addr("admin").unwrap(), "/metrics").await;
+    let dropped = spans_dropped(&text, "queue_full");
+    assert!(dropped > 0 && dropped <= 200, "{dropped}");
     sluice.shutdown().await;
 }

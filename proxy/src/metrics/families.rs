@@ -34,6 +34,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Body bytes filtered, in (from the source) and out (to the recipient).",
     ),
     (
+        "sluice_telemetry_spans_dropped_total",
+        "counter",
+        "Spans the OTLP exporter lost: queue_full (the span queue was full when the span ended) or export_failed (the collector did not take the batch).",
+    ),
+    (
         "http_server_request_duration_seconds",
         "histogram",
         "Time from request head to response head.",

@@ -47,6 +47,7 @@ struct Tables {
     connections_closed: CounterFamily<1>,
     shadow_bodies: CounterFamily<3>,
     shadow_differences: CounterFamily<4>,
+    spans_dropped: CounterFamily<1>,
     /// By listener kind; a handful of kinds, added on first use.
     request_duration: RwLock<Vec<(&'static str, Arc<AtomicHistogram>)>>,
     ledger_append: Arc<AtomicHistogram>,
@@ -74,6 +75,7 @@ impl Default for Tables {
             connections_closed: CounterFamily::new(["reason"]),
             shadow_bodies: CounterFamily::new(["contract", "route", "result"]),
             shadow_differences: CounterFamily::new(["contract", "route", "path", "kind"]),
+            spans_dropped: CounterFamily::new(["reason"]),
             request_duration: RwLock::default(),
             ledger_append: Arc::default(),
             otel: OnceLock::new(),
@@ -200,6 +202,11 @@ impl Metrics {
             .add([contract, route, path, kind], 1);
     }
 
+    /// `n` spans the OTLP exporter lost, by reason (`queue_full`, `export_failed`).
+    pub fn spans_dropped(&self, reason: &'static str, n: u64) {
+        self.0.spans_dropped.add([reason], n);
+    }
+
     /// The counter families with their exported names.
     fn counters(&self) -> Families<u64> {
         self.counter_families()
@@ -218,7 +225,7 @@ impl Metrics {
     }
 
     /// The counter families by exported name.
-    fn counter_families(&self) -> [(&'static str, &dyn Rows); 10] {
+    fn counter_families(&self) -> [(&'static str, &dyn Rows); 11] {
         let t = &self.0;
         [
             ("sluice_requests_total", &t.requests),
@@ -231,6 +238,7 @@ impl Metrics {
             ("sluice_connections_closed_total", &t.connections_closed),
             ("sluice_shadow_bodies_total", &t.shadow_bodies),
             ("sluice_shadow_differences_total", &t.shadow_differences),
+            ("sluice_telemetry_spans_dropped_total", &t.spans_dropped),
         ]
     }
 

@@ -20,8 +20,9 @@
 //!
 //! A span ends when its last handle drops — the server span when the response body has ended
 //! (its counts are known then). The SDK's batch processor queues it; when the queue is full the
-//! span is dropped (and counted by the SDK, which logs the total), never waited for.
+//! span is dropped, never waited for, and counted on `/metrics` ([`admission`]).
 
+pub mod admission;
 pub mod attributes;
 pub mod http_client;
 pub mod ids;

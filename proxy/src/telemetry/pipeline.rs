@@ -5,7 +5,8 @@
 //! HTTP client run there). Counters and gauges reach the SDK as observable instruments read from
 //! [`crate::metrics`] at each export, so a request pays nothing more for them; the two latency
 //! histograms are recorded into the SDK as well as into `/metrics`. A collector that is down or
-//! slow costs dropped telemetry (the SDK logs it), never a delayed or refused request.
+//! slow costs dropped telemetry (counted on `/metrics`, see [`super::admission`]), never a delayed
+//! or refused request.
 
 use std::sync::{Arc, OnceLock};
 
@@ -131,6 +132,13 @@ impl Telemetry {
         }
         let resource = resource.build();
         let (spans, metric_exporter) = exporters(c, &self.tls)?;
+        // The SDK's queue and sluice's admission have the same size: the admission drops (and
+        // counts) first, so the SDK's own queue is never found full.
+        let admission = super::admission::Admission::new(c.max_queued_spans, metrics.clone());
+        let spans = super::admission::Released {
+            inner: spans,
+            admission: admission.clone(),
+        };
         let processor = BatchSpanProcessor::builder(spans)
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -140,6 +148,10 @@ impl Telemetry {
                     .build(),
             )
             .build();
+        let processor = super::admission::Admitted {
+            inner: processor,
+            admission,
+        };
         let mut traces = SdkTracerProvider::builder()
             .with_span_processor(processor)
             .with_id_generator(super::ids::RequestIds::default())
