@@ -10,7 +10,15 @@ use sluice::metrics::Metrics;
 
 /// The updates of one served pull request.
 fn one_request(m: &Metrics, partner: &str, contract: &str) {
-    m.request("partner", 200, Duration::from_micros(900));
+    // A sampled request: its trace id becomes the latency bucket's exemplar.
+    m.request(
+        "partner",
+        200,
+        Duration::from_micros(900),
+        Some(opentelemetry::trace::TraceId::from(
+            0x4bf92f3577b34da6a3ce929d0e0e4736_u128,
+        )),
+    );
     m.ledger_append(Duration::from_micros(300));
     m.disclosure(partner, contract, "sent");
     m.sent(

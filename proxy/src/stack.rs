@@ -219,7 +219,8 @@ where
         Box::pin(
             async move {
                 let resp = fut.await?;
-                metrics.request(kind, resp.status().as_u16(), started.elapsed());
+                let exemplar = otel.as_ref().and_then(|s| s.sampled_trace());
+                metrics.request(kind, resp.status().as_u16(), started.elapsed(), exemplar);
                 if let Some(s) = &otel {
                     let refused = resp.extensions().get::<crate::errors::Refused>();
                     s.answered(resp.status(), refused.map(|r| r.0));

@@ -211,6 +211,14 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
     for canary in [NAME, ID_NO, MOBILE] {
         assert!(!text.contains(canary), "{canary} in /metrics");
     }
+    // The sampled request's latency bucket points at its trace (an OpenMetrics exemplar).
+    let exemplar = format!(" # {{trace_id=\"{TRACE}\"}} ");
+    assert!(
+        text.lines().any(|l| {
+            l.starts_with("http_server_request_duration_seconds_bucket{") && l.contains(&exemplar)
+        }),
+        "no exemplar naming {TRACE} in\n{text}"
+    );
     sluice.shutdown().await;
 }
 
@@ -430,7 +438,8 @@ async fn a_callers_unsampled_trace_is_not_recorded() {
     let port = sluice.addr("partners").unwrap().port();
     let acme = acme_client(&dir);
     const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
-    for (trace, flags) in [(UNSAMPLED, "00"), (TRACE, "01")] {
+    // The unsampled request comes last: were it to leave an exemplar, it would be the newest.
+    for (trace, flags) in [(TRACE, "01"), (UNSAMPLED, "00")] {
         let (status, _, _) = fetch(
             &acme,
             Request::get(format!("https://localhost:{port}/v1/applicants/LA20260001"))
@@ -448,6 +457,10 @@ async fn a_callers_unsampled_trace_is_not_recorded() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // Nor does /metrics point at a trace that was not recorded.
+    let text = admin_get(sluice.addr("admin").unwrap(), "/metrics").await;
+    assert!(text.contains(&format!("trace_id=\"{TRACE}\"")), "{text}");
+    assert!(!text.contains(UNSAMPLED), "{text}");
     sluice.shutdown().await;
     let all = spans(&exports);
     assert!(all.iter().any(|s| s["traceId"] == TRACE));

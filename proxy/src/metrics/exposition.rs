@@ -7,7 +7,7 @@ use prometheus_client::metrics::MetricType;
 
 use super::families::help;
 use super::histogram::AtomicHistogram;
-use super::{FAMILIES, Gauge, Metrics};
+use super::{FAMILIES, Gauge, Histogram, Metrics};
 
 impl Metrics {
     /// The OpenMetrics exposition; `gauges` are current values computed by the caller at
@@ -69,7 +69,11 @@ impl prometheus_client::collector::Collector for Scrape {
                 encoder.encode_descriptor(name, help(name), None, MetricType::Histogram)?;
             for (labels, h) in rows {
                 let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, &**v)).collect();
-                Buckets(&h).encode(family.encode_family(&pairs)?)?;
+                let series = family.encode_family(&pairs)?;
+                match h {
+                    Histogram::Plain(h) => Buckets(&h).encode(series)?,
+                    Histogram::Traced(h) => h.encode(series)?,
+                }
             }
         }
         for (name, _, help) in FAMILIES.iter().filter(|f| f.1 == "gauge") {

@@ -1,8 +1,16 @@
-//! A latency histogram updated with atomics only: no lock between concurrent requests.
+//! Latency histograms: one updated with atomics only, and one that also keeps exemplars.
 //!
-//! Each bucket counts the observations that fall in it (not cumulatively); the count exported is
-//! the sum of the buckets read, so a scrape never shows a count that disagrees with its buckets.
-//! The sum of seconds is kept as nanoseconds in an integer, so it too is one atomic add.
+//! [`AtomicHistogram`]: each bucket counts the observations that fall in it (not cumulatively);
+//! the count exported is the sum of the buckets read, so a scrape never shows a count that
+//! disagrees with its buckets. The sum of seconds is kept as nanoseconds in an integer, so it too
+//! is one atomic add.
+//!
+//! [`TracedHistogram`]: prometheus-client's histogram with exemplars, for the request latency —
+//! each bucket carries the trace id of the last sampled request that fell in it, so a dashboard
+//! goes from a slow bucket to a trace. The library keeps exemplars only beside its own counts,
+//! under a per-series lock (no global one) held for the update of one bucket; the criterion
+//! bench `metrics` measures what that costs a request (bench/README.md). The label set is a trace
+//! id, written as hex when scraped: an update allocates nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -54,6 +62,43 @@ impl AtomicHistogram {
     /// Observations so far.
     pub fn count(&self) -> u64 {
         self.buckets.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The request-latency histogram of one listener kind, with trace ids as exemplars.
+pub type TracedHistogram =
+    prometheus_client::metrics::exemplar::HistogramWithExemplars<TraceExemplar>;
+
+/// A new [`TracedHistogram`] with sluice's buckets.
+pub fn traced() -> TracedHistogram {
+    TracedHistogram::new(BUCKETS.iter().copied())
+}
+
+/// An exemplar's label set: `{trace_id="<32 hex digits>"}` — an id sluice made or the caller's
+/// `traceparent` carried, never data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceExemplar(pub opentelemetry::trace::TraceId);
+
+/// The trace id as a label value, formatted when scraped.
+#[derive(Debug)]
+struct Hex(opentelemetry::trace::TraceId);
+
+impl prometheus_client::encoding::EncodeLabelValue for Hex {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        write!(encoder, "{}", self.0)
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelSet for TraceExemplar {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        [("trace_id", Hex(self.0))].encode(encoder)
     }
 }
 

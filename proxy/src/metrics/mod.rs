@@ -8,9 +8,10 @@
 //! template, rule path) — never a value from a body, header, path or query. Each family is
 //! declared once in [`FAMILIES`] with its type and help.
 //!
-//! Nothing on the request path takes a lock another request waits for: counters are atomics found
-//! by borrowed label values in a map read under a shared lock ([`family`]), histograms are atomic
-//! buckets ([`histogram`]). Gauges are computed when scraped.
+//! Nothing on the request path takes a global lock: counters are atomics found by borrowed label
+//! values in a map read under a shared lock ([`family`]); the ledger's latency histogram is atomic
+//! buckets, the request latency's (which carries trace ids as exemplars) takes its series' own
+//! lock for one bucket's update ([`histogram`]). Gauges are computed when scraped.
 
 mod exposition;
 pub mod families;
@@ -21,7 +22,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use family::{CounterFamily, Rows};
-use histogram::AtomicHistogram;
+use histogram::{AtomicHistogram, TraceExemplar, TracedHistogram};
 
 pub use families::FAMILIES;
 
@@ -30,6 +31,15 @@ pub type Labels = Vec<(&'static str, String)>;
 
 /// Families by exported name, each with its series.
 type Families<T> = Vec<(&'static str, Vec<(Labels, T)>)>;
+
+/// One series of a histogram family.
+#[derive(Debug, Clone)]
+pub(crate) enum Histogram {
+    /// Counts only.
+    Plain(Arc<AtomicHistogram>),
+    /// Counts, and trace ids as exemplars.
+    Traced(Arc<TracedHistogram>),
+}
 
 /// A gauge's current value, computed at scrape time.
 pub type Gauge = (&'static str, Labels, f64);
@@ -49,7 +59,7 @@ struct Tables {
     shadow_differences: CounterFamily<4>,
     spans_dropped: CounterFamily<1>,
     /// By listener kind; a handful of kinds, added on first use.
-    request_duration: RwLock<Vec<(&'static str, Arc<AtomicHistogram>)>>,
+    request_duration: RwLock<Vec<(&'static str, Arc<TracedHistogram>)>>,
     ledger_append: Arc<AtomicHistogram>,
     /// The same two latencies into the OpenTelemetry SDK, once telemetry runs.
     otel: OnceLock<OtelHistograms>,
@@ -99,10 +109,19 @@ fn status_class(status: u16) -> &'static str {
 }
 
 impl Metrics {
-    /// A request answered by a listener of `kind`, with its status, `elapsed` after its head.
-    pub fn request(&self, kind: &'static str, status: u16, elapsed: Duration) {
+    /// A request answered by a listener of `kind`, with its status, `elapsed` after its head;
+    /// `trace` is its trace id when its trace was sampled (the latency bucket's exemplar).
+    pub fn request(
+        &self,
+        kind: &'static str,
+        status: u16,
+        elapsed: Duration,
+        trace: Option<opentelemetry::trace::TraceId>,
+    ) {
         let t = &self.0;
         t.requests.add([kind, status_class(status)], 1);
+        let observe =
+            |h: &TracedHistogram| h.observe(elapsed.as_secs_f64(), trace.map(TraceExemplar), None);
         // A handful of kinds, each added once: observed under the shared read, written only
         // for a kind's first request.
         let by_kind = &t.request_duration;
@@ -111,15 +130,15 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|(k, _)| *k == kind)
-            .map(|(_, h)| h.observe(elapsed))
+            .map(|(_, h)| observe(h))
             .is_some();
         if !observed {
             let mut all = by_kind.write().unwrap_or_else(|e| e.into_inner());
             match all.iter().find(|(k, _)| *k == kind) {
-                Some((_, h)) => h.observe(elapsed),
+                Some((_, h)) => observe(h),
                 None => {
-                    let h = Arc::new(AtomicHistogram::default());
-                    h.observe(elapsed);
+                    let h = Arc::new(histogram::traced());
+                    observe(&h);
                     all.push((kind, h));
                 }
             }
@@ -243,14 +262,19 @@ impl Metrics {
     }
 
     /// The histogram families with their exported names.
-    fn histograms(&self) -> Families<Arc<AtomicHistogram>> {
+    fn histograms(&self) -> Families<Histogram> {
         let t = &self.0;
         let mut by_kind: Vec<_> = t
             .request_duration
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(k, h)| (vec![("kind", (*k).to_string())], h.clone()))
+            .map(|(k, h)| {
+                (
+                    vec![("kind", (*k).to_string())],
+                    Histogram::Traced(h.clone()),
+                )
+            })
             .collect();
         by_kind.sort_by(|a, b| a.0.cmp(&b.0));
         vec![
@@ -260,7 +284,7 @@ impl Metrics {
                 if t.ledger_append.count() == 0 {
                     vec![]
                 } else {
-                    vec![(vec![], t.ledger_append.clone())]
+                    vec![(vec![], Histogram::Plain(t.ledger_append.clone()))]
                 },
             ),
         ]
@@ -278,7 +302,7 @@ mod tests {
         m.rejection("rate_limited");
         m.rejection("rate_limited");
         m.disclosure("a\"b", "c", "sent");
-        m.request("partner", 200, Duration::from_millis(3));
+        m.request("partner", 200, Duration::from_millis(3), None);
         let text = m.render(&[("sluice_ledger_healthy", vec![], 1.0)]);
         for want in [
             "# TYPE sluice_rejections counter\n",
@@ -302,7 +326,31 @@ mod tests {
         assert!(m.counter_series("sluice_nothing_total").is_empty());
         let (name, series) = &m.histograms()[0];
         assert_eq!(*name, "http_server_request_duration_seconds");
-        assert_eq!(series[0].1.count(), 1);
+        assert_eq!(series.len(), 1);
+    }
+
+    #[test]
+    fn a_sampled_requests_trace_id_is_its_latency_buckets_exemplar() {
+        let m = Metrics::default();
+        let trace = opentelemetry::trace::TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736_u128);
+        m.request("partner", 200, Duration::from_millis(3), Some(trace));
+        m.request("partner", 200, Duration::from_millis(30), None);
+        let text = m.render(&[]);
+        let bucket = |le: &str| {
+            let head = format!(
+                "http_server_request_duration_seconds_bucket{{le=\"{le}\",kind=\"partner\"}} "
+            );
+            text.lines()
+                .find_map(|l| l.strip_prefix(&head))
+                .unwrap_or_else(|| panic!("no bucket {le} in\n{text}"))
+                .to_string()
+        };
+        assert_eq!(
+            bucket("0.005"),
+            "1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 0.003"
+        );
+        // The unsampled request counts, and names no trace.
+        assert_eq!(bucket("0.05"), "2");
     }
 
     #[test]

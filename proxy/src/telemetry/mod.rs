@@ -169,6 +169,14 @@ impl SpanHandle {
         SpanHandle::new(span, self.0.tracer.clone())
     }
 
+    /// The span's trace id when the trace is sampled (exported, so worth pointing at).
+    pub fn sampled_trace(&self) -> Option<opentelemetry::trace::TraceId> {
+        self.with(|s| {
+            let cx = s.span.span_context();
+            cx.is_sampled().then(|| cx.trace_id())
+        })
+    }
+
     /// The span's trace id (32 hex digits).
     pub fn trace_id(&self) -> String {
         self.with(|s| s.span.span_context().trace_id().to_string())
