@@ -37,6 +37,10 @@ use opentelemetry_sdk::trace::{SdkTracer, Span};
 
 pub use pipeline::Telemetry;
 
+/// The most attributes a server span gets (see [`attributes`]); a client span gets three.
+const SERVER_ATTRIBUTES: usize = 20;
+const CLIENT_ATTRIBUTES: usize = 3;
+
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
@@ -97,8 +101,7 @@ impl SpanHandle {
             state: Mutex::new(State {
                 recording: span.is_recording(),
                 span,
-                // A server span gets about twenty attributes.
-                attributes: Vec::with_capacity(24),
+                attributes: Vec::with_capacity(SERVER_ATTRIBUTES),
                 name: None,
                 error: false,
             }),
@@ -165,6 +168,7 @@ impl SpanHandle {
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Client)
+            .with_attributes(Vec::with_capacity(CLIENT_ATTRIBUTES))
             .start_with_context(&self.0.tracer, &cx);
         SpanHandle::new(span, self.0.tracer.clone())
     }

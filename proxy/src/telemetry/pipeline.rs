@@ -86,7 +86,13 @@ impl Telemetry {
         let p = self.pipeline.get()?;
         let trace = TraceId::from_hex(trace_id).unwrap_or(TraceId::INVALID);
         let m = super::method_attribute(method);
-        let builder = p.tracer.span_builder(m).with_kind(SpanKind::Server);
+        // Room for every attribute a server span gets, so that ending it does not grow the
+        // SDK's list attribute by attribute.
+        let builder = p
+            .tracer
+            .span_builder(m)
+            .with_kind(SpanKind::Server)
+            .with_attributes(Vec::with_capacity(super::SERVER_ATTRIBUTES));
         let span = match parent.and_then(|p| Some((SpanId::from_hex(&p.span_id).ok()?, p.sampled)))
         {
             Some((parent, sampled)) => {
