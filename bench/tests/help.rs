@@ -32,6 +32,26 @@ fn every_binary_prints_help_and_exits() {
             env!("CARGO_BIN_EXE_gen-feed"),
             "Usage: gen-feed",
         ),
+        (
+            "format-bench",
+            env!("CARGO_BIN_EXE_format-bench"),
+            "Usage: format-bench",
+        ),
+        (
+            "ledger-bench",
+            env!("CARGO_BIN_EXE_ledger-bench"),
+            "Usage: ledger-bench",
+        ),
+        (
+            "store-bench",
+            env!("CARGO_BIN_EXE_store-bench"),
+            "Usage: store-bench",
+        ),
+        (
+            "telemetry-cost",
+            env!("CARGO_BIN_EXE_telemetry-cost"),
+            "Usage: telemetry-cost",
+        ),
     ] {
         let out = Command::new(bin).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);

@@ -23,7 +23,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const CHUNK: usize = 64 * 1024;
 
 const USAGE: &str =
-    "The CSV and form engines on the reference records, against naive filters in the same run.
+    "The CSV, form and XML engines on the reference records, against naive filters in the same run.
 
 Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5] [--only csv|form|xml]";
 
