@@ -44,7 +44,7 @@ pub(crate) fn compile_route(
                 }
                 program.nodes[id as usize].rule = Some(program.rules.len() as u32);
                 program.rules.push(ProgramRule {
-                    path: rule.path.to_string(),
+                    path: rule.path.to_string().into(),
                     action: rule.action.clone(),
                 });
             }

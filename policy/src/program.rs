@@ -89,8 +89,9 @@ pub type NodeId = u32;
 /// One position of the trie.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    /// The structural path, for messages and counters.
-    pub path: String,
+    /// The structural path, for messages and counters (shared: every summary of a body that
+    /// counts at this node names it, without a copy).
+    pub path: std::sync::Arc<str>,
     /// The last step of the path as displayed (`.name`, `["a b"]`, `[*]`).
     pub label: String,
     /// Canonical `"key":` bytes emitted before this member's value (empty for root and elements).
@@ -150,8 +151,8 @@ impl Node {
 /// A rule in a program.
 #[derive(Debug, Clone)]
 pub struct ProgramRule {
-    /// The rule's path, as displayed.
-    pub path: String,
+    /// The rule's path, as displayed (shared with the summaries that count it).
+    pub path: std::sync::Arc<str>,
     /// What to do.
     pub action: Action,
 }
@@ -228,7 +229,7 @@ impl FieldProgram {
                             crate::escape::write_json_string(&mut emit, k);
                             emit.push(b':');
                             self.nodes.push(Node {
-                                path: so_far.to_string(),
+                                path: so_far.to_string().into(),
                                 label: FieldPath::root().child(seg.clone()).to_string()[1..]
                                     .to_string(),
                                 emit_key: emit.into(),
@@ -252,7 +253,7 @@ impl FieldProgram {
                         None => {
                             let id = self.nodes.len() as NodeId;
                             self.nodes.push(Node {
-                                path: so_far.to_string(),
+                                path: so_far.to_string().into(),
                                 label: "[*]".into(),
                                 ..Node::default()
                             });

@@ -322,15 +322,22 @@ pub fn digest_trailer(sha256: &[u8; 32]) -> http::HeaderMap {
 /// As [`digest_trailer`], with `sm3=:…:` beside `sha-256` when the contract selects SM3.
 pub fn digest_fields(sha256: &[u8; 32], sm3: Option<&[u8]>) -> http::HeaderMap {
     use base64::Engine as _;
-    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
-    let value = match sm3 {
-        Some(sm3) => format!("sha-256=:{}:, sm3=:{}:", b64(sha256), b64(sm3)),
-        None => format!("sha-256=:{}:", b64(sha256)),
-    };
-    let mut map = http::HeaderMap::new();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // Written once into one buffer, which becomes the header value's bytes.
+    let mut value = String::with_capacity(56 + sm3.map_or(0, |s| 12 + s.len() * 4 / 3 + 4));
+    value.push_str("sha-256=:");
+    b64.encode_string(sha256, &mut value);
+    value.push(':');
+    if let Some(sm3) = sm3 {
+        value.push_str(", sm3=:");
+        b64.encode_string(sm3, &mut value);
+        value.push(':');
+    }
+    let mut map = http::HeaderMap::with_capacity(1);
     map.insert(
-        "content-digest",
-        http::HeaderValue::from_str(&value).expect("base64 is a valid header value"),
+        crate::headers::CONTENT_DIGEST,
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value))
+            .expect("base64 is a valid header value"),
     );
     map
 }

@@ -291,7 +291,7 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-request-id", v);
+        h.insert(crate::headers::X_REQUEST_ID, v);
     }
     if reason.closes_connection() {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -43,6 +43,7 @@ pub mod errors;
 pub mod evidence;
 pub mod flow;
 pub mod framing;
+pub mod headers;
 pub mod identity;
 pub mod keys;
 pub mod ledger;

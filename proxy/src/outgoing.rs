@@ -66,8 +66,8 @@ impl Signing {
 /// Adds a signature's two fields to `map`.
 fn put(map: &mut HeaderMap, signed: Option<(HeaderValue, HeaderValue)>) {
     if let Some((input, signature)) = signed {
-        map.insert("signature-input", input);
-        map.insert("signature", signature);
+        map.insert(crate::headers::SIGNATURE_INPUT, input);
+        map.insert(crate::headers::SIGNATURE, signature);
     }
 }
 
@@ -162,7 +162,7 @@ fn whole_body(
     head.remove(header::TRAILER);
     head.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
     if let Some(digest) = trailers.as_ref().and_then(|t| t.get("content-digest")) {
-        head.insert("content-digest", digest.clone());
+        head.insert(crate::headers::CONTENT_DIGEST, digest.clone());
     }
     if let Some(signer) = signer {
         let signed = as_.sign_into(signer, head, None);

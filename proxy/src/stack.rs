@@ -151,7 +151,7 @@ where
         Box::pin(async move {
             let mut resp = fut.await?;
             if let Ok(v) = HeaderValue::from_str(&id) {
-                resp.headers_mut().insert("x-request-id", v);
+                resp.headers_mut().insert(crate::headers::X_REQUEST_ID, v);
             }
             if chunked {
                 resp.headers_mut()

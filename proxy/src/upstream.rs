@@ -21,6 +21,9 @@ pub struct UpstreamClient {
     /// Its configuration.
     pub cfg: Upstream,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    /// The base URI without its trailing `/`, written once: a request's URI is this and its
+    /// path-and-query.
+    prefix: String,
 }
 
 impl UpstreamClient {
@@ -58,15 +61,17 @@ impl UpstreamClient {
         Ok(Self {
             cfg: cfg.clone(),
             client,
+            prefix: cfg.base.to_string().trim_end_matches('/').to_string(),
         })
     }
 
     /// The absolute URI for a path-and-query on this upstream.
     pub fn uri(&self, path_and_query: &str) -> Result<http::Uri, Reason> {
-        let base = self.cfg.base.to_string();
-        format!("{}{}", base.trim_end_matches('/'), path_and_query)
-            .parse()
-            .map_err(|_| Reason::NoRoute)
+        let mut uri = String::with_capacity(self.prefix.len() + path_and_query.len());
+        uri.push_str(&self.prefix);
+        uri.push_str(path_and_query);
+        // From the String itself: its bytes become the URI's, not a copy.
+        http::Uri::try_from(uri).map_err(|_| Reason::NoRoute)
     }
 
     /// Sends a request; the response headers must arrive within the response-header timeout.

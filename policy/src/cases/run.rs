@@ -147,7 +147,7 @@ fn compare_counts(case: &Case, s: &Summary, problems: &mut Vec<String>) {
     check("records", case.records, s.records);
     check("subjects", case.subjects, s.subject_count);
     for (path, want) in &case.fields {
-        let got = s.fields.iter().find(|f| &f.path == path);
+        let got = s.fields.iter().find(|f| *f.path == **path);
         let n = |f: fn(&crate::engine::FieldCount) -> u64| got.map_or(0, f);
         let Counts {
             kept,

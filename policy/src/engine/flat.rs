@@ -183,13 +183,13 @@ impl Flat {
         let program = &self.cfg.program;
         let path = match member {
             Some(Member::Ruled(n) | Member::SubjectOnly(n) | Member::Container(n)) => {
-                program.node(n).path.clone()
+                program.node(n).path.to_string()
             }
             Some(Member::Stripped | Member::Whole) => {
                 let object = &program.node(self.object).path;
                 format!("{object}.?")
             }
-            None => program.node(self.object).path.clone(),
+            None => program.node(self.object).path.to_string(),
         };
         Violation { kind, path, offset }
     }

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldCount {
     /// The rule's path; for `stripped` counts, the object whose unlisted members were removed.
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     /// Values kept (byte-exact or after in-place scanning).
     pub kept: u64,
     /// Values masked (including identifiers found by `scan`).
@@ -42,7 +42,7 @@ pub struct Summary {
 impl Summary {
     /// The counts for `path`, if any.
     pub fn field(&self, path: &str) -> Option<&FieldCount> {
-        self.fields.iter().find(|f| f.path == path)
+        self.fields.iter().find(|f| *f.path == *path)
     }
 
     /// Summed counts over all paths.

@@ -52,7 +52,13 @@ impl Tally {
 
     /// The summary of the body; the digest restarts (a summary is taken once).
     pub(crate) fn summary(&mut self, program: &FieldProgram) -> Summary {
-        let mut fields: Vec<FieldCount> = Vec::new();
+        let counted = self
+            .rule_counts
+            .iter()
+            .filter(|c| c.iter().any(|&x| x > 0))
+            .count()
+            + self.node_stripped.iter().filter(|&&s| s > 0).count();
+        let mut fields: Vec<FieldCount> = Vec::with_capacity(counted);
         for (r, c) in self.rule_counts.iter().enumerate() {
             if c.iter().any(|&x| x > 0) {
                 fields.push(FieldCount {

@@ -184,7 +184,7 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "subjects": s.subject_count,
         "output_sha256": hex(&s.output_sha256),
         "fields": s.fields.iter().map(|f| serde_json::json!({
-            "path": f.path, "kept": f.kept, "masked": f.masked, "hashed": f.hashed,
+            "path": &*f.path, "kept": f.kept, "masked": f.masked, "hashed": f.hashed,
             "redacted": f.redacted, "stripped": f.stripped,
         })).collect::<Vec<_>>(),
     })

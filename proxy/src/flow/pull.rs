@@ -40,7 +40,7 @@ pub(crate) async fn pull(
     let (rparts, rbody) = resp.into_parts();
     let mut out = Response::builder().status(status);
     let h = out.headers_mut().expect("a fresh builder has headers");
-    h.insert("x-request-id", request_id_value(&f.ctx));
+    h.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if bodiless {
         if !rbody.is_end_stream() && parts.method != Method::HEAD {
@@ -71,7 +71,7 @@ pub(crate) async fn pull(
     let rec = &f.shared.recorder;
     let disclosure =
         Disclosure::begin(rec, &f.ctx, f.recipient(partner, Some(peer), &target)).await?;
-    h.insert("sluice-disclosure", disclosure.header());
+    h.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
     let Some(filtered) = filtered else {
         pass_through_logged(f, partner);
         let pass = ["content-encoding", "content-length", "content-digest"];
@@ -113,12 +113,12 @@ fn institution_request(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     );
-    headers.insert("x-request-id", request_id_value(&f.ctx));
+    headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     if let Ok(v) = HeaderValue::from_str(partner) {
-        headers.insert("sluice-partner", v);
+        headers.insert(crate::headers::SLUICE_PARTNER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&f.r.contract.id) {
-        headers.insert("sluice-contract", v);
+        headers.insert(crate::headers::SLUICE_CONTRACT, v);
     }
     Ok(up)
 }

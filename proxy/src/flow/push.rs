@@ -43,7 +43,7 @@ pub(crate) async fn push(
     let rec = &f.shared.recorder;
     let disclosure = Disclosure::begin(rec, &f.ctx, f.recipient(&partner, None, &target)).await?;
     let headers = up.headers_mut().expect("a fresh builder has headers");
-    headers.insert("sluice-disclosure", disclosure.header());
+    headers.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
     let answer_disclosure = disclosure.header();
     // Why the body stopped, when it did: the institution system is told (a path, never a value).
     let failure: Arc<OnceLock<Reason>> = Arc::default();
@@ -89,8 +89,8 @@ pub(crate) async fn push(
     let mut out = Response::builder().status(rparts.status);
     let h = out.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy_end_to_end(&rparts.headers, h);
-    h.insert("x-request-id", request_id_value(&f.ctx));
-    h.insert("sluice-disclosure", answer_disclosure);
+    h.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
+    h.insert(crate::headers::SLUICE_DISCLOSURE, answer_disclosure);
     let body = rbody.map_err(|e| -> crate::body::BoxError { Box::new(e) });
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
@@ -113,7 +113,7 @@ fn partner_request(
     let headers = up.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy(&parts.headers, headers, crate::allow::TO_PARTNER_HEADERS);
     crate::allow::copy_route(&parts.headers, headers, &f.r.route.headers);
-    headers.insert("x-request-id", request_id_value(&f.ctx));
+    headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     Ok(up)
 }
 

@@ -108,8 +108,8 @@ pub struct Begin {
 /// Per-path counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldCounts {
-    /// Structural path.
-    pub path: String,
+    /// Structural path (shared with the policy's program while the entry is written).
+    pub path: std::sync::Arc<str>,
     /// kept, masked, hashed, redacted, stripped.
     pub counts: [u64; 5],
 }
@@ -250,7 +250,16 @@ const VERSION: u8 = 1;
 impl Record {
     /// The canonical bytes. `Err` when the entry would exceed [`MAX_ENTRY`].
     pub fn encode(&self) -> Result<Vec<u8>, usize> {
-        let mut w = W(Vec::with_capacity(256));
+        let mut out = Vec::with_capacity(256);
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// The canonical bytes into `out` (cleared first; the writer reuses one buffer for every
+    /// record). `Err` with the size when the entry would exceed [`MAX_ENTRY`].
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), usize> {
+        out.clear();
+        let mut w = W(std::mem::take(out));
         w.u8(VERSION);
         w.u8(match &self.entry {
             Entry::InstanceStarted { .. } => 1,
@@ -307,11 +316,9 @@ impl Record {
             }
             Entry::Incomplete { begin } => w.u64(*begin),
         }
-        if w.0.len() > MAX_ENTRY {
-            Err(w.0.len())
-        } else {
-            Ok(w.0)
-        }
+        let len = w.0.len();
+        *out = w.0;
+        if len > MAX_ENTRY { Err(len) } else { Ok(()) }
     }
 
     /// Decodes canonical bytes; `None` if they are not an entry of this version.
@@ -358,7 +365,10 @@ impl Record {
                     for c in &mut counts {
                         *c = r.u64()?;
                     }
-                    fields.push(FieldCounts { path, counts });
+                    fields.push(FieldCounts {
+                        path: path.into(),
+                        counts,
+                    });
                 }
                 let subject_count = r.u64()?;
                 let n = r.u16()?;
@@ -414,7 +424,7 @@ impl Record {
             Entry::End(e) => json!({
                 "kind": "disclosure.end", "begin": e.begin, "outcome": e.outcome.as_str(), "bytes_sent": e.bytes_sent,
                 "sha256_sent": hex(&e.sha256_sent), "records": e.records, "records_dropped": e.records_dropped,
-                "fields": e.fields.iter().map(|f| json!({"path": f.path, "kept": f.counts[0], "masked": f.counts[1], "hashed": f.counts[2], "redacted": f.counts[3], "stripped": f.counts[4]})).collect::<Vec<_>>(),
+                "fields": e.fields.iter().map(|f| json!({"path": &*f.path, "kept": f.counts[0], "masked": f.counts[1], "hashed": f.counts[2], "redacted": f.counts[3], "stripped": f.counts[4]})).collect::<Vec<_>>(),
                 "subject_count": e.subject_count, "subjects": e.subjects.iter().map(|s| hex(s)).collect::<Vec<_>>(),
                 "subjects_digest": hex(&e.subjects_digest), "integrity": e.integrity,
             }),
@@ -502,7 +512,7 @@ mod tests {
         let mut e = end();
         e.fields = (0..2000)
             .map(|i| FieldCounts {
-                path: format!("$.a{i}"),
+                path: format!("$.a{i}").into(),
                 counts: [0; 5],
             })
             .collect();

@@ -248,6 +248,8 @@ impl Ledger {
             durable: durable.clone(),
             diverged: false,
             _lock: lock.clone(),
+            scratch: Vec::new(),
+            frames: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("sluice-ledger".into())

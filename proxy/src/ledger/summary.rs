@@ -239,7 +239,7 @@ impl Fields {
                 };
                 let paths = self.by_contract.entry(contract).or_default();
                 for f in &e.fields {
-                    let t = paths.entry(f.path.clone()).or_default();
+                    let t = paths.entry(f.path.to_string()).or_default();
                     for (sum, n) in t.iter_mut().zip(f.counts) {
                         *sum += n;
                     }

@@ -87,6 +87,10 @@ pub(super) struct Writer {
     /// appended, cut or replaced it): nothing more is appended, and the instance stays not-ready.
     pub(super) diverged: bool,
     pub(super) _lock: Arc<super::lock::DirLock>,
+    /// Buffers kept from one batch to the next (a record's bytes, a batch's frames), so that an
+    /// append allocates nothing once they have grown to the usual sizes.
+    pub(super) scratch: Vec<u8>,
+    pub(super) frames: Vec<u8>,
 }
 
 impl Writer {
@@ -181,7 +185,8 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<Job>) {
         self.last_waited = batch.iter().filter(|j| j.done.is_some()).count();
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.frames);
+        buf.clear();
         let mut leaves = Vec::new();
         let mut accepted = Vec::new();
         let time_ms = now_ms();
@@ -193,16 +198,21 @@ impl Writer {
                 Entry::End(_) | Entry::Incomplete { .. } => (0, 1),
                 _ => (0, 0),
             };
-            match (Record {
+            let mut bytes = std::mem::take(&mut self.scratch);
+            let encoded = (Record {
                 seq,
                 time_ms,
                 entry: job.entry,
             })
-            .encode()
-            {
-                Ok(bytes) => {
-                    segment::frame(&bytes, &mut buf);
-                    leaves.push(merkle::leaf_hash(&bytes));
+            .encode_into(&mut bytes);
+            let result = encoded.map(|()| {
+                segment::frame(&bytes, &mut buf);
+                merkle::leaf_hash(&bytes)
+            });
+            self.scratch = bytes;
+            match result {
+                Ok(leaf) => {
+                    leaves.push(leaf);
                     accepted.push((seq, job.done));
                     (begun, ended) = (begun + b, ended + e);
                 }
@@ -251,6 +261,10 @@ impl Writer {
                     }
                 }
             }
+        }
+        // Kept for the next batch unless an unusual one grew it large.
+        if buf.capacity() <= 1 << 20 {
+            self.frames = buf;
         }
     }
 

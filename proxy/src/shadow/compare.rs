@@ -57,7 +57,7 @@ pub fn fold_indexes(path: &str) -> String {
 fn by_path(fields: &[FieldCount]) -> BTreeMap<&str, [u64; 4]> {
     fields
         .iter()
-        .map(|f| (f.path.as_str(), [f.kept, f.masked, f.hashed, f.redacted]))
+        .map(|f| (&*f.path, [f.kept, f.masked, f.hashed, f.redacted]))
         .filter(|(_, c)| c.iter().any(|&n| n > 0))
         .collect()
 }

@@ -265,7 +265,7 @@ impl XmlRedactor {
             let applied = applied.map_err(|k| Violation {
                 kind: k,
                 path: match member {
-                    Member::Ruled(c) | Member::SubjectOnly(c) => program.node(c).path.clone(),
+                    Member::Ruled(c) | Member::SubjectOnly(c) => program.node(c).path.to_string(),
                     _ => self.path(),
                 },
                 offset: at,

@@ -203,7 +203,10 @@ impl XmlRedactor {
         let mut path = String::from("$");
         for f in &self.stack {
             match f.target {
-                Target::Node(n) | Target::Leaf(n) => path.clone_from(&program.node(n).path),
+                Target::Node(n) | Target::Leaf(n) => {
+                    path.clear();
+                    path.push_str(&program.node(n).path);
+                }
                 Target::Strip => {
                     path.push_str("/?");
                     break;
