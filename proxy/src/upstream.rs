@@ -95,3 +95,39 @@ pub fn clients(
         .map(|u| Ok((u.name.clone(), Arc::new(UpstreamClient::new(u)?))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn client(base: &str) -> UpstreamClient {
+        UpstreamClient::new(&Upstream {
+            name: "institution".into(),
+            base: base.parse().unwrap(),
+            tls: Default::default(),
+            connect_timeout: Duration::from_secs(1),
+            response_header_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            body_stall_timeout: Duration::from_secs(1),
+            pool_size: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_requests_uri_is_the_upstreams_base_and_its_path() {
+        let with_path = client("http://127.0.0.1:9/api/");
+        assert_eq!(
+            with_path.uri("/v1/loans/LA1?page=2").unwrap().to_string(),
+            "http://127.0.0.1:9/api/v1/loans/LA1?page=2"
+        );
+        let bare = client("http://127.0.0.1:9");
+        assert_eq!(
+            bare.uri("/v1/loans").unwrap().to_string(),
+            "http://127.0.0.1:9/v1/loans"
+        );
+        // Not a URI once joined: no route, never a request to somewhere else.
+        assert!(matches!(bare.uri("/v1/a b"), Err(Reason::NoRoute)));
+    }
+}
