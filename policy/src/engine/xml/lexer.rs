@@ -71,7 +71,8 @@ impl Lexer {
             let at = offset + i as u64;
             if self.state == State::Text {
                 let room = (limit + 1).saturating_sub(self.token.len() as u64);
-                let end = find_short(&chunk[i..], |b| b == b'<').map_or(chunk.len(), |n| i + n);
+                let end =
+                    find_short(&chunk[i..], |b| b == b'<', b"<").map_or(chunk.len(), |n| i + n);
                 if self.token.is_empty() {
                     self.start = at;
                 }
@@ -110,8 +111,8 @@ impl Lexer {
                     .min(chunk.len() - i);
                 let rest = &chunk[i..i + room];
                 let run = match *stops {
-                    [a, b, c] => find_short(rest, |x| x == a || x == b || x == c),
-                    [a] => find_short(rest, |x| x == a),
+                    [a, b, c] => find_short(rest, |x| x == a || x == b || x == c, stops),
+                    [a] => find_short(rest, |x| x == a, stops),
                     _ => unreachable!("one or three stops"),
                 }
                 .unwrap_or(rest.len());
@@ -195,10 +196,11 @@ impl Lexer {
     }
 }
 
-/// The first byte of `bytes` that `stop` matches. Tokens are mostly short (a tag, a value):
-/// a plain loop first, memchr's vector search only for what runs longer.
+/// The first byte of `bytes` that `stop` matches; `also` names the same bytes for memchr. Tokens
+/// are mostly short (a tag, a value): a plain loop first, memchr's vector search only for what
+/// runs longer.
 #[inline]
-fn find_short(bytes: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
+fn find_short(bytes: &[u8], stop: impl Fn(u8) -> bool, also: &[u8]) -> Option<usize> {
     const SHORT: usize = 32;
     let head = &bytes[..bytes.len().min(SHORT)];
     if let Some(i) = head.iter().position(|&b| stop(b)) {
@@ -207,8 +209,11 @@ fn find_short(bytes: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
     if bytes.len() <= SHORT {
         return None;
     }
-    bytes[SHORT..]
-        .iter()
-        .position(|&b| stop(b))
-        .map(|i| i + SHORT)
+    let rest = &bytes[SHORT..];
+    match *also {
+        [a] => memchr::memchr(a, rest),
+        [a, b, c] => memchr::memchr3(a, b, c, rest),
+        _ => rest.iter().position(|&b| stop(b)),
+    }
+    .map(|i| i + SHORT)
 }
