@@ -105,7 +105,7 @@ impl SpanHandle {
     /// `upstream`.
     pub fn upstream_call(&self, method: &http::Method, upstream: &str) -> SpanHandle {
         let m = super::method_attribute(method);
-        let span = self.child(m.to_string());
+        let span = self.child(m);
         span.set_static("http.request.method", m);
         span.set_str("server.address", upstream);
         span

@@ -96,12 +96,13 @@ impl Drop for Inner {
 pub struct SpanHandle(Arc<Inner>);
 
 impl SpanHandle {
-    fn new(span: Span, tracer: SdkTracer) -> Self {
+    /// A handle on `span`, with room for `attributes` buffered attributes.
+    fn new(span: Span, tracer: SdkTracer, attributes: usize) -> Self {
         SpanHandle(Arc::new(Inner {
             state: Mutex::new(State {
                 recording: span.is_recording(),
                 span,
-                attributes: Vec::with_capacity(SERVER_ATTRIBUTES),
+                attributes: Vec::with_capacity(attributes),
                 name: None,
                 error: false,
             }),
@@ -160,7 +161,7 @@ impl SpanHandle {
     }
 
     /// A client span under this one.
-    fn child(&self, name: String) -> SpanHandle {
+    fn child(&self, name: &'static str) -> SpanHandle {
         let parent = self.with(|s| s.span.span_context().clone());
         let cx = opentelemetry::Context::new().with_remote_span_context(parent);
         let span = self
@@ -170,7 +171,7 @@ impl SpanHandle {
             .with_kind(SpanKind::Client)
             .with_attributes(Vec::with_capacity(CLIENT_ATTRIBUTES))
             .start_with_context(&self.0.tracer, &cx);
-        SpanHandle::new(span, self.0.tracer.clone())
+        SpanHandle::new(span, self.0.tracer.clone(), CLIENT_ATTRIBUTES)
     }
 
     /// The span's trace id when the trace is sampled (exported, so worth pointing at).

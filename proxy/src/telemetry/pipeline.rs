@@ -114,7 +114,7 @@ impl Telemetry {
                 builder.start_with_context(&p.tracer, &opentelemetry::Context::new())
             }),
         };
-        let span = super::SpanHandle::new(span, p.tracer.clone());
+        let span = super::SpanHandle::new(span, p.tracer.clone(), super::SERVER_ATTRIBUTES);
         span.set_static("http.request.method", m);
         span.set_static("url.scheme", "https");
         Some(span)
