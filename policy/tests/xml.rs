@@ -7,47 +7,26 @@ mod support;
 use sluice_policy::CompiledPolicy;
 use sluice_policy::consent::ConsentList;
 use sluice_policy::engine::{Charset, Format};
-use support::{config, keys, run_cfg, with_consent};
+use support::{config, keys, policy_text, policy_with, run_cfg, with_consent};
 
 const NS: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
 
 /// A one-route policy over a pain.001-like credit transfer.
 fn pain() -> CompiledPolicy {
-    let text = format!(
-        r#"version = 1
-[namespaces]
-doc = "{NS}"
-[[partner]]
-id = "p"
-identity = {{ uri_san = "spiffe://test/p" }}
-jurisdiction = "CN"
-[[contract]]
-id = "c"
-partner = "p"
-purpose = "tests"
-legal_basis = "consent"
-valid_from = 2026-01-01
-valid_until = 2099-01-01
-[[contract.route]]
-flow = "pull"
-method = "GET"
-path = "/x"
-upstream = "u"
-formats = ["xml"]
+    policy_with(
+        &format!("[namespaces]\ndoc = \"{NS}\""),
+        r#"formats = ["xml"]
 records = "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]"
-subject = "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Id"
-[contract.fields]
-"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:PmtInfId" = "keep"
+subject = "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Id""#,
+        r#""/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:PmtInfId" = "keep"
 "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Dbtr/doc:Nm" = "mask:name"
 "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:DbtrAcct/doc:Id" = "mask:bank_card"
-"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Amt" = {{ keep = "number", min = 0 }}
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Amt" = { keep = "number", min = 0 }
 "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Amt/@Ccy" = "keep"
-"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Rmt" = {{ keep = "string", scan = ["mobile"] }}
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Rmt" = { keep = "string", scan = ["mobile"] }
 "/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Secret" = "redact"
-"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Raw" = {{ keep = "subtree", plaintext_reason = "test" }}
-"#
-    );
-    CompiledPolicy::load("pain.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+"/doc:Document/doc:CstmrCdtTrfInitn/doc:PmtInf[*]/doc:Raw" = { keep = "subtree", plaintext_reason = "test" }"#,
+    )
 }
 
 fn xml(input: &str) -> Result<String, String> {
@@ -261,9 +240,7 @@ fn xml_paths_and_namespaces_are_checked_when_the_policy_loads() {
 }
 
 fn pain_text_with(rule: &str) -> String {
-    format!(
-        "version = 1\n[namespaces]\ndoc = \"{NS}\"\n[[partner]]\nid = \"p\"\nidentity = {{ uri_san = \"spiffe://test/p\" }}\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"t\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\n[contract.fields]\n{rule}\n"
-    )
+    policy_text(&format!("[namespaces]\ndoc = \"{NS}\""), "", rule)
 }
 
 /// Without a charset parameter (as legacy SOAP services send `text/xml`), the declaration names

@@ -10,35 +10,17 @@ use sluice_policy::engine::Format;
 use support::*;
 
 fn xml_policy() -> CompiledPolicy {
-    let text = r#"version = 1
-[namespaces]
-n = "urn:n"
-[[partner]]
-id = "p"
-identity = { uri_san = "spiffe://test/p" }
-jurisdiction = "CN"
-[[contract]]
-id = "c"
-partner = "p"
-purpose = "tests"
-legal_basis = "consent"
-valid_from = 2026-01-01
-valid_until = 2099-01-01
-[[contract.route]]
-flow = "pull"
-method = "GET"
-path = "/x"
-upstream = "u"
-[contract.fields]
-"/n:r/n:keep" = "keep"
+    policy_with(
+        "[namespaces]\nn = \"urn:n\"",
+        "",
+        r#""/n:r/n:keep" = "keep"
 "/n:r/n:name" = "mask:name"
 "/n:r/n:mobile" = "hash"
 "/n:r/n:note" = { keep = "string", scan = ["mobile"] }
 "/n:r/n:secret" = "redact"
 "/n:r/n:grp/n:item[*]/n:v" = "keep"
-"/n:r/n:grp/n:item[*]/@a" = "keep"
-"#;
-    CompiledPolicy::load("x.toml", text).unwrap_or_else(|e| panic!("{e}"))
+"/n:r/n:grp/n:item[*]/@a" = "keep""#,
+    )
 }
 
 /// A node of the canonical tree both sides are reduced to.

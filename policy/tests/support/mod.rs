@@ -21,8 +21,22 @@ pub fn policy(records: Option<&str>, subject: Option<&str>, fields: &str) -> Com
     if let Some(s) = subject {
         route.push_str(&format!("subject = \"{s}\"\n"));
     }
-    let text = format!(
+    policy_with("", &route, fields)
+}
+
+/// A policy with one contract `c` and one route: `head` are top-level tables before the partner
+/// (`[namespaces]`), `route` more keys of the route, `fields` the rules.
+pub fn policy_with(head: &str, route: &str, fields: &str) -> CompiledPolicy {
+    let text = policy_text(head, route, fields);
+    CompiledPolicy::load("test-policy.toml", &text)
+        .unwrap_or_else(|e| panic!("test policy does not load:\n{e}\n---\n{text}"))
+}
+
+/// The text [`policy_with`] loads (for tests of what does not load).
+pub fn policy_text(head: &str, route: &str, fields: &str) -> String {
+    format!(
         r#"version = 1
+{head}
 [[partner]]
 id = "p"
 identity = {{ uri_san = "spiffe://test/p" }}
@@ -43,9 +57,7 @@ upstream = "u"
 [contract.fields]
 {fields}
 "#
-    );
-    CompiledPolicy::load("test-policy.toml", &text)
-        .unwrap_or_else(|e| panic!("test policy does not load:\n{e}\n---\n{text}"))
+    )
 }
 
 pub fn keys() -> Arc<EngineKeys> {
