@@ -12,6 +12,39 @@ use sluice_tests::harness::*;
 const ID: &str = "310115197511030084";
 const MOBILE: &str = "13812345678";
 
+/// A policy of the two partners, `acme-loans` and `safe-insure`, with `contracts`; `head` are
+/// top-level tables before them (`[namespaces]`).
+fn two_partners(head: &str, contracts: &str) -> String {
+    format!(
+        r#"version = 1
+{head}
+[[partner]]
+id           = "acme-loans"
+identity     = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
+jurisdiction = "CN"
+[[partner]]
+id           = "safe-insure"
+identity     = {{ uri_san = "spiffe://partners.sluice.test/safe-insure" }}
+jurisdiction = "CN"
+{contracts}"#
+    )
+}
+
+/// Contract `id` of `partner` with `body`: its routes and `[contract.fields]`.
+fn contract(id: &str, partner: &str, body: &str) -> String {
+    format!(
+        r#"
+[[contract]]
+id          = "{id}"
+partner     = "{partner}"
+purpose     = "tests"
+legal_basis = "consent"
+valid_from  = 2020-01-01
+valid_until = 2099-01-01
+{body}"#
+    )
+}
+
 /// One contract per direction, both listing CSV and forms besides JSON; `/v1/json-only` lists
 /// the defaults only.
 fn policy() -> String {
@@ -23,19 +56,6 @@ fn policy() -> String {
   "$.loans[*].mobile"  = "hash"
   "$.loans[*].amount"  = { keep = "number", min = 0 }
 "#;
-    let contract = |id: &str, partner: &str, routes: &str| {
-        format!(
-            r#"
-[[contract]]
-id          = "{id}"
-partner     = "{partner}"
-purpose     = "tests"
-legal_basis = "consent"
-valid_from  = 2020-01-01
-valid_until = 2099-01-01
-{routes}{fields}"#
-        )
-    };
     let route = |flow: &str, method: &str, path: &str, upstream: &str, formats: &str| {
         format!(
             r#"
@@ -51,18 +71,6 @@ valid_until = 2099-01-01
         )
     };
     let all = r#"["json", "csv", "form"]"#;
-    let mut text = String::from(
-        r#"version = 1
-[[partner]]
-id           = "acme-loans"
-identity     = { uri_san = "spiffe://partners.sluice.test/acme-loans" }
-jurisdiction = "CN"
-[[partner]]
-id           = "safe-insure"
-identity     = { uri_san = "spiffe://partners.sluice.test/safe-insure" }
-jurisdiction = "CN"
-"#,
-    );
     let pulls = route("pull", "GET", "/v1/loans/{kind}", "institution", all)
         + &route(
             "pull",
@@ -71,11 +79,13 @@ jurisdiction = "CN"
             "institution",
             r#"["json"]"#,
         );
-    text.push_str(&contract("acme-pull", "acme-loans", &pulls));
     let pushes = route("push", "POST", "/v2/loans", "acme-api", all)
         + &route("push", "POST", "/v2/json-only", "acme-api", r#"["json"]"#);
-    text.push_str(&contract("insure-push", "safe-insure", &pushes));
-    text
+    two_partners(
+        "",
+        &(contract("acme-pull", "acme-loans", &(pulls + fields))
+            + &contract("insure-push", "safe-insure", &(pushes + fields))),
+    )
 }
 
 fn csv_body() -> String {
@@ -332,18 +342,9 @@ const BANK_NS: &str = "urn:bank:loans:v1";
 
 fn xml_policy() -> String {
     // One contract per direction, with the same records and rules.
-    let contract =
-        |id: &str, partner: &str, flow: &str, method: &str, path: &str, upstream: &str| {
-            format!(
-                r#"
-[[contract]]
-id          = "{id}"
-partner     = "{partner}"
-purpose     = "tests"
-legal_basis = "consent"
-valid_from  = 2020-01-01
-valid_until = 2099-01-01
-  [[contract.route]]
+    let body = |flow: &str, method: &str, path: &str, upstream: &str| {
+        format!(
+            r#"  [[contract.route]]
   flow     = "{flow}"
   method   = "{method}"
   path     = "{path}"
@@ -357,38 +358,19 @@ valid_until = 2099-01-01
   "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:IdNo" = "mask:id_card"
   "/soap:Envelope/soap:Body/b:Loans/b:Loan[*]/b:Amount" = {{ keep = "number", min = 0 }}
 "#
-            )
-        };
-    format!(
-        r#"version = 1
-[namespaces]
-soap = "{SOAP_NS}"
-b    = "{BANK_NS}"
-[[partner]]
-id           = "acme-loans"
-identity     = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
-jurisdiction = "CN"
-[[partner]]
-id           = "safe-insure"
-identity     = {{ uri_san = "spiffe://partners.sluice.test/safe-insure" }}
-jurisdiction = "CN"
-{}{}"#,
-        contract(
+        )
+    };
+    two_partners(
+        &format!("[namespaces]\nsoap = \"{SOAP_NS}\"\nb    = \"{BANK_NS}\""),
+        &(contract(
             "acme-xml",
             "acme-loans",
-            "pull",
-            "GET",
-            "/v1/soap/{kind}",
-            "institution"
-        ),
-        contract(
+            &body("pull", "GET", "/v1/soap/{kind}", "institution"),
+        ) + &contract(
             "insure-xml",
             "safe-insure",
-            "push",
-            "POST",
-            "/v2/soap",
-            "acme-api"
-        ),
+            &body("push", "POST", "/v2/soap", "acme-api"),
+        )),
     )
 }
 
