@@ -66,6 +66,44 @@ fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     (m, v[0], v[n - 1])
 }
 
+/// The naive filter and the engine timed alternately, `rounds` times.
+struct Compared {
+    /// Best seconds of each.
+    t_naive: f64,
+    t_engine: f64,
+    /// naive ÷ engine per round.
+    ratios: Vec<f64>,
+}
+
+/// Times `naive` and `engine` one after the other, round by round (the machine drifts: a ratio
+/// is only taken within a round).
+fn compare(
+    rounds: usize,
+    mut naive: impl FnMut() -> usize,
+    mut engine: impl FnMut() -> usize,
+) -> Compared {
+    let mut c = Compared {
+        t_naive: f64::MAX,
+        t_engine: f64::MAX,
+        ratios: Vec::new(),
+    };
+    for _ in 0..rounds {
+        let (n, _) = best(1, &mut naive);
+        let (e, _) = best(1, &mut engine);
+        c.ratios.push(n / e);
+        (c.t_engine, c.t_naive) = (c.t_engine.min(e), c.t_naive.min(n));
+    }
+    c
+}
+
+impl Compared {
+    /// The median ratio line.
+    fn print_ratio(self) {
+        let (m, lo, hi) = median(self.ratios);
+        println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+    }
+}
+
 /// The contract's fixed work on this body (UTF-8 check, the output's SHA-256, the HMACs of
 /// pseudonyms and subjects), per record, beside the naive filter's whole time per record: no
 /// parser can go below the first, so `naive ÷ fixed` bounds the ratio any engine reaches.
@@ -142,13 +180,11 @@ fn csv_section(
     );
     let rows = body.iter().filter(|&&b| b == b'\n').count() - 1;
     let mb = body.len() as f64 / 1e6;
-    let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
-    for _ in 0..rounds {
-        let (n, _) = best(1, || flat::naive_csv(&program, keys, &body).len());
-        let (e, _) = best(1, || engine(&cfg, &body, out, || {}));
-        ratios.push(n / e);
-        (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
-    }
+    let c = compare(
+        rounds,
+        || flat::naive_csv(&program, keys, &body).len(),
+        || engine(&cfg, &body, out, || {}),
+    );
     let base = live();
     let mut peak = 0isize;
     engine(&cfg, &body, out, || peak = peak.max(live() - base));
@@ -157,18 +193,17 @@ fn csv_section(
         let out = flat::naive_csv(&program, keys, &body);
         live() - base - out.capacity() as isize
     };
-    let (m, lo, hi) = median(ratios);
     println!("CSV: {mb:.1} MB, {rows} rows, {CHUNK}-byte chunks, best of {rounds}");
-    print_floor(&cfg, &body, rows, t_naive, rounds);
+    print_floor(&cfg, &body, rows, c.t_naive, rounds);
     println!(
         "  naive (csv crate, record by record)  {:>7.0} MB/s",
-        mb / t_naive
+        mb / c.t_naive
     );
     println!(
         "  engine                               {:>7.0} MB/s",
-        mb / t_engine
+        mb / c.t_engine
     );
-    println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+    c.print_ratio();
     println!(
         "  peak live heap while the body streams: engine {:.1} KiB (input and output buffers aside); naive, held besides its output: {:.1} KiB",
         peak as f64 / 1024.0,
@@ -195,15 +230,15 @@ fn form_section(
     }
     let bytes: usize = bodies.iter().map(Vec::len).sum();
     let mb = bytes as f64 / 1e6;
-    let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
-    for _ in 0..rounds {
-        let (n, _) = best(1, || {
+    let c = compare(
+        rounds,
+        || {
             bodies
                 .iter()
                 .map(|b| flat::naive_form(&program, keys, b).len())
                 .sum()
-        });
-        let (e, _) = best(1, || {
+        },
+        || {
             bodies
                 .iter()
                 .map(|b| {
@@ -214,26 +249,23 @@ fn form_section(
                     out.len()
                 })
                 .sum()
-        });
-        ratios.push(n / e);
-        (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
-    }
-    let (m, lo, hi) = median(ratios);
+        },
+    );
     println!(
         "forms: {forms} bodies of one record, {:.0} bytes each on average, a new redactor per body, best of {rounds}",
         bytes as f64 / forms as f64
     );
     println!(
         "  naive (form_urlencoded)              {:>7.0} MB/s  {:>8.0} bodies/s",
-        mb / t_naive,
-        forms as f64 / t_naive
+        mb / c.t_naive,
+        forms as f64 / c.t_naive
     );
     println!(
         "  engine                               {:>7.0} MB/s  {:>8.0} bodies/s",
-        mb / t_engine,
-        forms as f64 / t_engine
+        mb / c.t_engine,
+        forms as f64 / c.t_engine
     );
-    println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+    c.print_ratio();
 }
 
 fn xml_section(size: usize, rounds: usize, out: &mut Vec<u8>) {
@@ -255,28 +287,25 @@ fn xml_section(size: usize, rounds: usize, out: &mut Vec<u8>) {
     }
     let records = body.windows(8).filter(|w| w == b"<record>").count();
     let mb = body.len() as f64 / 1e6;
-    let (mut ratios, mut t_engine, mut t_naive) = (Vec::new(), f64::MAX, f64::MAX);
-    for _ in 0..rounds {
-        let (n, _) = best(1, || xml_feed::naive_xml(&program, &keys, &body).len());
-        let (e, _) = best(1, || engine(&cfg, &body, out, || {}));
-        ratios.push(n / e);
-        (t_engine, t_naive) = (t_engine.min(e), t_naive.min(n));
-    }
+    let c = compare(
+        rounds,
+        || xml_feed::naive_xml(&program, &keys, &body).len(),
+        || engine(&cfg, &body, out, || {}),
+    );
     let base = live();
     let mut peak = 0isize;
     engine(&cfg, &body, out, || peak = peak.max(live() - base));
-    let (m, lo, hi) = median(ratios);
     println!("XML: {mb:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}");
-    print_floor(&cfg, &body, records, t_naive, rounds);
+    print_floor(&cfg, &body, records, c.t_naive, rounds);
     println!(
         "  naive (roxmltree DOM, written back)   {:>7.0} MB/s",
-        mb / t_naive
+        mb / c.t_naive
     );
     println!(
         "  engine                               {:>7.0} MB/s",
-        mb / t_engine
+        mb / c.t_engine
     );
-    println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
+    c.print_ratio();
     println!(
         "  peak live heap while the body streams: engine {:.1} KiB (input and output buffers aside)",
         peak as f64 / 1024.0
