@@ -263,17 +263,24 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
     );
     let record = r#"{"policies":[{"policy_no":"PN-2026-0001","product":"health","holder":{"name":"张伟","id_no":"11010519491231002X","mobile":"13860642414","occupation":"engineer"},"payment":{"card_no":"6222029365368615645","card_cvn":"999"},"premium":1200,"claims":[{"claim_no":"CL-1","amount":300,"diagnosis":"confidential"}]}]}"#;
     let inst_client = client(&pki, "institution.pem", "institution.key")?;
-    let req = http::Request::post(format!("https://localhost:{ip}/v2/policies"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(record)))
-        .map_err(|e| e.to_string())?;
-    let (status, _, _) = call(&inst_client, req).await?;
-    let got = received
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .last()
-        .cloned()
-        .unwrap_or_default();
+    let push = |content_type: &'static str, body: &'static str| {
+        let req = http::Request::post(format!("https://localhost:{ip}/v2/policies"))
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)));
+        let (inst_client, received) = (&inst_client, &received);
+        async move {
+            let (status, _, _) = call(inst_client, req.map_err(|e| e.to_string())?).await?;
+            // What the partner's API received last.
+            let got = received
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            Ok::<_, String>((status, got))
+        }
+    };
+    let (status, got) = push("application/json", record).await?;
     println!("   {} the partner API answered {status}", st.good("→"));
     side_by_side(&st, record.as_bytes(), &got);
     println!("   {}\n", st.dim("contract safe-insure-claims-2026: the holder's ID hashed with SM3 (HMAC), the mobile kept with a documented reason, the card masked, diagnosis and CVN stripped"));
@@ -284,17 +291,7 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
         st.head("   … and the same record as XML, from the core system's SOAP-era export")
     );
     let xml = r#"<?xml version="1.0" encoding="UTF-8"?><policies><policy_no>PN-2026-0002</policy_no><holder><name>欧阳娜娜</name><id_no>11010519491231002X</id_no><mobile>13860642414</mobile><occupation>teacher</occupation></holder><payment><card_no>6222029365368615645</card_no><card_cvn>999</card_cvn></payment><premium>900</premium><claims><claim_no>CL-2</claim_no><amount>120</amount><diagnosis>confidential</diagnosis></claims></policies>"#;
-    let req = http::Request::post(format!("https://localhost:{ip}/v2/policies"))
-        .header("content-type", "application/xml")
-        .body(Full::new(Bytes::from(xml)))
-        .map_err(|e| e.to_string())?;
-    let (status, _, _) = call(&inst_client, req).await?;
-    let got = received
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .last()
-        .cloned()
-        .unwrap_or_default();
+    let (status, got) = push("application/xml", xml).await?;
     println!("   {} the partner API answered {status}", st.good("→"));
     println!("   the institution has:    {xml}");
     println!(
