@@ -198,8 +198,8 @@ pub struct Record {
     pub entry: Entry,
 }
 
-struct W(Vec<u8>);
-impl W {
+struct W<'a>(&'a mut Vec<u8>);
+impl W<'_> {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
@@ -259,7 +259,7 @@ impl Record {
     /// record). `Err` with the size when the entry would exceed [`MAX_ENTRY`].
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), usize> {
         out.clear();
-        let mut w = W(std::mem::take(out));
+        let mut w = W(out);
         w.u8(VERSION);
         w.u8(match &self.entry {
             Entry::InstanceStarted { .. } => 1,
@@ -316,9 +316,10 @@ impl Record {
             }
             Entry::Incomplete { begin } => w.u64(*begin),
         }
-        let len = w.0.len();
-        *out = w.0;
-        if len > MAX_ENTRY { Err(len) } else { Ok(()) }
+        match out.len() {
+            len if len > MAX_ENTRY => Err(len),
+            _ => Ok(()),
+        }
     }
 
     /// Decodes canonical bytes; `None` if they are not an entry of this version.

@@ -198,21 +198,16 @@ impl Writer {
                 Entry::End(_) | Entry::Incomplete { .. } => (0, 1),
                 _ => (0, 0),
             };
-            let mut bytes = std::mem::take(&mut self.scratch);
-            let encoded = (Record {
+            match (Record {
                 seq,
                 time_ms,
                 entry: job.entry,
             })
-            .encode_into(&mut bytes);
-            let result = encoded.map(|()| {
-                segment::frame(&bytes, &mut buf);
-                merkle::leaf_hash(&bytes)
-            });
-            self.scratch = bytes;
-            match result {
-                Ok(leaf) => {
-                    leaves.push(leaf);
+            .encode_into(&mut self.scratch)
+            {
+                Ok(()) => {
+                    segment::frame(&self.scratch, &mut buf);
+                    leaves.push(merkle::leaf_hash(&self.scratch));
                     accepted.push((seq, job.done));
                     (begun, ended) = (begun + b, ended + e);
                 }

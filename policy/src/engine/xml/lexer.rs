@@ -71,8 +71,7 @@ impl Lexer {
             let at = offset + i as u64;
             if self.state == State::Text {
                 let room = (limit + 1).saturating_sub(self.token.len() as u64);
-                let end =
-                    find_short(&chunk[i..], |b| b == b'<', b"<").map_or(chunk.len(), |n| i + n);
+                let end = find_short(&chunk[i..], b"<").map_or(chunk.len(), |n| i + n);
                 if self.token.is_empty() {
                     self.start = at;
                 }
@@ -110,12 +109,7 @@ impl Lexer {
                     .unwrap_or(usize::MAX)
                     .min(chunk.len() - i);
                 let rest = &chunk[i..i + room];
-                let run = match *stops {
-                    [a, b, c] => find_short(rest, |x| x == a || x == b || x == c, stops),
-                    [a] => find_short(rest, |x| x == a, stops),
-                    _ => unreachable!("one or three stops"),
-                }
-                .unwrap_or(rest.len());
+                let run = find_short(rest, stops).unwrap_or(rest.len());
                 if run > 0 {
                     self.token.extend_from_slice(&rest[..run]);
                     i += run;
@@ -196,24 +190,21 @@ impl Lexer {
     }
 }
 
-/// The first byte of `bytes` that `stop` matches; `also` names the same bytes for memchr. Tokens
-/// are mostly short (a tag, a value): a plain loop first, memchr's vector search only for what
-/// runs longer.
+/// The first of `bytes` that is one of `stops` (one or three bytes). Tokens are mostly short (a
+/// tag, a value): a plain loop first, memchr's vector search only for what runs longer.
 #[inline]
-fn find_short(bytes: &[u8], stop: impl Fn(u8) -> bool, also: &[u8]) -> Option<usize> {
+fn find_short(bytes: &[u8], stops: &[u8]) -> Option<usize> {
     const SHORT: usize = 32;
-    let head = &bytes[..bytes.len().min(SHORT)];
-    if let Some(i) = head.iter().position(|&b| stop(b)) {
-        return Some(i);
+    let (head, rest) = bytes.split_at(bytes.len().min(SHORT));
+    match *stops {
+        [a] => head
+            .iter()
+            .position(|&x| x == a)
+            .or_else(|| memchr::memchr(a, rest).map(|i| i + SHORT)),
+        [a, b, c] => head
+            .iter()
+            .position(|&x| x == a || x == b || x == c)
+            .or_else(|| memchr::memchr3(a, b, c, rest).map(|i| i + SHORT)),
+        _ => unreachable!("one or three stops"),
     }
-    if bytes.len() <= SHORT {
-        return None;
-    }
-    let rest = &bytes[SHORT..];
-    match *also {
-        [a] => memchr::memchr(a, rest),
-        [a, b, c] => memchr::memchr3(a, b, c, rest),
-        _ => rest.iter().position(|&b| stop(b)),
-    }
-    .map(|i| i + SHORT)
 }
