@@ -97,6 +97,12 @@ fn compare(
 }
 
 impl Compared {
+    /// The throughput of each over a body of `mb` megabytes.
+    fn print_rates(&self, naive: &str, mb: f64) {
+        println!("  {naive:<37}{:>7.0} MB/s", mb / self.t_naive);
+        println!("  {:<37}{:>7.0} MB/s", "engine", mb / self.t_engine);
+    }
+
     /// The median ratio line.
     fn print_ratio(self) {
         let (m, lo, hi) = median(self.ratios);
@@ -195,14 +201,7 @@ fn csv_section(
     };
     println!("CSV: {mb:.1} MB, {rows} rows, {CHUNK}-byte chunks, best of {rounds}");
     print_floor(&cfg, &body, rows, c.t_naive, rounds);
-    println!(
-        "  naive (csv crate, record by record)  {:>7.0} MB/s",
-        mb / c.t_naive
-    );
-    println!(
-        "  engine                               {:>7.0} MB/s",
-        mb / c.t_engine
-    );
+    c.print_rates("naive (csv crate, record by record)", mb);
     c.print_ratio();
     println!(
         "  peak live heap while the body streams: engine {:.1} KiB (input and output buffers aside); naive, held besides its output: {:.1} KiB",
@@ -297,14 +296,7 @@ fn xml_section(size: usize, rounds: usize, out: &mut Vec<u8>) {
     engine(&cfg, &body, out, || peak = peak.max(live() - base));
     println!("XML: {mb:.1} MB, {records} records, {CHUNK}-byte chunks, best of {rounds}");
     print_floor(&cfg, &body, records, c.t_naive, rounds);
-    println!(
-        "  naive (roxmltree DOM, written back)   {:>7.0} MB/s",
-        mb / c.t_naive
-    );
-    println!(
-        "  engine                               {:>7.0} MB/s",
-        mb / c.t_engine
-    );
+    c.print_rates("naive (roxmltree DOM, written back)", mb);
     c.print_ratio();
     println!(
         "  peak live heap while the body streams: engine {:.1} KiB (input and output buffers aside)",
