@@ -267,18 +267,17 @@ impl Writer {
     /// appending to, or has another length than it wrote: a second writer, a restore or an edit.
     /// Appending after foreign bytes would bury them in a log whose tree no longer matches.
     ///
-    /// Per batch the open file is checked (`fstat`: its size, and a link count of zero once it
-    /// was deleted or another file renamed over its name); with `by_name`, at every checkpoint,
-    /// the name is also looked up and must still be this file. The lookup walks the path, which
+    /// Per batch the open file is checked (its size, and a link count of zero once it was
+    /// deleted or another file renamed over its name); with `by_name`, at every checkpoint, the
+    /// name is also looked up and must still be this file. The lookup walks the path, which
     /// cost 5% of the proxy's CPU at small bodies when it ran per batch.
     fn check_unchanged(&mut self, by_name: bool) -> std::io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
         if !self.diverged {
-            let ours = self.file.metadata()?;
-            self.diverged = ours.len() != self.allocated || ours.nlink() == 0;
+            let ours = identity(&self.file, Path::new(""))?;
+            self.diverged = ours.len != self.allocated || ours.links == 0;
             if by_name && !self.diverged {
-                let named = std::fs::metadata(&self.path)?;
-                self.diverged = ours.ino() != named.ino() || ours.dev() != named.dev();
+                let named = identity(rustix::fs::CWD, &self.path)?;
+                self.diverged = (ours.dev, ours.ino) != (named.dev, named.ino);
             }
             if self.diverged {
                 tracing::error!(
@@ -359,5 +358,128 @@ impl Writer {
             }
             Err(e) => tracing::error!(error = %e, "writing a ledger checkpoint failed"),
         }
+    }
+}
+
+/// What [`Writer::check_unchanged`] compares: a file's length, link count and identity.
+struct Identity {
+    len: u64,
+    links: u32,
+    dev: (u32, u32),
+    ino: u64,
+}
+
+/// `statx` asking for the length, link count and inode only. A full `fstat` (what std's
+/// `File::metadata` does) also reads the timestamps, and on kernels with fine-grained timestamps
+/// (Linux 6.13 and later) a file whose times were read gets a new modification time at its next
+/// write: the inode becomes dirty again and every batch's `fdatasync` wrote it, one more device
+/// write per batch (`a_batchs_check_leaves_the_inode_clean`).
+/// `path` is looked up from `at`; an empty one is `at` itself (an open file).
+fn identity(at: impl std::os::fd::AsFd, path: &Path) -> std::io::Result<Identity> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let want = StatxFlags::SIZE | StatxFlags::NLINK | StatxFlags::INO;
+    let flags = if path.as_os_str().is_empty() {
+        AtFlags::EMPTY_PATH
+    } else {
+        AtFlags::empty()
+    };
+    match rustix::fs::statx(&at, path, flags, want) {
+        Ok(x) => Ok(Identity {
+            len: x.stx_size,
+            links: x.stx_nlink,
+            dev: (x.stx_dev_major, x.stx_dev_minor),
+            ino: x.stx_ino,
+        }),
+        // Kernels before 4.11, or a sandbox that filters `statx`: a full `fstatat`.
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+            let m = rustix::fs::statat(&at, path, flags)?;
+            Ok(Identity {
+                len: m.st_size as u64,
+                links: m.st_nlink as u32,
+                dev: (rustix::fs::major(m.st_dev), rustix::fs::minor(m.st_dev)),
+                ino: m.st_ino,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sluice-writer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Two quick appends with `between` looking at the file after the first: whether the
+    /// second one gave the file a new modification time (read only at the end: reading it marks
+    /// it as read). A new time is at least the clock before the second append; the first's is
+    /// earlier.
+    fn second_append_moves_mtime(file: &File, between: impl Fn(&File)) -> bool {
+        let mtime = |f: &File| -> SystemTime { f.metadata().unwrap().modified().unwrap() };
+        // Read: the first append takes a fine-grained time.
+        mtime(file);
+        file.write_all_at(b"a", 0).unwrap();
+        between(file);
+        let before_second = SystemTime::now();
+        file.write_all_at(b"b", 1).unwrap();
+        mtime(file) >= before_second
+    }
+
+    #[test]
+    fn a_batchs_check_leaves_the_inode_clean() {
+        let dir = scratch("inode");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(dir.join("segment"))
+            .unwrap();
+        // The control: on kernels with fine-grained timestamps (Linux 6.13+ on ext4, XFS,
+        // btrfs, tmpfs), a full `fstat` between two appends makes the second one move the time
+        // (the inode is dirty, and the batch's `fdatasync` writes it).
+        let sensitive = (0..20).all(|_| {
+            second_append_moves_mtime(&file, |f| {
+                f.metadata().unwrap();
+            })
+        });
+        // The check asks for no timestamp: the second append of a tick leaves the time alone
+        // (the coarse clock may tick between the two appends, hence any of twenty tries).
+        let clean = (0..20).any(|_| {
+            !second_append_moves_mtime(&file, |f| {
+                identity(f, Path::new("")).unwrap();
+            })
+        });
+        if sensitive {
+            assert!(clean, "the per-batch check marked the timestamps as read");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_check_sees_the_length_the_links_and_which_file_a_name_is() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = scratch("identity");
+        let path = dir.join("segment");
+        let file = File::create(&path).unwrap();
+        file.write_all_at(&[0; 300], 0).unwrap();
+        let ours = identity(&file, Path::new("")).unwrap();
+        let std = file.metadata().unwrap();
+        assert_eq!((ours.len, ours.links, ours.ino), (300, 1, std.ino()));
+        let named = identity(rustix::fs::CWD, &path).unwrap();
+        assert_eq!((named.dev, named.ino), (ours.dev, ours.ino));
+        // Another file renamed over the name: the open one has no link left, the name is
+        // another inode.
+        std::fs::write(dir.join("other"), b"x").unwrap();
+        std::fs::rename(dir.join("other"), &path).unwrap();
+        assert_eq!(identity(&file, Path::new("")).unwrap().links, 0);
+        assert_ne!(identity(rustix::fs::CWD, &path).unwrap().ino, ours.ino);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
