@@ -384,14 +384,17 @@ fn identity(at: impl std::os::fd::AsFd, path: &Path) -> std::io::Result<Identity
         AtFlags::empty()
     };
     match rustix::fs::statx(&at, path, flags, want) {
-        Ok(x) => Ok(Identity {
+        // A file system may leave out a field it was asked for (its bit is then missing from
+        // `stx_mask` and the field reads 0): a link count of 0 would look like a deleted segment.
+        Ok(x) if StatxFlags::from_bits_retain(x.stx_mask).contains(want) => Ok(Identity {
             len: x.stx_size,
             links: x.stx_nlink,
             dev: (x.stx_dev_major, x.stx_dev_minor),
             ino: x.stx_ino,
         }),
-        // Kernels before 4.11, or a sandbox that filters `statx`: a full `fstatat`.
-        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+        // Kernels before 4.11, a sandbox that filters `statx`, or a file system that did not
+        // answer every field: a full `fstatat`.
+        Ok(_) | Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
             let m = rustix::fs::statat(&at, path, flags)?;
             Ok(Identity {
                 len: m.st_size as u64,
