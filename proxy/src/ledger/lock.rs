@@ -86,8 +86,7 @@ mod tests {
 
     #[test]
     fn a_second_holder_is_refused_with_the_first_ones_pid_until_it_lets_go() {
-        let dir = std::env::temp_dir().join(format!("sluice-lock-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let (dir, _cleanup) = super::super::scratch::scratch("lock", "holders");
         let first = DirLock::acquire(&dir).unwrap();
         let err = DirLock::acquire(&dir).unwrap_err().to_string();
         assert!(
@@ -98,7 +97,5 @@ mod tests {
         drop(first);
         let again = DirLock::acquire(&dir).unwrap();
         assert_eq!(again.path(), dir.join(LOCK_FILE));
-        drop(again);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -26,6 +26,8 @@ pub mod merkle;
 pub mod notes;
 mod queue;
 pub mod read;
+#[cfg(test)]
+mod scratch;
 pub mod segment;
 pub mod store;
 pub mod subjects;

@@ -137,24 +137,8 @@ fn rand_u64() -> u64 {
 mod tests {
     use super::*;
 
-    /// A fresh directory, removed again when the guard drops (at the end of the test).
-    struct Scratch(PathBuf);
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sluice-spill-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    fn scratch(name: &str) -> (PathBuf, Scratch) {
-        let d = dir(name);
-        (d.clone(), Scratch(d))
+    fn scratch(name: &str) -> (PathBuf, super::super::scratch::Scratch) {
+        super::super::scratch::scratch("spill", name)
     }
 
     #[test]

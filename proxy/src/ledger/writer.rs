@@ -374,6 +374,7 @@ struct Identity {
 /// (Linux 6.13 and later) a file whose times were read gets a new modification time at its next
 /// write: the inode becomes dirty again and every batch's `fdatasync` wrote it, one more device
 /// write per batch (`a_batchs_check_leaves_the_inode_clean`).
+///
 /// `path` is looked up from `at`; an empty one is `at` itself (an open file).
 fn identity(at: impl std::os::fd::AsFd, path: &Path) -> std::io::Result<Identity> {
     use rustix::fs::{AtFlags, StatxFlags};
@@ -412,11 +413,10 @@ mod tests {
     use super::*;
     use std::time::SystemTime;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sluice-writer-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn scratch(name: &str) -> (PathBuf, super::super::scratch::Scratch) {
+        let (dir, guard) = super::super::scratch::scratch("writer", name);
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        (dir, guard)
     }
 
     /// Two quick appends with `between` looking at the file after the first: whether the
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn a_batchs_check_leaves_the_inode_clean() {
-        let dir = scratch("inode");
+        let (dir, _cleanup) = scratch("inode");
         let file = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -462,13 +462,12 @@ mod tests {
         if sensitive {
             assert!(clean, "the per-batch check marked the timestamps as read");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn the_check_sees_the_length_the_links_and_which_file_a_name_is() {
         use std::os::unix::fs::MetadataExt;
-        let dir = scratch("identity");
+        let (dir, _cleanup) = scratch("identity");
         let path = dir.join("segment");
         let file = File::create(&path).unwrap();
         file.write_all_at(&[0; 300], 0).unwrap();
@@ -483,6 +482,5 @@ mod tests {
         std::fs::rename(dir.join("other"), &path).unwrap();
         assert_eq!(identity(&file, Path::new("")).unwrap().links, 0);
         assert_ne!(identity(rustix::fs::CWD, &path).unwrap().ino, ours.ino);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
