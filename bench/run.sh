@@ -3,7 +3,12 @@
 # perf for --profile) from Debian when missing and running as root, then runs every scenario
 # against every target on loopback and writes bench/results/<date>-<commit>.{md,json,svg}.
 #
-#   bench/run.sh [--seconds 5] [--stream-mib 1024] [--profile] [--no-pin] [--pgo]
+#   bench/run.sh [--seconds 5] [--rounds 3] [--stream-mib 1024] [--profile] [--no-pin] [--pgo]
+#
+# Each scenario is measured --rounds times (3 unless given), the targets in turn within each
+# round, and the rounds summed: this machine's speed drifts by tens of percent within minutes,
+# and a ratio of two targets measured back to back in each round holds better than one of two
+# runs a minute apart. The per-round ratios of sluice-reference to nginx are in the notes.
 #
 # --pgo measures the profile-guided build the container image ships (deploy/pgo/build.sh, into
 # target/pgo/; results are named <date>-<commit>-pgo) instead of the plain release build.
@@ -23,6 +28,7 @@ for a in "$@"; do
     *) args+=("$a") ;;
   esac
 done
+[[ " ${args[*]-} " == *" --rounds "* ]] || args+=(--rounds 3)
 
 cargo build --release -p sluice -p sluice-bench --bins
 if [ "$pgo" = 1 ]; then

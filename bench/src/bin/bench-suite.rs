@@ -3,10 +3,13 @@
 //! the binaries, installs nginx when it can and pins this process to the load generator's core.
 //!
 //! ```text
-//! bench-suite [--seconds 5] [--proxy-core 0] [--stream-mib 1024] [--profile] [--out bench/results]
-//!             [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON']
+//! bench-suite [--seconds 5] [--rounds 1] [--proxy-core 0] [--stream-mib 1024] [--profile]
+//!             [--out bench/results] [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON']
 //!             [--sluice target/pgo/sluice]
 //! ```
+//!
+//! `--rounds N` measures each scenario N times, the targets in turn within each round, and sums
+//! the rounds (the per-round ratios of sluice-reference to nginx go into the notes).
 //!
 //! `--sluice` measures another build of sluice than `target/release/sluice` (`bench/run.sh --pgo`
 //! passes the profile-guided build the container image ships).
@@ -122,8 +125,13 @@ async fn profile<F: std::future::Future>(
 /// `--help`.
 const USAGE: &str = "Runs every bench scenario against every target on loopback and writes bench/results/<date>-<commit>.{md,json,svg}.
 
-Usage: bench-suite [--seconds 5] [--proxy-core 0] [--stream-mib 1024] [--profile] [--out bench/results]
-                   [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH]
+Usage: bench-suite [--seconds 5] [--rounds 1] [--proxy-core 0] [--stream-mib 1024] [--profile]
+                   [--out bench/results] [--targets nginx,sluice-reference]
+                   [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH]
+
+--rounds N measures each scenario N times, the targets in turn within each round, and sums the
+rounds: on a machine whose speed drifts, each ratio then compares targets measured minutes apart
+no more than one round's length; the per-round ratios of sluice-reference to nginx are in the notes.
 
 Usually started by bench/run.sh (builds, installs nginx, pins cores).";
 
@@ -158,6 +166,11 @@ fn run() -> Result<(), String> {
     let seconds: f64 = arg("--seconds", "5")
         .parse()
         .map_err(|_| "--seconds: expected a number")?;
+    let rounds: u32 = arg("--rounds", "1")
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or("--rounds: expected a whole number of at least 1")?;
     let stream_mib: u64 = arg("--stream-mib", "1024")
         .parse()
         .map_err(|_| "--stream-mib: expected a whole number")?;
@@ -222,24 +235,45 @@ fn run() -> Result<(), String> {
     for scenario in &mut scenarios {
         scenario.body_bytes = runtime.block_on(suite::body_length(&setup, &all[0], scenario))?;
     }
-    let mut rows = Vec::new();
+    let mut rows: Vec<suite::Row> = Vec::new();
     for scenario in &scenarios {
-        for target in all.iter().filter(|t| chosen(&only_targets, t.name)) {
-            // Export on is compared with export off where the fixed cost per request shows:
-            // small bodies, unless asked for by name.
-            if target.name == "sluice-otel" && !otel_named && !scenario.name.starts_with("1 KiB") {
-                continue;
+        // Export on is compared with export off where the fixed cost per request shows: small
+        // bodies, unless asked for by name.
+        let targets: Vec<&targets::Target> = all
+            .iter()
+            .filter(|t| chosen(&only_targets, t.name))
+            .filter(|t| t.name != "sluice-otel" || otel_named || scenario.name.starts_with("1 KiB"))
+            .collect();
+        // Round by round, every target in turn: a machine whose speed drifts within minutes
+        // drifts under all of them alike, and the per-round ratios show how far it moved.
+        let mut summed: Vec<Option<suite::Row>> = vec![None; targets.len()];
+        let mut per_round = Vec::new();
+        for round in 1..=rounds {
+            for (target, sum) in targets.iter().zip(&mut summed) {
+                // Warm up connections, caches and the proxy's pools before measuring.
+                if scenario.count.is_none() {
+                    runtime.block_on(suite::measure(
+                        &setup,
+                        target,
+                        scenario,
+                        seconds.min(1.0) / 2.0,
+                    ))?;
+                }
+                let row = runtime.block_on(suite::measure(&setup, target, scenario, seconds))?;
+                if rounds > 1 {
+                    println!("round {round}/{rounds}: {}", suite::line(&row));
+                }
+                match sum {
+                    Some(s) => s.absorb(&row),
+                    None => *sum = Some(row.clone()),
+                }
+                per_round.push((round, row));
             }
-            // Warm up connections, caches and the proxy's pools before measuring.
-            if scenario.count.is_none() {
-                runtime.block_on(suite::measure(
-                    &setup,
-                    target,
-                    scenario,
-                    seconds.min(1.0) / 2.0,
-                ))?;
-            }
-            let row = runtime.block_on(suite::measure(&setup, target, scenario, seconds))?;
+        }
+        if rounds > 1 {
+            notes.extend(suite::round_spread(scenario.name, &per_round));
+        }
+        for row in summed.into_iter().flatten() {
             println!("{}", suite::line(&row));
             rows.push(row);
         }
@@ -330,7 +364,10 @@ fn run() -> Result<(), String> {
     let chart = out_dir.join(format!("{stem}.svg"));
     suite::chart::draw(&rows, &chart)?;
     let mut settings = vec![
-        format!("{seconds} s per scenario and target after a short warm-up; the NDJSON stream is one {stream_mib} MiB response"),
+        match rounds {
+            1 => format!("{seconds} s per scenario and target after a short warm-up; the NDJSON stream is one {stream_mib} MiB response"),
+            n => format!("{n} rounds of {seconds} s per scenario and target, each after a short warm-up, the targets in turn within each round (figures are the rounds summed); the NDJSON stream is one {stream_mib} MiB response per round"),
+        },
         "connections: h1 16 (16 MiB: 8); h2 4 × 16 streams (64 KiB: 4 × 4; 16 MiB: 1 × 8); new conn: 16 clients, one mTLS handshake per request".into(),
         "closed loop (sluice-load); direct is plain HTTP to the mock, every other target is TLS 1.3 with client certificates and no session resumption".into(),
     ];

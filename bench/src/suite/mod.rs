@@ -91,12 +91,34 @@ pub struct Row {
     /// Upstream body bytes per second carried to the client, in MiB/s (requests × the mock's
     /// body length): comparable across targets whether or not they rewrite the body.
     pub input_mib_per_s: f64,
+    /// Length of the upstream's response body in this scenario.
+    pub body_bytes: u64,
     /// CPU seconds of the measured process per successful request (µs).
     pub cpu_us_per_request: f64,
     /// CPU seconds of the measured process over the scenario.
     pub cpu_seconds: f64,
     /// Peak RSS of the measured process during the scenario (MiB).
     pub peak_rss_mib: f64,
+}
+
+impl Row {
+    /// Adds a later round of the same target and scenario: counts, latencies, wall and CPU time
+    /// summed, the peak RSS the larger of the two, the per-second and per-request figures
+    /// recomputed over the whole.
+    pub fn absorb(&mut self, later: &Row) {
+        self.report.merge(&later.report);
+        self.report.elapsed += later.report.elapsed;
+        self.cpu_seconds += later.cpu_seconds;
+        self.peak_rss_mib = self.peak_rss_mib.max(later.peak_rss_mib);
+        let elapsed = self.report.elapsed.as_secs_f64().max(1e-9);
+        self.input_mib_per_s = input_mib_per_s(self.report.requests, self.body_bytes, elapsed);
+        self.cpu_us_per_request = self.cpu_seconds * 1e6 / self.report.requests.max(1) as f64;
+    }
+}
+
+/// Upstream body MiB per second of `requests` bodies of `body_bytes` in `seconds`.
+fn input_mib_per_s(requests: u64, body_bytes: u64, seconds: f64) -> f64 {
+    (requests * body_bytes) as f64 / (1 << 20) as f64 / seconds
 }
 
 /// Runs `scenario` against `target` for `seconds` (the stream runs to its end).
@@ -136,9 +158,12 @@ pub async fn measure(
     Ok(Row {
         target: target.name,
         scenario: scenario.name,
-        input_mib_per_s: (report.requests * scenario.body_bytes) as f64
-            / (1 << 20) as f64
-            / report.elapsed.as_secs_f64().max(1e-9),
+        input_mib_per_s: input_mib_per_s(
+            report.requests,
+            scenario.body_bytes,
+            report.elapsed.as_secs_f64().max(1e-9),
+        ),
+        body_bytes: scenario.body_bytes,
         cpu_us_per_request: cpu_seconds * 1e6 / report.requests.max(1) as f64,
         cpu_seconds,
         peak_rss_mib,
@@ -184,4 +209,50 @@ pub fn line(row: &Row) -> String {
         row.peak_rss_mib,
         r.error_count()
     )
+}
+
+/// The note on how far the rounds of one scenario agreed: sluice-reference ÷ nginx round by
+/// round, for CPU per request and for requests/s (MiB/s in for the stream), with the median.
+/// `None` when either target was not measured.
+pub fn round_spread(scenario: &str, per_round: &[(u32, Row)]) -> Option<String> {
+    let of = |target: &str| -> Vec<(u32, &Row)> {
+        per_round
+            .iter()
+            .filter(|(_, r)| r.target == target)
+            .map(|(n, r)| (*n, r))
+            .collect()
+    };
+    let (ours, base) = (of("sluice-reference"), of("nginx"));
+    if ours.is_empty() || ours.len() != base.len() {
+        return None;
+    }
+    let pairs: Vec<(&Row, &Row)> = ours
+        .iter()
+        .zip(&base)
+        .filter(|((a, _), (b, _))| a == b)
+        .map(|((_, o), (_, b))| (*o, *b))
+        .collect();
+    let listed = |f: &dyn Fn(&Row) -> f64| -> String {
+        let mut ratios: Vec<f64> = pairs.iter().map(|(o, b)| f(o) / f(b).max(1e-9)).collect();
+        let text: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        let median = if n % 2 == 1 {
+            ratios[n / 2]
+        } else {
+            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+        };
+        format!("{} (median {median:.2})", text.join(", "))
+    };
+    let stream = scenario.contains("stream");
+    Some(format!(
+        "Round by round, sluice-reference ÷ nginx, {scenario}: CPU µs/request {}; {} {}.",
+        listed(&|r| r.cpu_us_per_request),
+        if stream { "MiB/s in" } else { "requests/s" },
+        listed(&|r| if stream {
+            r.input_mib_per_s
+        } else {
+            r.report.rate()
+        }),
+    ))
 }
