@@ -8,7 +8,8 @@
 # Each scenario is measured --rounds times (3 unless given), the targets in turn within each
 # round, and the rounds summed: this machine's speed drifts by tens of percent within minutes,
 # and a ratio of two targets measured back to back in each round holds better than one of two
-# runs a minute apart. The per-round ratios of sluice-reference to nginx are in the notes.
+# runs a minute apart. The notes give sluice-reference ÷ nginx and sluice-otel ÷
+# sluice-reference (telemetry export on ÷ off) round by round.
 #
 # --pgo measures the profile-guided build the container image ships (deploy/pgo/build.sh, into
 # target/pgo/; results are named <date>-<commit>-pgo) instead of the plain release build.

@@ -118,12 +118,19 @@ fn the_round_spread_pairs_each_round_with_nginx_in_the_same_round() {
         round(3, "nginx", 4000, 20.0),
         round(3, "sluice-reference", 1000, 60.0),
     ];
-    let note = round_spread("1 KiB h1", &rounds).expect("both targets measured");
+    let note =
+        round_spread("1 KiB h1", &rounds, "sluice-reference", "nginx").expect("both measured");
     assert_eq!(
         note,
         "Round by round, sluice-reference ÷ nginx, 1 KiB h1: CPU µs/request 2.50, 1.50, 3.00 \
          (median 2.50); requests/s 0.50, 0.50, 0.25 (median 0.50)."
     );
     // Without nginx there is nothing to pair.
-    assert_eq!(round_spread("1 KiB h1", &rounds[1..2]), None);
+    assert_eq!(
+        round_spread("1 KiB h1", &rounds[1..2], "sluice-reference", "nginx"),
+        None
+    );
+    // Any two targets: nginx against sluice-reference, the other way round.
+    let back = round_spread("1 KiB h1", &rounds, "nginx", "sluice-reference").expect("measured");
+    assert!(back.contains("nginx ÷ sluice-reference, 1 KiB h1: CPU µs/request 0.40, 0.67, 0.33"));
 }

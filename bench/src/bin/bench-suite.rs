@@ -9,7 +9,8 @@
 //! ```
 //!
 //! `--rounds N` measures each scenario N times, the targets in turn within each round, and sums
-//! the rounds (the per-round ratios of sluice-reference to nginx go into the notes).
+//! the rounds (the per-round ratios of sluice-reference to nginx, and of export on to off, go
+//! into the notes).
 //!
 //! `--sluice` measures another build of sluice than `target/release/sluice` (`bench/run.sh --pgo`
 //! passes the profile-guided build the container image ships).
@@ -130,8 +131,9 @@ Usage: bench-suite [--seconds 5] [--rounds 1] [--proxy-core 0] [--stream-mib 102
                    [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH]
 
 --rounds N measures each scenario N times, the targets in turn within each round, and sums the
-rounds: on a machine whose speed drifts, each ratio then compares targets measured minutes apart
-no more than one round's length; the per-round ratios of sluice-reference to nginx are in the notes.
+rounds: on a machine whose speed drifts, the targets a ratio compares are then measured within one
+round of each other. The notes give sluice-reference ÷ nginx and sluice-otel ÷ sluice-reference
+round by round.
 
 Usually started by bench/run.sh (builds, installs nginx, pins cores).";
 
@@ -271,7 +273,19 @@ fn run() -> Result<(), String> {
             }
         }
         if rounds > 1 {
-            notes.extend(suite::round_spread(scenario.name, &per_round));
+            notes.extend(suite::round_spread(
+                scenario.name,
+                &per_round,
+                "sluice-reference",
+                "nginx",
+            ));
+            // Export on ÷ off: the telemetry issue's bar, round by round.
+            notes.extend(suite::round_spread(
+                scenario.name,
+                &per_round,
+                "sluice-otel",
+                "sluice-reference",
+            ));
         }
         for row in summed.into_iter().flatten() {
             println!("{}", suite::line(&row));

@@ -211,10 +211,15 @@ pub fn line(row: &Row) -> String {
     )
 }
 
-/// The note on how far the rounds of one scenario agreed: sluice-reference ÷ nginx round by
-/// round, for CPU per request and for requests/s (MiB/s in for the stream), with the median.
-/// `None` when either target was not measured.
-pub fn round_spread(scenario: &str, per_round: &[(u32, Row)]) -> Option<String> {
+/// The note on how far the rounds of one scenario agreed: `ours` ÷ `base` round by round, for
+/// CPU per request and for requests/s (MiB/s in for the stream), with the median. `None` when
+/// either target was not measured.
+pub fn round_spread(
+    scenario: &str,
+    per_round: &[(u32, Row)],
+    ours: &str,
+    base: &str,
+) -> Option<String> {
     let of = |target: &str| -> Vec<(u32, &Row)> {
         per_round
             .iter()
@@ -222,13 +227,13 @@ pub fn round_spread(scenario: &str, per_round: &[(u32, Row)]) -> Option<String> 
             .map(|(n, r)| (*n, r))
             .collect()
     };
-    let (ours, base) = (of("sluice-reference"), of("nginx"));
-    if ours.is_empty() || ours.len() != base.len() {
+    let (a, b) = (of(ours), of(base));
+    if a.is_empty() || a.len() != b.len() {
         return None;
     }
-    let pairs: Vec<(&Row, &Row)> = ours
+    let pairs: Vec<(&Row, &Row)> = a
         .iter()
-        .zip(&base)
+        .zip(&b)
         .filter(|((a, _), (b, _))| a == b)
         .map(|((_, o), (_, b))| (*o, *b))
         .collect();
@@ -246,7 +251,7 @@ pub fn round_spread(scenario: &str, per_round: &[(u32, Row)]) -> Option<String> 
     };
     let stream = scenario.contains("stream");
     Some(format!(
-        "Round by round, sluice-reference ÷ nginx, {scenario}: CPU µs/request {}; {} {}.",
+        "Round by round, {ours} ÷ {base}, {scenario}: CPU µs/request {}; {} {}.",
         listed(&|r| r.cpu_us_per_request),
         if stream { "MiB/s in" } else { "requests/s" },
         listed(&|r| if stream {
