@@ -33,7 +33,18 @@ pub fn best<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (f64, usize) {
     (best, out)
 }
 
-/// The value after `name` (e.g. `--seconds`) on the command line, if given.
+/// The median of `values`: the middle one once sorted, or the mean of the two middle ones (as
+/// `bench/ab.sh` takes it). Sorts `values` in place; `NaN` for none.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// With `--help` or `-h` among the arguments, prints `usage` and returns true: the binary then
 /// exits without running anything.
 pub fn help_requested(usage: &str) -> bool {
@@ -54,4 +65,17 @@ pub fn arg_opt(name: &str) -> Option<String> {
 /// The value after `name` on the command line, or `default`.
 pub fn arg(name: &str, default: &str) -> String {
     arg_opt(name).unwrap_or_else(|| default.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_of_an_even_number_of_pairs_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&mut [10.0, 2.0, 3.0, 1.0]), 2.5);
+        assert_eq!(median(&mut [10.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0]), 4.0);
+        assert!(median(&mut []).is_nan());
+    }
 }

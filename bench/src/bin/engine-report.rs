@@ -12,7 +12,7 @@
 
 use std::alloc::System;
 
-use sluice_bench::{best, floor, naive, workload};
+use sluice_bench::{best, floor, median, naive, workload};
 use sluice_policy::engine::{Format, Redactor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -20,17 +20,6 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const CHUNK: usize = 64 * 1024;
-
-/// The median of sorted values: the middle one, or the mean of the two middle ones (as
-/// `bench/ab.sh` takes it).
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
 
 fn engine_run(
     cfg: &sluice_policy::engine::EngineConfig,
@@ -233,10 +222,10 @@ fn main() {
             t_naive / t
         );
     }
-    if let (Some(lo), Some(hi)) = (ratios.first(), ratios.last()) {
+    if let (Some(&lo), Some(&hi)) = (ratios.first(), ratios.last()) {
         println!(
             "engine reference-policy / naive, round by round: median {:.2}x (range {lo:.2}-{hi:.2}x, {} pairs)",
-            median(&ratios),
+            median(&mut ratios),
             ratios.len()
         );
     }
@@ -248,16 +237,4 @@ fn main() {
         (allocs.allocations + allocs.reallocations) as f64 / records as f64,
         peak as f64 / 1024.0
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn the_median_of_an_even_number_of_pairs_is_the_mean_of_the_middle_two() {
-        assert_eq!(median(&[1.0, 2.0, 3.0, 10.0]), 2.5);
-        assert_eq!(median(&[1.0, 2.0, 10.0]), 2.0);
-        assert_eq!(median(&[4.0]), 4.0);
-    }
 }

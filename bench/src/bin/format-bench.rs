@@ -13,7 +13,7 @@
 
 use std::alloc::System;
 
-use sluice_bench::{best, flat, floor, workload, xml_feed};
+use sluice_bench::{best, flat, floor, median, workload, xml_feed};
 use sluice_policy::engine::{EngineConfig, Format, Redactor};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
@@ -55,17 +55,6 @@ fn whole(cfg: &EngineConfig, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let m = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (m, v[0], v[n - 1])
-}
-
 /// The naive filter and the engine timed alternately, `rounds` times.
 struct Compared {
     /// Best seconds of each.
@@ -104,8 +93,9 @@ impl Compared {
     }
 
     /// The median ratio line.
-    fn print_ratio(self) {
-        let (m, lo, hi) = median(self.ratios);
+    fn print_ratio(mut self) {
+        let m = median(&mut self.ratios);
+        let (lo, hi) = (self.ratios[0], self.ratios[self.ratios.len() - 1]);
         println!("  engine / naive, round by round: median {m:.2}x (range {lo:.2}-{hi:.2}x)");
     }
 }

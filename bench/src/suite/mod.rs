@@ -240,14 +240,11 @@ pub fn round_spread(
     let listed = |f: &dyn Fn(&Row) -> f64| -> String {
         let mut ratios: Vec<f64> = pairs.iter().map(|(o, b)| f(o) / f(b).max(1e-9)).collect();
         let text: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        ratios.sort_by(f64::total_cmp);
-        let n = ratios.len();
-        let median = if n % 2 == 1 {
-            ratios[n / 2]
-        } else {
-            (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
-        };
-        format!("{} (median {median:.2})", text.join(", "))
+        format!(
+            "{} (median {:.2})",
+            text.join(", "),
+            crate::median(&mut ratios)
+        )
     };
     let stream = scenario.contains("stream");
     Some(format!(
