@@ -116,7 +116,8 @@ impl Disclosure {
         if let Some(s) = &ctx.otel {
             s.disclosed(seq);
         }
-        let header = HeaderValue::from_str(&format!("{}/{seq}", ledger.origin()))
+        // From the String itself: its bytes become the header's, not a copy.
+        let header = HeaderValue::try_from(format!("{}/{seq}", ledger.origin()))
             .map_err(|_| Reason::LedgerUnavailable)?;
         let log = access::access_logger(
             &ctx.id,

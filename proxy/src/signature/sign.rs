@@ -144,8 +144,8 @@ impl MessageSigner {
                 .map_err(|_| SignatureError::Malformed)?
         );
         Ok((
-            HeaderValue::from_str(&input).map_err(|_| SignatureError::Malformed)?,
-            HeaderValue::from_str(&sig).map_err(|_| SignatureError::Malformed)?,
+            HeaderValue::try_from(input).map_err(|_| SignatureError::Malformed)?,
+            HeaderValue::try_from(sig).map_err(|_| SignatureError::Malformed)?,
         ))
     }
 }
