@@ -2,6 +2,28 @@
 
 use crate::body::Outcome;
 
+/// Writes `end` once its side file is committed (synced and named): on a blocking thread when a
+/// runtime runs — the sync of a large file would otherwise hold the thread that serves the body,
+/// and every connection on it, before the body's last bytes — and here otherwise. A side file that
+/// cannot be committed leaves the entry with the count only, as a failed spill does.
+pub(super) fn after_commit(
+    side: crate::ledger::subjects::SideFile,
+    mut end: crate::ledger::End,
+    ledger: std::sync::Arc<crate::ledger::Ledger>,
+) {
+    let commit = move || {
+        if let Err(e) = side.commit() {
+            tracing::error!(error = %e, "writing the subject side file failed; the entry records the count only");
+            end.subjects_digest = [0; 32];
+        }
+        ledger.append_detached(crate::ledger::Entry::End(Box::new(end)));
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(commit)),
+        Err(_) => commit(),
+    }
+}
+
 /// The `disclosure.end` for how a body ended; `stored` says where a sent body's subjects went
 /// (inline, or a side file whose digest the entry keeps — see [`crate::ledger::subjects`]).
 pub(super) fn end_entry(

@@ -139,9 +139,12 @@ impl Disclosure {
         let timed_out = ctx.send_timed_out.clone();
         let finish: OnFinish = Box::new(move |outcome| {
             let spill = spill.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let stored = match (&outcome, spill) {
-                (Outcome::Sent(s), Some(spill)) => Some(spill.finish(s.subjects.clone())),
-                _ => None, // an abandoned spill removes its partial file
+            let (stored, side) = match (&outcome, spill) {
+                (Outcome::Sent(s), Some(spill)) => match spill.seal(s.subjects.clone()) {
+                    Ok((stored, side)) => (Some(Ok(stored)), side),
+                    Err(e) => (Some(Err(e)), None),
+                },
+                _ => (None, None), // an abandoned spill removes its partial file
             };
             let mut end = end::end_entry(seq, &outcome, stored);
             // Dropped because the partner left the response unread: say so, not `client_gone`.
@@ -150,7 +153,10 @@ impl Disclosure {
                 end.outcome = crate::ledger::Outcome::SendTimeout;
             }
             log(outcome);
-            ledger.append_detached(Entry::End(Box::new(end)));
+            match side {
+                None => ledger.append_detached(Entry::End(Box::new(end))),
+                Some(side) => end::after_commit(side, end, ledger),
+            }
         });
         Ok(Self {
             header,

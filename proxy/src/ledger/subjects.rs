@@ -3,6 +3,12 @@
 //! more go to a content-addressed side file `subjects/<sha256>.bin` beside the log, whose digest
 //! the entry records. The hashes are spilled to that file while the body streams, so memory stays
 //! bounded however many people one body is about.
+//!
+//! Ending takes two steps. [`SubjectSpill::seal`] writes what is still held and gives the
+//! digest — what the `end` entry needs — without waiting for the disk; [`SideFile::commit`] then
+//! syncs the file and gives it its name, and only after that may the entry be written. A body
+//! about a million people has a 32 MB side file, and its sync is no business of the thread that
+//! sends the body's last bytes: the disclosure commits it on a blocking thread.
 
 use std::fs::File;
 use std::io::Write;
@@ -90,17 +96,18 @@ impl SubjectSpill {
         Ok(())
     }
 
-    /// Adds the last hashes and settles where they all are.
-    pub fn finish(mut self, rest: Vec<[u8; 32]>) -> std::io::Result<Stored> {
+    /// Adds the last hashes and settles where they all are: inline, or in a side file whose
+    /// digest is known and which still has to be [committed](SideFile::commit) (synced and
+    /// named) before an entry may cite it.
+    pub fn seal(mut self, rest: Vec<[u8; 32]>) -> std::io::Result<(Stored, Option<SideFile>)> {
         self.held.extend_from_slice(&rest);
         if self.file.is_none() && self.held.len() <= MAX_INLINE_SUBJECTS {
             let mut inline = std::mem::take(&mut self.held);
             inline.sort_unstable();
-            return Ok(Stored::Inline(inline));
+            return Ok((Stored::Inline(inline), None));
         }
         self.spill()?;
         let (file, tmp) = self.file.take().expect("spilled");
-        file.sync_all()?;
         let digest: [u8; 32] = self
             .hash
             .take()
@@ -109,12 +116,57 @@ impl SubjectSpill {
             .as_ref()
             .try_into()
             .expect("32 bytes");
-        let name = sluice_policy::hex::hex(&digest);
-        std::fs::rename(&tmp, self.dir.join(format!("{name}.bin")))?;
-        Ok(Stored::Side {
+        let dest = self
+            .dir
+            .join(format!("{}.bin", sluice_policy::hex::hex(&digest)));
+        let stored = Stored::Side {
             digest,
             count: self.count,
-        })
+        };
+        let side = SideFile {
+            file,
+            tmp,
+            dest,
+            named: false,
+        };
+        Ok((stored, Some(side)))
+    }
+
+    /// [`seal`](Self::seal) and [`commit`](SideFile::commit) in one (tests, tools).
+    pub fn finish(self, rest: Vec<[u8; 32]>) -> std::io::Result<Stored> {
+        let (stored, side) = self.seal(rest)?;
+        if let Some(side) = side {
+            side.commit()?;
+        }
+        Ok(stored)
+    }
+}
+
+/// A sealed side file: written, its digest known, not yet synced or named. Dropped uncommitted,
+/// it removes itself.
+#[derive(Debug)]
+pub struct SideFile {
+    file: File,
+    tmp: PathBuf,
+    dest: PathBuf,
+    named: bool,
+}
+
+impl SideFile {
+    /// Syncs the file and gives it its content-addressed name; an entry may cite it afterwards.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.dest)?;
+        self.named = true;
+        Ok(())
+    }
+}
+
+impl Drop for SideFile {
+    fn drop(&mut self) {
+        if !self.named {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -181,6 +233,67 @@ mod tests {
         assert_eq!(std::fs::read(d.join(format!("{name}.bin"))).unwrap(), bytes);
         let leftovers = std::fs::read_dir(&d).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file left");
+    }
+
+    /// The sync of a large side file held the thread serving the body before its last bytes
+    /// went out; sealing now gives the digest the entry needs without it, and the file is named
+    /// only once committed.
+    #[test]
+    fn sealing_gives_the_digest_before_the_file_is_synced_and_named() {
+        let (d, _cleanup) = scratch("seal");
+        let all: Vec<[u8; 32]> = (0..(SPILL_AT as u32 + 100))
+            .map(|i| {
+                let mut h = [0u8; 32];
+                h[..4].copy_from_slice(&i.to_le_bytes());
+                h
+            })
+            .collect();
+        let mut s = SubjectSpill::new(d.clone());
+        s.push(all[..SPILL_AT].to_vec()).unwrap();
+        let (stored, side) = s.seal(all[SPILL_AT..].to_vec()).unwrap();
+        let Stored::Side { digest, count } = stored else {
+            panic!("expected a side file");
+        };
+        assert_eq!(count, all.len() as u64);
+        let bytes = all.concat();
+        assert_eq!(
+            digest.as_slice(),
+            ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()
+        );
+        let named = d.join(format!("{}.bin", sluice_policy::hex::hex(&digest)));
+        let names = || -> Vec<String> {
+            std::fs::read_dir(&d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        };
+        assert!(!named.exists(), "not named before it is committed");
+        assert!(names()[0].starts_with("partial-"), "{:?}", names());
+        side.expect("a side file to commit").commit().unwrap();
+        assert_eq!(std::fs::read(&named).unwrap(), bytes);
+        assert_eq!(names().len(), 1, "the partial file became the named one");
+    }
+
+    #[test]
+    fn a_sealed_file_dropped_uncommitted_leaves_nothing() {
+        let (d, _cleanup) = scratch("sealed-dropped");
+        let mut s = SubjectSpill::new(d.clone());
+        s.push(vec![[7; 32]; SPILL_AT]).unwrap();
+        let (_, side) = s.seal(Vec::new()).unwrap();
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        drop(side);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn inline_subjects_have_nothing_to_commit() {
+        let (d, _cleanup) = scratch("seal-inline");
+        let (stored, side) = SubjectSpill::new(d.clone())
+            .seal(vec![[2; 32], [1; 32]])
+            .unwrap();
+        assert_eq!(stored, Stored::Inline(vec![[1; 32], [2; 32]]));
+        assert!(side.is_none());
+        assert!(!d.exists());
     }
 
     #[test]
