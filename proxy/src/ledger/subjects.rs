@@ -132,8 +132,9 @@ impl SubjectSpill {
         Ok((stored, Some(side)))
     }
 
-    /// [`seal`](Self::seal) and [`commit`](SideFile::commit) in one (tests, tools).
-    pub fn finish(self, rest: Vec<[u8; 32]>) -> std::io::Result<Stored> {
+    /// [`seal`](Self::seal) and [`commit`](SideFile::commit) in one.
+    #[cfg(test)]
+    fn finish(self, rest: Vec<[u8; 32]>) -> std::io::Result<Stored> {
         let (stored, side) = self.seal(rest)?;
         if let Some(side) = side {
             side.commit()?;
