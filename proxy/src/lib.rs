@@ -47,6 +47,7 @@ pub mod headers;
 pub mod identity;
 pub mod keys;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod outgoing;
 pub mod passthrough;

@@ -407,7 +407,7 @@ fn alert_rules_use_exported_metrics_and_each_has_a_runbook_entry() {
             alerts += 1;
         }
     }
-    assert_eq!(alerts, 6);
+    assert_eq!(alerts, 7);
     let collector = &docs("monitoring/otel-collector.yaml")[0];
     for receiver in strs(&collector["service"]["pipelines"]["metrics"]["receivers"]) {
         assert!(

@@ -26,12 +26,8 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    // Held until `run` returns: what is queued is written then.
+    let _log = sluice::logging::init();
     let mut config = match sluice::config::Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {

@@ -39,6 +39,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Spans the OTLP exporter lost: queue_full (the span queue was full when the span ended) or export_failed (the collector did not take the batch).",
     ),
     (
+        "sluice_log_lines_dropped_total",
+        "counter",
+        "Log lines dropped because the reader of standard output fell behind and the log's queue was full (the proxy never waits for it).",
+    ),
+    (
         "http_server_request_duration_seconds",
         "histogram",
         "Time from request head to response head.",

@@ -126,3 +126,14 @@ mod tests {
         assert_eq!(all[1].1, 1);
     }
 }
+
+/// The process's dropped log lines ([`crate::logging`]): one series without labels, read at
+/// scrape time.
+#[derive(Debug)]
+pub struct LogLinesDropped;
+
+impl Rows for LogLinesDropped {
+    fn rows(&self) -> Vec<(super::Labels, u64)> {
+        vec![(Vec::new(), crate::logging::dropped_lines())]
+    }
+}

@@ -244,7 +244,7 @@ impl Metrics {
     }
 
     /// The counter families by exported name.
-    fn counter_families(&self) -> [(&'static str, &dyn Rows); 11] {
+    fn counter_families(&self) -> [(&'static str, &dyn Rows); 12] {
         let t = &self.0;
         [
             ("sluice_requests_total", &t.requests),
@@ -258,6 +258,7 @@ impl Metrics {
             ("sluice_shadow_bodies_total", &t.shadow_bodies),
             ("sluice_shadow_differences_total", &t.shadow_differences),
             ("sluice_telemetry_spans_dropped_total", &t.spans_dropped),
+            ("sluice_log_lines_dropped_total", &family::LogLinesDropped),
         ]
     }
 
