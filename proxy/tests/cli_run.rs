@@ -20,28 +20,12 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
-    let dir = support::scratch_dir("sluice-cli-run");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::with_pki("sluice-cli-run");
     let sluice = env!("CARGO_BIN_EXE_sluice");
-    assert!(
-        Command::new(sluice)
-            .args(["certs", "init"])
-            .arg(dir.join("certs"))
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
     std::fs::copy(format!("{examples}/policy.toml"), dir.join("policy.toml")).unwrap();
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
-        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
-        .replace("127.0.0.1:9090", &format!("127.0.0.1:{p3}"));
-    std::fs::write(dir.join("sluice.toml"), config).unwrap();
+    support::example_config(&dir, (p1, p2, p3), None);
 
     let mut child = Command::new(sluice)
         .args(["run", "--config"])

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A body that sends one chunk and then never ends.
@@ -58,79 +56,24 @@ fn spawn(config: &std::path::Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_leaves_a_verifying_ledger_with_an_incomplete_entry() {
-    let dir = support::scratch_dir("sluice-crash");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(
-        Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["certs", "init"])
-            .arg(dir.join("certs"))
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let dir = support::with_pki("sluice-crash");
 
     // The institution answers, sends a first chunk, then stalls.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let inst = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    let mut r = http::Response::new(Stalls(false));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("application/json"),
-                    );
-                    Ok::<_, Infallible>(r)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
+    let inst = support::institution(|| Stalls(false)).await;
 
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
     let policy = std::fs::read_to_string(format!("{examples}/policy.toml"))
         .unwrap()
         .replace("valid_until = 2027-01-01", "valid_until = 2099-01-01");
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
-    let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
-        .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
-        .replace("127.0.0.1:9090", &format!("127.0.0.1:{p3}"))
-        .replace("http://127.0.0.1:8080", &format!("http://{inst}"));
-    let cfg = dir.join("sluice.toml");
-    std::fs::write(&cfg, config).unwrap();
+    let p1 = free_port();
+    let cfg = support::example_config(&dir, (p1, free_port(), free_port()), Some(inst));
 
     let mut first = spawn(&cfg);
     wait_for(p1);
 
     // A partner starts reading a disclosure.
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/partners/acme-loans.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key =
-        rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("certs/partners/acme-loans.key"))
-            .unwrap();
-    let mut tls_cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls_cfg = support::acme_loans_tls(&dir);
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", p1))
         .await
         .unwrap();

@@ -8,15 +8,12 @@
 mod support;
 use support::free_port;
 
-use std::convert::Infallible;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Full};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 /// More requests than the pipe's buffer and the log's queue hold lines together.
 const REQUESTS: usize = 1600;
@@ -49,41 +46,15 @@ fn series(metrics: &str, name: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_reader_that_stops_reading_does_not_stop_the_proxy() {
-    let dir = support::scratch_dir("sluice-log-backpressure");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(
-        Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["certs", "init"])
-            .arg(dir.join("certs"))
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let dir = support::with_pki("sluice-log-backpressure");
 
     // The institution answers every request with one small record.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let inst = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    let mut r = http::Response::new(Full::new(Bytes::from_static(
-                        br#"{"applicant_id":"A1","credit_score":700}"#,
-                    )));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("application/json"),
-                    );
-                    Ok::<_, Infallible>(r)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
+    let inst = support::institution(|| {
+        Full::new(Bytes::from_static(
+            br#"{"applicant_id":"A1","credit_score":700}"#,
+        ))
+    })
+    .await;
 
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
     let policy = std::fs::read_to_string(format!("{examples}/policy.toml"))
@@ -105,14 +76,7 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_proxy() {
     let (mut child, p1, p3) = (0..3)
         .find_map(|_| {
             let (p1, p2, p3) = (free_port(), free_port(), free_port());
-            let config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
-                .unwrap()
-                .replace("127.0.0.1:8443", &format!("127.0.0.1:{p1}"))
-                .replace("127.0.0.1:8444", &format!("127.0.0.1:{p2}"))
-                .replace("127.0.0.1:9090", &format!("127.0.0.1:{p3}"))
-                .replace("http://127.0.0.1:8080", &format!("http://{inst}"));
-            let cfg = dir.join("sluice.toml");
-            std::fs::write(&cfg, config).unwrap();
+            let cfg = support::example_config(&dir, (p1, p2, p3), Some(inst));
             let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
                 .args(["run", "--config"])
                 .arg(&cfg)
@@ -131,26 +95,7 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_proxy() {
         });
     let unread = child.stdout.take();
 
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/partners/acme-loans.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key =
-        rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("certs/partners/acme-loans.key"))
-            .unwrap();
-    let mut tls_cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    tls_cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls_cfg = support::acme_loans_tls(&dir);
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", p1))
         .await
         .unwrap();

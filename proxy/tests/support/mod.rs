@@ -83,3 +83,93 @@ pub fn sent(begin: u64, subjects: Vec<[u8; 32]>) -> sluice::ledger::Entry {
         integrity: "none".into(),
     }))
 }
+
+/// A fresh scratch directory `name` with a development PKI in `certs/` (`sluice certs init`).
+pub fn with_pki(name: &str) -> std::path::PathBuf {
+    let dir = scratch_dir(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, _, err) = sluice(&["certs", "init", &dir.join("certs").display().to_string()]);
+    assert_eq!(code, 0, "certs init: {err}");
+    dir
+}
+
+/// `deploy/examples/sluice.toml` with its partner, push and admin listeners on `ports` and, when
+/// given, the institution at `institution`, written to `dir/sluice.toml` (returned).
+pub fn example_config(
+    dir: &std::path::Path,
+    ports: (u16, u16, u16),
+    institution: Option<std::net::SocketAddr>,
+) -> std::path::PathBuf {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples");
+    let mut config = std::fs::read_to_string(format!("{examples}/sluice.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{}", ports.0))
+        .replace("127.0.0.1:8444", &format!("127.0.0.1:{}", ports.1))
+        .replace("127.0.0.1:9090", &format!("127.0.0.1:{}", ports.2));
+    if let Some(inst) = institution {
+        config = config.replace("http://127.0.0.1:8080", &format!("http://{inst}"));
+    }
+    let path = dir.join("sluice.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// TLS as the partner `acme-loans` of the development PKI in `dir/certs` speaks it: its client
+/// certificate, the PKI's CA, HTTP/1.1.
+pub fn acme_loans_tls(dir: &std::path::Path) -> rustls::ClientConfig {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/partners/acme-loans.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("certs/partners/acme-loans.key"))
+            .unwrap();
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tls
+}
+
+/// An institution API on loopback that answers every request with `application/json` and the
+/// body `body()` makes; its address.
+pub async fn institution<B, F>(body: F) -> std::net::SocketAddr
+where
+    F: Fn() -> B + Clone + Send + Sync + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let mut r = http::Response::new(body());
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json"),
+                    );
+                    async move { Ok::<_, std::convert::Infallible>(r) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
