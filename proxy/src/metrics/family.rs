@@ -108,6 +108,17 @@ impl<const N: usize> Rows for CounterFamily<N> {
     }
 }
 
+/// The process's dropped log lines ([`crate::logging`]): one series without labels, read at
+/// scrape time.
+#[derive(Debug)]
+pub struct LogLinesDropped;
+
+impl Rows for LogLinesDropped {
+    fn rows(&self) -> Vec<(super::Labels, u64)> {
+        vec![(Vec::new(), crate::logging::dropped_lines())]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,16 +135,5 @@ mod tests {
         assert_eq!(&*all[0].0[1], "c1");
         assert_eq!(all[0].1, 5);
         assert_eq!(all[1].1, 1);
-    }
-}
-
-/// The process's dropped log lines ([`crate::logging`]): one series without labels, read at
-/// scrape time.
-#[derive(Debug)]
-pub struct LogLinesDropped;
-
-impl Rows for LogLinesDropped {
-    fn rows(&self) -> Vec<(super::Labels, u64)> {
-        vec![(Vec::new(), crate::logging::dropped_lines())]
     }
 }
