@@ -194,6 +194,17 @@ mod tests {
         super::super::scratch::scratch("spill", name)
     }
 
+    /// `n` distinct hashes: each one's number in its first four bytes.
+    fn numbered(n: u32) -> Vec<[u8; 32]> {
+        (0..n)
+            .map(|i| {
+                let mut h = [0u8; 32];
+                h[..4].copy_from_slice(&i.to_le_bytes());
+                h
+            })
+            .collect()
+    }
+
     #[test]
     fn few_subjects_stay_inline_and_sorted() {
         let (d, _cleanup) = scratch("inline");
@@ -209,13 +220,7 @@ mod tests {
     #[test]
     fn many_subjects_stream_to_a_content_addressed_file() {
         let (d, _cleanup) = scratch("side");
-        let all: Vec<[u8; 32]> = (0..10_000u32)
-            .map(|i| {
-                let mut h = [0u8; 32];
-                h[..4].copy_from_slice(&i.to_le_bytes());
-                h
-            })
-            .collect();
+        let all = numbered(10_000);
         let mut s = SubjectSpill::new(d.clone());
         for chunk in all[..9_000].chunks(1000) {
             s.push(chunk.to_vec()).unwrap();
@@ -242,13 +247,7 @@ mod tests {
     #[test]
     fn sealing_gives_the_digest_before_the_file_is_synced_and_named() {
         let (d, _cleanup) = scratch("seal");
-        let all: Vec<[u8; 32]> = (0..(SPILL_AT as u32 + 100))
-            .map(|i| {
-                let mut h = [0u8; 32];
-                h[..4].copy_from_slice(&i.to_le_bytes());
-                h
-            })
-            .collect();
+        let all = numbered(SPILL_AT as u32 + 100);
         let mut s = SubjectSpill::new(d.clone());
         s.push(all[..SPILL_AT].to_vec()).unwrap();
         let (stored, side) = s.seal(all[SPILL_AT..].to_vec()).unwrap();
