@@ -34,17 +34,12 @@ fn sighup_keeps_the_policy_on_error_and_sigterm_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let up = |port| {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    };
-    assert!(up(p1) && up(p2) && up(p3), "sluice did not start listening");
+    assert!(
+        [p1, p2, p3]
+            .iter()
+            .all(|&p| support::opens(p, &mut child, Duration::from_secs(20))),
+        "sluice did not start listening"
+    );
     // The admin listener answers readiness (a policy is loaded and the ledger writes).
     let mut admin = std::net::TcpStream::connect(("127.0.0.1", p3)).unwrap();
     std::io::Write::write_all(

@@ -7,7 +7,7 @@ use support::free_port;
 use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,17 +30,6 @@ impl http_body::Body for Stalls {
                 br#"{"applicants":[{"credit_score":1},"#,
             )))))
         }
-    }
-}
-
-fn wait_for(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "port {port} never opened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -70,7 +59,10 @@ async fn sigkill_mid_stream_leaves_a_verifying_ledger_with_an_incomplete_entry()
     let cfg = support::example_config(&dir, (p1, free_port(), free_port()), Some(inst));
 
     let mut first = spawn(&cfg);
-    wait_for(p1);
+    assert!(
+        support::opens(p1, &mut first, Duration::from_secs(20)),
+        "port {p1} never opened"
+    );
 
     // A partner starts reading a disclosure.
     let tls_cfg = support::acme_loans_tls(&dir);
@@ -105,7 +97,10 @@ async fn sigkill_mid_stream_leaves_a_verifying_ledger_with_an_incomplete_entry()
     );
     let _ = first.wait();
     let mut second = spawn(&cfg);
-    wait_for(p1);
+    assert!(
+        support::opens(p1, &mut second, Duration::from_secs(20)),
+        "port {p1} never opened"
+    );
     assert!(
         Command::new("kill")
             .args(["-TERM", &second.id().to_string()])

@@ -10,31 +10,13 @@ use support::free_port;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Full};
 
 /// More requests than the pipe's buffer and the log's queue hold lines together.
 const REQUESTS: usize = 1600;
-
-/// Waits for `port` to open: false when the process exits first (a port taken since it was
-/// picked); a minute without the port fails with what it wrote to standard error.
-fn wait_for(port: u16, child: &mut std::process::Child, stderr: &std::path::Path) -> bool {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "port {port} never opened; stderr: {}",
-            std::fs::read_to_string(stderr).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
 
 /// The `/metrics` value of a series without labels.
 fn series(metrics: &str, name: &str) -> Option<u64> {
@@ -71,7 +53,7 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_proxy() {
     );
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
     // Standard output is a pipe nobody reads. The ports are free when picked; one can be taken
-    // before sluice binds it, so a start that fails is tried again with others.
+    // before sluice binds it, so a start that fails (or hangs) is tried again with others.
     let stderr = dir.join("stderr.log");
     let (mut child, p1, p3) = (0..3)
         .find_map(|_| {
@@ -85,7 +67,12 @@ async fn a_log_reader_that_stops_reading_does_not_stop_the_proxy() {
                 .stderr(std::fs::File::create(&stderr).unwrap())
                 .spawn()
                 .unwrap();
-            wait_for(p1, &mut child, &stderr).then_some((child, p1, p3))
+            if support::opens(p1, &mut child, Duration::from_secs(60)) {
+                return Some((child, p1, p3));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            None
         })
         .unwrap_or_else(|| {
             panic!(

@@ -173,3 +173,16 @@ where
     });
     addr
 }
+
+/// Waits until something listens on loopback `port`, for at most `within`: false when `child`
+/// exits first or the time runs out.
+pub fn opens(port: u16, child: &mut std::process::Child, within: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if child.try_wait().unwrap().is_some() || start.elapsed() > within {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
+}
