@@ -2,6 +2,7 @@
 //!
 //! End-to-end and conformance tests for sluice, and the helpers they share.
 
+pub mod client_tls;
 pub mod harness;
 pub mod otlp;
 pub mod people;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
+#[path = "../../../tests/src/client_tls.rs"]
+mod client_tls;
 #[path = "../../../tests/src/scratch.rs"]
 mod scratch;
 pub use scratch::scratch_dir;
@@ -118,29 +120,13 @@ pub fn example_config(
 /// TLS as the partner `acme-loans` of the development PKI in `dir/certs` speaks it: its client
 /// certificate, the PKI's CA, HTTP/1.1.
 pub fn acme_loans_tls(dir: &std::path::Path) -> rustls::ClientConfig {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem")).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/partners/acme-loans.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key =
-        rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("certs/partners/acme-loans.key"))
-            .unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tls
+    let certs = dir.join("certs");
+    client_tls::client_tls(
+        &certs.join("ca.pem"),
+        &certs.join("partners/acme-loans.pem"),
+        &certs.join("partners/acme-loans.key"),
+        b"http/1.1",
+    )
 }
 
 /// An institution API on loopback that answers every request with `application/json` and the
