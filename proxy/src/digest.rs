@@ -229,6 +229,14 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     context.update(data);
+                    // The content's last bytes: verified before they are passed on, as an
+                    // HTTP/1.1 writer whose `Content-Length` is reached never polls for the end.
+                    if this.inner.is_end_stream() {
+                        return match this.check() {
+                            Ok(()) => Poll::Ready(Some(Ok(frame))),
+                            Err(e) => Poll::Ready(Some(Err(e))),
+                        };
+                    }
                     return Poll::Ready(Some(Ok(frame)));
                 }
                 // Trailers end the content: verify before passing them on.
@@ -352,6 +360,32 @@ mod tests {
             good,
         );
         let err = bad.collect().await.unwrap_err();
+        assert!(err.is::<DigestMismatch>(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_withholds_the_last_bytes_from_a_writer_that_stops_at_its_length() {
+        // hyper's HTTP/1.1 writer stops polling once `Content-Length` bytes are written: the
+        // content is verified with its last frame, not at an end it would never ask for.
+        let body = b"{\"a\":1}";
+        let good = expected(&header(&format!(
+            "sha-256=:{}:",
+            sf(&ring::digest::SHA256, body)
+        )))
+        .unwrap()
+        .unwrap();
+        let mut ok = Verified::new(
+            http_body_util::Full::new(Bytes::from_static(body)),
+            good.clone(),
+        );
+        let last = ok.frame().await.unwrap().unwrap();
+        assert_eq!(last.into_data().unwrap(), &body[..]);
+        assert!(ok.is_end_stream(), "verified with its last frame");
+        let mut bad = Verified::new(
+            http_body_util::Full::new(Bytes::from_static(b"{\"a\":2}")),
+            good,
+        );
+        let err = bad.frame().await.unwrap().unwrap_err();
         assert!(err.is::<DigestMismatch>(), "{err}");
     }
 }

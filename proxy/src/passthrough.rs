@@ -79,6 +79,12 @@ impl Body for PassThroughBody {
                     this.digest.update(data);
                     this.bytes += data.len() as u64;
                 }
+                // The source's last frame: ended now. An HTTP/1.1 writer whose `Content-Length`
+                // is reached stops polling and drops the body without asking for its end.
+                if this.inner.is_end_stream() {
+                    let summary = this.summary();
+                    this.on_finish.call(Outcome::Sent(&summary));
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -179,6 +185,23 @@ mod tests {
                 break;
             }
         }
+        drop(body);
+        let sha = ring::digest::digest(&ring::digest::SHA256, b"%PDF-1.7 binary");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [("sent", 15, sha.as_ref().try_into().unwrap())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_stops_at_its_content_length_still_sees_the_end_recorded_as_sent() {
+        // hyper's HTTP/1.1 writer: the declared length written, the body is dropped unpolled.
+        let (seen, f) = recorder();
+        let source = Full::new(Bytes::from_static(b"%PDF-1.7 binary")).map_err(|e| match e {});
+        let mut body = PassThroughBody::new(boxed(source), f);
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), &b"%PDF-1.7 binary"[..]);
+        assert!(body.is_end_stream());
         drop(body);
         let sha = ring::digest::digest(&ring::digest::SHA256, b"%PDF-1.7 binary");
         assert_eq!(

@@ -35,6 +35,8 @@ pub struct Chunks {
     repeat: Option<(Bytes, usize)>,
     // After the chunks, never end (a stalled upstream).
     stall: bool,
+    // Announce the length (`Content-Length`) instead of chunking.
+    sized: bool,
 }
 
 impl Chunks {
@@ -49,6 +51,15 @@ impl Chunks {
             delay: None,
             repeat: None,
             stall: false,
+            sized: false,
+        }
+    }
+
+    /// `body` in one chunk, its length announced: the mock sends `Content-Length`.
+    pub fn sized(body: &[u8]) -> Self {
+        Self {
+            sized: true,
+            ..Self::new(body, body.len(), false)
         }
     }
 
@@ -68,6 +79,7 @@ impl Chunks {
             delay: None,
             repeat: Some((Bytes::copy_from_slice(chunk), times)),
             stall: false,
+            sized: false,
         }
     }
 }
@@ -99,6 +111,14 @@ impl Body for Chunks {
                 Poll::Ready(Some(Err("upstream died mid-body".into())))
             }
             None => Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        if self.sized {
+            http_body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+        } else {
+            http_body::SizeHint::default()
         }
     }
 }

@@ -112,6 +112,61 @@ async fn pushed_bodies_are_checked_against_their_digest() {
     sluice.shutdown().await;
 }
 
+/// A pass-through body with a `Content-Length`: an HTTP/1.1 connection to the partner's API stops
+/// polling once that many bytes are written, so the digest used to be checked at an end that
+/// never came — a tampered body went out whole and was answered 201.
+#[tokio::test]
+async fn a_pushed_pass_through_body_that_breaks_its_digest_never_reaches_the_partner_whole() {
+    const PDF: &[u8] = b"%PDF-1.7 signed claim form";
+    let dir = pki("digest-push-pass", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(created()).await;
+    let (partner, partner_api) = mock_https(&dir, created()).await;
+    let policy = example_policy().replace(
+        "  path     = \"/v2/policies\"\n",
+        "  path     = \"/v2/policies\"\n  pass_through = [\"application/pdf\"]\n",
+    );
+    assert_ne!(policy, example_policy());
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let post = |body: &'static [u8]| {
+        Request::post(format!("https://localhost:{port}/v2/policies"))
+            .header("content-type", "application/pdf")
+            .header("content-length", body.len())
+            .header("content-digest", sha256_field(PDF))
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        let c = client(&dir, INSTITUTION, h2);
+        let (status, _, body) = fetch(&c, post(PDF)).await;
+        assert_eq!(status, 201, "h2={h2}: {body:?}");
+        let before = partner_api.requests().len();
+        let (status, _, body) = fetch(&c, post(b"%PDF-1.7 forged claim form")).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (400, "digest_mismatch"),
+            "h2={h2}"
+        );
+        let got = partner_api.requests();
+        assert!(
+            got.len() == before || got[before].3.is_err(),
+            "h2={h2}: the partner's API never received a complete request"
+        );
+    }
+    let outcomes: Vec<String> = disclosures_when(&dir.join("ledger"), |ds| {
+        ds.len() == 4 && ds.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await
+    .iter()
+    .map(|(v, _, _)| v["outcome"].as_str().unwrap().to_string())
+    .collect();
+    assert_eq!(outcomes[0], "sent");
+    assert_eq!(outcomes[2], "sent");
+    assert_ne!(outcomes[1], "sent", "{outcomes:?}");
+    assert_ne!(outcomes[3], "sent", "{outcomes:?}");
+    sluice.shutdown().await;
+}
+
 /// An institution API that answers with a fixed body and `Content-Digest`.
 async fn institution_with_digest(body: &'static [u8], digest: String) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -159,9 +214,18 @@ async fn a_response_that_breaks_its_digest_never_reaches_the_partner_whole() {
             ))
             .body(Full::new(Bytes::new()))
             .unwrap();
-            // A mismatch is found at the end of the body: the partner gets either no response
-            // (the head had not gone out yet) or a response whose body is cut — never a whole one.
+            // A mismatch is found with the body's last bytes: the partner gets a refusal (the
+            // head had not gone out yet), no response, or a response whose body is cut — never a
+            // whole one.
             let complete = match c.request(req).await {
+                Ok(resp) if resp.status() == 502 => {
+                    let body = http_body_util::BodyExt::collect(resp.into_body()).await;
+                    let body = body
+                        .map(|b| b.to_bytes().to_vec())
+                        .map_err(|e| e.to_string());
+                    assert_eq!(reason(&body), "upstream_digest_mismatch", "h2={h2}");
+                    false
+                }
                 Ok(resp) => {
                     assert_eq!(resp.status(), 200);
                     assert!(resp.headers().get("content-digest").is_none());

@@ -82,6 +82,13 @@ fn institution() -> Handler {
                 content_type: "application/pdf",
                 body: Chunks::new(PDF, 4, false),
             },
+            "/v1/applicants/pdf-sized" => MockResponse {
+                encoding: None,
+                delay_ms: 0,
+                status: 200,
+                content_type: "application/pdf",
+                body: Chunks::sized(PDF),
+            },
             "/v1/applicants/br" => MockResponse {
                 encoding: Some("br"),
                 delay_ms: 0,
@@ -565,32 +572,41 @@ async fn a_pass_through_pull_is_in_the_ledger_with_the_digest_of_what_was_sent()
     );
     assert_ne!(policy, example_policy());
     let env = env_with("pass-through-pull", &policy).await;
-    let (status, headers, body) = fetch(&acme(&env, true), get(&env, "/v1/applicants/pdf")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body.unwrap(), PDF);
-    let disclosure = headers
-        .get("sluice-disclosure")
-        .expect("a pass-through response names its disclosure")
-        .to_str()
-        .unwrap()
-        .to_string();
+    // Chunked, and with a `Content-Length` (which an HTTP/1.1 partner connection writes up to,
+    // then drops the body unpolled: it was recorded `client_gone`), over HTTP/2 and HTTP/1.1.
+    let mut names = Vec::new();
+    for (h2, path) in [
+        (true, "/v1/applicants/pdf"),
+        (false, "/v1/applicants/pdf"),
+        (true, "/v1/applicants/pdf-sized"),
+        (false, "/v1/applicants/pdf-sized"),
+    ] {
+        let (status, headers, body) = fetch(&acme(&env, h2), get(&env, path)).await;
+        assert_eq!(status, 200, "{path} h2={h2}");
+        assert_eq!(body.unwrap(), PDF);
+        let disclosure = headers
+            .get("sluice-disclosure")
+            .expect("a pass-through response names its disclosure")
+            .to_str()
+            .unwrap()
+            .to_string();
+        names.push(disclosure);
+    }
     let ds = disclosures_when(&env.dir.join("ledger"), |ds| {
-        ds.len() == 1 && ds[0].0["outcome"] != "open"
+        ds.len() == 4 && ds.iter().all(|d| d.0["outcome"] != "open")
     })
     .await;
-    assert_eq!(ds.len(), 1, "{ds:?}");
-    let d = &ds[0].0;
-    assert!(
-        disclosure.ends_with(&format!("/{}", d["seq"])),
-        "{disclosure} {d}"
-    );
-    assert_eq!(d["outcome"], "sent", "{d}");
-    assert_eq!(d["bytes_sent"], PDF.len(), "{d}");
-    assert_eq!(
-        d["sha256_sent"],
-        sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, PDF).as_ref()),
-        "{d}"
-    );
+    assert_eq!(ds.len(), 4, "{ds:?}");
+    for (d, name) in ds.iter().map(|d| &d.0).zip(&names) {
+        assert!(name.ends_with(&format!("/{}", d["seq"])), "{name} {d}");
+        assert_eq!(d["outcome"], "sent", "{d}");
+        assert_eq!(d["bytes_sent"], PDF.len(), "{d}");
+        assert_eq!(
+            d["sha256_sent"],
+            sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, PDF).as_ref()),
+            "{d}"
+        );
+    }
 }
 
 #[tokio::test]
