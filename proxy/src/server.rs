@@ -323,6 +323,7 @@ async fn serve(
         kind,
         listener: index,
         peer,
+        upstreams: verdicts.as_ref().map(|_| Default::default()),
         verdicts: verdicts.clone(),
         activity: activity.clone(),
     });

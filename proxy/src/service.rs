@@ -30,6 +30,8 @@ pub struct ConnInfo {
     pub verdicts: Option<crate::framing::Verdicts>,
     /// What the connection is doing, for its watchdog (see [`crate::conn`]).
     pub activity: Arc<crate::conn::Activity>,
+    /// Its own upstream connections, when it is HTTP/1.1 (see [`crate::upstream::sticky`]).
+    pub upstreams: Option<crate::upstream::sticky::Slot>,
 }
 
 /// Message framing a filter in front of other parsers must not pass on (RFC 9112 §6.1).
@@ -104,7 +106,8 @@ pub async fn route(
             describe_span(ctx.otel.as_ref(), &partner.id, &resolved, req.method());
             admit(&state, &partner.id, &resolved.contract.id)?;
             check_signature(resolved.contract, partner, &req)?;
-            let flow = crate::flow::Flow::new(shared, &state, resolved, ctx)?;
+            let flow =
+                crate::flow::Flow::new(shared, &state, resolved, ctx, conn.upstreams.as_ref())?;
             crate::flow::pull(&flow, &partner.id, peer, req).await
         }
         ListenerKind::Internal => {
@@ -112,7 +115,8 @@ pub async fn route(
             let partner = &state.policy.partner_of(resolved.contract).id;
             describe_span(ctx.otel.as_ref(), partner, &resolved, req.method());
             admit(&state, partner, &resolved.contract.id)?;
-            let flow = crate::flow::Flow::new(shared, &state, resolved, ctx)?;
+            let flow =
+                crate::flow::Flow::new(shared, &state, resolved, ctx, conn.upstreams.as_ref())?;
             crate::flow::push(&flow, req).await
         }
     }

@@ -39,6 +39,8 @@ pub(crate) struct Flow<'a> {
     pub r: Resolved<'a>,
     pub ctx: RequestCtx,
     pub upstream: &'a Arc<UpstreamClient>,
+    /// The client connection's own upstream connections, when it is HTTP/1.1.
+    pub slot: Option<&'a crate::upstream::sticky::Slot>,
 }
 
 impl<'a> Flow<'a> {
@@ -49,6 +51,7 @@ impl<'a> Flow<'a> {
         state: &'a Arc<PolicyState>,
         r: Resolved<'a>,
         ctx: RequestCtx,
+        slot: Option<&'a crate::upstream::sticky::Slot>,
     ) -> Result<Self, Reason> {
         let upstream = shared
             .upstreams
@@ -60,6 +63,7 @@ impl<'a> Flow<'a> {
             r,
             ctx,
             upstream,
+            slot,
         })
     }
 
@@ -83,7 +87,7 @@ impl<'a> Flow<'a> {
             .otel
             .as_ref()
             .map(|p| p.upstream_call(req.method(), &self.r.route.upstream));
-        let result = self.upstream.send(req).await;
+        let result = self.upstream.send(req, self.slot).await;
         if let Some(s) = span {
             s.upstream_answered(match &result {
                 Ok(resp) => Ok(resp.status()),
