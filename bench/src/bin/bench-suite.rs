@@ -5,7 +5,7 @@
 //! ```text
 //! bench-suite [--seconds 5] [--rounds 1] [--proxy-core 0] [--stream-mib 1024] [--profile]
 //!             [--out bench/results] [--targets nginx,sluice-reference] [--scenarios '1 KiB h1,NDJSON']
-//!             [--sluice target/pgo/sluice]
+//!             [--sluice target/pgo/sluice] [--candidate /tmp/other/sluice]
 //! ```
 //!
 //! `--rounds N` measures each scenario N times, the targets in turn within each round, and sums
@@ -128,12 +128,16 @@ const USAGE: &str = "Runs every bench scenario against every target on loopback 
 
 Usage: bench-suite [--seconds 5] [--rounds 1] [--proxy-core 0] [--stream-mib 1024] [--profile]
                    [--out bench/results] [--targets nginx,sluice-reference]
-                   [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH]
+                   [--scenarios '1 KiB h1,NDJSON'] [--sluice PATH] [--candidate PATH]
 
 --rounds N measures each scenario N times, the targets in turn within each round, and sums the
 rounds: on a machine whose speed drifts, the targets a ratio compares are then measured within one
 round of each other. The notes give sluice-reference ÷ nginx and sluice-otel ÷ sluice-reference
 round by round.
+
+--candidate PATH adds sluice-candidate: sluice-reference's configuration run by the build at PATH,
+measured in every round right after sluice-reference, with sluice-candidate ÷ sluice-reference
+round by round in the notes: an A/B of two builds that the machine's drift cannot tilt.
 
 Usually started by bench/run.sh (builds, installs nginx, pins cores).";
 
@@ -200,6 +204,11 @@ fn run() -> Result<(), String> {
         ));
     }
 
+    let candidate = sluice_bench::arg_opt("--candidate").map(PathBuf::from);
+    if let Some(c) = candidate.as_ref().filter(|c| !c.exists()) {
+        return Err(format!("--candidate {}: missing", c.display()));
+    }
+
     let (mut setup, mock) = targets::prepare("bench", &root.join("target/release"), core)?;
     setup.sluice = sluice;
     let dir = setup.dir.clone();
@@ -223,6 +232,9 @@ fn run() -> Result<(), String> {
         "sluice-reference",
         "reference-policy.toml",
     )?);
+    if let Some(c) = &candidate {
+        all.push(targets::sluice_candidate(&setup, c)?);
+    }
     // sluice-reference with telemetry exported over OTLP: the cost of export on.
     let (sink, exported) = suite::otlp_sink::start()?;
     all.push(targets::sluice_otel(&setup, sink)?);
@@ -243,7 +255,7 @@ fn run() -> Result<(), String> {
         // bodies, unless asked for by name.
         let targets: Vec<&targets::Target> = all
             .iter()
-            .filter(|t| chosen(&only_targets, t.name))
+            .filter(|t| t.name == "sluice-candidate" || chosen(&only_targets, t.name))
             .filter(|t| t.name != "sluice-otel" || otel_named || scenario.name.starts_with("1 KiB"))
             .collect();
         // Round by round, every target in turn: a machine whose speed drifts within minutes
@@ -278,6 +290,12 @@ fn run() -> Result<(), String> {
                 &per_round,
                 "sluice-reference",
                 "nginx",
+            ));
+            notes.extend(suite::round_spread(
+                scenario.name,
+                &per_round,
+                "sluice-candidate",
+                "sluice-reference",
             ));
             // Export on ÷ off: the telemetry issue's bar, round by round.
             notes.extend(suite::round_spread(

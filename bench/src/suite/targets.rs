@@ -7,7 +7,9 @@
 //! - `sluice-passthrough`: sluice with `passthrough-policy.toml` (validation and re-emission);
 //! - `sluice-reference`: sluice with `reference-policy.toml`, the ledger on, as in production;
 //! - `sluice-otel`: `sluice-reference` with `[telemetry]` exporting spans and metrics over
-//!   OTLP/HTTP to an in-process sink (run in the `1 KiB` scenarios unless named in `--targets`).
+//!   OTLP/HTTP to an in-process sink (run in the `1 KiB` scenarios unless named in `--targets`);
+//! - `sluice-candidate`: `sluice-reference` run by another build (`--candidate`), to compare two
+//!   builds within each round.
 
 use std::path::{Path, PathBuf};
 
@@ -102,7 +104,18 @@ pub fn direct(setup: &Setup, mock_pid: u32) -> Target {
 
 /// Starts sluice with one of the workload's policies.
 pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target, String> {
-    sluice_with(setup, name, policy, "")
+    sluice_with(setup, &setup.sluice, name, policy, "")
+}
+
+/// `sluice-candidate`: `sluice-reference`'s configuration run by the build at `binary`.
+pub fn sluice_candidate(setup: &Setup, binary: &Path) -> Result<Target, String> {
+    sluice_with(
+        setup,
+        binary,
+        "sluice-candidate",
+        "reference-policy.toml",
+        "",
+    )
 }
 
 /// `sluice-otel`: `sluice-reference` exporting its spans and metrics over OTLP/HTTP to an
@@ -110,6 +123,7 @@ pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target,
 pub fn sluice_otel(setup: &Setup, sink: std::net::SocketAddr) -> Result<Target, String> {
     sluice_with(
         setup,
+        &setup.sluice,
         "sluice-otel",
         "reference-policy.toml",
         &format!(
@@ -118,9 +132,10 @@ pub fn sluice_otel(setup: &Setup, sink: std::net::SocketAddr) -> Result<Target, 
     )
 }
 
-/// sluice with `policy` and the configuration lines `tail` appended.
+/// The sluice at `binary` with `policy` and the configuration lines `tail` appended.
 fn sluice_with(
     setup: &Setup,
+    binary: &Path,
     name: &'static str,
     policy: &str,
     tail: &str,
@@ -158,7 +173,7 @@ fn sluice_with(
     std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;
     let proc = procs::start(
         name,
-        &setup.sluice,
+        binary,
         &["run", "--config", &config_path.display().to_string()],
         setup.core,
         &dir.join("sluice.log"),
