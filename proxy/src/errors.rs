@@ -153,27 +153,6 @@ pub fn body_reason(err: &(dyn std::error::Error + 'static), source: BodySource) 
     }
 }
 
-/// Finds what a failure means, walking the error's sources (never matching strings).
-pub fn classify(err: &tower::BoxError) -> Reason {
-    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
-    while let Some(cur) = e {
-        if let Some(r) = cur.downcast_ref::<Reason>() {
-            return r.clone();
-        }
-        if cur.is::<tower::load_shed::error::Overloaded>() {
-            return Reason::Overloaded;
-        }
-        if cur.is::<tower::timeout::error::Elapsed>() {
-            return Reason::Timeout;
-        }
-        if cur.is::<crate::digest::DigestMismatch>() {
-            return Reason::DigestMismatch;
-        }
-        e = cur.source();
-    }
-    Reason::UpstreamProtocol
-}
-
 impl Reason {
     /// Status code.
     pub fn status(&self) -> StatusCode {

@@ -10,7 +10,7 @@
 //! 4. hyper's HTTP/1.1 or HTTP/2 codec (chosen by ALPN alone) with head-size, head-read-time and
 //!    stream limits, under the connection's watchdog ([`crate::conn::drive`]: idle, age, send
 //!    deadline, reload);
-//! 5. the tower stack of [`crate::stack`]: request id, span, refusals, load shedding, deadline,
+//! 5. the request path of [`crate::stack`]: request id, span, refusals, load shedding, deadline,
 //!    then framing checks, contract resolution, content checks, the upstream call and body
 //!    redaction, in that order.
 
@@ -327,11 +327,7 @@ async fn serve(
         verdicts: verdicts.clone(),
         activity: activity.clone(),
     });
-    let svc = hyper_util::service::TowerToHyperService::new(crate::stack::stack(
-        shared.clone(),
-        conn,
-        in_flight,
-    ));
+    let svc = crate::stack::stack(shared.clone(), conn, in_flight);
     let max_head = limits.max_header_bytes.max(8192);
     let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
     let connection = codec.serve_connection(TokioIo::new(io), svc);

@@ -383,7 +383,7 @@ pseudonym_key = "hash.key"
 {keys}
 [limits]
 max_request_body_bytes = 1048576
-request_timeout_ms = 20000
+{request_timeout}
 drain_timeout_ms = 2000
 {limits}
 [admin]
@@ -421,7 +421,13 @@ client_cert = "institution.pem"
 client_key = "institution.key"
 {tail}
 "#,
-        partner_api.port()
+        partner_api.port(),
+        // 20 s unless the test sets its own.
+        request_timeout = if limits.contains("request_timeout_ms") {
+            ""
+        } else {
+            "request_timeout_ms = 20000"
+        },
     );
     std::fs::write(dir.join("sluice.toml"), &config).unwrap();
     let cfg = match env {

@@ -138,6 +138,29 @@ async fn overload_is_shed_at_once() {
         "shed, not queued"
     );
     assert_eq!(slow.await.unwrap().0, 200);
+    // The slow request's place is free again once it is answered.
+    assert_eq!(fetch(&c, get(addr, "/v1/applicants/1")).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_whole_request_deadline_answers_request_timeout() {
+    let dir = pki("request-deadline", &["acme-loans"]);
+    let (inst, _) = mock_http(ok_json()).await;
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    // The upstream's own deadline (30 s by default) is not what fires.
+    let limits = "request_timeout_ms = 300";
+    let sluice = start_sluice_with(&dir, inst, partner, &example_policy(), limits, "").await;
+    let addr = sluice.addr("partners").unwrap();
+    for h2 in [false, true] {
+        let c = client(&dir, ACME, h2);
+        let (status, _, body) = fetch(&c, get(addr, "/v1/applicants/slow")).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (504, "request_timeout"),
+            "h2={h2}"
+        );
+        assert_eq!(fetch(&c, get(addr, "/v1/applicants/1")).await.0, 200);
+    }
 }
 
 #[tokio::test]
