@@ -341,15 +341,16 @@ mod tests {
         );
     }
 
+    /// What `Content-Digest: sha-256=:…:` of `body` parses to.
+    fn sha256_of(body: &[u8]) -> Expected {
+        let field = format!("sha-256=:{}:", sf(&ring::digest::SHA256, body));
+        expected(&header(&field)).unwrap().unwrap()
+    }
+
     #[tokio::test]
     async fn a_mismatch_replaces_the_end_of_the_stream_with_an_error() {
         let body = b"{\"a\":1}";
-        let good = expected(&header(&format!(
-            "sha-256=:{}:",
-            sf(&ring::digest::SHA256, body)
-        )))
-        .unwrap()
-        .unwrap();
+        let good = sha256_of(body);
         let ok = Verified::new(
             http_body_util::Full::new(Bytes::from_static(body)),
             good.clone(),
@@ -368,12 +369,7 @@ mod tests {
         // hyper's HTTP/1.1 writer stops polling once `Content-Length` bytes are written: the
         // content is verified with its last frame, not at an end it would never ask for.
         let body = b"{\"a\":1}";
-        let good = expected(&header(&format!(
-            "sha-256=:{}:",
-            sf(&ring::digest::SHA256, body)
-        )))
-        .unwrap()
-        .unwrap();
+        let good = sha256_of(body);
         let mut ok = Verified::new(
             http_body_util::Full::new(Bytes::from_static(body)),
             good.clone(),

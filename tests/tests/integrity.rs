@@ -44,18 +44,52 @@ fn reason(body: &Result<Vec<u8>, String>) -> String {
 const RECORD: &[u8] =
     br#"{"policies":[{"policy_no":"P1","premium":1200,"holder":{"name":"Zhang Wei"}}]}"#;
 
-#[tokio::test]
-async fn pushed_bodies_are_checked_against_their_digest() {
-    let dir = pki("digest-push", &["acme-loans", "safe-insure"]);
+/// sluice with the example policy's `from` replaced by `to`, mocks answering 201: the PKI's
+/// directory, the partner API's recorder, sluice, and its internal listener's port.
+async fn push_env(
+    name: &str,
+    from: &str,
+    to: &str,
+) -> (std::path::PathBuf, Recorder, sluice::server::Running, u16) {
+    let dir = pki(name, &["acme-loans", "safe-insure"]);
     let (inst, _) = mock_http(created()).await;
     let (partner, partner_api) = mock_https(&dir, created()).await;
-    let policy = example_policy().replace(
-        "  flow     = \"push\"",
-        "  flow     = \"push\"\n  require_digest = true",
-    );
+    let policy = example_policy().replace(from, to);
     assert_ne!(policy, example_policy());
     let sluice = start_sluice(&dir, inst, partner, &policy).await;
     let port = sluice.addr("internal").unwrap().port();
+    (dir, partner_api, sluice, port)
+}
+
+/// The caller was answered 400 `digest_mismatch`, and the partner's API, which had `before`
+/// requests, got none more or an incomplete one.
+fn a_mismatch_the_partner_never_had_whole(
+    status: u16,
+    body: &Result<Vec<u8>, String>,
+    partner_api: &Recorder,
+    before: usize,
+    h2: bool,
+) {
+    assert_eq!(
+        (status, reason(body).as_str()),
+        (400, "digest_mismatch"),
+        "h2={h2}"
+    );
+    let got = partner_api.requests();
+    assert!(
+        got.len() == before || got[before].3.is_err(),
+        "h2={h2}: the partner's API never received a complete request"
+    );
+}
+
+#[tokio::test]
+async fn pushed_bodies_are_checked_against_their_digest() {
+    let (dir, partner_api, sluice, port) = push_env(
+        "digest-push",
+        "  flow     = \"push\"",
+        "  flow     = \"push\"\n  require_digest = true",
+    )
+    .await;
     let post = |digest: Option<String>, body: Vec<u8>| {
         let mut b = Request::post(format!("https://localhost:{port}/v2/policies"))
             .header("content-type", "application/json");
@@ -84,16 +118,7 @@ async fn pushed_bodies_are_checked_against_their_digest() {
         );
 
         let (status, _, body) = fetch(&c, post(Some(sha256_field(RECORD)), tampered.clone())).await;
-        assert_eq!(
-            (status, reason(&body).as_str()),
-            (400, "digest_mismatch"),
-            "h2={h2}"
-        );
-        let got = partner_api.requests();
-        assert!(
-            got.len() == before + 1 || got[before + 1].3.is_err(),
-            "h2={h2}: the partner's API never received a complete request"
-        );
+        a_mismatch_the_partner_never_had_whole(status, &body, &partner_api, before + 1, h2);
 
         let (status, _, body) = fetch(&c, post(None, RECORD.to_vec())).await;
         assert_eq!(
@@ -118,16 +143,12 @@ async fn pushed_bodies_are_checked_against_their_digest() {
 #[tokio::test]
 async fn a_pushed_pass_through_body_that_breaks_its_digest_never_reaches_the_partner_whole() {
     const PDF: &[u8] = b"%PDF-1.7 signed claim form";
-    let dir = pki("digest-push-pass", &["acme-loans", "safe-insure"]);
-    let (inst, _) = mock_http(created()).await;
-    let (partner, partner_api) = mock_https(&dir, created()).await;
-    let policy = example_policy().replace(
+    let (dir, partner_api, sluice, port) = push_env(
+        "digest-push-pass",
         "  path     = \"/v2/policies\"\n",
         "  path     = \"/v2/policies\"\n  pass_through = [\"application/pdf\"]\n",
-    );
-    assert_ne!(policy, example_policy());
-    let sluice = start_sluice(&dir, inst, partner, &policy).await;
-    let port = sluice.addr("internal").unwrap().port();
+    )
+    .await;
     let post = |body: &'static [u8]| {
         Request::post(format!("https://localhost:{port}/v2/policies"))
             .header("content-type", "application/pdf")
@@ -142,16 +163,7 @@ async fn a_pushed_pass_through_body_that_breaks_its_digest_never_reaches_the_par
         assert_eq!(status, 201, "h2={h2}: {body:?}");
         let before = partner_api.requests().len();
         let (status, _, body) = fetch(&c, post(b"%PDF-1.7 forged claim form")).await;
-        assert_eq!(
-            (status, reason(&body).as_str()),
-            (400, "digest_mismatch"),
-            "h2={h2}"
-        );
-        let got = partner_api.requests();
-        assert!(
-            got.len() == before || got[before].3.is_err(),
-            "h2={h2}: the partner's API never received a complete request"
-        );
+        a_mismatch_the_partner_never_had_whole(status, &body, &partner_api, before, h2);
     }
     let outcomes: Vec<String> = disclosures_when(&dir.join("ledger"), |ds| {
         ds.len() == 4 && ds.iter().all(|(v, _, _)| v["outcome"] != "open")
