@@ -83,7 +83,10 @@ impl hyper::service::Service<Request<Incoming>> for Requests {
     type Future = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        Box::pin(Requests::handle(self.0.clone(), req))
+        // 0. In flight from here, before the future is first polled (HTTP/2 spawns it); if the
+        //    future is dropped first, the guard goes with it.
+        let guard = self.0.conn.activity.request();
+        Box::pin(Requests::handle(self.0.clone(), req, guard))
     }
 }
 
@@ -92,9 +95,9 @@ impl Requests {
     async fn handle(
         this: Arc<Inner>,
         mut req: Request<Incoming>,
+        guard: crate::conn::RequestGuard,
     ) -> Result<Response<ProxyBody>, Infallible> {
-        // 0. In flight from here; if the future is dropped first, the guard goes with it.
-        let guard = this.conn.activity.request();
+        // 0. The connection's watchdog learns from the request when it waits on the partner.
         req.extensions_mut().insert(guard.send_timed_out());
         // 1. The request id.
         let id: Arc<str> = crate::tracecontext::request_id().into();
