@@ -229,17 +229,13 @@ where
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     context.update(data);
-                    // The content's last bytes: verified before they are passed on, as an
-                    // HTTP/1.1 writer whose `Content-Length` is reached never polls for the end.
-                    if this.inner.is_end_stream() {
-                        return match this.check() {
-                            Ok(()) => Poll::Ready(Some(Ok(frame))),
-                            Err(e) => Poll::Ready(Some(Err(e))),
-                        };
+                    if !this.inner.is_end_stream() {
+                        return Poll::Ready(Some(Ok(frame)));
                     }
-                    return Poll::Ready(Some(Ok(frame)));
                 }
-                // Trailers end the content: verify before passing them on.
+                // Trailers end the content, and so do its last bytes (an HTTP/1.1 writer whose
+                // `Content-Length` is reached never polls for the end): verify before passing
+                // them on.
                 match this.check() {
                     Ok(()) => Poll::Ready(Some(Ok(frame))),
                     Err(e) => Poll::Ready(Some(Err(e))),

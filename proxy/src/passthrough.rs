@@ -44,6 +44,12 @@ impl PassThroughBody {
         }
     }
 
+    /// Ends the disclosure as sent, with what went out.
+    fn sent(&mut self) {
+        let summary = self.summary();
+        self.on_finish.call(Outcome::Sent(&summary));
+    }
+
     /// What went out: every byte, in and out alike.
     fn summary(&mut self) -> Summary {
         let digest = std::mem::replace(
@@ -82,8 +88,7 @@ impl Body for PassThroughBody {
                 // The source's last frame: ended now. An HTTP/1.1 writer whose `Content-Length`
                 // is reached stops polling and drops the body without asking for its end.
                 if this.inner.is_end_stream() {
-                    let summary = this.summary();
-                    this.on_finish.call(Outcome::Sent(&summary));
+                    this.sent();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -92,8 +97,7 @@ impl Body for PassThroughBody {
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
-                let summary = this.summary();
-                this.on_finish.call(Outcome::Sent(&summary));
+                this.sent();
                 Poll::Ready(None)
             }
         }
