@@ -39,10 +39,6 @@ use crate::errors::{Reason, error_response};
 use crate::service::ConnInfo;
 use crate::state::Shared;
 
-/// The id of a request, in its extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub Arc<str>);
-
 /// The request path of one connection (a hyper service; cloning it is cloning an `Arc`).
 #[derive(Debug, Clone)]
 pub struct Requests(Arc<Inner>);
@@ -101,7 +97,6 @@ impl Requests {
         req.extensions_mut().insert(guard.send_timed_out());
         // 1. The request id.
         let id: Arc<str> = crate::tracecontext::request_id().into();
-        req.extensions_mut().insert(RequestId(id.clone()));
         let chunked = req.version() == http::Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING);
         // 2. The span; the caller's trace (W3C traceparent) or a new one, which the OTLP server

@@ -40,7 +40,6 @@ pub(crate) async fn pull(
     let (rparts, rbody) = resp.into_parts();
     let mut out = Response::builder().status(status);
     let h = out.headers_mut().expect("a fresh builder has headers");
-    h.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if bodiless {
         if !rbody.is_end_stream() && parts.method != Method::HEAD {

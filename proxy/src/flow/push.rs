@@ -89,7 +89,6 @@ pub(crate) async fn push(
     let mut out = Response::builder().status(rparts.status);
     let h = out.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy_end_to_end(&rparts.headers, h);
-    h.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     h.insert(crate::headers::SLUICE_DISCLOSURE, answer_disclosure);
     let body = rbody.map_err(|e| -> crate::body::BoxError { Box::new(e) });
     out.body(body.boxed_unsync())
