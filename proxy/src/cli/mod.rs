@@ -68,11 +68,22 @@ pub(crate) enum Failure {
     Violation = 3,
 }
 
-/// The multi-threaded runtime for the commands that serve; exit 1 if it cannot start. Its
-/// workers tell the ledger when they go idle (`ledger::idle`).
+/// The runtime for the commands that serve; exit 1 if it cannot start. Its threads tell the
+/// ledger when they go idle (`ledger::idle`).
+///
+/// With one CPU to run on (`available_parallelism`: the process's CPU affinity and its cgroup
+/// quota), a current-thread runtime: there is no other worker to steal from or hand work to, and
+/// the multi-threaded scheduler's cross-thread bookkeeping was measured at 6–26% of the CPU per
+/// small request (`bench/results/2026-12-07-one-thread.md`). With more, one worker per CPU.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     sluice::ledger::idle::install();
-    tokio::runtime::Builder::new_multi_thread()
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
         .enable_all()
         .on_thread_park(sluice::ledger::idle::workers_idle)
         .build()

@@ -10,12 +10,14 @@
 //! ```
 //! Writes are group-committed: one `fdatasync` per batch, into a segment preallocated ahead of its
 //! records so that the sync flushes data only (`writer`), at the moment the runtime's workers go
-//! idle (`idle`). A `disclosure.begin` is durable before
+//! idle (`idle`), and the batch's waiters are answered with one wake-up of the runtime
+//! (`answers`). A `disclosure.begin` is durable before
 //! the first byte goes to the partner; if the ledger cannot write, nothing is disclosed. A
 //! `disclosure.end` nobody waits for rides with the next batch, durable within 10 ms (`queue`). On open, a torn tail is cut, the tree is rebuilt and checked
 //! against the last signed checkpoint (a shorter or different log refuses to start), every
 //! `begin` without an `end` gets a `disclosure.incomplete`, and `instance.started` is appended.
 
+mod answers;
 pub mod checkpoint;
 pub mod entry;
 mod error;

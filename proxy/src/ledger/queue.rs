@@ -128,6 +128,12 @@ impl Queue {
         watch
     }
 
+    /// Jobs queued and not yet taken.
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
     /// A worker is about to park (or a waiter's bound passed): a waited batch is due now.
     pub(super) fn kick(&self) {
         let mut s = self.lock();
@@ -218,7 +224,8 @@ mod tests {
 
     /// Queues a waited append; the bound its waiter must watch, if any.
     fn waited(queue: &Queue) -> Option<Duration> {
-        let done: super::super::writer::Done = Box::new(|_| {});
+        let (tx, _) = tokio::sync::oneshot::channel();
+        let done = super::super::writer::Done::Task(tx);
         let job = Job {
             entry: super::super::entry::Entry::Incomplete { begin: 0 },
             done: Some(done),

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use ring::signature::Ed25519KeyPair;
 
+use super::answers::{Done, client_gone};
 use super::checkpoint;
-use super::entry::{Begin, End, Entry, Outcome, Record};
+use super::entry::{Begin, Entry, Record};
 pub use super::error::LedgerError;
 use super::merkle;
 use super::queue::Queue;
@@ -97,6 +98,8 @@ pub struct Ledger {
     public: Vec<u8>,
     origin: String,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The answers on their way to the runtime's tasks (`answers`), when opened on a runtime.
+    mailbox: Option<Arc<super::answers::Mailbox>>,
     /// Held until [`close`](Self::close) (and by the writer thread until it has stopped).
     lock: Mutex<Option<Arc<super::lock::DirLock>>>,
 }
@@ -223,6 +226,7 @@ impl Ledger {
             Arc::new(Queue::default())
         };
         let writer_queue = queue.clone();
+        let (answers, mailbox) = super::answers::Answers::new(queue.clone());
         let writer = Writer {
             dir: opts.dir.clone(),
             path,
@@ -250,6 +254,7 @@ impl Ledger {
             _lock: lock.clone(),
             scratch: Vec::new(),
             frames: Vec::new(),
+            answers,
         };
         let thread = std::thread::Builder::new()
             .name("sluice-ledger".into())
@@ -263,6 +268,7 @@ impl Ledger {
             public,
             origin: opts.origin,
             thread: Mutex::new(Some(thread)),
+            mailbox,
             lock: Mutex::new(Some(lock)),
         };
         for begin in open_begins {
@@ -311,7 +317,7 @@ impl Ledger {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let watch = self.send(Job {
             entry,
-            done: Some(Box::new(move |r| drop(tx.send(r)))),
+            done: Some(Done::Task(tx)),
         })?;
         self.answer(&mut rx, watch)
             .await
@@ -353,17 +359,9 @@ impl Ledger {
     /// dropped waiter when the answer was already there (`BeginWaiter`).
     pub async fn append_begin(&self, begin: Begin) -> Result<u64, LedgerError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let queue = self.queue.clone();
         let watch = self.send(Job {
             entry: Entry::Begin(Box::new(begin)),
-            done: Some(Box::new(move |r| {
-                if let Err(Ok(seq)) = tx.send(r) {
-                    queue.push_owed(Job {
-                        entry: client_gone(seq),
-                        done: None,
-                    });
-                }
-            })),
+            done: Some(Done::Begin(tx)),
         })?;
         // Dropped before it has the number (the writer's answer may already be in the channel):
         // the waiter ends the disclosure itself; see `BeginWaiter`.
@@ -384,7 +382,7 @@ impl Ledger {
         let (tx, rx) = std::sync::mpsc::channel();
         self.send(Job {
             entry,
-            done: Some(Box::new(move |r| drop(tx.send(r)))),
+            done: Some(Done::Thread(tx)),
         })?;
         self.queue.kick();
         rx.recv()
@@ -401,18 +399,23 @@ impl Ledger {
 
     /// Flushes, signs a final checkpoint, and stops the writer.
     pub fn close(&self) {
+        // Answers the runtime has not given yet are given here first: close may be called on
+        // the runtime's only thread, and a waiter that went away is owed an end the writer must
+        // still write.
+        if let Some(m) = &self.mailbox {
+            m.deliver(&self.queue);
+        }
         self.queue.close();
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
+        if let Some(m) = &self.mailbox {
+            m.deliver(&self.queue);
+            m.close();
+        }
         // Nothing more is written: the next writer may have the directory.
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
-}
-
-/// The end of the disclosure begun at `seq` whose request went away before anything was sent.
-fn client_gone(seq: u64) -> Entry {
-    Entry::End(Box::new(End::new(seq, Outcome::ClientGone)))
 }
 
 /// The wait for a `disclosure.begin`'s number. Between the writer's answer and the waiter

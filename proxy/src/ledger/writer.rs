@@ -34,8 +34,8 @@ pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// How far ahead of its records the current segment is zero-filled.
 pub(super) const PREALLOCATE: u64 = 1 << 20;
 
-/// Called once an append is durable (or failed).
-pub(super) type Done = Box<dyn FnOnce(Result<u64, LedgerError>) + Send>;
+use super::answers::Answers;
+pub(super) use super::answers::Done;
 
 pub(super) struct Job {
     pub(super) entry: Entry,
@@ -91,6 +91,8 @@ pub(super) struct Writer {
     /// append allocates nothing once they have grown to the usual sizes.
     pub(super) scratch: Vec<u8>,
     pub(super) frames: Vec<u8>,
+    /// The answers to the batch's waiters.
+    pub(super) answers: Answers,
 }
 
 impl Writer {
@@ -213,7 +215,7 @@ impl Writer {
                 }
                 Err(n) => {
                     if let Some(done) = job.done {
-                        done(Err(LedgerError::TooLarge(n)));
+                        self.answers.answer(done, Err(LedgerError::TooLarge(n)));
                     }
                 }
             }
@@ -237,7 +239,7 @@ impl Writer {
                 self.healthy.store(true, Ordering::SeqCst);
                 for (seq, done) in accepted {
                     if let Some(done) = done {
-                        done(Ok(seq));
+                        self.answers.answer(done, Ok(seq));
                     }
                 }
             }
@@ -252,11 +254,12 @@ impl Writer {
                 tracing::error!(error = %err, "ledger write failed; disclosures are refused until it recovers");
                 for (_, done) in accepted {
                     if let Some(done) = done {
-                        done(Err(err.clone()));
+                        self.answers.answer(done, Err(err.clone()));
                     }
                 }
             }
         }
+        self.answers.send();
         // Kept for the next batch unless an unusual one grew it large.
         if buf.capacity() <= 1 << 20 {
             self.frames = buf;
