@@ -79,6 +79,13 @@ pub(super) fn client_gone(seq: u64) -> Entry {
     Entry::End(Box::new(End::new(seq, Outcome::ClientGone)))
 }
 
+/// Gives each answer of `batch` to its waiter.
+fn give_all(batch: Vec<(Done, Answer)>, queue: &Queue) {
+    for (done, answer) in batch {
+        done.give(answer, queue);
+    }
+}
+
 /// The answers waiting for the runtime's answering task, and its wake-up.
 #[derive(Default)]
 pub(super) struct Mailbox {
@@ -93,10 +100,10 @@ pub(super) struct Mailbox {
 impl Mailbox {
     /// Gives every answer waiting here (the answering task, or `Ledger::close`).
     pub(super) fn deliver(&self, queue: &Queue) {
-        let batch = std::mem::take(&mut *self.answers.lock().unwrap_or_else(|e| e.into_inner()));
-        for (done, answer) in batch {
-            done.give(answer, queue);
-        }
+        give_all(
+            std::mem::take(&mut *self.answers.lock().unwrap_or_else(|e| e.into_inner())),
+            queue,
+        );
     }
 
     /// The ledger is closing: its answering task stops.
@@ -184,11 +191,7 @@ impl Answers {
                     m.deliver(&self.queue);
                 }
             }
-            _ => {
-                for (done, answer) in batch {
-                    done.give(answer, &self.queue);
-                }
-            }
+            _ => give_all(batch, &self.queue),
         }
     }
 }
