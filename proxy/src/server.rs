@@ -327,6 +327,7 @@ async fn serve(
         verdicts: verdicts.clone(),
         activity: activity.clone(),
     });
+    let held = conn.clone();
     let svc = crate::stack::stack(shared.clone(), conn, in_flight);
     let max_head = limits.max_header_bytes.max(8192);
     let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
@@ -341,6 +342,11 @@ async fn serve(
     let ended = crate::conn::drive(
         connection,
         |c| c.graceful_shutdown(),
+        || {
+            if let Some(upstreams) = &held.upstreams {
+                upstreams.expire();
+            }
+        },
         &activity,
         lifetimes,
         stopped,

@@ -32,17 +32,26 @@ enum After {
 /// The request heads the institution received, each with the number of its connection.
 type Seen = Arc<Mutex<Vec<(usize, String)>>>;
 
+/// The connections sluice closed (the institution read their end), by number.
+type Closed = Arc<Mutex<Vec<usize>>>;
+
 async fn institution(after: After) -> (SocketAddr, Seen) {
+    let (addr, seen, _) = watched_institution(after).await;
+    (addr, seen)
+}
+
+async fn watched_institution(after: After) -> (SocketAddr, Seen, Closed) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Seen::default();
-    let record = seen.clone();
+    let closed = Closed::default();
+    let (record, ended) = (seen.clone(), closed.clone());
     tokio::spawn(async move {
         for conn in 0.. {
             let Ok((mut tcp, _)) = listener.accept().await else {
                 break;
             };
-            let record = record.clone();
+            let (record, ended) = (record.clone(), ended.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 for nth in 0.. {
@@ -54,7 +63,10 @@ async fn institution(after: After) -> (SocketAddr, Seen) {
                         }
                         let mut chunk = [0u8; 4096];
                         match tcp.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
+                            Ok(0) | Err(_) => {
+                                ended.lock().unwrap().push(conn);
+                                return;
+                            }
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     };
@@ -73,7 +85,7 @@ async fn institution(after: After) -> (SocketAddr, Seen) {
             });
         }
     });
-    (addr, seen)
+    (addr, seen, closed)
 }
 
 /// sluice in front of `inst`, with extra lines for the institution's `[[upstream]]`.
@@ -161,4 +173,28 @@ async fn a_request_the_institution_received_is_never_sent_again() {
     assert_eq!(body["error"], "upstream_protocol");
     // Received once on the reused connection, and not again on another.
     assert_eq!(connections(&seen), [0, 0]);
+}
+
+#[tokio::test]
+async fn an_idle_institution_connection_is_closed_while_the_partner_connection_stays_open() {
+    let (inst, seen, closed) = watched_institution(After::KeepOpen).await;
+    let (dir, sluice) = start("reuse-expire", inst, "idle_timeout_ms = 200").await;
+    let partner = client(&dir, Some(ACME), false);
+    assert_eq!(fetch(&partner, get(&sluice)).await.0, 200);
+    // The partner keeps its connection (idle limit 60 s) and sends nothing more; sluice's
+    // watchdog ticks at most a second apart, so the institution's connection, idle past its
+    // 200 ms, is closed within about 1.2 s. Bounded wait for that event, well below the 10 s
+    // after which the partner connection's `header_read_timeout` would close both anyway.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while closed.lock().unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle institution connection was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*closed.lock().unwrap(), [0]);
+    // The partner's connection is still open and gets a new institution connection.
+    assert_eq!(fetch(&partner, get(&sluice)).await.0, 200);
+    assert_eq!(connections(&seen), [0, 1]);
 }

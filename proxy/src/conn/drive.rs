@@ -46,10 +46,12 @@ pub enum Ended {
 }
 
 /// Serves `conn` until it ends, enforcing `limits`. `graceful` asks the connection to close
-/// gracefully (hyper's `graceful_shutdown`).
+/// gracefully (hyper's `graceful_shutdown`); `housekeeping` runs at every tick (the
+/// connection's held upstream connections expire there).
 pub async fn drive<C>(
     mut conn: Pin<&mut C>,
     graceful: impl Fn(Pin<&mut C>),
+    mut housekeeping: impl FnMut(),
     activity: &Activity,
     limits: Lifetimes,
     stopped: watch::Receiver<bool>,
@@ -67,7 +69,7 @@ where
         // its activity (`Registry::close_all`), and each tick looks at `stopped` as well.
         tokio::select! {
             _ = conn.as_mut() => return Ended::Finished(closing.map(|c| c.0)),
-            _ = tick.tick() => {}
+            _ = tick.tick() => housekeeping(),
             _ = activity.wake.notified() => {}
         }
         let stopping = *stopped.borrow();
@@ -121,7 +123,7 @@ mod tests {
         let (_tx, rx) = watch::channel(false);
         let conn = std::future::pending::<()>();
         tokio::pin!(conn);
-        drive(conn, |_| {}, activity, l, rx).await
+        drive(conn, |_| {}, || {}, activity, l, rx).await
     }
 
     #[tokio::test]

@@ -13,6 +13,10 @@
 //! - A connection is reused only for the same upstream (the same [`UpstreamClient`]), only when
 //!   hyper reports it ready (idle, open), and only if it was last used within the upstream's
 //!   `idle_timeout`; otherwise it is dropped (closed) and a new one opened.
+//! - A held connection idle past its upstream's `idle_timeout` is closed even when no request
+//!   comes: the client connection's watchdog calls [`Slot::expire`] on every tick (at most a
+//!   second apart), so a partner connection left open and idle does not hold one of the
+//!   institution's connections for as long as the partner keeps it.
 //! - A request the upstream never received — the connection closed just before it was written —
 //!   is sent once more on a new connection (as the pool retries it); a request that was written
 //!   is never resent.
@@ -45,15 +49,30 @@ struct Held {
     last_used: Instant,
 }
 
+impl Held {
+    /// Worth keeping: open, and either busy or last used within its upstream's `idle_timeout`.
+    fn keep(&self) -> bool {
+        !self.sender.is_closed()
+            && (!self.sender.is_ready()
+                || self.last_used.elapsed() < self.upstream.cfg.idle_timeout)
+    }
+}
+
 impl Slot {
+    /// Closes (drops) the held connections that are closed already or idle past their
+    /// upstream's `idle_timeout`; busy ones stay.
+    pub fn expire(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(Held::keep);
+    }
+
     /// An idle connection to this upstream, if there is one. Closed ones, and idle ones unused
     /// for longer than their upstream's `idle_timeout`, are dropped on the way; busy ones stay.
     fn take(&self, upstream: &Arc<UpstreamClient>) -> Option<http1::SendRequest<ProxyBody>> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.retain(|h| {
-            !h.sender.is_closed()
-                && (!h.sender.is_ready() || h.last_used.elapsed() < h.upstream.cfg.idle_timeout)
-        });
+        held.retain(Held::keep);
         let i = held
             .iter()
             .position(|h| Arc::ptr_eq(&h.upstream, upstream) && h.sender.is_ready())?;
