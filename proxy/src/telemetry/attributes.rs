@@ -8,7 +8,7 @@
 //! `http.response.status_code`, `network.protocol.version`, `server.address`, `error.type`) and
 //! sluice's own `sluice.*` namespace.
 
-use super::SpanHandle;
+use super::{Key, SpanHandle};
 
 /// What a sent disclosure carried, for its server span.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,9 +34,9 @@ pub struct Carried {
 impl SpanHandle {
     /// A request's server span has started: its id and the HTTP version it came in.
     pub fn request(&self, request_id: &str, version: http::Version) {
-        self.set_str("sluice.request_id", request_id);
+        self.set_str(Key::RequestId, request_id);
         self.set_static(
-            "network.protocol.version",
+            Key::ProtocolVersion,
             match version {
                 http::Version::HTTP_2 => "2",
                 http::Version::HTTP_10 => "1.0",
@@ -56,48 +56,47 @@ impl SpanHandle {
         flow: &'static str,
     ) {
         self.rename(|| format!("{} {template}", super::method_attribute(method)));
-        self.set_str("http.route", template);
-        self.set_str("sluice.partner", partner);
-        self.set_str("sluice.contract", contract);
-        self.set_static("sluice.flow", flow);
+        self.set_str(Key::Route, template);
+        self.set_str(Key::Partner, partner);
+        self.set_str(Key::Contract, contract);
+        self.set_static(Key::Flow, flow);
     }
 
     /// The disclosure's `begin` is durable at ledger sequence `seq`.
     pub fn disclosed(&self, seq: u64) {
-        self.set_int("sluice.disclosure.seq", seq as i64);
+        self.set_int(Key::DisclosureSeq, seq as i64);
     }
 
     /// The disclosure ended with `verdict`; `carried` when it was sent whole (else the span is
     /// marked failed).
     pub fn disclosure_ended(&self, verdict: &'static str, carried: Option<Carried>) {
-        self.set_static("sluice.verdict", verdict);
+        self.set_static(Key::Verdict, verdict);
         let Some(c) = carried else {
             self.fail();
             return;
         };
-        for (key, n) in [
-            ("sluice.records", c.records),
-            ("sluice.fields.kept", c.kept),
-            ("sluice.fields.masked", c.masked),
-            ("sluice.fields.hashed", c.hashed),
-            ("sluice.fields.redacted", c.redacted),
-            ("sluice.fields.stripped", c.stripped),
-            ("sluice.bytes.in", c.bytes_in),
-            ("sluice.bytes.out", c.bytes_out),
-        ] {
-            self.set_int(key, n as i64);
-        }
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.set_ints(&[
+            (Key::Records, n(c.records)),
+            (Key::FieldsKept, n(c.kept)),
+            (Key::FieldsMasked, n(c.masked)),
+            (Key::FieldsHashed, n(c.hashed)),
+            (Key::FieldsRedacted, n(c.redacted)),
+            (Key::FieldsStripped, n(c.stripped)),
+            (Key::BytesIn, n(c.bytes_in)),
+            (Key::BytesOut, n(c.bytes_out)),
+        ]);
     }
 
     /// sluice answered the request with `status`; `refused` is the reason code of a refusal.
     pub fn answered(&self, status: http::StatusCode, refused: Option<&'static str>) {
-        self.set_int("http.response.status_code", i64::from(status.as_u16()));
+        self.set_int(Key::StatusCode, i64::from(status.as_u16()));
         if status.is_server_error() {
             self.fail();
         }
         if let Some(reason) = refused {
-            self.set_static("sluice.verdict", reason);
-            self.set_static("error.type", reason);
+            self.set_static(Key::Verdict, reason);
+            self.set_static(Key::ErrorType, reason);
         }
     }
 
@@ -106,8 +105,8 @@ impl SpanHandle {
     pub fn upstream_call(&self, method: &http::Method, upstream: &str) -> SpanHandle {
         let m = super::method_attribute(method);
         let span = self.child(m);
-        span.set_static("http.request.method", m);
-        span.set_str("server.address", upstream);
+        span.set_static(Key::Method, m);
+        span.set_str(Key::ServerAddress, upstream);
         span
     }
 
@@ -115,13 +114,13 @@ impl SpanHandle {
     pub fn upstream_answered(&self, result: Result<http::StatusCode, &'static str>) {
         match result {
             Ok(status) => {
-                self.set_int("http.response.status_code", i64::from(status.as_u16()));
+                self.set_int(Key::StatusCode, i64::from(status.as_u16()));
                 if status.is_server_error() {
                     self.fail();
                 }
             }
             Err(code) => {
-                self.set_static("error.type", code);
+                self.set_static(Key::ErrorType, code);
                 self.fail();
             }
         }

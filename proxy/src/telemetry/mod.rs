@@ -8,8 +8,9 @@
 //! trace ids are internal data.
 //!
 //! This module is the only place a span attribute is set: [`attributes`] describes a request
-//! through typed methods, and the generic setters behind them are private here. Keys are written
-//! in sluice's source — HTTP semantic-convention keys
+//! through typed methods, and the generic setters behind them are private here. Keys are the
+//! variants of one private enum (`Key`), each naming its exported key — HTTP semantic-convention
+//! keys
 //! (`http.request.method`, `http.route` as the route *template*, `http.response.status_code`,
 //! `server.address` as the upstream's configured name) and `sluice.*` keys (partner, contract,
 //! flow, verdict, records, field counts by action, bytes, disclosure sequence number) — and
@@ -41,6 +42,89 @@ pub use pipeline::Telemetry;
 const SERVER_ATTRIBUTES: usize = 20;
 const CLIENT_ATTRIBUTES: usize = 3;
 
+/// Every attribute key a span can carry: the keys are these variants, so a span cannot carry
+/// one that is not listed (and reviewed) here — and finding a key already set compares a byte,
+/// not a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Method,
+    Scheme,
+    ProtocolVersion,
+    RequestId,
+    Route,
+    Partner,
+    Contract,
+    Flow,
+    DisclosureSeq,
+    Verdict,
+    Records,
+    FieldsKept,
+    FieldsMasked,
+    FieldsHashed,
+    FieldsRedacted,
+    FieldsStripped,
+    BytesIn,
+    BytesOut,
+    StatusCode,
+    ErrorType,
+    ServerAddress,
+}
+
+impl Key {
+    /// Every key.
+    #[cfg(test)]
+    const ALL: [Key; 21] = [
+        Key::Method,
+        Key::Scheme,
+        Key::ProtocolVersion,
+        Key::RequestId,
+        Key::Route,
+        Key::Partner,
+        Key::Contract,
+        Key::Flow,
+        Key::DisclosureSeq,
+        Key::Verdict,
+        Key::Records,
+        Key::FieldsKept,
+        Key::FieldsMasked,
+        Key::FieldsHashed,
+        Key::FieldsRedacted,
+        Key::FieldsStripped,
+        Key::BytesIn,
+        Key::BytesOut,
+        Key::StatusCode,
+        Key::ErrorType,
+        Key::ServerAddress,
+    ];
+
+    /// The exported key: the HTTP semantic conventions' where one exists, else `sluice.*`.
+    const fn name(self) -> &'static str {
+        match self {
+            Key::Method => "http.request.method",
+            Key::Scheme => "url.scheme",
+            Key::ProtocolVersion => "network.protocol.version",
+            Key::RequestId => "sluice.request_id",
+            Key::Route => "http.route",
+            Key::Partner => "sluice.partner",
+            Key::Contract => "sluice.contract",
+            Key::Flow => "sluice.flow",
+            Key::DisclosureSeq => "sluice.disclosure.seq",
+            Key::Verdict => "sluice.verdict",
+            Key::Records => "sluice.records",
+            Key::FieldsKept => "sluice.fields.kept",
+            Key::FieldsMasked => "sluice.fields.masked",
+            Key::FieldsHashed => "sluice.fields.hashed",
+            Key::FieldsRedacted => "sluice.fields.redacted",
+            Key::FieldsStripped => "sluice.fields.stripped",
+            Key::BytesIn => "sluice.bytes.in",
+            Key::BytesOut => "sluice.bytes.out",
+            Key::StatusCode => "http.response.status_code",
+            Key::ErrorType => "error.type",
+            Key::ServerAddress => "server.address",
+        }
+    }
+}
+
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
@@ -58,9 +142,19 @@ struct State {
     /// The sampler kept the span: attributes are worth collecting.
     recording: bool,
     /// Attributes, in the order first set; a key set twice keeps the last value.
-    attributes: Vec<(&'static str, Value)>,
+    attributes: Vec<(Key, Value)>,
     name: Option<String>,
     error: bool,
+}
+
+impl State {
+    /// Sets `key` (replacing its earlier value).
+    fn put(&mut self, key: Key, value: Value) {
+        match self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.attributes.push((key, value)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -76,10 +170,13 @@ impl Drop for Inner {
         let attributes = std::mem::take(&mut state.attributes);
         state
             .span
-            .set_attributes(attributes.into_iter().map(|(k, v)| match v {
-                Value::Str(s) => KeyValue::new(k, s),
-                Value::Static(s) => KeyValue::new(k, s),
-                Value::Int(i) => KeyValue::new(k, i),
+            .set_attributes(attributes.into_iter().map(|(k, v)| {
+                let k = k.name();
+                match v {
+                    Value::Str(s) => KeyValue::new(k, s),
+                    Value::Static(s) => KeyValue::new(k, s),
+                    Value::Int(i) => KeyValue::new(k, i),
+                }
             }));
         if let Some(name) = state.name.take() {
             state.span.update_name(name);
@@ -116,33 +213,38 @@ impl SpanHandle {
 
     /// Sets an attribute (replacing an earlier value of the same key). The value is built only
     /// when the sampler kept the span.
-    fn set(&self, key: &'static str, value: impl FnOnce() -> Value) {
+    fn set(&self, key: Key, value: impl FnOnce() -> Value) {
         self.with(|s| {
-            if !s.recording {
-                return;
-            }
-            let value = value();
-            if let Some(slot) = s.attributes.iter_mut().find(|(k, _)| *k == key) {
-                slot.1 = value;
-            } else {
-                s.attributes.push((key, value));
+            if s.recording {
+                s.put(key, value());
             }
         });
     }
 
     /// Sets a string attribute.
-    fn set_str(&self, key: &'static str, value: &str) {
+    fn set_str(&self, key: Key, value: &str) {
         self.set(key, || Value::Str(value.to_string()));
     }
 
     /// Sets a string attribute from sluice's own source (no copy is made while buffering).
-    fn set_static(&self, key: &'static str, value: &'static str) {
+    fn set_static(&self, key: Key, value: &'static str) {
         self.set(key, || Value::Static(value));
     }
 
     /// Sets an integer attribute.
-    fn set_int(&self, key: &'static str, value: i64) {
+    fn set_int(&self, key: Key, value: i64) {
         self.set(key, || Value::Int(value));
+    }
+
+    /// Sets integer attributes, under one lock.
+    fn set_ints(&self, values: &[(Key, i64)]) {
+        self.with(|s| {
+            if s.recording {
+                for &(key, value) in values {
+                    s.put(key, Value::Int(value));
+                }
+            }
+        });
     }
 
     /// Renames the span (once the route template is known); the name is built only when the
@@ -199,4 +301,17 @@ pub fn method_attribute(method: &http::Method) -> &'static str {
         .find(|m| **m == method.as_str())
         .copied()
         .unwrap_or("_OTHER")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Key;
+
+    #[test]
+    fn no_two_keys_share_an_exported_name() {
+        let mut names: Vec<_> = Key::ALL.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Key::ALL.len(), "two keys share a name");
+    }
 }

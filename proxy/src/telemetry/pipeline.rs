@@ -115,8 +115,8 @@ impl Telemetry {
             }),
         };
         let span = super::SpanHandle::new(span, p.tracer.clone(), super::SERVER_ATTRIBUTES);
-        span.set_static("http.request.method", m);
-        span.set_static("url.scheme", "https");
+        span.set_static(super::Key::Method, m);
+        span.set_static(super::Key::Scheme, "https");
         Some(span)
     }
 
