@@ -10,12 +10,12 @@
 //! This module is the only place a span attribute is set: [`attributes`] describes a request
 //! through typed methods, and the generic setters behind them are private here. Keys are the
 //! variants of one private enum (`Key`), each naming its exported key — HTTP semantic-convention
-//! keys
-//! (`http.request.method`, `http.route` as the route *template*, `http.response.status_code`,
-//! `server.address` as the upstream's configured name) and `sluice.*` keys (partner, contract,
-//! flow, verdict, records, field counts by action, bytes, disclosure sequence number) — and
-//! there is no path, query, header or body value to put in one: no generic bridge from log
-//! fields to span attributes exists, so personal data cannot leak through one. Unknown HTTP
+//! keys (`http.request.method`, `http.route` as the route *template*,
+//! `http.response.status_code`, `server.address` as the upstream's configured name) and
+//! `sluice.*` keys (partner, contract, flow, verdict, records, field counts by action, bytes,
+//! disclosure sequence number) — and there is no path, query, header or body value to put in
+//! one: no generic bridge from log fields to span attributes exists, so personal data cannot
+//! leak through one. Unknown HTTP
 //! methods are recorded as `_OTHER`, as the conventions say. Metric labels are built in
 //! [`crate::metrics`] the same way.
 //!
