@@ -165,16 +165,37 @@ pub struct SniffedIo<T> {
     scan: Scan,
     verdicts: Verdicts,
     max_head: usize,
+    /// Told when a head begins and when it is complete (the head deadline's clock).
+    heads: Option<Arc<crate::conn::Activity>>,
 }
 
 impl<T> SniffedIo<T> {
     /// Wraps `inner`; heads longer than `max_head` stop the sniffer (hyper refuses them anyway).
-    pub fn new(inner: T, verdicts: Verdicts, max_head: usize) -> Self {
+    /// `heads`, when given, learns when each head begins (its first byte) and ends.
+    pub fn new(
+        inner: T,
+        verdicts: Verdicts,
+        max_head: usize,
+        heads: Option<Arc<crate::conn::Activity>>,
+    ) -> Self {
         Self {
             inner,
             scan: Scan::Head(Vec::new()),
             verdicts,
             max_head,
+            heads,
+        }
+    }
+
+    fn head_started(&self) {
+        if let Some(a) = &self.heads {
+            a.head_started();
+        }
+    }
+
+    fn head_read(&self) {
+        if let Some(a) = &self.heads {
+            a.head_read();
         }
     }
 
@@ -192,6 +213,12 @@ impl<T> SniffedIo<T> {
                 }
                 Scan::Head(buf) => {
                     let before = buf.len();
+                    if before == 0 {
+                        self.head_started();
+                    }
+                    let Scan::Head(buf) = &mut self.scan else {
+                        unreachable!("matched above")
+                    };
                     let take = data
                         .len()
                         .min(self.max_head + 4 - before.min(self.max_head + 4));
@@ -202,6 +229,7 @@ impl<T> SniffedIo<T> {
                             let used = end - before;
                             let verdict = judge(&buf[..end]);
                             self.verdicts.push(verdict);
+                            self.head_read();
                             data = &data[used..];
                             self.scan = match body {
                                 _ if verdict == Framing::Bad => Scan::Off,
@@ -217,6 +245,7 @@ impl<T> SniffedIo<T> {
                         _ => {
                             self.verdicts.push(Framing::Bad);
                             self.scan = Scan::Off;
+                            self.head_read();
                         }
                     }
                     return;
@@ -235,8 +264,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
-            let new = buf.filled()[before..].to_vec();
-            self.observe(&new);
+            self.observe(&buf.filled()[before..]);
         }
         r
     }
@@ -308,7 +336,7 @@ mod tests {
                 b"POST /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
             );
             let v = Verdicts::default();
-            let mut s = SniffedIo::new((), v.clone(), 1024);
+            let mut s = SniffedIo::new((), v.clone(), 1024, None);
             for b in &stream {
                 s.observe(std::slice::from_ref(b));
             }
@@ -326,7 +354,7 @@ mod tests {
             stream.extend_from_slice(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
             for cut in 0..stream.len() {
                 let v = Verdicts::default();
-                let mut s = SniffedIo::new((), v.clone(), 1024);
+                let mut s = SniffedIo::new((), v.clone(), 1024, None);
                 s.observe(&stream[..cut]);
                 s.observe(&stream[cut..]);
                 assert_eq!(
@@ -348,7 +376,7 @@ mod tests {
         let stream = b"POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /b HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx";
         for cut in 0..stream.len() {
             let v = Verdicts::default();
-            let mut s = SniffedIo::new((), v.clone(), 1024);
+            let mut s = SniffedIo::new((), v.clone(), 1024, None);
             s.observe(&stream[..cut]);
             s.observe(&stream[cut..]);
             assert_eq!(
@@ -357,5 +385,25 @@ mod tests {
                 "cut {cut}"
             );
         }
+    }
+
+    #[test]
+    fn the_head_clock_runs_from_a_heads_first_byte_to_its_end_and_not_over_a_body() {
+        let a = Arc::new(crate::conn::Activity::default());
+        let mut s = SniffedIo::new((), Verdicts::default(), 1024, Some(a.clone()));
+        assert!(a.head_since().is_none());
+        s.observe(b"POST /a HTTP/1.1\r\nContent-");
+        assert!(a.head_since().is_some(), "a head under way");
+        s.observe(b"Length: 4\r\n\r\nab");
+        assert!(
+            a.head_since().is_none(),
+            "the head is complete; a body is no head"
+        );
+        s.observe(b"cd");
+        assert!(a.head_since().is_none(), "between requests");
+        s.observe(b"G");
+        assert!(a.head_since().is_some(), "the next head began");
+        s.observe(b"ET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(a.head_since().is_none());
     }
 }

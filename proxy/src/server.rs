@@ -183,7 +183,9 @@ impl Codecs {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            // The head deadline is the watchdog's (`conn::drive`): hyper's would also run
+            // between requests, closing idle keep-alive connections long before `idle_timeout`.
+            .header_read_timeout(None)
             .max_buf_size(limits.max_header_bytes.max(8192));
         builder
             .http2()
@@ -330,13 +332,19 @@ async fn serve(
     let held = conn.clone();
     let svc = crate::stack::stack(shared.clone(), conn, in_flight);
     let max_head = limits.max_header_bytes.max(8192);
-    let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head);
+    // An HTTP/1.1 connection owes its first request head from now.
+    let heads = verdicts.is_some().then(|| activity.clone());
+    if let Some(a) = &heads {
+        a.head_started();
+    }
+    let io = crate::framing::SniffedIo::new(stream, verdicts.unwrap_or_default(), max_head, heads);
     let connection = codec.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(connection);
     let lifetimes = crate::conn::Lifetimes {
         idle: limits.idle_timeout,
         max_age: limits.max_connection_age,
         send: limits.send_timeout,
+        head: limits.header_read_timeout,
         grace: limits.drain_timeout,
     };
     let ended = crate::conn::drive(

@@ -195,3 +195,79 @@ async fn an_upstream_that_stalls_mid_body_is_cut_and_recorded() {
     assert_eq!(outcome, "upstream_error");
     sluice.shutdown().await;
 }
+
+/// Writes `request` on `tls` and returns what comes back until the answer pauses for 500 ms (or
+/// the connection closes).
+async fn exchange(
+    tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    request: &[u8],
+) -> String {
+    if tls.write_all(request).await.is_err() || tls.flush().await.is_err() {
+        return String::new();
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n @ 1..)) =
+        tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await
+    {
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_idle_between_requests_outlives_the_head_deadline() {
+    // `header_read_timeout` bounds sending a request head (and the first one after the
+    // handshake), not the pause between requests, which `idle_timeout_ms` (60 s) bounds.
+    let dir = pki("faults-keepalive", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_http(institution()).await;
+    let extras = Extras {
+        limits: "header_read_timeout_ms = 300",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut tls = tls_connect_as(
+        &dir,
+        ("partners/acme-loans.pem", "partners/acme-loans.key"),
+        addr,
+    )
+    .await;
+    let get = b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let first = exchange(&mut tls, get).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = exchange(&mut tls, get).await;
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    assert_eq!(recorder.requests().len(), 2);
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_no_request_is_closed_at_the_head_deadline() {
+    let dir = pki("faults-silent", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_http(institution()).await;
+    let extras = Extras {
+        limits: "header_read_timeout_ms = 300",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut tls = tls_connect_as(
+        &dir,
+        ("partners/acme-loans.pem", "partners/acme-loans.key"),
+        addr,
+    )
+    .await;
+    // Closed by the head deadline, long before the idle limit (60 s): bounded wait.
+    let mut b = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut b)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "still open: {closed:?}"
+    );
+    assert!(recorder.requests().is_empty());
+    sluice.shutdown().await;
+}

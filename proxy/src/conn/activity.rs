@@ -57,6 +57,9 @@ struct State {
 pub struct Activity {
     epoch: Instant,
     state: Mutex<State>,
+    /// Milliseconds since `epoch`, plus one, from which a request head has been awaited or
+    /// read without being complete (see [`Activity::head_started`]); 0 while none is.
+    head_since: AtomicU64,
     /// Wakes the watchdog when the connection should close at once.
     pub(super) wake: tokio::sync::Notify,
 }
@@ -72,6 +75,7 @@ impl Default for Activity {
                 idle_since: now,
                 close: None,
             }),
+            head_since: AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -97,6 +101,29 @@ impl Activity {
             activity: self.clone(),
             id,
             slot,
+        }
+    }
+
+    /// A request head is due from now (a new HTTP/1.1 connection's first), or its first byte
+    /// arrived: the watchdog's head deadline runs until [`head_read`](Self::head_read). A head
+    /// already under way keeps its start.
+    pub fn head_started(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        let _ = self
+            .head_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The head under way is complete (or no more heads will be read on this connection).
+    pub fn head_read(&self) {
+        self.head_since.store(0, Ordering::Release);
+    }
+
+    /// Since when a request head has been due or under way, if one is.
+    pub(crate) fn head_since(&self) -> Option<Instant> {
+        match self.head_since.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(self.epoch + std::time::Duration::from_millis(ms - 1)),
         }
     }
 

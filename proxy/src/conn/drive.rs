@@ -24,6 +24,9 @@ pub struct Lifetimes {
     pub max_age: Duration,
     /// A response the partner takes nothing of for this long: drop the connection.
     pub send: Duration,
+    /// A request head due or under way, with no request in flight, for this long: drop the
+    /// connection (see [`Activity::head_started`]).
+    pub head: Duration,
     /// How long a graceful close may take before the connection is dropped.
     pub grace: Duration,
 }
@@ -31,7 +34,7 @@ pub struct Lifetimes {
 impl Lifetimes {
     /// How often the watchdog looks: a quarter of the shortest limit, between 10 ms and 1 s.
     fn tick(&self) -> Duration {
-        (self.idle.min(self.max_age).min(self.send) / 4)
+        (self.idle.min(self.max_age).min(self.send).min(self.head) / 4)
             .clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
@@ -79,6 +82,13 @@ where
         {
             return Ended::Dropped(CloseReason::SendTimeout);
         }
+        // A head counts only while no request is in flight: one a client sends early, while
+        // the previous response still streams, is not read before that response ends.
+        if let (Some(head), Some(idle)) = (activity.head_since(), activity.idle_since())
+            && now.duration_since(head.max(idle)) >= limits.head
+        {
+            return Ended::Dropped(CloseReason::HeaderTimeout);
+        }
         if let Some((reason, since)) = closing {
             if now.duration_since(since) >= limits.grace {
                 return Ended::Dropped(reason);
@@ -114,6 +124,7 @@ mod tests {
             idle: Duration::from_millis(idle),
             max_age: Duration::from_millis(age),
             send: Duration::from_millis(send),
+            head: Duration::from_millis(60_000),
             grace: Duration::from_millis(50),
         }
     }
@@ -167,5 +178,22 @@ mod tests {
             run(&a, limits(60_000, 60_000, 60_000)).await,
             Ended::Dropped(CloseReason::Revoked)
         );
+    }
+
+    #[tokio::test]
+    async fn a_head_due_too_long_drops_an_idle_connection_but_not_one_serving_a_request() {
+        let a = Arc::new(Activity::default());
+        a.head_started();
+        let mut l = limits(60_000, 60_000, 60_000);
+        l.head = Duration::from_millis(100);
+        assert_eq!(run(&a, l).await, Ended::Dropped(CloseReason::HeaderTimeout));
+        // A head sent while a request is in flight is not read before its response ends: the
+        // age limit comes first.
+        let a = Arc::new(Activity::default());
+        let _g = a.request();
+        a.head_started();
+        let mut l = limits(60_000, 400, 60_000);
+        l.head = Duration::from_millis(100);
+        assert_eq!(run(&a, l).await, Ended::Dropped(CloseReason::MaxAge));
     }
 }

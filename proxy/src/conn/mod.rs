@@ -6,7 +6,10 @@
 //!   (`max_connections_per_partner`, counted once the handshake names the partner), so one
 //!   partner can never starve the others. A connection over its partner's cap is answered
 //!   `503 connection_limit` and closed.
-//! - **Lifetimes** ([`drive`]): a connection with no request in flight for `idle_timeout_ms` is
+//! - **Lifetimes** ([`drive`]): an HTTP/1.1 connection must send its first request head within
+//!   `header_read_timeout_ms` of the handshake, and finish every later head within as long of
+//!   its first byte (slowloris), or it is dropped; the pause *between* requests is not a head
+//!   being read. A connection with no request in flight for `idle_timeout_ms` is
 //!   closed (HTTP/2: GOAWAY); one older than `max_connection_age_ms` is asked to close
 //!   gracefully (GOAWAY, or `Connection: close` after the response in flight) and dropped
 //!   `drain_timeout_ms` later.
@@ -36,6 +39,8 @@ pub enum CloseReason {
     MaxAge,
     /// A response was not taken for `send_timeout_ms`.
     SendTimeout,
+    /// A request head was not complete `header_read_timeout_ms` after it was due or begun.
+    HeaderTimeout,
     /// The certificate was revoked, or the partner's contracts ended, at a reload.
     Revoked,
     /// The server is shutting down.
@@ -49,6 +54,7 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::MaxAge => "max_age",
             CloseReason::SendTimeout => "send_timeout",
+            CloseReason::HeaderTimeout => "header_timeout",
             CloseReason::Revoked => "revoked",
             CloseReason::Shutdown => "shutdown",
         }

@@ -111,7 +111,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "sluice_connections_closed_total",
         "counter",
-        "Connections sluice closed, by reason (idle, max_age, send_timeout, revoked, shutdown).",
+        "Connections sluice closed, by reason (idle, max_age, send_timeout, header_timeout, revoked, shutdown).",
     ),
 ];
 
