@@ -183,8 +183,8 @@ async fn an_idle_institution_connection_is_closed_while_the_partner_connection_s
     assert_eq!(fetch(&partner, get(&sluice)).await.0, 200);
     // The partner keeps its connection (idle limit 60 s) and sends nothing more; sluice's
     // watchdog ticks at most a second apart, so the institution's connection, idle past its
-    // 200 ms, is closed within about 1.2 s. Bounded wait for that event, well below the 10 s
-    // after which the partner connection's `header_read_timeout` would close both anyway.
+    // 200 ms, is closed within about 1.2 s. Bounded wait for that event, well below the
+    // partner connection's own idle limit (60 s), which would close both.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while closed.lock().unwrap().is_empty() {
         assert!(
