@@ -215,11 +215,16 @@ async fn exchange(
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-#[tokio::test]
-async fn a_keep_alive_connection_idle_between_requests_outlives_the_head_deadline() {
-    // `header_read_timeout` bounds sending a request head (and the first one after the
-    // handshake), not the pause between requests, which `idle_timeout_ms` (60 s) bounds.
-    let dir = pki("faults-keepalive", &["acme-loans"]);
+/// sluice with a 300 ms head deadline (`name` names its PKI), and an mTLS HTTP/1.1 connection to
+/// it that has sent nothing yet.
+async fn head_deadline_of_300_ms(
+    name: &str,
+) -> (
+    sluice::server::Running,
+    Recorder,
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) {
+    let dir = pki(name, &["acme-loans"]);
     let (inst, recorder) = mock_http(institution()).await;
     let (partner, _) = mock_http(institution()).await;
     let extras = Extras {
@@ -228,12 +233,20 @@ async fn a_keep_alive_connection_idle_between_requests_outlives_the_head_deadlin
     };
     let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
     let addr = sluice.addr("partners").unwrap();
-    let mut tls = tls_connect_as(
+    let tls = tls_connect_as(
         &dir,
         ("partners/acme-loans.pem", "partners/acme-loans.key"),
         addr,
     )
     .await;
+    (sluice, recorder, tls)
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_idle_between_requests_outlives_the_head_deadline() {
+    // `header_read_timeout` bounds sending a request head (and the first one after the
+    // handshake), not the pause between requests, which `idle_timeout_ms` (60 s) bounds.
+    let (sluice, recorder, mut tls) = head_deadline_of_300_ms("faults-keepalive").await;
     let get = b"GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let first = exchange(&mut tls, get).await;
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
@@ -246,21 +259,7 @@ async fn a_keep_alive_connection_idle_between_requests_outlives_the_head_deadlin
 
 #[tokio::test]
 async fn a_connection_that_sends_no_request_is_closed_at_the_head_deadline() {
-    let dir = pki("faults-silent", &["acme-loans"]);
-    let (inst, recorder) = mock_http(institution()).await;
-    let (partner, _) = mock_http(institution()).await;
-    let extras = Extras {
-        limits: "header_read_timeout_ms = 300",
-        ..Extras::default()
-    };
-    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
-    let addr = sluice.addr("partners").unwrap();
-    let mut tls = tls_connect_as(
-        &dir,
-        ("partners/acme-loans.pem", "partners/acme-loans.key"),
-        addr,
-    )
-    .await;
+    let (sluice, recorder, mut tls) = head_deadline_of_300_ms("faults-silent").await;
     // Closed by the head deadline, long before the idle limit (60 s): bounded wait.
     let mut b = [0u8; 64];
     let closed = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut b)).await;
