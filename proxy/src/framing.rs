@@ -10,6 +10,11 @@
 //! To find the next head it skips `Content-Length` bodies. A request with `Transfer-Encoding` is
 //! answered with `Connection: close` (see the service), so nothing after a chunked body is ever
 //! parsed and the sniffer can stop there.
+//!
+//! Knowing where each head begins and ends, it is also the clock of the head deadline
+//! (`header_read_timeout_ms`): it tells the connection's [`crate::conn::Activity`], whose
+//! watchdog drops a connection whose head takes too long — counted from the head's first byte,
+//! never over the pause between requests.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
