@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What one sluice target does per request, thread by thread: CPU, voluntary and involuntary
-# context switches, and the disk's writes and cache flushes (the ledger's syncs), sampled over a
-# window in the middle of one bench-suite scenario. This is how the ledger's extra inode write
+# What one target does per request, thread by thread: CPU, voluntary and involuntary context
+# switches, and the disk's writes and cache flushes (the ledger's syncs), sampled over a window
+# in the middle of one bench-suite scenario; the mock behind it (on the same core) is listed too.
+# TARGET is a sluice target or nginx (its worker process). This is how the ledger's extra inode write
 # per sync and its needless wake-ups were found (bench/results/2026-12-07-ledger-wakeups.md).
 #
 #   bench/threads.sh [TARGET] [SCENARIO] [SLUICE-BINARY]
@@ -32,17 +33,23 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin=(taskset -c 1
   --scenarios "$scenario" --sluice "$binary" --out "$out" > "$out/log" 2>&1 &
 suite=$!
 # The suite starts every sluice target of the run; the measured one is found by its config.
+pattern="/$target/sluice.toml"
+[ "$target" = nginx ] && pattern="nginx: worker"
 pid=
 for _ in $(seq 100); do
-  pid=$(pgrep -f -- "/$target/sluice.toml" | head -1 || true)
+  pid=$(pgrep -f -- "$pattern" | head -1 || true)
   [ -n "$pid" ] && break
   sleep 0.1
 done
 [ -n "$pid" ] || { echo "threads.sh: $target did not start" >&2; exit 1; }
+mock=$(pgrep -f -- "sluice-mock" | head -1 || true)
 device=$(df --output=source "$out" | tail -1 | sed 's#/dev/##; s#[0-9]*$##')
 snapshot() {
-  for t in /proc/"$pid"/task/*; do
-    printf '%s/%s %s %s %s\n' "$(tr ' ' '_' < "$t/comm")" "${t##*/}" \
+  for t in /proc/"$pid"/task/* ${mock:+/proc/"$mock"/task/*}; do
+    [ -d "$t" ] || continue
+    who=$(tr ' ' '_' < "$t/comm")
+    case "$t" in "/proc/$mock/"*) who="mock:$who" ;; esac
+    printf '%s/%s %s %s %s\n' "$who" "${t##*/}" \
       "$(awk '/^voluntary_ctxt/ {print $2}' "$t/status")" \
       "$(awk '/^nonvoluntary_ctxt/ {print $2}' "$t/status")" \
       "$(awk '{print $14 + $15}' "$t/stat")"
