@@ -1,6 +1,6 @@
 //! Signed checkpoints: a C2SP tlog-checkpoint body (`origin`, tree size, base64 root) in a C2SP
 //! signed note with an Ed25519 signature (`— <name> base64(keyID ‖ signature)`, keyID =
-//! SHA-256(name ‖ `\n` ‖ 0x01 ‖ public key)[:4]).
+//! SHA-256(name ‖ `\n` ‖ 0x01 ‖ public key)\[:4\]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -79,7 +79,7 @@ impl CompactRange {
     }
 }
 
-/// PATH(m, D[n]): the inclusion proof of leaf `m`.
+/// PATH(m, D\[n\]): the inclusion proof of leaf `m`.
 pub fn inclusion_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     let n = leaves.len();
     if n <= 1 {
@@ -97,7 +97,7 @@ pub fn inclusion_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     }
 }
 
-/// PROOF(m, D[n]): the consistency proof between the trees of size `m` and `leaves.len()`.
+/// PROOF(m, D\[n\]): the consistency proof between the trees of size `m` and `leaves.len()`.
 pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     fn subproof(m: usize, leaves: &[Hash], b: bool) -> Vec<Hash> {
         let n = leaves.len();
