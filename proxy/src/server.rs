@@ -186,11 +186,14 @@ impl Codecs {
             // The head deadline is the watchdog's (`conn::drive`): hyper's would also run
             // between requests, closing idle keep-alive connections long before `idle_timeout`.
             .header_read_timeout(None)
-            .max_buf_size(limits.max_header_bytes.max(8192));
+            .max_buf_size(limits.max_header_bytes);
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(limits.max_streams_per_connection);
+            .max_concurrent_streams(limits.max_streams_per_connection)
+            // The same head limit as HTTP/1.1's, counted as RFC 9113 counts a header list
+            // (name + value + 32 per field); hyper's own default was a fixed 16 KiB.
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
         Self {
             h1: builder.clone().http1_only(),
             h2: builder.http2_only(),
@@ -331,7 +334,7 @@ async fn serve(
     });
     let held = conn.clone();
     let svc = crate::stack::stack(shared.clone(), conn, in_flight);
-    let max_head = limits.max_header_bytes.max(8192);
+    let max_head = limits.max_header_bytes;
     // An HTTP/1.1 connection owes its first request head from now.
     let heads = verdicts.is_some().then(|| activity.clone());
     if let Some(a) = &heads {

@@ -78,6 +78,13 @@ fn broken_configurations_name_the_problem() {
             "ledger.store.url: sslmode=prefer is not accepted",
         ),
         (
+            text.replace(
+                "max_header_bytes           = 16384",
+                "max_header_bytes           = 4096",
+            ),
+            "limits.max_header_bytes: got 4096, expected 8192 to 4294967295 (bytes)",
+        ),
+        (
             text.replace("[ledger]\n", "[ledger]\nidle_commit_wait_us = 100001\n"),
             "ledger.idle_commit_wait_us: 100001 is too long; expected 0 to 100000 (0.1 s)",
         ),

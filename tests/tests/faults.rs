@@ -270,3 +270,44 @@ async fn a_connection_that_sends_no_request_is_closed_at_the_head_deadline() {
     assert!(recorder.requests().is_empty());
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_head_size_limit_holds_over_http1_and_http2_alike() {
+    // HTTP/2 kept hyper's fixed 16 KiB whatever `max_header_bytes` said: a stricter limit let
+    // larger heads in over HTTP/2, a looser one refused them. Each case: the limit, a header
+    // value that fits, one that does not.
+    for (limit, fits, too_big) in [(8192, 4_000, 12_000), (32768, 20_000, 40_000)] {
+        let dir = pki(&format!("faults-head-size-{limit}"), &["acme-loans"]);
+        let (inst, recorder) = mock_http(institution()).await;
+        let (partner, _) = mock_http(institution()).await;
+        let limits = format!("max_header_bytes = {limit}");
+        let extras = Extras {
+            limits: &limits,
+            ..Extras::default()
+        };
+        let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+        let port = sluice.addr("partners").unwrap().port();
+        let get = |pad: usize| {
+            Request::get(format!("https://localhost:{port}/v1/applicants/1"))
+                .header("x-pad", "a".repeat(pad))
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        };
+        for h2 in [false, true] {
+            let c = client(&dir, ACME, h2);
+            let (status, _, body) = fetch(&c, get(fits)).await;
+            assert_eq!(status, 200, "limit {limit}, h2 {h2}: {body:?}");
+            let refused = c.request(get(too_big)).await.map(|r| r.status());
+            assert!(
+                !matches!(refused, Ok(s) if s.is_success()),
+                "limit {limit}, h2 {h2}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            recorder.requests().len(),
+            2,
+            "limit {limit}: only the heads that fit reached the institution"
+        );
+        sluice.shutdown().await;
+    }
+}

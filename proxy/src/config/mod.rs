@@ -247,8 +247,17 @@ impl Config {
             }
         };
         let l = &raw.limits;
+        // hyper reads an HTTP/1.1 head into a buffer of at least 8 KiB: a smaller limit would
+        // be written here and not enforced.
+        if !(8192..=u32::MAX as usize).contains(&l.max_header_bytes) {
+            return Err(fail(format!(
+                "limits.max_header_bytes: got {}, expected 8192 to {} (bytes)",
+                l.max_header_bytes,
+                u32::MAX
+            )));
+        }
         let limits = Limits {
-            max_header_bytes: positive("max_header_bytes", l.max_header_bytes as u64)? as usize,
+            max_header_bytes: l.max_header_bytes,
             max_request_body_bytes: positive("max_request_body_bytes", l.max_request_body_bytes)?,
             max_connections: positive("max_connections", l.max_connections as u64)? as usize,
             max_in_flight: positive("max_in_flight", l.max_in_flight as u64)? as usize,
