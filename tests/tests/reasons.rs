@@ -223,3 +223,49 @@ async fn an_early_violation_in_a_response_gets_a_status_not_a_cut_connection() {
     }
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_finishes_tls_fails_at_the_connect_timeout() {
+    // `connect_timeout_ms` is the TCP *and* TLS deadline. The partner API here accepts TCP and
+    // never answers the TLS ClientHello: the push must fail as unavailable at the connect
+    // deadline (300 ms), not wait for the response-header timeout (30 s) and call it a timeout.
+    let dir = pki("upstream-tls-stall", &["acme-loans"]);
+    let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalling_partner = stall.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = stall.accept().await {
+            held.push(s);
+        }
+    });
+    let (inst, _) = mock_http(ok_json()).await;
+    // `tail` lines before any table header belong to the last table: the partner API's
+    // `[[upstream]]`.
+    let extras = Extras {
+        tail: "connect_timeout_ms = 300",
+        ..Extras::default()
+    };
+    let sluice =
+        start_sluice_extras(&dir, inst, stalling_partner, &example_policy(), &extras).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    for h2 in [false, true] {
+        let push = Request::post(format!("https://localhost:{port}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let institution = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        let (status, _, resp) = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            fetch(&institution, push),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("h2 {h2}: no answer within 10 s"));
+        assert_eq!(
+            (status, reason(&resp).as_str()),
+            (502, "upstream_unavailable"),
+            "h2 {h2}"
+        );
+    }
+    sluice.shutdown().await;
+}

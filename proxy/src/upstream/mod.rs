@@ -1,15 +1,16 @@
 //! Upstream clients: one pooled hyper client per `[[upstream]]`, HTTP/1.1 or HTTP/2 (by ALPN),
 //! TLS from the certificates crate (presenting the institution's client certificate to partner
-//! APIs in the push flow), with connect and response-header timeouts. An HTTP/1.1 client
-//! connection bypasses the pool and keeps its own upstream connection ([`sticky`]).
+//! APIs in the push flow), with connect (TCP and TLS, [`connect`]) and response-header
+//! timeouts. An HTTP/1.1 client connection bypasses the pool and keeps its own upstream
+//! connection ([`sticky`]).
 
+pub mod connect;
 pub mod sticky;
 
 use std::sync::Arc;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -23,9 +24,9 @@ use crate::errors::Reason;
 pub struct UpstreamClient {
     /// Its configuration.
     pub cfg: Upstream,
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    client: Client<connect::Timed, ProxyBody>,
     /// The same connector offering HTTP/1.1 only, for [`sticky`] connections.
-    h1_connector: HttpsConnector<HttpConnector>,
+    h1_connector: connect::Timed,
     /// `Host` for requests on [`sticky`] connections: the URL's host, and its port unless the
     /// scheme's default (as the pool writes it).
     host: http::HeaderValue,
@@ -56,17 +57,23 @@ impl UpstreamClient {
         http.enforce_http(false);
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_nodelay(true);
-        let h1_connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http.clone());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        let h1_connector = connect::Timed::new(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http.clone()),
+            cfg.connect_timeout,
+        );
+        let connector = connect::Timed::new(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http),
+            cfg.connect_timeout,
+        );
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(cfg.idle_timeout)
             .pool_max_idle_per_host(cfg.pool_size)
