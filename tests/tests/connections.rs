@@ -344,3 +344,43 @@ async fn h2_connect(
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     tls_connect_alpn(dir, identity, addr, b"h2").await
 }
+
+#[tokio::test]
+async fn the_servers_http2_settings_carry_the_configured_limits() {
+    // What a partner's HTTP/2 client is told: `max_streams_per_connection` as
+    // SETTINGS_MAX_CONCURRENT_STREAMS (0x3), `max_header_bytes` as SETTINGS_MAX_HEADER_LIST_SIZE
+    // (0x6; hyper's fixed 16 KiB before).
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (dir, sluice) = start(
+        "conn-h2-settings",
+        &["acme-loans"],
+        inst,
+        "max_streams_per_connection = 7\nmax_header_bytes = 20000",
+    )
+    .await;
+    let mut h2 = h2_connect(&dir, ACME, sluice.addr("partners").unwrap()).await;
+    h2.write_all(PREFACE).await.unwrap();
+    h2.write_all(&frame(4, 0, 0, &[])).await.unwrap();
+    // The server's first frame is its SETTINGS.
+    let mut head = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), h2.read_exact(&mut head))
+        .await
+        .expect("the server's SETTINGS in time")
+        .unwrap();
+    assert_eq!((head[3], head[4]), (4, 0), "a SETTINGS frame: {head:?}");
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    h2.read_exact(&mut payload).await.unwrap();
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|s| {
+            (
+                u16::from_be_bytes([s[0], s[1]]),
+                u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+            )
+        })
+        .collect();
+    assert!(settings.contains(&(0x3, 7)), "{settings:?}");
+    assert!(settings.contains(&(0x6, 20000)), "{settings:?}");
+    sluice.shutdown().await;
+}
