@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::state::Shared;
 
@@ -228,23 +228,49 @@ async fn serve(
     })
 }
 
+/// The most admin connections open at once; past it a new one is closed at once. Probes and
+/// scrapes need a handful; the cap keeps a client that opens connection after connection from
+/// taking the descriptors the partner listeners need.
+pub const MAX_CONNECTIONS: usize = 32;
+
 /// Serves the admin listener (bound by [`crate::server::bind`]); returns its address.
+///
+/// Each connection is bounded: HTTP/1.1 only, a request head must arrive within
+/// `header_read_timeout` (hyper's timer, which also closes a connection idle between requests:
+/// scrapers reconnect), and a connection lives at most `idle_timeout` however it is used.
 pub fn start(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let bound = listener.local_addr()?;
+    let (head, lifetime) = (
+        shared.config.limits.header_read_timeout,
+        shared.config.limits.idle_timeout,
+    );
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 break;
             };
+            let Ok(permit) = open.clone().try_acquire_owned() else {
+                tracing::debug!("admin connection refused: {MAX_CONNECTIONS} are open");
+                continue;
+            };
             let shared = shared.clone();
             tokio::spawn(async move {
+                let _permit = permit;
                 let svc = hyper::service::service_fn(move |req| serve(shared.clone(), req));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
+                // HTTP/1.1 only (probes and scrapes speak it): with protocol detection, a
+                // connection that sends nothing would wait for its first bytes with no deadline.
+                let mut codec =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+                codec
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(head);
+                let connection = codec.serve_connection(TokioIo::new(tcp), svc);
+                let _ = tokio::time::timeout(lifetime, connection).await;
             });
         }
     });

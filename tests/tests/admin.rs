@@ -185,3 +185,49 @@ fn an_admin_listener_beyond_loopback_needs_a_token() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn admin_connections_are_bounded_in_time_and_number() {
+    // The admin port listens on every address in Kubernetes (probes, scrapes): a client that
+    // connects and sends nothing, or opens connection after connection, must not hold the
+    // process's descriptors. A silent connection is closed at the head deadline; past the
+    // cap, a new connection is closed at once.
+    use tokio::io::AsyncReadExt;
+    let dir = pki("admin-bounds", &["acme-loans"]);
+    let (inst, _) = mock_http(applicant()).await;
+    let (partner, _) = mock_http(applicant()).await;
+    let extras = Extras {
+        limits: "header_read_timeout_ms = 3000",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let addr = sluice.addr("admin").unwrap();
+    let mut crowd = Vec::new();
+    for _ in 0..sluice::admin::MAX_CONNECTIONS {
+        crowd.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // Let the listener take them all, then one more: closed at once, well before the deadline.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut b = [0u8; 16];
+    let at_once =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), extra.read(&mut b)).await;
+    assert!(
+        matches!(at_once, Ok(Ok(0) | Err(_))),
+        "over the cap: {at_once:?}"
+    );
+    // The silent crowd is closed by the head deadline (3 s), not left open: bounded wait.
+    for mut c in crowd {
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut b)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0) | Err(_))),
+            "still open: {closed:?}"
+        );
+    }
+    // Served again once they are gone.
+    let (status, _) = tokio::task::spawn_blocking(move || admin(addr, "GET", "/livez"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    sluice.shutdown().await;
+}
