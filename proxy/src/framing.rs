@@ -192,12 +192,6 @@ impl<T> SniffedIo<T> {
         }
     }
 
-    fn head_started(&self) {
-        if let Some(a) = &self.heads {
-            a.head_started();
-        }
-    }
-
     fn head_read(&self) {
         if let Some(a) = &self.heads {
             a.head_read();
@@ -218,12 +212,11 @@ impl<T> SniffedIo<T> {
                 }
                 Scan::Head(buf) => {
                     let before = buf.len();
-                    if before == 0 {
-                        self.head_started();
+                    if before == 0
+                        && let Some(a) = &self.heads
+                    {
+                        a.head_started();
                     }
-                    let Scan::Head(buf) = &mut self.scan else {
-                        unreachable!("matched above")
-                    };
                     let take = data
                         .len()
                         .min(self.max_head + 4 - before.min(self.max_head + 4));

@@ -55,6 +55,8 @@ impl UpstreamClient {
         };
         let mut http = HttpConnector::new();
         http.enforce_http(false);
+        // Split across the addresses a name resolves to; `connect::Timed` bounds the whole
+        // connect, TLS included, by the same deadline.
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_nodelay(true);
         let h1_connector = connect::Timed::new(
