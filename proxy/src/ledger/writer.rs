@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use ring::signature::Ed25519KeyPair;
 
+use super::answers::Answers;
+pub(super) use super::answers::Done;
 use super::checkpoint::{self, Checkpoint};
 use super::entry::Entry;
 use super::entry::Record;
@@ -33,9 +35,6 @@ pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How far ahead of its records the current segment is zero-filled.
 pub(super) const PREALLOCATE: u64 = 1 << 20;
-
-use super::answers::Answers;
-pub(super) use super::answers::Done;
 
 pub(super) struct Job {
     pub(super) entry: Entry,
