@@ -56,6 +56,9 @@ pub enum Reason {
     Timeout,
     /// Too many requests in flight: shed at once rather than queued.
     Overloaded,
+    /// The partner has as many requests in flight as its share allows
+    /// (`max_in_flight_per_partner`).
+    InFlightLimit,
     /// Over the contract's or the partner's rate (with the seconds until a request is admitted).
     RateLimited(u64),
     /// The disclosure ledger cannot record: nothing may be disclosed.
@@ -177,7 +180,10 @@ impl Reason {
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::UpstreamStatus(s) => *s,
             Reason::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            Reason::Overloaded | Reason::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::Overloaded | Reason::InFlightLimit | Reason::LedgerUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+
             Reason::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Reason::DigestMismatch | Reason::BadDigest | Reason::DigestRequired => {
                 StatusCode::BAD_REQUEST
@@ -211,6 +217,7 @@ impl Reason {
             Reason::UpstreamStatus(_) => "upstream_status",
             Reason::Timeout => "request_timeout",
             Reason::Overloaded => "overloaded",
+            Reason::InFlightLimit => "in_flight_limit",
             Reason::RateLimited(_) => "rate_limited",
             Reason::DigestMismatch => "digest_mismatch",
             Reason::BadDigest => "bad_digest",
@@ -284,8 +291,15 @@ pub fn error_response(reason: &Reason, request_id: &str) -> Response<ProxyBody> 
             ),
         );
     }
-    if let Reason::RateLimited(secs) = reason {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    match reason {
+        Reason::RateLimited(secs) => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+        }
+        // Load that passes within a moment: a client retrying at once only adds to it.
+        Reason::Overloaded | Reason::InFlightLimit => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
     }
     resp.extensions_mut().insert(Refused(reason.code()));
     resp

@@ -61,6 +61,7 @@ pub async fn route(
     conn: &ConnInfo,
     req: Request<Incoming>,
     id: Arc<str>,
+    guard: &mut crate::conn::RequestGuard,
 ) -> Result<Response<ProxyBody>, Reason> {
     // HTTP/1.1: the raw head's verdict; none at all means the sniffer lost track (fail closed).
     if let Some(v) = &conn.verdicts
@@ -104,6 +105,7 @@ pub async fn route(
                     .policy
                     .resolve(&partner.id, Flow::Pull, &method, &path, Instant::now())?;
             describe_span(ctx.otel.as_ref(), &partner.id, &resolved, req.method());
+            guard.hold(take_share(shared, &partner.id)?);
             admit(&state, &partner.id, &resolved.contract.id)?;
             check_signature(resolved.contract, partner, &req)?;
             let flow =
@@ -114,12 +116,22 @@ pub async fn route(
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
             let partner = &state.policy.partner_of(resolved.contract).id;
             describe_span(ctx.otel.as_ref(), partner, &resolved, req.method());
+            guard.hold(take_share(shared, partner)?);
             admit(&state, partner, &resolved.contract.id)?;
             let flow =
                 crate::flow::Flow::new(shared, &state, resolved, ctx, conn.upstreams.as_ref())?;
             crate::flow::push(&flow, req).await
         }
     }
+}
+
+/// A place in the partner's share of the requests in flight ([`crate::conn::shares`]), taken
+/// before the rate limits so that a refusal here spends none of the partner's allowance.
+fn take_share(shared: &Shared, partner: &str) -> Result<crate::conn::Share, Reason> {
+    shared
+        .shares
+        .take(partner)
+        .map_err(|_| Reason::InFlightLimit)
 }
 
 /// The rate limits, checked once the contract is known and before any body or upstream.

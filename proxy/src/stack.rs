@@ -14,8 +14,9 @@
 //!    turns it into a response ([`crate::errors::error_response`]).
 //! 4. load shedding over a process-wide concurrency limit — refuse at once with
 //!    `503 overloaded` instead of queueing without bound.
-//! 5. (rate limits per partner and contract are checked once the contract is known, in
-//!    [`crate::service`])
+//! 5. (the partner's share of the requests in flight, held until the response body ends
+//!    ([`crate::conn::shares`]), and rate limits per partner and contract are taken once the
+//!    partner and contract are known, in [`crate::service`])
 //! 6. the whole-request deadline, up to the response head (`request_timeout`).
 //! 7. the proxy itself — framing checks, partner and contract resolution, content checks, the
 //!    upstream call and the redaction of the partner-bound body ([`crate::service`]).
@@ -91,7 +92,7 @@ impl Requests {
     async fn handle(
         this: Arc<Inner>,
         mut req: Request<Incoming>,
-        guard: crate::conn::RequestGuard,
+        mut guard: crate::conn::RequestGuard,
     ) -> Result<Response<ProxyBody>, Infallible> {
         // 0. The connection's watchdog learns from the request when it waits on the partner.
         req.extensions_mut().insert(guard.send_timed_out());
@@ -115,7 +116,7 @@ impl Requests {
         let started = std::time::Instant::now();
         let mut resp = async {
             // 3–7. Refusals become responses here, and only here.
-            let resp = match Self::admitted(&this, req, &id).await {
+            let resp = match Self::admitted(&this, req, &id, &mut guard).await {
                 Ok(resp) => resp,
                 Err(reason) => error_response(&reason, &id),
             };
@@ -164,13 +165,14 @@ impl Requests {
         this: &Inner,
         req: Request<Incoming>,
         id: &Arc<str>,
+        guard: &mut crate::conn::RequestGuard,
     ) -> Result<Response<ProxyBody>, Reason> {
         // Held until the response head, as a concurrency limit's permit is.
         let _permit = this
             .in_flight
             .try_acquire()
             .map_err(|_| Reason::Overloaded)?;
-        let proxied = crate::service::route(&this.shared, &this.conn, req, id.clone());
+        let proxied = crate::service::route(&this.shared, &this.conn, req, id.clone(), guard);
         tokio::time::timeout(this.timeout, proxied)
             .await
             .unwrap_or(Err(Reason::Timeout))

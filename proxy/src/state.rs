@@ -59,6 +59,8 @@ pub struct Shared {
     pub shadow: Option<crate::shadow::Runner>,
     /// Open connections by partner (caps, and the connections a reload closes).
     pub connections: crate::conn::Registry,
+    /// Requests in flight by partner (`max_in_flight_per_partner`).
+    pub shares: Arc<crate::conn::Shares>,
     /// The key files loaded at start (a reload refuses when one changed on disk).
     key_fingerprints: crate::checks::KeyFingerprints,
 }
@@ -246,6 +248,7 @@ impl Shared {
             _ => None,
         };
         let shipper = (ledger.is_some() && config.ledger.store.is_some()).then(Default::default);
+        let shares = crate::conn::Shares::new(config.limits.max_in_flight_per_partner);
         let shared = Self {
             config,
             shadow,
@@ -264,6 +267,7 @@ impl Shared {
             metrics,
             recorder,
             connections: crate::conn::Registry::default(),
+            shares,
         };
         if open_ledger {
             for w in shared.warnings() {

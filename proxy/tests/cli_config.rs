@@ -85,6 +85,13 @@ fn broken_configurations_name_the_problem() {
             "limits.max_header_bytes: got 4096, expected 8192 to 4294967295 (bytes)",
         ),
         (
+            text.replace(
+                "max_header_bytes           = 16384",
+                "max_header_bytes = 16384\nmax_in_flight = 100\nmax_in_flight_per_partner = 101",
+            ),
+            "limits.max_in_flight_per_partner: got 101, expected at most limits.max_in_flight (100)",
+        ),
+        (
             text.replace("[ledger]\n", "[ledger]\nidle_commit_wait_us = 100001\n"),
             "ledger.idle_commit_wait_us: 100001 is too long; expected 0 to 100000 (0.1 s)",
         ),

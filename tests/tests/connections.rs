@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use sluice_tests::harness::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -159,6 +159,116 @@ async fn one_partner_cannot_hold_every_connection() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut again = tls_connect_as(&dir, ACME, addr).await;
     assert!(ask(&mut again, GET).await.starts_with("HTTP/1.1 200"));
+}
+
+/// The institution: a response head after 1.5 s on `/v1/applicants/slow`, a body that stalls
+/// after its first record on `/v1/applicants/stalled`, an answer at once otherwise.
+fn slow_or_stalled() -> Handler {
+    Arc::new(|req| {
+        let path = req.uri().path();
+        MockResponse {
+            status: 200,
+            content_type: "application/json",
+            encoding: None,
+            delay_ms: if path.ends_with("/slow") { 1500 } else { 0 },
+            body: if path.ends_with("/stalled") {
+                Chunks::stalling(
+                    br#"{"applicants":[{"applicant_no":"LA20260001","credit_score":700},"#,
+                    16,
+                )
+            } else {
+                Chunks::new(br#"{"applicants":[]}"#, 64, false)
+            },
+        }
+    })
+}
+
+#[tokio::test]
+async fn one_partner_cannot_hold_every_request_in_flight() {
+    let (inst, institution) = mock_http(slow_or_stalled()).await;
+    let dir = pki("in-flight-shares", &["acme-loans", "safe-insure"]);
+    let (partner, partner_api) = mock_https(&dir, json_mock(b"{}")).await;
+    let limits = "max_in_flight = 4\nmax_in_flight_per_partner = 2";
+    let stall = "body_stall_timeout_ms = 1500";
+    let policy = example_policy();
+    let sluice = start_sluice_with(&dir, inst, partner, &policy, limits, stall).await;
+    let port = sluice.addr("partners").unwrap().port();
+    let acme = client(&dir, Some(ACME), true);
+    let get = |path: &str| {
+        Request::get(format!("https://localhost:{port}/v1/applicants/{path}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let push = || {
+        let internal = sluice.addr("internal").unwrap().port();
+        let c = client(&dir, Some(("institution.pem", "institution.key")), true);
+        let req = Request::post(format!("https://localhost:{internal}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"policies":[]}"#)))
+            .unwrap();
+        async move { fetch(&c, req).await }
+    };
+    let refused_for_its_share = |(status, headers, body): &(u16, http::HeaderMap, _)| {
+        let body: &Result<Vec<u8>, String> = body;
+        let v: serde_json::Value = serde_json::from_slice(body.as_ref().unwrap()).unwrap();
+        *status == 503 && v["error"] == "in_flight_limit" && headers["retry-after"] == "1"
+    };
+
+    // acme-loans asks for as many slow answers as the whole process may serve at once: two are
+    // served, two refused at once, and the institution sees only the two.
+    let slow: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(fetch_owned(acme.clone(), get("slow"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A push to another partner still goes out (it was refused `503 overloaded` before
+    // partners had shares).
+    let (status, _, body) = push().await;
+    let body = String::from_utf8_lossy(body.as_deref().unwrap_or_default()).into_owned();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(partner_api.requests().len(), 1);
+    let mut answers = Vec::new();
+    for s in slow {
+        answers.push(s.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|a| a.0 == 200).count(), 2);
+    assert_eq!(
+        answers.iter().filter(|a| refused_for_its_share(a)).count(),
+        2
+    );
+    assert_eq!(
+        institution.requests().len(),
+        2,
+        "a refused request reached the institution"
+    );
+
+    // A request holds its place until its body ends, not only until its head: two responses
+    // whose bodies stall keep acme-loans' share full...
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let resp = acme.request(get("stalled")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        stalled.push(resp);
+    }
+    assert!(refused_for_its_share(&fetch(&acme, get("1")).await));
+    // ...until the upstream's stall timeout cuts them; then the share is free again.
+    for resp in stalled {
+        assert!(
+            resp.into_body().collect().await.is_err(),
+            "a stalled body ended"
+        );
+    }
+    assert_eq!(fetch(&acme, get("1")).await.0, 200);
+    sluice.shutdown().await;
+}
+
+async fn fetch_owned(
+    c: hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        Full<Bytes>,
+    >,
+    req: Request<Full<Bytes>>,
+) -> (u16, http::HeaderMap, Result<Vec<u8>, String>) {
+    fetch(&c, req).await
 }
 
 #[tokio::test]

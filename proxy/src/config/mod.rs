@@ -144,6 +144,9 @@ pub struct Limits {
     pub max_connections_per_partner: usize,
     /// Requests in flight at once, over all connections (more are shed with 503).
     pub max_in_flight: usize,
+    /// Requests of one partner (pulled by it or pushed to it) served at once, from the moment
+    /// the partner is known to the end of the response body (see [`crate::conn::shares`]).
+    pub max_in_flight_per_partner: usize,
     /// HTTP/2 streams per connection.
     pub max_streams_per_connection: u32,
     /// Whole-request deadline (headers to the end of the body).
@@ -279,6 +282,11 @@ impl Config {
                 l.max_connection_age_ms,
             )?),
             send_timeout: Duration::from_millis(positive("send_timeout_ms", l.send_timeout_ms)?),
+            max_in_flight_per_partner: match l.max_in_flight_per_partner {
+                // A quarter of the process's: one partner cannot take all of it.
+                None => (l.max_in_flight / 4).max(1),
+                Some(n) => positive("max_in_flight_per_partner", n as u64)? as usize,
+            },
             max_connections_per_partner: positive(
                 "max_connections_per_partner",
                 l.max_connections_per_partner as u64,
@@ -289,6 +297,12 @@ impl Config {
             return Err(fail(format!(
                 "limits.max_connections_per_partner: got {}, expected at most limits.max_connections ({}), so that one partner cannot fill a listener",
                 limits.max_connections_per_partner, limits.max_connections
+            )));
+        }
+        if limits.max_in_flight_per_partner > limits.max_in_flight {
+            return Err(fail(format!(
+                "limits.max_in_flight_per_partner: got {}, expected at most limits.max_in_flight ({})",
+                limits.max_in_flight_per_partner, limits.max_in_flight
             )));
         }
         let mut listeners = Vec::new();

@@ -101,6 +101,7 @@ impl Activity {
             activity: self.clone(),
             id,
             slot,
+            share: None,
         }
     }
 
@@ -178,12 +179,20 @@ pub struct RequestGuard {
     activity: Arc<Activity>,
     id: u64,
     slot: Arc<Slot>,
+    /// The request's place in its partner's share, once the partner is known: given back
+    /// with the guard, when the response body ends.
+    share: Option<super::shares::Share>,
 }
 
 impl RequestGuard {
     /// The flag the ledger reads to tell a send timeout from a partner that went away.
     pub fn send_timed_out(&self) -> SendTimedOut {
         SendTimedOut(self.slot.clone())
+    }
+
+    /// Holds `share` until the request ends (see [`super::shares`]).
+    pub fn hold(&mut self, share: super::shares::Share) {
+        self.share = Some(share);
     }
 
     /// Marks the response as waiting on the partner from now on, or (`false`) not waiting.

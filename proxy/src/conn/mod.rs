@@ -5,7 +5,8 @@
 //!   so partners can never starve the internal listener, and each partner its own
 //!   (`max_connections_per_partner`, counted once the handshake names the partner), so one
 //!   partner can never starve the others. A connection over its partner's cap is answered
-//!   `503 connection_limit` and closed.
+//!   `503 connection_limit` and closed. Requests have the same two levels: the process's
+//!   `max_in_flight`, and each partner's share of it ([`shares`]).
 //! - **Lifetimes** ([`drive`]): an HTTP/1.1 connection must send its first request head within
 //!   `header_read_timeout_ms` of the handshake, and finish every later head within as long of
 //!   its first byte (slowloris), or it is dropped; the pause *between* requests is not a head
@@ -25,10 +26,12 @@
 pub mod activity;
 pub mod drive;
 pub mod registry;
+pub mod shares;
 
 pub use activity::{Activity, RequestGuard, SendTimedOut, Tracked};
 pub use drive::{Lifetimes, drive};
 pub use registry::{Registration, Registry};
+pub use shares::{Share, Shares};
 
 /// Why sluice closed a connection (log and metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
