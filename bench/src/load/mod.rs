@@ -157,7 +157,16 @@ pub async fn run(spec: Spec) -> Result<Report, String> {
 }
 
 fn endpoint(spec: &Spec) -> Result<Endpoint, String> {
-    let url = &spec.url;
+    endpoint_for(&spec.url, spec.tls.as_ref(), spec.protocol)
+}
+
+/// Where to connect for `url`: its host and port, with TLS (`files`' client certificate, ALPN
+/// for `protocol`) for an `https://` URL.
+pub fn endpoint_for(
+    url: &http::Uri,
+    files: Option<&TlsFiles>,
+    protocol: Protocol,
+) -> Result<Endpoint, String> {
     let host = url
         .host()
         .ok_or_else(|| format!("{url}: no host"))?
@@ -169,12 +178,9 @@ fn endpoint(spec: &Spec) -> Result<Endpoint, String> {
     };
     let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
     let tls = if https {
-        let files = spec
-            .tls
-            .as_ref()
-            .ok_or_else(|| "an https URL needs --ca".to_string())?;
+        let files = files.ok_or_else(|| "an https URL needs --ca".to_string())?;
         let name = ServerName::try_from(host.clone()).map_err(|e| format!("{host}: {e}"))?;
-        Some((tls::client_config(files, spec.protocol)?, name))
+        Some((tls::client_config(files, protocol)?, name))
     } else {
         None
     };
