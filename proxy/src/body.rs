@@ -493,7 +493,8 @@ mod tests {
 }
 
 /// An upstream body that went quiet for longer than its stall timeout: aborted, never waited on
-/// forever (the partner's stream is cut and the ledger says `upstream_error`).
+/// forever (a pull: the partner's stream is cut and the ledger says `upstream_error`; a push:
+/// the partner API's answer to the institution system is cut).
 #[derive(Debug, thiserror::Error)]
 #[error("the upstream body stalled")]
 pub struct Stalled;

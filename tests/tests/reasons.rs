@@ -269,3 +269,48 @@ async fn an_upstream_that_never_finishes_tls_fails_at_the_connect_timeout() {
     }
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_partner_apis_answer_that_stalls_is_cut_at_the_body_stall_timeout() {
+    // `body_stall_timeout_ms` is documented for "a response body from this upstream"; it was
+    // applied to the institution's answers to pulls only. A partner API that sent the head of its
+    // answer to a push and then nothing held the institution system's request (and sluice's
+    // connection, task and upstream connection) open for as long as the partner liked.
+    let dir = pki("partner-answer-stall", &["acme-loans"]);
+    let stalling: Handler = Arc::new(|_| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::stalling(br#"{"accepted":"#, 4),
+    });
+    let (inst, _) = mock_http(ok_json()).await;
+    let (partner, partner_api) = mock_https(&dir, stalling).await;
+    let extras = Extras {
+        tail: "body_stall_timeout_ms = 300",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner, &example_policy(), &extras).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    for h2 in [false, true] {
+        let push = Request::post(format!("https://localhost:{port}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let institution = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        let (status, _, answer) = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            fetch(&institution, push),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("h2 {h2}: the stalled answer was not cut within 10 s"));
+        assert_eq!(status, 200, "h2 {h2}: the head came through");
+        assert!(
+            answer.is_err(),
+            "h2 {h2}: a cut answer is not a complete one"
+        );
+    }
+    assert_eq!(partner_api.requests().len(), 2);
+    sluice.shutdown().await;
+}

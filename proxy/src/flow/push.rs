@@ -90,7 +90,8 @@ pub(crate) async fn push(
     let h = out.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy_end_to_end(&rparts.headers, h);
     h.insert(crate::headers::SLUICE_DISCLOSURE, answer_disclosure);
-    let body = rbody.map_err(|e| -> crate::body::BoxError { Box::new(e) });
+    // Cut if the partner stops sending it, as any upstream's response body is.
+    let body = crate::body::StallGuard::new(rbody, f.upstream.cfg.body_stall_timeout);
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
