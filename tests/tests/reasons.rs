@@ -314,3 +314,54 @@ async fn a_partner_apis_answer_that_stalls_is_cut_at_the_body_stall_timeout() {
     assert_eq!(partner_api.requests().len(), 2);
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pull_request_body_over_the_limit_is_refused_as_too_large() {
+    // A partner's request body is the partner's failure, as a pushed body is the institution
+    // system's: over `max_request_body_bytes` it is 413 `body_too_large`, whether announced by
+    // Content-Length (refused before the institution is called) or found while streaming — not
+    // `502 upstream_protocol`, blaming the institution for the body sluice cut (as it was).
+    let dir = pki("pull-body-limit", &["acme-loans"]);
+    let (inst, institution) = mock_http(ok_json()).await;
+    let (partner, _) = mock_https(&dir, ok_json()).await;
+    // A pull route that takes a body (a search by POST).
+    let from = "method   = \"GET\"\n  path     = \"/v1/applicants\"\n";
+    let policy = example_policy();
+    assert!(policy.contains(from));
+    let policy = policy.replace(
+        from,
+        "method   = \"POST\"\n  path     = \"/v1/applicants\"\n",
+    );
+    // The harness's limit is 1 MiB.
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("partners").unwrap().port();
+    let big = vec![b'x'; 2 << 20];
+    for (h2, sized) in [(false, false), (true, false), (false, true), (true, true)] {
+        let c = client_for::<Chunks>(&dir, ACME, h2);
+        let chunks = if sized {
+            Chunks::sized(&big)
+        } else {
+            Chunks::new(&big, 65536, false)
+        };
+        let req = Request::post(format!("https://localhost:{port}/v1/applicants"))
+            .header("content-type", "application/json")
+            .body(chunks)
+            .unwrap();
+        let resp = c.request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (413, "body_too_large"),
+            "h2 {h2}, Content-Length {sized}"
+        );
+    }
+    // Only the streamed ones reached the institution, cut.
+    let got = institution.requests();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|r| r.3.is_err()), "a body got through whole");
+    sluice.shutdown().await;
+}

@@ -1,6 +1,8 @@
 //! The body adapters the flows chain: a size limit, `Content-Digest` verification, content
 //! decoding, and the engine.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -8,7 +10,28 @@ use sluice_policy::Resolved;
 use sluice_policy::engine::{EngineConfig, Limits, Redactor};
 
 use crate::body::{BoxError, OnFinish, ProxyBody, RedactedBody, SubjectSink};
+use crate::errors::{BodySource, Reason};
 use crate::state::PolicyState;
+
+/// Whether a request announces a body longer than `max` (refused before anything is sent).
+pub(super) fn announced_over(headers: &http::HeaderMap, max: u64) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|len| len > max)
+}
+
+/// `body`, noting in `failure` why it failed when that is the caller's doing (too large, a
+/// digest mismatch): the reason the caller gets, whatever the upstream made of the cut body.
+pub(super) fn noting(body: ProxyBody, failure: Arc<OnceLock<Reason>>) -> ProxyBody {
+    body.map_err(move |e| {
+        if let Some(r) = crate::errors::body_reason(e.as_ref(), BodySource::Request) {
+            let _ = failure.set(r);
+        }
+        e
+    })
+    .boxed_unsync()
+}
 
 /// A body cut off with an error past `max` bytes.
 pub(super) fn limited(body: Incoming, max: u64) -> ProxyBody {

@@ -1,5 +1,7 @@
 //! The pull flow: a partner asks over mTLS, and the institution's response is what is disclosed.
 
+use std::sync::{Arc, OnceLock};
+
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -22,11 +24,28 @@ pub(crate) async fn pull(
     // A body the partner sends is checked against its Content-Digest as it streams, like a push.
     let digest = f.incoming_digest(&parts.headers)?;
     let limit = f.shared.config.limits.max_request_body_bytes;
+    if bodies::announced_over(&parts.headers, limit) {
+        return Err(Reason::BodyTooLarge);
+    }
+    // Why the partner's body failed, when it did: its reason, not the institution's answer to a
+    // cut body (none to note for the usual request without one).
+    let failure: Arc<OnceLock<Reason>> = Arc::default();
+    let empty = body.is_end_stream();
+    let body = bodies::verified(bodies::limited(body, limit), digest);
+    let body = if empty {
+        body
+    } else {
+        bodies::noting(body, failure.clone())
+    };
     let up = institution_request(f, &parts, partner)?
-        .body(bodies::verified(bodies::limited(body, limit), digest))
+        .body(body)
         .map_err(|_| Reason::UpstreamProtocol)?;
     let target = target_of(up.uri());
-    let resp = f.send(up).await?;
+    let resp = f.send(up).await;
+    if let Some(reason) = failure.get() {
+        return Err(reason.clone());
+    }
+    let resp = resp?;
     let status = resp.status();
     let bodiless = parts.method == Method::HEAD
         || status == StatusCode::NO_CONTENT

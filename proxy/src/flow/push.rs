@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use http::{Request, Response, header};
+use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -30,12 +30,7 @@ pub(crate) async fn push(
     let coding = crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
     let digest = f.incoming_digest(&parts.headers)?;
     let limit = f.shared.config.limits.max_request_body_bytes;
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        && len > limit
-    {
+    if bodies::announced_over(&parts.headers, limit) {
         return Err(Reason::BodyTooLarge);
     }
     let mut up = partner_request(f, &parts)?;
