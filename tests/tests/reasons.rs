@@ -363,5 +363,26 @@ async fn a_pull_request_body_over_the_limit_is_refused_as_too_large() {
     let got = institution.requests();
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|r| r.3.is_err()), "a body got through whole");
+    // A body that does not match its Content-Digest is the partner's failure too (it was
+    // `502 upstream_protocol` as well).
+    use base64::Engine as _;
+    let other = ring::digest::digest(&ring::digest::SHA256, b"another body");
+    let digest = format!(
+        "sha-256=:{}:",
+        base64::engine::general_purpose::STANDARD.encode(other.as_ref())
+    );
+    for h2 in [false, true] {
+        let req = Request::post(format!("https://localhost:{port}/v1/applicants"))
+            .header("content-type", "application/json")
+            .header("content-digest", &digest)
+            .body(Full::new(Bytes::from_static(br#"{"name":"x"}"#)))
+            .unwrap();
+        let (status, _, body) = fetch(&client(&dir, ACME, h2), req).await;
+        assert_eq!(
+            (status, reason(&body).as_str()),
+            (400, "digest_mismatch"),
+            "h2 {h2}"
+        );
+    }
     sluice.shutdown().await;
 }
