@@ -7,7 +7,6 @@
 //! partner never sees a complete-looking message. Trailers from upstream are dropped (they can
 //! carry data). The `Content-Length` of a redacted body is never sent.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -489,69 +488,5 @@ mod tests {
         ] {
             assert_eq!(media_type(bad), None, "{bad}");
         }
-    }
-}
-
-/// An upstream body that went quiet for longer than its stall timeout: aborted, never waited on
-/// forever (a pull: the partner's stream is cut and the ledger says `upstream_error`; a push:
-/// the partner API's answer to the institution system is cut).
-#[derive(Debug, thiserror::Error)]
-#[error("the upstream body stalled")]
-pub struct Stalled;
-
-/// A body that fails with [`Stalled`] when no frame arrives for `timeout`.
-pub struct StallGuard<B> {
-    inner: B,
-    timeout: std::time::Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl<B> std::fmt::Debug for StallGuard<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StallGuard")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<B> StallGuard<B> {
-    /// Wraps `inner`.
-    pub fn new(inner: B, timeout: std::time::Duration) -> Self {
-        Self {
-            inner,
-            timeout,
-            timer: Box::pin(tokio::time::sleep(timeout)),
-        }
-    }
-}
-
-impl<B> Body for StallGuard<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                let deadline = tokio::time::Instant::now() + this.timeout;
-                this.timer.as_mut().reset(deadline);
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
-            }
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(Stalled)))),
-                Poll::Pending => Poll::Pending,
-            },
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
     }
 }

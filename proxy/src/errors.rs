@@ -37,6 +37,8 @@ pub enum Reason {
     UnsupportedEncoding,
     /// A request body over the limit.
     BodyTooLarge,
+    /// A request body that, asked for more, sent nothing for `body_read_timeout_ms`.
+    BodyTimeout,
     /// The body broke the contract (with the structural path; never the value).
     PolicyViolation(String),
     /// Ambiguous or forbidden message framing (CL+TE, bad Transfer-Encoding, ...).
@@ -138,6 +140,8 @@ pub fn body_reason(err: &(dyn std::error::Error + 'static), source: BodySource) 
                 || decode.is_some_and(|d| d.is_over_limit())
             {
                 Some(Reason::BodyTooLarge)
+            } else if chain_has::<crate::stall::Stalled>(err) {
+                Some(Reason::BodyTimeout)
             } else if decode.is_some() {
                 Some(Reason::UnsupportedEncoding)
             } else if digest {
@@ -171,6 +175,7 @@ impl Reason {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Reason::BadFraming | Reason::UpgradeRefused | Reason::BadPath(_) => {
                 StatusCode::BAD_REQUEST
@@ -208,6 +213,7 @@ impl Reason {
             Reason::UnsupportedMediaType => "unsupported_media_type",
             Reason::UnsupportedEncoding => "unsupported_encoding",
             Reason::BodyTooLarge => "body_too_large",
+            Reason::BodyTimeout => "body_timeout",
             Reason::PolicyViolation(_) => "policy_violation",
             Reason::BadFraming => "bad_framing",
             Reason::UpgradeRefused => "upgrade_refused",

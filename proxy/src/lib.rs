@@ -57,6 +57,7 @@ pub mod service;
 pub mod shadow;
 pub mod signature;
 pub mod stack;
+pub mod stall;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

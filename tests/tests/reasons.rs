@@ -386,3 +386,69 @@ async fn a_pull_request_body_over_the_limit_is_refused_as_too_large() {
     }
     sluice.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_request_body_that_stops_coming_is_cut_at_the_body_read_timeout() {
+    // A client that sends part of a body and then nothing held its request (an in-flight place,
+    // an upstream connection, a disclosure) until some other deadline happened to end it — the
+    // upstream's response-header timeout if the upstream waited for the body, none if it did
+    // not. Now the body must keep coming (`body_read_timeout_ms`, nginx's
+    // `client_body_timeout`): 408 `body_timeout`, and the upstream never gets a whole body.
+    let dir = pki("body-read-timeout", &["acme-loans", "safe-insure"]);
+    let (inst, institution) = mock_http(ok_json()).await;
+    let (partner, partner_api) = mock_https(&dir, ok_json()).await;
+    // A pull route that takes a body, as in the test above.
+    let from = "method   = \"GET\"\n  path     = \"/v1/applicants\"\n";
+    let policy = example_policy().replace(
+        from,
+        "method   = \"POST\"\n  path     = \"/v1/applicants\"\n",
+    );
+    let limits = "body_read_timeout_ms = 300";
+    let sluice = start_sluice_with(&dir, inst, partner, &policy, limits, "").await;
+    let half = br#"{"policies":[{"policy_no":"P1","#;
+    for (listener, path, who) in [
+        (
+            "internal",
+            "/v2/policies",
+            ("institution.pem", "institution.key"),
+        ),
+        (
+            "partners",
+            "/v1/applicants",
+            ("partners/acme-loans.pem", "partners/acme-loans.key"),
+        ),
+    ] {
+        let port = sluice.addr(listener).unwrap().port();
+        for h2 in [false, true] {
+            let c = client_for::<Chunks>(&dir, Some(who), h2);
+            let req = Request::post(format!("https://localhost:{port}{path}"))
+                .header("content-type", "application/json")
+                .body(Chunks::stalling(half, 8))
+                .unwrap();
+            let resp = tokio::time::timeout(std::time::Duration::from_secs(10), c.request(req))
+                .await
+                .unwrap_or_else(|_| panic!("{listener} h2 {h2}: no answer within 10 s"))
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .map_err(|e| e.to_string());
+            assert_eq!(
+                (status, reason(&body).as_str()),
+                (408, "body_timeout"),
+                "{listener} h2 {h2}"
+            );
+        }
+    }
+    for (name, got) in [
+        ("institution", institution.requests()),
+        ("partner API", partner_api.requests()),
+    ] {
+        assert!(
+            got.iter().all(|r| r.3.is_err()),
+            "the {name} got a whole body"
+        );
+    }
+    sluice.shutdown().await;
+}

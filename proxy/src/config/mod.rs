@@ -159,6 +159,9 @@ pub struct Limits {
     pub max_connection_age: Duration,
     /// A response of which the partner takes no bytes for this long ends its connection.
     pub send_timeout: Duration,
+    /// A request body that, asked for more, yields nothing for this long is cut off
+    /// (`408 body_timeout`).
+    pub body_read_timeout: Duration,
     /// Graceful shutdown waits this long for requests in flight.
     pub drain_timeout: Duration,
 }
@@ -282,6 +285,10 @@ impl Config {
                 l.max_connection_age_ms,
             )?),
             send_timeout: Duration::from_millis(positive("send_timeout_ms", l.send_timeout_ms)?),
+            body_read_timeout: Duration::from_millis(positive(
+                "body_read_timeout_ms",
+                l.body_read_timeout_ms,
+            )?),
             max_in_flight_per_partner: match l.max_in_flight_per_partner {
                 // A quarter of the process's: one partner cannot take all of it.
                 None => (l.max_in_flight / 4).max(1),

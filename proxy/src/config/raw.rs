@@ -54,6 +54,7 @@ pub(super) struct RawLimits {
     pub(super) idle_timeout_ms: u64,
     pub(super) max_connection_age_ms: u64,
     pub(super) send_timeout_ms: u64,
+    pub(super) body_read_timeout_ms: u64,
     pub(super) drain_timeout_ms: u64,
 }
 
@@ -72,6 +73,7 @@ impl Default for RawLimits {
             idle_timeout_ms: 60_000,
             max_connection_age_ms: 3_600_000,
             send_timeout_ms: 60_000,
+            body_read_timeout_ms: 60_000,
             drain_timeout_ms: 30_000,
         }
     }

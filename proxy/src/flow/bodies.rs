@@ -33,8 +33,10 @@ pub(super) fn noting(body: ProxyBody, failure: Arc<OnceLock<Reason>>) -> ProxyBo
     .boxed_unsync()
 }
 
-/// A body cut off with an error past `max` bytes.
-pub(super) fn limited(body: Incoming, max: u64) -> ProxyBody {
+/// A request body cut off with an error past `max` bytes, or when it sends nothing for
+/// `stall` while asked for more ([`crate::stall`]).
+pub(super) fn limited(body: Incoming, max: u64, stall: std::time::Duration) -> ProxyBody {
+    let body = crate::stall::StallGuard::new(body, stall);
     http_body_util::Limited::new(body, max as usize)
         .map_err(|e| -> BoxError { e })
         .boxed_unsync()

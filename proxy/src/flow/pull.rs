@@ -31,7 +31,10 @@ pub(crate) async fn pull(
     // cut body (none to note for the usual request without one).
     let failure: Arc<OnceLock<Reason>> = Arc::default();
     let empty = body.is_end_stream();
-    let body = bodies::verified(bodies::limited(body, limit), digest);
+    let body = bodies::verified(
+        bodies::limited(body, limit, f.shared.config.limits.body_read_timeout),
+        digest,
+    );
     let body = if empty {
         body
     } else {
@@ -76,7 +79,7 @@ pub(crate) async fn pull(
     // never forwarded (except with an unmodified pass-through body).
     let digest = crate::digest::expected(&rparts.headers).map_err(|_| Reason::UpstreamProtocol)?;
     let stall = f.upstream.cfg.body_stall_timeout;
-    let rbody = bodies::verified(crate::body::StallGuard::new(rbody, stall), digest);
+    let rbody = bodies::verified(crate::stall::StallGuard::new(rbody, stall), digest);
     // A filtered body's type and coding are checked before anything is recorded.
     let filtered = if crate::allow::passes_through(ct, &f.r.route.pass_through) {
         None

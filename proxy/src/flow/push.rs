@@ -44,7 +44,10 @@ pub(crate) async fn push(
     let failure: Arc<OnceLock<Reason>> = Arc::default();
     let (finish, sink) = disclosure.into_body();
     let finish = noting_failure(finish, failure.clone());
-    let source = bodies::verified(bodies::limited(body, limit), digest);
+    let source = bodies::verified(
+        bodies::limited(body, limit, f.shared.config.limits.body_read_timeout),
+        digest,
+    );
     let body = match media {
         Some(media) => {
             let tap = f.shadow_tap(parts.method.as_str(), &target, media);
@@ -86,7 +89,7 @@ pub(crate) async fn push(
     crate::allow::copy_end_to_end(&rparts.headers, h);
     h.insert(crate::headers::SLUICE_DISCLOSURE, answer_disclosure);
     // Cut if the partner stops sending it, as any upstream's response body is.
-    let body = crate::body::StallGuard::new(rbody, f.upstream.cfg.body_stall_timeout);
+    let body = crate::stall::StallGuard::new(rbody, f.upstream.cfg.body_stall_timeout);
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
