@@ -42,6 +42,7 @@ pub mod disclosure;
 pub mod errors;
 pub mod evidence;
 pub mod flow;
+pub mod frames;
 pub mod framing;
 pub mod headers;
 pub mod identity;

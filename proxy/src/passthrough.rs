@@ -5,7 +5,8 @@
 //! counts and digests them on the way, so the disclosure ends as every other does: `sent` with
 //! the byte count and the SHA-256 of exactly what the other side received, or how it stopped —
 //! the source failing (`upstream_error`) or the body being dropped unfinished (`client_gone`).
-//! Nothing is parsed, so there are no records, field counts or subjects.
+//! Nothing is parsed, so there are no records, field counts or subjects. The source's trailer
+//! fields are dropped, as from every body sluice forwards ([`crate::frames`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -78,7 +79,14 @@ impl Body for PassThroughBody {
         if this.on_finish.is_done() {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let polled = loop {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                // Trailers are header fields: they cross only allow-lists ([`crate::frames`]).
+                Poll::Ready(Some(Ok(frame))) if !frame.is_data() => {}
+                other => break other,
+            }
+        };
+        match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

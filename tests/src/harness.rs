@@ -37,6 +37,8 @@ pub struct Chunks {
     stall: bool,
     // Announce the length (`Content-Length`) instead of chunking.
     sized: bool,
+    // Sent after the last chunk.
+    trailers: Option<http::HeaderMap>,
 }
 
 impl Chunks {
@@ -52,6 +54,15 @@ impl Chunks {
             repeat: None,
             stall: false,
             sized: false,
+            trailers: None,
+        }
+    }
+
+    /// These trailer fields after the body.
+    pub fn with_trailers(self, trailers: http::HeaderMap) -> Self {
+        Self {
+            trailers: Some(trailers),
+            ..self
         }
     }
 
@@ -80,6 +91,7 @@ impl Chunks {
             repeat: Some((Bytes::copy_from_slice(chunk), times)),
             stall: false,
             sized: false,
+            trailers: None,
         }
     }
 }
@@ -110,7 +122,7 @@ impl Body for Chunks {
                 self.fail_at_end = false;
                 Poll::Ready(Some(Err("upstream died mid-body".into())))
             }
-            None => Poll::Ready(None),
+            None => Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t)))),
         }
     }
 
@@ -145,8 +157,15 @@ pub type Handler = Arc<dyn Fn(&Request<Incoming>) -> MockResponse + Send + Sync>
 #[derive(Clone, Default)]
 pub struct Recorder(Arc<Mutex<Vec<Recorded>>>);
 
-/// One recorded request: method, path and query, headers, and the body (or why it was cut).
-pub type Recorded = (String, String, http::HeaderMap, Result<Vec<u8>, String>);
+/// One recorded request: method, path and query, header fields, the body (or why it was cut),
+/// and the trailer fields that followed it.
+pub type Recorded = (
+    String,
+    String,
+    http::HeaderMap,
+    Result<Vec<u8>, String>,
+    http::HeaderMap,
+);
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,11 +190,16 @@ async fn serve_mock(
         tokio::time::sleep(std::time::Duration::from_millis(m.delay_ms)).await;
     }
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .map_err(|e| e.to_string());
+    let mut trailers = http::HeaderMap::new();
+    let body = match body.collect().await {
+        Ok(b) => {
+            if let Some(t) = b.trailers() {
+                trailers = t.clone();
+            }
+            Ok(b.to_bytes().to_vec())
+        }
+        Err(e) => Err(e.to_string()),
+    };
     rec.0.lock().unwrap().push((
         parts.method.to_string(),
         parts
@@ -184,6 +208,7 @@ async fn serve_mock(
             .map_or(String::new(), |p| p.to_string()),
         parts.headers,
         body,
+        trailers,
     ));
     let mut resp = Response::new(m.body.boxed());
     *resp.status_mut() = http::StatusCode::from_u16(m.status).unwrap();

@@ -685,7 +685,7 @@ async fn http_attacks_on_the_push_path() {
             )),
             _ => {}
         }
-        for (_, pq, headers, body) in &received {
+        for (_, pq, headers, body, _) in &received {
             let mut seen = pq.as_bytes().to_vec();
             for (k, v) in headers {
                 seen.extend_from_slice(format!("{k}: ").as_bytes());

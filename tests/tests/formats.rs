@@ -331,7 +331,7 @@ async fn the_institution_pushes_csv_and_forms_filtered_to_the_partner() {
     // never as a complete one; the others never reached it at all.
     let after = partner_rec.requests();
     assert!(after.len() <= 3, "{}", after.len());
-    for (_, _, _, body) in &after[2..] {
+    for (_, _, _, body, _) in &after[2..] {
         assert!(body.is_err(), "a refused body is cut: {body:?}");
     }
     sluice.shutdown().await;

@@ -98,3 +98,117 @@ async fn a_reload_that_allow_lists_an_owned_header_is_refused_and_the_running_po
         assert!(headers.get("content-encoding").is_none());
     }
 }
+
+/// Trailer fields are header fields that come after a body. sluice passes header fields through
+/// allow-lists only; trailers on a body it passes through unfiltered (a `pass_through` type) or
+/// on a partner's request body used to cross untouched, past those lists — from the institution
+/// to a partner, or from a partner to the institution (where a trailer could claim to be one of
+/// the identity headers sluice sets).
+#[tokio::test]
+async fn trailer_fields_never_cross_sluice_in_either_direction() {
+    let dir = pki("trailers", &["acme-loans", "safe-insure"]);
+    let mut secret = http::HeaderMap::new();
+    secret.insert("x-internal-customer", "110101199003077777".parse().unwrap());
+    secret.insert("sluice-partner", "safe-insure".parse().unwrap());
+    let pdf = {
+        let secret = secret.clone();
+        move |_: &http::Request<hyper::body::Incoming>| MockResponse {
+            status: 200,
+            content_type: "application/pdf",
+            encoding: None,
+            delay_ms: 0,
+            body: Chunks::new(b"%PDF-1.7 statement", 64, false).with_trailers(secret.clone()),
+        }
+    };
+    // Every route goes to the HTTPS mock (HTTP/2 by ALPN: it carries trailers whatever was
+    // asked), which answers with a PDF and trailers and records what it got, trailers included.
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (upstream, recorded) = mock_https(&dir, std::sync::Arc::new(pdf)).await;
+    // The pull routes pass PDFs through, one takes a body (a search by POST); the push route
+    // passes PDFs through.
+    let policy = example_policy()
+        .replace("upstream = \"institution\"", "upstream = \"acme-api\"")
+        .replacen(
+            "  path     = \"/v1/applicants/{id}\"\n",
+            "  path     = \"/v1/applicants/{id}\"\n  pass_through = [\"application/pdf\"]\n",
+            1,
+        )
+        .replacen(
+            "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
+            "method   = \"POST\"\n  path     = \"/v1/applicants\"\n  pass_through = [\"application/pdf\"]\n",
+            1,
+        )
+        .replacen(
+            "  path     = \"/v2/policies\"\n",
+            "  path     = \"/v2/policies\"\n  pass_through = [\"application/pdf\"]\n",
+            1,
+        );
+    let sluice = start_sluice(&dir, inst, upstream, &policy).await;
+    let partners = sluice.addr("partners").unwrap().port();
+    let internal = sluice.addr("internal").unwrap().port();
+    let leaked = |h: &http::HeaderMap| {
+        h.get("x-internal-customer").is_some()
+            || h.get_all("sluice-partner")
+                .iter()
+                .any(|v| v == "safe-insure")
+    };
+    // HTTP/2 carries trailers whatever the peer asked for.
+    let acme = client_for::<Chunks>(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    let institution_system =
+        client_for::<Chunks>(&dir, Some(("institution.pem", "institution.key")), true);
+    // 1. The institution's answer to a pull, passed through to the partner.
+    let req = Request::get(format!("https://localhost:{partners}/v1/applicants/1"))
+        .body(Chunks::new(b"", 1, false))
+        .unwrap();
+    let resp = acme.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    assert!(
+        !got.trailers().is_some_and(leaked),
+        "the institution's trailers reached the partner: {:?}",
+        got.trailers()
+    );
+    // 2. A partner's request body, to the institution.
+    let req = Request::post(format!("https://localhost:{partners}/v1/applicants"))
+        .header("content-type", "application/pdf")
+        .body(Chunks::new(b"%PDF-1.7 query", 64, false).with_trailers(secret.clone()))
+        .unwrap();
+    assert_eq!(acme.request(req).await.unwrap().status(), 200);
+    let asked = recorded.requests();
+    let last = asked.last().unwrap();
+    assert!(
+        !leaked(&last.2),
+        "the partner's trailers reached the institution: {:?}",
+        last.2
+    );
+    // 3. An institution system's push, passed through to the partner.
+    let req = Request::post(format!("https://localhost:{internal}/v2/policies"))
+        .header("content-type", "application/pdf")
+        .body(Chunks::new(b"%PDF-1.7 claim", 64, false).with_trailers(secret.clone()))
+        .unwrap();
+    let resp = institution_system.request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    assert!(
+        !answer.trailers().is_some_and(leaked),
+        "the partner's trailers reached the institution system: {:?}",
+        answer.trailers()
+    );
+    let pushed = recorded.requests();
+    let last = pushed.last().unwrap();
+    assert!(last.3.is_ok(), "{:?}", last.3);
+    assert!(
+        !leaked(&last.2),
+        "the institution's trailers reached the partner: {:?}",
+        last.2
+    );
+    sluice.shutdown().await;
+}

@@ -361,7 +361,7 @@ async fn push_redacts_the_request_to_the_partner() {
     assert_eq!(status, 201, "{:?}", resp.map(String::from_utf8));
     let reqs = env.partner.requests();
     assert_eq!(reqs.len(), 1);
-    let (method, pq, headers, got) = &reqs[0];
+    let (method, pq, headers, got, _) = &reqs[0];
     assert_eq!(
         (method.as_str(), pq.as_str()),
         ("POST", "/v2/policies"),
@@ -395,7 +395,7 @@ async fn push_redacts_the_request_to_the_partner() {
     let resp = resp.unwrap();
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&resp));
     assert_eq!(json(&resp)["path"], "out_of_range at $.policies[0].premium");
-    for (_, _, _, body) in env.partner.requests().iter().skip(1) {
+    for (_, _, _, body, _) in env.partner.requests().iter().skip(1) {
         assert!(
             body.is_err(),
             "the partner received a complete body: {body:?}"
@@ -527,7 +527,7 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     .body(Full::new(Bytes::from(body)))
     .unwrap();
     assert_eq!(fetch(&inst, req).await.0, 201);
-    let (_, pq, headers, _) = partner.requests().pop().unwrap();
+    let (_, pq, headers, _, _) = partner.requests().pop().unwrap();
     assert_eq!(pq, "/v2/policies?page=2&page=3");
     assert_eq!(headers.get("x-batch-id").unwrap(), "b-7");
     assert!(headers.get("x-internal-user").is_none());
@@ -537,7 +537,7 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
         .body(Full::new(Bytes::from_static(b"%PDF-1.7 binary")))
         .unwrap();
     assert_eq!(fetch(&inst, req).await.0, 201);
-    let (_, _, headers, got) = partner.requests().pop().unwrap();
+    let (_, _, headers, got, _) = partner.requests().pop().unwrap();
     assert_eq!(got.unwrap(), b"%PDF-1.7 binary");
     assert_eq!(headers.get("content-type").unwrap(), "application/pdf");
     // Unfiltered is still disclosed: the ledger has it, ended, with the digest of what was sent.
@@ -850,7 +850,7 @@ async fn push_ndjson_over_h2() {
     let (status, headers, _) = fetch(&inst, req).await;
     assert_eq!(status, 201);
     assert!(headers.get("sluice-disclosure").is_some());
-    let (_, _, up_headers, got) = env.partner.requests().pop().unwrap();
+    let (_, _, up_headers, got, _) = env.partner.requests().pop().unwrap();
     assert!(
         up_headers.get("sluice-disclosure").is_some(),
         "the partner can cite the same ledger entry"

@@ -34,9 +34,9 @@ pub(super) fn noting(body: ProxyBody, failure: Arc<OnceLock<Reason>>) -> ProxyBo
 }
 
 /// A request body cut off with an error past `max` bytes, or when it sends nothing for
-/// `stall` while asked for more ([`crate::stall`]).
+/// `stall` while asked for more ([`crate::stall`]); its trailers dropped ([`crate::frames`]).
 pub(super) fn limited(body: Incoming, max: u64, stall: std::time::Duration) -> ProxyBody {
-    let body = crate::stall::StallGuard::new(body, stall);
+    let body = crate::stall::StallGuard::new(crate::frames::DataOnly::new(body), stall);
     http_body_util::Limited::new(body, max as usize)
         .map_err(|e| -> BoxError { e })
         .boxed_unsync()

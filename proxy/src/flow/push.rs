@@ -88,8 +88,12 @@ pub(crate) async fn push(
     let h = out.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy_end_to_end(&rparts.headers, h);
     h.insert(crate::headers::SLUICE_DISCLOSURE, answer_disclosure);
-    // Cut if the partner stops sending it, as any upstream's response body is.
-    let body = crate::stall::StallGuard::new(rbody, f.upstream.cfg.body_stall_timeout);
+    // Cut if the partner stops sending it, as any upstream's response body is; its trailers
+    // dropped, as from every body sluice forwards.
+    let body = crate::stall::StallGuard::new(
+        crate::frames::DataOnly::new(rbody),
+        f.upstream.cfg.body_stall_timeout,
+    );
     out.body(body.boxed_unsync())
         .map_err(|_| Reason::UpstreamProtocol)
 }
