@@ -28,24 +28,22 @@ pub(crate) async fn pull(
         return Err(Reason::BodyTooLarge);
     }
     // Why the partner's body failed, when it did: its reason, not the institution's answer to a
-    // cut body (none to note for the usual request without one).
-    let failure: Arc<OnceLock<Reason>> = Arc::default();
-    let empty = body.is_end_stream();
+    // cut body (nothing to note, and nothing allocated, for the usual request without one).
+    let failure: Option<Arc<OnceLock<Reason>>> = (!body.is_end_stream()).then(Arc::default);
     let body = bodies::verified(
         bodies::limited(body, limit, f.shared.config.limits.body_read_timeout),
         digest,
     );
-    let body = if empty {
-        body
-    } else {
-        bodies::noting(body, failure.clone())
+    let body = match &failure {
+        Some(failure) => bodies::noting(body, failure.clone()),
+        None => body,
     };
     let up = institution_request(f, &parts, partner)?
         .body(body)
         .map_err(|_| Reason::UpstreamProtocol)?;
     let target = target_of(up.uri());
     let resp = f.send(up).await;
-    if let Some(reason) = failure.get() {
+    if let Some(reason) = failure.as_ref().and_then(|f| f.get()) {
         return Err(reason.clone());
     }
     let resp = resp?;
