@@ -142,11 +142,13 @@ pub fn serve_bound(shared: Arc<Shared>, bound: Bound) -> Result<Running, StartEr
         addrs.push((l.name.clone(), addr));
         // Each listener has its own connection cap: partners cannot starve the internal one.
         let connections = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+        let handshakes =
+            crate::conn::Handshakes::new(shared.config.limits.max_handshakes_per_source);
         tasks.push(tokio::spawn(accept_loop(
             listener,
             i,
             shared.clone(),
-            connections,
+            (connections, handshakes),
             in_flight.clone(),
             stopped.clone(),
         )));
@@ -205,7 +207,7 @@ async fn accept_loop(
     listener: TcpListener,
     index: usize,
     shared: Arc<Shared>,
-    connections: Arc<Semaphore>,
+    (connections, handshakes): (Arc<Semaphore>, Arc<crate::conn::Handshakes>),
     in_flight: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -213,7 +215,7 @@ async fn accept_loop(
     let mut open = tokio::task::JoinSet::new();
     loop {
         while open.try_join_next().is_some() {}
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, source) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -231,10 +233,18 @@ async fn accept_loop(
             shared.metrics.connection_refused("listener_limit");
             continue;
         };
+        let Some(pending) = handshakes.begin(source.ip()) else {
+            tracing::warn!(
+                listener = index,
+                "handshakes in progress from one source reached their limit; connection closed"
+            );
+            shared.metrics.connection_refused("source_limit");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         open.spawn(serve(
             tcp,
-            permit,
+            (permit, pending),
             index,
             shared.clone(),
             in_flight.clone(),
@@ -258,7 +268,7 @@ async fn accept_loop(
 /// One connection: handshake, per-partner admission, then hyper under the watchdog.
 async fn serve(
     tcp: tokio::net::TcpStream,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    (permit, pending): (tokio::sync::OwnedSemaphorePermit, crate::conn::Pending),
     index: usize,
     shared: Arc<Shared>,
     in_flight: Arc<Semaphore>,
@@ -278,6 +288,8 @@ async fn serve(
         }
         Err(_) => return,
     };
+    // The handshake is over: its source may start another.
+    drop(pending);
     let peer = stream
         .get_ref()
         .1

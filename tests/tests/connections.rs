@@ -272,6 +272,39 @@ async fn fetch_owned(
 }
 
 #[tokio::test]
+async fn one_source_that_never_finishes_its_handshakes_cannot_fill_a_listener() {
+    // Before any certificate names anyone, a connection holds a place in its listener's cap
+    // for up to `header_read_timeout_ms`. A host that opened connections and never sent a
+    // ClientHello held every place (here 8), and no partner got in: each source address now has
+    // only so many handshakes in progress (here 4); more are closed at accept.
+    let (inst, _) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let limits =
+        "max_connections = 8\nmax_connections_per_partner = 8\nmax_handshakes_per_source = 4";
+    let (dir, sluice) = start("handshakes-per-source", &["acme-loans"], inst, limits).await;
+    let addr = sluice.addr("partners").unwrap();
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        silent.push(socket.connect(addr).await.unwrap());
+    }
+    let mut closed = 0;
+    for s in &mut silent {
+        if until_closed(s, Duration::from_millis(500)).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 4,
+        "the handshakes over the source's limit are closed at once"
+    );
+    // A partner from another address gets in.
+    let mut c = tls_connect_as(&dir, ACME, addr).await;
+    assert!(ask(&mut c, GET).await.starts_with("HTTP/1.1 200"));
+    sluice.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_revoked_partners_open_connection_is_closed_at_reload() {
     let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
     let (dir, sluice) = start("conn-revoked", &["acme-loans"], inst, "").await;

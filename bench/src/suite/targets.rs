@@ -164,10 +164,14 @@ fn sluice_with(
         ca = p("ca.pem"),
         crl = p("crl.pem"),
         mock = setup.mock,
-        // One partner makes every connection of a scenario (up to 256). A build from before
-        // the per-partner cap refuses the key: SLUICE_BENCH_LIMITS="" measures it.
-        limits = std::env::var("SLUICE_BENCH_LIMITS")
-            .unwrap_or_else(|_| "[limits]\nmax_connections_per_partner = 512\n".into()),
+        // One partner, from one address, makes every connection of a scenario (up to 256, at
+        // once). A build from before the per-partner cap refuses both keys
+        // (SLUICE_BENCH_LIMITS="" measures it); one from before the per-source handshake cap
+        // (b6e4936 and earlier) the second:
+        // SLUICE_BENCH_LIMITS=$'[limits]\nmax_connections_per_partner = 512\n'.
+        limits = std::env::var("SLUICE_BENCH_LIMITS").unwrap_or_else(|_| {
+            "[limits]\nmax_connections_per_partner = 512\nmax_handshakes_per_source = 512\n".into()
+        }),
     );
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, config).map_err(|e| format!("{}: {e}", config_path.display()))?;

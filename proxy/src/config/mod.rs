@@ -142,6 +142,9 @@ pub struct Limits {
     /// Open connections at once per partner (or, for a certificate that names no partner, per
     /// key), on every listener together.
     pub max_connections_per_partner: usize,
+    /// TLS handshakes in progress at once from one source address, per listener (see
+    /// [`crate::conn::handshakes`]).
+    pub max_handshakes_per_source: usize,
     /// Requests in flight at once, over all connections (more are shed with 503).
     pub max_in_flight: usize,
     /// Requests of one partner (pulled by it or pushed to it) served at once, from the moment
@@ -298,6 +301,12 @@ impl Config {
                 "max_connections_per_partner",
                 l.max_connections_per_partner as u64,
             )? as usize,
+            max_handshakes_per_source: match l.max_handshakes_per_source {
+                // An eighth of the listener's: a burst of one client's new connections passes,
+                // one host alone cannot hold the listener.
+                None => (l.max_connections / 8).max(1),
+                Some(n) => positive("max_handshakes_per_source", n as u64)? as usize,
+            },
             drain_timeout: Duration::from_millis(l.drain_timeout_ms),
         };
         if limits.max_connections_per_partner > limits.max_connections {

@@ -5,7 +5,9 @@
 //!   so partners can never starve the internal listener, and each partner its own
 //!   (`max_connections_per_partner`, counted once the handshake names the partner), so one
 //!   partner can never starve the others. A connection over its partner's cap is answered
-//!   `503 connection_limit` and closed. Requests have the same two levels: the process's
+//!   `503 connection_limit` and closed. Before the handshake names anyone, each source address
+//!   may have only so many handshakes in progress ([`handshakes`]). Requests have the same two
+//!   levels: the process's
 //!   `max_in_flight`, and each partner's share of it ([`shares`]).
 //! - **Lifetimes** ([`drive`]): an HTTP/1.1 connection must send its first request head within
 //!   `header_read_timeout_ms` of the handshake, and finish every later head within as long of
@@ -25,11 +27,13 @@
 
 pub mod activity;
 pub mod drive;
+pub mod handshakes;
 pub mod registry;
 pub mod shares;
 
 pub use activity::{Activity, RequestGuard, SendTimedOut, Tracked};
 pub use drive::{Lifetimes, drive};
+pub use handshakes::{Handshakes, Pending};
 pub use registry::{Registration, Registry};
 pub use shares::{Share, Shares};
 

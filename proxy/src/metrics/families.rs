@@ -96,7 +96,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "sluice_connections_refused_total",
         "counter",
-        "Connections refused, by cap (listener_limit, partner_limit).",
+        "Connections refused, by cap (listener_limit, source_limit, partner_limit).",
     ),
     (
         "sluice_shadow_bodies_total",

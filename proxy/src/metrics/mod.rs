@@ -179,7 +179,7 @@ impl Metrics {
         t.bytes.add(["out"], bytes.1);
     }
 
-    /// A connection refused by a cap (`listener_limit`, `partner_limit`).
+    /// A connection refused by a cap (`listener_limit`, `source_limit`, `partner_limit`).
     pub fn connection_refused(&self, cap: &'static str) {
         self.0.connections_refused.add([cap], 1);
     }
