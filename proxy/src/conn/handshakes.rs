@@ -8,6 +8,10 @@
 //! once; a connection over it is closed at accept
 //! (`sluice_connections_refused_total{reason="source_limit"}`). Finished handshakes do not count:
 //! partners behind one NAT address open connections as they like, within their own caps.
+//!
+//! A source is an IPv4 address, or an IPv6 /64: one host is routinely given a whole /64, and
+//! counting its addresses one by one would give it 2^64 caps. An IPv4-mapped IPv6 address is
+//! its IPv4 address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,6 +46,7 @@ impl Handshakes {
 
     /// A place for a handshake from `source`, or `None` when it has `limit` in progress.
     pub fn begin(self: &Arc<Self>, source: IpAddr) -> Option<Pending> {
+        let source = counted_as(source);
         let mut pending = self.pending();
         let n = pending.entry(source).or_default();
         if *n >= self.limit {
@@ -56,7 +61,21 @@ impl Handshakes {
 
     /// Handshakes in progress from `source`.
     pub fn count(&self, source: IpAddr) -> usize {
-        self.pending().get(&source).copied().unwrap_or(0)
+        self.pending()
+            .get(&counted_as(source))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The source `addr` counts under: itself for IPv4, its /64 for IPv6 (see the module docs).
+fn counted_as(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
     }
 }
 
@@ -95,5 +114,23 @@ mod tests {
             h.pending().get(&a).is_none(),
             "no entry outlives its last handshake"
         );
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source_and_a_mapped_ipv4_address_is_its_ipv4_address() {
+        let h = Handshakes::new(2);
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let other_in_the_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:fffe".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _a = h.begin(one).unwrap();
+        let _b = h.begin(other_in_the_64).unwrap();
+        assert!(h.begin("2001:db8:1:2::42".parse().unwrap()).is_none());
+        assert!(h.begin(next_64).is_some());
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let _c = h.begin(v4).unwrap();
+        let _d = h.begin(mapped).unwrap();
+        assert!(h.begin(v4).is_none());
+        assert_eq!(h.count(mapped), 2);
     }
 }
