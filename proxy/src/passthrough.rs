@@ -16,10 +16,12 @@ use http_body::{Body, Frame, SizeHint};
 use sluice_policy::engine::Summary;
 
 use crate::body::{BoxError, Finish, OnFinish, Outcome, ProxyBody};
+use crate::frames::DataOnly;
 
 /// A body passed through as it is, ending its disclosure when it ends (see the module docs).
 pub struct PassThroughBody {
-    inner: ProxyBody,
+    /// The source, without its trailers ([`crate::frames`]).
+    inner: DataOnly<ProxyBody>,
     digest: ring::digest::Context,
     bytes: u64,
     on_finish: Finish,
@@ -38,7 +40,7 @@ impl PassThroughBody {
     /// Wraps `inner`; `on_finish` is called once, with how the body ended.
     pub fn new(inner: ProxyBody, on_finish: OnFinish) -> Self {
         Self {
-            inner,
+            inner: DataOnly::new(inner),
             digest: ring::digest::Context::new(&ring::digest::SHA256),
             bytes: 0,
             on_finish: Finish::new(on_finish),
@@ -79,14 +81,7 @@ impl Body for PassThroughBody {
         if this.on_finish.is_done() {
             return Poll::Ready(None);
         }
-        let polled = loop {
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                // Trailers are header fields: they cross only allow-lists ([`crate::frames`]).
-                Poll::Ready(Some(Ok(frame))) if !frame.is_data() => {}
-                other => break other,
-            }
-        };
-        match polled {
+        match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

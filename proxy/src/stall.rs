@@ -76,14 +76,17 @@ where
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
-                let deadline = tokio::time::Instant::now() + this.timeout;
+                // Allocated at the first wait: a body never waited on (most requests have
+                // none) costs no timer.
                 let timer = this
                     .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(this.timeout)));
                 if !this.waiting {
                     // Waiting starts now, not at the last frame: the time nobody asked does
-                    // not count.
-                    timer.as_mut().reset(deadline);
+                    // not count. (The clock is read when a wait starts, not at every poll.)
+                    timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + this.timeout);
                     this.waiting = true;
                 }
                 match timer.as_mut().poll(cx) {
