@@ -207,7 +207,7 @@ async fn accept_loop(
     listener: TcpListener,
     index: usize,
     shared: Arc<Shared>,
-    (connections, handshakes): (Arc<Semaphore>, Arc<crate::conn::Handshakes>),
+    (connections, handshakes): (Arc<Semaphore>, crate::conn::Handshakes),
     in_flight: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
 ) {

@@ -60,7 +60,7 @@ pub struct Shared {
     /// Open connections by partner (caps, and the connections a reload closes).
     pub connections: crate::conn::Registry,
     /// Requests in flight by partner (`max_in_flight_per_partner`).
-    pub shares: Arc<crate::conn::Shares>,
+    pub shares: crate::conn::Shares,
     /// The key files loaded at start (a reload refuses when one changed on disk).
     key_fingerprints: crate::checks::KeyFingerprints,
 }

@@ -13,58 +13,33 @@
 //! counting its addresses one by one would give it 2^64 caps. An IPv4-mapped IPv6 address is
 //! its IPv4 address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// Handshakes in progress by source address.
+use super::counted::{Counted, Place};
+
+/// Handshakes in progress by source.
 #[derive(Debug)]
-pub struct Handshakes {
-    limit: usize,
-    pending: Mutex<HashMap<IpAddr, usize>>,
-}
+pub struct Handshakes(Arc<Counted<IpAddr>>);
 
 /// One handshake in progress; dropping it (the handshake ended, either way) frees its place.
-#[derive(Debug)]
-pub struct Pending {
-    handshakes: Arc<Handshakes>,
-    source: IpAddr,
-}
+pub type Pending = Place<IpAddr>;
 
 impl Handshakes {
-    /// At most `limit` handshakes in progress per source address.
-    pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self {
-            limit,
-            pending: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    /// At most `limit` handshakes in progress per source.
+    pub fn new(limit: usize) -> Self {
+        // Sources come and go: no entry outlives its last handshake.
+        Self(Counted::new(limit, true))
     }
 
     /// A place for a handshake from `source`, or `None` when it has `limit` in progress.
-    pub fn begin(self: &Arc<Self>, source: IpAddr) -> Option<Pending> {
-        let source = counted_as(source);
-        let mut pending = self.pending();
-        let n = pending.entry(source).or_default();
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(Pending {
-            handshakes: self.clone(),
-            source,
-        })
+    pub fn begin(&self, source: IpAddr) -> Option<Pending> {
+        self.0.take(&counted_as(source), |a| *a).ok()
     }
 
     /// Handshakes in progress from `source`.
     pub fn count(&self, source: IpAddr) -> usize {
-        self.pending()
-            .get(&counted_as(source))
-            .copied()
-            .unwrap_or(0)
+        self.0.count(&counted_as(source))
     }
 }
 
@@ -76,19 +51,6 @@ fn counted_as(addr: IpAddr) -> IpAddr {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         },
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        let mut pending = self.handshakes.pending();
-        if let Some(n) = pending.get_mut(&self.source) {
-            *n -= 1;
-            // Sources come and go: no entry outlives its last handshake.
-            if *n == 0 {
-                pending.remove(&self.source);
-            }
-        }
     }
 }
 
@@ -110,10 +72,7 @@ mod tests {
         assert!(h.begin(a).is_some());
         drop(_two);
         assert_eq!(h.count(a), 0);
-        assert!(
-            h.pending().get(&a).is_none(),
-            "no entry outlives its last handshake"
-        );
+        assert!(!h.0.has_entry(&a), "no entry outlives its last handshake");
     }
 
     #[test]

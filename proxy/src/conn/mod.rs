@@ -26,6 +26,7 @@
 //!   request checks its certificate against the current CRLs (`403 certificate_revoked`).
 
 pub mod activity;
+pub mod counted;
 pub mod drive;
 pub mod handshakes;
 pub mod registry;

@@ -15,15 +15,13 @@
 //! share while its earlier requests still stream). Partners are few and named by the policy, so
 //! their entries are kept once made.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use super::counted::{Counted, Place};
 
 /// The requests in flight per partner, and the share each may hold.
 #[derive(Debug)]
-pub struct Shares {
-    limit: usize,
-    held: Mutex<HashMap<Arc<str>, usize>>,
-}
+pub struct Shares(Arc<Counted<Arc<str>>>);
 
 /// The partner already has as many requests in flight as its share allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -31,54 +29,23 @@ pub struct Shares {
 pub struct OverShare(pub usize);
 
 /// One request's place in its partner's share; dropping it gives the place back.
-#[derive(Debug)]
-pub struct Share {
-    shares: Arc<Shares>,
-    partner: Arc<str>,
-}
+pub type Share = Place<Arc<str>>;
 
 impl Shares {
     /// Shares of `limit` requests each.
-    pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self {
-            limit,
-            held: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, usize>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn new(limit: usize) -> Self {
+        // Partners are named by the policy: their entries stay (no allocation per request).
+        Self(Counted::new(limit, false))
     }
 
     /// A place in `partner`'s share, or `Err` when it holds `limit` already.
-    pub fn take(self: &Arc<Self>, partner: &str) -> Result<Share, OverShare> {
-        let mut held = self.held();
-        let key = match held.get_key_value(partner) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(partner),
-        };
-        let n = held.entry(key.clone()).or_default();
-        if *n >= self.limit {
-            return Err(OverShare(*n));
-        }
-        *n += 1;
-        Ok(Share {
-            shares: self.clone(),
-            partner: key,
-        })
+    pub fn take(&self, partner: &str) -> Result<Share, OverShare> {
+        self.0.take(partner, |p| Arc::from(p)).map_err(OverShare)
     }
 
     /// Requests of `partner` in flight now.
     pub fn count(&self, partner: &str) -> usize {
-        self.held().get(partner).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        if let Some(n) = self.shares.held().get_mut(&*self.partner) {
-            *n = n.saturating_sub(1);
-        }
+        self.0.count(partner)
     }
 }
 
