@@ -553,13 +553,18 @@ where
 }
 
 /// A response's status, headers and body (or the error that cut the body short).
-pub async fn fetch(
+pub async fn fetch<B>(
     client: &hyper_util::client::legacy::Client<
         hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Full<Bytes>,
+        B,
     >,
-    req: Request<http_body_util::Full<Bytes>>,
-) -> (u16, http::HeaderMap, Result<Vec<u8>, String>) {
+    req: Request<B>,
+) -> (u16, http::HeaderMap, Result<Vec<u8>, String>)
+where
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let resp = client
         .request(req)
         .await

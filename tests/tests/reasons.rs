@@ -347,12 +347,7 @@ async fn a_pull_request_body_over_the_limit_is_refused_as_too_large() {
             .header("content-type", "application/json")
             .body(chunks)
             .unwrap();
-        let resp = c.request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .map(|b| b.to_bytes().to_vec())
-            .map_err(|e| e.to_string());
+        let (status, _, body) = fetch(&c, req).await;
         assert_eq!(
             (status, reason(&body).as_str()),
             (413, "body_too_large"),
@@ -425,15 +420,10 @@ async fn a_request_body_that_stops_coming_is_cut_at_the_body_read_timeout() {
                 .header("content-type", "application/json")
                 .body(Chunks::stalling(half, 8))
                 .unwrap();
-            let resp = tokio::time::timeout(std::time::Duration::from_secs(10), c.request(req))
-                .await
-                .unwrap_or_else(|_| panic!("{listener} h2 {h2}: no answer within 10 s"))
-                .unwrap();
-            let status = resp.status().as_u16();
-            let body = http_body_util::BodyExt::collect(resp.into_body())
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .map_err(|e| e.to_string());
+            let (status, _, body) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), fetch(&c, req))
+                    .await
+                    .unwrap_or_else(|_| panic!("{listener} h2 {h2}: no answer within 10 s"));
             assert_eq!(
                 (status, reason(&body).as_str()),
                 (408, "body_timeout"),
