@@ -69,8 +69,9 @@ impl FormRedactor {
             flat: Flat::new(cfg),
             state: State::PairStart,
             escape: 0,
-            key: Vec::new(),
-            value: Vec::new(),
+            // Sized for the usual pair, so a new body does not grow them byte by byte.
+            key: Vec::with_capacity(64),
+            value: Vec::with_capacity(256),
             pair_start: 0,
             keys: {
                 let mut keys = KeySets::default();
@@ -78,7 +79,7 @@ impl FormRedactor {
                 keys
             },
             key_bytes: 0,
-            decoded: Vec::new(),
+            decoded: Vec::with_capacity(256),
             any_out: false,
             offset: 0,
             failed: None,
@@ -247,31 +248,51 @@ fn plain_run(bytes: &[u8]) -> usize {
     i
 }
 
+/// The value of each hex digit (a checked token has only hex digits after a `%`).
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Decodes `+` and `%XX` escapes of a syntactically checked token into `out`; the result must be
 /// UTF-8.
 pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
+    // Never longer than the token: written by index into a buffer of its length, then cut to
+    // what was written (no capacity check per byte).
     out.clear();
-    let hex = |b: u8| match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        _ => b - b'A' + 10,
-    };
-    // Runs between escapes are copied whole.
-    let mut rest = raw;
-    while let Some(i) = rest.iter().position(|&b| b == b'%' || b == b'+') {
-        out.extend_from_slice(&rest[..i]);
-        if rest[i] == b'+' {
-            out.push(b' ');
-            rest = &rest[i + 1..];
-        } else {
-            out.push(hex(rest[i + 1]) << 4 | hex(rest[i + 2]));
-            rest = &rest[i + 3..];
-        }
+    out.resize(raw.len(), 0);
+    let (mut i, mut n, mut high) = (0, 0, 0u8);
+    while i < raw.len() {
+        let (byte, step) = match raw[i] {
+            b'%' => (
+                HEX_VALUE[usize::from(raw[i + 1])] << 4 | HEX_VALUE[usize::from(raw[i + 2])],
+                3,
+            ),
+            b'+' => (b' ', 1),
+            b => (b, 1),
+        };
+        out[n] = byte;
+        high |= byte;
+        n += 1;
+        i += step;
     }
-    out.extend_from_slice(rest);
-    match std::str::from_utf8(out) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(V::InvalidUtf8),
+    out.truncate(n);
+    // ASCII (no byte with its high bit set) is UTF-8.
+    if high < 0x80 || std::str::from_utf8(out).is_ok() {
+        Ok(())
+    } else {
+        Err(V::InvalidUtf8)
     }
 }
 
@@ -283,6 +304,29 @@ pub(crate) fn encode(text: &[u8], out: &mut Vec<u8>) {
             b' ' => out.push(b'+'),
             b if b.is_ascii_alphanumeric() || b"*-._".contains(&b) => out.push(b),
             b => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_reads_escapes_in_either_case_and_refuses_what_is_not_utf8() {
+        let mut out = Vec::new();
+        for (raw, want) in [
+            (&b"a+b%2B%2bc"[..], "a b++c"),
+            (b"%e5%BC%a0", "张"),
+            (b"", ""),
+            (b"%41%7e~", "A~~"),
+        ] {
+            decode(raw, &mut out).unwrap();
+            assert_eq!(out, want.as_bytes(), "{raw:?}");
+        }
+        // A lone continuation byte, a surrogate, an overlong slash, a truncated sequence.
+        for raw in [&b"%80"[..], b"%ED%A0%80", b"%C0%AF", b"x%E5%BC"] {
+            assert_eq!(decode(raw, &mut out), Err(V::InvalidUtf8), "{raw:?}");
         }
     }
 }

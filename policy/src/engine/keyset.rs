@@ -65,7 +65,13 @@ const LINEAR: usize = 32;
 impl KeySets {
     pub fn push(&mut self) {
         if self.levels.len() == self.depth {
-            self.levels.push(Level::default());
+            // Room for the usual object (a form, a CSV header) up front: growing from empty
+            // would reallocate both vectors several times in every new body.
+            self.levels.push(Level {
+                arena: Vec::with_capacity(16 * LINEAR),
+                entries: Vec::with_capacity(LINEAR),
+                ..Level::default()
+            });
         }
         let l = &mut self.levels[self.depth];
         l.arena.clear();
