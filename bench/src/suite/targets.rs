@@ -107,14 +107,17 @@ pub fn sluice(setup: &Setup, name: &'static str, policy: &str) -> Result<Target,
     sluice_with(setup, &setup.sluice, name, policy, "")
 }
 
-/// `sluice-candidate`: `sluice-reference`'s configuration run by the build at `binary`.
+/// `sluice-candidate`: `sluice-reference`'s configuration run by the build at `binary`, with
+/// the lines of `SLUICE_BENCH_CANDIDATE_CONFIG` appended (they follow its `[[upstream]]`): two
+/// builds, or two configurations of one build, compared within each round.
 pub fn sluice_candidate(setup: &Setup, binary: &Path) -> Result<Target, String> {
+    let tail = std::env::var("SLUICE_BENCH_CANDIDATE_CONFIG").unwrap_or_default();
     sluice_with(
         setup,
         binary,
         "sluice-candidate",
         "reference-policy.toml",
-        "",
+        &format!("{tail}\n"),
     )
 }
 
