@@ -9,6 +9,22 @@
 //! by sluice (or by the connection), so the allow-list refuses the class, not a list of spellings:
 //! every name in a class, and every prefix a class owns (`sluice-`, `x-forwarded-`, `proxy-`).
 
+/// Sluice's own fields and the trace context: what sluice says about a message (who asked, under
+/// which contract, which disclosure, which request and trace), which no peer may say for it.
+const SLUICES_OWN: &[&str] = &["x-request-id", "traceparent", "tracestate", "baggage"];
+const SLUICES_OWN_PREFIXES: &[&str] = &["sluice-"];
+
+/// Whether `name` (any case) is one of sluice's own fields or trace context: never copied from
+/// one side to the other, whichever way a message goes (the partner's answer to a push
+/// included, which otherwise crosses with its end-to-end fields).
+pub fn is_sluices_own(name: &str) -> bool {
+    SLUICES_OWN.iter().any(|n| n.eq_ignore_ascii_case(name))
+        || SLUICES_OWN_PREFIXES.iter().any(|p| {
+            name.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+}
+
 /// The classes, each as the expectation a refusal states, with its names and prefixes.
 const CLASSES: &[(&str, &[&str], &[&str])] = &[
     (
@@ -74,8 +90,8 @@ const CLASSES: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "a header sluice does not own (this one is sluice's own fields and trace context, which never cross to the other side)",
-        &["x-request-id", "traceparent", "tracestate", "baggage"],
-        &["sluice-"],
+        SLUICES_OWN,
+        SLUICES_OWN_PREFIXES,
     ),
     (
         "a header sluice does not own (this one is credentials or client identity, which are never forwarded)",
@@ -139,6 +155,22 @@ mod tests {
         }
         for name in ["x-page-token", "x-total-count", "link", "accept-language"] {
             assert_eq!(owner(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn sluices_own_fields_are_its_names_and_prefix_in_any_case() {
+        for name in [
+            "Sluice-Partner",
+            "sluice-x",
+            "X-Request-Id",
+            "traceparent",
+            "BAGGAGE",
+        ] {
+            assert!(super::is_sluices_own(name), "{name}");
+        }
+        for name in ["etag", "x-sluice", "sluice", "content-digest", "x-request"] {
+            assert!(!super::is_sluices_own(name), "{name}");
         }
     }
 }

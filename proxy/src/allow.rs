@@ -5,7 +5,8 @@
 //! and date, plus what the route's `headers` names (never a header sluice owns, see
 //! `sluice_policy::owned_headers`) and, in the push flow, the query parameters the route's
 //! `query` names. The partner's answer to an institution system (push) comes back with every
-//! header but the hop-by-hop ones: that is the institution's own traffic, not a disclosure.
+//! header but the hop-by-hop ones and sluice's own (`sluice-*`, the request id, trace context):
+//! that is the institution's own traffic, not a disclosure, but only sluice speaks for sluice.
 
 use http::{HeaderMap, HeaderName, header};
 
@@ -72,10 +73,15 @@ pub fn copy_pass_through(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-/// Every header but the hop-by-hop ones (the partner's answer to an institution system).
+/// Every header but the hop-by-hop ones and sluice's own fields and trace context (the
+/// partner's answer to an institution system: a partner cannot say which partner, contract,
+/// disclosure, request or trace its answer belongs to; sluice says it).
 pub fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
     for (name, value) in from {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
+        let name_str = name.as_str();
+        if !HOP_BY_HOP.contains(&name_str)
+            && !sluice_policy::owned_headers::is_sluices_own(name_str)
+        {
             to.append(name.clone(), value.clone());
         }
     }
@@ -170,10 +176,12 @@ mod tests {
     }
 
     #[test]
-    fn hop_by_hop_headers_never_come_back() {
+    fn hop_by_hop_headers_and_sluices_own_never_come_back() {
         let from = map(&[
             ("connection", "close"),
             ("transfer-encoding", "chunked"),
+            ("sluice-partner", "someone-else"),
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
             ("x-partner-ref", "r1"),
             ("content-type", "application/json"),
         ]);

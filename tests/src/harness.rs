@@ -39,6 +39,8 @@ pub struct Chunks {
     sized: bool,
     // Sent after the last chunk.
     trailers: Option<http::HeaderMap>,
+    // Header fields the mock adds to its response head, besides its type and coding.
+    head: http::HeaderMap,
 }
 
 impl Chunks {
@@ -55,6 +57,7 @@ impl Chunks {
             stall: false,
             sized: false,
             trailers: None,
+            head: http::HeaderMap::new(),
         }
     }
 
@@ -64,6 +67,11 @@ impl Chunks {
             trailers: Some(trailers),
             ..self
         }
+    }
+
+    /// These header fields in the response head a mock sends with this body.
+    pub fn with_head_fields(self, head: http::HeaderMap) -> Self {
+        Self { head, ..self }
     }
 
     /// `body` in one chunk, its length announced: the mock sends `Content-Length`.
@@ -85,13 +93,8 @@ impl Chunks {
     /// `chunk`, `times` times: a large body generated as it is sent.
     pub fn repeat(chunk: &[u8], times: usize) -> Self {
         Self {
-            chunks: VecDeque::new(),
-            fail_at_end: false,
-            delay: None,
             repeat: Some((Bytes::copy_from_slice(chunk), times)),
-            stall: false,
-            sized: false,
-            trailers: None,
+            ..Self::new(b"", 1, false)
         }
     }
 }
@@ -210,7 +213,10 @@ async fn serve_mock(
         body,
         trailers,
     ));
-    let mut resp = Response::new(m.body.boxed());
+    let mut body = m.body;
+    let head = std::mem::take(&mut body.head);
+    let mut resp = Response::new(body.boxed());
+    resp.headers_mut().extend(head);
     *resp.status_mut() = http::StatusCode::from_u16(m.status).unwrap();
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -212,3 +212,82 @@ async fn trailer_fields_never_cross_sluice_in_either_direction() {
     );
     sluice.shutdown().await;
 }
+
+/// The partner's answer to a push goes back to the institution system with its end-to-end
+/// fields, but a partner cannot speak for sluice there: it cannot say which partner, contract,
+/// disclosure, request or trace its answer belongs to. Before, every field of the answer but
+/// the hop-by-hop ones crossed, `sluice-partner: acme-loans` on safe-insure's answer included.
+#[tokio::test]
+async fn a_partners_answer_to_a_push_cannot_set_sluices_own_fields() {
+    let dir = pki("answer-fields", &["acme-loans", "safe-insure"]);
+    let mut forged = http::HeaderMap::new();
+    for (name, value) in [
+        ("sluice-partner", "acme-loans"),
+        ("sluice-contract", "acme-2026"),
+        ("sluice-disclosure", "forged"),
+        ("Sluice-Verdict", "ok"),
+        ("x-request-id", "forged"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        ("tracestate", "partner=1"),
+        ("baggage", "customer=110101199003077777"),
+        ("x-partner-ref", "R-1"),
+    ] {
+        forged.append(name, value.parse().unwrap());
+    }
+    let answer = move |_: &http::Request<hyper::body::Incoming>| MockResponse {
+        status: 200,
+        content_type: "application/json",
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(br#"{"accepted":true}"#, 64, false).with_head_fields(forged.clone()),
+    };
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (partner, recorded) = mock_https(&dir, std::sync::Arc::new(answer)).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let internal = sluice.addr("internal").unwrap().port();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    for h2 in [false, true] {
+        let system = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        let push = Request::post(format!("https://localhost:{internal}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = system.request(push).await.unwrap();
+        assert_eq!(resp.status(), 200, "h2 {h2}");
+        let h = resp.headers().clone();
+        // The partner's own fields cross; sluice's are sluice's.
+        assert_eq!(h["x-partner-ref"], "R-1", "h2 {h2}");
+        for name in [
+            "sluice-partner",
+            "sluice-contract",
+            "sluice-verdict",
+            "traceparent",
+            "tracestate",
+            "baggage",
+        ] {
+            assert!(
+                h.get(name).is_none(),
+                "h2 {h2}: the partner set {name}: {h:?}"
+            );
+        }
+        assert_eq!(
+            h.get_all("sluice-disclosure").iter().count(),
+            1,
+            "h2 {h2}: {h:?}"
+        );
+        assert_ne!(h["sluice-disclosure"], "forged", "h2 {h2}");
+        // The request id is the one sluice gave the partner with the push.
+        let sent = recorded.requests();
+        let sent = &sent.last().unwrap().2;
+        assert_eq!(
+            h.get_all("x-request-id").iter().count(),
+            1,
+            "h2 {h2}: {h:?}"
+        );
+        assert_eq!(h["x-request-id"], sent["x-request-id"], "h2 {h2}");
+    }
+    sluice.shutdown().await;
+}
