@@ -73,14 +73,22 @@ pub fn copy_pass_through(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-/// Every header but the hop-by-hop ones and sluice's own fields and trace context (the
-/// partner's answer to an institution system: a partner cannot say which partner, contract,
-/// disclosure, request or trace its answer belongs to; sluice says it).
+/// Every header but the hop-by-hop ones (the fixed ones and those the message's `Connection`
+/// names, RFC 9110 §7.6.1) and sluice's own fields and trace context (the partner's answer to an
+/// institution system: a partner cannot say which partner, contract, disclosure, request or
+/// trace its answer belongs to; sluice says it).
 pub fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    let nominated = |name: &str| {
+        from.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(name)))
+        })
+    };
     for (name, value) in from {
         let name_str = name.as_str();
         if !HOP_BY_HOP.contains(&name_str)
             && !sluice_policy::owned_headers::is_sluices_own(name_str)
+            && !nominated(name_str)
         {
             to.append(name.clone(), value.clone());
         }
@@ -181,7 +189,12 @@ mod tests {
             ("connection", "close"),
             ("transfer-encoding", "chunked"),
             ("sluice-partner", "someone-else"),
-            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            ("connection", "X-Hop, keep-alive"),
+            ("x-hop", "1"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
             ("x-partner-ref", "r1"),
             ("content-type", "application/json"),
         ]);
