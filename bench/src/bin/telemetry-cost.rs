@@ -19,7 +19,10 @@ use sluice::tracecontext::TraceId;
 
 const USAGE: &str = "Measures the CPU one request's telemetry costs (export off, then on).
 
-Usage: telemetry-cost [--requests 100000] [--on-only]   (10 000 requests a second)";
+Usage: telemetry-cost [--requests 100000] [--sampler-ratio 1.0] [--on-only]   (10 000 requests a second)
+
+--sampler-ratio R: the fraction of traces sampled (`telemetry.sampler_ratio`); the requests
+carry no traceparent, so the ratio decides for each.";
 
 /// The telemetry of one served pull, as `stack.rs` and the pull flow make it.
 fn one_request(telemetry: Option<&Telemetry>, metrics: &Metrics, seq: u64) {
@@ -149,6 +152,15 @@ fn main() -> Result<(), String> {
         .map(|w| w[1].parse().map_err(|e| format!("--requests: {e}")))
         .transpose()?
         .unwrap_or(100_000);
+    let ratio: f64 = args
+        .windows(2)
+        .find(|w| w[0] == "--sampler-ratio")
+        .map(|w| w[1].parse().map_err(|e| format!("--sampler-ratio: {e}")))
+        .transpose()?
+        .unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(format!("--sampler-ratio: got {ratio}, expected 0.0 to 1.0"));
+    }
     let (sink, received) = sluice_bench::suite::otlp_sink::start()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -173,7 +185,7 @@ fn main() -> Result<(), String> {
             timeout: Duration::from_secs(10),
             headers: vec![],
             tls: Default::default(),
-            sampler_ratio: Some(1.0),
+            sampler_ratio: Some(ratio),
             max_queued_spans: 8192,
         };
         let telemetry = Telemetry::new(config).map_err(|e| e.to_string())?;

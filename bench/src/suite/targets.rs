@@ -122,15 +122,17 @@ pub fn sluice_candidate(setup: &Setup, binary: &Path) -> Result<Target, String> 
 }
 
 /// `sluice-otel`: `sluice-reference` exporting its spans and metrics over OTLP/HTTP to an
-/// in-process sink every second, as a production instance with telemetry on would.
+/// in-process sink every second, as a production instance with telemetry on would; the lines
+/// of `SLUICE_BENCH_OTEL_CONFIG` are added to its `[telemetry]` (`sampler_ratio = 0.25`).
 pub fn sluice_otel(setup: &Setup, sink: std::net::SocketAddr) -> Result<Target, String> {
+    let extra = std::env::var("SLUICE_BENCH_OTEL_CONFIG").unwrap_or_default();
     sluice_with(
         setup,
         &setup.sluice,
         "sluice-otel",
         "reference-policy.toml",
         &format!(
-            "[telemetry]\notlp_endpoint = \"http://{sink}\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 1000\n"
+            "[telemetry]\notlp_endpoint = \"http://{sink}\"\nprotocol = \"http/protobuf\"\nexport_interval_ms = 1000\n{extra}\n"
         ),
     )
 }
