@@ -39,6 +39,9 @@ pub enum Reason {
     BodyTooLarge,
     /// A request body that, asked for more, sent nothing for `body_read_timeout_ms`.
     BodyTimeout,
+    /// A body on a GET, HEAD or DELETE request, whose methods define none: a server that
+    /// ignores it unread would take it for the next request on the connection.
+    BodyNotAllowed,
     /// The body broke the contract (with the structural path; never the value).
     PolicyViolation(String),
     /// Ambiguous or forbidden message framing (CL+TE, bad Transfer-Encoding, ...).
@@ -177,9 +180,10 @@ impl Reason {
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::PolicyViolation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Reason::BadFraming | Reason::UpgradeRefused | Reason::BadPath(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Reason::BadFraming
+            | Reason::UpgradeRefused
+            | Reason::BadPath(_)
+            | Reason::BodyNotAllowed => StatusCode::BAD_REQUEST,
             Reason::ConnectionLimit => StatusCode::SERVICE_UNAVAILABLE,
             Reason::UpstreamUnavailable | Reason::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -214,6 +218,7 @@ impl Reason {
             Reason::UnsupportedEncoding => "unsupported_encoding",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyTimeout => "body_timeout",
+            Reason::BodyNotAllowed => "body_not_allowed",
             Reason::PolicyViolation(_) => "policy_violation",
             Reason::BadFraming => "bad_framing",
             Reason::UpgradeRefused => "upgrade_refused",
@@ -241,6 +246,7 @@ impl Reason {
             self,
             Reason::BadFraming
                 | Reason::UpgradeRefused
+                | Reason::BodyNotAllowed
                 | Reason::CertificateRevoked
                 | Reason::ConnectionLimit
         )

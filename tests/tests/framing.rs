@@ -146,3 +146,91 @@ async fn an_http2_preface_on_an_http1_connection_is_not_served() {
     );
     assert_eq!(recorder.requests().len(), 0, "the institution was called");
 }
+
+/// A request body on GET, HEAD or DELETE has no meaning (RFC 9110 §9.3.1, §9.3.2, §9.3.5), and
+/// a server that ignores it without reading it reads the body as the next request on the
+/// connection: a request no route allowed, sent on sluice's upstream connection, whose answer
+/// sluice would take for the next request's. Such a body is refused before the institution is
+/// called, however it is framed (`Content-Length` or chunked, HTTP/1.1 or HTTP/2 DATA frames);
+/// an empty one (`Content-Length: 0`, or HTTP/2 headers followed by one empty DATA frame) is no
+/// body. Before: forwarded with its `Content-Length` (HTTP/1.1; the institution answered 200), or
+/// dropped unseen (HTTP/2, no length).
+#[tokio::test]
+async fn a_body_on_a_method_without_one_is_refused_and_never_reaches_the_institution() {
+    let dir = pki("bodiless-methods", &["acme-loans"]);
+    let (inst, recorder) = mock_http(institution()).await;
+    let (partner, _) = mock_https(&dir, institution()).await;
+    // HEAD and DELETE routes beside the example's GETs.
+    let route = |method: &str, path: &str| {
+        format!(
+            "  [[contract.route]]\n  flow     = \"pull\"\n  method   = \"{method}\"\n  path     = \"{path}\"\n  upstream = \"institution\"\n\n"
+        )
+    };
+    let policy = example_policy().replacen(
+        "  [contract.fields]",
+        &format!(
+            "{}{}  [contract.fields]",
+            route("HEAD", "/v1/applicants/{id}"),
+            route("DELETE", "/v1/holds/{id}")
+        ),
+        1,
+    );
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let addr = sluice.addr("partners").unwrap();
+    let smuggled = "GET /v1/employees HTTP/1.1\r\nHost: x\r\n\r\n";
+    let cases = [
+        format!(
+            "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        ),
+        format!(
+            "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
+            smuggled.len()
+        ),
+        format!(
+            "HEAD /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        ),
+        format!(
+            "DELETE /v1/holds/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        ),
+    ];
+    for case in &cases {
+        let answer = raw(&dir, addr, case.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400")
+                && (case.starts_with("HEAD") || answer.contains("body_not_allowed")),
+            "{case:?} got {answer:?}"
+        );
+    }
+    // HTTP/2: DATA frames after a GET's headers.
+    let acme = client_for::<Chunks>(
+        &dir,
+        Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+        true,
+    );
+    let req = http::Request::get(format!("https://localhost:{}/v1/applicants/1", addr.port()))
+        .body(Chunks::new(smuggled.as_bytes(), 8, false))
+        .unwrap();
+    let resp = acme.request(req).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        recorder.requests().is_empty(),
+        "the institution was called: {:?}",
+        recorder.requests()
+    );
+    // No body, or an empty one, is served.
+    let empty = "GET /v1/applicants/1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    assert!(
+        raw(&dir, addr, empty.as_bytes())
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let req = http::Request::get(format!("https://localhost:{}/v1/applicants/1", addr.port()))
+        .body(Chunks::new(b"", 8, false))
+        .unwrap();
+    assert_eq!(acme.request(req).await.unwrap().status(), 200);
+    assert_eq!(recorder.requests().len(), 2);
+    sluice.shutdown().await;
+}

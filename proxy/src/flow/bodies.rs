@@ -13,6 +13,41 @@ use crate::body::{BoxError, OnFinish, ProxyBody, RedactedBody, SubjectSink};
 use crate::errors::{BodySource, Reason};
 use crate::state::PolicyState;
 
+/// Refuses a body on a request whose method has none. GET, HEAD and DELETE define no meaning
+/// for one (RFC 9110 §9.3.1, §9.3.2, §9.3.5), and a server that ignores such a body without
+/// reading it reads it as the next request on the connection — a request no route allowed,
+/// whose answer would be taken for the next request's. Refused however it is framed: an
+/// announced length, or data frames (chunks, HTTP/2 DATA) read here before the upstream is
+/// called; a body that turns out empty (`Content-Length: 0`, a lone empty frame ending the
+/// stream, as some HTTP/2 clients send) is no body. The wait for it is the body read timeout.
+pub(super) async fn none_on_bodiless_method(
+    method: &http::Method,
+    body: &mut hyper::body::Incoming,
+    timeout: std::time::Duration,
+) -> Result<(), Reason> {
+    use http::Method;
+    use http_body::Body as _;
+    if !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) || body.is_end_stream() {
+        return Ok(());
+    }
+    if body.size_hint().lower() > 0 {
+        return Err(Reason::BodyNotAllowed);
+    }
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            // A body that breaks its own framing.
+            let frame = frame.map_err(|_| Reason::BadFraming)?;
+            if frame.data_ref().is_some_and(|d| !d.is_empty()) {
+                return Err(Reason::BodyNotAllowed);
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(Reason::BodyTimeout))
+}
+
 /// Whether a request announces a body longer than `max` (refused before anything is sent).
 pub(super) fn announced_over(headers: &http::HeaderMap, max: u64) -> bool {
     headers

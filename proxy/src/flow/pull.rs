@@ -20,7 +20,9 @@ pub(crate) async fn pull(
     peer: &PeerIdentity,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Reason> {
-    let (parts, body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
+    let read_timeout = f.shared.config.limits.body_read_timeout;
+    bodies::none_on_bodiless_method(&parts.method, &mut body, read_timeout).await?;
     // A body the partner sends is checked against its Content-Digest as it streams, like a push.
     let digest = f.incoming_digest(&parts.headers)?;
     let limit = f.shared.config.limits.max_request_body_bytes;
@@ -30,10 +32,7 @@ pub(crate) async fn pull(
     // Why the partner's body failed, when it did: its reason, not the institution's answer to a
     // cut body (nothing to note, and nothing allocated, for the usual request without one).
     let failure: Option<Arc<OnceLock<Reason>>> = (!body.is_end_stream()).then(Arc::default);
-    let body = bodies::verified(
-        bodies::limited(body, limit, f.shared.config.limits.body_read_timeout),
-        digest,
-    );
+    let body = bodies::verified(bodies::limited(body, limit, read_timeout), digest);
     let body = match &failure {
         Some(failure) => bodies::noting(body, failure.clone()),
         None => body,

@@ -18,7 +18,9 @@ pub(crate) async fn push(
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Reason> {
     let partner = f.state.policy.partner_of(f.r.contract).id.clone();
-    let (parts, body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
+    let read_timeout = f.shared.config.limits.body_read_timeout;
+    bodies::none_on_bodiless_method(&parts.method, &mut body, read_timeout).await?;
     // Two Content-Type fields: which one a downstream parser believes is anyone's guess.
     let ct =
         crate::allow::single_content_type(&parts.headers).ok_or(Reason::UnsupportedMediaType)?;
@@ -44,10 +46,7 @@ pub(crate) async fn push(
     let failure: Arc<OnceLock<Reason>> = Arc::default();
     let (finish, sink) = disclosure.into_body();
     let finish = noting_failure(finish, failure.clone());
-    let source = bodies::verified(
-        bodies::limited(body, limit, f.shared.config.limits.body_read_timeout),
-        digest,
-    );
+    let source = bodies::verified(bodies::limited(body, limit, read_timeout), digest);
     let body = match media {
         Some(media) => {
             let tap = f.shadow_tap(parts.method.as_str(), &target, media);
