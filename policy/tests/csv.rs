@@ -226,11 +226,22 @@ fn a_cell_or_held_row_past_its_limit_is_refused_at_the_same_byte_however_split()
         }
         cfg
     };
-    let cases: [(&[u8], bool, &str); 3] = [
+    let cases: [(&[u8], bool, &str); 5] = [
         (
             b"loan_id\nL12345678\n",
             false,
             "token_too_long at $.loans[*].loan_id (byte 16)",
+        ),
+        // The limit falls inside a character: passed at the same byte as for ASCII.
+        (
+            "loan_id\nL12345客\n".as_bytes(),
+            false,
+            "token_too_long at $.loans[*].loan_id (byte 16)",
+        ),
+        (
+            "loan_id,x\nL1234567,ab客\n".as_bytes(),
+            true,
+            "record_too_large at $.loans[*] (byte 23)",
         ),
         (
             b"loan_id\n\"L1234567\"\"\"\n",
