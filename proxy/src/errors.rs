@@ -18,6 +18,9 @@ pub enum Reason {
     /// The client certificate was revoked (or its partner's contracts ended) after this
     /// connection was opened: the connection is closed after this answer.
     CertificateRevoked,
+    /// A certificate carrying a partner's identity on an internal listener: partners do not
+    /// speak for the institution's systems.
+    PartnerCertificate,
     /// The partner already holds as many connections as it may (`max_connections_per_partner`).
     ConnectionLimit,
     /// The request path is not canonical (with the class of problem, never the path): an
@@ -170,6 +173,7 @@ impl Reason {
             Reason::UnknownPartner
             | Reason::AmbiguousIdentity
             | Reason::CertificateRevoked
+            | Reason::PartnerCertificate
             | Reason::NoContract
             | Reason::ContractExpired
             | Reason::ContractNotYetValid => StatusCode::FORBIDDEN,
@@ -207,6 +211,7 @@ impl Reason {
         match self {
             Reason::UnknownPartner => "unknown_partner",
             Reason::AmbiguousIdentity => "ambiguous_identity",
+            Reason::PartnerCertificate => "partner_certificate",
             Reason::CertificateRevoked => "certificate_revoked",
             Reason::ConnectionLimit => "connection_limit",
             Reason::BadPath(_) => "bad_path",
@@ -248,6 +253,7 @@ impl Reason {
                 | Reason::UpgradeRefused
                 | Reason::BodyNotAllowed
                 | Reason::CertificateRevoked
+                | Reason::PartnerCertificate
                 | Reason::ConnectionLimit
         )
     }

@@ -113,6 +113,13 @@ pub async fn route(
             crate::flow::pull(&flow, &partner.id, peer, req).await
         }
         ListenerKind::Internal => {
+            // The same CA may sign partners' certificates and the institution systems': one
+            // that names a partner (or two) is a partner's, whichever listener it reaches.
+            if let Some(peer) = conn.peer.as_ref()
+                && !matches!(partner_of(&state.policy, peer), Err(Reason::UnknownPartner))
+            {
+                return Err(Reason::PartnerCertificate);
+            }
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
             let partner = &state.policy.partner_of(resolved.contract).id;
             describe_span(ctx.otel.as_ref(), partner, &resolved, req.method());

@@ -291,3 +291,52 @@ async fn a_partners_answer_to_a_push_cannot_set_sluices_own_fields() {
     }
     sluice.shutdown().await;
 }
+
+/// The internal listener is for the institution's systems. Its client CA is, in the example and
+/// production configurations, the one that also signs partners' certificates — so a partner's
+/// certificate passed its handshake, and the partner could push through it: have sluice send a
+/// body of its making to another partner's API under sluice's client certificate and signature,
+/// recorded in the ledger as the institution's disclosure, and read that partner's answer. A
+/// certificate carrying a partner's identity is refused there (`403 partner_certificate`) before
+/// any route, share, rate or upstream; the institution's own certificate is served as before.
+#[tokio::test]
+async fn a_partners_certificate_cannot_push_through_the_internal_listener() {
+    let dir = pki("partner-on-internal", &["acme-loans", "safe-insure"]);
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
+    let sluice = start_sluice(&dir, inst, partner_api, &example_policy()).await;
+    let internal = sluice.addr("internal").unwrap().port();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    let push = || {
+        Request::post(format!("https://localhost:{internal}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    for (h2, before) in [(false, 0), (true, 1)] {
+        for who in ["acme-loans", "safe-insure"] {
+            let (cert, key) = (format!("partners/{who}.pem"), format!("partners/{who}.key"));
+            let partner = client(&dir, Some((&cert, &key)), h2);
+            let resp = partner.request(push()).await.unwrap();
+            assert_eq!(resp.status(), 403, "h2 {h2}: {who} pushed");
+            let got = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap();
+            let got = String::from_utf8_lossy(&got.to_bytes()).into_owned();
+            assert!(got.contains("\"partner_certificate\""), "{got}");
+        }
+        assert_eq!(
+            recorded.requests().len(),
+            before,
+            "h2 {h2}: the partner API was called"
+        );
+        let system = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        assert_eq!(
+            system.request(push()).await.unwrap().status(),
+            200,
+            "h2 {h2}"
+        );
+    }
+    assert_eq!(recorded.requests().len(), 2);
+    sluice.shutdown().await;
+}
