@@ -27,6 +27,24 @@ fn the_example_configuration_checks_after_certs_init() {
     );
 }
 
+/// An internal listener that should ask for no certificate says so (`client_auth = "none"`):
+/// left out, client certificates are required (before, left out meant none asked).
+#[test]
+fn an_internal_listener_asks_for_no_certificate_only_when_told() {
+    let dir = example_dir("internal-none");
+    let cfg = dir.join("sluice.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let none = text.replace(
+        "client_ca   = \"certs/ca.pem\"\nclient_auth = \"required\"\n",
+        "client_auth = \"none\"\n",
+    );
+    assert_ne!(none, text, "the example changed");
+    std::fs::write(&cfg, none).unwrap();
+    let (code, out, err) = sluice(&["config", "check", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: 2 listeners"), "{out}");
+}
+
 #[test]
 fn broken_configurations_name_the_problem() {
     let dir = example_dir("broken");
@@ -108,6 +126,21 @@ fn broken_configurations_name_the_problem() {
                 "[telemetry]\notlp_endpoint = \"https://collector:4317\"\n",
             ),
             "telemetry.ca: required for the https:// collector telemetry.otlp_endpoint names",
+        ),
+        // An internal listener asks for client certificates unless told not to.
+        (
+            text.replace(
+                "client_ca   = \"certs/ca.pem\"\nclient_auth = \"required\"\n",
+                "",
+            ),
+            "listener[1].client_ca: missing; expected the CA bundle that the institution systems' certificates must chain to (client certificates are required unless client_auth = \"none\", which lets whoever reaches the listener push)",
+        ),
+        (
+            text.replace(
+                "crls      = [\"certs/crl.pem\"]\n",
+                "crls      = [\"certs/crl.pem\"]\nclient_auth = \"none\"\n",
+            ),
+            "listener[0].client_auth: got \"none\", expected \"required\" (partner listeners always require client certificates)",
         ),
     ];
     for (variant, want) in cases {

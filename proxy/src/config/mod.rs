@@ -330,22 +330,34 @@ impl Config {
                     rl.name
                 )));
             }
+            // Required unless written otherwise: an internal listener that asks for no
+            // certificate lets whoever reaches it push to partners, so that is said, not implied.
             let client_auth = match (rl.kind, rl.client_auth) {
                 (RawKind::Partner, Some(RawClientAuth::Optional)) => {
                     return Err(fail(format!(
                         "{key}.client_auth: got \"optional\", expected \"required\" (partner listeners always require client certificates)"
                     )));
                 }
-                (RawKind::Partner, _) | (_, Some(RawClientAuth::Required)) => {
+                (RawKind::Partner, Some(RawClientAuth::None)) => {
+                    return Err(fail(format!(
+                        "{key}.client_auth: got \"none\", expected \"required\" (partner listeners always require client certificates)"
+                    )));
+                }
+                (_, None | Some(RawClientAuth::Required)) => {
                     sluice_certs::server::ClientAuth::Required
                 }
                 (_, Some(RawClientAuth::Optional)) => sluice_certs::server::ClientAuth::Optional,
-                (_, None) => sluice_certs::server::ClientAuth::Off,
+                (_, Some(RawClientAuth::None)) => sluice_certs::server::ClientAuth::Off,
             };
             if client_auth != sluice_certs::server::ClientAuth::Off && rl.client_ca.is_none() {
-                return Err(fail(format!(
-                    "{key}.client_ca: missing; expected the CA bundle that client certificates must chain to"
-                )));
+                return Err(fail(match rl.kind {
+                    RawKind::Partner => format!(
+                        "{key}.client_ca: missing; expected the CA bundle that client certificates must chain to"
+                    ),
+                    RawKind::Internal => format!(
+                        "{key}.client_ca: missing; expected the CA bundle that the institution systems' certificates must chain to (client certificates are required unless client_auth = \"none\", which lets whoever reaches the listener push)"
+                    ),
+                }));
             }
             listeners.push(Listener {
                 name: rl.name.clone(),

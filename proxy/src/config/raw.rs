@@ -93,6 +93,8 @@ pub(super) enum RawKind {
 pub(super) enum RawClientAuth {
     Required,
     Optional,
+    /// No client certificate asked (internal listeners only, when written out).
+    None,
 }
 
 #[derive(Debug, Deserialize)]
