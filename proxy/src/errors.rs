@@ -21,6 +21,8 @@ pub enum Reason {
     /// A certificate carrying a partner's identity on an internal listener: partners do not
     /// speak for the institution's systems.
     PartnerCertificate,
+    /// An internal listener names its callers (`callers`) and the certificate is none of them.
+    UnknownCaller,
     /// The partner already holds as many connections as it may (`max_connections_per_partner`).
     ConnectionLimit,
     /// The request path is not canonical (with the class of problem, never the path): an
@@ -174,6 +176,7 @@ impl Reason {
             | Reason::AmbiguousIdentity
             | Reason::CertificateRevoked
             | Reason::PartnerCertificate
+            | Reason::UnknownCaller
             | Reason::NoContract
             | Reason::ContractExpired
             | Reason::ContractNotYetValid => StatusCode::FORBIDDEN,
@@ -212,6 +215,7 @@ impl Reason {
             Reason::UnknownPartner => "unknown_partner",
             Reason::AmbiguousIdentity => "ambiguous_identity",
             Reason::PartnerCertificate => "partner_certificate",
+            Reason::UnknownCaller => "unknown_caller",
             Reason::CertificateRevoked => "certificate_revoked",
             Reason::ConnectionLimit => "connection_limit",
             Reason::BadPath(_) => "bad_path",

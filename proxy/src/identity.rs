@@ -13,14 +13,22 @@ pub fn partner_of<'p>(
     policy: &'p sluice_policy::CompiledPolicy,
     peer: &PeerIdentity,
 ) -> Result<&'p sluice_policy::Partner, Reason> {
-    let mut found = policy.partners.iter().filter(|p| match &p.identity {
-        Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
-        Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
-        Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
-    });
+    let mut found = policy
+        .partners
+        .iter()
+        .filter(|p| carries(peer, &p.identity));
     let first = found.next().ok_or(Reason::UnknownPartner)?;
     match found.next() {
         Some(_) => Err(Reason::AmbiguousIdentity),
         None => Ok(first),
+    }
+}
+
+/// Whether the certificate carries `identity` (a partner's, or an internal listener's caller).
+pub fn carries(peer: &PeerIdentity, identity: &Identity) -> bool {
+    match identity {
+        Identity::UriSan(u) => peer.uri_sans.iter().any(|x| x == u),
+        Identity::DnsSan(d) => peer.dns_sans.iter().any(|x| x == d),
+        Identity::SpkiSha256(h) => &peer.spki_sha256 == h,
     }
 }

@@ -120,6 +120,16 @@ pub async fn route(
             {
                 return Err(Reason::PartnerCertificate);
             }
+            // Named callers only, when the listener names them.
+            let callers = &shared.config.listeners[conn.listener].callers;
+            if !callers.is_empty()
+                && !conn
+                    .peer
+                    .as_ref()
+                    .is_some_and(|peer| callers.iter().any(|c| crate::identity::carries(peer, c)))
+            {
+                return Err(Reason::UnknownCaller);
+            }
             let resolved = state.policy.resolve_push(&method, &path, Instant::now())?;
             let partner = &state.policy.partner_of(resolved.contract).id;
             describe_span(ctx.otel.as_ref(), partner, &resolved, req.method());

@@ -127,6 +127,20 @@ fn broken_configurations_name_the_problem() {
             ),
             "telemetry.ca: required for the https:// collector telemetry.otlp_endpoint names",
         ),
+        (
+            text.replace(
+                "client_auth = \"required\"\n",
+                "client_auth = \"required\"\ncallers = [{ uri_san = \"spiffe://bank/core\", dns_san = \"core.bank\" }]\n",
+            ),
+            "listener[1].callers[0]: got 2 of uri_san, dns_san, spki_sha256, expected exactly one",
+        ),
+        (
+            text.replace(
+                "client_auth = \"required\"\n",
+                "client_auth = \"optional\"\ncallers = [{ uri_san = \"spiffe://bank/core\" }]\n",
+            ),
+            "listener[1].callers: needs client certificates; expected listener[1].client_auth = \"required\" (or left out)",
+        ),
         // An internal listener asks for client certificates unless told not to.
         (
             text.replace(

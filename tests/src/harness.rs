@@ -374,6 +374,8 @@ pub struct Extras<'a> {
     pub admin: &'a str,
     /// In the institution's `[[upstream]]`.
     pub institution: &'a str,
+    /// In the internal `[[listener]]`.
+    pub internal: &'a str,
     /// At the end (whole tables).
     pub tail: &'a str,
     /// The environment the configuration is read with (`OTEL_*` overrides), instead of the
@@ -396,6 +398,7 @@ pub async fn start_sluice_extras(
         limits,
         admin,
         institution: institution_extra,
+        internal,
         tail,
         env,
         origin,
@@ -440,6 +443,7 @@ cert = "server.pem"
 key = "server.key"
 client_ca = "ca.pem"
 client_auth = "required"
+{internal}
 [[upstream]]
 name = "institution"
 url = "http://{institution}"

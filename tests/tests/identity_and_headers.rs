@@ -340,3 +340,53 @@ async fn a_partners_certificate_cannot_push_through_the_internal_listener() {
     assert_eq!(recorded.requests().len(), 2);
     sluice.shutdown().await;
 }
+
+/// An internal listener that names its callers admits those institution systems only: another
+/// certificate its client CA signed is refused (`403 unknown_caller`) before any route, and the
+/// partner's API is never called.
+#[tokio::test]
+async fn an_internal_listener_with_callers_admits_only_them() {
+    let dir = pki("internal-callers", &["acme-loans", "safe-insure"]);
+    let ca = DevCa::load(&dir).unwrap();
+    let mut spec = LeafSpec::new("reporting", Usage::Client, 30);
+    spec.uris = vec!["spiffe://institution.sluice.test/reporting".into()];
+    let issued = ca.issue(&spec).unwrap();
+    std::fs::write(dir.join("reporting.pem"), &issued.cert_pem).unwrap();
+    std::fs::write(dir.join("reporting.key"), &issued.key_pem).unwrap();
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
+    let extras = Extras {
+        internal: "callers = [{ uri_san = \"spiffe://institution.sluice.test/sluice\" }]",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner_api, &example_policy(), &extras).await;
+    let internal = sluice.addr("internal").unwrap().port();
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    let push = || {
+        Request::post(format!("https://localhost:{internal}/v2/policies"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        let other = client(&dir, Some(("reporting.pem", "reporting.key")), h2);
+        let resp = other.request(push()).await.unwrap();
+        assert_eq!(resp.status(), 403, "h2 {h2}");
+        let got = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&got.to_bytes()).contains("\"unknown_caller\""));
+        let named = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        assert_eq!(
+            named.request(push()).await.unwrap().status(),
+            200,
+            "h2 {h2}"
+        );
+    }
+    assert_eq!(
+        recorded.requests().len(),
+        2,
+        "only the named caller's pushes went out"
+    );
+    sluice.shutdown().await;
+}

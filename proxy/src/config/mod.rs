@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod callers;
 mod raw;
 mod telemetry;
 
@@ -60,6 +61,9 @@ pub struct Listener {
     pub address: SocketAddr,
     /// TLS material.
     pub tls: sluice_certs::server::ServerMaterial,
+    /// Internal listeners: the identities of the institution systems that may push (empty: any
+    /// certificate `client_ca` signs, but a partner's).
+    pub callers: Vec<sluice_policy::Identity>,
 }
 
 /// A validated upstream.
@@ -359,6 +363,8 @@ impl Config {
                     ),
                 }));
             }
+            let callers =
+                callers::callers(&key, rl.kind, client_auth, &rl.callers).map_err(fail)?;
             listeners.push(Listener {
                 name: rl.name.clone(),
                 kind: match rl.kind {
@@ -373,6 +379,7 @@ impl Config {
                     crls: rl.crls.iter().map(|p| rel(p)).collect(),
                     client_auth,
                 },
+                callers,
             });
         }
         if listeners.is_empty() {

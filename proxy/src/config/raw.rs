@@ -109,6 +109,18 @@ pub(super) struct RawListener {
     #[serde(default)]
     pub(super) crls: Vec<PathBuf>,
     pub(super) client_auth: Option<RawClientAuth>,
+    #[serde(default)]
+    pub(super) callers: Vec<RawCaller>,
+}
+
+/// One identity an internal listener admits: exactly one of the three, as partners' in the
+/// policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCaller {
+    pub(super) uri_san: Option<String>,
+    pub(super) dns_san: Option<String>,
+    pub(super) spki_sha256: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
