@@ -248,14 +248,9 @@ async fn a_partners_answer_to_a_push_cannot_set_sluices_own_fields() {
     let (partner, recorded) = mock_https(&dir, std::sync::Arc::new(answer)).await;
     let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
     let internal = sluice.addr("internal").unwrap().port();
-    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
     for h2 in [false, true] {
         let system = client(&dir, Some(("institution.pem", "institution.key")), h2);
-        let push = Request::post(format!("https://localhost:{internal}/v2/policies"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let resp = system.request(push).await.unwrap();
+        let resp = system.request(push_to(internal)).await.unwrap();
         assert_eq!(resp.status(), 200, "h2 {h2}");
         let h = resp.headers().clone();
         // The partner's own fields cross; sluice's are sluice's.
@@ -306,13 +301,7 @@ async fn a_partners_certificate_cannot_push_through_the_internal_listener() {
     let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
     let sluice = start_sluice(&dir, inst, partner_api, &example_policy()).await;
     let internal = sluice.addr("internal").unwrap().port();
-    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
-    let push = || {
-        Request::post(format!("https://localhost:{internal}/v2/policies"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap()
-    };
+    let push = || push_to(internal);
     for (h2, before) in [(false, 0), (true, 1)] {
         for who in ["acme-loans", "safe-insure"] {
             let (cert, key) = (format!("partners/{who}.pem"), format!("partners/{who}.key"));
@@ -361,13 +350,7 @@ async fn an_internal_listener_with_callers_admits_only_them() {
     };
     let sluice = start_sluice_extras(&dir, inst, partner_api, &example_policy(), &extras).await;
     let internal = sluice.addr("internal").unwrap().port();
-    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
-    let push = || {
-        Request::post(format!("https://localhost:{internal}/v2/policies"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap()
-    };
+    let push = || push_to(internal);
     for h2 in [false, true] {
         let other = client(&dir, Some(("reporting.pem", "reporting.key")), h2);
         let resp = other.request(push()).await.unwrap();
@@ -389,4 +372,14 @@ async fn an_internal_listener_with_callers_admits_only_them() {
         "only the named caller's pushes went out"
     );
     sluice.shutdown().await;
+}
+
+/// The example's push of one policy record to safe-insure, through the internal listener at
+/// `port`.
+fn push_to(port: u16) -> Request<Full<Bytes>> {
+    let body = r#"{"policies":[{"policy_no":"P1","product":"health","premium":1200}]}"#;
+    Request::post(format!("https://localhost:{port}/v2/policies"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
 }
