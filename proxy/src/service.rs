@@ -113,6 +113,14 @@ pub async fn route(
             crate::flow::pull(&flow, &partner.id, peer, req).await
         }
         ListenerKind::Internal => {
+            // Revoked since this connection's handshake (with the listener's `crls`): refused,
+            // as on partner listeners.
+            if let Some(peer) = conn.peer.as_ref()
+                && shared.tls[conn.listener].is_revoked(peer)
+            {
+                conn.activity.close(crate::conn::CloseReason::Revoked);
+                return Err(Reason::CertificateRevoked);
+            }
             // The same CA may sign partners' certificates and the institution systems': one
             // that names a partner (or two) is a partner's, whichever listener it reaches.
             if let Some(peer) = conn.peer.as_ref()

@@ -383,3 +383,50 @@ fn push_to(port: u16) -> Request<Full<Bytes>> {
         .body(Full::new(Bytes::from(body)))
         .unwrap()
 }
+
+/// An institution system's certificate revoked while its connection is open pushes nothing
+/// more on it: every request checks the listener's current CRLs, as on partner listeners
+/// (before, only the next handshake did).
+#[tokio::test]
+async fn a_revoked_institution_system_cannot_push_on_its_open_connection() {
+    let dir = pki("internal-revoked", &["acme-loans", "safe-insure"]);
+    let ca = DevCa::load(&dir).unwrap();
+    let mut spec = LeafSpec::new("reporting", Usage::Client, 30);
+    spec.uris = vec!["spiffe://institution.sluice.test/reporting".into()];
+    let issued = ca.issue(&spec).unwrap();
+    // Where the development PKI's `revoke` finds a certificate by name.
+    std::fs::write(dir.join("partners/reporting.pem"), &issued.cert_pem).unwrap();
+    std::fs::write(dir.join("partners/reporting.key"), &issued.key_pem).unwrap();
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
+    let extras = Extras {
+        internal: "crls = [\"crl.pem\"]",
+        ..Extras::default()
+    };
+    let sluice = start_sluice_extras(&dir, inst, partner_api, &example_policy(), &extras).await;
+    let internal = sluice.addr("internal").unwrap().port();
+    // One client: its connection is kept open between the two pushes.
+    let system = client(
+        &dir,
+        Some(("partners/reporting.pem", "partners/reporting.key")),
+        true,
+    );
+    assert_eq!(
+        system.request(push_to(internal)).await.unwrap().status(),
+        200
+    );
+    sluice_certs::devpki::revoke(&dir, "reporting").unwrap();
+    sluice.shared().reload().unwrap();
+    let resp = system.request(push_to(internal)).await;
+    let status = resp.map(|r| r.status().as_u16()).unwrap_or(0);
+    assert!(
+        status == 403 || status == 0,
+        "pushed after revocation: {status}"
+    );
+    assert_eq!(
+        recorded.requests().len(),
+        1,
+        "the partner API got a push after revocation"
+    );
+    sluice.shutdown().await;
+}
