@@ -346,11 +346,20 @@ impl Shared {
         let now = sluice_policy::Instant::now();
         self.connections.sweep(|live| {
             let listener = &self.config.listeners[live.listener];
+            let revoked = |peer| self.tls[live.listener].is_revoked(peer);
             if listener.kind != crate::config::ListenerKind::Partner {
-                return false;
+                // An institution system's: closed when its certificate is revoked now, or names
+                // a partner (the new policy may have one by that identity).
+                return live.peer.as_ref().is_some_and(|peer| {
+                    revoked(peer)
+                        || !matches!(
+                            crate::identity::partner_of(&state.policy, peer),
+                            Err(crate::errors::Reason::UnknownPartner)
+                        )
+                });
             }
             let Some(peer) = &live.peer else { return true };
-            if self.tls[live.listener].is_revoked(peer) {
+            if revoked(peer) {
                 return true;
             }
             match crate::identity::partner_of(&state.policy, peer) {

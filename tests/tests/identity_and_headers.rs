@@ -385,8 +385,8 @@ fn push_to(port: u16) -> Request<Full<Bytes>> {
 }
 
 /// An institution system's certificate revoked while its connection is open pushes nothing
-/// more on it: every request checks the listener's current CRLs, as on partner listeners
-/// (before, only the next handshake did).
+/// more: the reload closes the connection and every request checks the listener's current
+/// CRLs, as on partner listeners (before, only the next handshake did).
 #[tokio::test]
 async fn a_revoked_institution_system_cannot_push_on_its_open_connection() {
     let dir = pki("internal-revoked", &["acme-loans", "safe-insure"]);
@@ -416,7 +416,12 @@ async fn a_revoked_institution_system_cannot_push_on_its_open_connection() {
         200
     );
     sluice_certs::devpki::revoke(&dir, "reporting").unwrap();
-    sluice.shared().reload().unwrap();
+    // Its open connection is closed by the reload itself, as a revoked partner's is.
+    let said = sluice.shared().reload().unwrap();
+    assert!(
+        said.contains("1 connection(s) no longer trusted closed"),
+        "{said}"
+    );
     let resp = system.request(push_to(internal)).await;
     let status = resp.map(|r| r.status().as_u16()).unwrap_or(0);
     assert!(
