@@ -29,7 +29,7 @@ impl ConsentList {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let h = crate::document::decode_hex32(line).ok_or(ConsentListError { line: i + 1 })?;
+            let h = crate::hex::decode_sha256(line).ok_or(ConsentListError { line: i + 1 })?;
             withdrawn.insert(h);
         }
         Ok(Self { withdrawn })

@@ -52,6 +52,13 @@ pub fn decode32(text: &str) -> Option<[u8; 32]> {
     decode(text)?.try_into().ok()
 }
 
+/// A SHA-256 written as 64 hex digits, colons allowed between them (as openssl prints a
+/// fingerprint): key pins and hashes in policies, configurations and lists.
+pub fn decode_sha256(text: &str) -> Option<[u8; 32]> {
+    let digits: String = text.chars().filter(|&c| c != ':').collect();
+    decode32(&digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -454,7 +454,7 @@ fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identit
     match known[0] {
         "uri_san" => Some(Identity::UriSan(value.into())),
         "dns_san" => Some(Identity::DnsSan(value.to_ascii_lowercase())),
-        _ => match decode_hex32(value) {
+        _ => match crate::hex::decode_sha256(value) {
             Some(h) => Some(Identity::SpkiSha256(h)),
             None => {
                 problems.push(
@@ -465,12 +465,6 @@ fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identit
             }
         },
     }
-}
-
-/// Decodes 64 hex digits (colons allowed, as openssl prints them).
-pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    let digits: String = s.chars().filter(|&c| c != ':').collect();
-    crate::hex::decode32(&digits)
 }
 
 fn read_contract(

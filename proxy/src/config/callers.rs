@@ -54,8 +54,7 @@ fn identity(key: &str, c: &RawCaller) -> Result<Identity, String> {
         (Some(u), _, _) => Identity::UriSan(u.clone()),
         (_, Some(d), _) => Identity::DnsSan(d.to_ascii_lowercase()),
         (_, _, Some(h)) => {
-            let digits: String = h.chars().filter(|&ch| ch != ':').collect();
-            Identity::SpkiSha256(sluice_policy::hex::decode32(&digits).ok_or_else(|| {
+            Identity::SpkiSha256(sluice_policy::hex::decode_sha256(h).ok_or_else(|| {
                 format!("{key}.spki_sha256: got {h:?}, expected 64 hexadecimal digits")
             })?)
         }
