@@ -24,6 +24,11 @@ pub fn partner_of<'p>(
     }
 }
 
+/// Whether the certificate carries the identity of a partner of the policy (one, or several).
+pub fn names_a_partner(policy: &sluice_policy::CompiledPolicy, peer: &PeerIdentity) -> bool {
+    policy.partners.iter().any(|p| carries(peer, &p.identity))
+}
+
 /// Whether the certificate carries `identity` (a partner's, or an internal listener's caller).
 pub fn carries(peer: &PeerIdentity, identity: &Identity) -> bool {
     match identity {

@@ -91,14 +91,17 @@ pub async fn route(
     };
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    // Revoked since this connection's handshake (the listener's current CRLs), on either kind
+    // of listener: refused, and the connection closed.
+    if let Some(peer) = conn.peer.as_ref()
+        && shared.tls[conn.listener].is_revoked(peer)
+    {
+        conn.activity.close(crate::conn::CloseReason::Revoked);
+        return Err(Reason::CertificateRevoked);
+    }
     match conn.kind {
         ListenerKind::Partner => {
             let peer = conn.peer.as_ref().ok_or(Reason::UnknownPartner)?;
-            // Revoked since this connection's handshake: refused, and the connection closed.
-            if shared.tls[conn.listener].is_revoked(peer) {
-                conn.activity.close(crate::conn::CloseReason::Revoked);
-                return Err(Reason::CertificateRevoked);
-            }
             let partner = partner_of(&state.policy, peer)?;
             let resolved =
                 state
@@ -113,18 +116,12 @@ pub async fn route(
             crate::flow::pull(&flow, &partner.id, peer, req).await
         }
         ListenerKind::Internal => {
-            // Revoked since this connection's handshake (with the listener's `crls`): refused,
-            // as on partner listeners.
-            if let Some(peer) = conn.peer.as_ref()
-                && shared.tls[conn.listener].is_revoked(peer)
-            {
-                conn.activity.close(crate::conn::CloseReason::Revoked);
-                return Err(Reason::CertificateRevoked);
-            }
             // The same CA may sign partners' certificates and the institution systems': one
             // that names a partner (or two) is a partner's, whichever listener it reaches.
-            if let Some(peer) = conn.peer.as_ref()
-                && !matches!(partner_of(&state.policy, peer), Err(Reason::UnknownPartner))
+            if conn
+                .peer
+                .as_ref()
+                .is_some_and(|peer| crate::identity::names_a_partner(&state.policy, peer))
             {
                 return Err(Reason::PartnerCertificate);
             }

@@ -351,11 +351,7 @@ impl Shared {
                 // An institution system's: closed when its certificate is revoked now, or names
                 // a partner (the new policy may have one by that identity).
                 return live.peer.as_ref().is_some_and(|peer| {
-                    revoked(peer)
-                        || !matches!(
-                            crate::identity::partner_of(&state.policy, peer),
-                            Err(crate::errors::Reason::UnknownPartner)
-                        )
+                    revoked(peer) || crate::identity::names_a_partner(&state.policy, peer)
                 });
             }
             let Some(peer) = &live.peer else { return true };
