@@ -18,8 +18,14 @@ const SLUICES_OWN_PREFIXES: &[&str] = &["sluice-"];
 /// one side to the other, whichever way a message goes (the partner's answer to a push
 /// included, which otherwise crosses with its end-to-end fields).
 pub fn is_sluices_own(name: &str) -> bool {
-    SLUICES_OWN.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || SLUICES_OWN_PREFIXES.iter().any(|p| {
+    in_class(name, SLUICES_OWN, SLUICES_OWN_PREFIXES)
+}
+
+/// Whether `name` is one of `names` or starts with one of `prefixes`, in any case — without a
+/// lowered copy: the proxy asks again for each allow-listed header of each request.
+fn in_class(name: &str, names: &[&str], prefixes: &[&str]) -> bool {
+    names.iter().any(|n| n.eq_ignore_ascii_case(name))
+        || prefixes.iter().any(|p| {
             name.get(..p.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(p))
         })
@@ -116,17 +122,9 @@ const CLASSES: &[(&str, &[&str], &[&str])] = &[
 /// What a header allow-list expected instead of `name` (any case), when a class owns it: such a
 /// header can never be allow-listed.
 pub fn owner(name: &str) -> Option<&'static str> {
-    // Case-insensitive without a lowered copy: the proxy asks again for each allow-listed
-    // header of each request.
-    let has_prefix = |p: &str| {
-        name.get(..p.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    };
-    CLASSES.iter().find_map(|(class, names, prefixes)| {
-        (names.iter().any(|n| n.eq_ignore_ascii_case(name))
-            || prefixes.iter().any(|p| has_prefix(p)))
-        .then_some(*class)
-    })
+    CLASSES
+        .iter()
+        .find_map(|(class, names, prefixes)| in_class(name, names, prefixes).then_some(*class))
 }
 
 #[cfg(test)]

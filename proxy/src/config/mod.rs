@@ -337,14 +337,13 @@ impl Config {
             // Required unless written otherwise: an internal listener that asks for no
             // certificate lets whoever reaches it push to partners, so that is said, not implied.
             let client_auth = match (rl.kind, rl.client_auth) {
-                (RawKind::Partner, Some(RawClientAuth::Optional)) => {
+                (RawKind::Partner, Some(got @ (RawClientAuth::Optional | RawClientAuth::None))) => {
+                    let got = match got {
+                        RawClientAuth::Optional => "optional",
+                        _ => "none",
+                    };
                     return Err(fail(format!(
-                        "{key}.client_auth: got \"optional\", expected \"required\" (partner listeners always require client certificates)"
-                    )));
-                }
-                (RawKind::Partner, Some(RawClientAuth::None)) => {
-                    return Err(fail(format!(
-                        "{key}.client_auth: got \"none\", expected \"required\" (partner listeners always require client certificates)"
+                        "{key}.client_auth: got \"{got}\", expected \"required\" (partner listeners always require client certificates)"
                     )));
                 }
                 (_, None | Some(RawClientAuth::Required)) => {

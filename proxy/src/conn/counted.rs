@@ -25,6 +25,12 @@ pub struct Place<K: Hash + Eq> {
     key: K,
 }
 
+impl<K: Hash + Eq> Counted<K> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<K, usize>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl<K: Hash + Eq + Clone> Counted<K> {
     /// At most `limit` places per key (at least 1: the configuration refuses 0, and a key is
     /// given its entry before it is counted).
@@ -34,10 +40,6 @@ impl<K: Hash + Eq + Clone> Counted<K> {
             forget_at_zero,
             held: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<K, usize>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A place under `key` (`own` makes the key when it has no entry yet), or `Err` with how
@@ -84,7 +86,7 @@ impl<K: Hash + Eq + Clone> Counted<K> {
 
 impl<K: Hash + Eq> Drop for Place<K> {
     fn drop(&mut self) {
-        let mut held = self.counted.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.counted.held();
         if let Some(n) = held.get_mut(&self.key) {
             *n = n.saturating_sub(1);
             if *n == 0 && self.counted.forget_at_zero {
