@@ -146,18 +146,12 @@ fn main() -> Result<(), String> {
         return Ok(());
     }
     let args: Vec<String> = std::env::args().collect();
-    let n: u64 = args
-        .windows(2)
-        .find(|w| w[0] == "--requests")
-        .map(|w| w[1].parse().map_err(|e| format!("--requests: {e}")))
-        .transpose()?
-        .unwrap_or(100_000);
-    let ratio: f64 = args
-        .windows(2)
-        .find(|w| w[0] == "--sampler-ratio")
-        .map(|w| w[1].parse().map_err(|e| format!("--sampler-ratio: {e}")))
-        .transpose()?
-        .unwrap_or(1.0);
+    let n: u64 = sluice_bench::arg("--requests", "100000")
+        .parse()
+        .map_err(|e| format!("--requests: {e}"))?;
+    let ratio: f64 = sluice_bench::arg("--sampler-ratio", "1.0")
+        .parse()
+        .map_err(|e| format!("--sampler-ratio: {e}"))?;
     if !(0.0..=1.0).contains(&ratio) {
         return Err(format!("--sampler-ratio: got {ratio}, expected 0.0 to 1.0"));
     }
