@@ -14,13 +14,9 @@ use sluice_tests::harness::*;
 #[tokio::test]
 async fn a_certificate_with_two_partner_identities_is_refused_as_ambiguous() {
     let dir = pki("ambiguous-identity", &["acme-loans", "safe-insure"]);
-    let ca = DevCa::load(&dir).unwrap();
-    let mut spec = LeafSpec::new("two-faced", Usage::Client, 30);
     // safe-insure first, acme-loans second: the policy lists acme-loans first.
-    spec.uris = vec![partner_uri("safe-insure"), partner_uri("acme-loans")];
-    let issued = ca.issue(&spec).unwrap();
-    std::fs::write(dir.join("partners/two-faced.pem"), &issued.cert_pem).unwrap();
-    std::fs::write(dir.join("partners/two-faced.key"), &issued.key_pem).unwrap();
+    let uris = [partner_uri("safe-insure"), partner_uri("acme-loans")];
+    issue_client(&dir, "partners/two-faced", &uris);
     let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
     let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
     let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
@@ -336,12 +332,7 @@ async fn a_partners_certificate_cannot_push_through_the_internal_listener() {
 #[tokio::test]
 async fn an_internal_listener_with_callers_admits_only_them() {
     let dir = pki("internal-callers", &["acme-loans", "safe-insure"]);
-    let ca = DevCa::load(&dir).unwrap();
-    let mut spec = LeafSpec::new("reporting", Usage::Client, 30);
-    spec.uris = vec!["spiffe://institution.sluice.test/reporting".into()];
-    let issued = ca.issue(&spec).unwrap();
-    std::fs::write(dir.join("reporting.pem"), &issued.cert_pem).unwrap();
-    std::fs::write(dir.join("reporting.key"), &issued.key_pem).unwrap();
+    issue_client(&dir, "reporting", &[REPORTING.into()]);
     let (inst, _) = mock_http(json_mock(b"{}")).await;
     let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
     let extras = Extras {
@@ -390,13 +381,8 @@ fn push_to(port: u16) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn a_revoked_institution_system_cannot_push_on_its_open_connection() {
     let dir = pki("internal-revoked", &["acme-loans", "safe-insure"]);
-    let ca = DevCa::load(&dir).unwrap();
-    let mut spec = LeafSpec::new("reporting", Usage::Client, 30);
-    spec.uris = vec!["spiffe://institution.sluice.test/reporting".into()];
-    let issued = ca.issue(&spec).unwrap();
     // Where the development PKI's `revoke` finds a certificate by name.
-    std::fs::write(dir.join("partners/reporting.pem"), &issued.cert_pem).unwrap();
-    std::fs::write(dir.join("partners/reporting.key"), &issued.key_pem).unwrap();
+    issue_client(&dir, "partners/reporting", &[REPORTING.into()]);
     let (inst, _) = mock_http(json_mock(b"{}")).await;
     let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
     let extras = Extras {
@@ -434,4 +420,19 @@ async fn a_revoked_institution_system_cannot_push_on_its_open_connection() {
         "the partner API got a push after revocation"
     );
     sluice.shutdown().await;
+}
+
+/// An institution system other than the one the development PKI issues.
+const REPORTING: &str = "spiffe://institution.sluice.test/reporting";
+
+/// A client certificate for `uris` from the development CA in `dir`, written to `at.pem` and
+/// `at.key` there.
+fn issue_client(dir: &std::path::Path, at: &str, uris: &[String]) {
+    let ca = DevCa::load(dir).unwrap();
+    let name = at.rsplit('/').next().unwrap();
+    let mut spec = LeafSpec::new(name, Usage::Client, 30);
+    spec.uris = uris.to_vec();
+    let issued = ca.issue(&spec).unwrap();
+    std::fs::write(dir.join(format!("{at}.pem")), &issued.cert_pem).unwrap();
+    std::fs::write(dir.join(format!("{at}.key")), &issued.key_pem).unwrap();
 }
