@@ -77,7 +77,7 @@ pub async fn route(
         .extensions()
         .get::<crate::tracecontext::TraceId>()
         .cloned()
-        .unwrap_or_else(|| crate::tracecontext::TraceId::from_headers(req.headers()));
+        .unwrap_or_else(crate::tracecontext::TraceId::random);
     let otel = req
         .extensions()
         .get::<crate::telemetry::SpanHandle>()

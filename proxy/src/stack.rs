@@ -100,10 +100,11 @@ impl Requests {
         let id: Arc<str> = crate::tracecontext::request_id().into();
         let chunked = req.version() == http::Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING);
-        // 2. The span; the caller's trace (W3C traceparent) or a new one, which the OTLP server
-        //    span joins.
+        // 2. The span; an institution system's trace (W3C traceparent) or a new one — never a
+        //    partner's (see `tracecontext`) — which the OTLP server span joins.
         let span = tracing::info_span!("request", request.id = %id, http.request.method = %req.method(), trace_id = tracing::field::Empty);
-        let (trace, parent) = crate::tracecontext::TraceId::with_parent(req.headers());
+        let inside = matches!(this.conn.kind, crate::config::ListenerKind::Internal);
+        let (trace, parent) = crate::tracecontext::TraceId::of_request(req.headers(), inside);
         let otel = this.shared.telemetry.as_ref().and_then(|t| {
             let s = t.server_span(&trace.0, parent.as_ref(), req.method())?;
             s.request(&id, req.version());

@@ -1,5 +1,15 @@
-//! W3C Trace Context (`traceparent`) from callers. A valid trace id is kept, so that a disclosure
-//! in the ledger and the caller's own traces line up; otherwise sluice starts a trace of its own.
+//! W3C Trace Context (`traceparent`) from callers, followed only across no trust boundary.
+//!
+//! An institution system (a caller on an internal listener) is inside the boundary: its valid
+//! trace id is kept, so that a disclosure in the ledger and that system's own traces line up, and
+//! its sampling decision stands. A partner is outside it, and its trace context is not followed:
+//! were it, the partner would choose the trace id written into the institution's evidence and
+//! telemetry (every disclosure in one trace it names, or in another caller's), and decide whether
+//! its own requests are traced at all — `sampled` cleared hides them from the institution's traces
+//! under a parent-based sampler, set on every request forces the export of each (the W3C
+//! recommendation's §8 "restart the trace" at a trust boundary). A partner's request starts a
+//! trace of sluice's own, sampled by sluice's sampler.
+//!
 //! The id is recorded in the ledger's `begin` entry and on the request span. It is never sent on
 //! to a partner: trace ids are internal data, and `traceparent` is not on any header allow-list
 //! unless a route names it.
@@ -11,14 +21,18 @@ use http::HeaderMap;
 pub struct TraceId(pub String);
 
 impl TraceId {
-    /// The caller's trace id when `traceparent` is valid, else a new random one.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        Self::with_parent(headers).0
+    /// The trace a request belongs to: the caller's, with its span as the parent of sluice's
+    /// server span, when the caller is `trusted` (inside the institution) and its `traceparent`
+    /// is valid; else a new trace with no parent.
+    pub fn of_request(headers: &HeaderMap, trusted: bool) -> (Self, Option<Parent>) {
+        if !trusted {
+            return (Self::random(), None);
+        }
+        Self::with_parent(headers)
     }
 
-    /// As [`TraceId::from_headers`], with the caller's span id (the parent of sluice's server
-    /// span) when `traceparent` is valid.
-    pub fn with_parent(headers: &HeaderMap) -> (Self, Option<Parent>) {
+    /// The caller's trace id and span when `traceparent` is valid, whoever the caller is.
+    fn with_parent(headers: &HeaderMap) -> (Self, Option<Parent>) {
         match headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
@@ -98,7 +112,7 @@ mod tests {
         // The example from the W3C Trace Context recommendation.
         let h = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
         assert_eq!(
-            TraceId::from_headers(&h).0,
+            TraceId::of_request(&h, true).0.0,
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         assert_eq!(
@@ -123,10 +137,19 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "garbage",
         ] {
-            let id = TraceId::from_headers(&headers(bad)).0;
+            let id = TraceId::of_request(&headers(bad), true).0.0;
             assert_ne!(id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
             assert_eq!(id.len(), 32, "{bad}");
         }
-        assert_eq!(TraceId::from_headers(&HeaderMap::new()).0.len(), 32);
+        assert_eq!(TraceId::of_request(&HeaderMap::new(), true).0.0.len(), 32);
+    }
+
+    #[test]
+    fn a_partners_traceparent_is_not_followed() {
+        let h = headers("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+        let (id, parent) = TraceId::of_request(&h, false);
+        assert_ne!(id.0, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(id.0.len(), 32);
+        assert_eq!(parent, None, "nor its sampling decision");
     }
 }

@@ -1,5 +1,6 @@
 //! OTLP export over real mTLS traffic: an in-process OTLP/HTTP receiver gets a server span per
-//! request — in the caller's trace, named after the route template, with the HTTP and `sluice.*`
+//! request — in an institution system's trace when it sent one, never in a partner's — named
+//! after the route template, with the HTTP and `sluice.*`
 //! attributes — a client span per upstream call under it, and the metrics; and nothing it
 //! receives carries the personal data the requests did (bodies, paths, query strings, headers).
 
@@ -77,7 +78,7 @@ async fn exporting_in(
     env: Option<&[(&str, &str)]>,
 ) -> sluice::server::Running {
     let (inst, _) = mock_http(institution()).await;
-    let (partner_api, _) = mock_http(institution()).await;
+    let (partner_api, _) = mock_https(dir, institution()).await;
     let extras = Extras {
         tail,
         env,
@@ -149,8 +150,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
         .find(|s| s["name"] == "GET /v1/applicants/{id}")
         .unwrap_or_else(|| panic!("no server span for the route in {found:#?}"));
     assert_eq!(served["kind"], 2);
-    assert_eq!(served["traceId"], TRACE, "joins the caller's trace");
-    assert_eq!(served["parentSpanId"], CALLER_SPAN);
+    assert_a_trace_of_sluices_own(served);
     for (key, want) in [
         ("http.request.method", "GET"),
         ("http.route", "/v1/applicants/{id}"),
@@ -184,7 +184,7 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
         .iter()
         .find(|s| s["kind"] == 3 && s["parentSpanId"] == served["spanId"])
         .unwrap_or_else(|| panic!("no client span under the server span in {found:#?}"));
-    assert_eq!(upstream["traceId"], TRACE);
+    assert_eq!(upstream["traceId"], served["traceId"]);
     assert_eq!(
         attr(upstream, "server.address").as_deref(),
         Some("institution")
@@ -212,17 +212,31 @@ async fn spans_and_metrics_reach_an_otlp_receiver_without_personal_data() {
         assert!(!text.contains(canary), "{canary} in /metrics");
     }
     // The sampled request's latency bucket points at its trace (an OpenMetrics exemplar).
-    let exemplar = format!(" # {{trace_id=\"{TRACE}\"}} ");
+    let trace = served["traceId"].as_str().unwrap();
+    let exemplar = format!(" # {{trace_id=\"{trace}\"}} ");
     assert!(
         text.lines().any(|l| {
             l.starts_with("http_server_request_duration_seconds_bucket{") && l.contains(&exemplar)
         }),
-        "no exemplar naming {TRACE} in\n{text}"
+        "no exemplar naming {trace} in\n{text}"
     );
     sluice.shutdown().await;
 }
 
-/// Sends one traced request with canaries in its path, query and headers; asserts it is served.
+/// The partner's `traceparent` (of [`one_traced_request`]) was not followed: `span` starts a trace
+/// of sluice's own.
+fn assert_a_trace_of_sluices_own(span: &Value) {
+    let trace = span["traceId"].as_str().unwrap();
+    assert_eq!(trace.len(), 32, "{span:#}");
+    assert_ne!(trace, TRACE, "a partner named the trace: {span:#}");
+    assert!(
+        span["parentSpanId"].as_str().unwrap_or("").is_empty(),
+        "a partner's span is the parent: {span:#}"
+    );
+}
+
+/// Sends one request with a partner's trace context and canaries in its path, query and
+/// headers; asserts it is served.
 async fn one_traced_request(sluice: &sluice::server::Running, dir: &Path) {
     let port = sluice.addr("partners").unwrap().port();
     let acme = acme_client(dir);
@@ -295,13 +309,12 @@ async fn grpc_export_carries_the_joined_spans_the_latency_histogram_and_the_coun
     .await;
     one_traced_request(&sluice, &dir).await;
     let served = served_span_and_metrics(&exports).await;
-    assert_eq!(served["traceId"], TRACE);
-    assert_eq!(served["parentSpanId"], CALLER_SPAN);
+    assert_a_trace_of_sluices_own(&served);
     assert_eq!(attr(&served, "sluice.verdict").as_deref(), Some("sent"));
     assert!(
         spans(&exports)
             .iter()
-            .any(|s| s["parentSpanId"] == served["spanId"] && s["traceId"] == TRACE),
+            .any(|s| s["parentSpanId"] == served["spanId"] && s["traceId"] == served["traceId"]),
         "a client span under the server span"
     );
     let metrics: String = exports
@@ -425,48 +438,143 @@ async fn otel_environment_variables_override_the_file() {
     sluice.shutdown().await;
 }
 
+/// An institution system pushes `RECORD` through the internal listener with `traceparent`;
+/// returns the status.
+async fn push_traced(sluice: &sluice::server::Running, dir: &Path, traceparent: &str) -> u16 {
+    const RECORD: &[u8] =
+        br#"{"policies":[{"policy_no":"P1","premium":1200,"holder":{"name":"Zhang Wei"}}]}"#;
+    let port = sluice.addr("internal").unwrap().port();
+    let c = client(dir, Some(("institution.pem", "institution.key")), true);
+    let req = Request::post(format!("https://localhost:{port}/v2/policies"))
+        .header("content-type", "application/json")
+        .header("traceparent", traceparent)
+        .body(Full::new(Bytes::from_static(RECORD)))
+        .unwrap();
+    fetch(&c, req).await.0
+}
+
+/// The partner acme-loans asks for an applicant with `traceparent`; asserts it is served.
+async fn pull_traced(sluice: &sluice::server::Running, dir: &Path, traceparent: &str) {
+    let port = sluice.addr("partners").unwrap().port();
+    let (status, _, _) = fetch(
+        &acme_client(dir),
+        Request::get(format!("https://localhost:{port}/v1/applicants/LA20260001"))
+            .header("traceparent", traceparent)
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+/// Waits (bounded) until the server span of `trace` has arrived.
+async fn span_of_trace(exports: &Exports, trace: &str) -> Value {
+    for _ in 0..200 {
+        if let Some(s) = spans(exports)
+            .into_iter()
+            .find(|s| s["traceId"] == trace && s["kind"] == 2)
+        {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no span of {trace} in {:#?}", spans(exports));
+}
+
 #[tokio::test]
-async fn a_callers_unsampled_trace_is_not_recorded() {
+async fn an_institution_systems_trace_is_followed_and_a_partners_is_not() {
     let (receiver, exports) = otlp_receiver().await;
-    let dir = pki("telemetry-unsampled", &["acme-loans"]);
+    let dir = pki("telemetry-trust", &["acme-loans", "safe-insure"]);
     let sluice = exporting(
         &dir,
         &example_policy(),
         &format!("[telemetry]\notlp_endpoint = \"http://{receiver}\"\nexport_interval_ms = 100"),
     )
     .await;
-    let port = sluice.addr("partners").unwrap().port();
-    let acme = acme_client(&dir);
     const UNSAMPLED: &str = "0af7651916cd43dd8448eb211c80319c";
-    // The unsampled request comes last: were it to leave an exemplar, it would be the newest.
+    const PARTNERS: &str = "5ce0e9a56015fec5aadfa328ae398115";
+    // The institution system's unsampled push comes after its sampled one: were it to leave an
+    // exemplar, it would be the newest.
     for (trace, flags) in [(TRACE, "01"), (UNSAMPLED, "00")] {
-        let (status, _, _) = fetch(
-            &acme,
-            Request::get(format!("https://localhost:{port}/v1/applicants/LA20260001"))
-                .header("traceparent", format!("00-{trace}-{CALLER_SPAN}-{flags}"))
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
-        .await;
+        let status = push_traced(&sluice, &dir, &format!("00-{trace}-{CALLER_SPAN}-{flags}")).await;
         assert_eq!(status, 200);
     }
-    // The sampled request's span arrives; the shutdown flushes anything still queued.
+    // A partner that says "not sampled" is traced all the same, in a trace of sluice's own.
+    pull_traced(&sluice, &dir, &format!("00-{PARTNERS}-{CALLER_SPAN}-00")).await;
+    let pushed = span_of_trace(&exports, TRACE).await;
+    assert_eq!(
+        pushed["parentSpanId"], CALLER_SPAN,
+        "joins the system's trace"
+    );
+    assert_eq!(attr(&pushed, "sluice.flow").as_deref(), Some("push"));
+    let mut pulled = None;
     for _ in 0..200 {
-        if spans(&exports).iter().any(|s| s["traceId"] == TRACE) {
+        pulled = spans(&exports)
+            .into_iter()
+            .find(|s| s["name"] == "GET /v1/applicants/{id}");
+        if pulled.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let pulled = pulled.expect("the partner hid its request from the traces");
+    assert_ne!(pulled["traceId"], PARTNERS);
+    assert!(pulled["parentSpanId"].as_str().unwrap_or("").is_empty());
     // Nor does /metrics point at a trace that was not recorded.
     let text = admin_get(sluice.addr("admin").unwrap(), "/metrics").await;
     assert!(text.contains(&format!("trace_id=\"{TRACE}\"")), "{text}");
     assert!(!text.contains(UNSAMPLED), "{text}");
+    assert!(!text.contains(PARTNERS), "{text}");
     sluice.shutdown().await;
     let all = spans(&exports);
-    assert!(all.iter().any(|s| s["traceId"] == TRACE));
     assert!(
-        all.iter().all(|s| s["traceId"] != UNSAMPLED),
-        "the caller said not sampled: {all:#?}"
+        all.iter()
+            .all(|s| s["traceId"] != UNSAMPLED && s["traceId"] != PARTNERS),
+        "{all:#?}"
+    );
+    // The ledger records the system's trace id, and none the partner chose.
+    let ledger = dir.join("ledger");
+    let entries = sluice::ledger::read::entries(&ledger).unwrap();
+    let traces: Vec<String> = sluice::ledger::read::disclosures(&ledger, &entries)
+        .iter()
+        .map(|d| d.0["trace_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(traces.len(), 3, "{traces:?}");
+    assert_eq!(traces[0], TRACE);
+    assert_eq!(traces[1], UNSAMPLED);
+    assert!(traces[2] != PARTNERS && traces[2].len() == 32, "{traces:?}");
+}
+
+#[tokio::test]
+async fn a_partner_cannot_force_its_requests_into_the_traces() {
+    let (receiver, exports) = otlp_receiver().await;
+    let dir = pki("telemetry-forced", &["acme-loans", "safe-insure"]);
+    // Sluice samples no new trace; a caller's decision is followed where it is trusted.
+    let sluice = exporting(
+        &dir,
+        &example_policy(),
+        &format!(
+            "[telemetry]\notlp_endpoint = \"http://{receiver}\"\nexport_interval_ms = 100\nsampler_ratio = 0.0"
+        ),
+    )
+    .await;
+    const PARTNERS: &str = "5ce0e9a56015fec5aadfa328ae398115";
+    for _ in 0..3 {
+        pull_traced(&sluice, &dir, &format!("00-{PARTNERS}-{CALLER_SPAN}-01")).await;
+    }
+    // A sampled push after them: once its span has arrived, theirs would have too.
+    assert_eq!(
+        push_traced(&sluice, &dir, &format!("00-{TRACE}-{CALLER_SPAN}-01")).await,
+        200
+    );
+    span_of_trace(&exports, TRACE).await;
+    sluice.shutdown().await;
+    let all = spans(&exports);
+    assert!(
+        all.iter()
+            .all(|s| s["traceId"] == TRACE
+                && attr(s, "sluice.partner").as_deref() != Some("acme-loans")),
+        "a partner's sampled flag was followed: {all:#?}"
     );
 }
 

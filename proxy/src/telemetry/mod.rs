@@ -2,10 +2,11 @@
 //! HTTP/protobuf, TLS and client certificates to the collector) when `[telemetry]` is set — and
 //! nothing leaves otherwise.
 //!
-//! Each request gets a **server span**, each upstream call a **client span** under it. A caller's
-//! W3C `traceparent` is honoured (the server span joins the caller's trace, and the caller's
-//! sampling decision is followed); trace context is never sent on to partners or upstreams:
-//! trace ids are internal data.
+//! Each request gets a **server span**, each upstream call a **client span** under it. An
+//! institution system's W3C `traceparent` is honoured (the server span joins its trace, and its
+//! sampling decision is followed); a partner's is not ([`crate::tracecontext`]: the trust
+//! boundary). Trace context is never sent on to partners or upstreams: trace ids are internal
+//! data.
 //!
 //! This module is the only place a span attribute is set: [`attributes`] describes a request
 //! through typed methods, and the generic setters behind them are private here. Keys are the

@@ -74,8 +74,8 @@ impl Telemetry {
         }))
     }
 
-    /// Starts a server span for a request: in the caller's trace when its `traceparent` was
-    /// valid (`parent` set; the caller's sampling decision stands), else a root span with the
+    /// Starts a server span for a request: in the caller's trace when `parent` is set (a trusted
+    /// caller's valid `traceparent`; its sampling decision stands), else a root span with the
     /// request's own trace id. `None` before the pipeline runs.
     pub fn server_span(
         &self,
