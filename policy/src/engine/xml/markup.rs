@@ -159,10 +159,33 @@ fn xml_chars(bytes: &[u8]) -> bool {
         })
 }
 
+/// Bytes after which text is not plain ASCII to copy as it is: a reference (`&`), `<`, a `]`
+/// (which may start `]]>`), a control character other than tab, LF and CR, and any non-ASCII
+/// byte (UTF-8 to check, and U+FFFE or U+FFFF to refuse).
+static NOT_PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c == b'&'
+            || c == b'<'
+            || c == b']'
+            || c >= 0x80
+            || (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r');
+        b += 1;
+    }
+    t
+};
+
 /// Decodes character data or an attribute value as written (`raw`) into `out`: references
 /// resolved, every character checked. `attr` refuses `<` (allowed nowhere raw in a value).
 pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
     out.clear();
+    // Most values are plain ASCII: one pass over the bytes decides it, and they are the text.
+    if !raw.iter().any(|&b| NOT_PLAIN[usize::from(b)]) {
+        out.push_str(std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?);
+        return Ok(());
+    }
     let text = std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?;
     if !attr && memchr::memchr_iter(b']', raw).any(|i| raw[i..].starts_with(b"]]>")) {
         return Err(V::InvalidXml);
@@ -259,4 +282,39 @@ pub(crate) fn declaration(t: &[u8]) -> Result<Option<String>, V> {
         return Err(V::InvalidXml);
     }
     Ok(encoding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(raw: &str, attr: bool) -> Result<String, V> {
+        let mut out = String::from("left over");
+        decode(raw.as_bytes(), attr, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn plain_text_and_text_with_references_or_checks_decode_alike() {
+        // Plain ASCII (the quick path), and each byte that leaves it.
+        assert_eq!(
+            decoded("LA2026 0001\t\r\n", false).unwrap(),
+            "LA2026 0001\t\r\n"
+        );
+        assert_eq!(decoded("", false).unwrap(), "");
+        assert_eq!(decoded("a &amp; b &#x4E2D;", false).unwrap(), "a & b 中");
+        assert_eq!(decoded("欧阳", false).unwrap(), "欧阳");
+        assert_eq!(decoded("a]b]]", false).unwrap(), "a]b]]");
+        assert_eq!(decoded("a]]>b", false), Err(V::InvalidXml));
+        assert_eq!(decoded("a]]>b", true).unwrap(), "a]]>b");
+        assert_eq!(decoded("a<b", true), Err(V::InvalidXml));
+        assert_eq!(decoded("a\u{1}b", false), Err(V::ControlCharacter));
+        assert_eq!(decoded("a\u{FFFE}", false), Err(V::ControlCharacter));
+        assert_eq!(decoded("&bogus;", false), Err(V::XmlForbidden));
+        let mut out = String::new();
+        assert_eq!(
+            decode(b"a\xffb", false, &mut out),
+            Err(V::InvalidUtf8),
+            "not UTF-8"
+        );
+    }
 }
