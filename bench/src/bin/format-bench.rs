@@ -25,7 +25,10 @@ const CHUNK: usize = 64 * 1024;
 const USAGE: &str =
     "The CSV, form and XML engines on the reference records, against naive filters in the same run.
 
-Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5] [--only csv|form|xml]";
+Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5] [--only csv|form|xml] [--engine-only]
+
+--engine-only: the CSV and XML engines alone, best of --rounds, nothing else timed: to compare
+two builds of the engine (alternate them, or run each under `perf stat -e cycles:u`).";
 
 /// One body through the engine in `CHUNK`s; calls `on_chunk` after each.
 fn engine(cfg: &EngineConfig, body: &[u8], out: &mut Vec<u8>, mut on_chunk: impl FnMut()) -> usize {
@@ -163,6 +166,33 @@ fn main() {
     }
     if run("form") {
         form_section(&policy, &keys, forms, rounds, &mut out);
+    }
+    if std::env::args().any(|a| a == "--engine-only") {
+        for (name, policy, format, body) in [
+            (
+                "csv",
+                "reference-flat-policy.toml",
+                Format::Csv,
+                flat::csv_feed as fn(usize) -> Vec<u8>,
+            ),
+            (
+                "xml",
+                "reference-xml-policy.toml",
+                Format::Xml,
+                xml_feed::xml_feed,
+            ),
+        ] {
+            if run(name) {
+                let cfg = workload::config(&workload::policy(policy), format);
+                let body = body(size);
+                let (t, _) = best(rounds, || engine(&cfg, &body, &mut out, || {}));
+                println!(
+                    "{name} engine: {:.0} MB/s (best of {rounds})",
+                    body.len() as f64 / 1e6 / t
+                );
+            }
+        }
+        return;
     }
     if run("xml") {
         xml_section(size, rounds, &mut out);

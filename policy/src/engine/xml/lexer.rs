@@ -57,15 +57,21 @@ impl Lexer {
     }
 
     /// Reads `chunk` (starting at absolute offset `offset`), calling `on` with each complete
-    /// token; `on` reads `self.token`. Stops at the first error, with its offset.
+    /// token, its bytes and its absolute offset. Stops at the first error, with its offset.
+    ///
+    /// A token that lies wholly in the chunk — most of them — is handed over as a slice of it,
+    /// a start or end tag read in one scan; a token cut by the chunk's end is gathered in
+    /// `self.token` byte run by byte run. Both hand over the same bytes at the same offset, so
+    /// the tokens do not depend on where the body was split.
     pub(crate) fn feed<E>(
         &mut self,
         chunk: &[u8],
         offset: u64,
         limit: u64,
-        mut on: impl FnMut(&mut Self, Kind) -> Result<(), E>,
+        mut on: impl FnMut(Kind, &[u8], u64) -> Result<(), E>,
         fail: impl Fn(V, u64) -> E,
     ) -> Result<(), E> {
+        let within = |n: usize| n as u64 <= limit;
         let mut i = 0;
         while i < chunk.len() {
             let at = offset + i as u64;
@@ -74,6 +80,27 @@ impl Lexer {
                 let end = find_short(&chunk[i..], b"<").map_or(chunk.len(), |n| i + n);
                 if self.token.is_empty() {
                     self.start = at;
+                    if end < chunk.len() && within(end - i) {
+                        // Text (if any) and the tag after it, each wholly in the chunk.
+                        if end > i {
+                            on(Kind::Text, &chunk[i..end], at)?;
+                        }
+                        if let Some(n) = whole_tag(&chunk[end..]).filter(|&n| within(n)) {
+                            let kind = if chunk[end + 1] == b'/' {
+                                Kind::End
+                            } else {
+                                Kind::Start
+                            };
+                            on(kind, &chunk[end..end + n], offset + end as u64)?;
+                            i = end + n;
+                            continue;
+                        }
+                        self.token.push(b'<');
+                        self.start = offset + end as u64;
+                        self.state = State::Open;
+                        i = end + 1;
+                        continue;
+                    }
                 }
                 let take = (end - i).min(usize::try_from(room).unwrap_or(usize::MAX));
                 self.token.extend_from_slice(&chunk[i..i + take]);
@@ -84,7 +111,7 @@ impl Lexer {
                 if i < chunk.len() {
                     // At a `<`: the text so far is a token.
                     if !self.token.is_empty() {
-                        on(self, Kind::Text)?;
+                        on(Kind::Text, &self.token, self.start)?;
                     }
                     self.token.clear();
                     self.token.push(b'<');
@@ -167,7 +194,7 @@ impl Lexer {
                     _ if t.starts_with(b"</") => Kind::End,
                     _ => Kind::Start,
                 };
-                on(self, kind)?;
+                on(kind, &self.token, self.start)?;
                 self.token.clear();
                 self.state = State::Text;
                 self.start = offset + i as u64;
@@ -179,14 +206,34 @@ impl Lexer {
     /// At the end of the body: text still read is a last token; anything else is cut short.
     pub(crate) fn finish<E>(
         &mut self,
-        on: impl FnOnce(&mut Self, Kind) -> Result<(), E>,
+        on: impl FnOnce(Kind, &[u8], u64) -> Result<(), E>,
         fail: impl Fn(V, u64) -> E,
     ) -> Result<(), E> {
         match self.state {
-            State::Text if !self.token.is_empty() => on(self, Kind::Text),
+            State::Text if !self.token.is_empty() => on(Kind::Text, &self.token, self.start),
             State::Text => Ok(()),
             _ => Err(fail(V::Truncated, self.start)),
         }
+    }
+}
+
+/// The length of the start or end tag at the start of `s` (`<` then a name's first byte or `/`),
+/// to its `>` outside quoted values, if it ends within `s`. Anything else (`<!`, `<?`, a
+/// malformed `<`, a tag cut short) is left to the byte-run reader, which reads it the same way.
+#[inline]
+fn whole_tag(s: &[u8]) -> Option<usize> {
+    let second = *s.get(1)?;
+    if second != b'/' && !super::markup::name_start(second) {
+        return None;
+    }
+    let mut j = 2;
+    loop {
+        let k = j + find_short(s.get(j..)?, b"\"'>")?;
+        let q = s[k];
+        if q == b'>' {
+            return Some(k + 1);
+        }
+        j = k + 1 + find_short(&s[k + 1..], &[q])? + 1;
     }
 }
 

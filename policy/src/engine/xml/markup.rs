@@ -34,7 +34,7 @@ static NAME: [[bool; 256]; 2] = {
     t
 };
 
-fn name_start(b: u8) -> bool {
+pub(crate) fn name_start(b: u8) -> bool {
     NAME[0][usize::from(b)]
 }
 

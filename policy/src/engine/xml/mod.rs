@@ -124,7 +124,7 @@ impl FlatEngine for XmlRedactor {
             chunk,
             self.offset,
             limit,
-            |lx, kind| self.token(kind, &lx.token, lx.start, out),
+            |kind, token, at| self.token(kind, token, at, out),
             placeholder,
         );
         self.lexer = lexer;
@@ -134,7 +134,7 @@ impl FlatEngine for XmlRedactor {
     fn end(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
         let mut lexer = std::mem::replace(&mut self.lexer, Lexer::new());
         let mut result = lexer.finish(
-            |lx, kind| self.token(kind, &lx.token, lx.start, out),
+            |kind, token, at| self.token(kind, token, at, out),
             placeholder,
         );
         if result.is_ok() && !self.stack.is_empty() {
