@@ -35,6 +35,7 @@ impl XmlRedactor {
                     None => continue,
                 },
             };
+            self.text.clear();
             markup::decode(&t[v.clone()], true, &mut self.text)
                 .map_err(|k| self.violation(k, at))?;
             let bad = prefix == b"xmlns"
@@ -224,6 +225,7 @@ impl XmlRedactor {
                 write_raw(open);
                 continue;
             }
+            self.text.clear();
             markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
             // Two names for one attribute (prefixes bound to one namespace) are one twice.
             let (prefix, local) = match memchr::memchr(b':', name) {
@@ -294,12 +296,18 @@ impl XmlRedactor {
         Ok(())
     }
 
+    /// An end tag closes the innermost element when it is `</`, that element's name, white
+    /// space and `>` — the name was read and checked when the element opened; anything else
+    /// (no element open, another name, a malformed tag) is refused alike.
     pub(super) fn end(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
-        let name = markup::end_tag(t).map_err(|k| self.violation(k, at))?;
-        let Some(top) = self.stack.last() else {
-            return Err(self.violation(V::InvalidXml, at));
-        };
-        if !same(&self.names[top.name.clone()], &t[name]) {
+        let closes = self.stack.last().is_some_and(|top| {
+            let open = &self.names[top.name.clone()];
+            let after = 2 + open.len();
+            t.len() > after
+                && same(&t[2..after], open)
+                && t[after..t.len() - 1].iter().all(|&b| markup::space(b))
+        });
+        if !closes {
             return Err(self.violation(V::InvalidXml, at));
         }
         self.close(at, out)

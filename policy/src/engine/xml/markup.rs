@@ -42,21 +42,23 @@ fn name_char(b: u8) -> bool {
     NAME[1][usize::from(b)]
 }
 
-fn space(b: u8) -> bool {
+pub(crate) fn space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Whether `name` is a qualified name: an XML name with at most one colon, not at either end.
 pub(crate) fn is_qname(name: &[u8]) -> bool {
+    name.iter().all(|&b| name_char(b)) && scanned_is_qname(name)
+}
+
+/// [`is_qname`] for bytes [`scan_name`] read, which are all name characters already.
+fn scanned_is_qname(name: &[u8]) -> bool {
     let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return false;
     };
     let mut colons = 0;
     let mut ascii = true;
     for &b in name {
-        if !name_char(b) {
-            return false;
-        }
         colons += usize::from(b == b':');
         ascii &= b < 0x80;
     }
@@ -80,7 +82,7 @@ pub(crate) fn start_tag(t: &[u8], tag: &mut Tag) -> Result<(), V> {
     let end = if tag.empty { body_end - 1 } else { body_end };
     let name_end = scan_name(t, 1);
     tag.name = 1..name_end;
-    if !is_qname(&t[tag.name.clone()]) {
+    if !scanned_is_qname(&t[tag.name.clone()]) {
         return Err(V::InvalidXml);
     }
     let mut i = name_end;
@@ -98,7 +100,7 @@ pub(crate) fn start_tag(t: &[u8], tag: &mut Tag) -> Result<(), V> {
         }
         let n_end = scan_name(t, i);
         let name = i..n_end;
-        if !is_qname(&t[name.clone()]) {
+        if !scanned_is_qname(&t[name.clone()]) {
             return Err(V::InvalidXml);
         }
         i = n_end;
@@ -130,16 +132,6 @@ pub(crate) fn start_tag(t: &[u8], tag: &mut Tag) -> Result<(), V> {
         tag.attrs.push((name, v_start..v_end, q));
         i = v_end + 1;
     }
-}
-
-/// The name of an end tag (`</name>`, white space allowed before `>`).
-pub(crate) fn end_tag(t: &[u8]) -> Result<Range<usize>, V> {
-    let n_end = scan_name(t, 2);
-    let rest = &t[n_end..t.len() - 1];
-    if !is_qname(&t[2..n_end]) || !rest.iter().all(|&b| space(b)) {
-        return Err(V::InvalidXml);
-    }
-    Ok(2..n_end)
 }
 
 /// Whether `c` may appear in an XML 1.0 document.
@@ -177,13 +169,26 @@ static NOT_PLAIN: [bool; 256] = {
     t
 };
 
-/// Decodes character data or an attribute value as written (`raw`) into `out`: references
-/// resolved, every character checked. `attr` refuses `<` (allowed nowhere raw in a value).
+/// Decodes character data or an attribute value as written (`raw`), appending it to `out`:
+/// references resolved, every character checked. `attr` refuses `<` (allowed nowhere raw in a
+/// value).
 pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
-    out.clear();
+    read::<true>(raw, attr, out)
+}
+
+/// Checks character data or an attribute value as [`decode`] does, keeping nothing: for text
+/// that does not go out (a removed element's).
+pub(crate) fn check(raw: &[u8], attr: bool) -> Result<(), V> {
+    read::<false>(raw, attr, &mut String::new())
+}
+
+/// [`decode`], appending to `out` only when `KEEP`.
+fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
     // Most values are plain ASCII: one pass over the bytes decides it, and they are the text.
     if !raw.iter().any(|&b| NOT_PLAIN[usize::from(b)]) {
-        out.push_str(std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?);
+        if KEEP {
+            out.extend(raw.iter().map(|&b| char::from(b)));
+        }
         return Ok(());
     }
     let text = std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?;
@@ -195,7 +200,9 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
     }
     let mut rest = text;
     while let Some(amp) = memchr::memchr2(b'&', b'<', rest.as_bytes()) {
-        out.push_str(&rest[..amp]);
+        if KEEP {
+            out.push_str(&rest[..amp]);
+        }
         if rest.as_bytes()[amp] == b'<' {
             return Err(V::InvalidXml);
         }
@@ -228,10 +235,14 @@ pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> 
                     .ok_or(V::InvalidXml)?
             }
         };
-        out.push(c);
+        if KEEP {
+            out.push(c);
+        }
         rest = &after[semi + 1..];
     }
-    out.push_str(rest);
+    if KEEP {
+        out.push_str(rest);
+    }
     Ok(())
 }
 
@@ -289,8 +300,14 @@ mod tests {
     use super::*;
 
     fn decoded(raw: &str, attr: bool) -> Result<String, V> {
-        let mut out = String::from("left over");
-        decode(raw.as_bytes(), attr, &mut out).map(|()| out)
+        let mut out = String::from("kept: ");
+        let decoded = decode(raw.as_bytes(), attr, &mut out).map(|()| out[6..].to_string());
+        assert_eq!(
+            check(raw.as_bytes(), attr),
+            decoded.as_ref().map(|_| ()).map_err(|&e| e),
+            "{raw:?}: checked as decoded"
+        );
+        decoded
     }
 
     #[test]

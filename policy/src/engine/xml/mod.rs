@@ -55,6 +55,12 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.len() < 2 && a.first() == b.first() || a == b)
 }
 
+/// Whether decoded text is only XML white space.
+fn blank(text: &str) -> bool {
+    text.bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -282,13 +288,11 @@ impl XmlRedactor {
     }
 
     fn text_token(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
-        markup::decode(t, false, &mut self.text).map_err(|k| self.violation(k, at))?;
-        let blank = self
-            .text
-            .bytes()
-            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        let fail = |s: &Self, k| s.violation(k, at);
         let Some(top) = self.stack.last() else {
-            if !blank {
+            self.text.clear();
+            markup::decode(t, false, &mut self.text).map_err(|k| fail(self, k))?;
+            if !blank(&self.text) {
                 let kind = if self.root_done {
                     V::TrailingData
                 } else {
@@ -299,27 +303,29 @@ impl XmlRedactor {
             out.extend_from_slice(t);
             return Ok(());
         };
-        match (top.target, top.emitted) {
-            (Target::Leaf(_), _) => {
+        match top.target {
+            // A leaf's text is its value: decoded where it is gathered.
+            Target::Leaf(_) => {
+                markup::decode(t, false, &mut self.leaf_text).map_err(|k| fail(self, k))?;
                 self.leaf_raw.extend_from_slice(t);
-                let text = std::mem::take(&mut self.text);
-                self.leaf_text.push_str(&text);
-                self.text = text;
                 self.check_leaf(at)
             }
-            (Target::Whole, _) => {
+            Target::Whole => {
+                markup::check(t, false).map_err(|k| fail(self, k))?;
                 self.flat.sink(out).extend_from_slice(t);
                 Ok(())
             }
             // Text in a container goes nowhere, white space included: indentation around a
             // removed child would show where it was.
-            (Target::Node(n), _) => {
-                if !blank {
+            Target::Node(n) => {
+                self.text.clear();
+                markup::decode(t, false, &mut self.text).map_err(|k| fail(self, k))?;
+                if !blank(&self.text) {
                     self.flat.tally.node_stripped[n as usize] += 1;
                 }
                 Ok(())
             }
-            (Target::Strip, _) => Ok(()),
+            Target::Strip => markup::check(t, false).map_err(|k| fail(self, k)),
         }
     }
 
