@@ -60,7 +60,22 @@ impl XmlRedactor {
         }
         let name = self.tag.name.clone();
         let mut key = std::mem::take(&mut self.key);
-        let known = self.policy_key(&t[name.clone()], false, &mut key);
+        // Inside a removed or wholly kept element no policy name is looked up: the prefix only
+        // has to be bound.
+        let inside_whole_or_removed = self
+            .stack
+            .last()
+            .is_some_and(|f| matches!(f.target, Target::Strip | Target::Whole));
+        let known = if inside_whole_or_removed {
+            let qname = &t[name.clone()];
+            let prefix = qname
+                .iter()
+                .position(|&b| b == b':')
+                .map_or(&b""[..], |i| &qname[..i]);
+            self.binding(prefix).map(|_| false)
+        } else {
+            self.policy_key(&t[name.clone()], false, &mut key)
+        };
         let known = known.map_err(|k| self.violation(k, at))?;
         // Borrowed, not cloned: an `Arc` clone and drop per element were two atomic operations,
         // a sixth of the engine's time on a feed of small elements.
@@ -187,8 +202,10 @@ impl XmlRedactor {
         at: u64,
         open: &mut Vec<u8>,
     ) -> Result<(), Violation> {
-        open.push(b'<');
-        open.extend_from_slice(&t[self.tag.name.clone()]);
+        if target != Target::Strip {
+            open.push(b'<');
+            open.extend_from_slice(&t[self.tag.name.clone()]);
+        }
         let attrs = std::mem::take(&mut self.tag.attrs);
         let result = self.each_attribute(t, &attrs, target, at, open);
         self.tag.attrs = attrs;
