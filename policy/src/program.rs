@@ -14,9 +14,9 @@
 use crate::path::{FieldPath, Segment};
 use crate::rule::Action;
 
-/// Byte equality without a library call for the short keys JSON documents have.
+/// Byte equality without a library call for the short keys and names documents have.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

@@ -48,30 +48,32 @@ pub(crate) fn space(b: u8) -> bool {
 
 /// Whether `name` is a qualified name: an XML name with at most one colon, not at either end.
 pub(crate) fn is_qname(name: &[u8]) -> bool {
-    name.iter().all(|&b| name_char(b)) && scanned_is_qname(name)
+    let (end, qname) = scan_qname(name, 0);
+    end == name.len() && qname
 }
 
-/// [`is_qname`] for bytes [`scan_name`] read, which are all name characters already.
-fn scanned_is_qname(name: &[u8]) -> bool {
-    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
-        return false;
-    };
+/// Reads the name that starts at `t[i]` (name characters, as far as they go): where it ends, and
+/// whether it is a qualified name — not empty, a name's first character, at most one colon and
+/// not at either end, UTF-8. One pass over the bytes.
+fn scan_qname(t: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i;
     let mut colons = 0;
     let mut ascii = true;
-    for &b in name {
-        colons += usize::from(b == b':');
-        ascii &= b < 0x80;
+    while j < t.len() && name_char(t[j]) {
+        colons += usize::from(t[j] == b':');
+        ascii &= t[j] < 0x80;
+        j += 1;
     }
-    name_start(first)
-        && (ascii || std::str::from_utf8(name).is_ok())
-        && (colons == 0 || colons == 1 && first != b':' && last != b':')
-}
-
-fn scan_name(t: &[u8], mut i: usize) -> usize {
-    while i < t.len() && name_char(t[i]) {
-        i += 1;
-    }
-    i
+    let name = &t[i..j];
+    let qname = match (name.first(), name.last()) {
+        (Some(&first), Some(&last)) => {
+            name_start(first)
+                && (colons == 0 || colons == 1 && first != b':' && last != b':')
+                && (ascii || std::str::from_utf8(name).is_ok())
+        }
+        _ => false,
+    };
+    (j, qname)
 }
 
 /// Reads a start tag (`t` is the whole token, `<` to `>`) into `tag`.
@@ -80,9 +82,9 @@ pub(crate) fn start_tag(t: &[u8], tag: &mut Tag) -> Result<(), V> {
     let body_end = t.len() - 1;
     tag.empty = t[body_end - 1] == b'/' && body_end > 1;
     let end = if tag.empty { body_end - 1 } else { body_end };
-    let name_end = scan_name(t, 1);
+    let (name_end, qname) = scan_qname(t, 1);
     tag.name = 1..name_end;
-    if !scanned_is_qname(&t[tag.name.clone()]) {
+    if !qname {
         return Err(V::InvalidXml);
     }
     let mut i = name_end;
@@ -98,9 +100,9 @@ pub(crate) fn start_tag(t: &[u8], tag: &mut Tag) -> Result<(), V> {
             // Attributes are separated by white space.
             return Err(V::InvalidXml);
         }
-        let n_end = scan_name(t, i);
+        let (n_end, qname) = scan_qname(t, i);
         let name = i..n_end;
-        if !scanned_is_qname(&t[name.clone()]) {
+        if !qname {
             return Err(V::InvalidXml);
         }
         i = n_end;
@@ -249,10 +251,12 @@ fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<()
 /// Escapes `text` for character data or a double-quoted attribute value.
 pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
     let mut rest = text.as_bytes();
-    while let Some(i) = rest
-        .iter()
-        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"'))
-    {
+    // Masks and pseudonyms rarely hold one: a test of every byte, one copy.
+    if !rest.iter().any(|&b| ESCAPED[usize::from(b)]) {
+        out.extend_from_slice(rest);
+        return;
+    }
+    while let Some(i) = rest.iter().position(|&b| ESCAPED[usize::from(b)]) {
         out.extend_from_slice(&rest[..i]);
         out.extend_from_slice(match rest[i] {
             b'&' => b"&amp;",
@@ -264,6 +268,16 @@ pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(rest);
 }
+
+/// The bytes [`escape`] replaces.
+static ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
 
 /// Reads `<?xml version="1.0" encoding="..." standalone="..."?>`: the encoding's label, if any.
 pub(crate) fn declaration(t: &[u8]) -> Result<Option<String>, V> {

@@ -49,10 +49,11 @@ pub fn is_xml_name(name: &str) -> bool {
 }
 
 /// Equality of two short byte strings (prefixes, names) without a library call for the empty
-/// and one-byte cases that most documents have.
+/// and one-byte cases that most documents have, nor for names up to 16 bytes.
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && (a.len() < 2 && a.first() == b.first() || a == b)
+    a.len() == b.len()
+        && (a.len() < 2 && a.first() == b.first() || crate::program::same_bytes(a, b))
 }
 
 /// Whether decoded text is only XML white space.
