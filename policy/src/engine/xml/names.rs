@@ -97,7 +97,7 @@ impl XmlRedactor {
         if attr {
             key.push(b'@');
         }
-        let (prefix, local) = match memchr::memchr(b':', qname) {
+        let (prefix, local) = match qname.iter().position(|&b| b == b':') {
             Some(i) => (&qname[..i], &qname[i + 1..]),
             None => (&b""[..], qname),
         };
