@@ -161,12 +161,6 @@ fn main() {
     let keys = workload::keys(&policy.contracts[0].id);
 
     let mut out = Vec::with_capacity(2 * CHUNK);
-    if run("csv") {
-        csv_section(&policy, &keys, size, rounds, &mut out);
-    }
-    if run("form") {
-        form_section(&policy, &keys, forms, rounds, &mut out);
-    }
     if std::env::args().any(|a| a == "--engine-only") {
         for (name, policy, format, body) in [
             (
@@ -193,6 +187,12 @@ fn main() {
             }
         }
         return;
+    }
+    if run("csv") {
+        csv_section(&policy, &keys, size, rounds, &mut out);
+    }
+    if run("form") {
+        form_section(&policy, &keys, forms, rounds, &mut out);
     }
     if run("xml") {
         xml_section(size, rounds, &mut out);
