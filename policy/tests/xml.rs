@@ -51,7 +51,7 @@ fn elements_and_attributes_no_rule_lists_are_removed_and_leaves_go_out_as_writte
         out,
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="{NS}"><CstmrCdtTrfInitn><PmtInf><PmtInfId>P1</PmtInfId><Dbtr><Nm>欧阳**</Nm></Dbtr><DbtrAcct><Id>622202*********5645</Id></DbtrAcct><Amt Ccy="CNY">100.50</Amt><Rmt>call 138****5678</Rmt><Secret>[REDACTED]</Secret></PmtInf></CstmrCdtTrfInitn></Document>"#
+<doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId><doc:Dbtr><doc:Nm>欧阳**</doc:Nm></doc:Dbtr><doc:DbtrAcct><doc:Id>622202*********5645</doc:Id></doc:DbtrAcct><doc:Amt Ccy="CNY">100.50</doc:Amt><doc:Rmt>call 138****5678</doc:Rmt><doc:Secret>[REDACTED]</doc:Secret></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
         )
     );
     let (_, summary) = run_cfg(config(&pain(), Format::Xml), doc(PMT).as_bytes(), &[]).unwrap();
@@ -77,7 +77,9 @@ fn names_match_by_namespace_whatever_the_prefix_the_document_uses() {
         .replace("<p:p:", "<p:")
         .replace("</p:p:", "</p:");
     let out = xml(&prefixed).unwrap_or_else(|e| panic!("{e}: {prefixed}"));
-    assert!(out.contains("<p:Nm>欧阳**</p:Nm>"), "{out}");
+    // Under the policy's prefix, whatever the document's.
+    assert!(out.contains("<doc:Nm>欧阳**</doc:Nm>"), "{out}");
+    assert!(!out.contains("p:"), "{out}");
     assert!(!out.contains("310115197511030084") && !out.contains("上海"));
     // The same names in another namespace match nothing: everything is removed.
     let other = doc(PMT).replace(NS, "urn:other");
@@ -99,10 +101,10 @@ fn cdata_and_references_are_values_and_kept_ones_stay_as_written() {
         .replace("<Nm>欧阳明轩</Nm>", "<Nm><![CDATA[欧阳]]>&#26126;轩</Nm>");
     let out = xml(&doc(&pmt)).unwrap();
     assert!(
-        out.contains("<PmtInfId>P&amp;1<![CDATA[<x>]]></PmtInfId>"),
+        out.contains("<doc:PmtInfId>P&amp;1<![CDATA[<x>]]></doc:PmtInfId>"),
         "{out}"
     );
-    assert!(out.contains("<Nm>欧阳**</Nm>"), "{out}");
+    assert!(out.contains("<doc:Nm>欧阳**</doc:Nm>"), "{out}");
 }
 
 #[test]
@@ -122,7 +124,11 @@ fn a_repeated_element_needs_its_path_to_say_so() {
 fn a_subtree_kept_whole_goes_out_as_written_and_a_leaf_with_children_is_refused() {
     let raw = r#"<Raw a="1"><!-- c --><X>y</X> z</Raw>"#;
     let out = xml(&doc(&PMT.replace("<Secret>s</Secret>", raw))).unwrap();
-    assert!(out.contains(r#"<Raw a="1"><X>y</X> z</Raw>"#), "{out}");
+    // As written, declaring again the default namespace it was read in.
+    assert!(
+        out.contains(&format!(r#"<Raw xmlns="{NS}" a="1"><X>y</X> z</Raw>"#)),
+        "{out}"
+    );
     let nested = doc(&PMT.replace("<Nm>欧阳明轩</Nm>", "<Nm><First>欧阳</First></Nm>"));
     assert!(xml(&nested).unwrap_err().starts_with("wrong_container"));
 }
@@ -174,7 +180,7 @@ fn a_record_whose_subject_withdrew_consent_is_dropped_whole() {
     let (out, s) = run_cfg(cfg, two.as_bytes(), &[]).unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(
-        !out.contains("<PmtInfId>P1") && out.contains("<PmtInfId>P2"),
+        !out.contains("<doc:PmtInfId>P1") && out.contains("<doc:PmtInfId>P2"),
         "{out}"
     );
     assert_eq!((s.records, s.records_dropped), (2, 1));
@@ -216,7 +222,7 @@ fn a_gb18030_document_declares_its_encoding_and_goes_out_in_it() {
     let (out, _) = run_cfg(cfg, &body, &[]).unwrap_or_else(|v| panic!("{v}"));
     let (out, _, bad) = encoding_rs::GB18030.decode(&out);
     assert!(!bad);
-    assert!(out.contains("<Nm>欧阳**</Nm>") && out.contains("encoding=\"GB18030\""));
+    assert!(out.contains("<doc:Nm>欧阳**</doc:Nm>") && out.contains("encoding=\"GB18030\""));
 }
 
 #[test]
@@ -258,7 +264,7 @@ fn an_unlabelled_document_is_read_in_the_charset_its_declaration_names() {
     let (out, summary) = whole.clone().unwrap_or_else(|v| panic!("{v}"));
     let (out_text, _, bad) = encoding_rs::GBK.decode(&out);
     assert!(!bad);
-    assert!(out_text.contains("<Nm>欧阳**</Nm>"), "{out_text}");
+    assert!(out_text.contains("<doc:Nm>欧阳**</doc:Nm>"), "{out_text}");
     assert_eq!(summary.bytes_in, body.len() as u64);
     for cut in 0..=body.len().min(80) {
         assert_eq!(run_cfg(unlabelled(), &body, &[cut]), whole, "cut {cut}");
@@ -271,7 +277,11 @@ fn an_unlabelled_document_is_read_in_the_charset_its_declaration_names() {
     assert_eq!(v.kind.code(), "invalid_encoding");
     let plain = doc(PMT).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "");
     let (out, _) = run_cfg(unlabelled(), plain.as_bytes(), &[]).unwrap_or_else(|v| panic!("{v}"));
-    assert!(String::from_utf8(out).unwrap().contains("<Nm>欧阳**</Nm>"));
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("<doc:Nm>欧阳**</doc:Nm>")
+    );
 }
 
 /// Found writing the closing note: a record held for a consent check was not bounded by the
@@ -348,6 +358,52 @@ fn a_removed_element_leaves_no_trace_not_even_its_indentation() {
         .replace("<PstlAdr>", "\n      <PstlAdr>")
         .replace("</PstlAdr>", "</PstlAdr>\n    "));
     let out = xml(&pretty).unwrap();
-    assert!(out.contains("<Dbtr><Nm>欧阳**</Nm></Dbtr>"), "{out}");
+    assert!(
+        out.contains("<doc:Dbtr><doc:Nm>欧阳**</doc:Nm></doc:Dbtr>"),
+        "{out}"
+    );
     assert!(!out.contains("\n      "), "{out}");
+}
+
+/// Found probing default deny: the document's own prefixes and namespace declarations went out
+/// as written on every element sluice emitted — text no rule lists, which a document can fill
+/// with anything (a prefix may be `张三`, a namespace URI `urn:x:310115197511030084`). Elements
+/// and attributes now go out under the policy's names, with the policy's declarations only.
+#[test]
+fn the_documents_prefixes_and_namespace_declarations_do_not_go_out() {
+    let leaky = doc(PMT)
+        .replace(
+            &format!("<Document xmlns=\"{NS}\">"),
+            &format!(
+                "<张三:Document xmlns:张三=\"{NS}\" xmlns:x=\"urn:x:310115197511030084\" xmlns=\"urn:y:13812345678\">"
+            ),
+        )
+        .replace("</Document>", "</张三:Document>")
+        .replace("<CstmrCdtTrfInitn>", "<张三:CstmrCdtTrfInitn xmlns:p=\"urn:p:13812345678\">")
+        .replace("</CstmrCdtTrfInitn>", "</张三:CstmrCdtTrfInitn>")
+        .replace("<PmtInf>", &format!("<id:PmtInf xmlns:id=\"{NS}\">"))
+        .replace("</PmtInf>", "</id:PmtInf>")
+        .replace("<PmtInfId>P1</PmtInfId>", "<id:PmtInfId>P1</id:PmtInfId>")
+        .replace("<Nm>欧阳明轩</Nm>", &format!("<Nm xmlns=\"{NS}\">欧阳明轩</Nm>"));
+    // The rest of PmtInf is in the default namespace of the root (urn:y:…), which the policy
+    // does not bind: removed.
+    let out = xml(&leaky).unwrap_or_else(|e| panic!("{e}: {leaky}"));
+    for leak in [
+        "张三",
+        "310115197511030084",
+        "13812345678",
+        "urn:y",
+        "urn:p",
+        "id:",
+        "xmlns=\"",
+    ] {
+        assert!(!out.contains(leak), "{leak} went out: {out}");
+    }
+    assert_eq!(
+        out,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
+        )
+    );
 }

@@ -146,6 +146,8 @@ impl XmlRedactor {
         // elements are open: together they are bounded like one token.
         let held = self.names.len()
             + name.len()
+            + self.out_names.len()
+            + self.key.len()
             + self
                 .ns
                 .iter()
@@ -156,8 +158,17 @@ impl XmlRedactor {
         }
         let name_start = self.names.len();
         self.names.extend_from_slice(&t[name.clone()]);
+        // The name it goes out under: the policy's (`pp:local`, just looked up) for an element
+        // sluice builds, the document's inside a subtree kept whole.
+        let out_start = self.out_names.len();
+        match target {
+            Target::Node(_) | Target::Leaf(_) => self.out_names.extend_from_slice(&self.key),
+            Target::Whole => self.out_names.extend_from_slice(&t[name.clone()]),
+            Target::Strip => {}
+        }
         self.stack.push(Frame {
             name: name_start..self.names.len(),
+            out_name: out_start..self.out_names.len(),
             target,
             emitted,
             ns_len,
@@ -193,7 +204,14 @@ impl XmlRedactor {
         Ok(())
     }
 
-    /// Writes `<name` and the attributes that go out into `open`, applying attribute rules.
+    /// Writes `<name`, the namespace declarations and the attributes that go out into `open`,
+    /// applying attribute rules.
+    ///
+    /// Outside a subtree kept whole, the document's prefixes and namespace declarations never go
+    /// out: they are text no rule lists (a prefix can be any name, a namespace URI any string).
+    /// Elements and attributes go out under the policy's names, and the outermost element
+    /// declares the policy's prefixes. A subtree kept whole goes out as written, its outermost
+    /// element declaring again every binding in scope that the subtree may use.
     pub(super) fn attributes(
         &mut self,
         t: &[u8],
@@ -201,9 +219,37 @@ impl XmlRedactor {
         at: u64,
         open: &mut Vec<u8>,
     ) -> Result<(), Violation> {
+        let frame = self.stack.last().expect("the element's frame");
+        let (outer, ns_len) = (self.stack.len() == 1, frame.ns_len);
         if target != Target::Strip {
             open.push(b'<');
-            open.extend_from_slice(&t[self.tag.name.clone()]);
+            open.extend_from_slice(&self.out_names[frame.out_name.clone()]);
+        }
+        match target {
+            Target::Node(_) | Target::Leaf(_) if outer => {
+                for (prefix, uri) in self.flat.cfg.program.namespaces.iter() {
+                    if **uri != *XML_NS {
+                        declare(open, prefix.as_bytes(), uri);
+                    }
+                }
+            }
+            Target::Whole
+                if !self
+                    .stack
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .is_some_and(|f| f.target == Target::Whole) =>
+            {
+                // Innermost binding of each prefix, unless the element declares it itself.
+                for (i, d) in self.ns[..ns_len].iter().enumerate().rev() {
+                    let shadowed = self.ns[i + 1..].iter().any(|e| same(&e.prefix, &d.prefix));
+                    if !shadowed {
+                        declare(open, &d.prefix, &d.uri);
+                    }
+                }
+            }
+            _ => {}
         }
         let attrs = std::mem::take(&mut self.tag.attrs);
         let result = self.each_attribute(t, &attrs, target, at, open);
@@ -235,10 +281,12 @@ impl XmlRedactor {
                 open.extend_from_slice(raw);
                 open.push(*q);
             };
-            // Namespace declarations go out as written; their values were read (and checked)
-            // with the element's name.
+            // Namespace declarations go out as written in a subtree kept whole, and nowhere
+            // else; their values were read (and checked) with the element's name.
             if name == b"xmlns" || name.starts_with(b"xmlns:") {
-                write_raw(open);
+                if target == Target::Whole {
+                    write_raw(open);
+                }
                 continue;
             }
             self.text.clear();
@@ -258,6 +306,7 @@ impl XmlRedactor {
             if expanded.iter().any(|(u, l)| *u == uri && *l == local) {
                 return Err(self.violation(V::DuplicateKey, at));
             }
+            let in_xml_ns = uri.as_deref() == Some(XML_NS);
             expanded.push((uri, local));
             let node = match target {
                 Target::Whole => {
@@ -297,12 +346,24 @@ impl XmlRedactor {
                 offset: at,
             })?;
             if let Member::Ruled(_) = member {
+                // The policy's name (its key without the `@`); an attribute of the `xml`
+                // namespace keeps the prefix no document may rebind.
+                open.push(b' ');
+                if in_xml_ns {
+                    open.extend_from_slice(b"xml:");
+                    open.extend_from_slice(local);
+                } else {
+                    open.extend_from_slice(&self.key[1..]);
+                }
+                open.extend_from_slice(b"=");
                 match applied {
-                    Applied::AsWritten => write_raw(open),
+                    Applied::AsWritten => {
+                        open.push(*q);
+                        open.extend_from_slice(raw);
+                        open.push(*q);
+                    }
                     Applied::Replaced => {
-                        open.push(b' ');
-                        open.extend_from_slice(name);
-                        open.extend_from_slice(b"=\"");
+                        open.push(b'"');
                         markup::escape(&self.flat.scratch.out, open);
                         open.push(b'"');
                     }
@@ -333,7 +394,7 @@ impl XmlRedactor {
     pub(super) fn close(&mut self, at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
         let top = self.stack.last().expect("an open element");
         let (target, emitted, record) = (top.target, top.emitted, top.record);
-        let name = top.name.clone();
+        let name = top.out_name.clone();
         if let Target::Leaf(n) = target {
             let member = if emitted {
                 Member::Ruled(n)
@@ -362,7 +423,7 @@ impl XmlRedactor {
                         Applied::Replaced => markup::escape(&replacement, sink),
                     }
                     sink.extend_from_slice(b"</");
-                    sink.extend_from_slice(&self.names[name.clone()]);
+                    sink.extend_from_slice(&self.out_names[name.clone()]);
                     sink.push(b'>');
                 }
                 self.flat.scratch.out = replacement;
@@ -370,7 +431,7 @@ impl XmlRedactor {
         } else if emitted && !self.tag.empty {
             let sink = self.flat.sink(out);
             sink.extend_from_slice(b"</");
-            sink.extend_from_slice(&self.names[name.clone()]);
+            sink.extend_from_slice(&self.out_names[name.clone()]);
             sink.push(b'>');
         }
         self.tag.empty = false;
@@ -378,6 +439,7 @@ impl XmlRedactor {
         self.ns.truncate(top.ns_len);
         self.seen.truncate(top.seen_len);
         self.names.truncate(top.name.start);
+        self.out_names.truncate(top.out_name.start);
         if record {
             self.flat.end_record(out);
         }
@@ -386,4 +448,16 @@ impl XmlRedactor {
         }
         Ok(())
     }
+}
+
+/// Writes ` xmlns:prefix="uri"` (` xmlns="uri"` for the empty prefix) into a start tag.
+fn declare(open: &mut Vec<u8>, prefix: &[u8], uri: &str) {
+    open.extend_from_slice(b" xmlns");
+    if !prefix.is_empty() {
+        open.push(b':');
+        open.extend_from_slice(prefix);
+    }
+    open.extend_from_slice(b"=\"");
+    markup::escape(uri, open);
+    open.push(b'"');
 }

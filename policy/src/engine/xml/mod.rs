@@ -13,11 +13,17 @@
 //! ## What goes out
 //! Default deny: an element or attribute no rule lists is removed with everything inside it,
 //! leaving no trace. An element on the way to a rule goes out as a container: its start tag with
-//! its namespace declarations and listed attributes only, its kept children, and no text at all
-//! (white space included: indentation around a removed child would show where it was). A rule's element is a leaf: its text (with CDATA sections) is the value — kept
-//! byte-exact, or replaced by the escaped mask, hash or marker; an element inside it is
-//! `wrong_container` unless the rule keeps the subtree, which then goes out as written. Comments
-//! are removed everywhere. The XML declaration goes out as written.
+//! its listed attributes only, its kept children, and no text at all (white space included:
+//! indentation around a removed child would show where it was). A rule's element is a leaf: its
+//! text (with CDATA sections) is the value — kept byte-exact, or replaced by the escaped mask,
+//! hash or marker; an element inside it is `wrong_container` unless the rule keeps the subtree,
+//! which then goes out as written (declaring again the bindings in scope it was read in).
+//! Comments are removed everywhere. The XML declaration goes out as written.
+//!
+//! Names go out as the policy writes them (`doc:Nm`), and the outermost element declares the
+//! policy's namespaces and no other: the document's prefixes and namespace declarations are text
+//! no rule lists — a prefix can be any name (`张三`), a namespace URI any string — so they do not
+//! cross, whatever the document wrote.
 //!
 //! ## Refused
 //! A document type declaration (so no external entity and no entity expansion), processing
@@ -90,6 +96,8 @@ struct NsDecl {
 struct Frame {
     /// The qualified name as written, in `names`.
     name: Range<usize>,
+    /// The name it goes out under, in `out_names` (empty for a removed element).
+    out_name: Range<usize>,
     target: Target,
     emitted: bool,
     /// Namespace declarations and seen children before this element's.
@@ -104,6 +112,7 @@ pub(crate) struct XmlRedactor {
     lexer: Lexer,
     stack: Vec<Frame>,
     names: Vec<u8>,
+    out_names: Vec<u8>,
     /// Prefix (empty: the default namespace) → URI and the index of the policy's prefix for
     /// it (looked up once, when declared), innermost last.
     ns: Vec<NsDecl>,
@@ -169,6 +178,7 @@ impl XmlRedactor {
             lexer: Lexer::new(),
             stack: Vec::new(),
             names: Vec::new(),
+            out_names: Vec::new(),
             ns: Vec::new(),
             seen: Vec::new(),
             tag: Tag::default(),
