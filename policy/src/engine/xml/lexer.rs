@@ -255,3 +255,65 @@ fn find_short(bytes: &[u8], stops: &[u8]) -> Option<usize> {
         _ => unreachable!("one or three stops"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Tokens = Vec<(Kind, Vec<u8>, u64)>;
+
+    /// The tokens of `doc` fed in pieces cut at `cuts`, and the error (kind, offset) if any.
+    fn tokens(doc: &[u8], cuts: &[usize], limit: u64) -> (Tokens, Option<(V, u64)>) {
+        let mut lexer = Lexer::new();
+        let mut got = Vec::new();
+        let mut at = 0;
+        let mut bounds = cuts.to_vec();
+        bounds.push(doc.len());
+        let mut on = |k: Kind, t: &[u8], o: u64| -> Result<(), (V, u64)> {
+            got.push((k, t.to_vec(), o));
+            Ok(())
+        };
+        for end in bounds {
+            if let Err(e) = lexer.feed(&doc[at..end], at as u64, limit, &mut on, |k, o| (k, o)) {
+                return (got, Some(e));
+            }
+            at = end;
+        }
+        let error = lexer.finish(&mut on, |k, o| (k, o)).err();
+        (got, error)
+    }
+
+    /// Whole in one chunk, tags are read by the one-scan path; cut at every byte, by the byte-run
+    /// path. Both must hand over the same tokens at the same offsets and fail alike.
+    #[test]
+    fn tags_read_in_one_scan_are_the_tokens_the_byte_run_reader_finds() {
+        let docs: &[&[u8]] = &[
+            br#"<?xml version="1.0"?><a x='>' y="'<"><b/>t&amp;<c q=">>"/></a>"#,
+            b"<a>text<!-- c > d --><![CDATA[<x>]]></a >\n",
+            b"</><a\n>1</a\t>< a><1/><>",
+            b"<a b=\"unterminated>",
+            b"<!DOCTYPE x><x/>",
+            b"<a>\xe6\xac\xa7\xe9\x98\xb3</a>",
+            b"<long-name-past-the-limit attribute=\"value\">short</long-name-past-the-limit>",
+        ];
+        for doc in docs {
+            for limit in [8, 16, 1024] {
+                let whole = tokens(doc, &[], limit);
+                let bytewise: Vec<usize> = (1..doc.len()).collect();
+                assert_eq!(
+                    tokens(doc, &bytewise, limit),
+                    whole,
+                    "{} at limit {limit}",
+                    String::from_utf8_lossy(doc)
+                );
+                for cut in 0..=doc.len() {
+                    assert_eq!(tokens(doc, &[cut], limit), whole, "cut {cut}");
+                }
+            }
+        }
+        // And the one-scan path did read tags: a start tag with `>` inside its quotes.
+        let (got, error) = tokens(br#"<a x='>'>"#, &[], 1024);
+        assert_eq!(error, None);
+        assert_eq!(got, vec![(Kind::Start, br#"<a x='>'>"#.to_vec(), 0)]);
+    }
+}
