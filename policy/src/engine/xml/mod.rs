@@ -36,6 +36,7 @@ mod element;
 mod lexer;
 mod markup;
 mod names;
+mod start_tag;
 
 use std::ops::Range;
 

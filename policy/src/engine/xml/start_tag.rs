@@ -1,0 +1,194 @@
+//! The start tag as it goes out: the name, the namespace declarations and the attributes.
+//!
+//! Outside a subtree kept whole, the document's prefixes and namespace declarations never go
+//! out — they are text no rule lists (a prefix can be any name, a namespace URI any string):
+//! elements and attributes go out under the policy's names, and the outermost element declares
+//! the policy's namespaces. A subtree kept whole goes out as written, its outermost element
+//! declaring again every binding in scope that the subtree may use. Every attribute is read and
+//! checked wherever it is (references, duplicates by namespace and local name), and only those a
+//! rule lists go out, kept, masked or hashed.
+
+use std::ops::Range;
+
+use super::markup;
+use super::{Target, XML_NS, XmlRedactor, same};
+use crate::engine::flat::Member;
+use crate::engine::text::Applied;
+use crate::engine::violation::{Violation, ViolationKind as V};
+
+impl XmlRedactor {
+    /// Writes `<name`, the namespace declarations and the attributes that go out into `open`,
+    /// applying attribute rules (see the module docs).
+    pub(super) fn attributes(
+        &mut self,
+        t: &[u8],
+        target: Target,
+        at: u64,
+        open: &mut Vec<u8>,
+    ) -> Result<(), Violation> {
+        let frame = self.stack.last().expect("the element's frame");
+        let (outer, ns_len) = (self.stack.len() == 1, frame.ns_len);
+        if target != Target::Strip {
+            open.push(b'<');
+            open.extend_from_slice(&self.out_names[frame.out_name.clone()]);
+        }
+        match target {
+            Target::Node(_) | Target::Leaf(_) if outer => {
+                for (prefix, uri) in self.flat.cfg.program.namespaces.iter() {
+                    if **uri != *XML_NS {
+                        declare(open, prefix.as_bytes(), uri);
+                    }
+                }
+            }
+            Target::Whole
+                if !self
+                    .stack
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .is_some_and(|f| f.target == Target::Whole) =>
+            {
+                // Innermost binding of each prefix, unless the element declares it itself.
+                for (i, d) in self.ns[..ns_len].iter().enumerate().rev() {
+                    let shadowed = self.ns[i + 1..].iter().any(|e| same(&e.prefix, &d.prefix));
+                    if !shadowed {
+                        declare(open, &d.prefix, &d.uri);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let attrs = std::mem::take(&mut self.tag.attrs);
+        let result = self.each_attribute(t, &attrs, target, at, open);
+        self.tag.attrs = attrs;
+        result
+    }
+
+    pub(super) fn each_attribute(
+        &mut self,
+        t: &[u8],
+        attrs: &[(Range<usize>, Range<usize>, u8)],
+        target: Target,
+        at: u64,
+        open: &mut Vec<u8>,
+    ) -> Result<(), Violation> {
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let program = self.flat.cfg.program.clone();
+        let mut expanded: Vec<(Option<String>, &[u8])> = Vec::new();
+        for (n, v, q) in attrs {
+            let name = &t[n.clone()];
+            let raw = &t[v.clone()];
+            let write_raw = |open: &mut Vec<u8>| {
+                open.push(b' ');
+                open.extend_from_slice(name);
+                open.push(b'=');
+                open.push(*q);
+                open.extend_from_slice(raw);
+                open.push(*q);
+            };
+            // Namespace declarations go out as written in a subtree kept whole, and nowhere
+            // else; their values were read (and checked) with the element's name.
+            if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                if target == Target::Whole {
+                    write_raw(open);
+                }
+                continue;
+            }
+            self.text.clear();
+            markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
+            // Two names for one attribute (prefixes bound to one namespace) are one twice.
+            let (prefix, local) = match memchr::memchr(b':', name) {
+                Some(i) => (&name[..i], &name[i + 1..]),
+                None => (&b""[..], name),
+            };
+            let uri = if prefix.is_empty() {
+                None
+            } else {
+                self.namespace(prefix)
+                    .map_err(|k| self.violation(k, at))?
+                    .map(str::to_owned)
+            };
+            if expanded.iter().any(|(u, l)| *u == uri && *l == local) {
+                return Err(self.violation(V::DuplicateKey, at));
+            }
+            let in_xml_ns = uri.as_deref() == Some(XML_NS);
+            expanded.push((uri, local));
+            let node = match target {
+                Target::Whole => {
+                    write_raw(open);
+                    continue;
+                }
+                Target::Strip => continue,
+                Target::Node(n) | Target::Leaf(n) => n,
+            };
+            let mut key = std::mem::take(&mut self.key);
+            let known = self
+                .policy_key(name, true, &mut key)
+                .map_err(|k| self.violation(k, at))?;
+            let child = known.then(|| program.node(node).child(&key)).flatten();
+            self.key = key;
+            let member = match child {
+                Some((_, c)) => match program.node(c) {
+                    n if n.rule.is_some() => Member::Ruled(c),
+                    n if n.subject => Member::SubjectOnly(c),
+                    _ => Member::Stripped,
+                },
+                None => Member::Stripped,
+            };
+            if member == Member::Stripped {
+                self.flat.tally.node_stripped[node as usize] += 1;
+                continue;
+            }
+            let text = std::mem::take(&mut self.text);
+            let applied = self.flat.value(member, &text);
+            self.text = text;
+            let applied = applied.map_err(|k| Violation {
+                kind: k,
+                path: match member {
+                    Member::Ruled(c) | Member::SubjectOnly(c) => program.node(c).path.to_string(),
+                    _ => self.path(),
+                },
+                offset: at,
+            })?;
+            if let Member::Ruled(_) = member {
+                // The policy's name (its key without the `@`); an attribute of the `xml`
+                // namespace keeps the prefix no document may rebind.
+                open.push(b' ');
+                if in_xml_ns {
+                    open.extend_from_slice(b"xml:");
+                    open.extend_from_slice(local);
+                } else {
+                    open.extend_from_slice(&self.key[1..]);
+                }
+                open.extend_from_slice(b"=");
+                match applied {
+                    Applied::AsWritten => {
+                        open.push(*q);
+                        open.extend_from_slice(raw);
+                        open.push(*q);
+                    }
+                    Applied::Replaced => {
+                        open.push(b'"');
+                        markup::escape(&self.flat.scratch.out, open);
+                        open.push(b'"');
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes ` xmlns:prefix="uri"` (` xmlns="uri"` for the empty prefix) into a start tag.
+fn declare(open: &mut Vec<u8>, prefix: &[u8], uri: &str) {
+    open.extend_from_slice(b" xmlns");
+    if !prefix.is_empty() {
+        open.push(b':');
+        open.extend_from_slice(prefix);
+    }
+    open.extend_from_slice(b"=\"");
+    markup::escape(uri, open);
+    open.push(b'"');
+}
