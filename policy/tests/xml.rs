@@ -407,3 +407,42 @@ fn the_documents_prefixes_and_namespace_declarations_do_not_go_out() {
         )
     );
 }
+
+/// The output of the default-deny fix above is namespace-well-formed wherever the document's
+/// declarations were: a subtree kept whole that uses a prefix declared on an ancestor (which no
+/// longer goes out) declares it again, and an attribute in a namespace goes out under the
+/// policy's prefix, declared on the outermost element.
+#[test]
+fn output_under_the_policys_names_is_namespace_well_formed() {
+    const ATTR_NS: &str = "urn:attr";
+    let policy = policy_with(
+        &format!("[namespaces]\ndoc = \"{NS}\"\nat  = \"{ATTR_NS}\""),
+        r#"formats = ["xml"]"#,
+        r#""/doc:Document/@at:v" = "keep"
+"/doc:Document/doc:Raw" = { keep = "subtree", plaintext_reason = "test" }"#,
+    );
+    let input = format!(
+        r#"<p:Document xmlns:p="{NS}" xmlns:q="{ATTR_NS}" q:v="1" p:w="2"><p:Raw n="3"><p:X>y</p:X><q:Z/></p:Raw><p:Gone/></p:Document>"#
+    );
+    let (out, _) = run_cfg(config(&policy, Format::Xml), input.as_bytes(), &[])
+        .unwrap_or_else(|v| panic!("{v}"));
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            r#"<doc:Document xmlns:doc="{NS}" xmlns:at="{ATTR_NS}" at:v="1"><p:Raw xmlns:q="{ATTR_NS}" xmlns:p="{NS}" n="3"><p:X>y</p:X><q:Z/></p:Raw></doc:Document>"#
+        )
+    );
+    // Read back by a namespace-aware parser: the same names in the same namespaces.
+    let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().namespace(), Some(NS));
+    assert_eq!(root.attribute((ATTR_NS, "v")), Some("1"));
+    let raw = root.first_element_child().unwrap();
+    assert_eq!(raw.tag_name().namespace(), Some(NS));
+    let z = raw.last_element_child().unwrap();
+    assert_eq!(
+        (z.tag_name().namespace(), z.tag_name().name()),
+        (Some(ATTR_NS), "Z")
+    );
+}
