@@ -30,6 +30,23 @@ pub enum Identity {
     SpkiSha256([u8; 32]),
 }
 
+impl Identity {
+    /// The keys an identity is written under, one per kind.
+    pub const KINDS: [&'static str; 3] = ["uri_san", "dns_san", "spki_sha256"];
+
+    /// The identity written as `kind = value`, `kind` one of [`Identity::KINDS`]: the one
+    /// reading of a partner's identity (policy) and of an internal listener's caller
+    /// (configuration), so that both match certificates alike — a DNS name in lower case, a key
+    /// pin as 64 hex digits (colons allowed). `None` for a pin that is not one.
+    pub fn from_written(kind: &str, value: &str) -> Option<Self> {
+        match kind {
+            "uri_san" => Some(Identity::UriSan(value.into())),
+            "dns_san" => Some(Identity::DnsSan(value.to_ascii_lowercase())),
+            _ => crate::hex::decode_sha256(value).map(Identity::SpkiSha256),
+        }
+    }
+}
+
 impl std::fmt::Display for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -434,9 +451,9 @@ fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identit
         );
         return None;
     };
-    let ir = TableReader::new(key_path.clone(), t, &["uri_san", "dns_san", "spki_sha256"]);
+    let ir = TableReader::new(key_path.clone(), t, &Identity::KINDS);
     ir.check_unknown(problems);
-    let known: Vec<_> = ["uri_san", "dns_san", "spki_sha256"]
+    let known: Vec<_> = Identity::KINDS
         .into_iter()
         .filter(|k| t.contains_key(*k))
         .collect();
@@ -451,20 +468,14 @@ fn read_identity(r: &TableReader<'_>, problems: &mut Problems) -> Option<Identit
         return None;
     }
     let value = ir.string(known[0], problems)?;
-    match known[0] {
-        "uri_san" => Some(Identity::UriSan(value.into())),
-        "dns_san" => Some(Identity::DnsSan(value.to_ascii_lowercase())),
-        _ => match crate::hex::decode_sha256(value) {
-            Some(h) => Some(Identity::SpkiSha256(h)),
-            None => {
-                problems.push(
-                    ir.key_path("spki_sha256"),
-                    format!("got {}, expected 64 hexadecimal digits", quote(value)),
-                );
-                None
-            }
-        },
+    let identity = Identity::from_written(known[0], value);
+    if identity.is_none() {
+        problems.push(
+            ir.key_path("spki_sha256"),
+            format!("got {}, expected 64 hexadecimal digits", quote(value)),
+        );
     }
+    identity
 }
 
 fn read_contract(

@@ -41,25 +41,20 @@ pub(super) fn callers(
 }
 
 fn identity(key: &str, c: &RawCaller) -> Result<Identity, String> {
-    let given = [&c.uri_san, &c.dns_san, &c.spki_sha256]
-        .iter()
-        .filter(|v| v.is_some())
-        .count();
-    if given != 1 {
+    let written: Vec<(&str, &str)> = Identity::KINDS
+        .into_iter()
+        .zip([&c.uri_san, &c.dns_san, &c.spki_sha256])
+        .filter_map(|(kind, v)| Some((kind, v.as_deref()?)))
+        .collect();
+    let [(kind, value)] = written[..] else {
         return Err(format!(
-            "{key}: got {given} of uri_san, dns_san, spki_sha256, expected exactly one"
+            "{key}: got {} of uri_san, dns_san, spki_sha256, expected exactly one",
+            written.len()
         ));
-    }
-    Ok(match (&c.uri_san, &c.dns_san, &c.spki_sha256) {
-        (Some(u), _, _) => Identity::UriSan(u.clone()),
-        (_, Some(d), _) => Identity::DnsSan(d.to_ascii_lowercase()),
-        (_, _, Some(h)) => {
-            Identity::SpkiSha256(sluice_policy::hex::decode_sha256(h).ok_or_else(|| {
-                format!("{key}.spki_sha256: got {h:?}, expected 64 hexadecimal digits")
-            })?)
-        }
-        (None, None, None) => unreachable!("exactly one is given"),
-    })
+    };
+    // Read as the policy reads a partner's: only a key pin can be malformed.
+    Identity::from_written(kind, value)
+        .ok_or_else(|| format!("{key}.{kind}: got {value:?}, expected 64 hexadecimal digits"))
 }
 
 #[cfg(test)]
