@@ -3,11 +3,12 @@
 //! leaf's value through its rule, a record's consent check).
 
 use super::markup;
-use super::{Frame, NsDecl, Target, XML_NS, XmlRedactor, same};
+use super::{Frame, NsDecl, Target, XML_NS, XmlRedactor};
 use crate::engine::flat::Member;
 use crate::engine::tally::KEPT;
 use crate::engine::text::Applied;
 use crate::engine::violation::{Violation, ViolationKind as V};
+use crate::program::same_bytes;
 
 impl XmlRedactor {
     pub(super) fn start(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
@@ -32,8 +33,7 @@ impl XmlRedactor {
                     None => continue,
                 },
             };
-            self.text.clear();
-            markup::decode(&t[v.clone()], true, &mut self.text)
+            markup::decode_fresh(&t[v.clone()], true, &mut self.text)
                 .map_err(|k| self.violation(k, at))?;
             let bad = prefix == b"xmlns"
                 || (prefix == b"xml") != (self.text == XML_NS)
@@ -64,11 +64,7 @@ impl XmlRedactor {
             .last()
             .is_some_and(|f| matches!(f.target, Target::Strip | Target::Whole));
         let known = if inside_whole_or_removed {
-            let qname = &t[name.clone()];
-            let prefix = qname
-                .iter()
-                .position(|&b| b == b':')
-                .map_or(&b""[..], |i| &qname[..i]);
+            let (prefix, _) = markup::split_qname(&t[name.clone()]);
             self.binding(prefix).map(|_| false)
         } else {
             self.policy_key(&t[name.clone()], false, &mut key)
@@ -210,7 +206,7 @@ impl XmlRedactor {
             let open = &self.names[top.name.clone()];
             let after = 2 + open.len();
             t.len() > after
-                && same(&t[2..after], open)
+                && same_bytes(&t[2..after], open)
                 && t[after..t.len() - 1].iter().all(|&b| markup::space(b))
         });
         if !closes {

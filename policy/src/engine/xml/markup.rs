@@ -52,6 +52,14 @@ pub(crate) fn is_qname(name: &[u8]) -> bool {
     end == name.len() && qname
 }
 
+/// A qualified name's prefix (empty when it has none) and local part.
+pub(crate) fn split_qname(name: &[u8]) -> (&[u8], &[u8]) {
+    match name.iter().position(|&b| b == b':') {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => (&[], name),
+    }
+}
+
 /// Reads the name that starts at `t[i]` (name characters, as far as they go): where it ends, and
 /// whether it is a qualified name — not empty, a name's first character, at most one colon and
 /// not at either end, UTF-8. One pass over the bytes.
@@ -176,6 +184,12 @@ static NOT_PLAIN: [bool; 256] = {
 /// value).
 pub(crate) fn decode(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
     read::<true>(raw, attr, out)
+}
+
+/// [`decode`] into `out` emptied first (the scratch text of a value read on its own).
+pub(crate) fn decode_fresh(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
+    out.clear();
+    decode(raw, attr, out)
 }
 
 /// Checks character data or an attribute value as [`decode`] does, keeping nothing: for text

@@ -55,14 +55,6 @@ pub fn is_xml_name(name: &str) -> bool {
     markup::is_qname(name.as_bytes())
 }
 
-/// Equality of two short byte strings (prefixes, names) without a library call for the empty
-/// and one-byte cases that most documents have, nor for names up to 16 bytes.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len()
-        && (a.len() < 2 && a.first() == b.first() || crate::program::same_bytes(a, b))
-}
-
 /// Whether decoded text is only XML white space.
 fn blank(text: &str) -> bool {
     text.bytes()
@@ -302,8 +294,7 @@ impl XmlRedactor {
     fn text_token(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
         let fail = |s: &Self, k| s.violation(k, at);
         let Some(top) = self.stack.last() else {
-            self.text.clear();
-            markup::decode(t, false, &mut self.text).map_err(|k| fail(self, k))?;
+            markup::decode_fresh(t, false, &mut self.text).map_err(|k| fail(self, k))?;
             if !blank(&self.text) {
                 let kind = if self.root_done {
                     V::TrailingData
@@ -330,8 +321,7 @@ impl XmlRedactor {
             // Text in a container goes nowhere, white space included: indentation around a
             // removed child would show where it was.
             Target::Node(n) => {
-                self.text.clear();
-                markup::decode(t, false, &mut self.text).map_err(|k| fail(self, k))?;
+                markup::decode_fresh(t, false, &mut self.text).map_err(|k| fail(self, k))?;
                 if !blank(&self.text) {
                     self.flat.tally.node_stripped[n as usize] += 1;
                 }

@@ -2,10 +2,11 @@
 //! element or attribute (`prefix:local` with the policy's own prefix for the namespace), and
 //! the charset an unlabelled body's declaration names.
 
+use super::XML_NS;
 use super::XmlRedactor;
 use super::markup;
-use super::{XML_NS, same};
 use crate::engine::violation::ViolationKind as V;
+use crate::program::same_bytes;
 
 /// What the start of an XML body says of its charset, when the media type does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ impl XmlRedactor {
         if prefix == b"xml" {
             return Ok(Some(XML_NS));
         }
-        match self.ns.iter().rev().find(|d| same(&d.prefix, prefix)) {
+        match self.ns.iter().rev().find(|d| same_bytes(&d.prefix, prefix)) {
             Some(d) if d.uri.is_empty() => Ok(None),
             Some(d) => Ok(Some(&d.uri)),
             None if prefix.is_empty() => Ok(None),
@@ -76,7 +77,7 @@ impl XmlRedactor {
                     .map(|i| i as u32),
             ));
         }
-        match self.ns.iter().rev().find(|d| same(&d.prefix, prefix)) {
+        match self.ns.iter().rev().find(|d| same_bytes(&d.prefix, prefix)) {
             Some(d) if d.uri.is_empty() => Ok(None),
             Some(d) => Ok(Some(d.bound)),
             None if prefix.is_empty() => Ok(None),
@@ -97,10 +98,7 @@ impl XmlRedactor {
         if attr {
             key.push(b'@');
         }
-        let (prefix, local) = match qname.iter().position(|&b| b == b':') {
-            Some(i) => (&qname[..i], &qname[i + 1..]),
-            None => (&b""[..], qname),
-        };
+        let (prefix, local) = markup::split_qname(qname);
         let bound = if attr && prefix.is_empty() {
             None
         } else {

@@ -11,10 +11,11 @@
 use std::ops::Range;
 
 use super::markup;
-use super::{Target, XML_NS, XmlRedactor, same};
+use super::{Target, XML_NS, XmlRedactor};
 use crate::engine::flat::Member;
 use crate::engine::text::Applied;
 use crate::engine::violation::{Violation, ViolationKind as V};
+use crate::program::same_bytes;
 
 impl XmlRedactor {
     /// Writes `<name`, the namespace declarations and the attributes that go out into `open`,
@@ -50,7 +51,9 @@ impl XmlRedactor {
             {
                 // Innermost binding of each prefix, unless the element declares it itself.
                 for (i, d) in self.ns[..ns_len].iter().enumerate().rev() {
-                    let shadowed = self.ns[i + 1..].iter().any(|e| same(&e.prefix, &d.prefix));
+                    let shadowed = self.ns[i + 1..]
+                        .iter()
+                        .any(|e| same_bytes(&e.prefix, &d.prefix));
                     if !shadowed {
                         declare(open, &d.prefix, &d.uri);
                     }
@@ -96,13 +99,9 @@ impl XmlRedactor {
                 }
                 continue;
             }
-            self.text.clear();
-            markup::decode(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
+            markup::decode_fresh(raw, true, &mut self.text).map_err(|k| self.violation(k, at))?;
             // Two names for one attribute (prefixes bound to one namespace) are one twice.
-            let (prefix, local) = match memchr::memchr(b':', name) {
-                Some(i) => (&name[..i], &name[i + 1..]),
-                None => (&b""[..], name),
-            };
+            let (prefix, local) = markup::split_qname(name);
             let uri = if prefix.is_empty() {
                 None
             } else {
