@@ -467,18 +467,26 @@ async fn pull_traced(sluice: &sluice::server::Running, dir: &Path, traceparent: 
     assert_eq!(status, 200);
 }
 
-/// Waits (bounded) until the server span of `trace` has arrived.
-async fn span_of_trace(exports: &Exports, trace: &str) -> Value {
+/// Waits (bounded) until a span `found` accepts has arrived; panics with `missing` otherwise.
+async fn span_where(exports: &Exports, found: impl Fn(&Value) -> bool, missing: &str) -> Value {
     for _ in 0..200 {
-        if let Some(s) = spans(exports)
-            .into_iter()
-            .find(|s| s["traceId"] == trace && s["kind"] == 2)
-        {
+        if let Some(s) = spans(exports).into_iter().find(|s| found(s)) {
             return s;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("no span of {trace} in {:#?}", spans(exports));
+    panic!("{missing}: {:#?}", spans(exports));
+}
+
+/// Waits (bounded) until the server span of `trace` has arrived.
+async fn span_of_trace(exports: &Exports, trace: &str) -> Value {
+    let missing = format!("no span of {trace}");
+    span_where(
+        exports,
+        |s| s["traceId"] == trace && s["kind"] == 2,
+        &missing,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -507,17 +515,12 @@ async fn an_institution_systems_trace_is_followed_and_a_partners_is_not() {
         "joins the system's trace"
     );
     assert_eq!(attr(&pushed, "sluice.flow").as_deref(), Some("push"));
-    let mut pulled = None;
-    for _ in 0..200 {
-        pulled = spans(&exports)
-            .into_iter()
-            .find(|s| s["name"] == "GET /v1/applicants/{id}");
-        if pulled.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let pulled = pulled.expect("the partner hid its request from the traces");
+    let pulled = span_where(
+        &exports,
+        |s| s["name"] == "GET /v1/applicants/{id}",
+        "the partner hid its request from the traces",
+    )
+    .await;
     assert_ne!(pulled["traceId"], PARTNERS);
     assert!(pulled["parentSpanId"].as_str().unwrap_or("").is_empty());
     // Nor does /metrics point at a trace that was not recorded.
