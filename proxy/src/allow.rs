@@ -1,12 +1,14 @@
 //! What crosses sluice besides the body: header and query allow-lists, in one pure module.
 //!
 //! Default deny, as for fields. Towards the institution (pull) only a few request headers that
-//! describe what the partner accepts; towards the partner (either flow) only the content type
-//! and date, plus what the route's `headers` names (never a header sluice owns, see
-//! `sluice_policy::owned_headers`) and, in the push flow, the query parameters the route's
-//! `query` names. The partner's answer to an institution system (push) comes back with every
-//! header but the hop-by-hop ones and sluice's own (`sluice-*`, the request id, trace context):
-//! that is the institution's own traffic, not a disclosure, but only sluice speaks for sluice.
+//! describe what the partner accepts. Towards the partner (either flow) only what the route's
+//! `headers` names (never a header sluice owns, see `sluice_policy::owned_headers`) and, in the
+//! push flow, the query parameters the route's `query` names — beside the fields sluice writes
+//! itself: a filtered body's type is sluice's rendering (`body::Media::content_type`), a
+//! pass-through body's type, coding and length describe it as it is. The partner's answer to an
+//! institution system (push) comes back with every header but the hop-by-hop ones and sluice's
+//! own (`sluice-*`, the request id, trace context): that is the institution's own traffic, not
+//! a disclosure, but only sluice speaks for sluice.
 
 use http::{HeaderMap, HeaderName, header};
 
@@ -33,9 +35,6 @@ pub const PULL_REQUEST_HEADERS: &[&str] = &[
     "if-modified-since",
     "user-agent",
 ];
-
-/// The headers that reach the partner with a pushed body.
-pub const TO_PARTNER_HEADERS: &[&str] = &["accept", "content-type", "date"];
 
 /// The headers of an unfiltered pass-through body: type, coding and length describe it as is.
 pub const PASS_THROUGH_HEADERS: &[&str] = &["content-type", "content-encoding", "content-length"];
@@ -64,13 +63,10 @@ pub fn copy_route(from: &HeaderMap, to: &mut HeaderMap, names: &[String]) {
     }
 }
 
-/// Type, coding and length of a pass-through body (one value each).
+/// Type, coding and length of a pass-through body, every value as its source wrote it (the
+/// route lets this type through unfiltered; a coding left out would misdescribe the body).
 pub fn copy_pass_through(from: &HeaderMap, to: &mut HeaderMap) {
-    for name in PASS_THROUGH_HEADERS {
-        if let Some(v) = from.get(*name) {
-            to.insert(HeaderName::from_static(name), v.clone());
-        }
-    }
+    copy(from, to, PASS_THROUGH_HEADERS);
 }
 
 /// Every header but the hop-by-hop ones (the fixed ones and those the message's `Connection`

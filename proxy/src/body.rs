@@ -363,12 +363,42 @@ pub struct Media {
     pub kind: MediaType,
     /// The `charset` parameter (UTF-8 when absent).
     pub charset: Charset,
+    /// The type and subtype sluice names its output by: one of a fixed set, never the source's
+    /// spelling (see [`Media::content_type`]).
+    essence: &'static str,
 }
 
 impl Media {
     /// The engine format.
     pub fn format(self) -> Format {
         self.kind.format()
+    }
+
+    /// The `Content-Type` of the filtered body, written by sluice. A `Content-Type` is text no
+    /// contract lists: copied from the source, its subtype (`application/vnd.<anything>+json`)
+    /// and the spelling of its parameters would carry whatever the source put there to the
+    /// partner. So the type is one of a fixed set of registered names (another `+json` or `+xml`
+    /// type goes out as `application/json` or `application/xml`: what is left after filtering is
+    /// a document of that syntax, not the source's representation), the charset its canonical
+    /// label when the source named one (the body is re-encoded in it), and a CSV body says it
+    /// has a header row (sluice's always has).
+    pub fn content_type(self) -> http::HeaderValue {
+        let charset = match self.charset {
+            Charset::Unlabelled => "",
+            Charset::Utf8 => "; charset=utf-8",
+            Charset::Gb18030 => "; charset=gb18030",
+            Charset::Gbk => "; charset=gbk",
+        };
+        let header = if self.kind == MediaType::Csv {
+            "; header=present"
+        } else {
+            ""
+        };
+        if charset.is_empty() && header.is_empty() {
+            return http::HeaderValue::from_static(self.essence);
+        }
+        http::HeaderValue::try_from(format!("{}{charset}{header}", self.essence))
+            .expect("a media type of fixed ASCII parts is a valid header value")
     }
 }
 
@@ -394,14 +424,26 @@ pub fn media_type(value: &str) -> Option<Media> {
     let mut parts = value.split(';');
     let essence = parts.next()?.trim().to_ascii_lowercase();
     let (ty, sub) = essence.split_once('/')?;
-    let media = match (ty, sub) {
-        ("application", "json") => MediaType::Json,
-        ("application", "x-ndjson") => MediaType::Ndjson,
-        ("application", s) if s.ends_with("+json") && s.len() > 5 => MediaType::Json,
-        ("text", "csv") => MediaType::Csv,
-        ("application", "x-www-form-urlencoded") => MediaType::Form,
-        ("application" | "text", "xml") => MediaType::Xml,
-        ("application", s) if s.ends_with("+xml") && s.len() > 4 => MediaType::Xml,
+    // The type sluice says its output is (see [`Media::content_type`]): a registered name as
+    // itself, any other structured-syntax suffix type as its syntax.
+    let (media, essence) = match (ty, sub) {
+        ("application", "json") => (MediaType::Json, "application/json"),
+        ("application", "problem+json") => (MediaType::Json, "application/problem+json"),
+        ("application", "x-ndjson") => (MediaType::Ndjson, "application/x-ndjson"),
+        ("application", s) if s.ends_with("+json") && s.len() > 5 => {
+            (MediaType::Json, "application/json")
+        }
+        ("text", "csv") => (MediaType::Csv, "text/csv"),
+        ("application", "x-www-form-urlencoded") => {
+            (MediaType::Form, "application/x-www-form-urlencoded")
+        }
+        ("application", "xml") => (MediaType::Xml, "application/xml"),
+        ("text", "xml") => (MediaType::Xml, "text/xml"),
+        ("application", "soap+xml") => (MediaType::Xml, "application/soap+xml"),
+        ("application", "problem+xml") => (MediaType::Xml, "application/problem+xml"),
+        ("application", s) if s.ends_with("+xml") && s.len() > 4 => {
+            (MediaType::Xml, "application/xml")
+        }
         _ => return None,
     };
     let mut charset = None;
@@ -427,6 +469,7 @@ pub fn media_type(value: &str) -> Option<Media> {
         kind: media,
         // Without a parameter: UTF-8, but an XML body's declaration may name its charset.
         charset: charset.unwrap_or(Charset::Unlabelled),
+        essence,
     })
 }
 
@@ -487,6 +530,48 @@ mod tests {
             "",
         ] {
             assert_eq!(media_type(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_filtered_bodys_type_is_sluices_rendering_not_the_sources_text() {
+        let rendered = |v: &str| media_type(v).map(|m| m.content_type());
+        for (source, out) in [
+            ("application/json", "application/json"),
+            (
+                "application/vnd.110101199003077777+json",
+                "application/json",
+            ),
+            ("APPLICATION/Problem+JSON", "application/problem+json"),
+            (
+                "application/json ;CHARSET=\"Utf8\"",
+                "application/json; charset=utf-8",
+            ),
+            (
+                "application/x-ndjson; charset=gb2312",
+                "application/x-ndjson; charset=gbk",
+            ),
+            ("text/csv", "text/csv; header=present"),
+            (
+                "text/csv; header=present; charset=GB18030",
+                "text/csv; charset=gb18030; header=present",
+            ),
+            (
+                "application/x-www-form-urlencoded",
+                "application/x-www-form-urlencoded",
+            ),
+            ("Text/XML", "text/xml"),
+            (
+                "application/soap+xml; charset=UTF-8",
+                "application/soap+xml; charset=utf-8",
+            ),
+            ("application/x-13812345678+xml", "application/xml"),
+        ] {
+            assert_eq!(
+                rendered(source).as_ref().map(|v| v.to_str().unwrap()),
+                Some(out),
+                "{source}"
+            );
         }
     }
 }

@@ -218,7 +218,11 @@ async fn a_partner_pulls_csv_and_forms_filtered_by_its_contract() {
         // GBK in, GBK out: the partner gets the filtered rows in the body's own charset.
         let (status, headers, body) = fetch(&acme, get("/v1/loans/gbk")).await;
         assert_eq!(status, 200);
-        assert_eq!(headers["content-type"], "text/csv; charset=GBK");
+        // The type is sluice's rendering: the canonical label, and the header row it always has.
+        assert_eq!(
+            headers["content-type"],
+            "text/csv; charset=gbk; header=present"
+        );
         let body = body.unwrap();
         let (text, malformed) = encoding_rs::GBK.decode_without_bom_handling(&body);
         assert!(!malformed);
@@ -290,7 +294,7 @@ async fn the_institution_pushes_csv_and_forms_filtered_to_the_partner() {
         csv.starts_with("loan_id,name,id_no,mobile,amount\r\n\"L,1\",欧阳**,"),
         "{csv}"
     );
-    assert_eq!(got[0].2["content-type"], "text/csv");
+    assert_eq!(got[0].2["content-type"], "text/csv; header=present");
     let form = String::from_utf8(got[1].3.clone().unwrap()).unwrap();
     assert_no_secret(&form);
     assert!(

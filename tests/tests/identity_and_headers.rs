@@ -436,3 +436,82 @@ fn issue_client(dir: &std::path::Path, at: &str, uris: &[String]) {
     std::fs::write(dir.join(format!("{at}.pem")), &issued.cert_pem).unwrap();
     std::fs::write(dir.join(format!("{at}.key")), &issued.key_pem).unwrap();
 }
+
+/// Text no contract lists reached partners in the header fields sluice copied from the
+/// institution: on a pull, the `Content-Type` of the filtered answer as the institution wrote it
+/// (a subtype `vnd.<id number>+json`, the spelling of a parameter); on a push, the system's
+/// `Content-Type`, `Accept` and `Date`. A filtered body's type is now sluice's rendering (a
+/// registered name, a canonical charset label), and a push carries the system's other fields
+/// only where the route names them.
+#[tokio::test]
+async fn the_institutions_header_text_does_not_reach_a_partner() {
+    const ID: &str = "110101199003077777";
+    let dir = pki("header-text", &["acme-loans", "safe-insure"]);
+    // The institution answers each applicant with another type (by the id in the path).
+    let typed = |req: &http::Request<hyper::body::Incoming>| MockResponse {
+        status: 200,
+        content_type: match req.uri().path() {
+            "/v1/applicants/1" => "application/vnd.110101199003077777+json",
+            "/v1/applicants/2" => "Application/JSON ; Charset=\"UTF-8\"",
+            "/v1/applicants/3" => "application/problem+json",
+            _ => "application/json;charset=GB2312",
+        },
+        encoding: None,
+        delay_ms: 0,
+        body: Chunks::new(br#"{"applicants":[]}"#, 64, false),
+    };
+    let (inst, _) = mock_http(std::sync::Arc::new(typed)).await;
+    let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
+    // The push route names `x-batch`: the contract's choice, which crosses as written.
+    let named = |names: &str| {
+        example_policy().replacen(
+            "  path     = \"/v2/policies\"\n",
+            &format!("  path     = \"/v2/policies\"\n  headers  = [{names}]\n"),
+            1,
+        )
+    };
+    let sluice = start_sluice(&dir, inst, partner_api, &named("\"x-batch\"")).await;
+    let partners = sluice.addr("partners").unwrap().port();
+    let internal = sluice.addr("internal").unwrap().port();
+    for h2 in [false, true] {
+        let acme = client(
+            &dir,
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            h2,
+        );
+        for (id, expected) in [
+            (1, "application/json"),
+            (2, "application/json; charset=utf-8"),
+            (3, "application/problem+json"),
+            (4, "application/json; charset=gbk"),
+        ] {
+            let req = Request::get(format!("https://localhost:{partners}/v1/applicants/{id}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let resp = acme.request(req).await.unwrap();
+            assert_eq!(resp.status(), 200, "h2 {h2}, applicant {id}");
+            assert_eq!(resp.headers()["content-type"], expected, "h2 {h2}");
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+        }
+        let system = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        let mut push = push_to(internal);
+        let h = push.headers_mut();
+        h.insert(
+            "content-type",
+            "application/vnd.110101199003077777+json".parse().unwrap(),
+        );
+        h.insert("accept", format!("application/x-{ID}").parse().unwrap());
+        h.insert("date", ID.parse().unwrap());
+        h.insert("x-batch", "B-7".parse().unwrap());
+        assert_eq!(system.request(push).await.unwrap().status(), 200, "h2 {h2}");
+        let sent = recorded.requests();
+        let sent = &sent.last().unwrap().2;
+        assert_eq!(sent["content-type"], "application/json", "h2 {h2}");
+        assert_eq!(sent["x-batch"], "B-7", "h2 {h2}");
+        for (name, value) in sent {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            assert!(!value.contains(ID), "h2 {h2}: {name}: {value} went out");
+        }
+    }
+    sluice.shutdown().await;
+}

@@ -70,7 +70,6 @@ pub(crate) async fn pull(
             .map_err(|_| Reason::UpstreamProtocol);
     }
     let ct = crate::allow::single_content_type(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
-    crate::allow::copy(&rparts.headers, h, &["content-type"]);
     crate::allow::copy_route(&rparts.headers, h, &f.r.route.headers);
     // The institution's digest covers what it sent, not what the partner receives: verified here,
     // never forwarded (except with an unmodified pass-through body).
@@ -92,14 +91,16 @@ pub(crate) async fn pull(
     h.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
     let Some(filtered) = filtered else {
         pass_through_logged(f, partner);
-        let pass = ["content-encoding", "content-length", "content-digest"];
-        crate::allow::copy(&rparts.headers, h, &pass);
+        // The route lets this type through as it is: its fields describe the body sent.
+        crate::allow::copy_pass_through(&rparts.headers, h);
+        crate::allow::copy(&rparts.headers, h, &["content-digest"]);
         let (finish, _) = disclosure.into_body();
         let body = crate::passthrough::PassThroughBody::new(rbody, finish);
         return out
             .body(body.boxed_unsync())
             .map_err(|_| Reason::UpstreamProtocol);
     };
+    h.insert(header::CONTENT_TYPE, filtered.0.content_type());
     let tap = f.shadow_tap(parts.method.as_str(), &target, filtered.0);
     let body = bodies::redacted(f.state, &f.r, rbody, filtered, disclosure.into_body(), tap);
     let signing = crate::outgoing::Signing::Response(status.as_u16());

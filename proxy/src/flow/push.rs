@@ -56,6 +56,7 @@ pub(crate) async fn push(
             let signing =
                 crate::outgoing::Signing::Request(parts.method.as_str().to_string(), target_uri);
             let headers = up.headers_mut().expect("builder has headers");
+            headers.insert(http::header::CONTENT_TYPE, media.content_type());
             let signer = f.shared.signer.as_ref();
             // A failure before anything is sent (`failure` says why): the partner is never called.
             crate::outgoing::send(body, headers, signer, signing, f.r.route.buffer_limit)
@@ -98,7 +99,7 @@ pub(crate) async fn push(
 }
 
 /// The request to the partner's API: method, path and only the allow-listed query parameters,
-/// the allow-listed headers, and the request id.
+/// the route's allow-listed headers, and the request id.
 fn partner_request(
     f: &Flow<'_>,
     parts: &http::request::Parts,
@@ -112,7 +113,7 @@ fn partner_request(
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);
     let headers = up.headers_mut().expect("a fresh builder has headers");
-    crate::allow::copy(&parts.headers, headers, crate::allow::TO_PARTNER_HEADERS);
+    // Only what the route names crosses as the system wrote it; the body's type is sluice's.
     crate::allow::copy_route(&parts.headers, headers, &f.r.route.headers);
     headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     Ok(up)
