@@ -446,3 +446,46 @@ fn output_under_the_policys_names_is_namespace_well_formed() {
         (Some(ATTR_NS), "Z")
     );
 }
+
+/// Outside the root element the document wrote white space and its declaration, and both went
+/// out as written: white space of any length in four characters (space, tab, CR, LF) carries
+/// any text, and so does the spelling of the declaration (its quotes, its label's case, the
+/// white space between its pseudo-attributes). The declaration now goes out as sluice writes it
+/// and the white space outside the root not at all; a character reference there, which XML does
+/// not allow outside an element and which sluice passed on as white space, is refused.
+#[test]
+fn the_declarations_spelling_and_white_space_outside_the_root_do_not_go_out() {
+    let body = doc(PMT).replace(
+        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+        "<?xml version='1.0'\t\n  encoding=\"utf-8\"   standalone='yes' ?> \t\r\n\t",
+    ) + "\n\t \r\n ";
+    let out = xml(&body).unwrap();
+    let expected = xml(&doc(PMT)).unwrap().replacen(
+        r#"encoding="UTF-8"?>"#,
+        r#"encoding="UTF-8" standalone="yes"?>"#,
+        1,
+    );
+    assert_eq!(out, expected);
+    assert!(out.starts_with(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<doc:Document "
+    ));
+    assert!(out.ends_with("</doc:Document>"), "{out:?}");
+    // The same document without a declaration, and with white space only after its root.
+    let bare = doc(PMT).replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", "") + "\t\t ";
+    let out = xml(&bare).unwrap();
+    assert!(
+        out.starts_with("<doc:Document ") && out.ends_with("</doc:Document>"),
+        "{out:?}"
+    );
+    // White space by reference is no white space outside an element.
+    let before = doc(PMT).replace("?>\n", "?>&#32;");
+    assert!(
+        xml(&before).unwrap_err().starts_with("invalid_xml"),
+        "{before}"
+    );
+    assert!(
+        xml(&(doc(PMT) + "&#x9;"))
+            .unwrap_err()
+            .starts_with("trailing_data")
+    );
+}

@@ -49,6 +49,15 @@ impl Charset {
         }
     }
 
+    /// The label sluice writes in an XML declaration (`UTF-8` when unlabelled: the default).
+    pub fn xml_label(self) -> &'static str {
+        match self {
+            Self::Utf8 | Self::Unlabelled => "UTF-8",
+            Self::Gb18030 => "GB18030",
+            Self::Gbk => "GBK",
+        }
+    }
+
     fn encoding(self) -> Option<&'static Encoding> {
         match self {
             Self::Utf8 | Self::Unlabelled => None,

@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use crate::engine::charset::Charset;
 use crate::engine::violation::ViolationKind as V;
 
 /// A start tag read from its token: ranges into the token.
@@ -293,8 +294,38 @@ static ESCAPED: [bool; 256] = {
     t
 };
 
-/// Reads `<?xml version="1.0" encoding="..." standalone="..."?>`: the encoding's label, if any.
-pub(crate) fn declaration(t: &[u8]) -> Result<Option<String>, V> {
+/// What an XML declaration says: all sluice writes of it again (see [`Declaration::write`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Declaration {
+    /// The `encoding` label, as written.
+    pub encoding: Option<String>,
+    /// `standalone="yes"` or `"no"`.
+    pub standalone: Option<bool>,
+}
+
+impl Declaration {
+    /// The declaration as it goes out, followed by a line feed: version 1.0, the charset's
+    /// canonical label when the document named one, `standalone` when it said. Never the
+    /// document's spelling — its quotes, the case of its label, the white space between its
+    /// pseudo-attributes (of any length, in four characters: room for any text).
+    pub fn write(&self, charset: Option<Charset>, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"<?xml version=\"1.0\"");
+        if let Some(charset) = charset {
+            out.extend_from_slice(b" encoding=\"");
+            out.extend_from_slice(charset.xml_label().as_bytes());
+            out.push(b'"');
+        }
+        match self.standalone {
+            Some(true) => out.extend_from_slice(b" standalone=\"yes\""),
+            Some(false) => out.extend_from_slice(b" standalone=\"no\""),
+            None => {}
+        }
+        out.extend_from_slice(b"?>\n");
+    }
+}
+
+/// Reads `<?xml version="1.0" encoding="..." standalone="..."?>`.
+pub(crate) fn declaration(t: &[u8]) -> Result<Declaration, V> {
     let inner = t
         .strip_prefix(b"<?xml")
         .and_then(|r| r.strip_suffix(b"?>"))
@@ -307,20 +338,28 @@ pub(crate) fn declaration(t: &[u8]) -> Result<Option<String>, V> {
     fake.push(b'>');
     let mut tag = Tag::default();
     start_tag(&fake, &mut tag)?;
-    let mut encoding = None;
+    let mut read = Declaration::default();
     for (i, (n, v, _)) in tag.attrs.iter().enumerate() {
         let value = std::str::from_utf8(&fake[v.clone()]).map_err(|_| V::InvalidXml)?;
         match (&fake[n.clone()], i) {
             (b"version", 0) if value == "1.0" => {}
-            (b"encoding", 1) => encoding = Some(value.to_string()),
-            (b"standalone", _) if value == "yes" || value == "no" => {}
+            (b"encoding", 1) => read.encoding = Some(value.to_string()),
+            (b"standalone", _) if value == "yes" || value == "no" => {
+                read.standalone = Some(value == "yes");
+            }
             _ => return Err(V::InvalidXml),
         }
     }
     if tag.attrs.is_empty() {
         return Err(V::InvalidXml);
     }
-    Ok(encoding)
+    Ok(read)
+}
+
+/// Whether `t` is white space as XML writes it outside the root element (`S`: space, tab, CR,
+/// LF — literally; a character reference is markup only inside an element).
+pub(crate) fn literal_space(t: &[u8]) -> bool {
+    t.iter().all(|&b| space(b))
 }
 
 #[cfg(test)]

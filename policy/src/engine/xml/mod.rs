@@ -18,7 +18,9 @@
 //! text (with CDATA sections) is the value — kept byte-exact, or replaced by the escaped mask,
 //! hash or marker; an element inside it is `wrong_container` unless the rule keeps the subtree,
 //! which then goes out as written (declaring again the bindings in scope it was read in).
-//! Comments are removed everywhere. The XML declaration goes out as written.
+//! Comments are removed everywhere, and white space outside the root element. The XML
+//! declaration goes out as sluice writes it (version, the charset's canonical label, standalone),
+//! not as the document spelled it.
 //!
 //! Names go out as the policy writes them (`doc:Nm`), and the outermost element declares the
 //! policy's namespaces and no other: the document's prefixes and namespace declarations are text
@@ -276,14 +278,18 @@ impl XmlRedactor {
                 if at != 0 {
                     return fail(self, V::XmlForbidden);
                 }
-                let label = markup::declaration(t).map_err(|k| self.violation(k, at))?;
-                if let Some(label) = label {
-                    let declared = super::charset::Charset::from_label(&label);
-                    if declared != Some(self.flat.cfg.charset) {
-                        return fail(self, V::InvalidEncoding);
+                let read = markup::declaration(t).map_err(|k| self.violation(k, at))?;
+                let charset = match &read.encoding {
+                    Some(label) => {
+                        let declared = super::charset::Charset::from_label(label);
+                        if declared != Some(self.flat.cfg.charset) {
+                            return fail(self, V::InvalidEncoding);
+                        }
+                        declared
                     }
-                }
-                out.extend_from_slice(t);
+                    None => None,
+                };
+                read.write(charset, out);
                 Ok(())
             }
             Kind::Start => self.start(t, at, out),
@@ -293,9 +299,10 @@ impl XmlRedactor {
 
     fn text_token(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
         let fail = |s: &Self, k| s.violation(k, at);
+        // Outside the root only white space, as written, and none of it goes out: its length
+        // and its four characters would carry any text.
         let Some(top) = self.stack.last() else {
-            markup::decode_fresh(t, false, &mut self.text).map_err(|k| fail(self, k))?;
-            if !blank(&self.text) {
+            if !markup::literal_space(t) {
                 let kind = if self.root_done {
                     V::TrailingData
                 } else {
@@ -303,7 +310,6 @@ impl XmlRedactor {
                 };
                 return Err(self.violation(kind, at));
             }
-            out.extend_from_slice(t);
             return Ok(());
         };
         match top.target {

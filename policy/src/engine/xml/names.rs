@@ -43,7 +43,10 @@ pub(crate) fn sniff(head: &[u8]) -> Sniffed {
         };
     };
     match markup::declaration(&head[..end + 2]) {
-        Ok(Some(label)) => Charset::from_label(&label).map_or(Sniffed::Unknown, Sniffed::Charset),
+        Ok(markup::Declaration {
+            encoding: Some(label),
+            ..
+        }) => Charset::from_label(&label).map_or(Sniffed::Unknown, Sniffed::Charset),
         _ => Sniffed::Charset(Charset::Utf8),
     }
 }
