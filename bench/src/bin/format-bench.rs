@@ -27,7 +27,7 @@ const USAGE: &str =
 
 Usage: format-bench [--size 64MiB] [--forms 20000] [--rounds 5] [--only csv|form|xml] [--engine-only]
 
---engine-only: the CSV and XML engines alone, best of --rounds, nothing else timed: to compare
+--engine-only: the CSV, form and XML engines alone, best of --rounds, nothing else timed: to compare
 two builds of the engine (alternate them, or run each under `perf stat -e cycles:u`).";
 
 /// One body through the engine in `CHUNK`s; calls `on_chunk` after each.
@@ -46,6 +46,20 @@ fn engine(cfg: &EngineConfig, body: &[u8], out: &mut Vec<u8>, mut on_chunk: impl
     r.finish(out)
         .unwrap_or_else(|v| panic!("the feed passes: {v}"));
     total + out.len()
+}
+
+/// Each form body through a new redactor, as a proxy filters one request after another.
+fn engine_forms(cfg: &EngineConfig, bodies: &[Vec<u8>], out: &mut Vec<u8>) -> usize {
+    bodies
+        .iter()
+        .map(|b| {
+            out.clear();
+            let mut r = Redactor::new(cfg.clone());
+            r.feed(b, out).expect("passes");
+            r.finish(out).expect("passes");
+            out.len()
+        })
+        .sum()
 }
 
 fn whole(cfg: &EngineConfig, body: &[u8]) -> Vec<u8> {
@@ -186,6 +200,15 @@ fn main() {
                 );
             }
         }
+        if run("form") {
+            let cfg = workload::config(&policy, Format::Form);
+            let bodies = flat::form_bodies(forms);
+            let (t, _) = best(rounds, || engine_forms(&cfg, &bodies, &mut out));
+            println!(
+                "form engine: {:.2} µs a body (best of {rounds})",
+                t * 1e6 / bodies.len() as f64
+            );
+        }
         return;
     }
     if run("csv") {
@@ -268,18 +291,7 @@ fn form_section(
                 .map(|b| flat::naive_form(&program, keys, b).len())
                 .sum()
         },
-        || {
-            bodies
-                .iter()
-                .map(|b| {
-                    out.clear();
-                    let mut r = Redactor::new(cfg.clone());
-                    r.feed(b, out).expect("passes");
-                    r.finish(out).expect("passes");
-                    out.len()
-                })
-                .sum()
-        },
+        || engine_forms(&cfg, &bodies, out),
     );
     println!(
         "forms: {forms} bodies of one record, {:.0} bytes each on average, a new redactor per body, best of {rounds}",

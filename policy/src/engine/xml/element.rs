@@ -153,10 +153,18 @@ impl XmlRedactor {
         let name_start = self.names.len();
         self.names.extend_from_slice(&t[name.clone()]);
         // The name it goes out under: the policy's (`pp:local`, just looked up) for an element
-        // sluice builds, the document's inside a subtree kept whole.
+        // sluice builds — but `xml:local` in the XML namespace, which no other prefix may be
+        // bound to (and the `xml` prefix is the only way a document reaches it) — the
+        // document's inside a subtree kept whole.
         let out_start = self.out_names.len();
         match target {
-            Target::Node(_) | Target::Leaf(_) => self.out_names.extend_from_slice(&self.key),
+            Target::Node(_) | Target::Leaf(_) => match markup::split_qname(&t[name.clone()]) {
+                (b"xml", local) => {
+                    self.out_names.extend_from_slice(b"xml:");
+                    self.out_names.extend_from_slice(local);
+                }
+                _ => self.out_names.extend_from_slice(&self.key),
+            },
             Target::Whole => self.out_names.extend_from_slice(&t[name.clone()]),
             Target::Strip => {}
         }
