@@ -311,3 +311,26 @@ fn a_header_larger_than_the_token_limit_is_refused() {
     let v = run_cfg(cfg, body.as_bytes(), &[]).map(|_| ()).unwrap_err();
     assert_eq!(v.kind.code(), "too_many_keys");
 }
+
+/// A spreadsheet's byte order mark was read as part of the first column's name
+/// (`\u{FEFF}loan_id`), a name no rule lists, so the column was dropped from every row and the
+/// body went out as if it had none — the partner's file silently short of its first column. It
+/// is refused at byte 0, however the body is split, as JSON refuses one; a U+FEFF inside a cell
+/// is text like any other.
+#[test]
+fn a_byte_order_mark_is_refused_not_read_into_the_first_column() {
+    let p = loans();
+    let input = "\u{FEFF}loan_id,name\nL1,欧阳明轩\n";
+    for cut in 0..=input.len() {
+        let v = run_cfg(config(&p, Format::Csv), input.as_bytes(), &[cut]).expect_err("refused");
+        assert_eq!(
+            (v.kind.code(), v.offset),
+            ("byte_order_mark", 0),
+            "cut {cut}"
+        );
+    }
+    assert_eq!(
+        csv(&p, "loan_id,name\nL\u{FEFF}1,欧阳明轩\n"),
+        "loan_id,name\nL\u{FEFF}1,欧阳**\n"
+    );
+}

@@ -11,7 +11,9 @@
 //! quote, a CR not followed by LF, control characters other than a tab (and CR/LF inside quoted
 //! cells), and a body that ends inside a quoted cell (`truncated`). A row with more or fewer
 //! cells than the header is `ragged_row`; an empty body has no header (`empty_body`); the same
-//! column name twice is `duplicate_key`. Lines end with CRLF or LF; each row keeps its own.
+//! column name twice is `duplicate_key`; a byte order mark is `byte_order_mark` (read as part
+//! of the first name, it would drop that column). Lines end with CRLF or LF; each row keeps its
+//! own.
 //! Cells must be UTF-8 (`invalid_utf8`).
 //!
 //! Hand-written rather than on `csv-core`: that reader never fails — it accepts bare quotes and
@@ -272,6 +274,11 @@ impl CsvRedactor {
         let Ok(name) = std::str::from_utf8(&self.cell) else {
             return Err(self.flat.violation(V::InvalidUtf8, None, at));
         };
+        // A byte order mark (spreadsheets write one) would be read as part of the first
+        // column's name, and that column dropped as one no rule lists: refused, as in JSON.
+        if self.columns.is_empty() && name.starts_with('\u{FEFF}') {
+            return Err(self.flat.violation(V::ByteOrderMark, None, 0));
+        }
         let member = self.flat.member(name.as_bytes());
         let fail = |s: &Self, kind| Err(s.flat.violation(kind, Some(member), at));
         if name.is_empty() {
