@@ -115,14 +115,10 @@ pub fn write_json_string_body(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[start..]);
 }
 
+/// The value of four hex digits (checked by the reader that found the escape).
 fn hex4(b: &[u8]) -> u32 {
     b.iter().fold(0, |acc, &h| {
-        acc * 16
-            + match h {
-                b'0'..=b'9' => u32::from(h - b'0'),
-                b'a'..=b'f' => u32::from(h - b'a' + 10),
-                _ => u32::from(h - b'A' + 10),
-            }
+        acc * 16 + u32::from(crate::hex::digit(h).unwrap_or(0))
     })
 }
 

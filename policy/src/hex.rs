@@ -34,9 +34,32 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The value of a hex digit, either case; `None` for any other byte. The one reading of a hex
+/// digit, for every reader of hex: keys and pins here, percent escapes in forms, `\u` escapes in
+/// JSON.
+#[inline]
+pub fn digit(b: u8) -> Option<u8> {
+    static VALUES: [u8; 256] = {
+        let mut t = [u8::MAX; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => u8::MAX,
+            };
+            b += 1;
+        }
+        t
+    };
+    let v = VALUES[usize::from(b)];
+    (v < 16).then_some(v)
+}
+
 /// The bytes of `text`: an even number of hex digits, either case; `None` for anything else.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
     let bytes = text.as_bytes();
     if !bytes.len().is_multiple_of(2) {
         return None;
@@ -73,6 +96,14 @@ mod tests {
         }
         assert_eq!(decode32(&"ab".repeat(32)), Some([0xab; 32]));
         assert_eq!(decode32(&"ab".repeat(31)), None);
+    }
+
+    #[test]
+    fn a_digit_is_what_the_standard_library_reads_and_nothing_else() {
+        for b in 0..=255u8 {
+            let std = char::from(b).to_digit(16).map(|d| d as u8);
+            assert_eq!(digit(b), std, "{b:#04x}");
+        }
     }
 
     #[test]

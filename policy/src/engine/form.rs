@@ -248,23 +248,6 @@ fn plain_run(bytes: &[u8]) -> usize {
     i
 }
 
-/// The value of each hex digit (a checked token has only hex digits after a `%`).
-static HEX_VALUE: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0,
-        };
-        b += 1;
-    }
-    t
-};
-
 /// Decodes `+` and `%XX` escapes of a syntactically checked token into `out`; the result must be
 /// UTF-8.
 pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
@@ -275,10 +258,11 @@ pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
     let (mut i, mut n, mut high) = (0, 0, 0u8);
     while i < raw.len() {
         let (byte, step) = match raw[i] {
-            b'%' => (
-                HEX_VALUE[usize::from(raw[i + 1])] << 4 | HEX_VALUE[usize::from(raw[i + 2])],
-                3,
-            ),
+            // A checked token has two hex digits after each `%`.
+            b'%' => {
+                let value = |b: u8| crate::hex::digit(b).unwrap_or(0);
+                (value(raw[i + 1]) << 4 | value(raw[i + 2]), 3)
+            }
             b'+' => (b' ', 1),
             b => (b, 1),
         };

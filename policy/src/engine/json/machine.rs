@@ -230,12 +230,7 @@ static CLASS: [u8; 256] = {
 };
 
 fn hex_val(b: u8) -> Option<u16> {
-    match b {
-        b'0'..=b'9' => Some(u16::from(b - b'0')),
-        b'a'..=b'f' => Some(u16::from(b - b'a' + 10)),
-        b'A'..=b'F' => Some(u16::from(b - b'A' + 10)),
-        _ => None,
-    }
+    crate::hex::digit(b).map(u16::from)
 }
 
 impl JsonRedactor {
