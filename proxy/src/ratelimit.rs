@@ -107,6 +107,13 @@ mod tests {
         ))
         .unwrap()
         .replace("rate        = { per_second = 200, burst = 50 }", contract_rate)
+        // safe-insure's contract refills a cell a minute, not every 100 ms: a test that spends
+        // its burst and expects the next request refused must not see a cell come back on a
+        // slow machine (the reload test builds a policy between the two).
+        .replace(
+            "rate        = { per_minute = 600, burst = 20 }",
+            "rate        = { per_minute = 1, burst = 20 }",
+        )
         .replace(
             "jurisdiction = \"CN\"\n\n[[partner]]\nid           = \"safe-insure\"",
             &format!("jurisdiction = \"CN\"\n{partner_rate}\n\n[[partner]]\nid           = \"safe-insure\""),
