@@ -410,7 +410,7 @@ fn the_documents_prefixes_and_namespace_declarations_do_not_go_out() {
 
 /// The output of the default-deny fix above is namespace-well-formed wherever the document's
 /// declarations were: a subtree kept whole that uses a prefix declared on an ancestor (which no
-/// longer goes out) declares it again, and an attribute in a namespace goes out under the
+/// longer goes out) declares it again where it uses it, and an attribute in a namespace goes out under the
 /// policy's prefix, declared on the outermost element.
 #[test]
 fn output_under_the_policys_names_is_namespace_well_formed() {
@@ -430,7 +430,7 @@ fn output_under_the_policys_names_is_namespace_well_formed() {
     assert_eq!(
         out,
         format!(
-            r#"<doc:Document xmlns:doc="{NS}" xmlns:at="{ATTR_NS}" at:v="1"><p:Raw xmlns:q="{ATTR_NS}" xmlns:p="{NS}" n="3"><p:X>y</p:X><q:Z/></p:Raw></doc:Document>"#
+            r#"<doc:Document xmlns:doc="{NS}" xmlns:at="{ATTR_NS}" at:v="1"><p:Raw xmlns:p="{NS}" n="3"><p:X>y</p:X><q:Z xmlns:q="{ATTR_NS}"/></p:Raw></doc:Document>"#
         )
     );
     // Read back by a namespace-aware parser: the same names in the same namespaces.
@@ -522,4 +522,66 @@ fn an_element_in_the_xml_namespace_goes_out_under_the_xml_prefix() {
         !out.replace("xml:", "").contains("x:"),
         "an undeclared prefix: {out}"
     );
+}
+
+/// A subtree kept whole went out declaring every binding in scope where it was read — the
+/// namespace declarations of its ancestors too, which it may never use: an ancestor's
+/// `xmlns:x="urn:x:310115197511030084"` crossed on the kept element. A binding from outside the
+/// subtree now goes out only on an element of the subtree that uses it (its name or an
+/// attribute's), where the output does not already have it in scope; the subtree's own
+/// declarations go out as written, with the rest of it.
+#[test]
+fn a_kept_subtree_declares_only_the_outside_bindings_it_uses() {
+    const SECRET: &str = "urn:x:310115197511030084";
+    const OTHER: &str = "urn:other";
+    let policy = policy_with(
+        &format!("[namespaces]\ndoc = \"{NS}\""),
+        r#"formats = ["xml"]"#,
+        r#""/doc:Document/doc:Raw" = { keep = "subtree", plaintext_reason = "test" }
+"/doc:Document/doc:Raw2" = { keep = "subtree", plaintext_reason = "test" }"#,
+    );
+    let input = format!(
+        r#"<Document xmlns="{NS}" xmlns:x="{SECRET}" xmlns:o="{OTHER}" xmlns:doc="urn:not-the-policys"><Raw><In a="1"><Deep o:k="2"/></In><o:Q/></Raw><Raw2 xmlns:m="urn:mine"><doc:Y/></Raw2></Document>"#
+    );
+    let (out, _) = run_cfg(config(&policy, Format::Xml), input.as_bytes(), &[])
+        .unwrap_or_else(|v| panic!("{v}"));
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("310115197511030084"),
+        "an unused ancestor binding went out: {out}"
+    );
+    assert_eq!(
+        out,
+        format!(
+            concat!(
+                r#"<doc:Document xmlns:doc="{NS}">"#,
+                r#"<Raw xmlns="{NS}"><In a="1"><Deep xmlns:o="{OTHER}" o:k="2"/></In><o:Q xmlns:o="{OTHER}"/></Raw>"#,
+                r#"<Raw2 xmlns="{NS}" xmlns:m="urn:mine"><doc:Y xmlns:doc="urn:not-the-policys"/></Raw2>"#,
+                r#"</doc:Document>"#
+            ),
+            NS = NS,
+            OTHER = OTHER
+        )
+    );
+    // Read back: the same names in the same namespaces as in the document.
+    let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let names: Vec<(Option<&str>, &str)> = doc
+        .descendants()
+        .filter(|n| n.is_element())
+        .map(|n| (n.tag_name().namespace(), n.tag_name().name()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some(NS), "Document"),
+            (Some(NS), "Raw"),
+            (Some(NS), "In"),
+            (Some(NS), "Deep"),
+            (Some(OTHER), "Q"),
+            (Some(NS), "Raw2"),
+            (Some("urn:not-the-policys"), "Y"),
+        ]
+    );
+    let deep = doc.descendants().find(|n| n.has_tag_name("Deep")).unwrap();
+    assert_eq!(deep.attribute((OTHER, "k")), Some("2"));
 }

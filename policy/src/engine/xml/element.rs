@@ -146,6 +146,11 @@ impl XmlRedactor {
                 .ns
                 .iter()
                 .map(|d| d.prefix.len() + d.uri.len())
+                .sum::<usize>()
+            + self
+                .out_ns
+                .iter()
+                .map(|(p, u)| p.len() + u.len())
                 .sum::<usize>();
         if held as u64 > self.flat.cfg.limits.max_token_len {
             return fail(self, V::TokenTooLong);
@@ -174,6 +179,7 @@ impl XmlRedactor {
             target,
             emitted,
             ns_len,
+            out_ns_len: self.out_ns.len(),
             seen_len: self.seen.len(),
             record,
         });
@@ -270,6 +276,7 @@ impl XmlRedactor {
         self.tag.empty = false;
         let top = self.stack.pop().expect("an open element");
         self.ns.truncate(top.ns_len);
+        self.out_ns.truncate(top.out_ns_len);
         self.seen.truncate(top.seen_len);
         self.names.truncate(top.name.start);
         self.out_names.truncate(top.out_name.start);

@@ -17,7 +17,7 @@
 //! indentation around a removed child would show where it was). A rule's element is a leaf: its
 //! text (with CDATA sections) is the value — kept byte-exact, or replaced by the escaped mask,
 //! hash or marker; an element inside it is `wrong_container` unless the rule keeps the subtree,
-//! which then goes out as written (declaring again the bindings in scope it was read in).
+//! which then goes out as written (an outside binding declared where the subtree uses it).
 //! Comments are removed everywhere, and white space outside the root element. The XML
 //! declaration goes out as sluice writes it (version, the charset's canonical label, standalone),
 //! not as the document spelled it.
@@ -95,8 +95,10 @@ struct Frame {
     out_name: Range<usize>,
     target: Target,
     emitted: bool,
-    /// Namespace declarations and seen children before this element's.
+    /// Namespace declarations (the document's, and the output's in a kept subtree) and seen
+    /// children before this element's.
     ns_len: usize,
+    out_ns_len: usize,
     seen_len: usize,
     record: bool,
 }
@@ -111,6 +113,9 @@ pub(crate) struct XmlRedactor {
     /// Prefix (empty: the default namespace) → URI and the index of the policy's prefix for
     /// it (looked up once, when declared), innermost last.
     ns: Vec<NsDecl>,
+    /// Inside a subtree kept whole, the bindings its output declares (prefix → URI, empty for
+    /// no namespace), innermost last.
+    out_ns: Vec<(Box<[u8]>, Box<str>)>,
     /// Single (not `[*]`) children seen, per open element (by depth).
     seen: Vec<(usize, NodeId)>,
     tag: Tag,
@@ -175,6 +180,7 @@ impl XmlRedactor {
             names: Vec::new(),
             out_names: Vec::new(),
             ns: Vec::new(),
+            out_ns: Vec::new(),
             seen: Vec::new(),
             tag: Tag::default(),
             key: Vec::new(),

@@ -3,8 +3,10 @@
 //! Outside a subtree kept whole, the document's prefixes and namespace declarations never go
 //! out — they are text no rule lists (a prefix can be any name, a namespace URI any string):
 //! elements and attributes go out under the policy's names, and the outermost element declares
-//! the policy's namespaces. A subtree kept whole goes out as written, its outermost element
-//! declaring again every binding in scope that the subtree may use. Every attribute is read and
+//! the policy's namespaces. A subtree kept whole goes out as written, with its own declarations;
+//! a binding from outside it goes out on the first of its elements whose name or attribute uses
+//! it (where the output does not already have it in scope), and a binding it never uses does not
+//! go out at all. Every attribute is read and
 //! checked wherever it is (references, duplicates by namespace and local name), and only those a
 //! rule lists go out, kept, masked or hashed.
 
@@ -41,24 +43,9 @@ impl XmlRedactor {
                     }
                 }
             }
-            Target::Whole
-                if !self
-                    .stack
-                    .iter()
-                    .rev()
-                    .nth(1)
-                    .is_some_and(|f| f.target == Target::Whole) =>
-            {
-                // Innermost binding of each prefix, unless the element declares it itself.
-                for (i, d) in self.ns[..ns_len].iter().enumerate().rev() {
-                    let shadowed = self.ns[i + 1..]
-                        .iter()
-                        .any(|e| same_bytes(&e.prefix, &d.prefix));
-                    if !shadowed {
-                        declare(open, &d.prefix, &d.uri);
-                    }
-                }
-            }
+            Target::Whole => self
+                .declare_used(t, ns_len, open)
+                .map_err(|k| self.violation(k, at))?,
             _ => {}
         }
         let attrs = std::mem::take(&mut self.tag.attrs);
@@ -181,6 +168,69 @@ impl XmlRedactor {
 }
 
 /// Writes ` xmlns:prefix="uri"` (` xmlns="uri"` for the empty prefix) into a start tag.
+impl XmlRedactor {
+    /// In a subtree kept whole: declares on this element each binding that its name and its
+    /// attributes use and that the output does not already have in scope — a binding from
+    /// outside the subtree goes out where it is first used, and one the subtree never uses never
+    /// goes out (an ancestor's declarations are text no rule lists). The element's own
+    /// declarations go out as written, and join the output's scope first.
+    fn declare_used(&mut self, t: &[u8], ns_len: usize, open: &mut Vec<u8>) -> Result<(), V> {
+        for i in ns_len..self.ns.len() {
+            let own = (self.ns[i].prefix.clone(), self.ns[i].uri.clone());
+            self.out_ns.push(own);
+        }
+        let attrs = self.tag.attrs.len();
+        let used = std::iter::once(self.tag.name.clone()).chain(
+            (0..attrs)
+                .map(|i| self.tag.attrs[i].0.clone())
+                .filter(|n| t[n.clone()].contains(&b':')),
+        );
+        let used: Vec<std::ops::Range<usize>> = used.collect();
+        for name in used {
+            let (prefix, _) = markup::split_qname(&t[name]);
+            if prefix == b"xml" || prefix == b"xmlns" {
+                continue;
+            }
+            // The empty URI: no namespace (an unprefixed name outside any default).
+            let uri = self.namespace(prefix)?.unwrap_or("");
+            if self.out_binding(prefix) != uri {
+                let uri: Box<str> = uri.into();
+                declare(open, prefix, &uri);
+                self.out_ns.push((prefix.into(), uri));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URI `prefix` is bound to in the output here (empty: no namespace): the innermost
+    /// declaration written in a kept subtree, else the policy's namespaces that the outermost
+    /// element sluice built declares.
+    fn out_binding(&self, prefix: &[u8]) -> &str {
+        if let Some((_, uri)) = self
+            .out_ns
+            .iter()
+            .rev()
+            .find(|(p, _)| same_bytes(p, prefix))
+        {
+            return uri;
+        }
+        let built = self
+            .stack
+            .first()
+            .is_some_and(|f| matches!(f.target, Target::Node(_) | Target::Leaf(_)));
+        if !built || prefix.is_empty() {
+            return "";
+        }
+        self.flat
+            .cfg
+            .program
+            .namespaces
+            .iter()
+            .find(|(p, uri)| p.as_bytes() == prefix && uri != XML_NS)
+            .map_or("", |(_, uri)| uri.as_str())
+    }
+}
+
 fn declare(open: &mut Vec<u8>, prefix: &[u8], uri: &str) {
     open.extend_from_slice(b" xmlns");
     if !prefix.is_empty() {
