@@ -14,9 +14,11 @@
 //! Keys match policy paths after decoding (`+` is a space): `applicant.name` is the member
 //! `$["applicant.name"]`, never the path `$.applicant.name` — a framework that binds dotted
 //! names onto nested objects sees only what the contract lists either way, since nothing else
-//! goes out. A kept pair goes out byte-exact as written; a masked or hashed value is encoded as
+//! goes out. A kept value goes out byte-exact as written; a masked or hashed value is encoded as
 //! the WHATWG serializer would (`+` for a space, `%XX` for anything but `*-._` and
-//! alphanumerics).
+//! alphanumerics), and so is every key that goes out: how the source spelled a key (`n` or
+//! `%6E`, `%6e` or `%6E`, each character its choice) is text no rule lists, a bit or two a
+//! character for whatever the source wants to carry.
 
 use super::EngineConfig;
 use super::flat::{Flat, FlatEngine, Member, shell_fields};
@@ -45,6 +47,8 @@ pub(crate) struct FormRedactor {
     /// Decoded keys seen so far (one level), and their total length.
     keys: KeySets,
     key_bytes: u64,
+    /// The pair's key decoded (its member name), and its value decoded.
+    decoded_key: Vec<u8>,
     decoded: Vec<u8>,
     any_out: bool,
     offset: u64,
@@ -79,6 +83,7 @@ impl FormRedactor {
                 keys
             },
             key_bytes: 0,
+            decoded_key: Vec::with_capacity(64),
             decoded: Vec::with_capacity(256),
             any_out: false,
             offset: 0,
@@ -181,15 +186,15 @@ impl FormRedactor {
     /// A pair ended: its key checked and looked up, its value through the rule, out if kept.
     fn end_pair(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
         let at = self.pair_start;
-        decode(&self.key, &mut self.decoded).map_err(|k| self.flat.violation(k, None, at))?;
-        let member = self.flat.member(&self.decoded);
+        decode(&self.key, &mut self.decoded_key).map_err(|k| self.flat.violation(k, None, at))?;
+        let member = self.flat.member(&self.decoded_key);
         let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
         let limits = &self.flat.cfg.limits;
-        self.key_bytes += self.decoded.len() as u64;
+        self.key_bytes += self.decoded_key.len() as u64;
         if self.keys.len() >= limits.max_keys_per_object || self.key_bytes > limits.max_token_len {
             return Err(fail(self, V::TooManyKeys));
         }
-        if self.keys.insert(&self.decoded, usize::MAX).is_err() {
+        if self.keys.insert(&self.decoded_key, usize::MAX).is_err() {
             return Err(fail(self, V::DuplicateKey));
         }
         decode(&self.value, &mut self.decoded).map_err(|k| fail(self, k))?;
@@ -205,7 +210,7 @@ impl FormRedactor {
         if !first {
             sink.push(b'&');
         }
-        sink.extend_from_slice(&self.key);
+        encode(&self.decoded_key, sink);
         sink.push(b'=');
         match applied {
             Applied::Replaced => encode(replacement.as_bytes(), sink),
