@@ -45,10 +45,27 @@ fn an_unlisted_column_is_dropped_from_the_header_and_every_row() {
 }
 
 #[test]
-fn kept_cells_go_out_byte_exact_quotes_and_line_ends_as_written() {
+fn kept_cells_go_out_byte_exact_quoted_where_their_text_needs_it() {
     let p = loans();
-    let input = "\"loan_id\",remarks\n\"L \"\"1\"\"\",\"two\r\nlines, and a comma\"\nL2,plain\r\n";
+    let input = "loan_id,remarks\n\"L \"\"1\"\"\",\"two\r\nlines, and a comma\"\nL2,plain\n";
     assert_eq!(csv(&p, input), input);
+}
+
+/// A kept cell went out quoted if the source quoted it, a header name too, and each row ended
+/// with the CRLF or LF the source chose for it: a bit a cell and a bit a row, the source's
+/// choice and no data a rule lists — over a daily file, room for any text. Cells (and names)
+/// now go out quoted only where their text needs it, and every row ends as the header row did;
+/// the text of a kept cell is still the source's, byte for byte.
+#[test]
+fn quoting_and_line_ends_go_out_in_one_spelling_whatever_the_source_chose() {
+    let p = loans();
+    let input = "\"loan_id\",remarks\r\n\"L1\",\"a, b\"\nL2,\"plain\"\r\n\"L3\",x\n";
+    assert_eq!(
+        csv(&p, input),
+        "loan_id,remarks\r\nL1,\"a, b\"\r\nL2,plain\r\nL3,x\r\n"
+    );
+    // The last row without a line break goes out without one.
+    assert_eq!(csv(&p, "loan_id\nL1\n\"L2\""), "loan_id\nL1\nL2");
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! `text/csv` bodies (RFC 4180): a header row naming the columns, then one record per row.
 //!
 //! Each row is matched like an object whose members are the columns (see [`flat`](super::flat)):
-//! a column no rule lists is dropped from the header and from every row; a kept cell goes out
-//! byte-exact, quotes and all; a masked or hashed cell is quoted only when its new text needs it.
-//! The header's names go out as written.
+//! a column no rule lists is dropped from the header and from every row; a kept cell's text goes
+//! out byte-exact. Every cell and header name is quoted only when its text needs it, and every
+//! row ends as the header row did: which cells the source quoted and how it ended each row is its
+//! choice of bits, not data a rule lists.
 //!
 //! ## Strict syntax
 //! Readers disagree on everything RFC 4180 leaves open, so sluice refuses it (`invalid_csv`):
@@ -12,8 +13,7 @@
 //! cells), and a body that ends inside a quoted cell (`truncated`). A row with more or fewer
 //! cells than the header is `ragged_row`; an empty body has no header (`empty_body`); the same
 //! column name twice is `duplicate_key`; a byte order mark is `byte_order_mark` (read as part
-//! of the first name, it would drop that column). Lines end with CRLF or LF; each row keeps its
-//! own.
+//! of the first name, it would drop that column). Lines end with CRLF or LF.
 //! Cells must be UTF-8 (`invalid_utf8`).
 //!
 //! Hand-written rather than on `csv-core`: that reader never fails — it accepts bare quotes and
@@ -70,6 +70,8 @@ pub(crate) struct CsvRedactor {
     header_out: Vec<u8>,
     emitted: usize,
     header_bytes: u64,
+    /// How the header row ended: every row that goes out ends the same way.
+    line_end: &'static [u8],
     offset: u64,
     utf8: WholeChars,
     failed: Option<Violation>,
@@ -109,6 +111,7 @@ impl CsvRedactor {
             header_out: Vec::new(),
             emitted: 0,
             header_bytes: 0,
+            line_end: b"\r\n",
             offset: 0,
             utf8: WholeChars::default(),
             failed: None,
@@ -303,7 +306,7 @@ impl CsvRedactor {
             if !self.header_out.is_empty() {
                 self.header_out.push(b',');
             }
-            write_cell(&mut self.header_out, &self.cell, self.quoted);
+            write_cell(&mut self.header_out, &self.cell, needs_quotes(&self.cell));
         }
         self.columns.push(Column { member });
         Ok(())
@@ -334,39 +337,43 @@ impl CsvRedactor {
         if self.row_has_out {
             sink.push(b',');
         }
-        // A row whose only cell goes out empty would be a blank line, which readers skip.
-        let lone_empty = self.emitted == 1 && !self.quoted;
-        match applied {
-            Applied::AsWritten => write_cell(
-                sink,
-                &self.cell,
-                self.quoted || lone_empty && self.cell.is_empty(),
-            ),
-            Applied::Replaced => {
-                let quote = replacement
-                    .bytes()
-                    .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
-                write_cell(sink, replacement.as_bytes(), quote);
-            }
-        }
+        let text = match applied {
+            Applied::AsWritten => &self.cell[..],
+            Applied::Replaced => replacement.as_bytes(),
+        };
+        // Quoted when the text needs it, whether the source quoted it or not (that choice, a bit
+        // a cell, is the source's, not data a rule lists) — and a row whose only cell goes out
+        // empty, which would otherwise be a blank line that readers skip.
+        let lone_empty = self.emitted == 1 && text.is_empty();
+        write_cell(sink, text, lone_empty || needs_quotes(text));
         self.flat.scratch.out = replacement;
         self.row_has_out = true;
         Ok(())
     }
 
-    /// A row ended with `line_end` (empty at the end of the body).
-    fn end_row(&mut self, line_end: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+    /// A row ended with `line_end` (empty at the end of the body). Rows go out ending as the
+    /// header did: which rows end with CRLF and which with LF is the source's choice, a bit a
+    /// row, not data a rule lists.
+    fn end_row(&mut self, line_end: &'static [u8], out: &mut Vec<u8>) -> Result<(), Violation> {
         let at = self.cell_start;
         self.end_cell(at, out)?;
         if self.header {
             self.header = false;
             out.extend_from_slice(&self.header_out);
             out.extend_from_slice(line_end);
+            if !line_end.is_empty() {
+                self.line_end = line_end;
+            }
             self.header_out = Vec::new();
         } else {
             if self.col != self.columns.len() {
                 return Err(self.flat.violation(V::RaggedRow, None, at));
             }
+            let line_end = if line_end.is_empty() {
+                b""
+            } else {
+                self.line_end
+            };
             self.flat.sink(out).extend_from_slice(line_end);
             self.flat.end_record(out);
         }
@@ -407,6 +414,12 @@ fn emitted(member: Member) -> bool {
 
 /// A cell as RFC 4180 writes it: quoted (quotes doubled) or as is. A cell read quoted and kept
 /// comes out as it was written.
+/// Whether a cell's text must be quoted (RFC 4180: a separator, a quote or a line break in it).
+fn needs_quotes(text: &[u8]) -> bool {
+    text.iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
 fn write_cell(out: &mut Vec<u8>, content: &[u8], quoted: bool) {
     if !quoted {
         out.extend_from_slice(content);
