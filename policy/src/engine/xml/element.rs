@@ -199,9 +199,13 @@ impl XmlRedactor {
             }
             _ => {
                 if emitted {
+                    // A container sluice builds always has an end tag (whether anything goes
+                    // out inside is not known yet); only a subtree kept whole keeps `<a/>` as
+                    // the document wrote it.
                     let sink = self.flat.sink(out);
                     sink.extend_from_slice(&open);
-                    sink.extend_from_slice(if self.tag.empty { b"/>" } else { b">" });
+                    let whole_empty = self.tag.empty && target == Target::Whole;
+                    sink.extend_from_slice(if whole_empty { b"/>" } else { b">" });
                 }
                 self.leaf_open = open;
             }
@@ -253,7 +257,9 @@ impl XmlRedactor {
                 };
                 let sink = self.flat.sink(out);
                 sink.extend_from_slice(open);
-                if value_empty && self.tag.empty {
+                // `<a/>` for an empty value, whichever form the document used: the form is
+                // its choice, a bit an element, not data a rule lists.
+                if value_empty {
                     sink.extend_from_slice(b"/>");
                 } else {
                     sink.push(b'>');
@@ -267,7 +273,7 @@ impl XmlRedactor {
                 }
                 self.flat.scratch.out = replacement;
             }
-        } else if emitted && !self.tag.empty {
+        } else if emitted && !(self.tag.empty && target == Target::Whole) {
             let sink = self.flat.sink(out);
             sink.extend_from_slice(b"</");
             sink.extend_from_slice(&self.out_names[name.clone()]);

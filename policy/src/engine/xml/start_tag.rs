@@ -150,10 +150,14 @@ impl XmlRedactor {
                 }
                 open.extend_from_slice(b"=");
                 match applied {
+                    // As written, between double quotes unless the value holds one (which
+                    // only single quotes can hold as written): the quotes are the document's
+                    // choice, a bit an attribute, not data a rule lists.
                     Applied::AsWritten => {
-                        open.push(*q);
+                        let q = if raw.contains(&b'"') { b'\'' } else { b'"' };
+                        open.push(q);
                         open.extend_from_slice(raw);
-                        open.push(*q);
+                        open.push(q);
                     }
                     Applied::Replaced => {
                         open.push(b'"');
@@ -167,7 +171,6 @@ impl XmlRedactor {
     }
 }
 
-/// Writes ` xmlns:prefix="uri"` (` xmlns="uri"` for the empty prefix) into a start tag.
 impl XmlRedactor {
     /// In a subtree kept whole: declares on this element each binding that its name and its
     /// attributes use and that the output does not already have in scope — a binding from
@@ -231,6 +234,7 @@ impl XmlRedactor {
     }
 }
 
+/// Writes ` xmlns:prefix="uri"` (` xmlns="uri"` for the empty prefix) into a start tag.
 fn declare(open: &mut Vec<u8>, prefix: &[u8], uri: &str) {
     open.extend_from_slice(b" xmlns");
     if !prefix.is_empty() {
