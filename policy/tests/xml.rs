@@ -50,8 +50,7 @@ fn elements_and_attributes_no_rule_lists_are_removed_and_leaves_go_out_as_writte
     assert_eq!(
         out,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId><doc:Dbtr><doc:Nm>欧阳**</doc:Nm></doc:Dbtr><doc:DbtrAcct><doc:Id>622202*********5645</doc:Id></doc:DbtrAcct><doc:Amt Ccy="CNY">100.50</doc:Amt><doc:Rmt>call 138****5678</doc:Rmt><doc:Secret>[REDACTED]</doc:Secret></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId><doc:Dbtr><doc:Nm>欧阳**</doc:Nm></doc:Dbtr><doc:DbtrAcct><doc:Id>622202*********5645</doc:Id></doc:DbtrAcct><doc:Amt Ccy="CNY">100.50</doc:Amt><doc:Rmt>call 138****5678</doc:Rmt><doc:Secret>[REDACTED]</doc:Secret></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
         )
     );
     let (_, summary) = run_cfg(config(&pain(), Format::Xml), doc(PMT).as_bytes(), &[]).unwrap();
@@ -402,8 +401,7 @@ fn the_documents_prefixes_and_namespace_declarations_do_not_go_out() {
     assert_eq!(
         out,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><doc:Document xmlns:doc="{NS}"><doc:CstmrCdtTrfInitn><doc:PmtInf><doc:PmtInfId>P1</doc:PmtInfId></doc:PmtInf></doc:CstmrCdtTrfInitn></doc:Document>"#
         )
     );
 }
@@ -467,7 +465,7 @@ fn the_declarations_spelling_and_white_space_outside_the_root_do_not_go_out() {
     );
     assert_eq!(out, expected);
     assert!(out.starts_with(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<doc:Document "
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><doc:Document "
     ));
     assert!(out.ends_with("</doc:Document>"), "{out:?}");
     // The same document without a declaration, and with white space only after its root.

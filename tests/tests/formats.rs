@@ -411,8 +411,7 @@ async fn xml_is_pulled_and_pushed_filtered_and_an_xxe_payload_never_reaches_anyo
     let (partner, partner_rec) = mock_https(&dir, partner_api()).await;
     let sluice = start_sluice(&dir, inst, partner, &xml_policy()).await;
     let want = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:b="{BANK_NS}"><soap:Body><b:Loans><b:Loan id="L1"><b:Name>欧阳**</b:Name><b:IdNo>310115********0084</b:IdNo><b:Amount>100</b:Amount></b:Loan></b:Loans></soap:Body></soap:Envelope>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}" xmlns:b="{BANK_NS}"><soap:Body><b:Loans><b:Loan id="L1"><b:Name>欧阳**</b:Name><b:IdNo>310115********0084</b:IdNo><b:Amount>100</b:Amount></b:Loan></b:Loans></soap:Body></soap:Envelope>"#
     );
     let port = sluice.addr("partners").unwrap().port();
     for h2 in [false, true] {

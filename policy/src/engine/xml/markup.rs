@@ -304,7 +304,7 @@ pub(crate) struct Declaration {
 }
 
 impl Declaration {
-    /// The declaration as it goes out, followed by a line feed: version 1.0, the charset's
+    /// The declaration as it goes out, the root element right after it: version 1.0, the charset's
     /// canonical label when the document named one, `standalone` when it said. Never the
     /// document's spelling — its quotes, the case of its label, the white space between its
     /// pseudo-attributes (of any length, in four characters: room for any text).
@@ -320,7 +320,7 @@ impl Declaration {
             Some(false) => out.extend_from_slice(b" standalone=\"no\""),
             None => {}
         }
-        out.extend_from_slice(b"?>\n");
+        out.extend_from_slice(b"?>");
     }
 }
 
