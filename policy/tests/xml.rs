@@ -35,6 +35,13 @@ fn xml(input: &str) -> Result<String, String> {
         .map_err(|v| v.to_string())
 }
 
+/// `input` through `policy`'s XML route, which must pass.
+fn filtered(policy: &CompiledPolicy, input: &str) -> String {
+    let (out, _) = run_cfg(config(policy, Format::Xml), input.as_bytes(), &[])
+        .unwrap_or_else(|v| panic!("{v}: {input}"));
+    String::from_utf8(out).expect("UTF-8")
+}
+
 fn doc(pmt: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -422,9 +429,7 @@ fn output_under_the_policys_names_is_namespace_well_formed() {
     let input = format!(
         r#"<p:Document xmlns:p="{NS}" xmlns:q="{ATTR_NS}" q:v="1" p:w="2"><p:Raw n="3"><p:X>y</p:X><q:Z/></p:Raw><p:Gone/></p:Document>"#
     );
-    let (out, _) = run_cfg(config(&policy, Format::Xml), input.as_bytes(), &[])
-        .unwrap_or_else(|v| panic!("{v}"));
-    let out = String::from_utf8(out).unwrap();
+    let out = filtered(&policy, &input);
     assert_eq!(
         out,
         format!(
@@ -505,9 +510,7 @@ fn an_element_in_the_xml_namespace_goes_out_under_the_xml_prefix() {
     let input = format!(
         r#"<Document xmlns="{NS}"><xml:note xml:lang="zh">备注</xml:note><Nm xml:lang="en"/></Document>"#
     );
-    let (out, _) = run_cfg(config(&policy, Format::Xml), input.as_bytes(), &[])
-        .unwrap_or_else(|v| panic!("{v}"));
-    let out = String::from_utf8(out).unwrap();
+    let out = filtered(&policy, &input);
     assert_eq!(
         out,
         format!(
@@ -541,9 +544,7 @@ fn a_kept_subtree_declares_only_the_outside_bindings_it_uses() {
     let input = format!(
         r#"<Document xmlns="{NS}" xmlns:x="{SECRET}" xmlns:o="{OTHER}" xmlns:doc="urn:not-the-policys"><Raw><In a="1"><Deep o:k="2"/></In><o:Q/></Raw><Raw2 xmlns:m="urn:mine"><doc:Y/></Raw2></Document>"#
     );
-    let (out, _) = run_cfg(config(&policy, Format::Xml), input.as_bytes(), &[])
-        .unwrap_or_else(|v| panic!("{v}"));
-    let out = String::from_utf8(out).unwrap();
+    let out = filtered(&policy, &input);
     assert!(
         !out.contains("310115197511030084"),
         "an unused ancestor binding went out: {out}"
