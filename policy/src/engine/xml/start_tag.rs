@@ -6,9 +6,8 @@
 //! the policy's namespaces. A subtree kept whole goes out as written, with its own declarations;
 //! a binding from outside it goes out on the first of its elements whose name or attribute uses
 //! it (where the output does not already have it in scope), and a binding it never uses does not
-//! go out at all. Every attribute is read and
-//! checked wherever it is (references, duplicates by namespace and local name), and only those a
-//! rule lists go out, kept, masked or hashed.
+//! go out at all. Every attribute is read and checked wherever it is (references, duplicates by
+//! namespace and local name), and only those a rule lists go out, kept, masked or hashed.
 
 use std::ops::Range;
 
@@ -169,9 +168,7 @@ impl XmlRedactor {
         }
         Ok(())
     }
-}
 
-impl XmlRedactor {
     /// In a subtree kept whole: declares on this element each binding that its name and its
     /// attributes use and that the output does not already have in scope — a binding from
     /// outside the subtree goes out where it is first used, and one the subtree never uses never
