@@ -55,12 +55,11 @@ pub(crate) struct CsvRedactor {
     header: bool,
     columns: Vec<Column>,
     names: KeySets,
-    /// The current cell's content (quotes undone; not kept for a column that is dropped), its
-    /// length, and whether it was quoted.
+    /// The current cell's content (quotes undone; not kept for a column that is dropped) and
+    /// its length.
     cell: Vec<u8>,
     cell_len: u64,
     copy: bool,
-    quoted: bool,
     cell_start: u64,
     /// Index of the current cell in its row.
     col: usize,
@@ -104,7 +103,6 @@ impl CsvRedactor {
             cell: Vec::new(),
             cell_len: 0,
             copy: true,
-            quoted: false,
             cell_start: 0,
             col: 0,
             row_has_out: false,
@@ -187,10 +185,7 @@ impl CsvRedactor {
                 return bad(self, V::ControlCharacter);
             }
             match (self.state, b) {
-                (State::CellStart, b'"') => {
-                    self.state = State::Quoted;
-                    self.quoted = true;
-                }
+                (State::CellStart, b'"') => self.state = State::Quoted,
                 (State::CellStart | State::Unquoted | State::QuoteInQuoted, b',') => {
                     self.end_cell(at + 1, out)?;
                 }
@@ -265,7 +260,6 @@ impl CsvRedactor {
         };
         self.cell.clear();
         self.cell_len = 0;
-        self.quoted = false;
         self.state = State::CellStart;
         self.cell_start = next;
         self.col += 1;
