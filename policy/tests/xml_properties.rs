@@ -340,23 +340,23 @@ fn render_sub(s: &Sub, out: &mut String) {
     out.push_str(&format!("</{name}>"));
 }
 
-/// Each element of the subtree at `root`: its namespace and name, and its attributes'.
-fn names(
-    root: roxmltree::Node<'_, '_>,
-) -> Vec<(Option<String>, String, Vec<(Option<String>, String)>)> {
+/// A name read back: its namespace (if any) and local part.
+type Name = (Option<String>, String);
+
+/// Each element of the subtree at `root`: its name, and its attributes' names.
+fn names(root: roxmltree::Node<'_, '_>) -> Vec<(Name, Vec<Name>)> {
+    let name = |n: roxmltree::ExpandedName<'_, '_>| {
+        (n.namespace().map(str::to_string), n.name().to_string())
+    };
     root.descendants()
         .filter(|n| n.is_element())
         .map(|n| {
-            let mut attrs: Vec<(Option<String>, String)> = n
+            let mut attrs: Vec<Name> = n
                 .attributes()
                 .map(|a| (a.namespace().map(str::to_string), a.name().to_string()))
                 .collect();
             attrs.sort();
-            (
-                n.tag_name().namespace().map(str::to_string),
-                n.tag_name().name().to_string(),
-                attrs,
-            )
+            (name(n.tag_name()), attrs)
         })
         .collect()
 }
