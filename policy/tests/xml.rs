@@ -463,6 +463,12 @@ fn the_declarations_spelling_and_white_space_outside_the_root_do_not_go_out() {
         "<?xml version='1.0'\t\n  encoding=\"utf-8\"   standalone='yes' ?> \t\r\n\t",
     ) + "\n\t \r\n ";
     let out = xml(&body).unwrap();
+    // However the body is split.
+    for cut in 0..=body.len() {
+        let (split, _) = run_cfg(config(&pain(), Format::Xml), body.as_bytes(), &[cut])
+            .unwrap_or_else(|v| panic!("cut {cut}: {v}"));
+        assert_eq!(String::from_utf8(split).unwrap(), out, "cut {cut}");
+    }
     let expected = xml(&doc(PMT)).unwrap().replacen(
         r#"encoding="UTF-8"?>"#,
         r#"encoding="UTF-8" standalone="yes"?>"#,
