@@ -202,10 +202,10 @@ impl XmlRedactor {
                     // A container sluice builds always has an end tag (whether anything goes
                     // out inside is not known yet); only a subtree kept whole keeps `<a/>` as
                     // the document wrote it.
+                    let closed = self.self_closed(target);
                     let sink = self.flat.sink(out);
                     sink.extend_from_slice(&open);
-                    let whole_empty = self.tag.empty && target == Target::Whole;
-                    sink.extend_from_slice(if whole_empty { b"/>" } else { b">" });
+                    sink.extend_from_slice(if closed { b"/>" } else { b">" });
                 }
                 self.leaf_open = open;
             }
@@ -225,12 +225,18 @@ impl XmlRedactor {
             let after = 2 + open.len();
             t.len() > after
                 && same_bytes(&t[2..after], open)
-                && t[after..t.len() - 1].iter().all(|&b| markup::space(b))
+                && markup::only_space(&t[after..t.len() - 1])
         });
         if !closes {
             return Err(self.violation(V::InvalidXml, at));
         }
         self.close(at, out)
+    }
+
+    /// Whether the element just read goes out as `<a/>`: only an empty-element tag in a subtree
+    /// kept whole (a leaf is `<a/>` by its value, a container always has an end tag).
+    fn self_closed(&self, target: Target) -> bool {
+        self.tag.empty && target == Target::Whole
     }
 
     /// Closes the innermost element.
@@ -267,17 +273,12 @@ impl XmlRedactor {
                         Applied::AsWritten => sink.extend_from_slice(raw),
                         Applied::Replaced => markup::escape(&replacement, sink),
                     }
-                    sink.extend_from_slice(b"</");
-                    sink.extend_from_slice(&self.out_names[name.clone()]);
-                    sink.push(b'>');
+                    end_tag(sink, &self.out_names[name]);
                 }
                 self.flat.scratch.out = replacement;
             }
-        } else if emitted && !(self.tag.empty && target == Target::Whole) {
-            let sink = self.flat.sink(out);
-            sink.extend_from_slice(b"</");
-            sink.extend_from_slice(&self.out_names[name.clone()]);
-            sink.push(b'>');
+        } else if emitted && !self.self_closed(target) {
+            end_tag(self.flat.sink(out), &self.out_names[name]);
         }
         self.tag.empty = false;
         let top = self.stack.pop().expect("an open element");
@@ -294,4 +295,11 @@ impl XmlRedactor {
         }
         Ok(())
     }
+}
+
+/// Writes `</name>`.
+fn end_tag(sink: &mut Vec<u8>, name: &[u8]) {
+    sink.extend_from_slice(b"</");
+    sink.extend_from_slice(name);
+    sink.push(b'>');
 }

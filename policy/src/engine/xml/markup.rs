@@ -43,7 +43,7 @@ fn name_char(b: u8) -> bool {
     NAME[1][usize::from(b)]
 }
 
-pub(crate) fn space(b: u8) -> bool {
+fn space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
@@ -356,9 +356,9 @@ pub(crate) fn declaration(t: &[u8]) -> Result<Declaration, V> {
     Ok(read)
 }
 
-/// Whether `t` is white space as XML writes it outside the root element (`S`: space, tab, CR,
-/// LF — literally; a character reference is markup only inside an element).
-pub(crate) fn literal_space(t: &[u8]) -> bool {
+/// Whether `t` is only XML white space (`S`: space, tab, CR, LF) — text as written outside the
+/// root or in an end tag, or text decoded in a container.
+pub(crate) fn only_space(t: &[u8]) -> bool {
     t.iter().all(|&b| space(b))
 }
 

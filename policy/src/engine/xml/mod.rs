@@ -57,12 +57,6 @@ pub fn is_xml_name(name: &str) -> bool {
     markup::is_qname(name.as_bytes())
 }
 
-/// Whether decoded text is only XML white space.
-fn blank(text: &str) -> bool {
-    text.bytes()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-}
-
 /// The namespace the `xml` prefix is bound to by definition.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -308,7 +302,8 @@ impl XmlRedactor {
         // Outside the root only white space, as written, and none of it goes out: its length
         // and its four characters would carry any text.
         let Some(top) = self.stack.last() else {
-            if !markup::literal_space(t) {
+            // Literally: a character reference is markup only inside an element.
+            if !markup::only_space(t) {
                 let kind = if self.root_done {
                     V::TrailingData
                 } else {
@@ -334,7 +329,7 @@ impl XmlRedactor {
             // removed child would show where it was.
             Target::Node(n) => {
                 markup::decode_fresh(t, false, &mut self.text).map_err(|k| fail(self, k))?;
-                if !blank(&self.text) {
+                if !markup::only_space(self.text.as_bytes()) {
                     self.flat.tally.node_stripped[n as usize] += 1;
                 }
                 Ok(())

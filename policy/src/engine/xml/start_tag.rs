@@ -36,10 +36,8 @@ impl XmlRedactor {
         }
         match target {
             Target::Node(_) | Target::Leaf(_) if outer => {
-                for (prefix, uri) in self.flat.cfg.program.namespaces.iter() {
-                    if **uri != *XML_NS {
-                        declare(open, prefix.as_bytes(), uri);
-                    }
+                for (prefix, uri) in self.declared_namespaces() {
+                    declare(open, prefix.as_bytes(), uri);
                 }
             }
             Target::Whole => self
@@ -179,16 +177,15 @@ impl XmlRedactor {
             let own = (self.ns[i].prefix.clone(), self.ns[i].uri.clone());
             self.out_ns.push(own);
         }
-        let attrs = self.tag.attrs.len();
-        let used = std::iter::once(self.tag.name.clone()).chain(
-            (0..attrs)
-                .map(|i| self.tag.attrs[i].0.clone())
-                .filter(|n| t[n.clone()].contains(&b':')),
-        );
-        let used: Vec<std::ops::Range<usize>> = used.collect();
-        for name in used {
+        // The element's name (unprefixed: in the default namespace), then its attributes' (an
+        // unprefixed attribute is in no namespace).
+        for i in 0..=self.tag.attrs.len() {
+            let name = match i {
+                0 => self.tag.name.clone(),
+                _ => self.tag.attrs[i - 1].0.clone(),
+            };
             let (prefix, _) = markup::split_qname(&t[name]);
-            if prefix == b"xml" || prefix == b"xmlns" {
+            if i > 0 && prefix.is_empty() || prefix == b"xml" || prefix == b"xmlns" {
                 continue;
             }
             // The empty URI: no namespace (an unprefixed name outside any default).
@@ -221,13 +218,20 @@ impl XmlRedactor {
         if !built || prefix.is_empty() {
             return "";
         }
+        self.declared_namespaces()
+            .find(|(p, _)| p.as_bytes() == prefix)
+            .map_or("", |(_, uri)| uri.as_str())
+    }
+
+    /// The policy's namespaces, as the outermost element sluice builds declares them: all but
+    /// one bound to the XML namespace, which no declaration may name.
+    fn declared_namespaces(&self) -> impl Iterator<Item = &(String, String)> {
         self.flat
             .cfg
             .program
             .namespaces
             .iter()
-            .find(|(p, uri)| p.as_bytes() == prefix && uri != XML_NS)
-            .map_or("", |(_, uri)| uri.as_str())
+            .filter(|(_, uri)| uri != XML_NS)
     }
 }
 
