@@ -57,6 +57,16 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
         if let Some(s) = &route.subject {
             let _ = writeln!(out, "  subject  {s} (keyed hash recorded in the ledger)");
         }
+        // What the target carries to the partner: each parameter and its rule.
+        for (name, action) in &route.params {
+            let place = if route.path.params().any(|p| p == name) {
+                format!("{{{name}}}")
+            } else {
+                format!("?{name}")
+            };
+            let rule = format!("{} {}", action.label(), constraints(action));
+            let _ = writeln!(out, "  param    {place} {}", rule.trim_end());
+        }
         let rows: Vec<[String; 4]> = c
             .fields
             .iter()

@@ -26,6 +26,7 @@ pub mod explain;
 pub mod hex;
 pub mod mask;
 pub mod owned_headers;
+pub mod param;
 pub mod path;
 pub mod program;
 pub mod pseudonym;

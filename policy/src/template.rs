@@ -109,6 +109,41 @@ impl PathTemplate {
         segs.next().is_none()
     }
 
+    /// The names of the template's parameters, in order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Param(name) => Some(name.as_str()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// The path rebuilt segment by segment: literals as they are, each parameter's segment
+    /// replaced by what `param(name, segment)` makes of it. `None` when the path does not match.
+    pub fn render<E>(
+        &self,
+        path: &str,
+        mut param: impl FnMut(&str, &str) -> Result<String, E>,
+    ) -> Option<Result<String, E>> {
+        if !self.matches(path) {
+            return None;
+        }
+        let mut out = String::with_capacity(path.len());
+        for (part, seg) in self.parts.iter().zip(path[1..].split('/')) {
+            out.push('/');
+            match part {
+                Part::Literal(l) => out.push_str(l),
+                Part::Param(name) => match param(name, seg) {
+                    Ok(v) => out.push_str(&v),
+                    Err(e) => return Some(Err(e)),
+                },
+            }
+        }
+        if self.parts.is_empty() {
+            out.push('/');
+        }
+        Some(Ok(out))
+    }
+
     /// True when at least one path matches both templates.
     pub fn overlaps(&self, other: &PathTemplate) -> bool {
         self.parts.len() == other.parts.len()
@@ -146,6 +181,25 @@ mod tests {
         assert!(!t("/").matches("/x"));
         assert!(t("/feed").matches("/feed"));
         assert!(!t("/feed").matches("/feed/"));
+    }
+
+    #[test]
+    fn render_replaces_each_parameters_segment_and_keeps_the_literals() {
+        let tpl = t("/v1/{a}/x/{b}");
+        assert_eq!(tpl.params().collect::<Vec<_>>(), ["a", "b"]);
+        let got = tpl.render("/v1/1/x/2", |name, seg| {
+            Ok::<_, ()>(format!("{name}{seg}{seg}"))
+        });
+        assert_eq!(got, Some(Ok("/v1/a11/x/b22".to_string())));
+        assert_eq!(tpl.render("/v1/1/y/2", |_, s| Ok::<_, ()>(s.into())), None);
+        assert_eq!(
+            tpl.render("/v1/1/x/2", |name, _| Err(name.to_string())),
+            Some(Err("a".to_string()))
+        );
+        assert_eq!(
+            t("/").render("/", |_, s| Ok::<_, ()>(s.into())),
+            Some(Ok("/".into()))
+        );
     }
 
     #[test]

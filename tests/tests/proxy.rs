@@ -510,7 +510,7 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     let (partner_addr, partner) = mock_https(&dir, partner_api()).await;
     let policy = example_policy().replace(
         "  path     = \"/v2/policies\"\n",
-        "  path     = \"/v2/policies\"\n  headers  = [\"X-Batch-Id\"]\n  query    = [\"page\"]\n  pass_through = [\"application/pdf\"]\n",
+        "  path     = \"/v2/policies\"\n  headers  = [\"X-Batch-Id\"]\n  query    = [\"page\"]\n  params.page = { keep = \"number\" }\n  pass_through = [\"application/pdf\"]\n",
     );
     assert!(policy.contains("X-Batch-Id"));
     let sluice = start_sluice(&dir, inst_addr, partner_addr, &policy).await;
@@ -518,7 +518,7 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     let inst = client(&dir, Some(("institution.pem", "institution.key")), false);
     let body = r#"{"policies":[{"policy_no":"P1"}]}"#;
     let req = Request::post(format!(
-        "https://localhost:{}/v2/policies?page=2&id_no=110105&page=3",
+        "https://localhost:{}/v2/policies?page=2&id_no=110105",
         addr.port()
     ))
     .header("content-type", "application/json")
@@ -528,7 +528,7 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     .unwrap();
     assert_eq!(fetch(&inst, req).await.0, 201);
     let (_, pq, headers, _, _) = partner.requests().pop().unwrap();
-    assert_eq!(pq, "/v2/policies?page=2&page=3");
+    assert_eq!(pq, "/v2/policies?page=2");
     assert_eq!(headers.get("x-batch-id").unwrap(), "b-7");
     assert!(headers.get("x-internal-user").is_none());
     // A content type the route names goes through unfiltered (and is logged).

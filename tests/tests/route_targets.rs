@@ -152,3 +152,77 @@ async fn route_parameters_that_walk_to_other_resources_are_refused_on_h1_and_h2(
         "the ledger holds the path's identifier"
     );
 }
+
+/// A push's target carried the institution system's text to the partner with no rule applied
+/// (fixed): a path parameter held whatever the system put there — an identity number where the
+/// route meant a batch number — and a listed query parameter's value went out as written, in
+/// the system's spelling, twice if the system wrote it twice. Now each goes through its rule in
+/// the route's `params`, and the query is sluice's writing.
+#[tokio::test]
+async fn a_pushs_target_carries_only_what_its_parameter_rules_allow() {
+    const ID: &str = "11010519491231002X";
+    let dir = pki("push-targets", &["acme-loans"]);
+    let (inst, _) = mock_http(json_mock(b"{}")).await;
+    let (partner, partner_rec) = mock_https(&dir, json_mock(b"{}")).await;
+    let policy = example_policy().replace(
+        "  path     = \"/v2/policies\"\n",
+        "  path     = \"/v2/batches/{batch}/policies\"\n  query    = [\"page\", \"holder\"]\n  params.batch  = { keep = \"string\", pattern = \"B[0-9]{4}\" }\n  params.page   = { keep = \"number\", min = 1 }\n  params.holder = \"hash\"\n",
+    );
+    assert_ne!(policy, example_policy());
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("internal").unwrap().port();
+    let push = |target: &str| {
+        Request::post(format!("https://localhost:{port}{target}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"policies":[]}"#)))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        let client = client(&dir, INSTITUTION, h2);
+        // Listed parameters through their rules, the rest dropped, one spelling.
+        let (status, _, _) = fetch(
+            &client,
+            push(&format!(
+                "/v2/batches/B0042/policies?p%61ge=2&id_no={ID}&holder=%E5%BC%A0%E4%B8%89"
+            )),
+        )
+        .await;
+        assert!((200..300).contains(&status), "h2={h2}: {status}");
+        let (_, sent, _, _, _) = partner_rec.requests().pop().unwrap();
+        let (path, holder) = sent.split_once("&holder=").unwrap();
+        assert_eq!(path, "/v2/batches/B0042/policies?page=2", "h2={h2}");
+        assert!(
+            holder.len() == 64 && holder.bytes().all(|b| b.is_ascii_hexdigit()),
+            "h2={h2}: the holder goes out as its pseudonym: {holder}"
+        );
+        // Refused before anything is sent, the value named nowhere.
+        for (target, want) in [
+            (
+                format!("/v2/batches/{ID}/policies"),
+                "pattern_mismatch at {batch}",
+            ),
+            (
+                "/v2/batches/B0042/policies?page=1&p%61ge=2".to_string(),
+                "duplicate_key at ?page",
+            ),
+            (
+                format!("/v2/batches/B0042/policies?page={ID}"),
+                "type_mismatch at ?page",
+            ),
+            (
+                "/v2/batches/B0042/policies?page=%E5".to_string(),
+                "invalid_utf8 at ?page",
+            ),
+        ] {
+            let before = partner_rec.requests().len();
+            let (status, _, body) = fetch(&client, push(&target)).await;
+            let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+            assert_eq!(status, 422, "h2={h2} {target}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["error"], "policy_violation", "{body}");
+            assert_eq!(v["path"], want, "{body}");
+            assert!(!body.contains(ID), "{body}");
+            assert_eq!(partner_rec.requests().len(), before, "h2={h2} {target}");
+        }
+    }
+}

@@ -174,6 +174,9 @@ pub struct RouteSpec {
     pub headers: Vec<String>,
     /// Query parameters forwarded on a push route (default: none).
     pub query: Vec<String>,
+    /// The rule of each path parameter and listed query parameter of a push route, by name
+    /// (see [`crate::param`]).
+    pub params: Vec<(String, Action)>,
     /// Content types let through unfiltered on this route — an explicit, logged decision for
     /// bodies sluice cannot filter (a PDF the contract names). Default: none.
     pub pass_through: Vec<String>,
@@ -764,6 +767,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             "subject",
             "headers",
             "query",
+            "params",
             "pass_through",
             "require_digest",
             "buffer_limit",
@@ -863,6 +867,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     if flow == Some(Flow::Pull) && !query.is_empty() {
         problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
+    let params = read_params(&r, t, flow, template.as_ref(), &query, problems);
     Some(RouteSpec {
         flow: flow?,
         method: method?.into(),
@@ -872,11 +877,85 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         subject,
         headers,
         query,
+        params,
         pass_through,
         require_digest,
         buffer_limit,
         formats,
     })
+}
+
+/// A push route's `params`: a rule for each of its path parameters and listed query
+/// parameters, and for nothing else (see [`crate::param`]).
+fn read_params(
+    r: &TableReader<'_>,
+    t: &toml::Table,
+    flow: Option<Flow>,
+    template: Option<&PathTemplate>,
+    query: &[String],
+    problems: &mut Problems,
+) -> Vec<(String, Action)> {
+    let key = r.key_path("params");
+    let table = match t.get("params") {
+        None => &toml::Table::new(),
+        Some(toml::Value::Table(table)) => table,
+        Some(other) => {
+            problems.push(
+                key,
+                format!(
+                    "got {}, expected a table of parameter rules",
+                    describe(other)
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    if flow == Some(Flow::Pull) {
+        if !table.is_empty() {
+            problems.push(key, "applies to push routes only (a pull route's target goes to the institution, not to the partner)");
+        }
+        return Vec::new();
+    }
+    let named: Vec<&str> = template
+        .map(|p| p.params().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(query.iter().map(String::as_str))
+        .collect();
+    let mut params = Vec::new();
+    for (name, value) in table {
+        let at = join(&key, name);
+        if !named.contains(&name.as_str()) {
+            problems.push(
+                at,
+                format!("names neither a parameter of the route's path nor a name in its query list (expected one of: {})", if named.is_empty() { "none on this route".to_string() } else { named.join(", ") }),
+            );
+            continue;
+        }
+        let Some(action) = parse_rule(&at, value, problems) else {
+            continue;
+        };
+        match crate::param::allowed(&action) {
+            Ok(()) => params.push((name.clone(), action)),
+            Err(why) => problems.push(at, format!("got {}, but {why}", describe(value))),
+        }
+    }
+    if flow == Some(Flow::Push) {
+        for name in named {
+            if !table.contains_key(name) {
+                let what = if template.is_some_and(|p| p.params().any(|p| p == name)) {
+                    "the path parameter"
+                } else {
+                    "the query parameter"
+                };
+                problems.push(
+                    join(&key, name),
+                    format!("missing: {what} {} reaches the partner, so it needs a rule as a field does (e.g. {name} = {{ keep = \"string\", pattern = \"[0-9]{{1,12}}\" }}, or \"hash\")", quote(name)),
+                );
+            }
+        }
+    }
+    params
 }
 
 /// Media types of the formats a route may filter besides JSON (whose types are never passed

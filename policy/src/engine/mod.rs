@@ -25,13 +25,13 @@
 mod charset;
 mod csv;
 mod flat;
-mod form;
+pub(crate) mod form;
 mod json;
 mod keyset;
 mod redactor;
 mod summary;
 mod tally;
-mod text;
+pub(crate) mod text;
 mod utf8;
 mod violation;
 mod xml;

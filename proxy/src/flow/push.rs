@@ -98,17 +98,17 @@ pub(crate) async fn push(
         .map_err(|_| Reason::UpstreamProtocol)
 }
 
-/// The request to the partner's API: method, path and only the allow-listed query parameters,
-/// the route's allow-listed headers, and the request id.
+/// The request to the partner's API: method, the target as the route's parameter rules make
+/// it (its path parameters and listed query parameters each through its rule, nothing else of
+/// the query), the route's allow-listed headers, and the request id.
 fn partner_request(
     f: &Flow<'_>,
     parts: &http::request::Parts,
 ) -> Result<http::request::Builder, Reason> {
-    // Only allow-listed query parameters reach the partner (default: none).
-    let target = match crate::allow::query(parts.uri.query(), &f.r.route.query) {
-        Some(q) => format!("{}?{q}", parts.uri.path()),
-        None => parts.uri.path().to_string(),
-    };
+    let keys = &f.state.keys[&f.r.contract.id];
+    let target =
+        sluice_policy::param::partner_target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
+            .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
     let mut up = Request::builder()
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);

@@ -1,0 +1,163 @@
+//! What a push route's request target carries to the partner: the values of its path
+//! parameters (`/v2/loans/{loan_id}`) and of the query parameters it lists (`query = ["page"]`).
+//!
+//! Those values are text the institution system chose, and they reach the partner as surely as
+//! a body field does: `{loan_id}` can carry an identity number, `?page=` a name. So each goes
+//! through a rule of the route's `params`, as a field goes through the contract's, and every
+//! parameter of a push route has one — the policy does not load otherwise (default deny: a
+//! template or a `query` list says where a value goes, not what it may be).
+//!
+//! A parameter's rule is a keep — its type and checks (`pattern`, `max_len`, `min`/`max`); a
+//! detector of `scan` that finds an identifier refuses the request, since a masked value would
+//! name another resource — or a hash: the value replaced by the contract's pseudonym of it
+//! (lower-case hex, a canonical segment). Masks and `redact` are refused at load.
+//!
+//! The query string is read strictly: `name=value` pairs joined by `&` (a pair without `=` has
+//! an empty value), `%XX` escapes decoded and `+` read as a space, as a form's; an escape that
+//! is cut short or decodes to something that is not UTF-8, or an empty pair, refuses the
+//! request; so does a listed name that appears twice after decoding (`page=1&pag%65=2`: which
+//! one a partner's framework reads is anyone's guess). Names the route does not list are
+//! dropped. What goes out is sluice's writing: each listed pair, in the order it came, its name
+//! and its value (after the rule) encoded as the WHATWG serializer does — the source's spelling
+//! of an escape (`%2d` or `%2D` or `-`) is text no rule lists.
+//!
+//! A refusal names the parameter (`{loan_id}`, `?page`) and the check, never the value.
+
+use crate::document::RouteSpec;
+use crate::engine::EngineKeys;
+use crate::rule::{Action, KeepKind};
+
+/// Why a request target was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The check: a violation code (`pattern_mismatch`, `type_mismatch`, `out_of_range`,
+    /// `too_long`), `identifier_found`, `invalid_query`, `invalid_utf8` or `duplicate_key`.
+    pub code: &'static str,
+    /// The parameter: `{name}` for a path parameter, `?name` for a query parameter.
+    pub param: String,
+}
+
+/// Which rules a parameter may have; `Err` says why not (for the policy's problem list).
+pub(crate) fn allowed(action: &Action) -> Result<(), &'static str> {
+    match action {
+        Action::Keep(k) if k.kind == KeepKind::Subtree => Err(
+            "a parameter is one value: keep it (\"keep\", { keep = \"string\", pattern = ... }) or \"hash\" it",
+        ),
+        Action::Keep(_) | Action::Hash(_) => Ok(()),
+        Action::Mask(_) | Action::Redact => Err(
+            "a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource",
+        ),
+    }
+}
+
+/// The target the partner receives for `path` and `query` on push route `route`: each path
+/// parameter and each listed query parameter through its rule, the query written by sluice.
+pub fn partner_target(
+    route: &RouteSpec,
+    path: &str,
+    query: Option<&str>,
+    keys: &EngineKeys,
+) -> Result<String, Refusal> {
+    let rule = |name: &str| route.params.iter().find(|(n, _)| n == name).map(|(_, a)| a);
+    let mut value = String::new();
+    let mut target = route
+        .path
+        .render(path, |name, segment| {
+            let refused = |code| Refusal {
+                code,
+                param: format!("{{{name}}}"),
+            };
+            let action = rule(name).ok_or_else(|| refused("no_rule"))?;
+            apply(action, segment, keys, &mut value).map_err(refused)?;
+            Ok(std::mem::take(&mut value))
+        })
+        .unwrap_or_else(|| {
+            Err(Refusal {
+                code: "no_route",
+                param: String::new(),
+            })
+        })?;
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        let mut first = true;
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let (mut name, mut decoded) = (Vec::new(), Vec::new());
+        for pair in q.split('&') {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let refused = |code, name: &[u8]| Refusal {
+                code,
+                param: format!("?{}", String::from_utf8_lossy(name)),
+            };
+            if raw_name.is_empty() {
+                return Err(refused("invalid_query", b""));
+            }
+            read(raw_name, &mut name).map_err(|code| refused(code, b""))?;
+            let Some((listed, action)) = route.params.iter().find(|(n, _)| {
+                n.as_bytes() == name.as_slice() && route.query.iter().any(|q| q == n)
+            }) else {
+                continue;
+            };
+            if seen.contains(&name) {
+                return Err(refused("duplicate_key", &name));
+            }
+            seen.push(name.clone());
+            read(raw_value, &mut decoded).map_err(|code| refused(code, &name))?;
+            let text = std::str::from_utf8(&decoded).expect("read checks UTF-8");
+            apply(action, text, keys, &mut value).map_err(|code| refused(code, &name))?;
+            target.push(if first { '?' } else { '&' });
+            first = false;
+            let mut encoded = Vec::new();
+            crate::engine::form::encode(listed.as_bytes(), &mut encoded);
+            encoded.push(b'=');
+            crate::engine::form::encode(value.as_bytes(), &mut encoded);
+            target.push_str(std::str::from_utf8(&encoded).expect("encoding writes ASCII"));
+        }
+    }
+    Ok(target)
+}
+
+/// Decodes one query name or value (`%XX` escapes, `+` a space) into `out`.
+fn read(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let bytes = raw.as_bytes();
+    let cut = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if cut {
+        return Err("invalid_query");
+    }
+    crate::engine::form::decode(bytes, out).map_err(|v| v.code())
+}
+
+/// Puts `value` through a parameter's rule: what goes out is left in `out`.
+fn apply(
+    action: &Action,
+    value: &str,
+    keys: &EngineKeys,
+    out: &mut String,
+) -> Result<(), &'static str> {
+    out.clear();
+    match action {
+        Action::Keep(k) => {
+            let number = match k.kind {
+                KeepKind::Number => true,
+                KeepKind::Boolean if value != "true" && value != "false" => {
+                    return Err("type_mismatch");
+                }
+                KeepKind::Null if !value.is_empty() => return Err("type_mismatch"),
+                _ => false,
+            };
+            crate::engine::text::check_keep(k, value.as_bytes(), number, value, &mut Vec::new())
+                .map_err(|v| v.code())?;
+            if !k.scan.is_empty() && crate::detect::scan(&k.scan, value, out) > 0 {
+                return Err("identifier_found");
+            }
+            out.clear();
+            out.push_str(value);
+        }
+        Action::Hash(_) if value.is_empty() => {}
+        Action::Hash(alg) => keys.pseudonym.pseudonym(*alg, value, out),
+        Action::Mask(_) | Action::Redact => return Err("no_rule"),
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! A push route's request target: every path parameter and listed query parameter goes to the
+//! partner through a rule of the route's `params`, and the query is sluice's writing.
+
+use sluice_policy::CompiledPolicy;
+use sluice_policy::engine::EngineKeys;
+use sluice_policy::param::{Refusal, partner_target};
+
+fn policy(route_keys: &str) -> String {
+    format!(
+        r#"
+version = 1
+[[partner]]
+id = "acme-loans"
+identity = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
+jurisdiction = "CN"
+
+[[contract]]
+id = "c1"
+partner = "acme-loans"
+purpose = "testing"
+legal_basis = "consent"
+valid_from = 2026-01-01
+valid_until = 2027-01-01
+  [[contract.route]]
+  flow = "push"
+  method = "POST"
+  path = "/v2/loans/{{loan_id}}/notes"
+  upstream = "partner-api"
+{route_keys}
+  [contract.fields]
+  "$.note" = "keep"
+"#
+    )
+}
+
+const RULES: &str = r#"  query = ["page", "since", "who"]
+  params.loan_id = { keep = "string", pattern = "LN[0-9]{6}" }
+  params.page    = { keep = "number", min = 1, max = 1000 }
+  params.since   = { keep = "string", max_len = 25, scan = ["id_card", "mobile", "bank_card", "email"] }
+  params.who     = "hash"
+"#;
+
+fn target(query: Option<&str>, path: &str) -> Result<String, Refusal> {
+    let p = CompiledPolicy::load("policy.toml", &policy(RULES)).unwrap();
+    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c1");
+    partner_target(&p.contracts[0].routes[0], path, query, &keys)
+}
+
+fn refused(query: Option<&str>, path: &str) -> (String, String) {
+    let r = target(query, path).expect_err("refused");
+    (r.code.to_string(), r.param)
+}
+
+#[test]
+fn path_parameters_go_out_only_through_their_rule() {
+    assert_eq!(
+        target(None, "/v2/loans/LN004217/notes").unwrap(),
+        "/v2/loans/LN004217/notes"
+    );
+    // An identity number where the contract has a loan number: refused, the value not named.
+    for (path, code) in [
+        ("/v2/loans/110101199003077777/notes", "pattern_mismatch"),
+        ("/v2/loans/LN0042170/notes", "pattern_mismatch"),
+        ("/v2/loans/ln004217/notes", "pattern_mismatch"),
+    ] {
+        assert_eq!(
+            refused(None, path),
+            (code.to_string(), "{loan_id}".to_string()),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_query_is_read_strictly_and_written_by_sluice() {
+    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c1");
+    let mut who = String::new();
+    keys.pseudonym
+        .pseudonym(sluice_policy::rule::HashAlg::HmacSha256, "张三", &mut who);
+    let path = "/v2/loans/LN004217/notes";
+    // Unlisted names dropped; escapes of any spelling decoded, the output one spelling; order
+    // kept; a hashed value replaced by its pseudonym.
+    assert_eq!(
+        target(
+            Some("id=110101199003077777&pag%65=%32&since=2026-01-01T00%3a00%3A00%2B08%3A00&who=%E5%BC%A0%E4%B8%89"),
+            path
+        )
+        .unwrap(),
+        format!("{path}?page=2&since=2026-01-01T00%3A00%3A00%2B08%3A00&who={who}")
+    );
+    assert_eq!(target(Some(""), path).unwrap(), path);
+    assert_eq!(target(Some("other=1"), path).unwrap(), path);
+    for (query, code, param) in [
+        // Two values for one name, however spelled: which one the partner reads is a guess.
+        ("page=1&page=2", "duplicate_key", "?page"),
+        ("page=1&p%61ge=2", "duplicate_key", "?page"),
+        ("page=1&&since=x", "invalid_query", "?"),
+        ("page=%3", "invalid_query", "?page"),
+        ("pa%g=1", "invalid_query", "?"),
+        ("page=%FF", "invalid_utf8", "?page"),
+        ("page=1001", "out_of_range", "?page"),
+        ("page=two", "type_mismatch", "?page"),
+        ("since=13926951426", "identifier_found", "?since"),
+        ("since=11010519491231002X", "identifier_found", "?since"),
+        ("since=a%40b.example", "identifier_found", "?since"),
+        (
+            "since=2026-01-01T00%3A00%3A00%2B08%3A00x",
+            "too_long",
+            "?since",
+        ),
+    ] {
+        assert_eq!(
+            refused(Some(query), path),
+            (code.to_string(), param.to_string()),
+            "{query}"
+        );
+    }
+}
+
+fn problems(route_keys: &str) -> Vec<String> {
+    match CompiledPolicy::load("policy.toml", &policy(route_keys)) {
+        Ok(_) => panic!("expected the policy to be refused"),
+        Err(e) => e.to_string().lines().map(str::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_push_routes_parameters_each_need_a_rule_and_only_a_keep_or_a_hash() {
+    assert_eq!(
+        problems("  query = [\"page\"]\n"),
+        [
+            r#"policy.toml: contract "c1".route[0].params.loan_id: missing: the path parameter "loan_id" reaches the partner, so it needs a rule as a field does (e.g. loan_id = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
+            r#"policy.toml: contract "c1".route[0].params.page: missing: the query parameter "page" reaches the partner, so it needs a rule as a field does (e.g. page = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
+        ]
+    );
+    assert_eq!(
+        problems("  params.loan_id = \"mask:id_card\"\n  params.other = \"keep\"\n"),
+        [
+            r#"policy.toml: contract "c1".route[0].params.loan_id: got "mask:id_card", but a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource"#,
+            r#"policy.toml: contract "c1".route[0].params.other: names neither a parameter of the route's path nor a name in its query list (expected one of: loan_id)"#,
+        ]
+    );
+    assert_eq!(
+        problems("  params.loan_id = { keep = \"subtree\" }\n"),
+        [
+            r#"policy.toml: contract "c1".route[0].params.loan_id: got a table, but a parameter is one value: keep it ("keep", { keep = "string", pattern = ... }) or "hash" it"#
+        ]
+    );
+    let pull =
+        policy("  params.loan_id = \"keep\"\n").replace("flow = \"push\"", "flow = \"pull\"");
+    let err = CompiledPolicy::load("policy.toml", &pull)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err.trim(),
+        r#"policy.toml: contract "c1".route[0].params: applies to push routes only (a pull route's target goes to the institution, not to the partner)"#
+    );
+    // A pull route needs none.
+    let pull = policy("").replace("flow = \"push\"", "flow = \"pull\"");
+    CompiledPolicy::load("policy.toml", &pull).unwrap();
+}
+
+#[test]
+fn explain_shows_what_each_parameter_carries() {
+    let p = CompiledPolicy::load("policy.toml", &policy(RULES)).unwrap();
+    let out = sluice_policy::explain::explain(&p, "c1").unwrap();
+    for line in [
+        "  param    {loan_id} keep string pattern LN[0-9]{6}",
+        "  param    ?page keep number min 1; max 1000",
+        "  param    ?who hash",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+}
