@@ -189,8 +189,13 @@ fn a_key_or_value_past_the_token_limit_is_refused_at_the_same_byte_however_split
     };
     for (body, want) in [
         (
-            &b"order=12345678&name=%E5%BC%A0"[..],
-            "token_too_long at $.items[*] (byte 28)",
+            &b"order=12345678&n=%E5%BC%A0"[..],
+            "token_too_long at $.items[*] (byte 25)",
+        ),
+        // Keys count together against the same limit, checked at each key's `=`.
+        (
+            &b"order=1&name=%E5%BC%A0"[..],
+            "too_many_keys at $.items[*].name (byte 8)",
         ),
         (
             b"order=%E5%BC%A0%E5",

@@ -35,14 +35,20 @@ enum State {
 }
 
 /// The streaming filter for one form body.
+///
+/// A key and a value are decoded as they are read, in one pass over their bytes (most of a
+/// form's bytes are escapes of values no rule lists: the whole work for those is that pass and
+/// the UTF-8 check of what it decoded). The key is known at its `=`, so its duplicate check and
+/// its member are settled before its value is read, and the value as written is gathered only
+/// when it may go out as written.
 pub(crate) struct FormRedactor {
     flat: Flat,
     state: State,
-    /// Hex digits still owed by a `%` escape (0, 1 or 2).
+    /// Hex digits still owed by a `%` escape (0, 1 or 2), and the escape's value so far.
     escape: u8,
-    /// The pair's key as written, then its value as written.
-    key: Vec<u8>,
-    value: Vec<u8>,
+    escaped: u8,
+    /// Bytes of the key or value being read, as written (each bounded by the token limit).
+    raw_len: u64,
     pair_start: u64,
     /// Decoded keys seen so far (one level), and their total length.
     keys: KeySets,
@@ -50,6 +56,10 @@ pub(crate) struct FormRedactor {
     /// The pair's key decoded (its member name), and its value decoded.
     decoded_key: Vec<u8>,
     decoded: Vec<u8>,
+    /// The pair's member, known from its `=` on.
+    member: Member,
+    /// The value as written, gathered only for a member that goes out.
+    value: Vec<u8>,
     any_out: bool,
     offset: u64,
     failed: Option<Violation>,
@@ -73,9 +83,8 @@ impl FormRedactor {
             flat: Flat::new(cfg),
             state: State::PairStart,
             escape: 0,
-            // Sized for the usual pair, so a new body does not grow them byte by byte.
-            key: Vec::with_capacity(64),
-            value: Vec::with_capacity(256),
+            escaped: 0,
+            raw_len: 0,
             pair_start: 0,
             keys: {
                 let mut keys = KeySets::default();
@@ -83,8 +92,11 @@ impl FormRedactor {
                 keys
             },
             key_bytes: 0,
+            // Sized for the usual pair, so a new body does not grow them byte by byte.
             decoded_key: Vec::with_capacity(64),
             decoded: Vec::with_capacity(256),
+            member: Member::Stripped,
+            value: Vec::new(),
             any_out: false,
             offset: 0,
             failed: None,
@@ -116,24 +128,22 @@ impl FormRedactor {
         let mut i = 0;
         while i < chunk.len() {
             // The fast path: a run of unreserved bytes and whole `%XX` escapes inside a key or a
-            // value, up to a byte that ends it, breaks the syntax or passes a limit (all left to
-            // the byte-at-a-time path).
-            if matches!(self.state, State::Key | State::Value) && self.escape == 0 {
-                let token = match self.state {
-                    State::Key => &self.key,
-                    _ => &self.value,
-                };
+            // value, decoded as it is read, up to a byte that ends it, breaks the syntax or passes
+            // a limit (all left to the byte-at-a-time path).
+            if self.state != State::PairStart && self.escape == 0 {
                 let at = self.offset + i as u64;
-                let room = (limit.saturating_sub(token.len() as u64))
+                let room = (limit.saturating_sub(self.raw_len))
                     .min(self.flat.record_room(at))
                     .min((chunk.len() - i) as u64) as usize;
-                let run = plain_run(&chunk[i..i + room]);
+                let run = match self.state {
+                    State::Key => decode_run(&chunk[i..i + room], &mut self.decoded_key),
+                    _ => decode_run(&chunk[i..i + room], &mut self.decoded),
+                };
                 if run > 0 {
-                    let token = match self.state {
-                        State::Key => &mut self.key,
-                        _ => &mut self.value,
-                    };
-                    token.extend_from_slice(&chunk[i..i + run]);
+                    if self.state == State::Value && self.gathers() {
+                        self.value.extend_from_slice(&chunk[i..i + run]);
+                    }
+                    self.raw_len += run as u64;
                     i += run;
                     continue;
                 }
@@ -142,38 +152,51 @@ impl FormRedactor {
             let at = self.offset + i as u64;
             i += 1;
             let bad = |s: &Self, kind| Err(s.flat.violation(kind, None, at));
-            if self.escape > 0 {
-                if !b.is_ascii_hexdigit() {
+            match (self.state, b) {
+                _ if self.escape > 0 => {
+                    let Some(d) = crate::hex::digit(b) else {
+                        return bad(self, V::InvalidForm);
+                    };
+                    self.escaped = self.escaped << 4 | d;
+                    self.escape -= 1;
+                    self.written(b);
+                    if self.escape == 0 {
+                        self.decoded_byte(self.escaped);
+                    }
+                }
+                (State::PairStart | State::Key, b'&') | (State::PairStart | State::Value, b'=') => {
                     return bad(self, V::InvalidForm);
                 }
-                self.escape -= 1;
-            } else if b == b'%' {
-                self.escape = 2;
-            } else if !(UNRESERVED[usize::from(b)] || b == b'=' || b == b'&') {
-                return bad(self, V::InvalidForm);
-            }
-            match (self.state, b) {
-                (State::PairStart, b'&' | b'=') => return bad(self, V::InvalidForm),
-                (State::PairStart, _) => {
-                    self.state = State::Key;
-                    self.pair_start = at;
-                    self.key.clear();
-                    self.key.push(b);
-                }
-                (State::Key, b'&') => return bad(self, V::InvalidForm),
                 (State::Key, b'=') => {
+                    self.end_key()?;
                     self.state = State::Value;
+                    self.decoded.clear();
                     self.value.clear();
+                    self.raw_len = 0;
                 }
-                (State::Key, _) => self.key.push(b),
-                (State::Value, b'=') => return bad(self, V::InvalidForm),
                 (State::Value, b'&') => {
                     self.end_pair(out)?;
                     self.state = State::PairStart;
                 }
-                (State::Value, _) => self.value.push(b),
+                _ => {
+                    if self.state == State::PairStart {
+                        self.state = State::Key;
+                        self.pair_start = at;
+                        self.decoded_key.clear();
+                        self.raw_len = 0;
+                    }
+                    if b == b'%' {
+                        self.escape = 2;
+                        self.escaped = 0;
+                    } else if let Some(d) = DECODED[usize::from(b)] {
+                        self.decoded_byte(d);
+                    } else {
+                        return bad(self, V::InvalidForm);
+                    }
+                    self.written(b);
+                }
             }
-            if self.key.len() as u64 > limit || self.value.len() as u64 > limit {
+            if self.raw_len > limit {
                 return bad(self, V::TokenTooLong);
             }
             self.flat
@@ -183,11 +206,35 @@ impl FormRedactor {
         Ok(())
     }
 
-    /// A pair ended: its key checked and looked up, its value through the rule, out if kept.
-    fn end_pair(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+    /// Whether the value being read is gathered as written: its member may go out as written.
+    fn gathers(&self) -> bool {
+        matches!(self.member, Member::Ruled(_) | Member::Whole)
+    }
+
+    /// A byte of the key or value as written.
+    fn written(&mut self, b: u8) {
+        self.raw_len += 1;
+        if self.state == State::Value && self.gathers() {
+            self.value.push(b);
+        }
+    }
+
+    /// A byte of the key or value decoded.
+    fn decoded_byte(&mut self, d: u8) {
+        match self.state {
+            State::Key => self.decoded_key.push(d),
+            _ => self.decoded.push(d),
+        }
+    }
+
+    /// A key ended at its `=`: it must be UTF-8 and new; its member is looked up.
+    fn end_key(&mut self) -> Result<(), Violation> {
         let at = self.pair_start;
-        decode(&self.key, &mut self.decoded_key).map_err(|k| self.flat.violation(k, None, at))?;
+        if std::str::from_utf8(&self.decoded_key).is_err() {
+            return Err(self.flat.violation(V::InvalidUtf8, None, at));
+        }
         let member = self.flat.member(&self.decoded_key);
+        self.member = member;
         let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
         let limits = &self.flat.cfg.limits;
         self.key_bytes += self.decoded_key.len() as u64;
@@ -197,10 +244,21 @@ impl FormRedactor {
         if self.keys.insert(&self.decoded_key, usize::MAX).is_err() {
             return Err(fail(self, V::DuplicateKey));
         }
-        decode(&self.value, &mut self.decoded).map_err(|k| fail(self, k))?;
-        let text = std::str::from_utf8(&self.decoded).expect("decode checks UTF-8");
-        let applied = self.flat.value(member, text).map_err(|k| fail(self, k))?;
-        if !matches!(member, Member::Ruled(_) | Member::Whole) {
+        Ok(())
+    }
+
+    /// A pair ended: its value through the member's rule, out if kept.
+    fn end_pair(&mut self, out: &mut Vec<u8>) -> Result<(), Violation> {
+        let (at, member) = (self.pair_start, self.member);
+        let fail = |s: &Self, kind| s.flat.violation(kind, Some(member), at);
+        let Ok(text) = std::str::from_utf8(&self.decoded) else {
+            return Err(fail(self, V::InvalidUtf8));
+        };
+        let applied = match self.flat.value(member, text) {
+            Ok(applied) => applied,
+            Err(kind) => return Err(fail(self, kind)),
+        };
+        if !self.gathers() {
             return Ok(());
         }
         let first = !self.any_out;
@@ -233,18 +291,39 @@ static UNRESERVED: [bool; 256] = {
     t
 };
 
-/// The length of the prefix of `bytes` made of unreserved bytes and whole `%XX` escapes.
-fn plain_run(bytes: &[u8]) -> usize {
+/// What each byte a form carries raw stands for: itself, or a space for `+`; `None` for a byte
+/// it may not carry raw.
+static DECODED: [Option<u8>; 256] = {
+    let mut t = [None; 256];
+    let mut b = 0;
+    while b < 256 {
+        if UNRESERVED[b] {
+            t[b] = Some(if b == b'+' as usize { b' ' } else { b as u8 });
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Decodes the prefix of `bytes` made of unreserved bytes and whole `%XX` escapes onto `out`;
+/// returns its length.
+fn decode_run(bytes: &[u8], out: &mut Vec<u8>) -> usize {
+    // Never longer decoded than written: room made once (no memory touched), then pushed into.
+    out.reserve(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if UNRESERVED[usize::from(b)] {
+        if let Some(d) = DECODED[usize::from(b)] {
+            out.push(d);
             i += 1;
         } else if b == b'%'
             && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
+            && let (Some(high), Some(low)) = (
+                crate::hex::digit(bytes[i + 1]),
+                crate::hex::digit(bytes[i + 2]),
+            )
         {
+            out.push(high << 4 | low);
             i += 3;
         } else {
             break;
@@ -288,11 +367,28 @@ pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
 /// Encodes text as the WHATWG urlencoded serializer does.
 pub(crate) fn encode(text: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    /// The bytes that go out as themselves (a space as `+`); `None`: as `%XX`.
+    static AS_IS: [Option<u8>; 256] = {
+        let mut t = [None; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            if c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_') {
+                t[b] = Some(c);
+            } else if c == b' ' {
+                t[b] = Some(b'+');
+            }
+            b += 1;
+        }
+        t
+    };
+    out.reserve(text.len());
     for &b in text {
-        match b {
-            b' ' => out.push(b'+'),
-            b if b.is_ascii_alphanumeric() || b"*-._".contains(&b) => out.push(b),
-            b => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        match AS_IS[usize::from(b)] {
+            Some(c) => out.push(c),
+            None => {
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+            }
         }
     }
 }
