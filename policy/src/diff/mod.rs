@@ -4,8 +4,17 @@
 //! For each contract in both policies: every path the partner gains, loses, or receives
 //! differently (kept → masked, another mask, hashed, other ranges or patterns), routes added or
 //! removed, and changed terms (partner, validity window, legal basis, purpose). Contracts added or
-//! removed are one change each. Nothing else is compared: classes and partners' identities show
-//! through the contracts they change.
+//! removed are one change each.
+//!
+//! A route carries more than its body's fields, and each of those is compared the same way,
+//! named after its route (`push POST /v2/loans/{id}: header x-batch-id`): the header fields of
+//! the institution's side that cross as written (`headers`), the rules of a push's target
+//! parameters (`params`), the media types that go out unfiltered (`pass_through`), and the body
+//! formats filtered (`formats`). A review that says "no change" must mean it: a type let through
+//! unfiltered is the largest disclosure a policy can add.
+//!
+//! Nothing else is compared: classes and partners' identities show through the contracts they
+//! change.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +53,68 @@ fn route_text(r: &crate::Route) -> String {
     format!("{} {} {}", r.flow.as_str(), r.method, r.path)
 }
 
+/// What a contract's routes carry besides the body's fields, keyed `route: item`, each with
+/// how it reads to a reviewer.
+fn route_items(c: &Contract) -> BTreeMap<String, String> {
+    let mut items = BTreeMap::new();
+    for r in &c.routes {
+        let route = route_text(r);
+        let mut item = |what: String, how: String| {
+            items.insert(format!("{route}: {what}"), how);
+        };
+        for f in &r.formats {
+            item(format!("format {}", f.name()), "filtered".into());
+        }
+        for h in &r.headers {
+            item(format!("header {h}"), "crosses as written".into());
+        }
+        for t in &r.pass_through {
+            item(format!("type {t}"), "passed through unfiltered".into());
+        }
+        for (name, action) in &r.params {
+            let place = if r.path.params().any(|p| p == name) {
+                format!("{{{name}}}")
+            } else {
+                format!("?{name}")
+            };
+            let constraints = crate::explain::constraints(action);
+            let how = if constraints.is_empty() {
+                action.label()
+            } else {
+                format!("{} ({constraints})", action.label())
+            };
+            item(format!("param {place}"), how);
+        }
+    }
+    items
+}
+
+/// The changes between two keyed sets of what a partner receives: gained, received differently,
+/// lost.
+fn compare(
+    olds: &BTreeMap<String, String>,
+    news: &BTreeMap<String, String>,
+    push: &mut impl FnMut(&'static str, String, String, String),
+) {
+    for (what, after) in news {
+        match olds.get(what) {
+            None => push("gains", what.clone(), String::new(), after.clone()),
+            Some(before) if before != after => push(
+                "receives differently",
+                what.clone(),
+                before.clone(),
+                after.clone(),
+            ),
+            Some(_) => {}
+        }
+    }
+    for (what, before) in olds {
+        if !news.contains_key(what) {
+            push("loses", what.clone(), before.clone(), String::new());
+        }
+    }
+}
+
 /// Every change from `old` to `new`, contract by contract in the new policy's order, then the
 /// contracts removed.
 pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Change> {
@@ -80,23 +151,9 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Change> {
             .iter()
             .map(|f| (f.path.to_string(), describe(f)))
             .collect();
-        for (path, after) in &news {
-            match olds.get(path) {
-                None => out.push(change("gains", path.clone(), String::new(), after.clone())),
-                Some(before) if before != after => out.push(change(
-                    "receives differently",
-                    path.clone(),
-                    before.clone(),
-                    after.clone(),
-                )),
-                Some(_) => {}
-            }
-        }
-        for (path, before) in &olds {
-            if !news.contains_key(path) {
-                out.push(change("loses", path.clone(), before.clone(), String::new()));
-            }
-        }
+        compare(&olds, &news, &mut |kind, what, before, after| {
+            out.push(change(kind, what, before, after));
+        });
         let old_routes: Vec<String> = o.routes.iter().map(route_text).collect();
         let new_routes: Vec<String> = c.routes.iter().map(route_text).collect();
         for r in new_routes.iter().filter(|r| !old_routes.contains(r)) {
@@ -105,6 +162,24 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Change> {
         for r in old_routes.iter().filter(|r| !new_routes.contains(r)) {
             out.push(change("route removed", r.clone(), r.clone(), String::new()));
         }
+        // A route added or removed says so above; what else it carries follows, but not its
+        // formats, which only matter as a change to a route that stays.
+        let both = |items: BTreeMap<String, String>| -> BTreeMap<String, String> {
+            items
+                .into_iter()
+                .filter(|(what, _)| {
+                    let (route, item) = what.split_once(": ").unwrap_or((what, ""));
+                    !item.starts_with("format ")
+                        || (old_routes.iter().any(|r| r == route)
+                            && new_routes.iter().any(|r| r == route))
+                })
+                .collect()
+        };
+        compare(
+            &both(route_items(o)),
+            &both(route_items(c)),
+            &mut |kind, what, before, after| out.push(change(kind, what, before, after)),
+        );
     }
     for o in &old.contracts {
         if new.contract(&o.id).is_none() {

@@ -90,3 +90,83 @@ fn contracts_added_and_removed() {
     let kinds: Vec<&str> = diff(&a, &renamed).iter().map(|c| c.kind).collect();
     assert_eq!(kinds, ["contract added", "contract removed"]);
 }
+
+/// A change review said "no change" (fixed) when a route began to let a type through
+/// unfiltered, to carry another header as written, or to keep a push parameter with no check:
+/// only field rules and routes' existence were compared.
+#[test]
+fn what_a_route_carries_besides_its_fields_is_compared_too() {
+    const PUSH: &str = "  [[contract.route]]\n  flow = \"push\"\n  method = \"POST\"\n  path = \"/v2/a/{id}\"\n  upstream = \"partner\"\n";
+    let fields = r#""$.a[*].id" = "keep""#;
+    let old = policy(
+        fields,
+        "2027-01-01",
+        &format!("{PUSH}  params.id = {{ keep = \"string\", pattern = \"A[0-9]+\" }}\n{ROUTE}"),
+    );
+    let new = policy(
+        fields,
+        "2027-01-01",
+        &format!(
+            "{PUSH}  params.id = \"keep\"\n  headers = [\"x-batch\"]\n  pass_through = [\"application/pdf\"]\n  formats = [\"json\", \"xml\"]\n{ROUTE}  formats = [\"json\"]\n"
+        ),
+    );
+    let changes = diff(&old, &new);
+    let got: Vec<(&str, &str, &str, &str)> = changes
+        .iter()
+        .map(|c| (c.kind, c.what.as_str(), c.before.as_str(), c.after.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("gains", "push POST /v2/a/{id}: format xml", "", "filtered"),
+            (
+                "gains",
+                "push POST /v2/a/{id}: header x-batch",
+                "",
+                "crosses as written"
+            ),
+            (
+                "receives differently",
+                "push POST /v2/a/{id}: param {id}",
+                "keep string (pattern A[0-9]+)",
+                "keep"
+            ),
+            (
+                "gains",
+                "push POST /v2/a/{id}: type application/pdf",
+                "",
+                "passed through unfiltered"
+            ),
+            (
+                "loses",
+                "pull GET /v1/a/{id}: format ndjson",
+                "filtered",
+                ""
+            ),
+            (
+                "loses",
+                "push POST /v2/a/{id}: format ndjson",
+                "filtered",
+                ""
+            ),
+        ]
+    );
+    // A route added says so, then what it carries besides its formats.
+    let added = policy(
+        fields,
+        "2027-01-01",
+        &format!("{ROUTE}{ROUTE2}  pass_through = [\"application/pdf\"]\n"),
+    );
+    let base = policy(fields, "2027-01-01", ROUTE);
+    let kinds: Vec<(&str, String)> = diff(&base, &added)
+        .into_iter()
+        .map(|c| (c.kind, c.what))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("route added", "pull GET /v1/b".to_string()),
+            ("gains", "pull GET /v1/b: type application/pdf".to_string()),
+        ]
+    );
+}
