@@ -13,8 +13,10 @@
 //! formats filtered (`formats`). A review that says "no change" must mean it: a type let through
 //! unfiltered is the largest disclosure a policy can add.
 //!
-//! Nothing else is compared: classes and partners' identities show through the contracts they
-//! change.
+//! A contract's partner is compared by what makes it the recipient — its identity (the
+//! certificate that names it), its jurisdiction, the keys that sign its requests — so a partner
+//! whose certificate identity changes shows on every contract it holds. Nothing else is
+//! compared: classes show through the field rules they change.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,8 @@ pub struct Change {
     pub partner: String,
     /// What changed: `contract added`, `contract removed`, `gains`, `loses`,
     /// `receives differently`, `route added`, `route removed`, or a term (`partner`,
-    /// `valid_from`, `valid_until`, `legal_basis`, `purpose`).
+    /// `identity`, `jurisdiction`, `signature_keys`, `valid_from`, `valid_until`, `legal_basis`,
+    /// `purpose`).
     pub kind: &'static str,
     /// The path, route or term concerned.
     pub what: String,
@@ -197,7 +200,8 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Change> {
     out
 }
 
-/// The contract's terms that changed: partner, validity window, legal basis, purpose.
+/// The contract's terms that changed: partner (its id, identity, jurisdiction and signature
+/// keys), validity window, legal basis, purpose.
 fn terms(
     old: &CompiledPolicy,
     o: &Contract,
@@ -205,9 +209,31 @@ fn terms(
     c: &Contract,
     push: &mut impl FnMut(&'static str, String, String),
 ) {
-    let (op, np) = (&old.partner_of(o).id, &new.partner_of(c).id);
-    if op != np {
-        push("partner", op.clone(), np.clone());
+    let (op, np) = (old.partner_of(o), new.partner_of(c));
+    if op.id != np.id {
+        push("partner", op.id.clone(), np.id.clone());
+    }
+    // Who receives (the certificate that names the partner), where (offshore is a cross-border
+    // transfer), and who may sign its requests: the same contract, another recipient.
+    if op.identity != np.identity {
+        push("identity", op.identity.to_string(), np.identity.to_string());
+    }
+    if op.jurisdiction != np.jurisdiction {
+        push(
+            "jurisdiction",
+            op.jurisdiction.clone(),
+            np.jurisdiction.clone(),
+        );
+    }
+    let keys = |p: &crate::Partner| {
+        p.signature_keys
+            .iter()
+            .map(|k| format!("{} {}", k.id, crate::hex::hex(&k.ed25519)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if keys(op) != keys(np) {
+        push("signature_keys", keys(op), keys(np));
     }
     if o.valid_from != c.valid_from {
         push(

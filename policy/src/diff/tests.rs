@@ -170,3 +170,40 @@ fn what_a_route_carries_besides_its_fields_is_compared_too() {
         ]
     );
 }
+
+/// A change review said "No change to what any partner receives" (fixed) when the partner's
+/// certificate identity or jurisdiction changed: the same contracts, another recipient, or an
+/// offshore one.
+#[test]
+fn another_recipient_for_the_same_contract_is_a_change() {
+    let fields = r#""$.a[*].id" = "keep""#;
+    let old = policy(fields, "2027-01-01", ROUTE);
+    let text = |identity: &str, jurisdiction: &str| {
+        format!(
+            "version = 1\n[[partner]]\nid = \"acme\"\nidentity = {identity}\njurisdiction = \"{jurisdiction}\"\nsignature_keys = {{ k1 = \"{}\" }}\n[[contract]]\nid = \"c1\"\npartner = \"acme\"\npurpose = \"pre-screening\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2027-01-01\n{ROUTE}  [contract.fields]\n{fields}\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32])
+        )
+    };
+    let new = CompiledPolicy::load("policy.toml", &text("{ dns_san = \"acme.example\" }", "SG"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, String, String)> = diff(&old, &new)
+        .into_iter()
+        .map(|c| (c.kind, c.before, c.after))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "identity",
+                "uri_san spiffe://p/acme".to_string(),
+                "dns_san acme.example".to_string()
+            ),
+            ("jurisdiction", "CN".to_string(), "SG".to_string()),
+            (
+                "signature_keys",
+                String::new(),
+                format!("k1 {}", "07".repeat(32))
+            ),
+        ]
+    );
+}
