@@ -5,32 +5,13 @@ use sluice_policy::CompiledPolicy;
 use sluice_policy::engine::EngineKeys;
 use sluice_policy::param::{Refusal, partner_target};
 
-fn policy(route_keys: &str) -> String {
-    format!(
-        r#"
-version = 1
-[[partner]]
-id = "acme-loans"
-identity = {{ uri_san = "spiffe://partners.sluice.test/acme-loans" }}
-jurisdiction = "CN"
+mod support;
 
-[[contract]]
-id = "c1"
-partner = "acme-loans"
-purpose = "testing"
-legal_basis = "consent"
-valid_from = 2026-01-01
-valid_until = 2027-01-01
-  [[contract.route]]
-  flow = "push"
-  method = "POST"
-  path = "/v2/loans/{{loan_id}}/notes"
-  upstream = "partner-api"
-{route_keys}
-  [contract.fields]
-  "$.note" = "keep"
-"#
-    )
+/// One contract `c` whose route is a push to `/v2/loans/{loan_id}/notes` with `route_keys`.
+fn policy(route_keys: &str) -> String {
+    support::policy_text("", route_keys, r#""$.note" = "keep""#)
+        .replace("flow = \"pull\"", "flow = \"push\"")
+        .replace("path = \"/x\"", "path = \"/v2/loans/{loan_id}/notes\"")
 }
 
 const RULES: &str = r#"  query = ["page", "since", "who"]
@@ -41,8 +22,8 @@ const RULES: &str = r#"  query = ["page", "since", "who"]
 "#;
 
 fn target(query: Option<&str>, path: &str) -> Result<String, Refusal> {
-    let p = CompiledPolicy::load("policy.toml", &policy(RULES)).unwrap();
-    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c1");
+    let p = CompiledPolicy::load("test-policy.toml", &policy(RULES)).unwrap();
+    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
     partner_target(&p.contracts[0].routes[0], path, query, &keys)
 }
 
@@ -73,7 +54,7 @@ fn path_parameters_go_out_only_through_their_rule() {
 
 #[test]
 fn the_query_is_read_strictly_and_written_by_sluice() {
-    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c1");
+    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
     let mut who = String::new();
     keys.pseudonym
         .pseudonym(sluice_policy::rule::HashAlg::HmacSha256, "张三", &mut who);
@@ -118,7 +99,7 @@ fn the_query_is_read_strictly_and_written_by_sluice() {
 }
 
 fn problems(route_keys: &str) -> Vec<String> {
-    match CompiledPolicy::load("policy.toml", &policy(route_keys)) {
+    match CompiledPolicy::load("test-policy.toml", &policy(route_keys)) {
         Ok(_) => panic!("expected the policy to be refused"),
         Err(e) => e.to_string().lines().map(str::to_string).collect(),
     }
@@ -129,41 +110,41 @@ fn a_push_routes_parameters_each_need_a_rule_and_only_a_keep_or_a_hash() {
     assert_eq!(
         problems("  query = [\"page\"]\n"),
         [
-            r#"policy.toml: contract "c1".route[0].params.loan_id: missing: the path parameter "loan_id" reaches the partner, so it needs a rule as a field does (e.g. loan_id = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
-            r#"policy.toml: contract "c1".route[0].params.page: missing: the query parameter "page" reaches the partner, so it needs a rule as a field does (e.g. page = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
+            r#"test-policy.toml: contract "c".route[0].params.loan_id: missing: the path parameter "loan_id" reaches the partner, so it needs a rule as a field does (e.g. loan_id = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
+            r#"test-policy.toml: contract "c".route[0].params.page: missing: the query parameter "page" reaches the partner, so it needs a rule as a field does (e.g. page = { keep = "string", pattern = "[0-9]{1,12}" }, or "hash")"#,
         ]
     );
     assert_eq!(
         problems("  params.loan_id = \"mask:id_card\"\n  params.other = \"keep\"\n"),
         [
-            r#"policy.toml: contract "c1".route[0].params.loan_id: got "mask:id_card", but a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource"#,
-            r#"policy.toml: contract "c1".route[0].params.other: names neither a parameter of the route's path nor a name in its query list (expected one of: loan_id)"#,
+            r#"test-policy.toml: contract "c".route[0].params.loan_id: got "mask:id_card", but a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource"#,
+            r#"test-policy.toml: contract "c".route[0].params.other: names neither a parameter of the route's path nor a name in its query list (expected one of: loan_id)"#,
         ]
     );
     assert_eq!(
         problems("  params.loan_id = { keep = \"subtree\" }\n"),
         [
-            r#"policy.toml: contract "c1".route[0].params.loan_id: got a table, but a parameter is one value: keep it ("keep", { keep = "string", pattern = ... }) or "hash" it"#
+            r#"test-policy.toml: contract "c".route[0].params.loan_id: got a table, but a parameter is one value: keep it ("keep", { keep = "string", pattern = ... }) or "hash" it"#
         ]
     );
     let pull =
         policy("  params.loan_id = \"keep\"\n").replace("flow = \"push\"", "flow = \"pull\"");
-    let err = CompiledPolicy::load("policy.toml", &pull)
+    let err = CompiledPolicy::load("test-policy.toml", &pull)
         .unwrap_err()
         .to_string();
     assert_eq!(
         err.trim(),
-        r#"policy.toml: contract "c1".route[0].params: applies to push routes only (a pull route's target goes to the institution, not to the partner)"#
+        r#"test-policy.toml: contract "c".route[0].params: applies to push routes only (a pull route's target goes to the institution, not to the partner)"#
     );
     // A pull route needs none.
     let pull = policy("").replace("flow = \"push\"", "flow = \"pull\"");
-    CompiledPolicy::load("policy.toml", &pull).unwrap();
+    CompiledPolicy::load("test-policy.toml", &pull).unwrap();
 }
 
 #[test]
 fn explain_shows_what_each_parameter_carries() {
-    let p = CompiledPolicy::load("policy.toml", &policy(RULES)).unwrap();
-    let out = sluice_policy::explain::explain(&p, "c1").unwrap();
+    let p = CompiledPolicy::load("test-policy.toml", &policy(RULES)).unwrap();
+    let out = sluice_policy::explain::explain(&p, "c").unwrap();
     for line in [
         "  param    {loan_id} keep string pattern LN[0-9]{6}",
         "  param    ?page keep number min 1; max 1000",
