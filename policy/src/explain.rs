@@ -57,7 +57,15 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
         if let Some(s) = &route.subject {
             let _ = writeln!(out, "  subject  {s} (keyed hash recorded in the ledger)");
         }
-        // What the target carries to the partner: each parameter and its rule.
+        // What crosses besides the body: each header the route names, each parameter, and
+        // the rule each goes through.
+        for h in &route.headers {
+            let rule = match route.header_rules.iter().find(|(n, _)| n == h) {
+                Some((_, action)) => format!("{} {}", action.label(), constraints(action)),
+                None => "crosses as written".to_string(),
+            };
+            let _ = writeln!(out, "  header   {h} {}", rule.trim_end());
+        }
         for (name, action) in &route.params {
             let place = if route.path.params().any(|p| p == name) {
                 format!("{{{name}}}")

@@ -37,16 +37,21 @@ pub struct Refusal {
     pub param: String,
 }
 
-/// Which rules a parameter may have; `Err` says why not (for the policy's problem list).
-pub(crate) fn allowed(action: &Action) -> Result<(), &'static str> {
+/// Why a rule cannot apply to one value of a request target or header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotForOneValue {
+    /// `keep = "subtree"`: there is one value, no subtree.
+    Subtree,
+    /// A mask or `redact`: the value is kept (with its checks) or hashed.
+    Replaced,
+}
+
+/// Which rules a parameter or a header value may have: a keep (with its checks) or a hash.
+pub(crate) fn allowed(action: &Action) -> Result<(), NotForOneValue> {
     match action {
-        Action::Keep(k) if k.kind == KeepKind::Subtree => Err(
-            "a parameter is one value: keep it (\"keep\", { keep = \"string\", pattern = ... }) or \"hash\" it",
-        ),
+        Action::Keep(k) if k.kind == KeepKind::Subtree => Err(NotForOneValue::Subtree),
         Action::Keep(_) | Action::Hash(_) => Ok(()),
-        Action::Mask(_) | Action::Redact => Err(
-            "a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource",
-        ),
+        Action::Mask(_) | Action::Redact => Err(NotForOneValue::Replaced),
     }
 }
 
@@ -129,8 +134,9 @@ fn read(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
     crate::engine::form::decode(bytes, out).map_err(|v| v.code())
 }
 
-/// Puts `value` through a parameter's rule: what goes out is left in `out`.
-fn apply(
+/// Puts `value` through a parameter's or header's rule (one [`allowed`]): what goes out is
+/// left in `out`; `Err` names the check it failed.
+pub fn apply(
     action: &Action,
     value: &str,
     keys: &EngineKeys,

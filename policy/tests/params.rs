@@ -15,6 +15,7 @@ fn policy(route_keys: &str) -> String {
 }
 
 const RULES: &str = r#"  query = ["page", "since", "who"]
+  headers = { x-batch = { keep = "string", pattern = "B-[0-9]+" }, x-free = "keep" }
   params.loan_id = { keep = "string", pattern = "LN[0-9]{6}" }
   params.page    = { keep = "number", min = 1, max = 1000 }
   params.since   = { keep = "string", max_len = 25, scan = ["id_card", "mobile", "bank_card", "email"] }
@@ -149,7 +150,28 @@ fn explain_shows_what_each_parameter_carries() {
         "  param    {loan_id} keep string pattern LN[0-9]{6}",
         "  param    ?page keep number min 1; max 1000",
         "  param    ?who hash",
+        "  header   x-batch keep string pattern B-[0-9]+",
+        "  header   x-free keep",
     ] {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
 }
+
+#[test]
+fn a_headers_table_gives_each_header_a_keep_or_a_hash() {
+    let p = CompiledPolicy::load("test-policy.toml", &policy(RULES_WITH_HEADERS)).unwrap();
+    let route = &p.contracts[0].routes[0];
+    assert_eq!(route.headers, ["x-batch", "x-holder"]);
+    assert_eq!(route.header_rules.len(), 2);
+    assert_eq!(
+        problems(
+            "  params.loan_id = \"keep\"\n  headers = { x-batch = \"mask:name\", content-length = \"keep\" }\n"
+        ),
+        [
+            r#"test-policy.toml: contract "c".route[0].headers.x-batch: got "mask:name", but a header's value is kept ("keep", { keep = "string", pattern = ... }) or hashed ("hash")"#,
+            r#"test-policy.toml: contract "c".route[0].headers.content-length: got "content-length", expected a header sluice does not own (this one is message framing, which sluice sets for the body it sends)"#,
+        ]
+    );
+}
+
+const RULES_WITH_HEADERS: &str = "  params.loan_id = \"keep\"\n  headers = { X-Batch = { keep = \"string\", max_len = 8 }, x-holder = \"hash\" }\n";

@@ -48,19 +48,39 @@ pub fn copy(from: &HeaderMap, to: &mut HeaderMap, names: &[&'static str]) {
     }
 }
 
-/// Copies the route's extra allow-listed headers — never one sluice owns (the policy refuses
-/// those at load, and this checks again).
-pub fn copy_route(from: &HeaderMap, to: &mut HeaderMap, names: &[String]) {
+/// Copies the route's allow-listed headers — never one sluice owns (the policy refuses those at
+/// load, and this checks again) — every value of each, through its rule when the route gives
+/// one (`headers` written as a table). `Err` names the check a value failed and the header.
+pub fn copy_route(
+    from: &HeaderMap,
+    to: &mut HeaderMap,
+    (names, rules): (&[String], &[(String, sluice_policy::rule::Action)]),
+    keys: &sluice_policy::engine::EngineKeys,
+) -> Result<(), (&'static str, String)> {
+    let mut out = String::new();
     for name in names {
         if sluice_policy::owned_headers::owner(name).is_some() {
             continue;
         }
-        if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
-            for v in from.get_all(&n) {
-                to.append(n.clone(), v.clone());
-            }
+        let Ok(n) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        let rule = rules.iter().find(|(h, _)| h == name);
+        for v in from.get_all(&n) {
+            let value = match rule {
+                None => v.clone(),
+                Some((_, action)) => {
+                    let refused = |code| (code, name.clone());
+                    // A rule reads text: bytes outside visible ASCII are no value it can check.
+                    let text = v.to_str().map_err(|_| refused("invalid_value"))?;
+                    sluice_policy::param::apply(action, text, keys, &mut out).map_err(refused)?;
+                    http::HeaderValue::from_str(&out).map_err(|_| refused("invalid_value"))?
+                }
+            };
+            to.append(n.clone(), value);
         }
     }
+    Ok(())
 }
 
 /// Type, coding and length of a pass-through body, every value as its source wrote it (the
@@ -161,9 +181,53 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        copy_route(&from, &mut to, &names);
+        copy_route(&from, &mut to, (&names, &[]), &keys()).unwrap();
         assert_eq!(to.len(), 1);
         assert_eq!(to["x-page-token"], "t1");
+    }
+
+    fn keys() -> sluice_policy::engine::EngineKeys {
+        sluice_policy::engine::EngineKeys::derive(&[1; 32], &[2; 32], "c")
+    }
+
+    /// Rules of a `headers` table, as a policy writes them.
+    fn rules(table: &str) -> Vec<(String, sluice_policy::rule::Action)> {
+        let text = format!(
+            "version = 1\n[[partner]]\nid = \"p\"\nidentity = {{ uri_san = \"spiffe://t/p\" }}\njurisdiction = \"CN\"\n[[contract]]\nid = \"c\"\npartner = \"p\"\npurpose = \"t\"\nlegal_basis = \"consent\"\nvalid_from = 2026-01-01\nvalid_until = 2099-01-01\n[[contract.route]]\nflow = \"pull\"\nmethod = \"GET\"\npath = \"/x\"\nupstream = \"u\"\nheaders = {table}\n[contract.fields]\n\"$.a\" = \"keep\"\n"
+        );
+        let p = sluice_policy::CompiledPolicy::load("policy.toml", &text).unwrap();
+        p.contracts[0].routes[0].header_rules.clone()
+    }
+
+    #[test]
+    fn a_headers_value_goes_through_its_rule_every_value_of_it() {
+        let rules = rules(
+            r#"{ "x-batch" = { keep = "string", pattern = "b-[0-9]+" }, "x-holder" = "hash", "x-free" = "keep" }"#,
+        );
+        let names: Vec<String> = ["x-batch", "x-holder", "x-free"].map(String::from).to_vec();
+        let from = map(&[
+            ("x-batch", "b-7"),
+            ("x-holder", "zhang-san"),
+            ("x-free", "anything"),
+        ]);
+        let mut to = HeaderMap::new();
+        copy_route(&from, &mut to, (&names, &rules), &keys()).unwrap();
+        assert_eq!(to["x-batch"], "b-7");
+        assert_eq!(to["x-free"], "anything");
+        let holder = to["x-holder"].to_str().unwrap();
+        assert!(holder.len() == 64 && holder != "zhang-san", "{holder}");
+        // The second value of a checked header is checked too; refusals name the header only.
+        let mut two = map(&[("x-batch", "b-7"), ("x-batch", "11010519491231002X")]);
+        let got = copy_route(&two, &mut HeaderMap::new(), (&names, &rules), &keys());
+        assert_eq!(got, Err(("pattern_mismatch", "x-batch".to_string())));
+        // Bytes that are not visible ASCII (here UTF-8 text) are no value a rule can read.
+        two.clear();
+        two.append(
+            "x-batch",
+            HeaderValue::from_bytes("b-张".as_bytes()).unwrap(),
+        );
+        let got = copy_route(&two, &mut HeaderMap::new(), (&names, &rules), &keys());
+        assert_eq!(got, Err(("invalid_value", "x-batch".to_string())));
     }
 
     #[test]

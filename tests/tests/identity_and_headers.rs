@@ -515,3 +515,114 @@ async fn the_institutions_header_text_does_not_reach_a_partner() {
     }
     sluice.shutdown().await;
 }
+
+/// A header the route names crossed as written whatever it held; a route can now give it a rule
+/// (`headers` as a table), and a value that fails it does not cross: a push is refused before
+/// the partner is called, a pull's answer is not sent (502, as for a body that breaks the
+/// contract).
+#[tokio::test]
+async fn a_named_headers_value_crosses_only_through_its_rule() {
+    const ID: &str = "11010519491231002X";
+    let dir = pki("header-rules", &["acme-loans", "safe-insure"]);
+    // The institution answers every pull with the page token its path ends in (raw HTTP/1.1).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inst = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(n) = tcp.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let text = String::from_utf8_lossy(&head[..end]).into_owned();
+                        head.drain(..end + 4);
+                        let path = text.split(' ').nth(1).unwrap_or("/").to_string();
+                        let tag = path.rsplit('/').next().unwrap_or("");
+                        let body = br#"{"applicants":[]}"#;
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-page-token: {tag}\r\n\r\n",
+                            body.len()
+                        );
+                        if tcp.write_all(resp.as_bytes()).await.is_err()
+                            || tcp.write_all(body).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
+    let policy = example_policy()
+        .replacen(
+            "  path     = \"/v2/policies\"\n",
+            "  path     = \"/v2/policies\"\n  headers  = { x-batch = { keep = \"string\", pattern = \"B-[0-9]+\" } }\n",
+            1,
+        )
+        .replacen(
+            "  path     = \"/v1/applicants/{id}\"\n",
+            "  path     = \"/v1/applicants/{id}\"\n  headers  = { x-page-token = { keep = \"string\", pattern = \"[0-9a-f]{8}\" } }\n",
+            1,
+        );
+    let sluice = start_sluice(&dir, inst, partner_api, &policy).await;
+    let partners = sluice.addr("partners").unwrap().port();
+    let internal = sluice.addr("internal").unwrap().port();
+    for h2 in [false, true] {
+        let acme = client(
+            &dir,
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            h2,
+        );
+        let get = |tail: &str| {
+            Request::get(format!("https://localhost:{partners}/v1/applicants/{tail}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        };
+        let (status, headers, _) = fetch(&acme, get("0a1b2c3d")).await;
+        assert_eq!(status, 200, "h2 {h2}");
+        assert_eq!(headers["x-page-token"], "0a1b2c3d", "h2 {h2}");
+        let (status, headers, body) = fetch(&acme, get(ID)).await;
+        let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+        assert_eq!(status, 502, "h2 {h2}: {body}");
+        assert!(body.contains("response_violation"), "{body}");
+        assert!(
+            !body.contains(ID) && headers.get("x-page-token").is_none(),
+            "{body}"
+        );
+
+        let system = client(&dir, Some(("institution.pem", "institution.key")), h2);
+        let before = recorded.requests().len();
+        let mut push = push_to(internal);
+        push.headers_mut().insert("x-batch", "B-7".parse().unwrap());
+        assert_eq!(fetch(&system, push).await.0, 200, "h2 {h2}");
+        assert_eq!(recorded.requests().last().unwrap().2["x-batch"], "B-7");
+        let mut push = push_to(internal);
+        push.headers_mut().insert("x-batch", ID.parse().unwrap());
+        let (status, _, body) = fetch(&system, push).await;
+        let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+        assert_eq!(status, 422, "h2 {h2}: {body}");
+        assert!(
+            body.contains("pattern_mismatch at header x-batch"),
+            "{body}"
+        );
+        assert!(!body.contains(ID), "{body}");
+        assert_eq!(
+            recorded.requests().len(),
+            before + 1,
+            "the partner was called"
+        );
+    }
+    sluice.shutdown().await;
+}

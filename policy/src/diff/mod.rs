@@ -44,11 +44,16 @@ pub struct Change {
 
 /// How a field rule reads to a reviewer: its action and constraints.
 fn describe(rule: &crate::FieldRule) -> String {
-    let constraints = crate::explain::constraints(&rule.action);
+    rule_text(&rule.action)
+}
+
+/// How a rule reads to a reviewer: its action and constraints.
+fn rule_text(action: &crate::rule::Action) -> String {
+    let constraints = crate::explain::constraints(action);
     if constraints.is_empty() {
-        rule.action.label()
+        action.label()
     } else {
-        format!("{} ({constraints})", rule.action.label())
+        format!("{} ({constraints})", action.label())
     }
 }
 
@@ -69,7 +74,11 @@ fn route_items(c: &Contract) -> BTreeMap<String, String> {
             item(format!("format {}", f.name()), "filtered".into());
         }
         for h in &r.headers {
-            item(format!("header {h}"), "crosses as written".into());
+            let how = match r.header_rules.iter().find(|(n, _)| n == h) {
+                Some((_, action)) => rule_text(action),
+                None => "crosses as written".into(),
+            };
+            item(format!("header {h}"), how);
         }
         for t in &r.pass_through {
             item(format!("type {t}"), "passed through unfiltered".into());
@@ -80,13 +89,7 @@ fn route_items(c: &Contract) -> BTreeMap<String, String> {
             } else {
                 format!("?{name}")
             };
-            let constraints = crate::explain::constraints(action);
-            let how = if constraints.is_empty() {
-                action.label()
-            } else {
-                format!("{} ({constraints})", action.label())
-            };
-            item(format!("param {place}"), how);
+            item(format!("param {place}"), rule_text(action));
         }
     }
     items

@@ -207,3 +207,33 @@ fn another_recipient_for_the_same_contract_is_a_change() {
         ]
     );
 }
+
+#[test]
+fn a_header_given_a_rule_is_received_differently() {
+    let fields = r#""$.a[*].id" = "keep""#;
+    let old = policy(
+        fields,
+        "2027-01-01",
+        &format!("{ROUTE}  headers = [\"x-batch\"]\n"),
+    );
+    let new = policy(
+        fields,
+        "2027-01-01",
+        &format!(
+            "{ROUTE}  headers = {{ x-batch = {{ keep = \"string\", pattern = \"B-[0-9]+\" }} }}\n"
+        ),
+    );
+    let got: Vec<(&str, String, String, String)> = diff(&old, &new)
+        .into_iter()
+        .map(|c| (c.kind, c.what, c.before, c.after))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "receives differently",
+            "pull GET /v1/a/{id}: header x-batch".to_string(),
+            "crosses as written".to_string(),
+            "keep string (pattern B-[0-9]+)".to_string()
+        )]
+    );
+}

@@ -177,6 +177,9 @@ pub struct RouteSpec {
     /// The rule of each path parameter and listed query parameter of a push route, by name
     /// (see [`crate::param`]).
     pub params: Vec<(String, Action)>,
+    /// The rule of each header in `headers` written as a table (lower case); a header listed
+    /// in an array crosses as written.
+    pub header_rules: Vec<(String, Action)>,
     /// Content types let through unfiltered on this route — an explicit, logged decision for
     /// bodies sluice cannot filter (a PDF the contract names). Default: none.
     pub pass_through: Vec<String>,
@@ -822,15 +825,44 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         }
     };
     // Framing, coding, integrity, caching, sluice's own and identity headers: never allow-listed.
-    let headers: Vec<String> = r
-        .opt_strings(
-            "headers",
-            |s| token(s).and_then(|()| crate::owned_headers::owner(s).map_or(Ok(()), Err)),
-            problems,
-        )
-        .into_iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
+    let header_name =
+        |s: &str| token(s).and_then(|()| crate::owned_headers::owner(s).map_or(Ok(()), Err));
+    let mut header_rules = Vec::new();
+    let headers: Vec<String> = match t.get("headers") {
+        // A table names each header with the rule its value goes through.
+        Some(toml::Value::Table(rules)) => {
+            let mut names = Vec::new();
+            for (name, value) in rules {
+                let at = join(&r.key_path("headers"), name);
+                if let Err(want) = header_name(name) {
+                    problems.push(at, format!("got {}, expected {want}", quote(name)));
+                    continue;
+                }
+                let Some(action) = parse_rule(&at, value, problems) else {
+                    continue;
+                };
+                match crate::param::allowed(&action) {
+                    Ok(()) => {
+                        names.push(name.to_ascii_lowercase());
+                        header_rules.push((name.to_ascii_lowercase(), action));
+                    }
+                    Err(_) => problems.push(
+                        at,
+                        format!(
+                            "got {}, but a header's value is kept (\"keep\", {{ keep = \"string\", pattern = ... }}) or hashed (\"hash\")",
+                            describe(value)
+                        ),
+                    ),
+                }
+            }
+            names
+        }
+        _ => r
+            .opt_strings("headers", header_name, problems)
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+    };
     let query = r.opt_strings("query", token, problems);
     let pass_through: Vec<String> = r
         .opt_strings("pass_through", |s| if s.contains('/') && !s.contains(';') && !s.to_ascii_lowercase().contains("json") { Ok(()) } else { Err("a media type without parameters that is not JSON (JSON is always filtered)") }, problems)
@@ -878,6 +910,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         headers,
         query,
         params,
+        header_rules,
         pass_through,
         require_digest,
         buffer_limit,
@@ -935,10 +968,19 @@ fn read_params(
         let Some(action) = parse_rule(&at, value, problems) else {
             continue;
         };
-        match crate::param::allowed(&action) {
-            Ok(()) => params.push((name.clone(), action)),
-            Err(why) => problems.push(at, format!("got {}, but {why}", describe(value))),
-        }
+        let why = match crate::param::allowed(&action) {
+            Ok(()) => {
+                params.push((name.clone(), action));
+                continue;
+            }
+            Err(crate::param::NotForOneValue::Subtree) => {
+                "a parameter is one value: keep it (\"keep\", { keep = \"string\", pattern = ... }) or \"hash\" it"
+            }
+            Err(crate::param::NotForOneValue::Replaced) => {
+                "a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource"
+            }
+        };
+        problems.push(at, format!("got {}, but {why}", describe(value)));
     }
     if flow == Some(Flow::Push) {
         for name in named {

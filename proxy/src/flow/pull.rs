@@ -70,7 +70,16 @@ pub(crate) async fn pull(
             .map_err(|_| Reason::UpstreamProtocol);
     }
     let ct = crate::allow::single_content_type(&rparts.headers).ok_or(Reason::UpstreamProtocol)?;
-    crate::allow::copy_route(&rparts.headers, h, &f.r.route.headers);
+    // The institution's header values through their rules, as its body's fields: a value that
+    // fails one is the institution's data, so the partner is told no more than for a body.
+    let keys = &f.state.keys[&f.r.contract.id];
+    crate::allow::copy_route(
+        &rparts.headers,
+        h,
+        (&f.r.route.headers, &f.r.route.header_rules),
+        keys,
+    )
+    .map_err(|_| Reason::ResponseViolation)?;
     // The institution's digest covers what it sent, not what the partner receives: verified here,
     // never forwarded (except with an unmodified pass-through body).
     let digest = crate::digest::expected(&rparts.headers).map_err(|_| Reason::UpstreamProtocol)?;

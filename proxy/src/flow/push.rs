@@ -114,7 +114,13 @@ fn partner_request(
         .uri(f.upstream.uri(&target)?);
     let headers = up.headers_mut().expect("a fresh builder has headers");
     // Only what the route names crosses as the system wrote it; the body's type is sluice's.
-    crate::allow::copy_route(&parts.headers, headers, &f.r.route.headers);
+    crate::allow::copy_route(
+        &parts.headers,
+        headers,
+        (&f.r.route.headers, &f.r.route.header_rules),
+        keys,
+    )
+    .map_err(|(code, name)| Reason::PolicyViolation(format!("{code} at header {name}")))?;
     headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     Ok(up)
 }
