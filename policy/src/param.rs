@@ -22,6 +22,9 @@
 //! of an escape (`%2d` or `%2D` or `-`) is text no rule lists.
 //!
 //! A refusal names the parameter (`{loan_id}`, `?page`) and the check, never the value.
+//!
+//! The same one-value rules serve the header fields a route names with a rule (`headers` as a
+//! table): [`allowed`] at load, [`apply`] to each value as it crosses.
 
 use crate::document::RouteSpec;
 use crate::engine::EngineKeys;
