@@ -7,6 +7,7 @@
 pub(crate) mod problems;
 pub(crate) mod read;
 mod rules;
+mod values;
 
 pub use problems::{PolicyError, Problem};
 pub(crate) use problems::{Problems, describe, join, quote};
@@ -827,42 +828,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     // Framing, coding, integrity, caching, sluice's own and identity headers: never allow-listed.
     let header_name =
         |s: &str| token(s).and_then(|()| crate::owned_headers::owner(s).map_or(Ok(()), Err));
-    let mut header_rules = Vec::new();
-    let headers: Vec<String> = match t.get("headers") {
-        // A table names each header with the rule its value goes through.
-        Some(toml::Value::Table(rules)) => {
-            let mut names = Vec::new();
-            for (name, value) in rules {
-                let at = join(&r.key_path("headers"), name);
-                if let Err(want) = header_name(name) {
-                    problems.push(at, format!("got {}, expected {want}", quote(name)));
-                    continue;
-                }
-                let Some(action) = parse_rule(&at, value, problems) else {
-                    continue;
-                };
-                match crate::param::allowed(&action) {
-                    Ok(()) => {
-                        names.push(name.to_ascii_lowercase());
-                        header_rules.push((name.to_ascii_lowercase(), action));
-                    }
-                    Err(_) => problems.push(
-                        at,
-                        format!(
-                            "got {}, but a header's value is kept (\"keep\", {{ keep = \"string\", pattern = ... }}) or hashed (\"hash\")",
-                            describe(value)
-                        ),
-                    ),
-                }
-            }
-            names
-        }
-        _ => r
-            .opt_strings("headers", header_name, problems)
-            .into_iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect(),
-    };
+    let (headers, header_rules) = values::read_headers(&r, t, header_name, problems);
     let query = r.opt_strings("query", token, problems);
     let pass_through: Vec<String> = r
         .opt_strings("pass_through", |s| if s.contains('/') && !s.contains(';') && !s.to_ascii_lowercase().contains("json") { Ok(()) } else { Err("a media type without parameters that is not JSON (JSON is always filtered)") }, problems)
@@ -899,7 +865,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
     if flow == Some(Flow::Pull) && !query.is_empty() {
         problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
-    let params = read_params(&r, t, flow, template.as_ref(), &query, problems);
+    let params = values::read_params(&r, t, flow, template.as_ref(), &query, problems);
     Some(RouteSpec {
         flow: flow?,
         method: method?.into(),
@@ -916,88 +882,6 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         buffer_limit,
         formats,
     })
-}
-
-/// A push route's `params`: a rule for each of its path parameters and listed query
-/// parameters, and for nothing else (see [`crate::param`]).
-fn read_params(
-    r: &TableReader<'_>,
-    t: &toml::Table,
-    flow: Option<Flow>,
-    template: Option<&PathTemplate>,
-    query: &[String],
-    problems: &mut Problems,
-) -> Vec<(String, Action)> {
-    let key = r.key_path("params");
-    let table = match t.get("params") {
-        None => &toml::Table::new(),
-        Some(toml::Value::Table(table)) => table,
-        Some(other) => {
-            problems.push(
-                key,
-                format!(
-                    "got {}, expected a table of parameter rules",
-                    describe(other)
-                ),
-            );
-            return Vec::new();
-        }
-    };
-    if flow == Some(Flow::Pull) {
-        if !table.is_empty() {
-            problems.push(key, "applies to push routes only (a pull route's target goes to the institution, not to the partner)");
-        }
-        return Vec::new();
-    }
-    let named: Vec<&str> = template
-        .map(|p| p.params().collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(query.iter().map(String::as_str))
-        .collect();
-    let mut params = Vec::new();
-    for (name, value) in table {
-        let at = join(&key, name);
-        if !named.contains(&name.as_str()) {
-            problems.push(
-                at,
-                format!("names neither a parameter of the route's path nor a name in its query list (expected one of: {})", if named.is_empty() { "none on this route".to_string() } else { named.join(", ") }),
-            );
-            continue;
-        }
-        let Some(action) = parse_rule(&at, value, problems) else {
-            continue;
-        };
-        let why = match crate::param::allowed(&action) {
-            Ok(()) => {
-                params.push((name.clone(), action));
-                continue;
-            }
-            Err(crate::param::NotForOneValue::Subtree) => {
-                "a parameter is one value: keep it (\"keep\", { keep = \"string\", pattern = ... }) or \"hash\" it"
-            }
-            Err(crate::param::NotForOneValue::Replaced) => {
-                "a parameter is kept (with its checks) or hashed: a masked or redacted value would name another resource"
-            }
-        };
-        problems.push(at, format!("got {}, but {why}", describe(value)));
-    }
-    if flow == Some(Flow::Push) {
-        for name in named {
-            if !table.contains_key(name) {
-                let what = if template.is_some_and(|p| p.params().any(|p| p == name)) {
-                    "the path parameter"
-                } else {
-                    "the query parameter"
-                };
-                problems.push(
-                    join(&key, name),
-                    format!("missing: {what} {} reaches the partner, so it needs a rule as a field does (e.g. {name} = {{ keep = \"string\", pattern = \"[0-9]{{1,12}}\" }}, or \"hash\")", quote(name)),
-                );
-            }
-        }
-    }
-    params
 }
 
 /// Media types of the formats a route may filter besides JSON (whose types are never passed

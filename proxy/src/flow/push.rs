@@ -113,7 +113,8 @@ fn partner_request(
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);
     let headers = up.headers_mut().expect("a fresh builder has headers");
-    // Only what the route names crosses as the system wrote it; the body's type is sluice's.
+    // Only what the route names crosses, as written or through its rule; the body's type is
+    // sluice's.
     crate::allow::copy_route(
         &parts.headers,
         headers,
