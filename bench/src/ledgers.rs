@@ -23,6 +23,7 @@ pub fn begin(i: u64) -> Entry {
         flow: "pull".into(),
         policy_version: [9; 32],
         target: Some([3; 32]),
+        headers: None,
     }))
 }
 

@@ -127,6 +127,27 @@ impl SubjectKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// The keyed hash of the header fields a route named that crossed with a message (each
+    /// field's name and value exactly as sent, in the order sent), which the ledger keeps beside
+    /// the target's: `sluice/headers/v1\0`, then for each field its name's length (4 bytes, big
+    /// endian), the name, its value's length and the value. Domain-separated from the target's
+    /// and subjects' hashes.
+    pub fn headers_hash<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(b"sluice/headers/v1\0");
+        for (name, value) in fields {
+            for part in [name.as_bytes(), value] {
+                let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+                mac.update(&len.to_be_bytes());
+                mac.update(part);
+            }
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// The subject hash of an identifier: NFKC, separators and invisible characters removed,
     /// ASCII upper case, then HMAC-SHA256.
     pub fn subject_hash(&self, value: &str) -> [u8; 32] {

@@ -83,6 +83,18 @@ pub fn copy_route(
     Ok(())
 }
 
+/// The fields of `map` that `names` (a route's `headers`) name, each value as it is: what the
+/// ledger's `headers_hmac` covers. Empty (and nothing allocated) for a route that names none.
+pub fn crossed(map: &HeaderMap, names: &[String]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for name in names {
+        for v in map.get_all(name.as_str()) {
+            out.push((name.clone(), v.as_bytes().to_vec()));
+        }
+    }
+    out
+}
+
 /// Type, coding and length of a pass-through body, every value as its source wrote it (the
 /// route lets this type through unfiltered; a coding left out would misdescribe the body).
 pub fn copy_pass_through(from: &HeaderMap, to: &mut HeaderMap) {

@@ -191,3 +191,73 @@ fn an_unknown_outcome_is_refused_with_the_known_ones() {
         assert!(help.contains(o), "--help does not list {o}: {help}");
     }
 }
+
+/// "Did this partner get the message that carried batch B-7?" — the header fields a route
+/// names are in the ledger as a keyed hash beside the target's, and `query --header` finds them.
+#[test]
+fn query_finds_a_disclosure_by_the_header_fields_that_crossed() {
+    let dir = support::scratch_dir("sluice-cli-ledger-headers");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, _) = signing_key();
+    let subject_key = [7u8; 32];
+    std::fs::write(dir.join("subject.key"), subject_key).unwrap();
+    let hashes = sluice_policy::pseudonym::SubjectKey::derive(&subject_key);
+    let ledger_dir = dir.join("ledger");
+    let (l, _) = Ledger::open(LedgerOptions {
+        dir: ledger_dir.clone(),
+        origin: "t/ledger".into(),
+        key,
+        commit_window: Duration::ZERO,
+        checkpoint_every: 1,
+        checkpoint_min_interval: std::time::Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
+        segment_bytes: 300,
+        idle_commit_wait: std::time::Duration::ZERO,
+    })
+    .unwrap();
+    for batch in ["B-7", "B-8"] {
+        let mut begin = support::begin(batch, "acme-loans", "c");
+        if let sluice::ledger::Entry::Begin(b) = &mut begin {
+            b.target = Some(hashes.target_hash("/v2/policies"));
+            b.headers = Some(hashes.headers_hash([("x-batch", batch.as_bytes())]));
+        }
+        let b = l.append_blocking(begin).unwrap();
+        l.append_blocking(support::sent(b, vec![])).unwrap();
+    }
+    l.close();
+    let d = ledger_dir.to_str().unwrap();
+    let key_file = dir.join("subject.key");
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "ledger",
+            "query",
+            d,
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = sluice(&args);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["request_id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(query(&["--header", "X-Batch: B-7"]), ["B-7"]);
+    assert_eq!(
+        query(&["--header", "x-batch:B-8", "--target", "/v2/policies"]),
+        ["B-8"]
+    );
+    assert!(query(&["--header", "x-batch: B-9"]).is_empty());
+    let (code, _, err) = sluice(&[
+        "ledger",
+        "query",
+        d,
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--header",
+        "x-batch",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected `name: value`"), "{err}");
+}

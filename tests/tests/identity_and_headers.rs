@@ -624,5 +624,29 @@ async fn a_named_headers_value_crosses_only_through_its_rule() {
             "the partner was called"
         );
     }
+    // What crossed is in the ledger: the keyed hash of each named field as sent, beside the
+    // target's (the partner got an id number in no header, so none was recorded with one).
+    let ds = disclosures_when(&dir.join("ledger"), |ds| {
+        ds.len() == 4 && ds.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await;
+    let key = sluice::keys::read_key_file(&dir.join("hash.key")).unwrap();
+    let key = sluice_policy::pseudonym::SubjectKey::derive(&key);
+    let want =
+        |name: &str, value: &[u8]| sluice_policy::hex::hex(&key.headers_hash([(name, value)]));
+    let hashes: Vec<(String, String)> = ds
+        .iter()
+        .map(|(v, _, _)| {
+            let flow = v["flow"].as_str().unwrap().to_string();
+            (flow, v["headers_hmac"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    for (flow, hash) in &hashes {
+        let expected = match flow.as_str() {
+            "pull" => want("x-page-token", b"0a1b2c3d"),
+            _ => want("x-batch", b"B-7"),
+        };
+        assert_eq!(hash, &expected, "{flow}: {hashes:?}");
+    }
     sluice.shutdown().await;
 }

@@ -147,6 +147,8 @@ async fn route_parameters_that_walk_to_other_resources_are_refused_on_h1_and_h2(
     );
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0["target_hmac"], want.as_str(), "{:?}", found[0].0);
+    // The route names no header: none crossed, none recorded.
+    assert!(found[0].0.get("headers_hmac").is_none(), "{:?}", found[0].0);
     assert!(
         !found[0].0.to_string().contains("A-42"),
         "the ledger holds the path's identifier"

@@ -61,6 +61,11 @@ pub(crate) enum LedgerCommand {
         /// `/v1/applicants/42`; hashed with --key-file, as the ledger keeps it).
         #[arg(long, requires = "key_file")]
         target: Option<String>,
+        /// Only disclosures whose message carried exactly these header fields of the route's
+        /// `headers`, each `name: value` as sent, repeated in the order sent (hashed with
+        /// --key-file, as the ledger keeps them).
+        #[arg(long = "header", requires = "key_file", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
         /// The subject key (the `subject_key` of sluice.toml).
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -361,6 +366,7 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
             until,
             subject,
             target,
+            headers,
             key_file,
         } => {
             let when = |t: &Option<String>, flag: &str| -> Result<Option<u64>, Failure> {
@@ -398,6 +404,18 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                 .as_ref()
                 .zip(target)
                 .map(|(k, t)| sluice_policy::hex::hex(&k.target_hash(&t)));
+            let mut fields = Vec::new();
+            for h in &headers {
+                let Some((name, value)) = h.split_once(':') else {
+                    eprintln!("--header {h:?}: expected `name: value`");
+                    return Err(Failure::Input);
+                };
+                fields.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+            let wanted_headers = key.as_ref().filter(|_| !fields.is_empty()).map(|k| {
+                let sent = fields.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+                sluice_policy::hex::hex(&k.headers_hash(sent))
+            });
             // Everything but the subject, which the store answers from its index.
             let keep = |v: &serde_json::Value, time: u64| {
                 let is = |k: &str, want: &Option<String>| {
@@ -407,7 +425,10 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                     since_ms.is_none_or(|s| time >= s) && until_ms.is_none_or(|u| time < u);
                 let about = wanted_target
                     .as_ref()
-                    .is_none_or(|t| v["target_hmac"].as_str() == Some(t));
+                    .is_none_or(|t| v["target_hmac"].as_str() == Some(t))
+                    && wanted_headers
+                        .as_ref()
+                        .is_none_or(|h| v["headers_hmac"].as_str() == Some(h));
                 is("partner", &partner)
                     && is("contract", &contract)
                     && is("outcome", &outcome)

@@ -66,6 +66,8 @@ pub struct Recipient<'a> {
     pub policy_version: [u8; 32],
     /// The path and query sent upstream, exactly.
     pub target: &'a str,
+    /// The header fields the route named that cross with the message, as sent.
+    pub headers: &'a [(String, Vec<u8>)],
 }
 
 /// A disclosure whose begin is durable (see the module docs).
@@ -104,6 +106,10 @@ impl Disclosure {
             flow: r.route.flow.as_str().to_string(),
             policy_version: to.policy_version,
             target: Some(rec.target_key.target_hash(to.target)),
+            headers: (!to.headers.is_empty()).then(|| {
+                let fields = to.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+                rec.target_key.headers_hash(fields)
+            }),
         };
         let ledger = rec.ledger.clone().ok_or(Reason::LedgerUnavailable)?;
         let started = std::time::Instant::now();

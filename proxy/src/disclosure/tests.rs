@@ -80,6 +80,7 @@ async fn begin(f: &Fixture) -> Result<Disclosure, Reason> {
             resolved: &resolved,
             policy_version: f.policy.version.0,
             target: "/v1/applicants/1",
+            headers: &[],
         },
     )
     .await

@@ -102,7 +102,7 @@ impl<'a> Flow<'a> {
         &'b self,
         partner: &'b str,
         peer: Option<&'b sluice_certs::PeerIdentity>,
-        target: &'b str,
+        (target, headers): (&'b str, &'b [(String, Vec<u8>)]),
     ) -> crate::disclosure::Recipient<'b> {
         crate::disclosure::Recipient {
             partner,
@@ -110,6 +110,7 @@ impl<'a> Flow<'a> {
             resolved: &self.r,
             policy_version: self.state.policy.version.0,
             target,
+            headers,
         }
     }
 }

@@ -95,8 +95,9 @@ pub(crate) async fn pull(
         ))
     };
     let rec = &f.shared.recorder;
-    let disclosure =
-        Disclosure::begin(rec, &f.ctx, f.recipient(partner, Some(peer), &target)).await?;
+    let named = crate::allow::crossed(h, &f.r.route.headers);
+    let to = f.recipient(partner, Some(peer), (&target, &named));
+    let disclosure = Disclosure::begin(rec, &f.ctx, to).await?;
     h.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
     let Some(filtered) = filtered else {
         pass_through_logged(f, partner);

@@ -37,8 +37,13 @@ pub(crate) async fn push(
     }
     let mut up = partner_request(f, &parts)?;
     let target = up.uri_ref().map(target_of).unwrap_or_default();
+    let named = match up.headers_ref() {
+        Some(h) => crate::allow::crossed(h, &f.r.route.headers),
+        None => Vec::new(),
+    };
     let rec = &f.shared.recorder;
-    let disclosure = Disclosure::begin(rec, &f.ctx, f.recipient(&partner, None, &target)).await?;
+    let to = f.recipient(&partner, None, (&target, &named));
+    let disclosure = Disclosure::begin(rec, &f.ctx, to).await?;
     let headers = up.headers_mut().expect("a fresh builder has headers");
     headers.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
     let answer_disclosure = disclosure.header();

@@ -103,6 +103,11 @@ pub struct Begin {
     /// key, without putting the identifiers a path carries in the log. `None` in entries written
     /// before it was recorded.
     pub target: Option<[u8; 32]>,
+    /// Keyed hash (under the same key, see
+    /// [`SubjectKey::headers_hash`](sluice_policy::pseudonym::SubjectKey::headers_hash)) of the
+    /// header fields the route named that crossed with the message, exactly as sent. `None`
+    /// when none did (or in entries written before it was recorded).
+    pub headers: Option<[u8; 32]>,
 }
 
 /// Per-path counts.
@@ -265,7 +270,8 @@ impl Record {
             Entry::InstanceStarted { .. } => 1,
             Entry::PolicyLoaded { .. } => 2,
             Entry::Begin(b) if b.target.is_none() => 3,
-            Entry::Begin(_) => 6,
+            Entry::Begin(b) if b.headers.is_none() => 6,
+            Entry::Begin(_) => 7,
             Entry::End(_) => 4,
             Entry::Incomplete { .. } => 5,
         });
@@ -288,6 +294,9 @@ impl Record {
                 w.h(&b.policy_version);
                 if let Some(t) = &b.target {
                     w.h(t);
+                    if let Some(h) = &b.headers {
+                        w.h(h);
+                    }
                 }
             }
             Entry::End(e) => {
@@ -339,7 +348,7 @@ impl Record {
             2 => Entry::PolicyLoaded {
                 policy_sha256: r.h()?,
             },
-            3 | 6 => Entry::Begin(Box::new(Begin {
+            3 | 6 | 7 => Entry::Begin(Box::new(Begin {
                 request_id: r.str()?,
                 trace_id: r.str()?,
                 partner: r.str()?,
@@ -349,7 +358,8 @@ impl Record {
                 route: r.str()?,
                 flow: r.str()?,
                 policy_version: r.h()?,
-                target: if kind == 6 { Some(r.h()?) } else { None },
+                target: if kind >= 6 { Some(r.h()?) } else { None },
+                headers: if kind == 7 { Some(r.h()?) } else { None },
             })),
             4 => {
                 let begin = r.u64()?;
@@ -420,6 +430,9 @@ impl Record {
                 if let Some(t) = &b.target {
                     v["target_hmac"] = json!(hex(t));
                 }
+                if let Some(h) = &b.headers {
+                    v["headers_hmac"] = json!(hex(h));
+                }
                 v
             }
             Entry::End(e) => json!({
@@ -473,13 +486,19 @@ mod tests {
             flow: "pull".into(),
             policy_version: [4; 32],
             target: Some([6; 32]),
+            headers: None,
         };
         let without_target = Begin {
             target: None,
             ..begin.clone()
         };
+        let with_headers = Begin {
+            headers: Some([8; 32]),
+            ..begin.clone()
+        };
         for entry in [
             Entry::Begin(Box::new(without_target)),
+            Entry::Begin(Box::new(with_headers)),
             Entry::InstanceStarted {
                 origin: "o".into(),
                 build: "b".into(),

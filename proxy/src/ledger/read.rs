@@ -80,6 +80,9 @@ impl Joiner {
                 if let Some(t) = &b.target {
                     v["target_hmac"] = json!(hex(t));
                 }
+                if let Some(h) = &b.headers {
+                    v["headers_hmac"] = json!(hex(h));
+                }
                 self.pending
                     .insert(r.seq, ((v, Vec::new(), r.time_ms), false));
             }
@@ -263,6 +266,7 @@ mod tests {
                 flow: "pull".into(),
                 policy_version: [0; 32],
                 target: None,
+                headers: None,
             })),
         }
     }

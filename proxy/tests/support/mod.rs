@@ -65,6 +65,7 @@ pub fn begin(request_id: &str, partner: &str, contract: &str) -> sluice::ledger:
         flow: "pull".into(),
         policy_version: [2; 32],
         target: None,
+        headers: None,
     }))
 }
 
