@@ -7,6 +7,26 @@ use std::time::Duration;
 
 use sluice::ledger::{Ledger, LedgerOptions};
 
+/// A ledger in `dir` that commits and checkpoints every entry at once, in small segments.
+fn open_ledger(
+    dir: &std::path::Path,
+    key: std::sync::Arc<ring::signature::Ed25519KeyPair>,
+) -> Ledger {
+    Ledger::open(LedgerOptions {
+        dir: dir.to_path_buf(),
+        origin: "t/ledger".into(),
+        key,
+        commit_window: Duration::ZERO,
+        checkpoint_every: 1,
+        checkpoint_min_interval: Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
+        segment_bytes: 300,
+        idle_commit_wait: Duration::ZERO,
+    })
+    .unwrap()
+    .0
+}
+
 #[test]
 fn compliance_tools_answer_who_received_what() {
     let dir = support::scratch_dir("sluice-cli-ledger");
@@ -20,18 +40,7 @@ fn compliance_tools_answer_who_received_what() {
         .subject_hash("31011519751103008X");
 
     let ledger_dir = dir.join("ledger");
-    let (l, _) = Ledger::open(LedgerOptions {
-        dir: ledger_dir.clone(),
-        origin: "t/ledger".into(),
-        key,
-        commit_window: Duration::ZERO,
-        checkpoint_every: 1,
-        checkpoint_min_interval: std::time::Duration::ZERO,
-        commit_delay: sluice::ledger::CommitDelay::default(),
-        segment_bytes: 300,
-        idle_commit_wait: std::time::Duration::ZERO,
-    })
-    .unwrap();
+    let l = open_ledger(&ledger_dir, key);
     for (partner, subjects) in [
         ("acme-loans", vec![someone]),
         ("safe-insure", vec![[9; 32]]),
@@ -204,18 +213,7 @@ fn query_finds_a_disclosure_by_the_header_fields_that_crossed() {
     std::fs::write(dir.join("subject.key"), subject_key).unwrap();
     let hashes = sluice_policy::pseudonym::SubjectKey::derive(&subject_key);
     let ledger_dir = dir.join("ledger");
-    let (l, _) = Ledger::open(LedgerOptions {
-        dir: ledger_dir.clone(),
-        origin: "t/ledger".into(),
-        key,
-        commit_window: Duration::ZERO,
-        checkpoint_every: 1,
-        checkpoint_min_interval: std::time::Duration::ZERO,
-        commit_delay: sluice::ledger::CommitDelay::default(),
-        segment_bytes: 300,
-        idle_commit_wait: std::time::Duration::ZERO,
-    })
-    .unwrap();
+    let l = open_ledger(&ledger_dir, key);
     for batch in ["B-7", "B-8"] {
         let mut begin = support::begin(batch, "acme-loans", "c");
         if let sluice::ledger::Entry::Begin(b) = &mut begin {
