@@ -24,6 +24,12 @@ if [ -d "$suite" ]; then
   for t in engine_split engine_model; do cp -n "$suite"/*.json "$corpus/$t/" 2>/dev/null || true; done
 fi
 cp -n deploy/examples/policy.toml bench/workload/*.toml "$corpus/policy_load/" 2>/dev/null || true
+# engine_split's first byte picks the format (0 JSON, 1 NDJSON, 2 CSV, 3 form, 4 XML): one seed of
+# each of the text formats.
+printf '\x02\x60%s' $'a,b,d,z\r\n1,"x,y",3,\r\n"q""",2,,4\r\n' >"$corpus/engine_split/seed-csv"
+printf '\x03\x30%s' 'a=1&d=%E5%BC%A0&z=x+y&e=%41' >"$corpus/engine_split/seed-form"
+printf '\x04\x90%s' '<?xml version="1.0"?><r xmlns:p="urn:x"><a>1&amp;2</a><d p:x="1"><y/></d><z><![CDATA[c]]></z></r>' \
+  >"$corpus/engine_split/seed-xml"
 
 run() {
   local t=$1

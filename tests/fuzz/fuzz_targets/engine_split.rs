@@ -1,6 +1,7 @@
 //! Split invariance: the engine's output and verdict do not depend on where the body is cut.
-//! The first two bytes choose the format and two cut points; the rest is the body. Policy: the
-//! differential policy (kept, scanned, bounded, subtree and redacted fields).
+//! The first two bytes choose the format (JSON, NDJSON, CSV, form, XML) and two cut points; the
+//! rest is the body. Policy: the differential policy (kept, scanned, bounded, subtree and
+//! redacted fields).
 #![no_main]
 
 #[path = "../../../policy/tests/support/mod.rs"]
@@ -19,7 +20,13 @@ fn policy() -> &'static CompiledPolicy {
 
 fuzz_target!(|data: &[u8]| {
     let [a, b, body @ ..] = data else { return };
-    let format = if a & 1 == 0 { Format::Json } else { Format::Ndjson };
+    let format = [
+        Format::Json,
+        Format::Ndjson,
+        Format::Csv,
+        Format::Form,
+        Format::Xml,
+    ][usize::from(*a & 7) % 5];
     let cfg = || support::config(policy(), format);
     let n = body.len() + 1;
     let mut cuts = [usize::from(*a >> 1) * n / 128, usize::from(*b) * n / 256];
