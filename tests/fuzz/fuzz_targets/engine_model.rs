@@ -33,8 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let parsed: Result<Raw, _> = serde_json::from_slice(data);
     match (&got, &parsed) {
         (Ok((out, _)), Ok(raw)) => {
-            let want = model(raw).unwrap_or_else(|e| panic!("engine passed what the model refuses ({e})"));
-            let out: serde_json::Value = serde_json::from_slice(out).expect("engine output is JSON");
+            let want =
+                model(raw).unwrap_or_else(|e| panic!("engine passed what the model refuses ({e})"));
+            let out: serde_json::Value =
+                serde_json::from_slice(out).expect("engine output is JSON");
             assert_eq!(out, want, "engine output differs from the model's");
         }
         (Ok(_), Err(e)) => panic!("engine passed what serde_json cannot parse: {e}"),

@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
         match (&whole, other) {
             (Ok((oa, sa)), Ok((ob, sb))) => assert!(oa == ob && sa == sb, "outputs differ"),
             (Err(va), Err(vb)) => assert_eq!(va, vb),
-            _ => panic!("verdicts differ: whole {:?}, split {:?}", whole.as_ref().err(), other.as_ref().err()),
+            _ => panic!(
+                "verdicts differ: whole {:?}, split {:?}",
+                whole.as_ref().err(),
+                other.as_ref().err()
+            ),
         }
     }
 });

@@ -8,7 +8,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         match sluice_policy::CompiledPolicy::load("fuzz.toml", text) {
             Ok(p) => {
-                let again = sluice_policy::CompiledPolicy::load("fuzz.toml", text).expect("loads twice");
+                let again =
+                    sluice_policy::CompiledPolicy::load("fuzz.toml", text).expect("loads twice");
                 assert_eq!(p.version, again.version);
             }
             Err(e) => assert!(e.to_string().starts_with("fuzz.toml"), "{e}"),
