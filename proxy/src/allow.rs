@@ -48,15 +48,21 @@ pub fn copy(from: &HeaderMap, to: &mut HeaderMap, names: &[&'static str]) {
     }
 }
 
+/// Header fields as sent, name and value: those a route names, for the ledger's `headers_hmac`.
+pub type Crossed = Vec<(String, Vec<u8>)>;
+
 /// Copies the route's allow-listed headers — never one sluice owns (the policy refuses those at
 /// load, and this checks again) — every value of each, through its rule when the route gives
-/// one (`headers` written as a table). `Err` names the check a value failed and the header.
+/// one (`headers` written as a table). Returns the fields it wrote, name and value as sent (what
+/// the ledger's `headers_hmac` covers; empty, and nothing allocated, for a route that names
+/// none). `Err` names the check a value failed and the header.
 pub fn copy_route(
     from: &HeaderMap,
     to: &mut HeaderMap,
     (names, rules): (&[String], &[(String, sluice_policy::rule::Action)]),
     keys: &sluice_policy::engine::EngineKeys,
-) -> Result<(), (&'static str, String)> {
+) -> Result<Crossed, (&'static str, String)> {
+    let mut crossed = Vec::new();
     let mut out = String::new();
     for name in names {
         if sluice_policy::owned_headers::owner(name).is_some() {
@@ -77,22 +83,11 @@ pub fn copy_route(
                     http::HeaderValue::from_str(&out).map_err(|_| refused("invalid_value"))?
                 }
             };
+            crossed.push((name.clone(), value.as_bytes().to_vec()));
             to.append(n.clone(), value);
         }
     }
-    Ok(())
-}
-
-/// The fields of `map` that `names` (a route's `headers`) name, each value as it is: what the
-/// ledger's `headers_hmac` covers. Empty (and nothing allocated) for a route that names none.
-pub fn crossed(map: &HeaderMap, names: &[String]) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for name in names {
-        for v in map.get_all(name.as_str()) {
-            out.push((name.clone(), v.as_bytes().to_vec()));
-        }
-    }
-    out
+    Ok(crossed)
 }
 
 /// Type, coding and length of a pass-through body, every value as its source wrote it (the
@@ -223,7 +218,13 @@ mod tests {
             ("x-free", "anything"),
         ]);
         let mut to = HeaderMap::new();
-        copy_route(&from, &mut to, (&names, &rules), &keys()).unwrap();
+        let crossed = copy_route(&from, &mut to, (&names, &rules), &keys()).unwrap();
+        // What went out is what the ledger is given: the hashed value, not the source's.
+        let sent: Crossed = to
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(crossed, sent);
         assert_eq!(to["x-batch"], "b-7");
         assert_eq!(to["x-free"], "anything");
         let holder = to["x-holder"].to_str().unwrap();

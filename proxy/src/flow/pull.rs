@@ -73,7 +73,7 @@ pub(crate) async fn pull(
     // The institution's header values through their rules, as its body's fields: a value that
     // fails one is the institution's data, so the partner is told no more than for a body.
     let keys = &f.state.keys[&f.r.contract.id];
-    crate::allow::copy_route(
+    let named = crate::allow::copy_route(
         &rparts.headers,
         h,
         (&f.r.route.headers, &f.r.route.header_rules),
@@ -95,7 +95,6 @@ pub(crate) async fn pull(
         ))
     };
     let rec = &f.shared.recorder;
-    let named = crate::allow::crossed(h, &f.r.route.headers);
     let to = f.recipient(partner, Some(peer), (&target, &named));
     let disclosure = Disclosure::begin(rec, &f.ctx, to).await?;
     h.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());

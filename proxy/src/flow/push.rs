@@ -35,12 +35,8 @@ pub(crate) async fn push(
     if bodies::announced_over(&parts.headers, limit) {
         return Err(Reason::BodyTooLarge);
     }
-    let mut up = partner_request(f, &parts)?;
+    let (mut up, named) = partner_request(f, &parts)?;
     let target = up.uri_ref().map(target_of).unwrap_or_default();
-    let named = match up.headers_ref() {
-        Some(h) => crate::allow::crossed(h, &f.r.route.headers),
-        None => Vec::new(),
-    };
     let rec = &f.shared.recorder;
     let to = f.recipient(&partner, None, (&target, &named));
     let disclosure = Disclosure::begin(rec, &f.ctx, to).await?;
@@ -105,11 +101,12 @@ pub(crate) async fn push(
 
 /// The request to the partner's API: method, the target as the route's parameter rules make
 /// it (its path parameters and listed query parameters each through its rule, nothing else of
-/// the query), the route's allow-listed headers, and the request id.
+/// the query), the route's allow-listed headers, and the request id; and the named header
+/// fields as sent (for the ledger).
 fn partner_request(
     f: &Flow<'_>,
     parts: &http::request::Parts,
-) -> Result<http::request::Builder, Reason> {
+) -> Result<(http::request::Builder, crate::allow::Crossed), Reason> {
     let keys = &f.state.keys[&f.r.contract.id];
     let target =
         sluice_policy::param::partner_target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
@@ -120,7 +117,7 @@ fn partner_request(
     let headers = up.headers_mut().expect("a fresh builder has headers");
     // Only what the route names crosses, as written or through its rule; the body's type is
     // sluice's.
-    crate::allow::copy_route(
+    let named = crate::allow::copy_route(
         &parts.headers,
         headers,
         (&f.r.route.headers, &f.r.route.header_rules),
@@ -128,7 +125,7 @@ fn partner_request(
     )
     .map_err(|(code, name)| Reason::PolicyViolation(format!("{code} at header {name}")))?;
     headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
-    Ok(up)
+    Ok((up, named))
 }
 
 /// `finish`, noting first in `failure` why the request body stopped, when that is the caller's
