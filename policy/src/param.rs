@@ -148,15 +148,8 @@ pub fn apply(
     out.clear();
     match action {
         Action::Keep(k) => {
-            let number = match k.kind {
-                KeepKind::Number => true,
-                KeepKind::Boolean if value != "true" && value != "false" => {
-                    return Err("type_mismatch");
-                }
-                KeepKind::Null if !value.is_empty() => return Err("type_mismatch"),
-                _ => false,
-            };
-            crate::engine::text::check_keep(k, value.as_bytes(), number, value, &mut Vec::new())
+            // Read as a text field's value is (a CSV cell, a form value).
+            crate::engine::text::check_kept_text(k, value, &mut Vec::new())
                 .map_err(|v| v.code())?;
             if !k.scan.is_empty() && crate::detect::scan(&k.scan, value, out) > 0 {
                 return Err("identifier_found");

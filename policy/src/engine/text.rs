@@ -68,6 +68,18 @@ pub(crate) fn check_keep(
     Ok(())
 }
 
+/// A kept text value's type (its `keep` kind read as a check on the text, see the module docs)
+/// and then its constraints ([`check_keep`]).
+pub(crate) fn check_kept_text(k: &Keep, text: &str, digits: &mut Vec<u8>) -> Result<(), V> {
+    let number = match k.kind {
+        KeepKind::Number => true,
+        KeepKind::Boolean if text != "true" && text != "false" => return Err(V::TypeMismatch),
+        KeepKind::Null if !text.is_empty() => return Err(V::TypeMismatch),
+        _ => false,
+    };
+    check_keep(k, text.as_bytes(), number, text, digits)
+}
+
 /// Puts the text at `node` through its rule (when it has one) and records its subject (when the
 /// node names one). `subjects` gathers the record's subject hashes.
 pub(crate) fn apply(
@@ -91,15 +103,7 @@ pub(crate) fn apply(
     out.clear();
     match &program.rules[r as usize].action {
         Action::Keep(k) => {
-            let number = match k.kind {
-                KeepKind::Number => true,
-                KeepKind::Boolean if text != "true" && text != "false" => {
-                    return Err(V::TypeMismatch);
-                }
-                KeepKind::Null if !text.is_empty() => return Err(V::TypeMismatch),
-                _ => false,
-            };
-            check_keep(k, text.as_bytes(), number, text, &mut scratch.digits)?;
+            check_kept_text(k, text, &mut scratch.digits)?;
             counts[KEPT] += 1;
             if !k.scan.is_empty() {
                 let findings = crate::detect::scan(&k.scan, text, out);
