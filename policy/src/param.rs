@@ -27,7 +27,7 @@
 //! table): [`allowed`] at load, [`apply`] to each value as it crosses.
 
 use crate::document::RouteSpec;
-use crate::engine::EngineKeys;
+use crate::engine::{EngineKeys, ViolationKind};
 use crate::rule::{Action, KeepKind};
 
 /// Why a request target was refused.
@@ -125,16 +125,10 @@ pub fn partner_target(
 
 /// Decodes one query name or value (`%XX` escapes, `+` a space) into `out`.
 fn read(raw: &str, out: &mut Vec<u8>) -> Result<(), &'static str> {
-    let bytes = raw.as_bytes();
-    let cut = bytes.iter().enumerate().any(|(i, &b)| {
-        b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    });
-    if cut {
-        return Err("invalid_query");
-    }
-    crate::engine::form::decode(bytes, out).map_err(|v| v.code())
+    crate::engine::form::decode(raw.as_bytes(), out).map_err(|v| match v {
+        ViolationKind::InvalidUtf8 => "invalid_utf8",
+        _ => "invalid_query",
+    })
 }
 
 /// Puts `value` through a parameter's or header's rule (one [`allowed`]): what goes out is

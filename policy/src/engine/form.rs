@@ -332,7 +332,8 @@ fn decode_run(bytes: &[u8], out: &mut Vec<u8>) -> usize {
     i
 }
 
-/// Decodes `+` and `%XX` escapes of a syntactically checked token into `out`; the result must be
+/// Decodes `+` and `%XX` escapes of a token into `out` (a query's name or value: other bytes
+/// are taken as they are). A `%` without two hex digits is `invalid_form`; the result must be
 /// UTF-8.
 pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
     // Never longer than the token: written by index into a buffer of its length, then cut to
@@ -342,10 +343,12 @@ pub(crate) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), V> {
     let (mut i, mut n, mut high) = (0, 0, 0u8);
     while i < raw.len() {
         let (byte, step) = match raw[i] {
-            // A checked token has two hex digits after each `%`.
             b'%' => {
-                let value = |b: u8| crate::hex::digit(b).unwrap_or(0);
-                (value(raw[i + 1]) << 4 | value(raw[i + 2]), 3)
+                let digit = |at: usize| raw.get(at).copied().and_then(crate::hex::digit);
+                let (Some(h), Some(l)) = (digit(i + 1), digit(i + 2)) else {
+                    return Err(V::InvalidForm);
+                };
+                (h << 4 | l, 3)
             }
             b'+' => (b' ', 1),
             b => (b, 1),
@@ -412,6 +415,10 @@ mod tests {
         // A lone continuation byte, a surrogate, an overlong slash, a truncated sequence.
         for raw in [&b"%80"[..], b"%ED%A0%80", b"%C0%AF", b"x%E5%BC"] {
             assert_eq!(decode(raw, &mut out), Err(V::InvalidUtf8), "{raw:?}");
+        }
+        // An escape cut short or not hex.
+        for raw in [&b"%"[..], b"a%4", b"%4g", b"%%41"] {
+            assert_eq!(decode(raw, &mut out), Err(V::InvalidForm), "{raw:?}");
         }
     }
 }
