@@ -59,21 +59,24 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
         }
         // What crosses besides the body: each header the route names, each parameter, and
         // the rule each goes through.
+        let rule = |action: &Action| {
+            format!("{} {}", action.label(), constraints(action))
+                .trim_end()
+                .to_string()
+        };
         for h in &route.headers {
-            let rule = match route.header_rules.iter().find(|(n, _)| n == h) {
-                Some((_, action)) => format!("{} {}", action.label(), constraints(action)),
-                None => "crosses as written".to_string(),
-            };
-            let _ = writeln!(out, "  header   {h} {}", rule.trim_end());
+            let how = route
+                .header_rule(h)
+                .map_or_else(|| "crosses as written".to_string(), rule);
+            let _ = writeln!(out, "  header   {h} {how}");
         }
         for (name, action) in &route.params {
-            let place = if route.path.params().any(|p| p == name) {
-                format!("{{{name}}}")
-            } else {
-                format!("?{name}")
-            };
-            let rule = format!("{} {}", action.label(), constraints(action));
-            let _ = writeln!(out, "  param    {place} {}", rule.trim_end());
+            let _ = writeln!(
+                out,
+                "  param    {} {}",
+                route.param_place(name),
+                rule(action)
+            );
         }
         let rows: Vec<[String; 4]> = c
             .fields

@@ -74,22 +74,16 @@ fn route_items(c: &Contract) -> BTreeMap<String, String> {
             item(format!("format {}", f.name()), "filtered".into());
         }
         for h in &r.headers {
-            let how = match r.header_rules.iter().find(|(n, _)| n == h) {
-                Some((_, action)) => rule_text(action),
-                None => "crosses as written".into(),
-            };
+            let how = r
+                .header_rule(h)
+                .map_or_else(|| "crosses as written".into(), rule_text);
             item(format!("header {h}"), how);
         }
         for t in &r.pass_through {
             item(format!("type {t}"), "passed through unfiltered".into());
         }
         for (name, action) in &r.params {
-            let place = if r.path.params().any(|p| p == name) {
-                format!("{{{name}}}")
-            } else {
-                format!("?{name}")
-            };
-            item(format!("param {place}"), rule_text(action));
+            item(format!("param {}", r.param_place(name)), rule_text(action));
         }
     }
     items

@@ -194,6 +194,27 @@ pub struct RouteSpec {
     pub formats: Vec<Format>,
 }
 
+impl RouteSpec {
+    /// The rule a header named in a `headers` table goes through (`None`: it crosses as
+    /// written, or the route does not name it).
+    pub fn header_rule(&self, name: &str) -> Option<&Action> {
+        self.header_rules
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
+    }
+
+    /// Where parameter `name` of a push route sits, as reviews and refusals write it: `{name}` in
+    /// the path, `?name` in the query.
+    pub fn param_place(&self, name: &str) -> String {
+        if self.path.params().any(|p| p == name) {
+            format!("{{{name}}}")
+        } else {
+            format!("?{name}")
+        }
+    }
+}
+
 /// A route as requests meet it: what the policy says of it ([`RouteSpec`], reachable through
 /// `Deref`: `route.path`, `route.flow`, ...) and the field rules compiled for it. Only
 /// [`CompiledPolicy::load`](crate::CompiledPolicy::load) makes one, once the rules compiled: a
