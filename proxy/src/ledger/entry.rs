@@ -110,6 +110,20 @@ pub struct Begin {
     pub headers: Option<[u8; 32]>,
 }
 
+impl Begin {
+    /// Adds the keyed hashes it holds to its JSON view (`target_hmac`, `headers_hmac`): the one
+    /// place both views of a begin — an entry, a joined disclosure — name them.
+    pub(crate) fn add_hashes(&self, v: &mut Value) {
+        let hex = sluice_policy::hex::hex;
+        if let Some(t) = &self.target {
+            v["target_hmac"] = json!(hex(t));
+        }
+        if let Some(h) = &self.headers {
+            v["headers_hmac"] = json!(hex(h));
+        }
+    }
+}
+
 /// Per-path counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldCounts {
@@ -427,12 +441,7 @@ impl Record {
                     "spki_sha256": hex(&b.spki_sha256), "serial": b.serial, "contract": b.contract, "route": b.route,
                     "flow": b.flow, "policy_version": hex(&b.policy_version),
                 });
-                if let Some(t) = &b.target {
-                    v["target_hmac"] = json!(hex(t));
-                }
-                if let Some(h) = &b.headers {
-                    v["headers_hmac"] = json!(hex(h));
-                }
+                b.add_hashes(&mut v);
                 v
             }
             Entry::End(e) => json!({

@@ -77,12 +77,7 @@ impl Joiner {
                     "route": b.route, "flow": b.flow, "spki_sha256": hex(&b.spki_sha256), "serial": b.serial,
                     "policy_version": hex(&b.policy_version), "outcome": "open"});
                 let mut v = v;
-                if let Some(t) = &b.target {
-                    v["target_hmac"] = json!(hex(t));
-                }
-                if let Some(h) = &b.headers {
-                    v["headers_hmac"] = json!(hex(h));
-                }
+                b.add_hashes(&mut v);
                 self.pending
                     .insert(r.seq, ((v, Vec::new(), r.time_ms), false));
             }
