@@ -62,15 +62,16 @@ fn route_text(r: &crate::Route) -> String {
 }
 
 /// What a contract's routes carry besides the body's fields, keyed `route: item`, each with
-/// how it reads to a reviewer.
-fn route_items(c: &Contract) -> BTreeMap<String, String> {
+/// how it reads to a reviewer; a route's formats only where `formats_of` says.
+fn route_items(c: &Contract, formats_of: impl Fn(&str) -> bool) -> BTreeMap<String, String> {
     let mut items = BTreeMap::new();
     for r in &c.routes {
         let route = route_text(r);
+        let with_formats = formats_of(&route);
         let mut item = |what: String, how: String| {
             items.insert(format!("{route}: {what}"), how);
         };
-        for f in &r.formats {
+        for f in r.formats.iter().filter(|_| with_formats) {
             item(format!("format {}", f.name()), "filtered".into());
         }
         for h in &r.headers {
@@ -164,20 +165,12 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> Vec<Change> {
         }
         // A route added or removed says so above; what else it carries follows, but not its
         // formats, which only matter as a change to a route that stays.
-        let both = |items: BTreeMap<String, String>| -> BTreeMap<String, String> {
-            items
-                .into_iter()
-                .filter(|(what, _)| {
-                    let (route, item) = what.split_once(": ").unwrap_or((what, ""));
-                    !item.starts_with("format ")
-                        || (old_routes.iter().any(|r| r == route)
-                            && new_routes.iter().any(|r| r == route))
-                })
-                .collect()
+        let stays = |route: &str| {
+            old_routes.iter().any(|r| r == route) && new_routes.iter().any(|r| r == route)
         };
         compare(
-            &both(route_items(o)),
-            &both(route_items(c)),
+            &route_items(o, stays),
+            &route_items(c, stays),
             &mut |kind, what, before, after| out.push(change(kind, what, before, after)),
         );
     }
