@@ -482,6 +482,16 @@ client_key = "institution.key"
 
 pub use crate::otlp::{Exports, otlp_grpc_receiver, otlp_http_receiver, otlp_receiver};
 
+/// `policy` with `keys` (lines of TOML, such as `headers = ["x-batch"]`) added to the route whose
+/// path is `path`, as the example policy writes it (`  path     = "PATH"`). Panics when no route
+/// has that path: a test never runs on a policy it meant to change and did not.
+pub fn with_route_keys(policy: &str, path: &str, keys: &[&str]) -> String {
+    let line = format!("  path     = \"{path}\"\n");
+    assert!(policy.contains(&line), "no route with path {path}");
+    let added: String = keys.iter().map(|k| format!("  {k}\n")).collect();
+    policy.replacen(&line, &format!("{line}{added}"), 1)
+}
+
 /// The example policy, with its validity window moved around now.
 pub fn example_policy() -> String {
     std::fs::read_to_string(concat!(

@@ -62,10 +62,10 @@ async fn a_reload_that_allow_lists_an_owned_header_is_refused_and_the_running_po
         "content-digest",
         "cache-control",
     ] {
-        let bad = policy.replacen(
-            "  path     = \"/v1/applicants/{id}\"\n",
-            &format!("  path     = \"/v1/applicants/{{id}}\"\n  headers  = [\"{header}\"]\n"),
-            1,
+        let bad = with_route_keys(
+            &policy,
+            "/v1/applicants/{id}",
+            &[&format!("headers  = [\"{header}\"]")],
         );
         std::fs::write(dir.join("policy.toml"), bad).unwrap();
         let err = sluice.shared().reload().unwrap_err().to_string();
@@ -122,23 +122,16 @@ async fn trailer_fields_never_cross_sluice_in_either_direction() {
     let (upstream, recorded) = mock_https(&dir, std::sync::Arc::new(pdf)).await;
     // The pull routes pass PDFs through, one takes a body (a search by POST); the push route
     // passes PDFs through.
+    let pdf = ["pass_through = [\"application/pdf\"]"];
     let policy = example_policy()
         .replace("upstream = \"institution\"", "upstream = \"acme-api\"")
-        .replacen(
-            "  path     = \"/v1/applicants/{id}\"\n",
-            "  path     = \"/v1/applicants/{id}\"\n  pass_through = [\"application/pdf\"]\n",
-            1,
-        )
         .replacen(
             "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
             "method   = \"POST\"\n  path     = \"/v1/applicants\"\n  pass_through = [\"application/pdf\"]\n",
             1,
-        )
-        .replacen(
-            "  path     = \"/v2/policies\"\n",
-            "  path     = \"/v2/policies\"\n  pass_through = [\"application/pdf\"]\n",
-            1,
         );
+    let policy = with_route_keys(&policy, "/v1/applicants/{id}", &pdf);
+    let policy = with_route_keys(&policy, "/v2/policies", &pdf);
     let sluice = start_sluice(&dir, inst, upstream, &policy).await;
     let partners = sluice.addr("partners").unwrap().port();
     let internal = sluice.addr("internal").unwrap().port();
@@ -464,10 +457,10 @@ async fn the_institutions_header_text_does_not_reach_a_partner() {
     let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
     // The push route names `x-batch`: the contract's choice, which crosses as written.
     let named = |names: &str| {
-        example_policy().replacen(
-            "  path     = \"/v2/policies\"\n",
-            &format!("  path     = \"/v2/policies\"\n  headers  = [{names}]\n"),
-            1,
+        with_route_keys(
+            &example_policy(),
+            "/v2/policies",
+            &[&format!("headers  = [{names}]")],
         )
     };
     let sluice = start_sluice(&dir, inst, partner_api, &named("\"x-batch\"")).await;
@@ -565,17 +558,16 @@ async fn a_named_headers_value_crosses_only_through_its_rule() {
         }
     });
     let (partner_api, recorded) = mock_https(&dir, json_mock(br#"{"accepted":true}"#)).await;
-    let policy = example_policy()
-        .replacen(
-            "  path     = \"/v2/policies\"\n",
-            "  path     = \"/v2/policies\"\n  headers  = { x-batch = { keep = \"string\", pattern = \"B-[0-9]+\" } }\n",
-            1,
-        )
-        .replacen(
-            "  path     = \"/v1/applicants/{id}\"\n",
-            "  path     = \"/v1/applicants/{id}\"\n  headers  = { x-page-token = { keep = \"string\", pattern = \"[0-9a-f]{8}\" } }\n",
-            1,
-        );
+    let policy = with_route_keys(
+        &example_policy(),
+        "/v2/policies",
+        &["headers  = { x-batch = { keep = \"string\", pattern = \"B-[0-9]+\" } }"],
+    );
+    let policy = with_route_keys(
+        &policy,
+        "/v1/applicants/{id}",
+        &["headers  = { x-page-token = { keep = \"string\", pattern = \"[0-9a-f]{8}\" } }"],
+    );
     let sluice = start_sluice(&dir, inst, partner_api, &policy).await;
     let partners = sluice.addr("partners").unwrap().port();
     let internal = sluice.addr("internal").unwrap().port();

@@ -508,9 +508,15 @@ async fn route_allow_lists_for_headers_query_and_pass_through_types() {
     let dir = pki("allowlists", &["acme-loans", "safe-insure"]);
     let (inst_addr, _) = mock_http(institution()).await;
     let (partner_addr, partner) = mock_https(&dir, partner_api()).await;
-    let policy = example_policy().replace(
-        "  path     = \"/v2/policies\"\n",
-        "  path     = \"/v2/policies\"\n  headers  = [\"X-Batch-Id\"]\n  query    = [\"page\"]\n  params.page = { keep = \"number\" }\n  pass_through = [\"application/pdf\"]\n",
+    let policy = with_route_keys(
+        &example_policy(),
+        "/v2/policies",
+        &[
+            "headers  = [\"X-Batch-Id\"]",
+            "query    = [\"page\"]",
+            "params.page = { keep = \"number\" }",
+            "pass_through = [\"application/pdf\"]",
+        ],
     );
     assert!(policy.contains("X-Batch-Id"));
     let sluice = start_sluice(&dir, inst_addr, partner_addr, &policy).await;
@@ -566,9 +572,10 @@ const PDF: &[u8] = b"%PDF-1.7 scanned application form";
 /// left theirs open): unfiltered is still disclosed, and recorded like the rest.
 #[tokio::test]
 async fn a_pass_through_pull_is_in_the_ledger_with_the_digest_of_what_was_sent() {
-    let policy = example_policy().replace(
-        "  path     = \"/v1/applicants/{id}\"\n",
-        "  path     = \"/v1/applicants/{id}\"\n  pass_through = [\"application/pdf\"]\n",
+    let policy = with_route_keys(
+        &example_policy(),
+        "/v1/applicants/{id}",
+        &["pass_through = [\"application/pdf\"]"],
     );
     assert_ne!(policy, example_policy());
     let env = env_with("pass-through-pull", &policy).await;
