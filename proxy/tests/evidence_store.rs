@@ -386,6 +386,39 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
         "{out}"
     );
 
+    // A row a newer sluice shipped, of a kind this build does not read: not "changed" (the
+    // verdict for an altered row), but what it is (regression: every undecodable row was
+    // reported as changed).
+    let mut newer = vec![1u8, 200];
+    newer.extend_from_slice(&(n + 1).to_be_bytes());
+    newer.extend_from_slice(&1u64.to_be_bytes());
+    store.cluster.psql(
+        "evidence",
+        &format!(
+            "INSERT INTO sluice_entries VALUES ('bank/replica-1', {}, 1, 'disclosure.later', '\\x{}')",
+            n + 1,
+            sluice_policy::hex::hex(&newer)
+        ),
+    ).unwrap();
+    let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("entry {} is of format 1, kind 200", n + 1))
+            && err.contains("a newer sluice wrote it")
+            && !err.contains("changed"),
+        "{err}"
+    );
+    store
+        .cluster
+        .psql(
+            "evidence",
+            &format!(
+                "DELETE FROM sluice_entries WHERE origin = 'bank/replica-1' AND seq = {}",
+                n + 1
+            ),
+        )
+        .unwrap();
+
     // A disclosure's partner rewritten in place (the record still decodes).
     let db = &store.cluster;
     db.psql(

@@ -157,6 +157,60 @@ fn tampering_is_named() {
     );
 }
 
+/// A build rolled back over a log a newer one extended: the newer entry is intact (checksum,
+/// framing), only of a kind this build does not read. Verify, open and read say so — they do not
+/// call it altered or malformed, which would send an operator to "repair" signed evidence — and
+/// nothing of the log is cut.
+#[test]
+fn a_log_a_newer_sluice_wrote_is_not_called_damaged() {
+    let k = key();
+    let d = populated("newer", &k);
+    let mut data = std::fs::read(segment(&d)).unwrap();
+    let before = data.len();
+    // Entry 21 as a newer writer would frame it: format 1, an unknown kind, the next sequence
+    // number and a time, then fields this build cannot know.
+    let mut entry = vec![1u8, 200];
+    entry.extend_from_slice(&21u64.to_be_bytes());
+    entry.extend_from_slice(&1_800_000_000_000u64.to_be_bytes());
+    entry.extend_from_slice(b"fields of a later format");
+    sluice::ledger::segment::frame(&entry, &mut data);
+    std::fs::write(segment(&d), &data).unwrap();
+
+    let e = verify_dir(&d, k.public_key().as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("entry 21 is of format 1, kind 200") && e.contains("a newer sluice wrote it"),
+        "{e}"
+    );
+    assert!(!e.contains("altered") && !e.contains("not a valid"), "{e}");
+    let e = match open(&d, &k, 4) {
+        Err(LedgerError::Tampered(e)) => e,
+        other => panic!("opened a log it cannot read: {:?}", other.map(|_| ())),
+    };
+    assert!(e.contains("entry 21 is of format 1, kind 200"), "{e}");
+    let e = sluice::ledger::read::entries(&d).unwrap_err();
+    assert!(
+        e.contains("a newer sluice wrote it") && !e.contains("verify"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(segment(&d)).unwrap().len(),
+        before + 8 + entry.len(),
+        "nothing cut"
+    );
+    // A known kind whose fields do not decode is still malformed.
+    let mut bad = vec![1u8, 4];
+    bad.extend_from_slice(&21u64.to_be_bytes());
+    let mut data = data[..before].to_vec();
+    sluice::ledger::segment::frame(&bad, &mut data);
+    std::fs::write(segment(&d), &data).unwrap();
+    let e = verify_dir(&d, k.public_key().as_ref())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "entry 21 is not a valid entry encoding");
+}
+
 #[test]
 fn a_torn_tail_is_recovered_not_reported() {
     let k = key();

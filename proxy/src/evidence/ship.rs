@@ -348,11 +348,15 @@ async fn ship_checkpoint(
         let mut batch = Batch::default();
         entries
             .read(cp.size, opts.batch.max(1), |seq, bytes| {
-                let record = Record::decode(bytes)
-                    .filter(|r| r.seq == seq)
-                    .ok_or_else(|| {
-                        format!("{}: entry {seq} does not decode", opts.dir.display())
-                    })?;
+                let record = Record::read(bytes)
+                    .map_err(|e| format!("{}: entry {seq} {e}", opts.dir.display()))?;
+                if record.seq != seq {
+                    return Err(format!(
+                        "{}: entry {seq} has sequence number {}",
+                        opts.dir.display(),
+                        record.seq
+                    ));
+                }
                 range.push(merkle::leaf_hash(bytes));
                 batch.add(&opts.dir, &record, bytes);
                 Ok(())

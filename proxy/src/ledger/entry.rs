@@ -266,6 +266,29 @@ impl R<'_> {
 
 const VERSION: u8 = 1;
 
+/// The entry kinds of [`VERSION`] this build writes and reads.
+const KINDS: [u8; 7] = [1, 2, 3, 4, 5, 6, 7];
+
+/// Why bytes with an intact checksum are not an entry this build reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    /// A format version or an entry kind this build does not know: a newer sluice wrote it (a
+    /// build rolled back over a log a newer one wrote). Not damage: read the log with that
+    /// version, and do not edit it — every entry is covered by the signed checkpoints.
+    #[error(
+        "is of format {version}, kind {kind}, which this build of sluice does not read: a newer sluice wrote it; read the log with that version (or a later one) and leave it as it is"
+    )]
+    Newer {
+        /// The entry's format version.
+        version: u8,
+        /// Its kind.
+        kind: u8,
+    },
+    /// A known kind whose fields do not decode.
+    #[error("is not a valid entry encoding")]
+    Malformed,
+}
+
 impl Record {
     /// The canonical bytes. `Err` when the entry would exceed [`MAX_ENTRY`].
     pub fn encode(&self) -> Result<Vec<u8>, usize> {
@@ -345,12 +368,28 @@ impl Record {
         }
     }
 
-    /// Decodes canonical bytes; `None` if they are not an entry of this version.
+    /// Decodes canonical bytes; `None` if they are not an entry this build reads
+    /// ([`read`](Self::read) says why).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let mut r = R(bytes);
-        if r.u8()? != VERSION {
-            return None;
+        Self::read(bytes).ok()
+    }
+
+    /// Decodes canonical bytes, or says why they are not an entry this build reads: of a format
+    /// version or kind it does not know (a newer sluice wrote them), or malformed.
+    pub fn read(bytes: &[u8]) -> Result<Self, Unreadable> {
+        let (version, kind) = match bytes {
+            [v, k, ..] => (*v, *k),
+            _ => return Err(Unreadable::Malformed),
+        };
+        if version != VERSION || !KINDS.contains(&kind) {
+            return Err(Unreadable::Newer { version, kind });
         }
+        Self::decode_known(bytes).ok_or(Unreadable::Malformed)
+    }
+
+    fn decode_known(bytes: &[u8]) -> Option<Self> {
+        let mut r = R(bytes);
+        r.u8()?;
         let kind = r.u8()?;
         let seq = r.u64()?;
         let time_ms = r.u64()?;
@@ -534,6 +573,25 @@ mod tests {
                 "trailing bytes are refused"
             );
         }
+    }
+
+    #[test]
+    fn an_entry_of_an_unknown_version_or_kind_reads_as_newer_not_malformed() {
+        let bytes = Record {
+            seq: 1,
+            time_ms: 2,
+            entry: Entry::Incomplete { begin: 0 },
+        }
+        .encode()
+        .unwrap();
+        for (version, kind) in [(2, 5), (1, 0), (1, 8), (1, 255)] {
+            let mut b = bytes.clone();
+            (b[0], b[1]) = (version, kind);
+            assert_eq!(Record::read(&b), Err(Unreadable::Newer { version, kind }));
+        }
+        assert_eq!(Record::read(&bytes[..1]), Err(Unreadable::Malformed));
+        assert_eq!(Record::read(&bytes[..5]), Err(Unreadable::Malformed));
+        assert!(Record::read(&bytes).is_ok());
     }
 
     #[test]

@@ -37,5 +37,5 @@ pub mod summary;
 pub mod verify;
 mod writer;
 
-pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record};
+pub use entry::{Begin, End, Entry, FieldCounts, Outcome, Record, Unreadable};
 pub use store::{CommitDelay, Ledger, LedgerError, LedgerOptions, Recovery};

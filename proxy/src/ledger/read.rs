@@ -30,8 +30,12 @@ pub fn for_each_entry(
     mut f: impl FnMut(&Record, &[u8]) -> Result<(), String>,
 ) -> Result<u64, String> {
     let end = segment::visit(dir, |i, b| {
-        let r = Record::decode(b)
-            .ok_or_else(|| format!("entry {i} does not decode; run `sluice ledger verify`"))?;
+        let r = Record::read(b).map_err(|e| match e {
+            super::Unreadable::Newer { .. } => format!("entry {i} {e}"),
+            super::Unreadable::Malformed => {
+                format!("entry {i} {e}; run `sluice ledger verify`")
+            }
+        })?;
         f(&r, b)
     })?;
     Ok(end.entries)
@@ -234,7 +238,7 @@ pub fn verify_proof(proof: &Value, public: &[u8]) -> Result<Value, String> {
             cp.size
         ));
     }
-    let record = Record::decode(&entry).ok_or("the entry does not decode")?;
+    let record = Record::read(&entry).map_err(|e| format!("the entry {e}"))?;
     if record.seq != index {
         return Err("the entry's sequence number is not its index".into());
     }

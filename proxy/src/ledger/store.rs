@@ -149,8 +149,8 @@ impl Ledger {
             .filter(|cp| cp.size == 0)
             .map(|_| range.root());
         let end = segment::visit(&opts.dir, |i, bytes| {
-            let rec = Record::decode(bytes)
-                .ok_or_else(|| format!("{}: entry {i} does not decode", opts.dir.display()))?;
+            let rec = Record::read(bytes)
+                .map_err(|e| format!("{}: entry {i} {e}", opts.dir.display()))?;
             if rec.seq != i {
                 return Err(format!(
                     "{}: entry at position {i} has sequence number {}",

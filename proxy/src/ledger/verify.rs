@@ -70,8 +70,7 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
     check_at(0, &range, &mut next).map_err(Problem)?;
     let mut begins = std::collections::BTreeSet::new();
     let end = segment::visit(dir, |i, bytes| {
-        let rec = Record::decode(bytes)
-            .ok_or_else(|| format!("entry {i}: not a valid entry encoding"))?;
+        let rec = Record::read(bytes).map_err(|e| format!("entry {i} {e}"))?;
         if rec.seq != i {
             return Err(format!(
                 "entry {i}: has sequence number {} (entries deleted, inserted or reordered)",
