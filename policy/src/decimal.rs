@@ -4,6 +4,13 @@
 //! never through floating point: `10000000.000000000000000001` is above `10000000`, and a
 //! 400-digit integer compares correctly. A lexeme is normalised to sign, significant digits and a
 //! decimal exponent; comparison is then lexicographic.
+//!
+//! A number that goes out as written must also say no more than its readers read
+//! ([`readable_as_written`]): the digits an IEEE 754 binary64 or a 64-bit integer holds, and no
+//! more. Digits past those are invisible to the partner's usual parser, but they are in the bytes
+//! it receives — `1000.110101199003074578` is a loan amount to a parser of doubles and an
+//! identity number to anyone who reads the text — and the count of zeros in a spelling such as
+//! `1000.000…0` is text of its own.
 
 use std::cmp::Ordering;
 
@@ -126,6 +133,102 @@ impl Decimal {
     }
 }
 
+/// Most significant digits a number with a fraction or an exponent may be written with: 17
+/// identify any binary64 value, so a digit past them is one no binary64 reader sees.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 17;
+
+/// Most digits in an exponent: binary64's decimal exponents have three.
+const MAX_EXPONENT_DIGITS: usize = 3;
+
+/// Whether an RFC 8259 number lexeme says no more than a binary64 or 64-bit integer reader reads
+/// of it: an integer written without fraction or exponent fits `i64` or `u64`; any other number
+/// is written with at most [`MAX_SIGNIFICANT_DIGITS`] significant digits (counted from the first
+/// non-zero digit to the last digit written, trailing zeros included — zero counts the digits
+/// after its point), at most three exponent digits, and a decimal exponent within binary64's
+/// (`-307..=308`). `lexeme` is a number its caller has read as one (what this says of anything
+/// else is not specified). No allocation, and one test for the usual short number: it runs on
+/// every kept number.
+pub fn readable_as_written(lexeme: &[u8]) -> bool {
+    debug_assert!(Decimal::parse(lexeme).is_some(), "not a number");
+    // At most 17 bytes and no exponent: at most 17 digits, and an integer that short fits i64.
+    if lexeme.len() <= MAX_SIGNIFICANT_DIGITS && !lexeme.iter().any(|&b| b | 0x20 == b'e') {
+        return true;
+    }
+    let digits_from = |i: usize| {
+        lexeme[i..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(lexeme.len(), |n| i + n)
+    };
+    let negative = lexeme.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let int_end = digits_from(int_start);
+    let int = &lexeme[int_start..int_end];
+    if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
+        return false;
+    }
+    let mut i = int_end;
+    let mut frac: &[u8] = &[];
+    if lexeme.get(i) == Some(&b'.') {
+        let end = digits_from(i + 1);
+        frac = &lexeme[i + 1..end];
+        if frac.is_empty() {
+            return false;
+        }
+        i = end;
+    }
+    let mut exponent: Option<(bool, &[u8])> = None;
+    if matches!(lexeme.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let sign = matches!(lexeme.get(i), Some(b'+' | b'-'));
+        let exp_negative = lexeme.get(i) == Some(&b'-');
+        i += usize::from(sign);
+        let end = digits_from(i);
+        if end == i {
+            return false;
+        }
+        exponent = Some((exp_negative, &lexeme[i..end]));
+        i = end;
+    }
+    if i != lexeme.len() {
+        return false;
+    }
+    if exponent.is_none() && frac.is_empty() {
+        // An integer: at most 20 digits fit u64, so the value fits u128.
+        if int.len() > 20 {
+            return false;
+        }
+        let v = int
+            .iter()
+            .fold(0u128, |v, &d| v * 10 + u128::from(d - b'0'));
+        return v
+            <= if negative {
+                1 << 63
+            } else {
+                u128::from(u64::MAX)
+            };
+    }
+    let (exp_negative, exp_digits) = exponent.unwrap_or((false, &[]));
+    if exp_digits.len() > MAX_EXPONENT_DIGITS {
+        return false;
+    }
+    let exp = exp_digits
+        .iter()
+        .fold(0i64, |e, &d| e * 10 + i64::from(d - b'0'));
+    let exp = if exp_negative { -exp } else { exp };
+    // The significant digits, and the decimal exponent of the first of them.
+    let (significant, leading_exponent) = if int != b"0" {
+        (int.len() + frac.len(), int.len() as i64 - 1 + exp)
+    } else {
+        match frac.iter().position(|&d| d != b'0') {
+            Some(zeros) => (frac.len() - zeros, -(zeros as i64) - 1 + exp),
+            // Zero: its written digits are the ones after the point.
+            None => return frac.len() <= MAX_SIGNIFICANT_DIGITS,
+        }
+    };
+    significant <= MAX_SIGNIFICANT_DIGITS && (-307..=308).contains(&leading_exponent)
+}
+
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self.negative, other.negative) {
@@ -146,6 +249,50 @@ impl PartialOrd for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_is_readable_as_written_up_to_what_binary64_or_a_64_bit_integer_holds() {
+        let readable = |s: &str| readable_as_written(s.as_bytes());
+        for ok in [
+            "0",
+            "-0",
+            "0.0",
+            "1000.11",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "12345678901234567",
+            "1234567890.1234567",
+            "0.12345678901234567",
+            "0.000000000000000000012345678901234567",
+            "0.0000000000000000",
+            "1.7976931348623157e308",
+            "1E+308",
+            "1e-307",
+            "100000e-2",
+        ] {
+            assert!(readable(ok), "{ok}");
+        }
+        for refused in [
+            // More than binary64 holds: digits a parser of doubles never shows.
+            "1000.110101199003074578",
+            "0.110101199003074578",
+            "1234567890.12345678",
+            "1000.000000000000000000",
+            "0.000000000000000000",
+            "1.000000000000000000e3",
+            // Integers past 64 bits; exponents past binary64's, or written with more digits.
+            "18446744073709551616",
+            "-9223372036854775809",
+            "110101199003074578110101",
+            "1e309",
+            "1e-400",
+            "4.9e-324",
+            "1e0005",
+            "1e+0005",
+        ] {
+            assert!(!readable(refused), "{refused}");
+        }
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::parse(s.as_bytes()).unwrap_or_else(|| panic!("{s}"))

@@ -116,7 +116,8 @@ pub struct Node {
     pub subject: bool,
     /// Set when a value here goes out exactly as written once its type is checked: a `keep` of
     /// a scalar type with no constraint that needs the whole value (range, pattern, length,
-    /// scan), at a node that is not the subject.
+    /// scan), at a node that is not the subject. A number still is checked whole: it may not say
+    /// more than binary64 holds ([`crate::decimal::readable_as_written`]).
     pub as_written: Option<crate::rule::KeepKind>,
     /// A rule lies at or below this node, so its containers appear in the output. A node that is
     /// only on the way to the subject is walked but not emitted.

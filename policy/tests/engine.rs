@@ -30,14 +30,19 @@ fn kept_scalars_are_byte_exact_and_numbers_never_re_encoded() {
         None,
         "\"$.n\" = \"keep\"\n\"$.s\" = \"keep\"\n\"$.t\" = \"keep\"\n\"$.z\" = \"keep\"",
     );
-    let body =
-        r#"{"n":1.000000000000000005e+300,"s":"a\u005f\"\/\ud83d\ude00客","t":true,"z":null}"#;
+    let body = r#"{"n":1.0000000000000005e+300,"s":"a\u005f\"\/\ud83d\ude00客","t":true,"z":null}"#;
     assert_eq!(run(&p, Format::Json, body).unwrap().0, body);
     let p = policy(None, None, r#""$.n" = "keep""#);
     assert_eq!(pass(&p, r#"{"n":-0}"#), r#"{"n":-0}"#);
     assert_eq!(
-        pass(&p, r#"{"n":123456789012345678901234567890.5}"#),
-        r#"{"n":123456789012345678901234567890.5}"#
+        pass(&p, r#"{"n":12345678901234567e13}"#),
+        r#"{"n":12345678901234567e13}"#
+    );
+    // Never re-encoded, and never saying more than binary64 holds: a number with more
+    // significant digits is refused, not rounded (see `a_kept_number_carries_no_digit_…`).
+    assert_eq!(
+        fail(&p, r#"{"n":123456789012345678901234567890.5}"#),
+        "number_range at $.n (byte 5)"
     );
 }
 
@@ -158,7 +163,7 @@ fn min_max_are_exact_decimals_of_any_magnitude() {
     assert_eq!(pass(&p, r#"{"amount":1e7}"#), r#"{"amount":1e7}"#);
     assert_eq!(pass(&p, r#"{"amount":0.000}"#), r#"{"amount":0.000}"#);
     assert_eq!(
-        fail(&p, r#"{"amount":10000000.000000000000000001}"#),
+        fail(&p, r#"{"amount":10000000.00000001}"#),
         "out_of_range at $.amount (byte 10)"
     );
     assert_eq!(
@@ -169,6 +174,94 @@ fn min_max_are_exact_decimals_of_any_magnitude() {
         fail(&p, r#"{"amount":1e308}"#),
         "out_of_range at $.amount (byte 10)"
     );
+}
+
+/// A kept number went out with every digit the institution wrote: `1000.110101199003074578`
+/// passed `{ keep = "number", min = 0, max = 10000000 }` as a loan amount — 1000.11 to the
+/// partner's parser of doubles, and an identity number in the bytes it received — and the
+/// count of zeros in `1000.000…0` is text of its own. A kept number now says no more than a
+/// binary64 or 64-bit integer reader reads of it (`number_range` otherwise); a number that does
+/// not go out (stripped, masked, hashed) is not held to it.
+#[test]
+fn a_kept_number_carries_no_digit_past_what_binary64_holds() {
+    let p = policy(
+        None,
+        None,
+        r#""$.amount" = { keep = "number", min = 0, max = 10000000 }
+"$.any" = "keep"
+"$.hashed" = "hash""#,
+    );
+    for body in [
+        r#"{"amount":1000.110101199003074578}"#,
+        r#"{"amount":0.110101199003074578}"#,
+        r#"{"amount":1000.000000000000000000000}"#,
+        r#"{"amount":1.0000000000000000000e3}"#,
+        r#"{"amount":1e0003}"#,
+        r#"{"any":110101199003074578.1}"#,
+    ] {
+        let at = if body.contains("any") {
+            "$.any"
+        } else {
+            "$.amount"
+        };
+        assert_eq!(
+            fail(&p, body),
+            format!("number_range at {at} (byte {})", at.len() + 2),
+            "{body}"
+        );
+    }
+    for (body, out) in [
+        (r#"{"amount":1000.11}"#, r#"{"amount":1000.11}"#),
+        (
+            r#"{"amount":1000.1101011990030}"#,
+            r#"{"amount":1000.1101011990030}"#,
+        ),
+        (
+            r#"{"any":18446744073709551615}"#,
+            r#"{"any":18446744073709551615}"#,
+        ),
+        (
+            r#"{"amount":1,"other":0.1000000000000000055511151231257827021181583404541015625}"#,
+            r#"{"amount":1}"#,
+        ),
+    ] {
+        assert_eq!(pass(&p, body), out, "{body}");
+    }
+    let hashed = pass(&p, r#"{"hashed":1000.110101199003074578}"#);
+    assert!(!hashed.contains("110101199003074578"), "{hashed}");
+
+    // The same check in the text formats, where a number is a cell's or an element's text.
+    let cells = support::policy(
+        Some("$.loans[*]"),
+        None,
+        r#""$.loans[*].loan_id" = "keep"
+"$.loans[*].amount" = { keep = "number", min = 0 }"#,
+    );
+    let csv = |body: &str| {
+        run(&cells, sluice_policy::engine::Format::Csv, body)
+            .map(|(o, _)| o)
+            .map_err(|v| v.to_string())
+    };
+    assert_eq!(
+        csv("loan_id,amount\r\nL1,1000.110101199003074578\r\n").unwrap_err(),
+        "number_range at $.loans[*].amount (byte 19)"
+    );
+    assert_eq!(
+        csv("loan_id,amount\r\nL1,1000.11\r\n").unwrap(),
+        "loan_id,amount\r\nL1,1000.11\r\n"
+    );
+    let xml = |amount: &str| {
+        run(
+            &cells,
+            sluice_policy::engine::Format::Xml,
+            &format!("<loans><loan_id>L1</loan_id><amount>{amount}</amount></loans>"),
+        )
+        .map(|(o, _)| o)
+        .map_err(|v| v.to_string())
+    };
+    let refused = xml("1000.110101199003074578").unwrap_err();
+    assert!(refused.starts_with("number_range at $.loans"), "{refused}");
+    assert!(xml("1000.11").unwrap().contains("<amount>1000.11</amount>"));
 }
 
 #[test]
@@ -187,7 +280,7 @@ fn numbers_beyond_double_or_64_bit_range_are_refused_everywhere() {
         r#"{"a":-9223372036854775808}"#,
         r#"{"a":1e308}"#,
         r#"{"a":1e-307}"#,
-        r#"{"a":0e99999}"#,
+        r#"{"x":0e99999}"#,
         r#"{"a":0.0e-999}"#,
     ] {
         pass(&p, ok);

@@ -34,9 +34,13 @@ pub(crate) struct Scratch {
     subject: String,
 }
 
-/// A kept value's constraints, in the order every format checks them: the range of a number
-/// (`lexeme` as written, compared exactly; it must be a number when `number` says so or a bound
-/// is set), then `max_len` and `pattern` on the decoded `text`. `digits` is reused scratch.
+/// A kept value's constraints, in the order every format checks them: a number (`number`: the
+/// value is one, or its rule's type says it must be) goes out as written only when it says no
+/// more than a binary64 or 64-bit integer reader reads of it
+/// ([`readable_as_written`](crate::decimal::readable_as_written): `number_range` otherwise);
+/// then the range of a number (`lexeme` as written, compared exactly; it must be a number when
+/// `number` says so or a bound is set), then `max_len` and `pattern` on the decoded `text`.
+/// `digits` is reused scratch.
 pub(crate) fn check_keep(
     k: &Keep,
     lexeme: &[u8],
@@ -48,6 +52,10 @@ pub(crate) fn check_keep(
         let Some(value) = Decimal::parse_reusing(lexeme, std::mem::take(digits)) else {
             return Err(V::TypeMismatch);
         };
+        if !crate::decimal::readable_as_written(lexeme) {
+            *digits = value.into_buffer();
+            return Err(V::NumberRange);
+        }
         let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
         let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
         *digits = value.into_buffer();

@@ -332,9 +332,11 @@ impl JsonRedactor {
             && let node = program.node(n)
             && let (Some(keep), Some(r)) = (node.as_written, node.rule)
             && keep.accepts(kind)
+            && (kind != Scalar::Number || crate::decimal::readable_as_written(&buf[v..end]))
         {
             // Kept as written: the member's prefix and the value's bytes, nothing to capture
-            // (what `value_sink`, the token's steps and `end_scalar` come to for this rule).
+            // (what `value_sink`, the token's steps and `end_scalar` come to for this rule). A
+            // number that says more than binary64 holds is left to the rule, which refuses it.
             self.emit_prefix(program);
             self.sink().extend_from_slice(&buf[v..end]);
             self.ev.rule_counts[r as usize][0] += 1;

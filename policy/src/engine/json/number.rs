@@ -2,8 +2,10 @@
 //! interoperability check: a number must be one that IEEE 754 binary64 or a 64-bit integer can
 //! hold (RFC 8259 §6 "good interoperability"), so that sluice and the partner's parser agree on
 //! what was disclosed. Integers written without fraction or exponent must fit `i64`/`u64`;
-//! other numbers must be zero or have a decimal exponent in `-307..=308`. Precision is not
-//! checked: kept numbers are copied byte-exact, never re-encoded.
+//! other numbers must be zero or have a decimal exponent in `-307..=308`. Precision is checked
+//! here for no number: kept numbers are copied byte-exact, never re-encoded, and their written
+//! digits are checked whole where their rule applies (`decimal::readable_as_written`), so a
+//! stripped number with more digits than binary64 holds does not refuse a body.
 
 const CAP: u128 = 1 << 100;
 

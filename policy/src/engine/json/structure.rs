@@ -241,8 +241,11 @@ impl JsonRedactor {
                     Some(Action::Keep(k)) if !k.kind.accepts(kind) => {
                         return Err(self.violation(V::TypeMismatch, abs));
                     }
-                    // Decided once per node when the program was compiled.
-                    Some(Action::Keep(_)) if node.as_written.is_some() => {
+                    // Decided once per node when the program was compiled; a number is captured
+                    // all the same (its digits are checked whole, `text::check_keep`).
+                    Some(Action::Keep(_))
+                        if node.as_written.is_some() && kind != Scalar::Number =>
+                    {
                         self.emit_prefix(program);
                         Sink::Emit
                     }

@@ -107,7 +107,8 @@ impl JsonRedactor {
                     return Err(self.violation(V::TypeMismatch, at));
                 }
                 // The type is checked above, so a bounded value is a validated number.
-                crate::engine::text::check_keep(k, raw, false, decoded, &mut self.digits)
+                let number = kind == Scalar::Number;
+                crate::engine::text::check_keep(k, raw, number, decoded, &mut self.digits)
                     .map_err(|kind| self.violation(kind, at))?;
                 let findings = if k.scan.is_empty() {
                     0
