@@ -141,8 +141,9 @@ fn load_policy(
 fn open_ledger_of(
     config: &Config,
     key: ring::signature::Ed25519KeyPair,
+    keys: crate::ledger::keycheck::KeyChecks,
 ) -> Result<crate::ledger::Ledger, StartError> {
-    let (ledger, recovery) = crate::ledger::Ledger::open(crate::ledger::LedgerOptions {
+    let options = crate::ledger::LedgerOptions {
         dir: config.ledger.dir.clone(),
         origin: config.ledger.origin.clone(),
         key: Arc::new(key),
@@ -152,8 +153,15 @@ fn open_ledger_of(
         commit_delay: config.ledger.commit_delay,
         segment_bytes: 64 << 20,
         idle_commit_wait: config.ledger.idle_commit_wait,
-    })
-    .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
+    };
+    let (ledger, recovery) = crate::ledger::Ledger::open_checked(options, Some(keys))
+        .map_err(|e| StartError::Ledger(format!("{}: {e}", config.ledger.dir.display())))?;
+    if let Some(since) = recovery.pseudonym_key_changed_since {
+        tracing::warn!(
+            since_entry = since,
+            "the pseudonym key is not the one last recorded in the ledger: every partner's pseudonyms change from now on (recorded as keys.loaded)"
+        );
+    }
     if recovery.cut_bytes > 0 || !recovery.incomplete.is_empty() {
         tracing::warn!(
             cut_bytes = recovery.cut_bytes,
@@ -225,7 +233,8 @@ impl Shared {
             .transpose()
             .map_err(|e| StartError::Telemetry(e.to_string()))?;
         let ledger = if open_ledger {
-            let ledger = open_ledger_of(&config, key)?;
+            let keys = crate::ledger::keycheck::KeyChecks::of(&subject_master, &pseudonym_master);
+            let ledger = open_ledger_of(&config, key, keys)?;
             record_policy(&ledger, &config.ledger.dir, &policy_path, &policy.policy)?;
             Some(Arc::new(ledger))
         } else {

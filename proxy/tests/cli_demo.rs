@@ -25,7 +25,8 @@ fn the_demo_walkthrough_runs_end_to_end() {
         "<holder><name>欧阳**</name><id_no>",
         "<payment><card_no>622202*********5645</card_no></payment><premium>900</premium>",
         "\"error\":\"no_route\"",
-        "disclosure.end         begin 2 sent",
+        "keys.loaded            subject key check ",
+        "disclosure.end         begin 3 sent",
         "sluice ledger verify → ok:",
     ] {
         assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");

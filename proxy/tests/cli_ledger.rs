@@ -259,3 +259,70 @@ fn query_finds_a_disclosure_by_the_header_fields_that_crossed() {
     assert_eq!(code, 2);
     assert!(err.contains("expected `name: value`"), "{err}");
 }
+
+/// `ledger query --subject ID --key-file F` with a key file that is not the log's subject key
+/// found nothing and said so — "no disclosure about this person", a wrong answer a compliance
+/// team would hand on. The log records its keys' check values (`keys.loaded`): the query is
+/// refused with both check values instead, and the right key still answers.
+#[test]
+fn query_refuses_a_key_file_that_is_not_the_logs_subject_key() {
+    let dir = support::scratch_dir("sluice-cli-ledger-keycheck");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, _) = signing_key();
+    let (subject_key, other_key) = ([7u8; 32], [8u8; 32]);
+    std::fs::write(dir.join("subject.key"), subject_key).unwrap();
+    std::fs::write(dir.join("other.key"), other_key).unwrap();
+    let hashes = sluice_policy::pseudonym::SubjectKey::derive(&subject_key);
+    let ledger_dir = dir.join("ledger");
+    let checks = sluice::ledger::keycheck::KeyChecks::of(&subject_key, &[1; 32]);
+    let (l, _) = Ledger::open_checked(
+        LedgerOptions {
+            dir: ledger_dir.clone(),
+            origin: "t/ledger".into(),
+            key,
+            commit_window: Duration::ZERO,
+            checkpoint_every: 1,
+            checkpoint_min_interval: Duration::ZERO,
+            commit_delay: sluice::ledger::CommitDelay::default(),
+            segment_bytes: 1 << 20,
+            idle_commit_wait: Duration::ZERO,
+        },
+        Some(checks),
+    )
+    .unwrap();
+    let b = l
+        .append_blocking(support::begin("r-1", "acme-loans", "c"))
+        .unwrap();
+    l.append_blocking(support::sent(
+        b,
+        vec![hashes.subject_hash("310115197511030084")],
+    ))
+    .unwrap();
+    l.close();
+    let query = |key: &str| {
+        sluice(&[
+            "ledger",
+            "query",
+            ledger_dir.to_str().unwrap(),
+            "--subject",
+            "310115197511030084",
+            "--key-file",
+            dir.join(key).to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = query("subject.key");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (code, out, err) = query("other.key");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.is_empty(), "{out}");
+    let short = sluice::ledger::keycheck::short;
+    assert!(
+        err.contains("the key file is not this log's subject key")
+            && err.contains(&short(&sluice::ledger::keycheck::check_value(&other_key)))
+            && err.contains(&short(&checks.subject)),
+        "{err}"
+    );
+    assert!(!err.contains("310115197511030084"), "{err}");
+}

@@ -125,9 +125,11 @@ fn subject_key(dir: &Path) -> PathBuf {
 
 /// Opens (and recovers) the ledger in `dir` as `origin`, appends `n` disclosures to `partner`
 /// about the test subject (and one other person each), and closes it: a checkpoint every 4
-/// entries and a last one at the close.
+/// entries and a last one at the close. Its keys are [`subject_key`]'s and a pseudonym key, as a
+/// running instance records them (`keys.loaded`).
 fn write(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>, partner: &str, n: usize) {
-    let (l, _) = Ledger::open(LedgerOptions {
+    let keys = sluice::ledger::keycheck::KeyChecks::of(&[7u8; 32], &[1u8; 32]);
+    let options = LedgerOptions {
         dir: dir.to_path_buf(),
         origin: origin.into(),
         key: key.clone(),
@@ -137,8 +139,8 @@ fn write(dir: &Path, origin: &str, key: &Arc<Ed25519KeyPair>, partner: &str, n: 
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 2048,
         idle_commit_wait: Duration::ZERO,
-    })
-    .unwrap();
+    };
+    let (l, _) = Ledger::open_checked(options, Some(keys)).unwrap();
     let someone = sluice_policy::pseudonym::SubjectKey::derive(&[7u8; 32]).subject_hash(SUBJECT);
     for i in 0..n {
         let b = l
@@ -273,6 +275,24 @@ fn two_origins_ship_to_one_store_and_one_query_sees_both() {
         ],
     );
     assert_eq!((code, out.as_str()), (0, ""));
+    // A key file that is not the logs' subject key matches nothing: refused, not answered with
+    // "no disclosure" (regression: it printed nothing and exited 0).
+    let other_key = store.dir.join("other.key");
+    std::fs::write(&other_key, [8u8; 32]).unwrap();
+    let (code, out, err) = store.cli(
+        &["ledger", "query"],
+        &[
+            "--subject",
+            SUBJECT,
+            "--key-file",
+            other_key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("origin bank/replica-1: the key file is not this log's subject key"),
+        "{err}"
+    );
 
     let (code, out, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -423,7 +443,7 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
     let db = &store.cluster;
     db.psql(
         "evidence",
-        "UPDATE sluice_entries SET record = decode(replace(encode(record, 'hex'), encode('acme-loans', 'hex'), encode('acme-loanz', 'hex')), 'hex') WHERE origin = 'bank/replica-1' AND seq = 5",
+        "UPDATE sluice_entries SET record = decode(replace(encode(record, 'hex'), encode('acme-loans', 'hex'), encode('acme-loanz', 'hex')), 'hex') WHERE origin = 'bank/replica-1' AND seq = 6",
     ).unwrap();
     let (code, _, err) = store.cli(&["ledger", "verify"], &[]);
     assert_eq!(code, 1, "{err}");
@@ -434,7 +454,7 @@ fn a_changed_or_deleted_row_is_named_by_verify_store() {
         .and_then(|s| s.split(' ').next())
         .map(|s| s.split("..").map(|n| n.parse().unwrap()).collect())
         .unwrap();
-    assert!(span[0] <= 5 && 5 <= span[1], "{err}");
+    assert!(span[0] <= 6 && 6 <= span[1], "{err}");
     let html = store.dir.join("report.html");
     let (code, out, _) = store.cli(&["ledger", "report"], &["--html", html.to_str().unwrap()]);
     assert_eq!(code, 1);

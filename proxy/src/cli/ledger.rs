@@ -389,15 +389,18 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(c), _) | (_, Err(c)) => return Err(c),
             };
-            let key = match &key_file {
+            let (key, key_check) = match &key_file {
                 Some(k) => match sluice::keys::read_key_file(k) {
-                    Ok(key) => Some(sluice_policy::pseudonym::SubjectKey::derive(&key)),
+                    Ok(key) => (
+                        Some(sluice_policy::pseudonym::SubjectKey::derive(&key)),
+                        Some(sluice::ledger::keycheck::check_value(&key)),
+                    ),
                     Err(e) => {
                         eprintln!("{e}");
                         return Err(Failure::Input);
                     }
                 },
-                None => None,
+                None => (None, None),
             };
             let wanted = key.as_ref().zip(subject).map(|(k, s)| k.subject_hash(&s));
             let wanted_target = key
@@ -436,8 +439,29 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
                     && about
             };
             let Some(dir) = dir else {
-                return super::store::query(store, wanted, keep);
+                return super::store::query(store, wanted, key_check, keep);
             };
+            // A key file that is not the log's subject key would match nothing: refused, not
+            // answered with "no disclosure".
+            if let Some(check) = key_check {
+                let mut recorded = Vec::new();
+                let read = read::for_each_entry(&dir, |r, _| {
+                    if let sluice::ledger::Entry::KeysLoaded(k) = &r.entry {
+                        recorded.push((r.seq, k.subject));
+                    }
+                    Ok(())
+                });
+                if let Err(e) = read {
+                    eprintln!("{e}");
+                    return Err(Failure::Failed);
+                }
+                let origin = dir.display().to_string();
+                if let Err(e) = sluice::ledger::keycheck::subject_key_of(&check, &recorded, &origin)
+                {
+                    eprintln!("{e}");
+                    return Err(Failure::Input);
+                }
+            }
             done(read::for_each_disclosure(&dir, |(v, subjects, time)| {
                 if wanted.is_none_or(|h| subjects.contains(&h)) && keep(&v, time) {
                     println!("{v}");

@@ -10,7 +10,7 @@ use sluice::evidence::{StoreError, StoreSettings, StoreUrl, audit, schema};
 use tokio_postgres::Client;
 
 /// Where the store is, for the commands that read it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
     /// Read the evidence store instead of a directory: a postgresql:// URL (no password in it;
     /// `sslmode=verify-full&sslrootcert=CA.pem`, or `sslmode=disable` on a trusted loopback).
@@ -143,8 +143,21 @@ pub(crate) fn verify(args: StoreArgs) -> Result<(), Failure> {
 pub(crate) fn query(
     args: StoreArgs,
     subject: Option<[u8; 32]>,
+    key_check: Option<[u8; 32]>,
     mut keep: impl FnMut(&serde_json::Value, u64) -> bool,
 ) -> Result<(), Failure> {
+    if let Some(check) = key_check {
+        let logs = on_store(args.clone(), async |client, url, only| {
+            audit::subject_key_checks(client, url, only).await
+        })?;
+        for (origin, recorded) in logs {
+            let origin = format!("origin {origin}");
+            if let Err(e) = sluice::ledger::keycheck::subject_key_of(&check, &recorded, &origin) {
+                eprintln!("{e}");
+                return Err(Failure::Input);
+            }
+        }
+    }
     disclosures(args, subject, |origin, (mut v, _, time)| {
         if keep(&v, time) {
             v["origin"] = serde_json::json!(origin);

@@ -364,6 +364,11 @@ pub async fn run(once: bool, dir: Option<PathBuf>) -> Result<(), String> {
                 "sha256 {}…",
                 &j["policy_sha256"].as_str().unwrap_or("")[..16]
             ),
+            Some("keys.loaded") => format!(
+                "subject key check {}…, pseudonym key check {}…",
+                &j["subject_key_check"].as_str().unwrap_or("")[..12],
+                &j["pseudonym_key_check"].as_str().unwrap_or("")[..12]
+            ),
             _ => String::new(),
         };
         println!(

@@ -263,6 +263,38 @@ pub async fn for_each_entry(
     Ok(())
 }
 
+/// The subject key check values each origin's log recorded (`keys.loaded` entries), origin by
+/// origin (an origin that recorded none is listed with none).
+pub async fn subject_key_checks(
+    client: &Client,
+    url: &StoreUrl,
+    only: Option<&str>,
+) -> Result<Vec<(String, Vec<(u64, [u8; 32])>)>, StoreError> {
+    let mut out = Vec::new();
+    for (origin, _) in origins(client, url, only).await? {
+        let rows = client
+            .query(
+                "SELECT seq, record FROM sluice_entries WHERE origin = $1 AND kind = 'keys.loaded' ORDER BY seq",
+                &[&origin],
+            )
+            .await
+            .map_err(|e| StoreError::db(url, "reading key check values", e))?;
+        let mut checks = Vec::new();
+        for row in rows {
+            if let Some(Record {
+                seq,
+                entry: crate::ledger::Entry::KeysLoaded(k),
+                ..
+            }) = Record::decode(row.get::<_, &[u8]>(1))
+            {
+                checks.push((seq, k.subject));
+            }
+        }
+        out.push((origin, checks));
+    }
+    Ok(out)
+}
+
 /// A stored note: signed by the origin's key, for this origin, size and root.
 fn check_note(
     note: &str,

@@ -121,6 +121,7 @@ fn kind(entry: &Entry) -> &'static str {
         Entry::Begin(_) => "disclosure.begin",
         Entry::End(_) => "disclosure.end",
         Entry::Incomplete { .. } => "disclosure.incomplete",
+        Entry::KeysLoaded(_) => "keys.loaded",
     }
 }
 

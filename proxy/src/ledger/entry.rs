@@ -204,6 +204,9 @@ pub enum Entry {
         /// Sequence number of the begin entry.
         begin: u64,
     },
+    /// An instance started with keys other than the last ones recorded (or the first time): their
+    /// check values ([`super::keycheck`]).
+    KeysLoaded(super::keycheck::KeyChecks),
 }
 
 /// A decoded entry with its header.
@@ -267,7 +270,7 @@ impl R<'_> {
 const VERSION: u8 = 1;
 
 /// The entry kinds of [`VERSION`] this build writes and reads.
-const KINDS: [u8; 7] = [1, 2, 3, 4, 5, 6, 7];
+const KINDS: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /// Why bytes with an intact checksum are not an entry this build reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -311,6 +314,7 @@ impl Record {
             Entry::Begin(_) => 7,
             Entry::End(_) => 4,
             Entry::Incomplete { .. } => 5,
+            Entry::KeysLoaded(_) => 8,
         });
         w.u64(self.seq);
         w.u64(self.time_ms);
@@ -361,6 +365,10 @@ impl Record {
                 w.str(&e.integrity);
             }
             Entry::Incomplete { begin } => w.u64(*begin),
+            Entry::KeysLoaded(k) => {
+                w.h(&k.subject);
+                w.h(&k.pseudonym);
+            }
         }
         match out.len() {
             len if len > MAX_ENTRY => Err(len),
@@ -455,6 +463,10 @@ impl Record {
                 }))
             }
             5 => Entry::Incomplete { begin: r.u64()? },
+            8 => Entry::KeysLoaded(super::keycheck::KeyChecks {
+                subject: r.h()?,
+                pseudonym: r.h()?,
+            }),
             _ => return None,
         };
         r.0.is_empty().then_some(Record {
@@ -491,6 +503,10 @@ impl Record {
                 "subjects_digest": hex(&e.subjects_digest), "integrity": e.integrity,
             }),
             Entry::Incomplete { begin } => json!({"kind": "disclosure.incomplete", "begin": begin}),
+            Entry::KeysLoaded(k) => json!({
+                "kind": "keys.loaded", "subject_key_check": hex(&k.subject),
+                "pseudonym_key_check": hex(&k.pseudonym),
+            }),
         };
         v["seq"] = json!(self.seq);
         v["time_ms"] = json!(self.time_ms);
@@ -557,6 +573,10 @@ mod tests {
             Entry::Begin(Box::new(begin)),
             Entry::End(Box::new(end())),
             Entry::Incomplete { begin: 3 },
+            Entry::KeysLoaded(super::super::keycheck::KeyChecks {
+                subject: [7; 32],
+                pseudonym: [9; 32],
+            }),
         ] {
             let r = Record {
                 seq: 42,
@@ -584,7 +604,7 @@ mod tests {
         }
         .encode()
         .unwrap();
-        for (version, kind) in [(2, 5), (1, 0), (1, 8), (1, 255)] {
+        for (version, kind) in [(2, 5), (1, 0), (1, 9), (1, 255)] {
             let mut b = bytes.clone();
             (b[0], b[1]) = (version, kind);
             assert_eq!(Record::read(&b), Err(Unreadable::Newer { version, kind }));

@@ -13,6 +13,9 @@ pub enum LedgerError {
     /// An entry over the size limit.
     #[error("ledger entry of {0} bytes is over the limit")]
     TooLarge(usize),
+    /// The instance's subject key is not the one the log's subject hashes were made with.
+    #[error("ledger refused: {0}")]
+    KeyChanged(String),
     /// Another process holds the ledger directory.
     #[error("ledger refused: {0}")]
     Locked(String),

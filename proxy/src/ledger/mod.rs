@@ -23,6 +23,7 @@ pub mod entry;
 mod error;
 pub mod html;
 pub mod idle;
+pub mod keycheck;
 pub mod lock;
 pub mod merkle;
 pub mod notes;

@@ -14,6 +14,7 @@ use super::answers::{Done, client_gone};
 use super::checkpoint;
 use super::entry::{Begin, Entry, Record};
 pub use super::error::LedgerError;
+use super::keycheck::KeyChecks;
 use super::merkle;
 use super::queue::Queue;
 use super::segment::{self, Tail};
@@ -87,6 +88,9 @@ pub struct Recovery {
     pub cut_bytes: u64,
     /// Begins that got an `incomplete` entry.
     pub incomplete: Vec<u64>,
+    /// The pseudonym key is not the one last recorded (at this entry): every partner's
+    /// pseudonyms change from now on. Recorded in a `keys.loaded` entry; for the caller to warn.
+    pub pseudonym_key_changed_since: Option<u64>,
 }
 
 /// An open ledger.
@@ -124,6 +128,17 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<String>, LedgerError> {
 impl Ledger {
     /// Opens (and recovers) the ledger in `opts.dir`.
     pub fn open(opts: LedgerOptions) -> Result<(Self, Recovery), LedgerError> {
+        Self::open_checked(opts, None)
+    }
+
+    /// [`open`](Self::open) for an instance that writes with these keys (see
+    /// [`keycheck`](super::keycheck)): refused, before anything is written, when the subject key
+    /// is not the one the log last recorded; a `keys.loaded` entry after `instance.started` when
+    /// either key is not the last recorded (or none is).
+    pub fn open_checked(
+        opts: LedgerOptions,
+        keys: Option<KeyChecks>,
+    ) -> Result<(Self, Recovery), LedgerError> {
         // Before anything in the directory is read or written: one writer per ledger.
         let lock = Arc::new(super::lock::DirLock::acquire(&opts.dir)?);
         let public = ring::signature::KeyPair::public_key(&*opts.key)
@@ -144,6 +159,7 @@ impl Ledger {
         // compact Merkle range, and the root where the latest checkpoint says it ends.
         let mut range = merkle::CompactRange::default();
         let mut open_begins = BTreeSet::new();
+        let mut last_keys: Option<(u64, KeyChecks)> = None;
         let mut root_at_checkpoint = latest
             .as_ref()
             .filter(|cp| cp.size == 0)
@@ -168,6 +184,7 @@ impl Ledger {
                 Entry::Incomplete { begin } => {
                     open_begins.remove(&begin);
                 }
+                Entry::KeysLoaded(k) => last_keys = Some((rec.seq, k)),
                 _ => {}
             }
             range.push(merkle::leaf_hash(bytes));
@@ -202,6 +219,20 @@ impl Ledger {
                     cp.size
                 )));
             }
+        }
+        if let (Some(want), Some((at, had))) = (keys, last_keys)
+            && want.subject != had.subject
+        {
+            return Err(LedgerError::KeyChanged(format!(
+                "the subject key (check value {}…) is not the one this ledger's subject hashes were made with (check value {}…, entry {at}): give the ledger its key back, or rotate by starting a new ledger directory ([ledger] dir) for the new key and keep this one, with its key, for `sluice ledger query`",
+                super::keycheck::short(&want.subject),
+                super::keycheck::short(&had.subject),
+            )));
+        }
+        if let (Some(want), Some((at, had))) = (keys, last_keys)
+            && want.pseudonym != had.pseudonym
+        {
+            recovery.pseudonym_key_changed_since = Some(at);
         }
         let file = OpenOptions::new()
             .create(true)
@@ -279,6 +310,11 @@ impl Ledger {
             origin: ledger.origin.clone(),
             build: env!("CARGO_PKG_VERSION").into(),
         })?;
+        if let Some(keys) = keys
+            && last_keys.map(|(_, k)| k) != Some(keys)
+        {
+            ledger.append_blocking(Entry::KeysLoaded(keys))?;
+        }
         Ok((ledger, recovery))
     }
 
