@@ -196,6 +196,39 @@ pub fn ledger_key_matches(
     })
 }
 
+/// What opening the ledger refuses about the subject key, read-only (`config check`): the key
+/// file is not the one the ledger last recorded (`keys.loaded`). A ledger that does not exist yet,
+/// or that recorded no keys, passes.
+pub fn ledger_subject_key_matches(
+    config: &Config,
+    subject_master: &[u8],
+) -> Result<(), StartError> {
+    let dir = &config.ledger.dir;
+    if crate::ledger::segment::list(dir).is_empty() {
+        return Ok(());
+    }
+    let mut last = None;
+    crate::ledger::read::for_each_entry(dir, |r, _| {
+        if let crate::ledger::Entry::KeysLoaded(k) = &r.entry {
+            last = Some((r.seq, k.subject));
+        }
+        Ok(())
+    })
+    .map_err(|e| StartError::Ledger(format!("{}: {e}", dir.display())))?;
+    let check = crate::ledger::keycheck::check_value(subject_master);
+    match last {
+        Some((at, had)) if had != check => Err(StartError::Ledger(format!(
+            "{}: keys.subject_key: {} is not the subject key of the ledger in {} (check value {}…, the ledger's {}… at entry {at}); expected the key that ledger's subject hashes were made with, or a new ledger directory and origin",
+            config.file.display(),
+            config.subject_key.display(),
+            dir.display(),
+            crate::ledger::keycheck::short(&check),
+            crate::ledger::keycheck::short(&had),
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Names the configuration key a certificate error is about.
 pub fn locate(config: &Config, e: sluice_certs::CertError) -> StartError {
     let mut key = None;

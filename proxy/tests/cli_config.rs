@@ -231,6 +231,37 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
     );
     std::fs::remove_dir_all(&ledger).unwrap();
 
+    // The subject key against the one the ledger recorded (`keys.loaded`), with the right
+    // signing key: what start-up would refuse, `config check` names first.
+    let signing = sluice::ledger::store::load_signing_key(&dir.join("certs/signing.key")).unwrap();
+    let (l, _) = sluice::ledger::Ledger::open_checked(
+        sluice::ledger::LedgerOptions {
+            dir: ledger.clone(),
+            origin: "sluice.example/ledger/instance-1".into(),
+            key: std::sync::Arc::new(signing),
+            commit_window: std::time::Duration::ZERO,
+            checkpoint_every: 1,
+            checkpoint_min_interval: std::time::Duration::ZERO,
+            commit_delay: sluice::ledger::CommitDelay::default(),
+            segment_bytes: 1 << 20,
+            idle_commit_wait: std::time::Duration::ZERO,
+        },
+        Some(sluice::ledger::keycheck::KeyChecks::of(&[9; 32], &[9; 32])),
+    )
+    .unwrap();
+    l.close();
+    let (code, _, err) = check(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{}: keys.subject_key: ", cfg.display()))
+            && err.contains(&format!(
+                "is not the subject key of the ledger in {}",
+                ledger.display()
+            )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&ledger).unwrap();
+
     // Warnings (exit 0, or 1 with --strict): every readable private key, a contract that ended
     // and one ending within 30 days, each with its file and key path.
     use std::os::unix::fs::PermissionsExt;
