@@ -4,58 +4,7 @@
 //! zero-width characters, a `+86` prefix, `×` typed for the ID check character. [`canonical_digits`]
 //! folds these to ASCII digits (and a trailing `X`) so that the checks and masks see one form.
 
-/// True for characters that may stand between digit groups: ASCII and full-width spaces,
-/// hyphens, dots, slashes and underscores.
-pub fn is_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '-'
-            | '.'
-            | '_'
-            | '/'
-            | '\u{3000}'
-            | '\u{FF0D}'
-            | '\u{FF0E}'
-            | '\u{FF0F}'
-            | '\u{FF3F}'
-            | '\u{2010}'
-            | '\u{2011}'
-            | '\u{2012}'
-            | '\u{2013}'
-            | '\u{2014}'
-            | '\u{00A0}'
-    )
-}
-
-/// True for invisible format characters that must not split a number (Unicode Cf subset).
-pub fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// The ASCII digit a character stands for: ASCII, full-width and other compatibility digits.
-pub fn digit_value(c: char) -> Option<u8> {
-    match c {
-        '0'..='9' => Some(c as u8 - b'0'),
-        '\u{FF10}'..='\u{FF19}' => Some((c as u32 - 0xFF10) as u8),
-        '\u{2460}'..='\u{2468}' => Some((c as u32 - 0x2460 + 1) as u8), // ①..⑨
-        '\u{24EA}' => Some(0),                                          // ⓪
-        '\u{1D7CE}'..='\u{1D7FF}' => Some(((c as u32 - 0x1D7CE) % 10) as u8), // mathematical digits
-        '\u{2070}' => Some(0),
-        '\u{00B9}' => Some(1),
-        '\u{00B2}' => Some(2),
-        '\u{00B3}' => Some(3),
-        '\u{2074}'..='\u{2079}' => Some((c as u32 - 0x2070) as u8),
-        _ => None,
-    }
-}
-
-/// True for characters read as the ID check character `X`.
-pub fn is_check_x(c: char) -> bool {
-    matches!(
-        c,
-        'X' | 'x' | '\u{FF38}' | '\u{FF58}' | '\u{00D7}' | '\u{2169}'
-    )
-}
+pub use super::reading::{digit_value, is_check_x, is_invisible, is_separator};
 
 /// Folds a whole value to ASCII digits (and `X`), dropping separators, invisible characters and
 /// a leading `+86` / `0086`. `None` if anything else is in it.

@@ -6,6 +6,7 @@
 //! (debit vs. credit card) are fixed.
 
 pub mod digits;
+pub mod reading;
 mod text;
 
 use crate::rule::MaskKind;

@@ -1,6 +1,12 @@
 //! Masks for textual values: names, addresses, e-mail, passports, plates, and `partial(F,L)`.
 
-use super::digits::digit_value;
+use super::reading::{digit_value, is_chinese_numeral};
+
+/// A digit that does not belong in a name: any digit but the Chinese numerals, which are
+/// ordinary name characters (张三, 李四, 王五).
+fn is_digit_in_a_name(c: char) -> bool {
+    digit_value(c).is_some() && !is_chinese_numeral(c)
+}
 
 /// Compound surnames (复姓) kept whole when masking a name.
 /// Sorted by bytes (for a binary search; a test checks the order).
@@ -47,7 +53,7 @@ pub(super) fn name(value: &str, out: &mut String) -> bool {
     if n == 0
         || n > 64
         || v.chars()
-            .any(|c| digit_value(c).is_some() || c == '@' || c.is_control())
+            .any(|c| is_digit_in_a_name(c) || c == '@' || c.is_control())
     {
         return false;
     }
