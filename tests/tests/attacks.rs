@@ -2,7 +2,8 @@
 //! `deploy/docs/security.md`'s "Tested" table), over real mTLS: each case
 //! asserts the status (or the abort), what the other side received, and that no canary crossed —
 //! searched in the raw bytes and in decoded views (JSON-unescaped, gzip-decoded, NFKC-normalised
-//! with zero-width characters and separators removed).
+//! with zero-width characters and separators removed, read as digits the way a program does:
+//! tag characters as ASCII, other scripts' digits and Chinese numerals as digits).
 //!
 //! - Pull (the institution answers with a crafted body; the partner must not get the canary):
 //!   JSON parser-differential tricks.
@@ -54,7 +55,26 @@ fn leaks(bytes: &[u8]) -> Option<&'static str> {
         .nfkc()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    folded.contains(ID).then_some("nfkc-folded")
+    if folded.contains(ID) {
+        return Some("nfkc-folded");
+    }
+    // As a program reads digits NFKC leaves alone: Unicode tag characters as the ASCII they
+    // mirror (invisible on screen), other scripts' digits and Chinese numerals as digits.
+    let read: String = format!("{raw}{decoded}")
+        .chars()
+        .filter_map(|c| match c as u32 {
+            0xE0020..=0xE007E => char::from_u32(c as u32 - 0xE0000),
+            0x660..=0x669 => char::from_u32(c as u32 - 0x660 + 0x30),
+            0x6F0..=0x6F9 => char::from_u32(c as u32 - 0x6F0 + 0x30),
+            0x966..=0x96F => char::from_u32(c as u32 - 0x966 + 0x30),
+            _ => match "〇一二三四五六七八九".chars().position(|n| n == c) {
+                Some(d) => char::from_digit(d as u32, 10),
+                None => Some(c),
+            },
+        })
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    read.contains(ID).then_some("read-as-digits")
 }
 
 /// The string values of a JSON text with their escapes decoded (serde's output keeps non-ASCII
@@ -299,6 +319,34 @@ fn pull_cases() -> Vec<PullCase> {
         pull(
             "zero-width splits in a remark",
             a(r#""remarks":"1101\u200b0519\u200b4912\u200b3100\u200b2X""#),
+            Served,
+        ),
+        pull(
+            "tag characters in a remark (invisible, ASCII to a program)",
+            a(&format!(
+                r#""remarks":"备注{}""#,
+                ID.chars()
+                    .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+                    .collect::<String>()
+            )),
+            Served,
+        ),
+        pull(
+            "Arabic-Indic digits in a remark",
+            a(&format!(
+                r#""remarks":"{}""#,
+                ID.chars()
+                    .map(|c| match c.to_digit(10) {
+                        Some(d) => char::from_u32(0x660 + d).unwrap(),
+                        None => c,
+                    })
+                    .collect::<String>()
+            )),
+            Served,
+        ),
+        pull(
+            "Chinese numerals in a remark",
+            a(r#""remarks":"身份证一一〇一〇五一九四九一二三一〇〇二X""#),
             Served,
         ),
         pull(
