@@ -204,20 +204,25 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
 
     // The ledger signing key against the ledger already in the directory.
     let ledger = dir.join("var/ledger");
-    let (key, _) = support::signing_key();
-    let (l, _) = sluice::ledger::Ledger::open(sluice::ledger::LedgerOptions {
-        dir: ledger.clone(),
-        origin: "sluice.example/ledger/instance-1".into(),
-        key,
-        commit_window: std::time::Duration::ZERO,
-        checkpoint_every: 1,
-        checkpoint_min_interval: std::time::Duration::ZERO,
-        commit_delay: sluice::ledger::CommitDelay::default(),
-        segment_bytes: 1 << 20,
-        idle_commit_wait: std::time::Duration::ZERO,
-    })
-    .unwrap();
-    l.close();
+    // A ledger written there with `key` by an instance with `keys`, and closed.
+    let write_ledger = |key, keys| {
+        let options = sluice::ledger::LedgerOptions {
+            dir: ledger.clone(),
+            origin: "sluice.example/ledger/instance-1".into(),
+            key,
+            commit_window: std::time::Duration::ZERO,
+            checkpoint_every: 1,
+            checkpoint_min_interval: std::time::Duration::ZERO,
+            commit_delay: sluice::ledger::CommitDelay::default(),
+            segment_bytes: 1 << 20,
+            idle_commit_wait: std::time::Duration::ZERO,
+        };
+        sluice::ledger::Ledger::open_checked(options, keys)
+            .unwrap()
+            .0
+            .close();
+    };
+    write_ledger(support::signing_key().0, None);
     let (code, _, err) = check(&[]);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -234,22 +239,10 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
     // The subject key against the one the ledger recorded (`keys.loaded`), with the right
     // signing key: what start-up would refuse, `config check` names first.
     let signing = sluice::ledger::store::load_signing_key(&dir.join("certs/signing.key")).unwrap();
-    let (l, _) = sluice::ledger::Ledger::open_checked(
-        sluice::ledger::LedgerOptions {
-            dir: ledger.clone(),
-            origin: "sluice.example/ledger/instance-1".into(),
-            key: std::sync::Arc::new(signing),
-            commit_window: std::time::Duration::ZERO,
-            checkpoint_every: 1,
-            checkpoint_min_interval: std::time::Duration::ZERO,
-            commit_delay: sluice::ledger::CommitDelay::default(),
-            segment_bytes: 1 << 20,
-            idle_commit_wait: std::time::Duration::ZERO,
-        },
+    write_ledger(
+        std::sync::Arc::new(signing),
         Some(sluice::ledger::keycheck::KeyChecks::of(&[9; 32], &[9; 32])),
-    )
-    .unwrap();
-    l.close();
+    );
     let (code, _, err) = check(&[]);
     assert_eq!(code, 2, "{err}");
     assert!(

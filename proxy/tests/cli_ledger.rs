@@ -12,7 +12,16 @@ fn open_ledger(
     dir: &std::path::Path,
     key: std::sync::Arc<ring::signature::Ed25519KeyPair>,
 ) -> Ledger {
-    Ledger::open(LedgerOptions {
+    open_ledger_checked(dir, key, None)
+}
+
+/// [`open_ledger`] by an instance with these keys (`keys.loaded`).
+fn open_ledger_checked(
+    dir: &std::path::Path,
+    key: std::sync::Arc<ring::signature::Ed25519KeyPair>,
+    keys: Option<sluice::ledger::keycheck::KeyChecks>,
+) -> Ledger {
+    let options = LedgerOptions {
         dir: dir.to_path_buf(),
         origin: "t/ledger".into(),
         key,
@@ -22,9 +31,8 @@ fn open_ledger(
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 300,
         idle_commit_wait: Duration::ZERO,
-    })
-    .unwrap()
-    .0
+    };
+    Ledger::open_checked(options, keys).unwrap().0
 }
 
 #[test]
@@ -276,21 +284,7 @@ fn query_refuses_a_key_file_that_is_not_the_logs_subject_key() {
     let hashes = sluice_policy::pseudonym::SubjectKey::derive(&subject_key);
     let ledger_dir = dir.join("ledger");
     let checks = sluice::ledger::keycheck::KeyChecks::of(&subject_key, &[1; 32]);
-    let (l, _) = Ledger::open_checked(
-        LedgerOptions {
-            dir: ledger_dir.clone(),
-            origin: "t/ledger".into(),
-            key,
-            commit_window: Duration::ZERO,
-            checkpoint_every: 1,
-            checkpoint_min_interval: Duration::ZERO,
-            commit_delay: sluice::ledger::CommitDelay::default(),
-            segment_bytes: 1 << 20,
-            idle_commit_wait: Duration::ZERO,
-        },
-        Some(checks),
-    )
-    .unwrap();
+    let l = open_ledger_checked(&ledger_dir, key, Some(checks));
     let b = l
         .append_blocking(support::begin("r-1", "acme-loans", "c"))
         .unwrap();

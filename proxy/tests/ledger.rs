@@ -25,7 +25,17 @@ fn open(
     key: &Arc<Ed25519KeyPair>,
     every: u64,
 ) -> Result<(Ledger, sluice::ledger::Recovery), LedgerError> {
-    Ledger::open(LedgerOptions {
+    open_with(d, key, every, None)
+}
+
+/// [`open`] by an instance with these keys (`keys.loaded`).
+fn open_with(
+    d: &Path,
+    key: &Arc<Ed25519KeyPair>,
+    every: u64,
+    keys: Option<sluice::ledger::keycheck::KeyChecks>,
+) -> Result<(Ledger, sluice::ledger::Recovery), LedgerError> {
+    let options = LedgerOptions {
         dir: d.to_path_buf(),
         origin: "test.example/sluice/1".into(),
         key: key.clone(),
@@ -35,7 +45,8 @@ fn open(
         commit_delay: sluice::ledger::CommitDelay::default(),
         segment_bytes: 1 << 20,
         idle_commit_wait: std::time::Duration::ZERO,
-    })
+    };
+    Ledger::open_checked(options, keys)
 }
 
 fn begin(i: u64) -> Entry {
@@ -222,17 +233,6 @@ fn an_instance_whose_subject_key_is_not_the_ledgers_is_refused_before_it_writes(
     use sluice::ledger::keycheck::KeyChecks;
     let k = key();
     let d = dir("keycheck");
-    let options = || LedgerOptions {
-        dir: d.clone(),
-        origin: "test.example/sluice/1".into(),
-        key: k.clone(),
-        commit_window: Duration::from_millis(1),
-        checkpoint_every: 4,
-        checkpoint_min_interval: Duration::ZERO,
-        commit_delay: sluice::ledger::CommitDelay::default(),
-        segment_bytes: 1 << 20,
-        idle_commit_wait: Duration::ZERO,
-    };
     let keys_entries = || {
         sluice::ledger::read::entries(&d)
             .unwrap()
@@ -244,18 +244,18 @@ fn an_instance_whose_subject_key_is_not_the_ledgers_is_refused_before_it_writes(
             .collect::<Vec<_>>()
     };
     let first = KeyChecks::of(&[1; 32], &[2; 32]);
-    let (l, rec) = Ledger::open_checked(options(), Some(first)).unwrap();
+    let (l, rec) = open_with(&d, &k, 4, Some(first)).unwrap();
     assert_eq!(rec.pseudonym_key_changed_since, None);
     l.close();
     // The same keys again: nothing new to record.
-    let (l, _) = Ledger::open_checked(options(), Some(first)).unwrap();
+    let (l, _) = open_with(&d, &k, 4, Some(first)).unwrap();
     l.close();
     assert_eq!(keys_entries().len(), 1);
     let first_at = keys_entries()[0].0;
 
     let before = std::fs::read(segment(&d)).unwrap();
     let other_subject = KeyChecks::of(&[3; 32], &[2; 32]);
-    let e = match Ledger::open_checked(options(), Some(other_subject)) {
+    let e = match open_with(&d, &k, 4, Some(other_subject)) {
         Err(LedgerError::KeyChanged(e)) => e,
         other => panic!("opened with another subject key: {:?}", other.map(|_| ())),
     };
@@ -271,7 +271,7 @@ fn an_instance_whose_subject_key_is_not_the_ledgers_is_refused_before_it_writes(
     );
 
     let other_pseudonym = KeyChecks::of(&[1; 32], &[4; 32]);
-    let (l, rec) = Ledger::open_checked(options(), Some(other_pseudonym)).unwrap();
+    let (l, rec) = open_with(&d, &k, 4, Some(other_pseudonym)).unwrap();
     assert_eq!(rec.pseudonym_key_changed_since, Some(first_at));
     l.close();
     let recorded = keys_entries();
