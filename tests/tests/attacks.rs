@@ -219,6 +219,13 @@ fn pull_cases() -> Vec<PullCase> {
             a(r#""x":123456789012345678901234567890"#),
             Stopped,
         ),
+        // A kept number that says more than a parser of doubles reads: the identity number's
+        // digits in the fraction of a bounded score (regression: went out as written).
+        pull(
+            "identity digits past binary64 in a kept number",
+            a(r#""credit_score":700.110105194912310021"#),
+            Stopped,
+        ),
         pull("NaN", a(r#""x":NaN"#), Stopped),
         pull("leading zero", a(r#""credit_score":0700"#), Stopped),
         pull("True", a(r#""x":True"#), Stopped),
