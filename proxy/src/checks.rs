@@ -196,25 +196,36 @@ pub fn ledger_key_matches(
     })
 }
 
-/// What opening the ledger refuses about the subject key, read-only (`config check`): the key
-/// file is not the one the ledger last recorded (`keys.loaded`). A ledger that does not exist yet,
-/// or that recorded no keys, passes.
-pub fn ledger_subject_key_matches(
-    config: &Config,
-    subject_master: &[u8],
-) -> Result<(), StartError> {
+/// What opening the ledger refuses about the configuration, read-only (`config check`): an
+/// origin other than the one the log was created with, a subject key other than the one it last
+/// recorded (`keys.loaded`). A ledger that does not exist yet passes, and so does one that
+/// recorded no keys.
+pub fn ledger_recorded_matches(config: &Config, subject_master: &[u8]) -> Result<(), StartError> {
+    use crate::ledger::Entry;
     let dir = &config.ledger.dir;
     if crate::ledger::segment::list(dir).is_empty() {
         return Ok(());
     }
-    let mut last = None;
+    let (mut origin, mut last) = (None, None);
     crate::ledger::read::for_each_entry(dir, |r, _| {
-        if let crate::ledger::Entry::KeysLoaded(k) = &r.entry {
-            last = Some((r.seq, k.subject));
+        match &r.entry {
+            Entry::KeysLoaded(k) => last = Some((r.seq, k.subject)),
+            Entry::InstanceStarted { origin: o, .. } if origin.is_none() => {
+                origin = Some(o.clone());
+            }
+            _ => {}
         }
         Ok(())
     })
     .map_err(|e| StartError::Ledger(format!("{}: {e}", dir.display())))?;
+    if let Some(origin) = origin.filter(|o| *o != config.ledger.origin) {
+        return Err(StartError::Ledger(format!(
+            "{}: ledger.origin: {:?} is not the origin of the ledger in {} ({origin:?}); expected the origin that ledger was created with, or a new ledger directory",
+            config.file.display(),
+            config.ledger.origin,
+            dir.display()
+        )));
+    }
     let check = crate::ledger::keycheck::check_value(subject_master);
     match last {
         Some((at, had)) if had != check => Err(StartError::Ledger(format!(

@@ -213,7 +213,7 @@ impl Shared {
         if !open_ledger {
             // What opening the ledger checks under its lock, read-only here.
             crate::checks::ledger_key_matches(&config, &key)?;
-            crate::checks::ledger_subject_key_matches(&config, &subject_master)?;
+            crate::checks::ledger_recorded_matches(&config, &subject_master)?;
         }
         let key_fingerprints = crate::checks::KeyFingerprints::take(&config);
         let signer = match &config.message_signing {

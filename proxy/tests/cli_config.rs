@@ -236,13 +236,31 @@ fn config_check_runs_what_run_checks_and_warns_with_file_and_key_path() {
     );
     std::fs::remove_dir_all(&ledger).unwrap();
 
-    // The subject key against the one the ledger recorded (`keys.loaded`), with the right
-    // signing key: what start-up would refuse, `config check` names first.
+    // The origin and the subject key against the ones the ledger recorded (its first
+    // `instance.started`, `keys.loaded`), with the right signing key: what start-up would refuse,
+    // `config check` names first.
     let signing = sluice::ledger::store::load_signing_key(&dir.join("certs/signing.key")).unwrap();
     write_ledger(
         std::sync::Arc::new(signing),
         Some(sluice::ledger::keycheck::KeyChecks::of(&[9; 32], &[9; 32])),
     );
+    let renamed = text.replace(
+        "\"sluice.example/ledger/instance-1\"",
+        "\"sluice.example/ledger/instance-2\"",
+    );
+    assert_ne!(renamed, text, "the example changed");
+    std::fs::write(&cfg, renamed).unwrap();
+    let (code, _, err) = check(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: ledger.origin: \"sluice.example/ledger/instance-2\" is not the origin of the ledger in {} (\"sluice.example/ledger/instance-1\")",
+            cfg.display(),
+            ledger.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&cfg, &text).unwrap();
     let (code, _, err) = check(&[]);
     assert_eq!(code, 2, "{err}");
     assert!(

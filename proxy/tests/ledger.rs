@@ -256,7 +256,7 @@ fn an_instance_whose_subject_key_is_not_the_ledgers_is_refused_before_it_writes(
     let before = std::fs::read(segment(&d)).unwrap();
     let other_subject = KeyChecks::of(&[3; 32], &[2; 32]);
     let e = match open_with(&d, &k, 4, Some(other_subject)) {
-        Err(LedgerError::KeyChanged(e)) => e,
+        Err(LedgerError::NotThisLedger(e)) => e,
         other => panic!("opened with another subject key: {:?}", other.map(|_| ())),
     };
     assert!(
@@ -277,6 +277,66 @@ fn an_instance_whose_subject_key_is_not_the_ledgers_is_refused_before_it_writes(
     let recorded = keys_entries();
     assert_eq!(recorded.len(), 2);
     assert_eq!(recorded[1].1, other_pseudonym);
+    verify_dir(&d, k.public_key().as_ref()).unwrap();
+}
+
+/// `[ledger] origin` changed on a ledger directory in use (a copied configuration, a renamed
+/// replica): the log went on under the new name — checkpoints signed for two origins in one log,
+/// and its entries shipped to the evidence store a second time as another replica's, counted
+/// twice by every report over the store. A log now keeps the origin it was created with: open
+/// refuses another before writing, and verify names a log that already has two.
+#[test]
+fn a_ledger_keeps_the_origin_it_was_created_with() {
+    let k = key();
+    let d = populated("origin", &k);
+    let before = std::fs::read(segment(&d)).unwrap();
+    let mut options = LedgerOptions {
+        dir: d.clone(),
+        origin: "test.example/sluice/2".into(),
+        key: k.clone(),
+        commit_window: Duration::from_millis(1),
+        checkpoint_every: 4,
+        checkpoint_min_interval: Duration::ZERO,
+        commit_delay: sluice::ledger::CommitDelay::default(),
+        segment_bytes: 1 << 20,
+        idle_commit_wait: Duration::ZERO,
+    };
+    let e = match Ledger::open(options.clone()) {
+        Err(LedgerError::NotThisLedger(e)) => e,
+        other => panic!("opened under another origin: {:?}", other.map(|_| ())),
+    };
+    assert!(
+        e.contains(
+            r#"the origin "test.example/sluice/2" is not this ledger's ("test.example/sluice/1""#
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(segment(&d)).unwrap(),
+        before,
+        "nothing written"
+    );
+    // A log a build before this check extended under a second origin: verify names it.
+    let mut data = before.clone();
+    let started = sluice::ledger::Record {
+        seq: 21,
+        time_ms: 1,
+        entry: Entry::InstanceStarted {
+            origin: "test.example/sluice/2".into(),
+            build: "0".into(),
+        },
+    };
+    sluice::ledger::segment::frame(&started.encode().unwrap(), &mut data);
+    std::fs::write(segment(&d), &data).unwrap();
+    assert_eq!(
+        verify_dir(&d, k.public_key().as_ref())
+            .unwrap_err()
+            .to_string(),
+        r#"entry 21: an instance started as origin "test.example/sluice/2" on the log of origin "test.example/sluice/1" (one log, one origin)"#
+    );
+    std::fs::write(segment(&d), &before).unwrap();
+    options.origin = "test.example/sluice/1".into();
+    Ledger::open(options).unwrap().0.close();
     verify_dir(&d, k.public_key().as_ref()).unwrap();
 }
 

@@ -13,9 +13,10 @@ pub enum LedgerError {
     /// An entry over the size limit.
     #[error("ledger entry of {0} bytes is over the limit")]
     TooLarge(usize),
-    /// The instance's subject key is not the one the log's subject hashes were made with.
+    /// The configuration names an origin or a subject key other than the ones this log was
+    /// written with.
     #[error("ledger refused: {0}")]
-    KeyChanged(String),
+    NotThisLedger(String),
     /// Another process holds the ledger directory.
     #[error("ledger refused: {0}")]
     Locked(String),

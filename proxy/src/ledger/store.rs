@@ -21,6 +21,7 @@ use super::segment::{self, Tail};
 use super::writer::{Job, Writer, io};
 
 /// How the ledger is opened.
+#[derive(Clone)]
 pub struct LedgerOptions {
     /// Directory.
     pub dir: PathBuf,
@@ -160,6 +161,7 @@ impl Ledger {
         let mut range = merkle::CompactRange::default();
         let mut open_begins = BTreeSet::new();
         let mut last_keys: Option<(u64, KeyChecks)> = None;
+        let mut first_origin: Option<String> = None;
         let mut root_at_checkpoint = latest
             .as_ref()
             .filter(|cp| cp.size == 0)
@@ -185,6 +187,9 @@ impl Ledger {
                     open_begins.remove(&begin);
                 }
                 Entry::KeysLoaded(k) => last_keys = Some((rec.seq, k)),
+                Entry::InstanceStarted { origin, .. } if first_origin.is_none() => {
+                    first_origin = Some(origin);
+                }
                 _ => {}
             }
             range.push(merkle::leaf_hash(bytes));
@@ -220,10 +225,18 @@ impl Ledger {
                 )));
             }
         }
+        // One log, one origin: its checkpoints and the evidence store's rows are named by it,
+        // so a second name would make one log two (or two logs one) to whoever reads them.
+        if let Some(first) = first_origin.filter(|o| *o != opts.origin) {
+            return Err(LedgerError::NotThisLedger(format!(
+                "the origin {:?} is not this ledger's ({first:?}, named by its first instance.started): a log keeps the origin it was created with — put it back, or start a new ledger directory for the new origin",
+                opts.origin
+            )));
+        }
         if let (Some(want), Some((at, had))) = (keys, last_keys)
             && want.subject != had.subject
         {
-            return Err(LedgerError::KeyChanged(format!(
+            return Err(LedgerError::NotThisLedger(format!(
                 "the subject key (check value {}…) is not the one this ledger's subject hashes were made with (check value {}…, entry {at}): give the ledger its key back, or rotate by starting a new ledger directory ([ledger] dir) for the new key and keep this one, with its key, for `sluice ledger query`",
                 super::keycheck::short(&want.subject),
                 super::keycheck::short(&had.subject),

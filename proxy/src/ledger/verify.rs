@@ -40,6 +40,14 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
     for (name, note) in notes {
         let cp = checkpoint::verify(&note, public)
             .map_err(|e| Problem(format!("checkpoint {name}: {e}")))?;
+        if let Some((first, p)) = checkpoints.first()
+            && p.origin != cp.origin
+        {
+            return Err(Problem(format!(
+                "checkpoint {name}: signed for origin {:?}, checkpoint {first} for {:?} (one log, one origin)",
+                cp.origin, p.origin
+            )));
+        }
         if let Some((_, p)) = checkpoints.last()
             && p.size > cp.size
         {
@@ -69,6 +77,7 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
     };
     check_at(0, &range, &mut next).map_err(Problem)?;
     let mut begins = std::collections::BTreeSet::new();
+    let mut origin: Option<String> = checkpoints.first().map(|(_, cp)| cp.origin.clone());
     let end = segment::visit(dir, |i, bytes| {
         let rec = Record::read(bytes).map_err(|e| format!("entry {i} {e}"))?;
         if rec.seq != i {
@@ -78,6 +87,15 @@ pub fn verify_dir(dir: &Path, public: &[u8]) -> Result<Report, Problem> {
             ));
         }
         match &rec.entry {
+            Entry::InstanceStarted { origin: o, .. } => match &origin {
+                Some(first) if first != o => {
+                    return Err(format!(
+                        "entry {i}: an instance started as origin {o:?} on the log of origin {first:?} (one log, one origin)"
+                    ));
+                }
+                Some(_) => {}
+                None => origin = Some(o.clone()),
+            },
             Entry::Begin(_) => {
                 begins.insert(rec.seq);
             }
