@@ -49,6 +49,15 @@ fn institution() -> Handler {
                 body: Chunks::new(br#"{"detail":"13860642414 not found"}"#, 64, false),
             },
             "/v1/applicants/dies" => json(&APPLICANT[..200], 50, true),
+            // Statuses no registry lists: a code the institution's system chose.
+            "/v1/applicants/status-299" => MockResponse {
+                status: 299,
+                ..json(APPLICANT, 1 << 20, false)
+            },
+            "/v1/applicants/status-599" => MockResponse {
+                status: 599,
+                ..json(APPLICANT, 1 << 20, false)
+            },
             "/v1/applicants/late-violation" => {
                 // A long valid prefix, then an amount over the contract's max.
                 let mut body = String::from(r#"{"applicants":["#);
@@ -206,10 +215,12 @@ fn json(body: &[u8]) -> serde_json::Value {
 async fn pull_redacts_the_response_over_h1_and_h2() {
     let env = env("pull").await;
     for h2 in [false, true] {
+        // status-299: an unregistered success status goes out as 200 (regression: as written).
         for path in [
             "/v1/applicants/1",
             "/v1/applicants/bytewise",
             "/v1/applicants/gz",
+            "/v1/applicants/status-299",
         ] {
             let (status, headers, body) = fetch(&acme(&env, h2), get(&env, path)).await;
             assert_eq!(status, 200, "h2={h2} {path}");
@@ -292,6 +303,13 @@ async fn refusals_carry_a_status_and_a_reason() {
             Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
             "/v1/applicants/missing",
             404,
+            "upstream_status",
+        ),
+        // An unregistered error status goes out as its class's x00 (regression: as written).
+        (
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            "/v1/applicants/status-599",
+            500,
             "upstream_status",
         ),
     ];

@@ -46,7 +46,7 @@ pub(crate) async fn pull(
         return Err(reason.clone());
     }
     let resp = resp?;
-    let status = resp.status();
+    let status = status_as_sent(resp.status()).ok_or(Reason::UpstreamProtocol)?;
     let bodiless = parts.method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
@@ -149,4 +149,38 @@ fn institution_request(
         headers.insert(crate::headers::SLUICE_CONTRACT, v);
     }
     Ok(up)
+}
+
+/// The status a partner gets for the institution's: a registered code as it is, any other as the
+/// `x00` of its class (what RFC 9110 §15 tells a client to read it as), so the code is one of a
+/// few dozen and not one of nine hundred the institution's system could choose to say something
+/// with; `None` outside 100–599, which is no HTTP status.
+fn status_as_sent(status: StatusCode) -> Option<StatusCode> {
+    if status.canonical_reason().is_some() {
+        return Some(status);
+    }
+    match status.as_u16() / 100 {
+        1..=5 => StatusCode::from_u16(status.as_u16() / 100 * 100).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_goes_out_registered_or_as_its_class() {
+        let sent =
+            |code: u16| status_as_sent(StatusCode::from_u16(code).unwrap()).map(|s| s.as_u16());
+        for code in [200, 201, 204, 304, 404, 429, 451, 500, 503] {
+            assert_eq!(sent(code), Some(code));
+        }
+        assert_eq!(sent(299), Some(200));
+        assert_eq!(sent(250), Some(200));
+        assert_eq!(sent(499), Some(400));
+        assert_eq!(sent(599), Some(500));
+        assert_eq!(sent(600), None);
+        assert_eq!(sent(999), None);
+    }
 }
