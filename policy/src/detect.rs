@@ -16,6 +16,7 @@ use crate::mask::digits::{
     is_valid_id18,
 };
 use crate::mask::mask;
+use crate::mask::reading::as_ascii;
 use crate::rule::{Detector, MaskKind};
 
 /// Most separators tolerated inside one candidate (keeps `1 2 3 4 …` prose from merging).
@@ -86,7 +87,8 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
     // (any may be a digit, and `＠` is one of them).
     let bytes = text.as_bytes();
     let maybe_digits = digit_bound(bytes);
-    let maybe_at = || memchr::memchr2(b'@', 0xEF, bytes).is_some();
+    // `@`, or the lead byte of `＠` (EF) or of a tag `@` (F3).
+    let maybe_at = || memchr::memchr3(b'@', 0xEF, 0xF3, bytes).is_some();
     if maybe_digits < 11 && !(detectors.contains(&Detector::Email) && maybe_at()) {
         return 0;
     }
@@ -95,7 +97,7 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
     for c in text.chars() {
         if digit_value(c).is_some() {
             digit_chars += 1;
-        } else if c == '@' || c == '＠' {
+        } else if as_ascii(c) == '@' {
             at_sign = true;
         }
     }
@@ -193,8 +195,11 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
     }
 
     if want(Detector::Email) {
+        // Read as a program reads an address: tag characters and full-width forms as ASCII
+        // (one character for one, so positions stay those of `chars`).
+        let chars: Vec<char> = chars.iter().map(|&c| as_ascii(c)).collect();
         for (at, &c) in chars.iter().enumerate() {
-            if c != '@' && c != '＠' {
+            if c != '@' {
                 continue;
             }
             let local_ok = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
@@ -383,6 +388,14 @@ mod tests {
                 text.escape_unicode()
             );
         }
+        // An address spelled in tag characters or full-width forms (regression: only the
+        // full-width `＠` was read).
+        let tags: String = "ouyang.mx@163.com"
+            .chars()
+            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+            .collect();
+        assert_eq!(s(&format!("邮箱{tags}。")), "邮箱o***@163.com。");
+        assert_eq!(s("邮箱ｏｕｙａｎｇ＠１６３．ｃｏｍ"), "邮箱o***@163.com");
         // A mobile number in financial numerals, and ordinary Chinese prose with numerals.
         assert_eq!(s("电话壹叁捌陆零陆肆贰肆壹肆"), "电话138****2414");
         for text in ["二〇二四年一月十日收到一笔", "第一二三四五六七八九〇号"]

@@ -135,6 +135,17 @@ fn chinese_numeral(c: char) -> Option<u8> {
     })
 }
 
+/// The ASCII character a program reads `c` as: a tag character (U+E0020–E007E) as the ASCII it
+/// mirrors, a full-width form (U+FF01–FF5E) as its ASCII twin; anything else as itself. What
+/// the e-mail detector reads an address through.
+pub fn as_ascii(c: char) -> char {
+    match c as u32 {
+        u @ 0xE0020..=0xE007E => char::from_u32(u - 0xE0000).unwrap_or(c),
+        u @ 0xFF01..=0xFF5E => char::from_u32(u - 0xFF01 + 0x21).unwrap_or(c),
+        _ => c,
+    }
+}
+
 /// True for characters read as the ID check character `X` (tag `X` and `x` included).
 pub fn is_check_x(c: char) -> bool {
     matches!(
