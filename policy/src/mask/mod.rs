@@ -19,6 +19,19 @@ pub const REDACTED: &str = "[REDACTED]";
 /// does not look like its kind.
 pub fn mask(kind: MaskKind, value: &str, out: &mut String) -> bool {
     out.clear();
+    // What a mask keeps of a value (a surname, a city, the first and last characters) is what a
+    // reader sees: characters that render as nothing are dropped first, so that none rides out
+    // on a kept part — a tag character spells ASCII to a program.
+    let visible: String;
+    let value = if value.is_ascii() || !value.chars().any(reading::renders_as_nothing) {
+        value
+    } else {
+        visible = value
+            .chars()
+            .filter(|&c| !reading::renders_as_nothing(c))
+            .collect();
+        &visible
+    };
     match kind {
         MaskKind::Mobile => {
             let Some(d) = canonical_digits(value) else {
@@ -99,6 +112,40 @@ mod tests {
     fn m(kind: MaskKind, v: &str) -> Option<String> {
         let mut out = String::new();
         mask(kind, v, &mut out).then_some(out)
+    }
+
+    /// A mask kept the leading or trailing characters of a value as they were, invisible ones
+    /// included: tag characters (ASCII to a program, nothing on screen) rode out on a kept
+    /// surname or on `partial`'s first characters. They are dropped before any mask now.
+    #[test]
+    fn no_invisible_character_rides_out_on_a_kept_part() {
+        let tags = |s: &str| -> String {
+            s.chars()
+                .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+                .collect()
+        };
+        let hidden = tags("110105194912310021");
+        assert_eq!(
+            m(MaskKind::Name, &format!("{}张三", tags("ab"))).as_deref(),
+            Some("张*")
+        );
+        let partial = MaskKind::Partial { first: 3, last: 4 };
+        assert_eq!(
+            m(partial, &format!("{hidden}6222020000000005645")).as_deref(),
+            Some("622************5645")
+        );
+        assert_eq!(
+            m(partial, &format!("6222020000000005645\u{200B}{hidden}")).as_deref(),
+            Some("622************5645")
+        );
+        assert_eq!(
+            m(
+                MaskKind::Address,
+                &format!("上海市{hidden}浦东新区张江路1号")
+            )
+            .as_deref(),
+            m(MaskKind::Address, "上海市浦东新区张江路1号").as_deref()
+        );
     }
 
     #[test]

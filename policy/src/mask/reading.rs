@@ -48,12 +48,17 @@ pub fn is_separator(c: char) -> bool {
     )
 }
 
-/// True for characters that render as nothing and so must not split a number: format
-/// characters (`Cf`) and the other default ignorable code points (Unicode's
-/// `Default_Ignorable_Code_Point`) — but not the tag digits and tag `X`/`x`, which are read as
-/// what they mirror ([`digit_value`], [`is_check_x`]).
+/// True for characters that render as nothing and so must not split a number
+/// ([`renders_as_nothing`]) — but not the tag digits and tag `X`/`x`, which are read as what
+/// they mirror ([`digit_value`], [`is_check_x`]).
 pub fn is_invisible(c: char) -> bool {
-    if c.is_ascii() || digit_value(c).is_some() || is_check_x(c) {
+    renders_as_nothing(c) && digit_value(c).is_none() && !is_check_x(c)
+}
+
+/// True for characters a screen shows nothing for: format characters (`Cf`, tags among them)
+/// and the other default ignorable code points (Unicode's `Default_Ignorable_Code_Point`).
+pub fn renders_as_nothing(c: char) -> bool {
+    if c.is_ascii() {
         return false;
     }
     matches!(
