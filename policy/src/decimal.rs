@@ -24,6 +24,64 @@ pub struct Decimal {
     exponent: i64,
 }
 
+/// A number lexeme cut into its parts by the RFC 8259 grammar: what [`Decimal::parse_reusing`]
+/// reads the value from and [`readable_as_written`] reads the spelling from.
+struct Lexeme<'a> {
+    negative: bool,
+    /// The integer digits (no leading zero but for `0` itself).
+    int: &'a [u8],
+    /// The fraction's digits; empty without a point.
+    frac: &'a [u8],
+    /// The exponent's sign (`true`: negative) and digits, if there is one.
+    exp: Option<(bool, &'a [u8])>,
+}
+
+impl<'a> Lexeme<'a> {
+    /// `None` if `lexeme` is not an RFC 8259 number.
+    fn split(lexeme: &'a [u8]) -> Option<Self> {
+        let digits_from = |i: usize| {
+            lexeme[i..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(lexeme.len(), |n| i + n)
+        };
+        let negative = lexeme.first() == Some(&b'-');
+        let int_start = usize::from(negative);
+        let mut i = digits_from(int_start);
+        let int = &lexeme[int_start..i];
+        if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
+            return None;
+        }
+        let mut frac: &[u8] = &[];
+        if lexeme.get(i) == Some(&b'.') {
+            let end = digits_from(i + 1);
+            frac = &lexeme[i + 1..end];
+            if frac.is_empty() {
+                return None;
+            }
+            i = end;
+        }
+        let mut exp = None;
+        if matches!(lexeme.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            let exp_negative = lexeme.get(i) == Some(&b'-');
+            i += usize::from(matches!(lexeme.get(i), Some(b'+' | b'-')));
+            let end = digits_from(i);
+            if end == i {
+                return None;
+            }
+            exp = Some((exp_negative, &lexeme[i..end]));
+            i = end;
+        }
+        (i == lexeme.len()).then_some(Self {
+            negative,
+            int,
+            frac,
+            exp,
+        })
+    }
+}
+
 impl Decimal {
     /// Parses a JSON number lexeme (RFC 8259 grammar). `None` if it is not one.
     pub fn parse(lexeme: &[u8]) -> Option<Self> {
@@ -33,61 +91,19 @@ impl Decimal {
     /// [`parse`](Self::parse), keeping the digits in `buf`'s allocation (get it back with
     /// [`into_buffer`](Self::into_buffer)): a caller comparing many numbers allocates once.
     pub fn parse_reusing(lexeme: &[u8], mut buf: Vec<u8>) -> Option<Self> {
-        let mut i = 0;
-        let negative = lexeme.first() == Some(&b'-');
-        if negative {
-            i += 1;
-        }
-        let int_start = i;
-        while i < lexeme.len() && lexeme[i].is_ascii_digit() {
-            i += 1;
-        }
-        let int = &lexeme[int_start..i];
-        if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
-            return None;
-        }
-        let mut frac: &[u8] = &[];
-        if lexeme.get(i) == Some(&b'.') {
-            let start = i + 1;
-            i = start;
-            while i < lexeme.len() && lexeme[i].is_ascii_digit() {
-                i += 1;
-            }
-            frac = &lexeme[start..i];
-            if frac.is_empty() {
-                return None;
-            }
-        }
-        let mut exp: i64 = 0;
-        if matches!(lexeme.get(i), Some(b'e' | b'E')) {
-            i += 1;
-            let exp_negative = match lexeme.get(i) {
-                Some(b'-') => {
-                    i += 1;
-                    true
-                }
-                Some(b'+') => {
-                    i += 1;
-                    false
-                }
-                _ => false,
-            };
-            let start = i;
-            while i < lexeme.len() && lexeme[i].is_ascii_digit() {
-                // Saturate: an exponent beyond ±10^15 is as good as infinite for comparison.
-                exp = (exp * 10 + i64::from(lexeme[i] - b'0')).min(1_000_000_000_000_000);
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
-            if exp_negative {
-                exp = -exp;
-            }
-        }
-        if i != lexeme.len() {
-            return None;
-        }
+        let Lexeme {
+            negative,
+            int,
+            frac,
+            exp,
+        } = Lexeme::split(lexeme)?;
+        let exp = exp.map_or(0, |(exp_negative, digits)| {
+            // Saturate: an exponent beyond ±10^15 is as good as infinite for comparison.
+            let e = digits.iter().fold(0i64, |e, &d| {
+                (e * 10 + i64::from(d - b'0')).min(1_000_000_000_000_000)
+            });
+            if exp_negative { -e } else { e }
+        });
         buf.clear();
         buf.extend(int.iter().chain(frac).map(|d| d - b'0'));
         let mut all = buf;
@@ -146,53 +162,23 @@ const MAX_EXPONENT_DIGITS: usize = 3;
 /// non-zero digit to the last digit written, trailing zeros included — zero counts the digits
 /// after its point), at most three exponent digits, and a decimal exponent within binary64's
 /// (`-307..=308`). `lexeme` is a number its caller has read as one (what this says of anything
-/// else is not specified). No allocation, and one test for the usual short number: it runs on
-/// every kept number.
+/// else is not specified; the grammar is [`Lexeme::split`]'s). No allocation, and one test for
+/// the usual short number: it runs on every kept number.
 pub fn readable_as_written(lexeme: &[u8]) -> bool {
     debug_assert!(Decimal::parse(lexeme).is_some(), "not a number");
     // At most 17 bytes and no exponent: at most 17 digits, and an integer that short fits i64.
     if lexeme.len() <= MAX_SIGNIFICANT_DIGITS && !lexeme.iter().any(|&b| b | 0x20 == b'e') {
         return true;
     }
-    let digits_from = |i: usize| {
-        lexeme[i..]
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .map_or(lexeme.len(), |n| i + n)
+    let Some(Lexeme {
+        negative,
+        int,
+        frac,
+        exp: exponent,
+    }) = Lexeme::split(lexeme)
+    else {
+        return false;
     };
-    let negative = lexeme.first() == Some(&b'-');
-    let int_start = usize::from(negative);
-    let int_end = digits_from(int_start);
-    let int = &lexeme[int_start..int_end];
-    if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
-        return false;
-    }
-    let mut i = int_end;
-    let mut frac: &[u8] = &[];
-    if lexeme.get(i) == Some(&b'.') {
-        let end = digits_from(i + 1);
-        frac = &lexeme[i + 1..end];
-        if frac.is_empty() {
-            return false;
-        }
-        i = end;
-    }
-    let mut exponent: Option<(bool, &[u8])> = None;
-    if matches!(lexeme.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        let sign = matches!(lexeme.get(i), Some(b'+' | b'-'));
-        let exp_negative = lexeme.get(i) == Some(&b'-');
-        i += usize::from(sign);
-        let end = digits_from(i);
-        if end == i {
-            return false;
-        }
-        exponent = Some((exp_negative, &lexeme[i..end]));
-        i = end;
-    }
-    if i != lexeme.len() {
-        return false;
-    }
     if exponent.is_none() && frac.is_empty() {
         // An integer: at most 20 digits fit u64, so the value fits u128.
         if int.len() > 20 {

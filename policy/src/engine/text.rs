@@ -52,13 +52,12 @@ pub(crate) fn check_keep(
         let Some(value) = Decimal::parse_reusing(lexeme, std::mem::take(digits)) else {
             return Err(V::TypeMismatch);
         };
-        if !crate::decimal::readable_as_written(lexeme) {
-            *digits = value.into_buffer();
-            return Err(V::NumberRange);
-        }
         let low = k.min.as_ref().is_some_and(|(m, _)| &value < m);
         let high = k.max.as_ref().is_some_and(|(m, _)| &value > m);
         *digits = value.into_buffer();
+        if !crate::decimal::readable_as_written(lexeme) {
+            return Err(V::NumberRange);
+        }
         if low || high {
             return Err(V::OutOfRange);
         }
