@@ -201,24 +201,14 @@ pub fn ledger_key_matches(
 /// recorded (`keys.loaded`). A ledger that does not exist yet passes, and so does one that
 /// recorded no keys.
 pub fn ledger_recorded_matches(config: &Config, subject_master: &[u8]) -> Result<(), StartError> {
-    use crate::ledger::Entry;
+    use crate::ledger::read;
     let dir = &config.ledger.dir;
     if crate::ledger::segment::list(dir).is_empty() {
         return Ok(());
     }
-    let (mut origin, mut last) = (None, None);
-    crate::ledger::read::for_each_entry(dir, |r, _| {
-        match &r.entry {
-            Entry::KeysLoaded(k) => last = Some((r.seq, k.subject)),
-            Entry::InstanceStarted { origin: o, .. } if origin.is_none() => {
-                origin = Some(o.clone());
-            }
-            _ => {}
-        }
-        Ok(())
-    })
-    .map_err(|e| StartError::Ledger(format!("{}: {e}", dir.display())))?;
-    if let Some(origin) = origin.filter(|o| *o != config.ledger.origin) {
+    let unreadable = |e: String| StartError::Ledger(format!("{}: {e}", dir.display()));
+    let origin = read::origin(dir).map_err(unreadable)?;
+    if !origin.is_empty() && origin != config.ledger.origin {
         return Err(StartError::Ledger(format!(
             "{}: ledger.origin: {:?} is not the origin of the ledger in {} ({origin:?}); expected the origin that ledger was created with, or a new ledger directory",
             config.file.display(),
@@ -227,8 +217,8 @@ pub fn ledger_recorded_matches(config: &Config, subject_master: &[u8]) -> Result
         )));
     }
     let check = crate::ledger::keycheck::check_value(subject_master);
-    match last {
-        Some((at, had)) if had != check => Err(StartError::Ledger(format!(
+    match read::subject_key_checks(dir).map_err(unreadable)?.last() {
+        Some(&(at, had)) if had != check => Err(StartError::Ledger(format!(
             "{}: keys.subject_key: {} is not the subject key of the ledger in {} (check value {}…, the ledger's {}… at entry {at}); expected the key that ledger's subject hashes were made with, or a new ledger directory and origin",
             config.file.display(),
             config.subject_key.display(),

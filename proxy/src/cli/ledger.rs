@@ -444,17 +444,13 @@ pub(crate) fn run(cmd: LedgerCommand) -> Result<(), Failure> {
             // A key file that is not the log's subject key would match nothing: refused, not
             // answered with "no disclosure".
             if let Some(check) = key_check {
-                let mut recorded = Vec::new();
-                let read = read::for_each_entry(&dir, |r, _| {
-                    if let sluice::ledger::Entry::KeysLoaded(k) = &r.entry {
-                        recorded.push((r.seq, k.subject));
+                let recorded = match read::subject_key_checks(&dir) {
+                    Ok(recorded) => recorded,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Err(Failure::Failed);
                     }
-                    Ok(())
-                });
-                if let Err(e) = read {
-                    eprintln!("{e}");
-                    return Err(Failure::Failed);
-                }
+                };
                 let origin = dir.display().to_string();
                 if let Err(e) = sluice::ledger::keycheck::subject_key_of(&check, &recorded, &origin)
                 {

@@ -41,6 +41,18 @@ pub fn for_each_entry(
     Ok(end.entries)
 }
 
+/// The subject key check values the log recorded (`keys.loaded`), with their entries, in order.
+pub fn subject_key_checks(dir: &Path) -> Result<Vec<(u64, [u8; 32])>, String> {
+    let mut recorded = Vec::new();
+    for_each_entry(dir, |r, _| {
+        if let Entry::KeysLoaded(k) = &r.entry {
+            recorded.push((r.seq, k.subject));
+        }
+        Ok(())
+    })?;
+    Ok(recorded)
+}
+
 /// The origin the log's first `instance.started` entry names (empty if there is none).
 pub fn origin(dir: &Path) -> Result<String, String> {
     // Stops at the first one: it opens the log.

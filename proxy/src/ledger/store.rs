@@ -233,19 +233,17 @@ impl Ledger {
                 opts.origin
             )));
         }
-        if let (Some(want), Some((at, had))) = (keys, last_keys)
-            && want.subject != had.subject
-        {
-            return Err(LedgerError::NotThisLedger(format!(
-                "the subject key (check value {}…) is not the one this ledger's subject hashes were made with (check value {}…, entry {at}): give the ledger its key back, or rotate by starting a new ledger directory ([ledger] dir) for the new key and keep this one, with its key, for `sluice ledger query`",
-                super::keycheck::short(&want.subject),
-                super::keycheck::short(&had.subject),
-            )));
-        }
-        if let (Some(want), Some((at, had))) = (keys, last_keys)
-            && want.pseudonym != had.pseudonym
-        {
-            recovery.pseudonym_key_changed_since = Some(at);
+        if let (Some(want), Some((at, had))) = (keys, last_keys) {
+            if want.subject != had.subject {
+                return Err(LedgerError::NotThisLedger(format!(
+                    "the subject key (check value {}…) is not the one this ledger's subject hashes were made with (check value {}…, entry {at}): give the ledger its key back, or rotate by starting a new ledger directory ([ledger] dir) for the new key and keep this one, with its key, for `sluice ledger query`",
+                    super::keycheck::short(&want.subject),
+                    super::keycheck::short(&had.subject),
+                )));
+            }
+            if want.pseudonym != had.pseudonym {
+                recovery.pseudonym_key_changed_since = Some(at);
+            }
         }
         let file = OpenOptions::new()
             .create(true)
