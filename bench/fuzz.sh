@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the engine, the policy reader and the ledger reader (tests/fuzz),
-# each target for SECONDS (default 600), two at a time on a 2-core machine. Not run by CI.
+# Coverage-guided fuzzing of the engine (and of the XML engine against a DOM reference), the policy
+# reader and the ledger reader (tests/fuzz), each target for SECONDS (default 600), two at a time
+# on a 2-core machine. Not run by CI.
 #
 #   bench/fuzz.sh [SECONDS]
 #
@@ -19,7 +20,8 @@ bin=tests/fuzz/target/x86_64-unknown-linux-gnu/release
 corpus=target/fuzz-corpus
 mkdir -p target/fuzz-artifacts
 suite=tests/corpora/JSONTestSuite/test_parsing
-for t in engine_split engine_model policy_load ledger_segment; do mkdir -p "$corpus/$t"; done
+targets="engine_split engine_model policy_load ledger_segment xml_model"
+for t in $targets; do mkdir -p "$corpus/$t"; done
 if [ -d "$suite" ]; then
   for t in engine_split engine_model; do cp -n "$suite"/*.json "$corpus/$t/" 2>/dev/null || true; done
 fi
@@ -31,16 +33,25 @@ printf '\x03\x30%s' 'a=1&d=%E5%BC%A0&z=x+y&e=%41' >"$corpus/engine_split/seed-fo
 printf '\x04\x90%s' '<?xml version="1.0"?><r xmlns:p="urn:x"><a>1&amp;2</a><d p:x="1"><y/></d><z><![CDATA[c]]></z></r>' \
   >"$corpus/engine_split/seed-xml"
 
+# xml_model (the XML engine against a DOM reference) starts from documents of its contract's shape.
+printf '\x80%s' '<?xml version="1.0"?><r xmlns="urn:n"><keep>a&amp;b</keep><name>x</name><mobile>13812345678</mobile><note>call 13812345678</note><secret>x</secret><grp><item a="1" b="2"><v>z</v><w>q</w></item><item/></grp><other>o</other></r>' \
+  >"$corpus/xml_model/seed-shape"
+printf '\x40%s' '<p:r xmlns:p="urn:n" xmlns:q="urn:q"><p:keep><![CDATA[<x>]]>t</p:keep><q:keep>no</q:keep><p:grp><p:item p:a="no" a="yes"><!-- c --><p:v>&#x5F20;</p:v></p:item></p:grp></p:r>' \
+  >"$corpus/xml_model/seed-prefixes"
+
 run() {
   local t=$1
-  "$bin/$t" "$corpus/$t" -max_total_time="$secs" -print_final_stats=1 \
+  local dict=()
+  [ "$t" = xml_model ] && dict=(-dict=tests/fuzz/xml.dict)
+  "$bin/$t" "$corpus/$t" "${dict[@]}" -max_total_time="$secs" -print_final_stats=1 \
     -artifact_prefix="target/fuzz-artifacts/$t-" >"target/fuzz-$t.log" 2>&1 || true
 }
 run engine_split & run engine_model & wait
 run policy_load & run ledger_segment & wait
+run xml_model
 
 printf '%-16s %12s %10s %8s %s\n' target executions exec/s "cov" findings
-for t in engine_split engine_model policy_load ledger_segment; do
+for t in $targets; do
   log="target/fuzz-$t.log"
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
   rate=$(( ${execs:-0} / secs ))

@@ -637,3 +637,34 @@ fn quotes_and_empty_element_forms_go_out_in_one_spelling() {
     assert_eq!(a, b);
     assert!(a.contains("<doc:Dbtr></doc:Dbtr>"), "{a}");
 }
+
+/// A CDATA section or a comment is character data like any other: a character XML does not
+/// allow (NUL, other controls, U+FFFE) is refused there too. Both were read as UTF-8 only, so a
+/// kept leaf's CDATA carried NULs and controls to the partner — malformed XML its parser refuses
+/// or, reading C strings, cuts short — and a comment held what no XML parser reads.
+#[test]
+fn a_cdata_section_or_comment_carries_no_character_xml_forbids() {
+    let d = doc(PMT);
+    for bad in ["\u{0}", "\u{1}", "\u{1B}", "\u{7}", "\u{FFFE}", "\u{FFFF}"] {
+        for input in [
+            d.replace("<PmtInfId>P1", &format!("<PmtInfId><![CDATA[P{bad}1]]>")),
+            d.replace("<Rmt>call 138", &format!("<Rmt><![CDATA[138{bad}]]>")),
+            d.replace(
+                "</PmtInf>",
+                &format!("<Raw><a><![CDATA[{bad}]]></a></Raw></PmtInf>"),
+            ),
+            d.replace("<GrpHdr>", &format!("<!-- {bad} --><GrpHdr>")),
+            d.replace("<Secret>s", &format!("<Secret><![CDATA[{bad}]]>")),
+        ] {
+            let got = xml(&input).expect_err(&input);
+            assert!(got.starts_with("control_character"), "{input:?}: {got}");
+        }
+    }
+    // Tab, line ends and every other character go out as written.
+    let ok = d.replace("<PmtInfId>P1", "<PmtInfId><![CDATA[P\t\r\n张\u{10000}]]>1");
+    assert!(
+        xml(&ok)
+            .unwrap()
+            .contains("<![CDATA[P\t\r\n张\u{10000}]]>1")
+    );
+}

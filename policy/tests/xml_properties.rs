@@ -405,3 +405,26 @@ proptest! {
         prop_assert_eq!(run_cfg(config(&p, Format::Xml), body.as_bytes(), &at), whole);
     }
 }
+
+/// The DOM reference of the `xml_model` fuzz target (`support::xml_model`) over a small corpus,
+/// cut at every byte: the seeds the fuzzer starts from and what it found.
+#[test]
+fn the_engine_reads_documents_as_a_dom_parser_does() {
+    let p = support::xml_model::differential_policy();
+    let corpus: &[&[u8]] = &[
+        r#"<?xml version="1.0"?><r xmlns="urn:n"><keep>a&amp;b</keep><name>张三</name><mobile>13812345678</mobile><note>call 13812345678</note><secret>x</secret><grp><item a="1" b="2"><v>z</v><w>q</w></item><item/></grp><other>o</other></r>"#.as_bytes(),
+        br#"<p:r xmlns:p="urn:n" xmlns:q="urn:q"><p:keep><![CDATA[<x>]]>t</p:keep><q:keep>no</q:keep><p:grp><p:item p:a="no" a="yes"><!-- c --><p:v>&#x5F20;</p:v></p:item></p:grp></p:r>"#,
+        br#"<r xmlns="urn:n"><keep>1</keep><keep>2</keep></r>"#,
+        br#"<r xmlns="urn:n"><keep><b/></keep></r>"#,
+        br#"<x:r xmlns:x="urn:other"><keep/></x:r>"#,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<r xmlns=\"urn:n\">\n  <name>欧阳娜娜</name>\n  <grp xmlns:n=\"urn:n\"><n:item a=\"&lt;&#9;\"><v xmlns=\"\">x</v><n:v> </n:v></n:item></grp>\n</r>\n".as_bytes(),
+        // Found by the fuzzer: NULs in a kept leaf's CDATA section went out.
+        b"<p:r xmlns:p=\"urn:n\"><p:keep><![CDATA[\0\0<x>]]>t</p:keep></p:r>",
+        b"<r xmlns=\"urn:n\"><!-- \x01 --><keep>k</keep></r>",
+    ];
+    for doc in corpus {
+        for cut in 0..=doc.len() {
+            support::xml_model::differential(&p, doc, cut);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod model;
+pub mod xml_model;
 
 use std::sync::Arc;
 

@@ -162,6 +162,16 @@ fn xml_chars(bytes: &[u8]) -> bool {
         })
 }
 
+/// The text of a CDATA section or a comment as read: UTF-8 holding only characters XML allows
+/// (no reference is markup there, so nothing is decoded).
+pub(crate) fn chars(raw: &[u8]) -> Result<&str, V> {
+    let text = std::str::from_utf8(raw).map_err(|_| V::InvalidUtf8)?;
+    if !xml_chars(raw) {
+        return Err(V::ControlCharacter);
+    }
+    Ok(text)
+}
+
 /// Bytes after which text is not plain ASCII to copy as it is: a reference (`&`), `<`, a `]`
 /// (which may start `]]>`), a control character other than tab, LF and CR, and any non-ASCII
 /// byte (UTF-8 to check, and U+FFFE or U+FFFF to refuse).

@@ -245,8 +245,7 @@ impl XmlRedactor {
                     return fail(self, V::InvalidXml);
                 };
                 let target = top.target;
-                let text =
-                    std::str::from_utf8(content).map_err(|_| self.violation(V::InvalidUtf8, at))?;
+                let text = markup::chars(content).map_err(|k| self.violation(k, at))?;
                 match target {
                     Target::Leaf(_) => {
                         self.leaf_raw.extend_from_slice(t);
@@ -271,7 +270,7 @@ impl XmlRedactor {
                 if content.windows(2).any(|w| w == b"--") || content.ends_with(b"-") {
                     return fail(self, V::InvalidXml);
                 }
-                std::str::from_utf8(content).map_err(|_| self.violation(V::InvalidUtf8, at))?;
+                markup::chars(content).map_err(|k| self.violation(k, at))?;
                 Ok(())
             }
             Kind::Pi => {
