@@ -3,8 +3,9 @@
 //! A remark such as `客户补充：身份证 310115 19751103 008X，备用卡 6222 0293 6536 8615 645` is
 //! kept, but the identifiers in it are masked in place. The scanner works on the decoded string
 //! (so `\u0031\u0033…` escapes are already gone) and reads through the spellings people and
-//! systems use: full-width and compatibility digits, separators between digit groups, zero-width
-//! characters, `×` for the check character. A run of digit groups is split into candidates at
+//! systems use: every script's digits, gaps of separators between digit groups (`110105 -
+//! 19491231`), characters that render as nothing (zero-width and control characters), `×` for
+//! the check character. A run of digit groups is split into candidates at
 //! group boundaries, so two numbers separated by a space are two findings, not one 22-digit miss.
 //!
 //! Confidence rules: an 18-character ID needs its GB 11643 check character and a real birth date;
@@ -19,8 +20,11 @@ use crate::mask::mask;
 use crate::mask::reading::as_ascii;
 use crate::rule::{Detector, MaskKind};
 
-/// Most separators tolerated inside one candidate (keeps `1 2 3 4 …` prose from merging).
+/// Most gaps tolerated inside one candidate (keeps `1 2 3 4 …` prose from merging).
 const MAX_SEPARATORS: usize = 6;
+
+/// Most separator characters in one gap between digit groups (` - ` is three).
+const MAX_GAP: usize = 3;
 
 #[derive(Debug, Clone, Copy)]
 struct Group {
@@ -108,7 +112,7 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
     let mut replacements: Vec<(usize, usize, String)> = Vec::new();
     let want = |d: Detector| detectors.contains(&d);
 
-    // Digit runs: groups of digits separated by at most one separator (or invisible chars).
+    // Digit runs: groups of digits with short gaps of separators (and invisible chars) between.
     let mut i = 0;
     let mut digits = String::new();
     while i < chars.len() {
@@ -147,14 +151,25 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
             if digits.ends_with('X') {
                 break;
             }
-            // One separator between groups, then another digit.
-            if j + 1 < chars.len()
-                && is_separator(chars[j])
-                && digit_value(chars[j + 1]).is_some()
+            // A gap between groups — a few separators (` - `), with anything that renders as
+            // nothing among them — then another digit.
+            let mut k = j;
+            let mut gap = 0;
+            while k < chars.len() && gap <= MAX_GAP {
+                if is_separator(chars[k]) {
+                    gap += 1;
+                } else if !is_invisible(chars[k]) {
+                    break;
+                }
+                k += 1;
+            }
+            if (1..=MAX_GAP).contains(&gap)
+                && k < chars.len()
+                && digit_value(chars[k]).is_some()
                 && seps < MAX_SEPARATORS
             {
                 seps += 1;
-                j += 1;
+                j = k;
                 continue;
             }
             break;
@@ -346,6 +361,42 @@ mod tests {
     /// program), split by U+180E or a variation selector, in Arabic-Indic, Devanagari or Thai
     /// digits, or in Chinese numerals. Digits and invisible characters are now Unicode's
     /// classes (`mask::reading`); each spelling is found and masked.
+    /// Regression: a control character (NUL, BEL, ESC, DEL, a C1 control) splitting the digits
+    /// renders as nothing and a program stripping non-printables reads the number, yet it ended
+    /// the run; a thin or narrow no-break space (the standard digit-group separators), a tab, a
+    /// line break, an en dash, ` - `, or an invisible character next to a separator ended it too.
+    #[test]
+    fn identifiers_split_by_controls_or_any_spelling_of_a_gap_are_found() {
+        let cases = [
+            "1101051949\u{0}1231002X",
+            "1101051949\u{7}1231002X",
+            "110105\u{1B}19491231\u{7F}002X",
+            "1101051949\u{9F}1231002X",
+            "110105\u{2009}19491231\u{2009}002X",
+            "110105\u{202F}19491231\u{202F}002X",
+            "110105\t19491231\n002X",
+            "110105\u{2013}19491231\u{2013}002X",
+            "110105 - 19491231 - 002X",
+            "110105 \u{200B}19491231\u{200B} 002X",
+            "110105\u{3000}\u{3000}19491231 002X",
+        ];
+        for spelled in cases {
+            let text = format!("备注{spelled}。");
+            assert_eq!(
+                s(&text),
+                "备注110105********002X。",
+                "{}",
+                text.escape_unicode()
+            );
+        }
+        let mobile = "call 138\u{0}1234\u{1}5678 now";
+        assert_eq!(s(mobile), "call 138****5678 now");
+        // Four separators in a row are not a gap inside one number; prose still is not merged.
+        let far = "1101051949 -  - 1231002X";
+        assert_eq!(s(far), far);
+        assert_eq!(s("1 2 3 4 5 6 7 8 9 0 1"), "1 2 3 4 5 6 7 8 9 0 1");
+    }
+
     #[test]
     fn identifiers_in_any_script_or_invisible_spelling_are_found() {
         let id = "11010519491231002X";

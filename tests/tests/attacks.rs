@@ -362,6 +362,16 @@ fn pull_cases() -> Vec<PullCase> {
             Served,
         ),
         pull(
+            "control characters between the digits of a remark (BEL, a C1 control)",
+            a(r#""remarks":"身份证1101051949\u00071231\u009f002X""#),
+            Served,
+        ),
+        pull(
+            "thin spaces and a spaced dash between digit groups of a remark",
+            a("\"remarks\":\"身份证110105\u{2009}19491231 - 002X\""),
+            Served,
+        ),
+        pull(
             "escaped digits in a remark",
             a(
                 r#""remarks":"\u0031\u0031\u0030\u0031\u0030\u0035\u0031\u0039\u0034\u0039\u0031\u0032\u0033\u0031\u0030\u0030\u0032X""#,

@@ -23,7 +23,8 @@ pub fn mask(kind: MaskKind, value: &str, out: &mut String) -> bool {
     // reader sees: characters that render as nothing are dropped first, so that none rides out
     // on a kept part — a tag character spells ASCII to a program.
     let visible: String;
-    let value = if value.is_ascii() || !value.chars().any(reading::renders_as_nothing) {
+    let printable = |b: u8| (0x20..0x7F).contains(&b);
+    let value = if value.bytes().all(printable) || !value.chars().any(reading::renders_as_nothing) {
         value
     } else {
         visible = value

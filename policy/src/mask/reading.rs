@@ -14,38 +14,31 @@
 //!   value is its place in its run of ten), the compatibility digits NFKC folds to one (①,
 //!   superscripts), a tag digit (U+E0030–E0039), or a Chinese numeral (〇零一壹二贰貳三叁參四肆
 //!   五伍六陆陸七柒八捌九玖, and the Suzhou numerals 〡–〩);
-//! - **invisible** is any format character (`Cf`: zero-width spaces and joiners, bidirectional
-//!   controls, the soft hyphen, tags other than tag digits and `X`) and the other default
-//!   ignorable code points (variation selectors, Hangul fillers, U+034F, U+17B4–17B5,
-//!   U+180B–180F);
-//! - a **separator** is the visible punctuation people put between digit groups.
+//! - **invisible** is any control character other than white space (NUL, BEL, ESC, DEL, the C1
+//!   controls: a screen shows nothing, a program stripping non-printables reads through them),
+//!   any format character (`Cf`: zero-width spaces and joiners, bidirectional controls, the soft
+//!   hyphen, tags other than tag digits and `X`) and the other default ignorable code points
+//!   (variation selectors, Hangul fillers, U+034F, U+17B4–17B5, U+180B–180F);
+//! - a **separator** is what people put between digit groups: white space of any width (thin
+//!   and narrow no-break spaces are the standard digit-group separators), dashes (`Pd`), dots,
+//!   slashes and underscores.
 //!
 //! General categories come from `unicode-properties` (unicode-rs, the tables of the current
 //! Unicode version).
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-/// True for characters that may stand between digit groups: ASCII and full-width spaces,
-/// hyphens, dots, slashes and underscores.
+/// True for characters that may stand between digit groups: white space of any width (the thin
+/// and narrow no-break spaces are the standard digit-group separators; a tab or a line break is
+/// still a gap a reader reads a number across), dashes (`Pd`, and the minus sign), and dots,
+/// slashes and underscores, ASCII or full-width.
 pub fn is_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '-'
-            | '.'
-            | '_'
-            | '/'
-            | '\u{3000}'
-            | '\u{FF0D}'
-            | '\u{FF0E}'
-            | '\u{FF0F}'
-            | '\u{FF3F}'
-            | '\u{2010}'
-            | '\u{2011}'
-            | '\u{2012}'
-            | '\u{2013}'
-            | '\u{2014}'
-            | '\u{00A0}'
-    )
+    match c {
+        '-' | '.' | '_' | '/' => true,
+        _ if c.is_ascii() => c.is_ascii_whitespace() || c == '\u{0B}',
+        '\u{FF0E}' | '\u{FF0F}' | '\u{FF3F}' | '\u{2212}' => true,
+        _ => c.is_whitespace() || c.general_category() == GeneralCategory::DashPunctuation,
+    }
 }
 
 /// True for characters that render as nothing and so must not split a number
@@ -55,9 +48,13 @@ pub fn is_invisible(c: char) -> bool {
     renders_as_nothing(c) && digit_value(c).is_none() && !is_check_x(c)
 }
 
-/// True for characters a screen shows nothing for: format characters (`Cf`, tags among them)
-/// and the other default ignorable code points (Unicode's `Default_Ignorable_Code_Point`).
+/// True for characters a screen shows nothing for: control characters other than white space
+/// (NUL, BEL, ESC, DEL, the C1 controls), format characters (`Cf`, tags among them) and the
+/// other default ignorable code points (Unicode's `Default_Ignorable_Code_Point`).
 pub fn renders_as_nothing(c: char) -> bool {
+    if c.is_control() {
+        return !c.is_whitespace();
+    }
     if c.is_ascii() {
         return false;
     }
@@ -206,11 +203,35 @@ mod tests {
             '\u{E007F}',
             '\u{E0100}',
             '\u{061C}',
+            '\u{0}',
+            '\u{7}',
+            '\u{1B}',
+            '\u{7F}',
+            '\u{9F}',
         ] {
             assert!(is_invisible(c), "U+{:04X}", c as u32);
         }
-        for c in ['a', '1', ' ', '张', '-', '\u{3000}', '\u{1F600}'] {
+        for c in [
+            'a',
+            '1',
+            ' ',
+            '\t',
+            '\n',
+            '\u{85}',
+            '张',
+            '-',
+            '\u{3000}',
+            '\u{1F600}',
+        ] {
             assert!(!is_invisible(c), "{c:?}");
+        }
+        for c in [
+            ' ', '\t', '\n', '\u{2009}', '\u{202F}', '\u{2013}', '\u{2212}', '\u{FF0D}',
+        ] {
+            assert!(is_separator(c), "U+{:04X}", c as u32);
+        }
+        for c in ['a', ',', '\u{FF0C}', '\u{B7}', '张', '\u{0}'] {
+            assert!(!is_separator(c), "{c:?}");
         }
         assert!(is_check_x('\u{E0058}'));
     }
