@@ -668,3 +668,31 @@ fn a_cdata_section_or_comment_carries_no_character_xml_forbids() {
             .contains("<![CDATA[P\t\r\n张\u{10000}]]>1")
     );
 }
+
+/// A value is what an XML parser hands over: a line end (CR LF, or a CR alone, in text or a CDATA
+/// section) is one LF, and a tab or line end in an attribute value a space (XML 1.0 §2.11,
+/// §3.3.3). The engine hashed, masked and checked the bytes as written, so a value written with
+/// CR LF got another pseudonym than the same value as the partner's parser reads it.
+#[test]
+fn a_value_is_read_with_line_ends_and_attribute_white_space_as_an_xml_parser_reads_it() {
+    let p = policy_with(
+        "[namespaces]\nn = \"urn:n\"",
+        "",
+        r#""/n:r/n:h" = "hash"
+"/n:r/n:h/@a" = "hash""#,
+    );
+    let read = filtered(&p, "<r xmlns=\"urn:n\"><h a=\"x y z\">a\nb\nc</h></r>");
+    for written in [
+        "<r xmlns=\"urn:n\"><h a=\"x\ty\nz\">a\r\nb\rc</h></r>",
+        "<r xmlns=\"urn:n\"><h a=\"x\r\ny\rz\">a\r\n<![CDATA[b\r]]>c</h></r>",
+        "<r xmlns=\"urn:n\"><h a=\"x&#32;y z\"><![CDATA[a\r\nb\rc]]></h></r>",
+    ] {
+        assert_eq!(filtered(&p, written), read, "{written:?}");
+    }
+    // A character reference is the character it names: `&#13;` stays a CR.
+    let cr = filtered(
+        &p,
+        "<r xmlns=\"urn:n\"><h a=\"x&#9;y z\">a&#13;\nb\nc</h></r>",
+    );
+    assert_ne!(cr, read);
+}

@@ -76,13 +76,38 @@ fn scan_qname(t: &[u8], i: usize) -> (usize, bool) {
     let name = &t[i..j];
     let qname = match (name.first(), name.last()) {
         (Some(&first), Some(&last)) => {
+            let (_, local) = split_qname(name);
             name_start(first)
                 && (colons == 0 || colons == 1 && first != b':' && last != b':')
-                && (ascii || std::str::from_utf8(name).is_ok())
+                && local.first().is_some_and(|&b| name_start(b))
+                && (ascii || std::str::from_utf8(name).is_ok_and(is_unicode_qname))
         }
         _ => false,
     };
     (j, qname)
+}
+
+/// Whether a name with non-ASCII characters is a qualified name by the characters XML 1.0
+/// (fifth edition) allows in names: its prefix and local part each a name start character, then
+/// name characters. (The byte tables take every non-ASCII byte as a name byte, so that a name is
+/// read to its end before it is judged.)
+fn is_unicode_qname(name: &str) -> bool {
+    let start = |c: char| {
+        matches!(c,
+            'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+            | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+            | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+            | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{EFFFF}')
+    };
+    let more = |c: char| {
+        start(c)
+            || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+    };
+    name.split(':').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(start) && chars.all(more)
+    })
 }
 
 /// Reads a start tag (`t` is the whole token, `<` to `>`) into `tag`.
@@ -173,22 +198,54 @@ pub(crate) fn chars(raw: &[u8]) -> Result<&str, V> {
 }
 
 /// Bytes after which text is not plain ASCII to copy as it is: a reference (`&`), `<`, a `]`
-/// (which may start `]]>`), a control character other than tab, LF and CR, and any non-ASCII
-/// byte (UTF-8 to check, and U+FFFE or U+FFFF to refuse).
-static NOT_PLAIN: [bool; 256] = {
-    let mut t = [false; 256];
+/// (which may start `]]>`), a CR (a line end XML reads as LF), a control character other than
+/// tab, LF and CR, and any non-ASCII byte (UTF-8 to check, and U+FFFE or U+FFFF to refuse); in
+/// an attribute value, also tab and LF (read as spaces).
+static NOT_PLAIN: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c == b'&'
+        t[0][b] = c == b'&'
             || c == b'<'
             || c == b']'
+            || c == b'\r'
             || c >= 0x80
-            || (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r');
+            || (c < 0x20 && c != b'\t' && c != b'\n');
+        t[1][b] = t[0][b] || c == b'\t' || c == b'\n';
         b += 1;
     }
     t
 };
+
+/// Appends text as an XML processor hands it over (XML 1.0 §2.11, §3.3.3): each line end — CR
+/// LF, or a CR alone — as one LF, and in an attribute value each tab and line end as a space.
+/// What a rule, a mask or a hash reads is then the value the partner's parser reads.
+pub(crate) fn push_normalized(out: &mut String, text: &str, attr: bool) {
+    let table = &NOT_PLAIN[usize::from(attr)];
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'\r' | b'\t' | b'\n') && table[usize::from(b)])
+    {
+        out.push_str(text);
+        return;
+    }
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let c = match c {
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                '\n'
+            }
+            c => c,
+        };
+        out.push(if attr && matches!(c, '\t' | '\n') {
+            ' '
+        } else {
+            c
+        });
+    }
+}
 
 /// Decodes character data or an attribute value as written (`raw`), appending it to `out`:
 /// references resolved, every character checked. `attr` refuses `<` (allowed nowhere raw in a
@@ -212,7 +269,10 @@ pub(crate) fn check(raw: &[u8], attr: bool) -> Result<(), V> {
 /// [`decode`], appending to `out` only when `KEEP`.
 fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<(), V> {
     // Most values are plain ASCII: one pass over the bytes decides it, and they are the text.
-    if !raw.iter().any(|&b| NOT_PLAIN[usize::from(b)]) {
+    if !raw
+        .iter()
+        .any(|&b| NOT_PLAIN[usize::from(attr)][usize::from(b)])
+    {
         if KEEP {
             out.extend(raw.iter().map(|&b| char::from(b)));
         }
@@ -228,7 +288,7 @@ fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<()
     let mut rest = text;
     while let Some(amp) = memchr::memchr2(b'&', b'<', rest.as_bytes()) {
         if KEEP {
-            out.push_str(&rest[..amp]);
+            push_normalized(out, &rest[..amp], attr);
         }
         if rest.as_bytes()[amp] == b'<' {
             return Err(V::InvalidXml);
@@ -268,7 +328,7 @@ fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<()
         rest = &after[semi + 1..];
     }
     if KEEP {
-        out.push_str(rest);
+        push_normalized(out, rest, attr);
     }
     Ok(())
 }
@@ -387,14 +447,58 @@ mod tests {
         decoded
     }
 
+    /// Regression: the local part of `p:1` was not checked to start a name, and every
+    /// non-ASCII character was taken as a name character (`a×b`, a zero-width space), so a
+    /// subtree kept whole carried names no namespace-aware parser reads.
+    #[test]
+    fn names_are_qualified_names_by_the_characters_xml_allows() {
+        for good in [
+            "a",
+            "p:a",
+            "_a-b.c",
+            "张三",
+            "p:张",
+            "é",
+            "a·b",
+            "a\u{300}",
+            "a\u{200D}b",
+        ] {
+            assert!(is_qname(good.as_bytes()), "{good:?}");
+        }
+        for bad in [
+            "p:1",
+            "p:-a",
+            "p:.a",
+            "1a",
+            ":a",
+            "a:",
+            "a:b:c",
+            "a×b",
+            "a÷b",
+            "a\u{200B}b",
+            "\u{300}a",
+            "p:\u{300}",
+            "a\u{2028}",
+            "",
+        ] {
+            assert!(!is_qname(bad.as_bytes()), "{bad:?}");
+        }
+    }
+
     #[test]
     fn plain_text_and_text_with_references_or_checks_decode_alike() {
         // Plain ASCII (the quick path), and each byte that leaves it.
         assert_eq!(
-            decoded("LA2026 0001\t\r\n", false).unwrap(),
-            "LA2026 0001\t\r\n"
+            decoded("LA2026 0001\t\n", false).unwrap(),
+            "LA2026 0001\t\n"
         );
         assert_eq!(decoded("", false).unwrap(), "");
+        // Line ends and attribute white space as an XML processor hands them over; a character
+        // reference is the character it names, after normalization.
+        assert_eq!(decoded("a\r\nb\rc\r\r\nd", false).unwrap(), "a\nb\nc\n\nd");
+        assert_eq!(decoded("a\tb\r\nc\nd\re", true).unwrap(), "a b c d e");
+        assert_eq!(decoded("&#13;\r\n&#9;\t", true).unwrap(), "\r \t ");
+        assert_eq!(decoded("&#13;\r\n&#9;\t张", false).unwrap(), "\r\n\t\t张");
         assert_eq!(decoded("a &amp; b &#x4E2D;", false).unwrap(), "a & b 中");
         assert_eq!(decoded("欧阳", false).unwrap(), "欧阳");
         assert_eq!(decoded("a]b]]", false).unwrap(), "a]b]]");

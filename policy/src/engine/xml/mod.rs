@@ -249,7 +249,7 @@ impl XmlRedactor {
                 match target {
                     Target::Leaf(_) => {
                         self.leaf_raw.extend_from_slice(t);
-                        self.leaf_text.push_str(text);
+                        markup::push_normalized(&mut self.leaf_text, text, false);
                         self.check_leaf(at)
                     }
                     Target::Whole => {
