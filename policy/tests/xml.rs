@@ -696,3 +696,25 @@ fn a_value_is_read_with_line_ends_and_attribute_white_space_as_an_xml_parser_rea
     );
     assert_ne!(cr, read);
 }
+
+/// A value sluice writes (a mask, a hash, a scanned text with its findings masked) reads back as
+/// that value: a CR is written `&#13;` (raw, a parser reads it as LF) and in an attribute a tab
+/// or LF as a reference (raw, a parser reads them as spaces). Both went out raw, so the partner
+/// read another value than the rule produced.
+#[test]
+fn a_replaced_value_reads_back_as_written_whatever_white_space_it_holds() {
+    let p = policy_with(
+        "[namespaces]\nn = \"urn:n\"",
+        "",
+        r#""/n:r/n:t" = { keep = "string", scan = ["mobile"] }
+"/n:r/n:t/@a" = { keep = "string", scan = ["mobile"] }"#,
+    );
+    let out = filtered(
+        &p,
+        "<r xmlns=\"urn:n\"><t a=\"x&#9;13812345678&#10;y&#13;\">call&#13;\n13812345678&#9;</t></r>",
+    );
+    let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let t = doc.root_element().first_element_child().expect("t");
+    assert_eq!(t.attribute("a"), Some("x\t138****5678\ny\r"), "{out}");
+    assert_eq!(t.text(), Some("call\r\n138****5678\t"), "{out}");
+}

@@ -204,8 +204,12 @@ pub fn differential(policy: &CompiledPolicy, data: &[u8], cut: usize) {
         got.as_ref().map(|(o, _)| o),
         "cut at {cut} the engine answers otherwise"
     );
-    let text = std::str::from_utf8(data).ok();
-    let parsed = match text.map(Document::parse) {
+    // Line ends are normalized before parsing (XML 1.0 §2.11: CR LF and a lone CR read as LF);
+    // done here on the input because roxmltree 0.20 leaves a CR before a reference (`\r&amp;`).
+    let text = std::str::from_utf8(data)
+        .ok()
+        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"));
+    let parsed = match text.as_deref().map(Document::parse) {
         // roxmltree binds the `xml` prefix for attributes only; Namespaces in XML binds it for
         // element names too (the engine reads `<xml:a>` in the XML namespace): no verdict here.
         Some(Err(roxmltree::Error::UnknownNamespace(p, _))) if p == "xml" => return,

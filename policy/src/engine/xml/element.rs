@@ -271,7 +271,7 @@ impl XmlRedactor {
                     sink.push(b'>');
                     match applied {
                         Applied::AsWritten => sink.extend_from_slice(raw),
-                        Applied::Replaced => markup::escape(&replacement, sink),
+                        Applied::Replaced => markup::escape(&replacement, false, sink),
                     }
                     end_tag(sink, &self.out_names[name]);
                 }

@@ -333,20 +333,27 @@ fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<()
     Ok(())
 }
 
-/// Escapes `text` for character data or a double-quoted attribute value.
-pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
+/// Escapes `text` for character data (`attr` false) or a double-quoted attribute value, so that
+/// a parser hands back exactly `text`: markup characters as entities, a CR as `&#13;` (written
+/// raw it would be read as LF), and in an attribute value a tab or LF as a reference too (raw,
+/// they would be read as spaces).
+pub(crate) fn escape(text: &str, attr: bool, out: &mut Vec<u8>) {
+    let table = &ESCAPED[usize::from(attr)];
     let mut rest = text.as_bytes();
     // Masks and pseudonyms rarely hold one: a test of every byte, one copy.
-    if !rest.iter().any(|&b| ESCAPED[usize::from(b)]) {
+    if !rest.iter().any(|&b| table[usize::from(b)]) {
         out.extend_from_slice(rest);
         return;
     }
-    while let Some(i) = rest.iter().position(|&b| ESCAPED[usize::from(b)]) {
+    while let Some(i) = rest.iter().position(|&b| table[usize::from(b)]) {
         out.extend_from_slice(&rest[..i]);
         out.extend_from_slice(match rest[i] {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
+            b'\r' => b"&#13;",
+            b'\n' => b"&#10;",
+            b'\t' => b"&#9;",
             _ => b"&quot;",
         });
         rest = &rest[i + 1..];
@@ -354,13 +361,20 @@ pub(crate) fn escape(text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(rest);
 }
 
-/// The bytes [`escape`] replaces.
-static ESCAPED: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'&' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[b'"' as usize] = true;
+/// The bytes [`escape`] replaces in character data, and in an attribute value.
+static ESCAPED: [[bool; 256]; 2] = {
+    let mut t = [[false; 256]; 2];
+    let mut attr = 0;
+    while attr < 2 {
+        t[attr][b'&' as usize] = true;
+        t[attr][b'<' as usize] = true;
+        t[attr][b'>' as usize] = true;
+        t[attr][b'"' as usize] = true;
+        t[attr][b'\r' as usize] = true;
+        attr += 1;
+    }
+    t[1][b'\t' as usize] = true;
+    t[1][b'\n' as usize] = true;
     t
 };
 

@@ -158,7 +158,7 @@ impl XmlRedactor {
                     }
                     Applied::Replaced => {
                         open.push(b'"');
-                        markup::escape(&self.flat.scratch.out, open);
+                        markup::escape(&self.flat.scratch.out, true, open);
                         open.push(b'"');
                     }
                 }
@@ -243,6 +243,6 @@ fn declare(open: &mut Vec<u8>, prefix: &[u8], uri: &str) {
         open.extend_from_slice(prefix);
     }
     open.extend_from_slice(b"=\"");
-    markup::escape(uri, open);
+    markup::escape(uri, true, open);
     open.push(b'"');
 }
