@@ -1,62 +1,15 @@
-//! Properties of the CSV and form engines against straightforward reference models: the body
-//! parsed whole by a well-kept crate (`csv`, `form_urlencoded`) into rows of strings, the rules
-//! applied to each value, and the result compared with the engine's output parsed the same way;
-//! kept values byte-exact as generated; any two cuts give the same output and verdict.
+//! Properties of the CSV and form engines against straightforward reference models
+//! (`support::flat_model`): the body parsed whole by a well-kept crate (`csv`,
+//! `form_urlencoded`) into rows of strings, the rules applied to each value, and the result
+//! compared with the engine's output parsed the same way; kept values byte-exact as generated;
+//! any two cuts give the same output and verdict.
 
 mod support;
 
 use proptest::prelude::*;
-use sluice_policy::CompiledPolicy;
 use sluice_policy::engine::Format;
+use support::flat_model::{csv_rows, flat_policy, reference_rule};
 use support::*;
-
-const FIELDS: &str = r#""$.rows[*].keep" = "keep"
-"$.rows[*].name" = "mask:name"
-"$.rows[*].mobile" = "hash"
-"$.rows[*].note" = { keep = "string", scan = ["mobile"] }
-"$.rows[*].secret" = "redact""#;
-
-fn flat_policy() -> CompiledPolicy {
-    policy(Some("$.rows[*]"), None, FIELDS)
-}
-
-/// What the contract makes of `value` in column `name` (`None`: the column is dropped).
-fn reference_rule(name: &str, value: &str) -> Option<String> {
-    let keys = keys();
-    let mut out = String::new();
-    Some(match name {
-        "keep" => value.to_string(),
-        "note" => {
-            if sluice_policy::detect::scan(
-                &[sluice_policy::rule::Detector::Mobile],
-                value,
-                &mut out,
-            ) > 0
-            {
-                out
-            } else {
-                value.to_string()
-            }
-        }
-        _ if value.is_empty() && name != "secret" && ["name", "mobile"].contains(&name) => {
-            String::new()
-        }
-        "name" => {
-            if sluice_policy::mask::mask(sluice_policy::rule::MaskKind::Name, value, &mut out) {
-                out
-            } else {
-                sluice_policy::mask::REDACTED.into()
-            }
-        }
-        "mobile" => {
-            keys.pseudonym
-                .pseudonym(sluice_policy::rule::HashAlg::HmacSha256, value, &mut out);
-            out
-        }
-        "secret" => sluice_policy::mask::REDACTED.into(),
-        _ => return None,
-    })
-}
 
 const NAMES: [&str; 7] = ["keep", "name", "mobile", "note", "secret", "other", "more"];
 
@@ -113,15 +66,6 @@ fn write_cell(out: &mut String, text: &str, quoted: bool) {
     }
 }
 
-fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.expect("CSV").iter().map(str::to_string).collect())
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -167,13 +111,13 @@ proptest! {
         let (out, summary) = whole.clone().unwrap_or_else(|v| panic!("refused {v}: {body:?}"));
         let out = String::from_utf8(out).expect("UTF-8");
         // The reference: the input parsed whole, the rules applied, against the output parsed.
-        let input = csv_rows(body.as_bytes());
+        let input = csv_rows(body.as_bytes()).expect("CSV");
         let mut model: Vec<Vec<String>> = Vec::new();
         for (r, row) in input.iter().enumerate() {
             model.push(kept.iter().map(|&i| if r == 0 { row[i].clone() } else { reference_rule(cols[i], &row[i]).expect("kept") }).collect());
         }
         if !kept.is_empty() {
-            prop_assert_eq!(csv_rows(out.as_bytes()), model);
+            prop_assert_eq!(csv_rows(out.as_bytes()).expect("CSV"), model);
         }
         prop_assert_eq!(&out, &expect);
         prop_assert_eq!(summary.records, rows.len() as u64);

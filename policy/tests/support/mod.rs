@@ -2,6 +2,7 @@
 //! body through the real engine in given chunks, and report everything on failure.
 #![allow(dead_code)]
 
+pub mod flat_model;
 pub mod model;
 pub mod xml_model;
 
