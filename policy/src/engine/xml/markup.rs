@@ -67,19 +67,22 @@ pub(crate) fn split_qname(name: &[u8]) -> (&[u8], &[u8]) {
 fn scan_qname(t: &[u8], i: usize) -> (usize, bool) {
     let mut j = i;
     let mut colons = 0;
+    // Where the local part starts: after the (last) colon.
+    let mut local = i;
     let mut ascii = true;
     while j < t.len() && name_char(t[j]) {
-        colons += usize::from(t[j] == b':');
+        let colon = t[j] == b':';
+        colons += usize::from(colon);
+        local = if colon { j + 1 } else { local };
         ascii &= t[j] < 0x80;
         j += 1;
     }
     let name = &t[i..j];
     let qname = match (name.first(), name.last()) {
         (Some(&first), Some(&last)) => {
-            let (_, local) = split_qname(name);
             name_start(first)
                 && (colons == 0 || colons == 1 && first != b':' && last != b':')
-                && local.first().is_some_and(|&b| name_start(b))
+                && t.get(local).is_some_and(|&b| name_start(b))
                 && (ascii || std::str::from_utf8(name).is_ok_and(is_unicode_qname))
         }
         _ => false,
