@@ -217,8 +217,12 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
             if c != '@' {
                 continue;
             }
-            let local_ok = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
-            let domain_ok = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+            // Characters that render as nothing do not end an address (`zh\u{200B}ang@…`
+            // reads `zhang@…`): they are inside it, and dropped from what is masked.
+            let local_ok =
+                |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c) || is_invisible(c);
+            let domain_ok =
+                |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-' || is_invisible(c);
             let mut s = at;
             while s > 0 && local_ok(chars[s - 1]) {
                 s -= 1;
@@ -227,13 +231,16 @@ pub fn scan(detectors: &[Detector], text: &str, out: &mut String) -> usize {
             while e < chars.len() && domain_ok(chars[e]) {
                 e += 1;
             }
-            while e > at + 1 && chars[e - 1] == '.' {
+            while e > at + 1 && (chars[e - 1] == '.' || is_invisible(chars[e - 1])) {
                 e -= 1;
+            }
+            while s < at && is_invisible(chars[s]) {
+                s += 1;
             }
             if s == at || e == at + 1 || replacements.iter().any(|r| r.0 < e && s < r.1) {
                 continue;
             }
-            let candidate: String = chars[s..e].iter().collect();
+            let candidate: String = chars[s..e].iter().filter(|&&c| !is_invisible(c)).collect();
             let mut masked = String::new();
             if mask(MaskKind::Email, &candidate, &mut masked) {
                 replacements.push((s, e, masked));
@@ -447,6 +454,12 @@ mod tests {
             .collect();
         assert_eq!(s(&format!("邮箱{tags}。")), "邮箱o***@163.com。");
         assert_eq!(s("邮箱ｏｕｙａｎｇ＠１６３．ｃｏｍ"), "邮箱o***@163.com");
+        // Regression: a character that renders as nothing ended the address, and what stood
+        // before it went out (`zh` + `a***@163.com` reads `zha***@163.com`).
+        for hidden in ["\u{200B}", "\u{0}", "\u{AD}", "\u{2060}\u{200D}"] {
+            let text = format!("邮箱zh{hidden}ang.mx@16{hidden}3.com。");
+            assert_eq!(s(&text), "邮箱z***@163.com。", "{}", text.escape_unicode());
+        }
         // A mobile number in financial numerals, and ordinary Chinese prose with numerals.
         assert_eq!(s("电话壹叁捌陆零陆肆贰肆壹肆"), "电话138****2414");
         for text in ["二〇二四年一月十日收到一笔", "第一二三四五六七八九〇号"]
