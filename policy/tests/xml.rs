@@ -164,6 +164,10 @@ fn what_xml_parsers_read_differently_or_dangerously_is_refused() {
         (d.replace("<GrpHdr>", "<!-- a -- b --><GrpHdr>"), "invalid_xml"),
         (d.replace("<MsgId>", "<MsgId >").replace("<GrpHdr>", "<GrpHdr x=1>"), "invalid_xml"),
         (d.replace("100.50", "-1"), "out_of_range"),
+        // A declaration without its version (found by the xml_model fuzz target: read as one).
+        (d.replace("version=\"1.0\" encoding", "encoding"), "invalid_xml"),
+        (d.replace("version=\"1.0\" encoding=\"UTF-8\"", "standalone=\"yes\""), "invalid_xml"),
+        (d.replace("version=\"1.0\" encoding=\"UTF-8\"", "encoding=\"UTF-8\" version=\"1.0\""), "invalid_xml"),
     ];
     for (input, code) in cases {
         let got = xml(&input).expect_err(&input);

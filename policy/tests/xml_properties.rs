@@ -425,6 +425,8 @@ fn the_engine_reads_documents_as_a_dom_parser_does() {
         b"<r xmlns=\"urn:n\"><mobile>13\r\n\n812345678</mobile><grp><item a=\"1\t2\r\"/></grp></r>",
         // ... and a CR in a masked value went out raw, read back as LF.
         b"<r xmlns=\"urn:n\"><note>a\r\r&amp;b&#13;13812345678</note></r>",
+        // ... and a declaration without its version was read as one.
+        b"<?xml standalone=\"yes\"?>\n<r xmlns=\"urn:n\"><keep>k</keep></r>",
     ];
     for doc in corpus {
         for cut in 0..=doc.len() {

@@ -437,7 +437,12 @@ pub(crate) fn declaration(t: &[u8]) -> Result<Declaration, V> {
             _ => return Err(V::InvalidXml),
         }
     }
-    if tag.attrs.is_empty() {
+    // The version comes first, and is not optional.
+    if tag
+        .attrs
+        .first()
+        .is_none_or(|(n, _, _)| &fake[n.clone()] != b"version")
+    {
         return Err(V::InvalidXml);
     }
     Ok(read)
