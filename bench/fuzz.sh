@@ -20,7 +20,7 @@ bin=tests/fuzz/target/x86_64-unknown-linux-gnu/release
 corpus=target/fuzz-corpus
 mkdir -p target/fuzz-artifacts
 suite=tests/corpora/JSONTestSuite/test_parsing
-targets="engine_split engine_model policy_load ledger_segment xml_model"
+targets="engine_split engine_model policy_load ledger_segment xml_model flat_model"
 for t in $targets; do mkdir -p "$corpus/$t"; done
 if [ -d "$suite" ]; then
   for t in engine_split engine_model; do cp -n "$suite"/*.json "$corpus/$t/" 2>/dev/null || true; done
@@ -39,6 +39,11 @@ printf '\x80%s' '<?xml version="1.0"?><r xmlns="urn:n"><keep>a&amp;b</keep><name
 printf '\x40%s' '<p:r xmlns:p="urn:n" xmlns:q="urn:q"><p:keep><![CDATA[<x>]]>t</p:keep><q:keep>no</q:keep><p:grp><p:item p:a="no" a="yes"><!-- c --><p:v>&#x5F20;</p:v></p:item></p:grp></p:r>' \
   >"$corpus/xml_model/seed-prefixes"
 
+printf '\x00%s' $'keep,name,mobile,note,secret,other\r\n1,"x,y",13812345678,"call 13812345678",s,o\r\n' \
+  >"$corpus/flat_model/seed-csv"
+printf '\x01%s' 'keep=1&name=%E5%BC%A0&mobile=13812345678&note=call+13812345678&secret=s&other=o' \
+  >"$corpus/flat_model/seed-form"
+
 run() {
   local t=$1
   local dict=()
@@ -48,7 +53,7 @@ run() {
 }
 run engine_split & run engine_model & wait
 run policy_load & run ledger_segment & wait
-run xml_model
+run xml_model & run flat_model & wait
 
 printf '%-16s %12s %10s %8s %s\n' target executions exec/s "cov" findings
 for t in $targets; do
