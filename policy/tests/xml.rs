@@ -168,6 +168,7 @@ fn what_xml_parsers_read_differently_or_dangerously_is_refused() {
         (d.replace("version=\"1.0\" encoding", "encoding"), "invalid_xml"),
         (d.replace("version=\"1.0\" encoding=\"UTF-8\"", "standalone=\"yes\""), "invalid_xml"),
         (d.replace("version=\"1.0\" encoding=\"UTF-8\"", "encoding=\"UTF-8\" version=\"1.0\""), "invalid_xml"),
+        (d.replace("encoding=\"UTF-8\"?>", "encoding=\"UTF-8\"/?>"), "invalid_xml"),
     ];
     for (input, code) in cases {
         let got = xml(&input).expect_err(&input);

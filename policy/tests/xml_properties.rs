@@ -427,6 +427,7 @@ fn the_engine_reads_documents_as_a_dom_parser_does() {
         b"<r xmlns=\"urn:n\"><note>a\r\r&amp;b&#13;13812345678</note></r>",
         // ... and a declaration without its version was read as one.
         b"<?xml standalone=\"yes\"?>\n<r xmlns=\"urn:n\"><keep>k</keep></r>",
+        b"<?xml version=\"1.0\"/?><r xmlns=\"urn:n\"><keep>k</keep></r>",
     ];
     for doc in corpus {
         for cut in 0..=doc.len() {

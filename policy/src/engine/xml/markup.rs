@@ -425,6 +425,10 @@ pub(crate) fn declaration(t: &[u8]) -> Result<Declaration, V> {
     fake.push(b'>');
     let mut tag = Tag::default();
     start_tag(&fake, &mut tag)?;
+    // `<?xml version="1.0"/?>` would read as an empty-element tag's attributes.
+    if tag.empty {
+        return Err(V::InvalidXml);
+    }
     let mut read = Declaration::default();
     for (i, (n, v, _)) in tag.attrs.iter().enumerate() {
         let value = std::str::from_utf8(&fake[v.clone()]).map_err(|_| V::InvalidXml)?;
