@@ -428,6 +428,8 @@ fn the_engine_reads_documents_as_a_dom_parser_does() {
         // ... and a declaration without its version was read as one.
         b"<?xml standalone=\"yes\"?>\n<r xmlns=\"urn:n\"><keep>k</keep></r>",
         b"<?xml version=\"1.0\"/?><r xmlns=\"urn:n\"><keep>k</keep></r>",
+        // ... and text on either side of a removed comment met (`\r` + `\n`, `]]` + `>`).
+        b"<r xmlns=\"urn:n\"><keep>a\r<!--c-->\n b]]<!---->>c</keep></r>",
     ];
     for doc in corpus {
         for cut in 0..=doc.len() {

@@ -336,6 +336,24 @@ fn read<const KEEP: bool>(raw: &[u8], attr: bool, out: &mut String) -> Result<()
     Ok(())
 }
 
+/// Appends character data `t` as written — but when a removed comment stood just before it
+/// (`after_comment`), with its first character as a reference if that character could join
+/// the text before the comment into something else: an LF after a CR (a CR LF, read as one
+/// line end), a `]` or `>` after `]` (`]]>`, which text may not hold).
+pub(crate) fn push_after(out: &mut Vec<u8>, t: &[u8], after_comment: bool) {
+    match t.split_first() {
+        Some((&first, rest)) if after_comment && matches!(first, b'\n' | b']' | b'>') => {
+            out.extend_from_slice(match first {
+                b'\n' => b"&#10;",
+                b']' => b"&#93;",
+                _ => b"&gt;",
+            });
+            out.extend_from_slice(rest);
+        }
+        _ => out.extend_from_slice(t),
+    }
+}
+
 /// Escapes `text` for character data (`attr` false) or a double-quoted attribute value, so that
 /// a parser hands back exactly `text`: markup characters as entities, a CR as `&#13;` (written
 /// raw it would be read as LF), and in an attribute value a tab or LF as a reference too (raw,

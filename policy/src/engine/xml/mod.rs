@@ -119,6 +119,9 @@ pub(crate) struct XmlRedactor {
     leaf_open: Vec<u8>,
     leaf_raw: Vec<u8>,
     leaf_text: String,
+    /// The token before this one was a comment, which does not go out: the text pieces on
+    /// either side of it then meet in the output (see [`markup::push_after`]).
+    after_comment: bool,
     root_done: bool,
     offset: u64,
     failed: Option<Violation>,
@@ -182,6 +185,7 @@ impl XmlRedactor {
             leaf_open: Vec::new(),
             leaf_raw: Vec::new(),
             leaf_text: String::new(),
+            after_comment: false,
             root_done: false,
             offset: 0,
             failed: None,
@@ -237,8 +241,9 @@ impl XmlRedactor {
         if let Err(kind) = self.flat.check_record_size(last) {
             return Err(self.violation(kind, last));
         }
+        let after_comment = std::mem::take(&mut self.after_comment);
         match kind {
-            Kind::Text => self.text_token(t, at, out),
+            Kind::Text => self.text_token(t, at, after_comment, out),
             Kind::CData => {
                 let content = &t[9..t.len() - 3];
                 let Some(top) = self.stack.last() else {
@@ -271,6 +276,7 @@ impl XmlRedactor {
                     return fail(self, V::InvalidXml);
                 }
                 markup::chars(content).map_err(|k| self.violation(k, at))?;
+                self.after_comment = true;
                 Ok(())
             }
             Kind::Pi => {
@@ -296,7 +302,13 @@ impl XmlRedactor {
         }
     }
 
-    fn text_token(&mut self, t: &[u8], at: u64, out: &mut Vec<u8>) -> Result<(), Violation> {
+    fn text_token(
+        &mut self,
+        t: &[u8],
+        at: u64,
+        after_comment: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Violation> {
         let fail = |s: &Self, k| s.violation(k, at);
         // Outside the root only white space, as written, and none of it goes out: its length
         // and its four characters would carry any text.
@@ -316,12 +328,12 @@ impl XmlRedactor {
             // A leaf's text is its value: decoded where it is gathered.
             Target::Leaf(_) => {
                 markup::decode(t, false, &mut self.leaf_text).map_err(|k| fail(self, k))?;
-                self.leaf_raw.extend_from_slice(t);
+                markup::push_after(&mut self.leaf_raw, t, after_comment);
                 self.check_leaf(at)
             }
             Target::Whole => {
                 markup::check(t, false).map_err(|k| fail(self, k))?;
-                self.flat.sink(out).extend_from_slice(t);
+                markup::push_after(self.flat.sink(out), t, after_comment);
                 Ok(())
             }
             // Text in a container goes nowhere, white space included: indentation around a
