@@ -294,6 +294,17 @@ mod tests {
         Detector::Email,
     ];
 
+    /// `11010519491231002X` spelled as `spelled`, in a remark, is found and masked.
+    fn assert_the_id_is_masked(spelled: &str) {
+        let text = format!("备注{spelled}。");
+        assert_eq!(
+            s(&text),
+            "备注110105********002X。",
+            "{}",
+            text.escape_unicode()
+        );
+    }
+
     fn s(text: &str) -> String {
         let mut out = String::new();
         if scan(ALL, text, &mut out) == 0 {
@@ -388,13 +399,7 @@ mod tests {
             "110105\u{3000}\u{3000}19491231 002X",
         ];
         for spelled in cases {
-            let text = format!("备注{spelled}。");
-            assert_eq!(
-                s(&text),
-                "备注110105********002X。",
-                "{}",
-                text.escape_unicode()
-            );
+            assert_the_id_is_masked(spelled);
         }
         let mobile = "call 138\u{0}1234\u{1}5678 now";
         assert_eq!(s(mobile), "call 138****5678 now");
@@ -438,13 +443,7 @@ mod tests {
             id[..17].chars().map(chinese).collect::<String>() + "X",
         ];
         for spelled in spellings {
-            let text = format!("备注{spelled}。");
-            assert_eq!(
-                s(&text),
-                "备注110105********002X。",
-                "{}",
-                text.escape_unicode()
-            );
+            assert_the_id_is_masked(&spelled);
         }
         // An address spelled in tag characters or full-width forms (regression: only the
         // full-width `＠` was read).
