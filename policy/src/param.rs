@@ -1,32 +1,43 @@
-//! What a push route's request target carries to the partner: the values of its path
-//! parameters (`/v2/loans/{loan_id}`) and of the query parameters it lists (`query = ["page"]`).
+//! What a route's request target carries: the values of its path parameters
+//! (`/v2/loans/{loan_id}`) and of the query parameters it lists (`query = ["page"]`).
 //!
-//! Those values are text the institution system chose, and they reach the partner as surely as
-//! a body field does: `{loan_id}` can carry an identity number, `?page=` a name. So each goes
-//! through a rule of the route's `params`, as a field goes through the contract's, and every
-//! parameter of a push route has one — the policy does not load otherwise (default deny: a
-//! template or a `query` list says where a value goes, not what it may be).
+//! **Push.** The institution system's values reach the partner as surely as a body field does:
+//! `{loan_id}` can carry an identity number, `?page=` a name. So each goes through a rule of the
+//! route's `params`, as a field goes through the contract's, and every parameter of a push route
+//! has one — the policy does not load otherwise (default deny: a template or a `query` list
+//! says where a value goes, not what it may be). Query names the route does not list are
+//! dropped.
+//!
+//! **Pull.** The partner's values choose what the institution answers: a query parameter is a
+//! route parameter by another name (`?id=` beside `{id}`, `?branch=all`, `?page_size=100000`, a
+//! framework's `?_method=DELETE`), so the contract names the ones a partner may send and bounds
+//! each with a rule; a query name the route does not list refuses the request (`not_listed`,
+//! without the name: it is the partner's text) — nothing the contract does not describe reaches
+//! the institution, and a partner whose query is not served as written is told so. Path
+//! parameters are canonical segments already ([`crate::target::check_path`]); a rule for one
+//! is optional and bounds it further (`{id} = { keep = "string", pattern = "A[0-9]{6}" }`).
 //!
 //! A parameter's rule is a keep — its type and checks (`pattern`, `max_len`, `min`/`max`); a
 //! detector of `scan` that finds an identifier refuses the request, since a masked value would
-//! name another resource — or a hash: the value replaced by the contract's pseudonym of it
-//! (lower-case hex, a canonical segment). Masks and `redact` are refused at load.
+//! name another resource — or, on a push route, a hash: the value replaced by the contract's
+//! pseudonym of it (lower-case hex, a canonical segment). Masks and `redact` are refused at load,
+//! and so is a hash on a pull route (a pseudonym names nothing at the institution).
 //!
 //! The query string is read strictly: `name=value` pairs joined by `&` (a pair without `=` has
 //! an empty value), `%XX` escapes decoded and `+` read as a space, as a form's; an escape that
 //! is cut short or decodes to something that is not UTF-8, or an empty pair, refuses the
 //! request; so does a listed name that appears twice after decoding (`page=1&pag%65=2`: which
-//! one a partner's framework reads is anyone's guess). Names the route does not list are
-//! dropped. What goes out is sluice's writing: each listed pair, in the order it came, its name
-//! and its value (after the rule) encoded as the WHATWG serializer does — the source's spelling
-//! of an escape (`%2d` or `%2D` or `-`) is text no rule lists.
+//! one a framework reads is anyone's guess). What goes out is sluice's writing: each listed pair,
+//! in the order it came, its name and its value (after the rule) encoded as the WHATWG
+//! serializer does — the source's spelling of an escape (`%2d` or `%2D` or `-`) is text no rule
+//! lists, and a spelling the upstream decodes otherwise than sluice is never forwarded.
 //!
 //! A refusal names the parameter (`{loan_id}`, `?page`) and the check, never the value.
 //!
 //! The same one-value rules serve the header fields a route names with a rule (`headers` as a
 //! table): [`allowed`] at load, [`apply`] to each value as it crosses.
 
-use crate::document::RouteSpec;
+use crate::document::{Flow, RouteSpec};
 use crate::engine::{EngineKeys, ViolationKind};
 use crate::rule::{Action, KeepKind};
 
@@ -58,14 +69,16 @@ pub(crate) fn allowed(action: &Action) -> Result<(), NotForOneValue> {
     }
 }
 
-/// The target the partner receives for `path` and `query` on push route `route`: each path
-/// parameter and each listed query parameter through its rule, the query written by sluice.
-pub fn partner_target(
+/// The target sent on for `path` and `query` on `route`: to the partner on a push route, to the
+/// institution on a pull route (see the module docs). Each parameter with a rule goes through
+/// it; the query is sluice's writing of the listed pairs.
+pub fn target(
     route: &RouteSpec,
     path: &str,
     query: Option<&str>,
     keys: &EngineKeys,
 ) -> Result<String, Refusal> {
+    let pull = route.flow == Flow::Pull;
     let rule = |name: &str| route.params.iter().find(|(n, _)| n == name).map(|(_, a)| a);
     let mut value = String::new();
     let mut target = route
@@ -75,8 +88,12 @@ pub fn partner_target(
                 code,
                 param: format!("{{{name}}}"),
             };
-            let action = rule(name).ok_or_else(|| refused("no_rule"))?;
-            apply(action, segment, keys, &mut value).map_err(refused)?;
+            match rule(name) {
+                Some(action) => apply(action, segment, keys, &mut value).map_err(refused)?,
+                // A pull route's path parameter without a rule: a canonical segment, as sent.
+                None if pull => segment.clone_into(&mut value),
+                None => return Err(refused("no_rule")),
+            }
             Ok(std::mem::take(&mut value))
         })
         .unwrap_or_else(|| {
@@ -102,6 +119,9 @@ pub fn partner_target(
             let Some((listed, action)) = route.params.iter().find(|(n, _)| {
                 n.as_bytes() == name.as_slice() && route.query.iter().any(|q| q == n)
             }) else {
+                if pull {
+                    return Err(refused("not_listed", b""));
+                }
                 continue;
             };
             if seen.contains(&name) {

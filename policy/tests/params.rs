@@ -1,9 +1,10 @@
-//! A push route's request target: every path parameter and listed query parameter goes to the
-//! partner through a rule of the route's `params`, and the query is sluice's writing.
+//! A route's request target. Push: every path parameter and listed query parameter goes to the
+//! partner through a rule of the route's `params`. Pull: only the query parameters the route
+//! lists reach the institution, each through its rule. Either way the query is sluice's writing.
 
 use sluice_policy::CompiledPolicy;
 use sluice_policy::engine::EngineKeys;
-use sluice_policy::param::{Refusal, partner_target};
+use sluice_policy::param::Refusal;
 
 mod support;
 
@@ -25,7 +26,7 @@ const RULES: &str = r#"  query = ["page", "since", "who"]
 fn target(query: Option<&str>, path: &str) -> Result<String, Refusal> {
     let p = CompiledPolicy::load("test-policy.toml", &policy(RULES)).unwrap();
     let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
-    partner_target(&p.contracts[0].routes[0], path, query, &keys)
+    sluice_policy::param::target(&p.contracts[0].routes[0], path, query, &keys)
 }
 
 fn refused(query: Option<&str>, path: &str) -> (String, String) {
@@ -128,18 +129,79 @@ fn a_push_routes_parameters_each_need_a_rule_and_only_a_keep_or_a_hash() {
             r#"test-policy.toml: contract "c".route[0].params.loan_id: got a table, but a parameter is one value: keep it ("keep", { keep = "string", pattern = ... }) or "hash" it"#
         ]
     );
-    let pull =
-        policy("  params.loan_id = \"keep\"\n").replace("flow = \"push\"", "flow = \"pull\"");
-    let err = CompiledPolicy::load("test-policy.toml", &pull)
-        .unwrap_err()
-        .to_string();
+    // A pull route needs no rule for its path parameters (canonical segments)...
+    let pull = |keys: &str| policy(keys).replace("flow = \"push\"", "flow = \"pull\"");
+    CompiledPolicy::load("test-policy.toml", &pull("")).unwrap();
+    // ...but one for each query parameter it lets partners send, and never a hash.
+    let err = CompiledPolicy::load(
+        "test-policy.toml",
+        &pull("  query = [\"page\"]\n  params.loan_id = \"hash\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(
-        err.trim(),
-        r#"test-policy.toml: contract "c".route[0].params: applies to push routes only (a pull route's target goes to the institution, not to the partner)"#
+        err.trim().lines().collect::<Vec<_>>(),
+        [
+            r#"test-policy.toml: contract "c".route[0].params.loan_id: got "hash", but a pull route's parameters go to the institution, where a pseudonym names nothing: keep it, with its checks ("keep", { keep = "string", pattern = ... })"#,
+            r#"test-policy.toml: contract "c".route[0].params.page: missing: the query parameter "page" chooses what the institution answers, so it needs a rule that bounds it (e.g. page = { keep = "number", min = 1, max = 1000 })"#,
+        ]
     );
-    // A pull route needs none.
-    let pull = policy("").replace("flow = \"push\"", "flow = \"pull\"");
-    CompiledPolicy::load("test-policy.toml", &pull).unwrap();
+}
+
+/// A pull route forwarded the partner's query string as written: `?id=` beside `{id}`,
+/// `?branch=all`, a framework's `?_method=DELETE` chose what the institution answered, outside
+/// anything the contract describes. Now only the parameters the route lists go, each through its
+/// rule, in sluice's writing; any other refuses the request.
+#[test]
+fn a_pull_query_carries_only_the_listed_parameters_through_their_rules() {
+    let text = policy(
+        "  query = [\"page\"]\n  params.page = { keep = \"number\", min = 1, max = 1000 }\n  params.loan_id = { keep = \"string\", pattern = \"LN[0-9]{6}\" }\n",
+    )
+    .replace("flow = \"push\"", "flow = \"pull\"");
+    let p = CompiledPolicy::load("test-policy.toml", &text).unwrap();
+    let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
+    let route = &p.contracts[0].routes[0];
+    let target = |q: Option<&str>, path: &str| sluice_policy::param::target(route, path, q, &keys);
+    let path = "/v2/loans/LN004217/notes";
+    assert_eq!(target(None, path).unwrap(), path);
+    assert_eq!(target(Some(""), path).unwrap(), path);
+    assert_eq!(
+        target(Some("p%61ge=7"), path).unwrap(),
+        format!("{path}?page=7")
+    );
+    for (query, path, code, param) in [
+        // Any name the route does not list, however spelled; the name is not echoed.
+        ("_method=DELETE", path, "not_listed", "?"),
+        ("page=2&id=LN000001", path, "not_listed", "?"),
+        ("page=2&Page=3", path, "not_listed", "?"),
+        ("page", path, "type_mismatch", "?page"),
+        ("page=1&page=2", path, "duplicate_key", "?page"),
+        ("page=1&&x", path, "invalid_query", "?"),
+        ("page=0", path, "out_of_range", "?page"),
+        (
+            "page=2",
+            "/v2/loans/110101199003077777/notes",
+            "pattern_mismatch",
+            "{loan_id}",
+        ),
+    ] {
+        let r = target(Some(query), path).expect_err(query);
+        assert_eq!((r.code, r.param.as_str()), (code, param), "{query} {path}");
+    }
+    // Without a rule, a pull route's path parameter goes as the partner wrote it.
+    let free = CompiledPolicy::load(
+        "test-policy.toml",
+        &policy("").replace("flow = \"push\"", "flow = \"pull\""),
+    )
+    .unwrap();
+    let route = &free.contracts[0].routes[0];
+    assert_eq!(
+        sluice_policy::param::target(route, "/v2/loans/x-1/notes", None, &keys).unwrap(),
+        "/v2/loans/x-1/notes"
+    );
+    let r = sluice_policy::param::target(route, "/v2/loans/x-1/notes", Some("page=1"), &keys)
+        .expect_err("no query listed");
+    assert_eq!((r.code, r.param.as_str()), ("not_listed", "?"));
 }
 
 #[test]

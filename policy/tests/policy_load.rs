@@ -426,7 +426,7 @@ fn route_allow_lists_are_validated() {
         [
             r#"policy.toml: contract "c1".route[0].headers[0]: got "Authorization", expected a header sluice does not own (this one is credentials or client identity, which are never forwarded)"#,
             r#"policy.toml: contract "c1".route[0].pass_through[0]: got "application/json", expected a media type without parameters that is not JSON (JSON is always filtered)"#,
-            r#"policy.toml: contract "c1".route[0].query: applies to push routes only (a pull route's query string goes to the institution, not to the partner)"#,
+            r#"policy.toml: contract "c1".route[0].params.page: missing: the query parameter "page" chooses what the institution answers, so it needs a rule that bounds it (e.g. page = { keep = "number", min = 1, max = 1000 })"#,
         ]
     );
 }

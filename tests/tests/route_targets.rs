@@ -3,7 +3,8 @@
 //! segments, percent-encoding once or twice, backslashes, `;` parameters, NUL, full-width dots —
 //! is refused with `400 bad_path` before routing, on HTTP/1.1 (raw bytes, nothing tidied) and
 //! HTTP/2, in the pull and the push flow; nothing reaches either upstream; and a disclosure
-//! records the keyed hash of the path actually sent.
+//! records the keyed hash of the path actually sent. A query string carries only the
+//! parameters its route lists, each through its rule (push and pull).
 
 use bytes::Bytes;
 use http::Request;
@@ -225,6 +226,70 @@ async fn a_pushs_target_carries_only_what_its_parameter_rules_allow() {
             assert_eq!(v["path"], want, "{body}");
             assert!(!body.contains(ID), "{body}");
             assert_eq!(partner_rec.requests().len(), before, "h2={h2} {target}");
+        }
+    }
+}
+
+/// A pull forwarded the partner's query string to the institution as written (fixed): a query
+/// parameter chooses a resource as a path parameter does — `?id=` beside `{id}`, `?branch=all`,
+/// `?per_page=1000000`, a framework's `?_method=DELETE` — outside anything the contract
+/// describes. Now the parameters a route lists go, each through its rule, in sluice's writing;
+/// any other refuses the request before the institution is asked.
+#[tokio::test]
+async fn a_pulls_query_reaches_the_institution_only_as_its_route_lists_it() {
+    const ID: &str = "11010519491231002X";
+    let dir = pki("pull-query", &["acme-loans"]);
+    let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let sluice = start_sluice(&dir, inst, partner, &example_policy()).await;
+    let port = sluice.addr("partners").unwrap().port();
+    let get = |target: &str| {
+        Request::get(format!("https://localhost:{port}{target}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        let client = client(&dir, ACME, h2);
+        // Listed parameters through their rules, in one spelling.
+        let (status, _, _) = fetch(&client, get("/v1/applicants?p%61ge=2&per_page=50")).await;
+        assert_eq!(status, 200, "h2={h2}");
+        let (_, sent, _, _, _) = recorder.requests().pop().unwrap();
+        assert_eq!(sent, "/v1/applicants?page=2&per_page=50", "h2={h2}");
+        let (status, _, _) = fetch(&client, get("/v1/applicants/A-42")).await;
+        assert_eq!(status, 200, "h2={h2}");
+        for (target, want) in [
+            (
+                "/v1/applicants?page=2&_method=DELETE".to_string(),
+                "not_listed at ?",
+            ),
+            (format!("/v1/applicants?id_no={ID}"), "not_listed at ?"),
+            (format!("/v1/applicants/A-42?id={ID}"), "not_listed at ?"),
+            (
+                "/v1/applicants?per_page=1000000".into(),
+                "out_of_range at ?per_page",
+            ),
+            (
+                "/v1/applicants?page=1&p%61ge=9".into(),
+                "duplicate_key at ?page",
+            ),
+            (
+                format!("/v1/applicants?page={ID}"),
+                "type_mismatch at ?page",
+            ),
+            (
+                "/v1/applicants?page=1;per_page=1000".into(),
+                "type_mismatch at ?page",
+            ),
+        ] {
+            let before = recorder.requests().len();
+            let (status, _, body) = fetch(&client, get(&target)).await;
+            let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+            assert_eq!(status, 422, "h2={h2} {target}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["error"], "policy_violation", "{body}");
+            assert_eq!(v["path"], want, "{body}");
+            assert!(!body.contains(ID) && !body.contains("_method"), "{body}");
+            assert_eq!(recorder.requests().len(), before, "h2={h2} {target}");
         }
     }
 }

@@ -173,10 +173,13 @@ pub struct RouteSpec {
     /// Extra header names the partner-bound message may carry (lower case), beyond the default
     /// allow-list (content type, accept, date, request and disclosure ids).
     pub headers: Vec<String>,
-    /// Query parameters forwarded on a push route (default: none).
+    /// The query parameters the route's target may carry (default: none): on a push route the
+    /// ones forwarded to the partner (others are dropped), on a pull route the ones a partner
+    /// may send to the institution (others are refused).
     pub query: Vec<String>,
-    /// The rule of each path parameter and listed query parameter of a push route, by name
-    /// (see [`crate::param`]).
+    /// The rule of each parameter of the route's target, by name: every path parameter and
+    /// listed query parameter of a push route, every listed query parameter of a pull route
+    /// and any of its path parameters (see [`crate::param`]).
     pub params: Vec<(String, Action)>,
     /// The rule of each header in `headers` written as a table (lower case); a header listed
     /// in an array crosses as written.
@@ -882,9 +885,6 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
                 "got {n}, expected at most {MAX_BUFFER_LIMIT} bytes (16 MiB): larger bodies stream"
             ),
         );
-    }
-    if flow == Some(Flow::Pull) && !query.is_empty() {
-        problems.push(r.key_path("query"), "applies to push routes only (a pull route's query string goes to the institution, not to the partner)");
     }
     let params = values::read_params(&r, t, flow, template.as_ref(), &query, problems);
     Some(RouteSpec {

@@ -54,8 +54,9 @@ pub(super) fn read_headers(
     (headers, header_rules)
 }
 
-/// A push route's `params`: a rule for each of its path parameters and listed query
-/// parameters, and for nothing else (see [`crate::param`]).
+/// A route's `params`: a rule for each of its listed query parameters and (on a push route,
+/// where each reaches the partner) each of its path parameters, and for nothing else (see
+/// [`crate::param`]).
 pub(super) fn read_params(
     r: &TableReader<'_>,
     t: &toml::Table,
@@ -79,12 +80,6 @@ pub(super) fn read_params(
             return Vec::new();
         }
     };
-    if flow == Some(Flow::Pull) {
-        if !table.is_empty() {
-            problems.push(key, "applies to push routes only (a pull route's target goes to the institution, not to the partner)");
-        }
-        return Vec::new();
-    }
     let named: Vec<&str> = template
         .map(|p| p.params().collect::<Vec<_>>())
         .unwrap_or_default()
@@ -105,6 +100,9 @@ pub(super) fn read_params(
             continue;
         };
         let why = match crate::param::allowed(&action) {
+            Ok(()) if flow == Some(Flow::Pull) && matches!(action, Action::Hash(_)) => {
+                "a pull route's parameters go to the institution, where a pseudonym names nothing: keep it, with its checks (\"keep\", { keep = \"string\", pattern = ... })"
+            }
             Ok(()) => {
                 params.push((name.clone(), action));
                 continue;
@@ -118,20 +116,31 @@ pub(super) fn read_params(
         };
         problems.push(at, format!("got {}, but {why}", describe(value)));
     }
-    if flow == Some(Flow::Push) {
-        for name in named {
-            if !table.contains_key(name) {
-                let what = if template.is_some_and(|p| p.params().any(|p| p == name)) {
-                    "the path parameter"
-                } else {
-                    "the query parameter"
-                };
-                problems.push(
-                    join(&key, name),
-                    format!("missing: {what} {} reaches the partner, so it needs a rule as a field does (e.g. {name} = {{ keep = \"string\", pattern = \"[0-9]{{1,12}}\" }}, or \"hash\")", quote(name)),
-                );
-            }
+    // A push route's every parameter reaches the partner; a pull route's query parameters
+    // choose what the institution answers (its path parameters are canonical segments, and a
+    // rule for them is optional).
+    for name in named {
+        if table.contains_key(name) {
+            continue;
         }
+        let is_path = template.is_some_and(|p| p.params().any(|p| p == name));
+        let what = if is_path {
+            "the path parameter"
+        } else {
+            "the query parameter"
+        };
+        let why = match flow {
+            Some(Flow::Push) => format!(
+                "{what} {} reaches the partner, so it needs a rule as a field does (e.g. {name} = {{ keep = \"string\", pattern = \"[0-9]{{1,12}}\" }}, or \"hash\")",
+                quote(name)
+            ),
+            Some(Flow::Pull) if !is_path => format!(
+                "{what} {} chooses what the institution answers, so it needs a rule that bounds it (e.g. {name} = {{ keep = \"number\", min = 1, max = 1000 }})",
+                quote(name)
+            ),
+            _ => continue,
+        };
+        problems.push(join(&key, name), format!("missing: {why}"));
     }
     params
 }

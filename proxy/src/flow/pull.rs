@@ -121,20 +121,21 @@ pub(crate) async fn pull(
     }
 }
 
-/// The request to the institution: the partner's method, path and query (the path checked
-/// canonical before routing), its allow-listed headers, identity coding only, and who asks.
+/// The request to the institution: the partner's method and path (checked canonical before
+/// routing, its parameters through any rules the route gives them), the query parameters the
+/// route lists in sluice's writing (any other refuses the request), the partner's allow-listed
+/// headers, identity coding only, and who asks.
 fn institution_request(
     f: &Flow<'_>,
     parts: &http::request::Parts,
     partner: &str,
 ) -> Result<http::request::Builder, Reason> {
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |p| p.as_str());
+    let keys = &f.state.keys[&f.r.contract.id];
+    let target = sluice_policy::param::target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
+        .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
     let mut up = Request::builder()
         .method(parts.method.clone())
-        .uri(f.upstream.uri(pq)?);
+        .uri(f.upstream.uri(&target)?);
     let headers = up.headers_mut().expect("a fresh builder has headers");
     crate::allow::copy(&parts.headers, headers, crate::allow::PULL_REQUEST_HEADERS);
     headers.insert(

@@ -108,9 +108,8 @@ fn partner_request(
     parts: &http::request::Parts,
 ) -> Result<(http::request::Builder, crate::allow::Crossed), Reason> {
     let keys = &f.state.keys[&f.r.contract.id];
-    let target =
-        sluice_policy::param::partner_target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
-            .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
+    let target = sluice_policy::param::target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
+        .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
     let mut up = Request::builder()
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);
