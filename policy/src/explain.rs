@@ -78,6 +78,10 @@ pub fn explain(policy: &CompiledPolicy, id: &str) -> Option<String> {
                 rule(action)
             );
         }
+        // What a partner may ask with: a pull route's request body, field by field.
+        for f in &route.request_fields {
+            let _ = writeln!(out, "  request  {} {}", f.path, rule(&f.action));
+        }
         let rows: Vec<[String; 4]> = c
             .fields
             .iter()

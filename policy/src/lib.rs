@@ -99,21 +99,44 @@ impl CompiledPolicy {
         for raw in doc.contracts {
             let mut programs = Vec::with_capacity(raw.contract.routes.len());
             for (ri, route) in raw.contract.routes.iter().enumerate() {
-                programs.push(compile::compile_route(
+                let route_key_path = format!("{}.route[{ri}]", raw.key_path);
+                let program = compile::compile_route(
                     &raw.contract.fields,
                     &raw.field_key_paths,
                     route.records.as_ref(),
                     route.subject.as_ref(),
-                    &format!("{}.route[{ri}]", raw.key_path),
+                    &route_key_path,
                     &mut problems,
-                ));
+                );
                 if ri > 0 {
                     // Rule problems are the same for every route of a contract: report them once.
                     dedup_tail(&mut problems.0);
                 }
+                let request = (!route.request_fields.is_empty()).then(|| {
+                    compile::compile_route(
+                        &route.request_fields,
+                        &route.request_key_paths,
+                        None,
+                        None,
+                        &route_key_path,
+                        &mut problems,
+                    )
+                });
+                programs.push((program, request));
             }
             // Every XML prefix a rule's path uses must be bound in `[namespaces]`.
-            for (rule, key_path) in raw.contract.fields.iter().zip(&raw.field_key_paths) {
+            let request_rules = raw
+                .contract
+                .routes
+                .iter()
+                .flat_map(|r| r.request_fields.iter().zip(&r.request_key_paths));
+            for (rule, key_path) in raw
+                .contract
+                .fields
+                .iter()
+                .zip(&raw.field_key_paths)
+                .chain(request_rules)
+            {
                 for seg in rule.path.segments() {
                     if let Segment::Key(k) = seg
                         && rule.path.is_xml()
@@ -129,10 +152,13 @@ impl CompiledPolicy {
             }
             let programs = programs
                 .into_iter()
-                .map(|p| {
-                    let mut p = Arc::unwrap_or_clone(p);
-                    p.namespaces.clone_from(&doc.namespaces);
-                    Arc::new(p)
+                .map(|(p, request): document::Programs| {
+                    let bound = |p: Arc<program::FieldProgram>| {
+                        let mut p = Arc::unwrap_or_clone(p);
+                        p.namespaces.clone_from(&doc.namespaces);
+                        Arc::new(p)
+                    };
+                    (bound(p), request.map(bound))
                 })
                 .collect();
             contracts.push(raw.contract.compiled(programs));

@@ -299,3 +299,99 @@ proptest! {
         }
     }
 }
+
+/// A pull route's request body went to the institution as the partner wrote it: `{"id_no": …}`
+/// beside `{"include": "all"}`, a question no contract describes. `request_fields` lists what a
+/// body may carry — kept fields with their checks only — and the route compiles them into a
+/// program of their own; without the key a route takes no body.
+#[test]
+fn request_fields_are_kept_fields_of_a_pull_route_that_takes_a_body() {
+    let pull = |method: &str, keys: &str| {
+        support::policy_text("", keys, r#""$.x" = "keep""#)
+            .replace("method = \"GET\"", &format!("method = \"{method}\""))
+    };
+    let problems = |text: &str| match CompiledPolicy::load("test-policy.toml", text) {
+        Ok(_) => panic!("expected the policy to be refused"),
+        Err(e) => e
+            .to_string()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    };
+    assert_eq!(
+        problems(&pull("GET", "request_fields = { \"$.q\" = \"keep\" }")),
+        [
+            r#"test-policy.toml: contract "c".route[0].request_fields: a GET request carries no body (POST, PUT or PATCH routes take one)"#
+        ]
+    );
+    assert_eq!(
+        problems(
+            &pull("POST", "request_fields = { \"$.q\" = \"keep\" }")
+                .replace("flow = \"pull\"", "flow = \"push\"")
+        ),
+        [
+            r#"test-policy.toml: contract "c".route[0].request_fields: applies to pull routes only (a push's body is filtered by the contract's fields)"#
+        ]
+    );
+    assert_eq!(
+        problems(&pull(
+            "POST",
+            "request_fields = { \"$.id_no\" = \"mask:id_card\", \"$.who\" = \"hash\" }"
+        )),
+        [
+            r#"test-policy.toml: contract "c".route[0].request_fields."$.id_no": got "mask:id_card", but a partner's request body goes to the institution: a field is kept, with its checks ("keep", { keep = "string", pattern = ... }), or not sent — a masked or hashed value would ask for something else"#,
+            r#"test-policy.toml: contract "c".route[0].request_fields."$.who": got "hash", but a partner's request body goes to the institution: a field is kept, with its checks ("keep", { keep = "string", pattern = ... }), or not sent — a masked or hashed value would ask for something else"#,
+        ]
+    );
+    // Compiled as the contract's fields are, with the same conflicts.
+    assert_eq!(
+        problems(&pull(
+            "POST",
+            "request_fields = { \"$.a\" = \"keep\", \"$.a.b\" = \"keep\" }"
+        )),
+        [
+            r#"test-policy.toml: contract "c".route[0].request_fields."$.a.b": lies below the rule at $.a; a path may have a rule or rules below it, not both"#,
+        ]
+    );
+    let text = pull(
+        "POST",
+        "request_fields = { \"$.id_no\" = { keep = \"string\", pattern = \"[0-9]{17}[0-9X]\" }, \"$.page\" = { keep = \"number\", min = 1, max = 100 } }",
+    );
+    let p = CompiledPolicy::load("test-policy.toml", &text).unwrap();
+    let route = &p.contracts[0].routes[0];
+    assert!(route.request_program.is_some());
+    // Filtered as any body is: unlisted fields dropped, kept ones checked.
+    let cfg = |program| sluice_policy::engine::EngineConfig {
+        program,
+        format: sluice_policy::engine::Format::Json,
+        limits: Default::default(),
+        keys: support::keys(),
+        consent: None,
+        charset: Default::default(),
+    };
+    let ask = |body: &[u8]| {
+        let program = route.request_program.clone().unwrap();
+        let mut r = sluice_policy::engine::Redactor::new(cfg(program));
+        let mut out = Vec::new();
+        r.feed(body, &mut out)
+            .and_then(|()| r.finish(&mut out))
+            .map(|_| String::from_utf8(out).unwrap())
+            .map_err(|v| format!("{} at {}", v.kind.code(), v.path))
+    };
+    assert_eq!(
+        ask(br#"{"id_no":"11010519491231002X","include":"all","page":2}"#).unwrap(),
+        r#"{"id_no":"11010519491231002X","page":2}"#
+    );
+    assert_eq!(
+        ask(br#"{"page":1000}"#).unwrap_err(),
+        "out_of_range at $.page"
+    );
+    let explained = sluice_policy::explain::explain(&p, "c").unwrap();
+    assert!(
+        explained.contains("  request  $.page keep number min 1; max 100\n"),
+        "{explained}"
+    );
+    // Without the key, no program: the route takes no body.
+    let p = CompiledPolicy::load("test-policy.toml", &pull("POST", "")).unwrap();
+    assert!(p.contracts[0].routes[0].request_program.is_none());
+}

@@ -78,7 +78,7 @@ fn misspelt_key_names_the_key_path_and_the_expected_keys() {
     assert_eq!(
         problems(&text),
         [
-            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, params, pass_through, require_digest, buffer_limit, formats"#,
+            r#"policy.toml: contract "c1".route[0].methd: unknown key; expected one of: flow, method, path, upstream, records, subject, headers, query, params, pass_through, require_digest, buffer_limit, formats, request_fields"#,
             r#"policy.toml: contract "c1".route[0].method: missing; expected a non-empty string"#,
         ]
     );

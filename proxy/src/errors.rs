@@ -45,7 +45,8 @@ pub enum Reason {
     /// A request body that, asked for more, sent nothing for `body_read_timeout_ms`.
     BodyTimeout,
     /// A body on a GET, HEAD or DELETE request, whose methods define none: a server that
-    /// ignores it unread would take it for the next request on the connection.
+    /// ignores it unread would take it for the next request on the connection. Or a body on a
+    /// pull route whose contract lists nothing a partner's body may carry (`request_fields`).
     BodyNotAllowed,
     /// The body broke the contract (with the structural path; never the value).
     PolicyViolation(String),

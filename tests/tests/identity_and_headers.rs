@@ -120,14 +120,15 @@ async fn trailer_fields_never_cross_sluice_in_either_direction() {
     // asked), which answers with a PDF and trailers and records what it got, trailers included.
     let (inst, _) = mock_http(json_mock(b"{}")).await;
     let (upstream, recorded) = mock_https(&dir, std::sync::Arc::new(pdf)).await;
-    // The pull routes pass PDFs through, one takes a body (a search by POST); the push route
+    // The pull routes pass PDFs through, one takes a body (a search by POST, its question
+    // filtered through `request_fields`); the push route
     // passes PDFs through.
     let pdf = ["pass_through = [\"application/pdf\"]"];
     let policy = example_policy()
         .replace("upstream = \"institution\"", "upstream = \"acme-api\"")
         .replacen(
             "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
-            "method   = \"POST\"\n  path     = \"/v1/applicants\"\n  pass_through = [\"application/pdf\"]\n",
+            "method   = \"POST\"\n  path     = \"/v1/applicants\"\n  pass_through = [\"application/pdf\"]\n  request_fields = { \"$.q\" = \"keep\" }\n",
             1,
         );
     let policy = with_route_keys(&policy, "/v1/applicants/{id}", &pdf);
@@ -163,10 +164,10 @@ async fn trailer_fields_never_cross_sluice_in_either_direction() {
         "the institution's trailers reached the partner: {:?}",
         got.trailers()
     );
-    // 2. A partner's request body, to the institution.
+    // 2. A partner's request body (its question, filtered), to the institution.
     let req = Request::post(format!("https://localhost:{partners}/v1/applicants"))
-        .header("content-type", "application/pdf")
-        .body(Chunks::new(b"%PDF-1.7 query", 64, false).with_trailers(secret.clone()))
+        .header("content-type", "application/json")
+        .body(Chunks::new(br#"{"q":"x"}"#, 4, false).with_trailers(secret.clone()))
         .unwrap();
     assert_eq!(acme.request(req).await.unwrap().status(), 200);
     let asked = recorded.requests();

@@ -293,3 +293,98 @@ async fn a_pulls_query_reaches_the_institution_only_as_its_route_lists_it() {
         }
     }
 }
+
+/// A pull's request body reached the institution as the partner wrote it (fixed): a search by
+/// POST could ask for more than its contract describes (`{"include": "all"}`, another
+/// customer's key beside its own). Now a route lists what a body may carry (`request_fields`,
+/// kept fields with their checks): the rest is dropped on the way, a field that fails its check
+/// refuses the request (the institution's request cut before it ends), and a route that lists
+/// nothing takes no body.
+#[tokio::test]
+async fn a_pulls_request_body_carries_only_the_fields_its_route_lists() {
+    const ID: &str = "11010519491231002X";
+    let dir = pki("pull-body", &["acme-loans"]);
+    let (inst, recorder) = mock_http(json_mock(br#"{"applicants":[]}"#)).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    let search = "method   = \"POST\"\n  path     = \"/v1/applicants\"\n";
+    let policy = example_policy().replace(
+        "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
+        &format!("{search}  request_fields = {{ \"$.id_no\" = {{ keep = \"string\", pattern = \"[0-9]{{17}}[0-9X]\" }}, \"$.page\" = {{ keep = \"number\", min = 1, max = 100 }} }}\n"),
+    );
+    assert!(policy.contains("request_fields"));
+    // The same search on a route that lists nothing a body may carry.
+    let policy = policy.replace(
+        "method   = \"GET\"\n  path     = \"/v1/applicants/{id}\"\n",
+        "method   = \"POST\"\n  path     = \"/v1/applicants/{id}\"\n",
+    );
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("partners").unwrap().port();
+    let post = |path: &str, ct: &str, body: &str| {
+        Request::post(format!("https://localhost:{port}{path}"))
+            .header("content-type", ct)
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        let client = client(&dir, ACME, h2);
+        let asked = format!(r#"{{"id_no":"{ID}","include":"all","page":2,"other_id":"{ID}"}}"#);
+        let (status, _, _) = fetch(
+            &client,
+            post("/v1/applicants", "application/json;charset=UTF-8", &asked),
+        )
+        .await;
+        assert_eq!(status, 200, "h2={h2}");
+        let (_, _, headers, body, _) = recorder.requests().pop().unwrap();
+        assert_eq!(
+            String::from_utf8(body.unwrap()).unwrap(),
+            format!(r#"{{"id_no":"{ID}","page":2}}"#),
+            "h2={h2}"
+        );
+        // The type in sluice's writing, not the partner's spelling of it.
+        assert_eq!(
+            headers["content-type"], "application/json; charset=utf-8",
+            "h2={h2}"
+        );
+        // A field that fails its check: refused, the institution's request never whole.
+        let whole = recorder.requests().len();
+        let (status, _, body) = fetch(
+            &client,
+            post("/v1/applicants", "application/json", r#"{"page":100000}"#),
+        )
+        .await;
+        let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+        assert_eq!(status, 422, "h2={h2}: {body}");
+        assert!(
+            body.contains(r#""path":"out_of_range at $.page""#),
+            "{body}"
+        );
+        let after = recorder.requests();
+        assert!(
+            after[whole..].iter().all(|r| r.3.is_err()),
+            "h2={h2}: the institution got a whole body: {:?}",
+            &after[whole..]
+        );
+        // A type the route does not filter, and a body on a route that takes none: refused
+        // before the institution is asked.
+        let before = recorder.requests().len();
+        for (path, ct, want) in [
+            (
+                "/v1/applicants",
+                "text/plain",
+                (415, "unsupported_media_type"),
+            ),
+            (
+                "/v1/applicants/A-1",
+                "application/json",
+                (400, "body_not_allowed"),
+            ),
+        ] {
+            let (status, _, body) = fetch(&client, post(path, ct, &asked)).await;
+            let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+            assert_eq!(status, want.0, "h2={h2} {path}: {body}");
+            assert!(body.contains(want.1), "{body}");
+            assert!(!body.contains(ID), "{body}");
+        }
+        assert_eq!(recorder.requests().len(), before, "h2={h2}");
+    }
+}

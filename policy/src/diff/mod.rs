@@ -8,9 +8,10 @@
 //!
 //! A route carries more than its body's fields, and each of those is compared the same way,
 //! named after its route (`push POST /v2/loans/{id}: header x-batch-id`): the header fields of
-//! the institution's side that cross as written (`headers`), the rules of a push's target
-//! parameters (`params`), the media types that go out unfiltered (`pass_through`), and the body
-//! formats filtered (`formats`). A review that says "no change" must mean it: a type let through
+//! the institution's side that cross as written (`headers`), the rules of a route's target
+//! parameters (`params`), the media types that go out unfiltered (`pass_through`), the body
+//! formats filtered (`formats`), and what a partner's request body may ask with
+//! (`request_fields`). A review that says "no change" must mean it: a type let through
 //! unfiltered is the largest disclosure a policy can add.
 //!
 //! A contract's partner is compared by what makes it the recipient — its identity (the
@@ -85,6 +86,9 @@ fn route_items(c: &Contract, formats_of: impl Fn(&str) -> bool) -> BTreeMap<Stri
         }
         for (name, action) in &r.params {
             item(format!("param {}", r.param_place(name)), rule_text(action));
+        }
+        for f in &r.request_fields {
+            item(format!("request field {}", f.path), rule_text(&f.action));
         }
     }
     items

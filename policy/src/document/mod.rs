@@ -18,7 +18,6 @@ use crate::path::FieldPath;
 use crate::rule::Action;
 use crate::template::PathTemplate;
 use read::TableReader;
-use rules::parse_rule;
 
 /// How a partner is recognised from its verified client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +194,12 @@ pub struct RouteSpec {
     /// Body formats this route filters (`formats = ["json", "csv"]`; default JSON and NDJSON).
     /// A body of any other format is refused.
     pub formats: Vec<Format>,
+    /// A pull route's request body, as the partner may send it to the institution: the fields
+    /// it may carry, each kept with its checks (see [`values::read_request_fields`]). Empty: a
+    /// partner's request on this route carries no body.
+    pub request_fields: Vec<FieldRule>,
+    /// The key path of each of `request_fields`, for problems found compiling them.
+    pub request_key_paths: Vec<String>,
 }
 
 impl RouteSpec {
@@ -227,14 +232,23 @@ pub struct Route {
     spec: RouteSpec,
     /// The compiled field rules for this route.
     pub program: std::sync::Arc<crate::program::FieldProgram>,
+    /// The compiled `request_fields` of a pull route that takes a body (`None`: it takes none).
+    pub request_program: Option<std::sync::Arc<crate::program::FieldProgram>>,
 }
 
+/// A route's compiled programs: its contract's fields, and its `request_fields` if any.
+pub(crate) type Programs = (
+    std::sync::Arc<crate::program::FieldProgram>,
+    Option<std::sync::Arc<crate::program::FieldProgram>>,
+);
+
 impl Route {
-    pub(crate) fn new(
-        spec: RouteSpec,
-        program: std::sync::Arc<crate::program::FieldProgram>,
-    ) -> Self {
-        Self { spec, program }
+    pub(crate) fn new(spec: RouteSpec, (program, request_program): Programs) -> Self {
+        Self {
+            spec,
+            program,
+            request_program,
+        }
     }
 }
 
@@ -622,33 +636,10 @@ fn read_contract(
         }
     }
 
-    let mut fields = Vec::new();
-    let mut field_key_paths: Vec<String> = Vec::new();
-    let mut field_texts: Vec<&str> = Vec::new();
-    if let Some(ft) = r.opt_table("fields", problems) {
-        for (path_text, v) in ft {
-            let key_path = join(&r.key_path("fields"), path_text);
-            let parsed = FieldPath::parse(path_text)
-                .map_err(|e| problems.push(&key_path, e.to_string()))
-                .ok();
-            let action = parse_rule(&key_path, v, problems);
-            if let (Some(path), Some(action)) = (parsed, action) {
-                if let Some(j) = fields.iter().position(|f: &FieldRule| f.path == path) {
-                    problems.push(
-                        &key_path,
-                        format!(
-                            "same path as {}; write each path once",
-                            quote(field_texts[j])
-                        ),
-                    );
-                    continue;
-                }
-                fields.push(FieldRule { path, action });
-                field_key_paths.push(key_path);
-                field_texts.push(path_text);
-            }
-        }
-    }
+    let (fields, field_key_paths) = match r.opt_table("fields", problems) {
+        Some(ft) => rules::read_field_table(&r.key_path("fields"), ft, problems),
+        None => Default::default(),
+    };
     if problems.0.len() != before {
         return None;
     }
@@ -800,6 +791,7 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
             "require_digest",
             "buffer_limit",
             "formats",
+            "request_fields",
         ],
     );
     r.check_unknown(problems);
@@ -887,6 +879,8 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         );
     }
     let params = values::read_params(&r, t, flow, template.as_ref(), &query, problems);
+    let (request_fields, request_key_paths) =
+        values::read_request_fields(&r, (flow, method), problems);
     Some(RouteSpec {
         flow: flow?,
         method: method?.into(),
@@ -902,6 +896,8 @@ fn read_route(path: &str, t: &toml::Table, problems: &mut Problems) -> Option<Ro
         require_digest,
         buffer_limit,
         formats,
+        request_fields,
+        request_key_paths,
     })
 }
 
@@ -959,11 +955,8 @@ impl<R> Contract<R> {
 }
 
 impl Contract<RouteSpec> {
-    /// The contract with its routes' compiled rules (one program per route, in order).
-    pub(crate) fn compiled(
-        self,
-        programs: Vec<std::sync::Arc<crate::program::FieldProgram>>,
-    ) -> Contract<Route> {
+    /// The contract with its routes' compiled rules (one pair of programs per route, in order).
+    pub(crate) fn compiled(self, programs: Vec<Programs>) -> Contract<Route> {
         debug_assert_eq!(programs.len(), self.routes.len());
         Contract {
             id: self.id,

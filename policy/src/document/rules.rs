@@ -177,3 +177,37 @@ pub(crate) fn parse_rule(
         }
     }
 }
+
+/// A table of field rules (`"$.path" = rule`): each path parsed and written once, with its rule;
+/// and the key path of each, for problems found later (compiling them).
+pub(crate) fn read_field_table(
+    key: &str,
+    table: &toml::Table,
+    problems: &mut crate::document::Problems,
+) -> (Vec<crate::document::FieldRule>, Vec<String>) {
+    use crate::document::{FieldRule, join, quote};
+    use crate::path::FieldPath;
+    let mut fields: Vec<FieldRule> = Vec::new();
+    let mut key_paths = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    for (path_text, v) in table {
+        let key_path = join(key, path_text);
+        let parsed = FieldPath::parse(path_text)
+            .map_err(|e| problems.push(&key_path, e.to_string()))
+            .ok();
+        let action = parse_rule(&key_path, v, problems);
+        if let (Some(path), Some(action)) = (parsed, action) {
+            if let Some(j) = fields.iter().position(|f| f.path == path) {
+                problems.push(
+                    &key_path,
+                    format!("same path as {}; write each path once", quote(texts[j])),
+                );
+                continue;
+            }
+            fields.push(FieldRule { path, action });
+            key_paths.push(key_path);
+            texts.push(path_text);
+        }
+    }
+    (fields, key_paths)
+}

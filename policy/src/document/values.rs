@@ -144,3 +144,45 @@ pub(super) fn read_params(
     }
     params
 }
+
+/// A pull route's `request_fields`: what the partner's request body may carry to the
+/// institution. A body is the partner's question as much as a query string is (`{"id_no": …}`
+/// beside `{"include": "all"}`), so the same default deny holds: only listed fields go, each
+/// kept with its checks; a mask, hash or `redact` would ask the institution something else and
+/// is refused at load, and so is the key on a push route (a push's body is filtered by the
+/// contract's `fields`).
+pub(super) fn read_request_fields(
+    r: &TableReader<'_>,
+    (flow, method): (Option<Flow>, Option<&str>),
+    problems: &mut Problems,
+) -> (Vec<super::FieldRule>, Vec<String>) {
+    let key = r.key_path("request_fields");
+    let Some(table) = r.opt_table("request_fields", problems) else {
+        return Default::default();
+    };
+    if flow == Some(Flow::Push) {
+        problems.push(
+            key,
+            "applies to pull routes only (a push's body is filtered by the contract's fields)",
+        );
+        return Default::default();
+    }
+    if let Some(m @ ("GET" | "HEAD" | "DELETE")) = method {
+        problems.push(
+            key,
+            format!("a {m} request carries no body (POST, PUT or PATCH routes take one)"),
+        );
+        return Default::default();
+    }
+    let (fields, key_paths) = super::rules::read_field_table(&key, table, problems);
+    let mut kept = (Vec::new(), Vec::new());
+    for (field, at) in fields.into_iter().zip(key_paths) {
+        if let Action::Keep(_) = field.action {
+            kept.0.push(field);
+            kept.1.push(at);
+        } else {
+            problems.push(at, format!("got \"{}\", but a partner's request body goes to the institution: a field is kept, with its checks (\"keep\", {{ keep = \"string\", pattern = ... }}), or not sent — a masked or hashed value would ask for something else", field.action.label()));
+        }
+    }
+    kept
+}

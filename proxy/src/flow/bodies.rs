@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use sluice_policy::Resolved;
 use sluice_policy::engine::{EngineConfig, Limits, Redactor};
 
-use crate::body::{BoxError, OnFinish, ProxyBody, RedactedBody, SubjectSink};
+use crate::body::{BoxError, OnFinish, Outcome, ProxyBody, RedactedBody, SubjectSink};
 use crate::errors::{BodySource, Reason};
 use crate::state::PolicyState;
 
@@ -26,8 +26,21 @@ pub(super) async fn none_on_bodiless_method(
     timeout: std::time::Duration,
 ) -> Result<(), Reason> {
     use http::Method;
+    if !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
+        return Ok(());
+    }
+    none_sent(body, timeout).await
+}
+
+/// Refuses a body on a request that may carry none: a bodiless method's (above), or one on a
+/// pull route whose contract describes no request body (`request_fields`). An empty body is
+/// no body; data is `400 body_not_allowed` before the upstream is called.
+pub(super) async fn none_sent(
+    body: &mut hyper::body::Incoming,
+    timeout: std::time::Duration,
+) -> Result<(), Reason> {
     use http_body::Body as _;
-    if !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) || body.is_end_stream() {
+    if body.is_end_stream() {
         return Ok(());
     }
     if body.size_hint().lower() > 0 {
@@ -100,8 +113,17 @@ fn decoded(body: ProxyBody, coding: crate::decode::Coding) -> ProxyBody {
 
 /// The engine's configuration for a route and a body format.
 fn engine_config(state: &PolicyState, r: &Resolved<'_>, media: crate::body::Media) -> EngineConfig {
+    engine_config_of(state, r, r.route.program.clone(), media)
+}
+
+fn engine_config_of(
+    state: &PolicyState,
+    r: &Resolved<'_>,
+    program: std::sync::Arc<sluice_policy::program::FieldProgram>,
+    media: crate::body::Media,
+) -> EngineConfig {
     EngineConfig {
-        program: r.route.program.clone(),
+        program,
         format: media.format(),
         limits: Limits::default(),
         keys: state.keys[&r.contract.id].clone(),
@@ -129,4 +151,41 @@ pub(super) fn redacted(
     } else {
         body
     }
+}
+
+/// A partner's request body on a pull route, filtered through the route's `request_fields`
+/// (`program`) on its way to the institution: unlisted fields dropped, kept ones checked. Why it
+/// stopped, when it did, is noted in `failure` (a policy violation names the path, never the
+/// value). Nothing is recorded: what a partner asks is not a disclosure.
+pub(super) fn asked(
+    state: &PolicyState,
+    r: &Resolved<'_>,
+    program: std::sync::Arc<sluice_policy::program::FieldProgram>,
+    source: ProxyBody,
+    (media, coding): (crate::body::Media, crate::decode::Coding),
+    failure: Arc<OnceLock<Reason>>,
+) -> ProxyBody {
+    let redactor = Redactor::new(engine_config_of(state, r, program, media));
+    let finish = noting_failure(Box::new(|_| {}), failure);
+    RedactedBody::new(decoded(source, coding), redactor, finish).boxed_unsync()
+}
+
+/// `finish`, noting first in `failure` why the request body stopped, when that is the caller's
+/// doing (too large, bad coding, digest mismatch, a policy violation).
+pub(super) fn noting_failure(finish: OnFinish, failure: Arc<OnceLock<Reason>>) -> OnFinish {
+    Box::new(move |outcome| {
+        let reason = match &outcome {
+            Outcome::SourceFailed(e) => crate::errors::body_reason(e.as_ref(), BodySource::Request),
+            Outcome::Violation(v) => Some(Reason::PolicyViolation(format!(
+                "{} at {}",
+                v.kind.code(),
+                v.path
+            ))),
+            _ => None,
+        };
+        if let Some(r) = reason {
+            let _ = failure.set(r);
+        }
+        finish(outcome);
+    })
 }

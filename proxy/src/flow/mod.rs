@@ -1,6 +1,9 @@
 //! The two flows, as short sequences of shared phases.
 //!
-//! - **pull** ([`pull`]): a partner asks; the institution's *response* is the disclosure.
+//! - **pull** ([`pull`]): a partner asks; the institution's *response* is the disclosure. What
+//!   the partner asks with reaches the institution only as the route describes it: the query
+//!   parameters it lists ([`sluice_policy::param`]) and the body fields of its `request_fields`
+//!   (`bodies::asked`); a route that lists none takes no body.
 //! - **push** ([`push`]): an institution system sends; the *request* body to the partner's API is
 //!   the disclosure, and the partner's answer goes back to the system as it came.
 //!

@@ -22,24 +22,47 @@ pub(crate) async fn pull(
 ) -> Result<Response<ProxyBody>, Reason> {
     let (parts, mut body) = req.into_parts();
     let read_timeout = f.shared.config.limits.body_read_timeout;
-    bodies::none_on_bodiless_method(&parts.method, &mut body, read_timeout).await?;
+    // A partner's body is its question as much as its query string is: a route whose contract
+    // lists no `request_fields` takes none (nor does a bodiless method's; such a route has none).
+    let asks_with = f.r.route.request_program.clone();
+    if asks_with.is_none() {
+        bodies::none_sent(&mut body, read_timeout).await?;
+    }
     // A body the partner sends is checked against its Content-Digest as it streams, like a push.
     let digest = f.incoming_digest(&parts.headers)?;
     let limit = f.shared.config.limits.max_request_body_bytes;
     if bodies::announced_over(&parts.headers, limit) {
         return Err(Reason::BodyTooLarge);
     }
+    // What the body is, checked before anything is sent: a type the route filters, a coding
+    // sluice decodes.
+    let asked = match asks_with.filter(|_| !body.is_end_stream()) {
+        Some(program) => {
+            let ct = crate::allow::single_content_type(&parts.headers)
+                .ok_or(Reason::UnsupportedMediaType)?;
+            let media = f.filtered_media(ct).ok_or(Reason::UnsupportedMediaType)?;
+            let coding =
+                crate::decode::coding(&parts.headers).ok_or(Reason::UnsupportedEncoding)?;
+            Some((program, media, coding))
+        }
+        None => None,
+    };
     // Why the partner's body failed, when it did: its reason, not the institution's answer to a
     // cut body (nothing to note, and nothing allocated, for the usual request without one).
     let failure: Option<Arc<OnceLock<Reason>>> = (!body.is_end_stream()).then(Arc::default);
     let body = bodies::verified(bodies::limited(body, limit, read_timeout), digest);
-    let body = match &failure {
-        Some(failure) => bodies::noting(body, failure.clone()),
-        None => body,
+    let mut up = institution_request(f, &parts, partner)?;
+    let body = match (&failure, asked) {
+        (Some(failure), Some((program, media, coding))) => {
+            let headers = up.headers_mut().expect("a fresh builder has headers");
+            headers.insert(header::CONTENT_TYPE, media.content_type());
+            let (state, r) = (f.state, &f.r);
+            bodies::asked(state, r, program, body, (media, coding), failure.clone())
+        }
+        (Some(failure), None) => bodies::noting(body, failure.clone()),
+        (None, _) => body,
     };
-    let up = institution_request(f, &parts, partner)?
-        .body(body)
-        .map_err(|_| Reason::UpstreamProtocol)?;
+    let up = up.body(body).map_err(|_| Reason::UpstreamProtocol)?;
     let target = target_of(up.uri());
     let resp = f.send(up).await;
     if let Some(reason) = failure.as_ref().and_then(|f| f.get()) {

@@ -8,9 +8,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{Flow, bodies, pass_through_logged, request_id_value, target_of};
-use crate::body::{OnFinish, Outcome, ProxyBody};
+use crate::body::ProxyBody;
 use crate::disclosure::Disclosure;
-use crate::errors::{BodySource, Reason};
+use crate::errors::Reason;
 
 /// Serves one push request (see the module docs of [`crate::flow`]).
 pub(crate) async fn push(
@@ -46,7 +46,7 @@ pub(crate) async fn push(
     // Why the body stopped, when it did: the institution system is told (a path, never a value).
     let failure: Arc<OnceLock<Reason>> = Arc::default();
     let (finish, sink) = disclosure.into_body();
-    let finish = noting_failure(finish, failure.clone());
+    let finish = bodies::noting_failure(finish, failure.clone());
     let source = bodies::verified(bodies::limited(body, limit, read_timeout), digest);
     let body = match media {
         Some(media) => {
@@ -125,24 +125,4 @@ fn partner_request(
     .map_err(|(code, name)| Reason::PolicyViolation(format!("{code} at header {name}")))?;
     headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
     Ok((up, named))
-}
-
-/// `finish`, noting first in `failure` why the request body stopped, when that is the caller's
-/// doing (too large, bad coding, digest mismatch, a policy violation).
-fn noting_failure(finish: OnFinish, failure: Arc<OnceLock<Reason>>) -> OnFinish {
-    Box::new(move |outcome| {
-        let reason = match &outcome {
-            Outcome::SourceFailed(e) => crate::errors::body_reason(e.as_ref(), BodySource::Request),
-            Outcome::Violation(v) => Some(Reason::PolicyViolation(format!(
-                "{} at {}",
-                v.kind.code(),
-                v.path
-            ))),
-            _ => None,
-        };
-        if let Some(r) = reason {
-            let _ = failure.set(r);
-        }
-        finish(outcome);
-    })
 }
