@@ -395,3 +395,53 @@ fn request_fields_are_kept_fields_of_a_pull_route_that_takes_a_body() {
     let p = CompiledPolicy::load("test-policy.toml", &pull("POST", "")).unwrap();
     assert!(p.contracts[0].routes[0].request_program.is_none());
 }
+
+/// `sluice policy test` runs a partner's request body through a pull route's `request_fields`
+/// with `direction = "request"`, and says so when the route takes none.
+#[test]
+fn policy_tests_filter_a_pull_request_body_through_its_request_fields() {
+    use sluice_policy::cases::{self, Loaded, Source, Verdict};
+    let policy = |keys: &str| {
+        CompiledPolicy::load(
+            "test-policy.toml",
+            &support::policy_text("", keys, r#""$.x" = "keep""#)
+                .replace("method = \"GET\"", "method = \"POST\""),
+        )
+        .unwrap()
+    };
+    let file = cases::parse(
+        r#"policy = "test-policy.toml"
+[[case]]
+name = "the question, filtered"
+contract = "c"
+method = "POST"
+path = "/x"
+direction = "request"
+body = '''{"page":2,"include":"all"}'''
+expect.body = '''{"page":2}'''
+"#,
+    )
+    .unwrap();
+    let case = &file.cases[0];
+    let body = |s: &Source| match s {
+        Source::Inline(b) => b.clone(),
+        Source::File(_) => unreachable!("inline"),
+    };
+    let loaded = Loaded {
+        case,
+        body: body(&case.body),
+        expected: match &case.outcome {
+            cases::file::Outcome::Body(s) => Some(body(s)),
+            cases::file::Outcome::Refusal(_) => None,
+        },
+    };
+    let asks = policy("request_fields = { \"$.page\" = { keep = \"number\", max = 10 } }");
+    assert_eq!(cases::run::run(&asks, b"k", &loaded), Verdict::Pass);
+    assert_eq!(
+        cases::run::run(&policy(""), b"k", &loaded),
+        Verdict::Error(
+            "POST /x is a pull route that takes no request body (it lists no request_fields)"
+                .into()
+        )
+    );
+}

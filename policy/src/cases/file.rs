@@ -9,7 +9,8 @@
 //! contract  = "acme-prescreen-2026"
 //! method    = "GET"
 //! path      = "/v1/applicants/42"   # picks the contract's route whose template matches
-//! direction = "response"            # optional: must agree with the route's flow
+//! direction = "response"            # optional: "request" on a pull route filters the partner's
+//!                                   # request body through its request_fields
 //! format    = "json"                # or "ndjson"; default json
 //! body      = '''{"applicants": [...]}'''   # or body_file = "fixtures/x.json"
 //! expect.body = '''...'''           # the exact output, or expect.body_file, or:
@@ -44,7 +45,8 @@ pub enum Source {
 pub enum Direction {
     /// The institution's response to a partner (pull routes).
     Response,
-    /// The institution's request to a partner (push routes).
+    /// The institution's request to a partner (push routes), or a partner's request body to
+    /// the institution (pull routes that list `request_fields`).
     Request,
 }
 

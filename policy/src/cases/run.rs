@@ -68,24 +68,31 @@ pub fn run(policy: &CompiledPolicy, master: &[u8], loaded: &Loaded<'_>) -> Verdi
             contract.id, case.method, case.path
         ));
     };
-    let filtered = match route.flow {
-        Flow::Pull => Direction::Response,
-        Flow::Push => Direction::Request,
+    // A pull route filters the institution's responses and, where it lists `request_fields`,
+    // the partner's request bodies; a push route its requests.
+    let program = match (route.flow, case.direction) {
+        (Flow::Pull, None | Some(Direction::Response))
+        | (Flow::Push, None | Some(Direction::Request)) => route.program.clone(),
+        (Flow::Pull, Some(Direction::Request)) => match &route.request_program {
+            Some(program) => program.clone(),
+            None => {
+                return Verdict::Error(format!(
+                    "{} {} is a pull route that takes no request body (it lists no request_fields)",
+                    case.method,
+                    route.path.as_str()
+                ));
+            }
+        },
+        (Flow::Push, Some(Direction::Response)) => {
+            return Verdict::Error(format!(
+                "{} {} is a push route: its request bodies are filtered, not its responses",
+                case.method,
+                route.path.as_str()
+            ));
+        }
     };
-    if let Some(d) = case.direction
-        && d != filtered
-    {
-        return Verdict::Error(format!(
-            "{} {} is a {} route: its {} bodies are filtered, not its {}s",
-            case.method,
-            route.path.as_str(),
-            route.flow.as_str(),
-            name(filtered),
-            name(d)
-        ));
-    }
     let cfg = EngineConfig {
-        program: route.program.clone(),
+        program,
         format: case.format,
         limits: Limits::default(),
         keys: Arc::new(EngineKeys::derive(master, master, &contract.id)),
@@ -126,13 +133,6 @@ pub fn run(policy: &CompiledPolicy, master: &[u8], loaded: &Loaded<'_>) -> Verdi
         Verdict::Pass
     } else {
         Verdict::Fail(problems)
-    }
-}
-
-fn name(d: Direction) -> &'static str {
-    match d {
-        Direction::Response => "response",
-        Direction::Request => "request",
     }
 }
 
