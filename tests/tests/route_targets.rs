@@ -318,7 +318,7 @@ async fn a_pulls_request_body_carries_only_the_fields_its_route_lists() {
     let search = "method   = \"POST\"\n  path     = \"/v1/applicants\"\n";
     let policy = example_policy().replace(
         "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
-        &format!("{search}  request_fields = {{ \"$.id_no\" = {{ keep = \"string\", pattern = \"[0-9]{{17}}[0-9X]\" }}, \"$.page\" = {{ keep = \"number\", min = 1, max = 100 }} }}\n"),
+        &format!("{search}  formats  = [\"json\", \"form\"]\n  request_fields = {{ \"$.id_no\" = {{ keep = \"string\", pattern = \"[0-9]{{17}}[0-9X]\" }}, \"$.page\" = {{ keep = \"number\", min = 1, max = 100 }} }}\n"),
     );
     assert!(policy.contains("request_fields"));
     // The same search on a route that lists nothing a body may carry.
@@ -372,6 +372,24 @@ async fn a_pulls_request_body_carries_only_the_fields_its_route_lists() {
             after[whole..].iter().all(|r| r.3.is_err()),
             "h2={h2}: the institution got a whole body: {:?}",
             &after[whole..]
+        );
+        // A form, the other shape of a search by POST: the same fields, the same filter.
+        let form = format!("include=all&id_no={ID}&page=3");
+        let (status, _, _) = fetch(
+            &client,
+            post("/v1/applicants", "application/x-www-form-urlencoded", &form),
+        )
+        .await;
+        assert_eq!(status, 200, "h2={h2}");
+        let (_, _, headers, body, _) = recorder.requests().pop().unwrap();
+        assert_eq!(
+            String::from_utf8(body.unwrap()).unwrap(),
+            format!("id_no={ID}&page=3"),
+            "h2={h2}"
+        );
+        assert_eq!(
+            headers["content-type"], "application/x-www-form-urlencoded",
+            "h2={h2}"
         );
         // A type the route does not filter, and a body on a route that takes none: refused
         // before the institution is asked.
