@@ -52,6 +52,11 @@ fn every_binary_prints_help_and_exits() {
             env!("CARGO_BIN_EXE_telemetry-cost"),
             "Usage: telemetry-cost",
         ),
+        (
+            "target-cost",
+            env!("CARGO_BIN_EXE_target-cost"),
+            "Usage: target-cost",
+        ),
     ] {
         let out = Command::new(bin).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
