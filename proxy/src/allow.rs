@@ -26,15 +26,13 @@ pub const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// The partner's request headers that reach the institution (pull). Identity headers a client
-/// could spoof are never forwarded: the partner is who its certificate says.
-pub const PULL_REQUEST_HEADERS: &[&str] = &[
-    "accept",
-    "accept-language",
-    "content-type",
-    "if-none-match",
-    "if-modified-since",
-    "user-agent",
-];
+/// could spoof are never forwarded: the partner is who its certificate says. Nor are
+/// conditional ones (`If-None-Match`, `If-Modified-Since`, …): no validator ever reaches a
+/// partner (`ETag` and `Last-Modified` are caching fields no route can name), so a condition
+/// could only make the institution answer with a status alone — `304` or not, one bit a request
+/// about a record's last change, outside the contract and outside the ledger.
+pub const PULL_REQUEST_HEADERS: &[&str] =
+    &["accept", "accept-language", "content-type", "user-agent"];
 
 /// The headers of an unfiltered pass-through body: type, coding and length describe it as is.
 pub const PASS_THROUGH_HEADERS: &[&str] = &["content-type", "content-encoding", "content-length"];

@@ -58,6 +58,11 @@ fn institution() -> Handler {
                 status: 599,
                 ..json(APPLICANT, 1 << 20, false)
             },
+            // An institution that answers a condition it was never sent.
+            "/v1/applicants/not-modified" => MockResponse {
+                status: 304,
+                ..json("", 1, false)
+            },
             "/v1/applicants/late-violation" => {
                 // A long valid prefix, then an amount over the contract's max.
                 let mut body = String::from(r#"{"applicants":["#);
@@ -256,6 +261,32 @@ async fn pull_redacts_the_response_over_h1_and_h2() {
         "acme-prescreen-2026"
     );
     assert_eq!(reqs[0].2.get("accept-encoding").unwrap(), "identity");
+    // A condition would make the institution answer with a status alone, one bit about when a
+    // record last changed (regression: `If-None-Match` and `If-Modified-Since` were forwarded).
+    let mut req = get(&env, "/v1/applicants/1");
+    for (name, value) in [
+        ("if-none-match", "\"v1\""),
+        ("if-modified-since", "Tue, 01 Dec 2026 00:00:00 GMT"),
+        ("if-match", "*"),
+        ("if-unmodified-since", "Tue, 01 Dec 2026 00:00:00 GMT"),
+        ("if-range", "\"v1\""),
+        ("range", "bytes=0-9"),
+    ] {
+        req.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let (status, _, _) = fetch(&acme(&env, false), req).await;
+    assert_eq!(status, 200);
+    let (_, _, asked, _, _) = env.institution.requests().pop().unwrap();
+    for name in [
+        "if-none-match",
+        "if-modified-since",
+        "if-match",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+    ] {
+        assert!(asked.get(name).is_none(), "{name} reached the institution");
+    }
 }
 
 #[tokio::test]
@@ -311,6 +342,13 @@ async fn refusals_carry_a_status_and_a_reason() {
             "/v1/applicants/status-599",
             500,
             "upstream_status",
+        ),
+        // A status alone, which no request of sluice's asks for.
+        (
+            Some(("partners/acme-loans.pem", "partners/acme-loans.key")),
+            "/v1/applicants/not-modified",
+            502,
+            "upstream_protocol",
         ),
     ];
     for (who, path, want_status, want_reason) in cases {

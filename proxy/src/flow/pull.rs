@@ -70,10 +70,13 @@ pub(crate) async fn pull(
     }
     let resp = resp?;
     let status = status_as_sent(resp.status()).ok_or(Reason::UpstreamProtocol)?;
-    let bodiless = parts.method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    if status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::PARTIAL_CONTENT {
+    let bodiless = parts.method == Method::HEAD || status == StatusCode::NO_CONTENT;
+    // A 304 answers a condition sluice never sends (`allow::PULL_REQUEST_HEADERS`): a status
+    // alone, no body to filter or record.
+    if status == StatusCode::SWITCHING_PROTOCOLS
+        || status == StatusCode::PARTIAL_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
         return Err(Reason::UpstreamProtocol);
     }
     if !status.is_success() && !bodiless {
