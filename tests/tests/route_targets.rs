@@ -415,3 +415,66 @@ async fn a_pulls_request_body_carries_only_the_fields_its_route_lists() {
         assert_eq!(recorder.requests().len(), before, "h2={h2}");
     }
 }
+
+/// A pull answered with a status alone — a HEAD route's 200, an institution's 204 — went out with
+/// no disclosure recorded, although it tells the partner something of the resource the target
+/// names (that it exists). Now each is a disclosure of no bytes, durable before the answer goes.
+#[tokio::test]
+async fn a_bodiless_pull_answer_is_a_recorded_disclosure() {
+    let dir = pki("pull-bodiless", &["acme-loans"]);
+    let handler: Handler =
+        std::sync::Arc::new(|req: &Request<hyper::body::Incoming>| MockResponse {
+            status: if req.method() == http::Method::HEAD {
+                200
+            } else {
+                204
+            },
+            content_type: "application/json",
+            encoding: None,
+            delay_ms: 0,
+            body: Chunks::new(b"", 1, false),
+        });
+    let (inst, _) = mock_http(handler).await;
+    let (partner, _) = mock_https(&dir, json_mock(b"{}")).await;
+    // The list route answered by HEAD, and the applicant route (its answer a 204).
+    let policy = example_policy().replace(
+        "method   = \"GET\"\n  path     = \"/v1/applicants\"\n",
+        "method   = \"HEAD\"\n  path     = \"/v1/applicants\"\n",
+    );
+    let policy = policy.replace("  query    = [\"page\", \"per_page\"]\n", "");
+    let policy = policy.replace(
+        "  params   = { page = { keep = \"number\", min = 1, max = 100000 }, per_page = { keep = \"number\", min = 1, max = 100 } }\n",
+        "",
+    );
+    let sluice = start_sluice(&dir, inst, partner, &policy).await;
+    let port = sluice.addr("partners").unwrap().port();
+    for (h2, method, path, want) in [
+        (false, http::Method::HEAD, "/v1/applicants", 200),
+        (true, http::Method::HEAD, "/v1/applicants", 200),
+        (false, http::Method::GET, "/v1/applicants/A-1", 204),
+        (true, http::Method::GET, "/v1/applicants/A-2", 204),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("https://localhost:{port}{path}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let (status, headers, _) = fetch(&client(&dir, ACME, h2), req).await;
+        assert_eq!(status, want, "h2={h2} {path}");
+        assert!(
+            headers.get("sluice-disclosure").is_some(),
+            "h2={h2} {path}: {headers:?}"
+        );
+    }
+    let found = disclosures_when(&dir.join("ledger"), |d| {
+        d.len() >= 4 && d.iter().all(|(v, _, _)| v["outcome"] != "open")
+    })
+    .await;
+    assert_eq!(found.len(), 4, "{found:?}");
+    let empty = sluice_policy::hex::hex(ring::digest::digest(&ring::digest::SHA256, b"").as_ref());
+    for (v, _, _) in &found {
+        assert_eq!(v["outcome"], "sent", "{v}");
+        assert_eq!(v["bytes_sent"], 0, "{v}");
+        assert_eq!(v["sha256_sent"], empty.as_str(), "{v}");
+    }
+}

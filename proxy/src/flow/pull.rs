@@ -90,6 +90,13 @@ pub(crate) async fn pull(
         if !rbody.is_end_stream() && parts.method != Method::HEAD {
             return Err(Reason::UpstreamProtocol);
         }
+        // A status alone still says something of the resource the target names (that it
+        // exists): a disclosure of no bytes, recorded like any other before the answer goes.
+        let to = f.recipient(partner, Some(peer), (&target, &[]));
+        let disclosure = Disclosure::begin(&f.shared.recorder, &f.ctx, to).await?;
+        h.insert(crate::headers::SLUICE_DISCLOSURE, disclosure.header());
+        let (finish, _) = disclosure.into_body();
+        finish(crate::body::Outcome::Sent(&nothing_sent()));
         let empty = http_body_util::Empty::new().map_err(|never| match never {});
         return out
             .body(empty.boxed_unsync())
@@ -176,6 +183,15 @@ fn institution_request(
         headers.insert(crate::headers::SLUICE_CONTRACT, v);
     }
     Ok(up)
+}
+
+/// What a bodiless answer sends: no bytes, the digest of none.
+fn nothing_sent() -> sluice_policy::engine::Summary {
+    let digest = ring::digest::digest(&ring::digest::SHA256, b"");
+    sluice_policy::engine::Summary {
+        output_sha256: digest.as_ref().try_into().expect("SHA-256 is 32 bytes"),
+        ..Default::default()
+    }
 }
 
 /// The status a partner gets for the institution's: a registered code as it is, any other as the
