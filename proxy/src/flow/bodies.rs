@@ -189,3 +189,32 @@ pub(super) fn noting_failure(finish: OnFinish, failure: Arc<OnceLock<Reason>>) -
         finish(outcome);
     })
 }
+
+/// How much of a partner's filtered question is held before the institution is called: a search
+/// body is small, and one that ends within this is checked whole first — a refused question
+/// never reaches the institution, not even in part. A longer one streams after it.
+pub(super) const QUESTION_HOLD: usize = 64 * 1024;
+
+/// Reads `body` until it ends or passes `limit` bytes: the whole body, or what was read put back
+/// before the rest. An error means it failed first (nothing was sent; its reason is noted where
+/// the body notes one).
+pub(super) async fn held(mut body: ProxyBody, limit: usize) -> Result<ProxyBody, BoxError> {
+    let mut data = bytes::BytesMut::new();
+    while data.len() <= limit {
+        match body.frame().await {
+            None => {
+                let whole = http_body_util::Full::new(data.freeze());
+                return Ok(whole.map_err(|never| match never {}).boxed_unsync());
+            }
+            Some(Err(e)) => return Err(e),
+            // Data only: the source's trailers were dropped (`limited`).
+            Some(Ok(frame)) => {
+                if let Ok(d) = frame.into_data() {
+                    data.extend_from_slice(&d);
+                }
+            }
+        }
+    }
+    let first = Some(http_body::Frame::data(data.freeze()));
+    Ok(crate::body::Prepend::new(first, body).boxed_unsync())
+}

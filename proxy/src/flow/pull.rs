@@ -57,7 +57,12 @@ pub(crate) async fn pull(
             let headers = up.headers_mut().expect("a fresh builder has headers");
             headers.insert(header::CONTENT_TYPE, media.content_type());
             let (state, r) = (f.state, &f.r);
-            bodies::asked(state, r, program, body, (media, coding), failure.clone())
+            let question = bodies::asked(state, r, program, body, (media, coding), failure.clone());
+            // Checked whole before the institution is called, when it is a question's size.
+            match bodies::held(question, bodies::QUESTION_HOLD).await {
+                Ok(held) => held,
+                Err(_) => return Err(failure.get().cloned().unwrap_or(Reason::BadFraming)),
+            }
         }
         (Some(failure), None) => bodies::noting(body, failure.clone()),
         (None, _) => body,
