@@ -7,40 +7,14 @@
 //! cargo run --release -p sluice-bench --bin target-cost -- [--requests 2000000] [--rounds 5]
 //! ```
 //! Best of `--rounds`, each target in turn within a round, on the bench's reference route
-//! (`/feed?size=1024`, one listed number) and on a target with two listed numbers and a path
-//! parameter with a pattern.
+//! (`/feed?size=1024`, one listed number) and on `bench/workload/paged-policy.toml`'s (a path
+//! parameter with a pattern, two listed numbers).
 
 use sluice_bench::{best, workload};
-use sluice_policy::CompiledPolicy;
-use sluice_policy::engine::EngineKeys;
 
 const USAGE: &str = "Measures what writing a request's upstream target costs per request.
 
 Usage: target-cost [--requests 2000000] [--rounds 5]";
-
-/// A pull route with a path parameter under a pattern and two listed query parameters.
-const PAGED: &str = r#"version = 1
-[[partner]]
-id = "p"
-identity = { uri_san = "spiffe://bench/p" }
-jurisdiction = "CN"
-[[contract]]
-id = "c"
-partner = "p"
-purpose = "bench"
-legal_basis = "consent"
-valid_from = 2026-01-01
-valid_until = 2099-01-01
-[[contract.route]]
-flow = "pull"
-method = "GET"
-path = "/v1/branches/{branch}/applicants"
-upstream = "u"
-query = ["page", "per_page"]
-params = { branch = { keep = "string", pattern = "B[0-9]{4}" }, page = { keep = "number", min = 1, max = 100000 }, per_page = { keep = "number", min = 1, max = 100 } }
-[contract.fields]
-"$.x" = "keep"
-"#;
 
 fn main() {
     if sluice_bench::help_requested(USAGE) {
@@ -53,7 +27,7 @@ fn main() {
         .parse()
         .expect("--rounds N");
     let reference = workload::policy("reference-policy.toml");
-    let paged = CompiledPolicy::load("paged.toml", PAGED).expect("the bench policy loads");
+    let paged = workload::policy("paged-policy.toml");
     for (name, policy, keys, path, query) in [
         (
             "reference route, /feed?size=1024",
@@ -65,7 +39,7 @@ fn main() {
         (
             "path pattern and two numbers",
             &paged,
-            EngineKeys::derive(b"bench", b"bench", "c"),
+            workload::keys(&paged.contracts[0].id),
             "/v1/branches/B0042/applicants",
             "page=2&per_page=50",
         ),
