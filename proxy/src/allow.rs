@@ -30,9 +30,10 @@ pub const HOP_BY_HOP: &[&str] = &[
 /// conditional ones (`If-None-Match`, `If-Modified-Since`, …): no validator ever reaches a
 /// partner (`ETag` and `Last-Modified` are caching fields no route can name), so a condition
 /// could only make the institution answer with a status alone — `304` or not, one bit a request
-/// about a record's last change, outside the contract and outside the ledger.
-pub const PULL_REQUEST_HEADERS: &[&str] =
-    &["accept", "accept-language", "content-type", "user-agent"];
+/// about a record's last change, outside the contract and outside the ledger. A body's
+/// `Content-Type` is sluice's, written when it filters one (`request_fields`): none goes on a
+/// request without a body.
+pub const PULL_REQUEST_HEADERS: &[&str] = &["accept", "accept-language", "user-agent"];
 
 /// The headers of an unfiltered pass-through body: type, coding and length describe it as is.
 pub const PASS_THROUGH_HEADERS: &[&str] = &["content-type", "content-encoding", "content-length"];

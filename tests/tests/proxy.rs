@@ -271,12 +271,14 @@ async fn pull_redacts_the_response_over_h1_and_h2() {
         ("if-unmodified-since", "Tue, 01 Dec 2026 00:00:00 GMT"),
         ("if-range", "\"v1\""),
         ("range", "bytes=0-9"),
+        ("content-type", "application/json; note=13812345678"),
     ] {
         req.headers_mut().insert(name, value.parse().unwrap());
     }
     let (status, _, _) = fetch(&acme(&env, false), req).await;
     assert_eq!(status, 200);
     let (_, _, asked, _, _) = env.institution.requests().pop().unwrap();
+    // Nor a body's type on a request without one.
     for name in [
         "if-none-match",
         "if-modified-since",
@@ -284,6 +286,7 @@ async fn pull_redacts_the_response_over_h1_and_h2() {
         "if-unmodified-since",
         "if-range",
         "range",
+        "content-type",
     ] {
         assert!(asked.get(name).is_none(), "{name} reached the institution");
     }
