@@ -300,6 +300,65 @@ proptest! {
     }
 }
 
+/// `name=value` pairs whose names are mostly the listed ones in some spelling: queries a pull
+/// route may well let through.
+fn pull_query() -> impl Strategy<Value = String> {
+    let name = prop_oneof![
+        4 => Just("page"),
+        2 => Just("p%61ge"),
+        4 => Just("since"),
+        2 => Just("%73ince"),
+        1 => Just("_method"),
+        1 => Just("Page"),
+    ];
+    let value = prop_oneof!["[1-9][0-9]{0,3}", "[a-z0-9%+:-]{0,6}", "%[0-9a-fA-F]{2}"];
+    proptest::collection::vec((name, value), 1..4).prop_map(|pairs| {
+        pairs
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
+proptest! {
+    /// A pull's query goes to the institution in sluice's writing or not at all: a name a form
+    /// reader decodes to anything the route does not list refuses the request, and what goes
+    /// out holds listed names only, each once, and reads back to itself.
+    #[test]
+    fn a_pull_query_goes_out_in_sluices_writing_or_not_at_all(q in prop_oneof![query_text(), pull_query()]) {
+        let text = policy(
+            "  query = [\"page\", \"since\"]\n  params.page = { keep = \"number\", min = 1, max = 1000 }\n  params.since = { keep = \"string\", max_len = 25 }\n",
+        )
+        .replace("flow = \"push\"", "flow = \"pull\"");
+        let p = CompiledPolicy::load("test-policy.toml", &text).unwrap();
+        let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
+        let route = &p.contracts[0].routes[0];
+        let path = "/v2/loans/LN004217/notes";
+        let sent = sluice_policy::param::target(route, path, Some(&q), &keys);
+        let listed = |n: &str| n == "page" || n == "since";
+        if form_urlencoded::parse(q.as_bytes()).any(|(n, _)| !listed(&n)) {
+            prop_assert!(sent.is_err(), "{:?} went out as {:?}", q, sent);
+        }
+        if let Ok(sent) = sent {
+            let written = sent.split_once('?').map_or("", |(_, w)| w);
+            prop_assert_eq!(&sent[..path.len()], path);
+            let again = sluice_policy::param::target(route, path, Some(written), &keys)
+                .expect("sluice's own query reads back");
+            prop_assert_eq!(&again, &sent);
+            let names: Vec<String> = form_urlencoded::parse(written.as_bytes())
+                .map(|(n, _)| n.into_owned())
+                .collect();
+            prop_assert!(names.iter().all(|n| listed(n)), "{:?}", names);
+            let mut unique = names.clone();
+            unique.dedup();
+            unique.sort();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), names.len(), "a name twice: {:?}", names);
+        }
+    }
+}
+
 /// A pull route's request body went to the institution as the partner wrote it: `{"id_no": …}`
 /// beside `{"include": "all"}`, a question no contract describes. `request_fields` lists what a
 /// body may carry — kept fields with their checks only — and the route compiles them into a
