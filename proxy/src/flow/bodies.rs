@@ -111,12 +111,9 @@ fn decoded(body: ProxyBody, coding: crate::decode::Coding) -> ProxyBody {
     }
 }
 
-/// The engine's configuration for a route and a body format.
-fn engine_config(state: &PolicyState, r: &Resolved<'_>, media: crate::body::Media) -> EngineConfig {
-    engine_config_of(state, r, r.route.program.clone(), media)
-}
-
-fn engine_config_of(
+/// The engine's configuration for a body on a route: its `program` (the contract's fields, or
+/// the route's `request_fields`) and its format.
+fn engine_config(
     state: &PolicyState,
     r: &Resolved<'_>,
     program: std::sync::Arc<sluice_policy::program::FieldProgram>,
@@ -142,7 +139,7 @@ pub(super) fn redacted(
     (finish, sink): (OnFinish, SubjectSink),
     shadow: Option<crate::shadow::Tap>,
 ) -> RedactedBody<ProxyBody> {
-    let redactor = Redactor::new(engine_config(state, r, media));
+    let redactor = Redactor::new(engine_config(state, r, r.route.program.clone(), media));
     let body = RedactedBody::new(decoded(source, coding), redactor, finish)
         .with_subject_sink(sink)
         .with_shadow(shadow);
@@ -165,7 +162,7 @@ pub(super) fn asked(
     (media, coding): (crate::body::Media, crate::decode::Coding),
     failure: Arc<OnceLock<Reason>>,
 ) -> ProxyBody {
-    let redactor = Redactor::new(engine_config_of(state, r, program, media));
+    let redactor = Redactor::new(engine_config(state, r, program, media));
     let finish = noting_failure(Box::new(|_| {}), failure);
     RedactedBody::new(decoded(source, coding), redactor, finish).boxed_unsync()
 }

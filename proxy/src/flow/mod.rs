@@ -127,6 +127,15 @@ impl Flow<'_> {
         crate::body::media_type(content_type).filter(|m| self.r.route.formats.contains(&m.format()))
     }
 
+    /// The target sent upstream for `uri` on this flow's route: its parameters through their
+    /// rules, the query in sluice's writing ([`sluice_policy::param::target`]); a refusal
+    /// names the check and the parameter, never the value.
+    fn target(&self, uri: &http::Uri) -> Result<String, Reason> {
+        let keys = &self.state.keys[&self.r.contract.id];
+        sluice_policy::param::target(self.r.route, uri.path(), uri.query(), keys)
+            .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))
+    }
+
     /// A shadow tap for the body filtered under this flow's route, when `[shadow]` is set and
     /// the body is sampled (`target`: the path and query sent upstream).
     fn shadow_tap(

@@ -168,9 +168,7 @@ fn institution_request(
     parts: &http::request::Parts,
     partner: &str,
 ) -> Result<http::request::Builder, Reason> {
-    let keys = &f.state.keys[&f.r.contract.id];
-    let target = sluice_policy::param::target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
-        .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
+    let target = f.target(&parts.uri)?;
     let mut up = Request::builder()
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);

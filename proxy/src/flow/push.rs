@@ -107,9 +107,7 @@ fn partner_request(
     f: &Flow<'_>,
     parts: &http::request::Parts,
 ) -> Result<(http::request::Builder, crate::allow::Crossed), Reason> {
-    let keys = &f.state.keys[&f.r.contract.id];
-    let target = sluice_policy::param::target(f.r.route, parts.uri.path(), parts.uri.query(), keys)
-        .map_err(|r| Reason::PolicyViolation(format!("{} at {}", r.code, r.param)))?;
+    let target = f.target(&parts.uri)?;
     let mut up = Request::builder()
         .method(parts.method.clone())
         .uri(f.upstream.uri(&target)?);
@@ -120,7 +118,7 @@ fn partner_request(
         &parts.headers,
         headers,
         (&f.r.route.headers, &f.r.route.header_rules),
-        keys,
+        &f.state.keys[&f.r.contract.id],
     )
     .map_err(|(code, name)| Reason::PolicyViolation(format!("{code} at header {name}")))?;
     headers.insert(crate::headers::X_REQUEST_ID, request_id_value(&f.ctx));
