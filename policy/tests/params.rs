@@ -15,6 +15,12 @@ fn policy(route_keys: &str) -> String {
         .replace("path = \"/x\"", "path = \"/v2/loans/{loan_id}/notes\"")
 }
 
+/// The route of [`policy`] as a pull, loaded.
+fn pull_policy(route_keys: &str) -> CompiledPolicy {
+    let text = policy(route_keys).replace("flow = \"push\"", "flow = \"pull\"");
+    CompiledPolicy::load("test-policy.toml", &text).unwrap()
+}
+
 const RULES: &str = r#"  query = ["page", "since", "who"]
   headers = { x-batch = { keep = "string", pattern = "B-[0-9]+" }, x-free = "keep" }
   params.loan_id = { keep = "string", pattern = "LN[0-9]{6}" }
@@ -154,11 +160,9 @@ fn a_push_routes_parameters_each_need_a_rule_and_only_a_keep_or_a_hash() {
 /// rule, in sluice's writing; any other refuses the request.
 #[test]
 fn a_pull_query_carries_only_the_listed_parameters_through_their_rules() {
-    let text = policy(
+    let p = pull_policy(
         "  query = [\"page\"]\n  params.page = { keep = \"number\", min = 1, max = 1000 }\n  params.loan_id = { keep = \"string\", pattern = \"LN[0-9]{6}\" }\n",
-    )
-    .replace("flow = \"push\"", "flow = \"pull\"");
-    let p = CompiledPolicy::load("test-policy.toml", &text).unwrap();
+    );
     let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
     let route = &p.contracts[0].routes[0];
     let target = |q: Option<&str>, path: &str| sluice_policy::param::target(route, path, q, &keys);
@@ -189,11 +193,7 @@ fn a_pull_query_carries_only_the_listed_parameters_through_their_rules() {
         assert_eq!((r.code, r.param.as_str()), (code, param), "{query} {path}");
     }
     // Without a rule, a pull route's path parameter goes as the partner wrote it.
-    let free = CompiledPolicy::load(
-        "test-policy.toml",
-        &policy("").replace("flow = \"push\"", "flow = \"pull\""),
-    )
-    .unwrap();
+    let free = pull_policy("");
     let route = &free.contracts[0].routes[0];
     assert_eq!(
         sluice_policy::param::target(route, "/v2/loans/x-1/notes", None, &keys).unwrap(),
@@ -327,11 +327,9 @@ proptest! {
     /// out holds listed names only, each once, and reads back to itself.
     #[test]
     fn a_pull_query_goes_out_in_sluices_writing_or_not_at_all(q in prop_oneof![query_text(), pull_query()]) {
-        let text = policy(
+        let p = pull_policy(
             "  query = [\"page\", \"since\"]\n  params.page = { keep = \"number\", min = 1, max = 1000 }\n  params.since = { keep = \"string\", max_len = 25 }\n",
-        )
-        .replace("flow = \"push\"", "flow = \"pull\"");
-        let p = CompiledPolicy::load("test-policy.toml", &text).unwrap();
+        );
         let keys = EngineKeys::derive(&[7; 32], &[8; 32], "c");
         let route = &p.contracts[0].routes[0];
         let path = "/v2/loans/LN004217/notes";
